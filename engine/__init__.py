@@ -1,0 +1,1 @@
+"""Tenku engine: everything that makes or changes pixels. No Gradio imports here."""

@@ -1,0 +1,3 @@
+"""Command-line verbs. Each module here defines `register(subparsers)`, which
+adds its parser and sets `func` to a callable taking the parsed args and
+returning an exit status."""

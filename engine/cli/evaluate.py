@@ -1,0 +1,42 @@
+"""`python -m engine evaluate`: the world benchmark on held-out phrasings and combinations."""
+from __future__ import annotations
+
+import json
+import sys
+
+from engine.pipeline import BUNDLED_MODEL
+
+
+def register(sub):
+    p = sub.add_parser("evaluate", help="score a model on the world benchmark (held-out prompts)")
+    p.add_argument("--model", default=str(BUNDLED_MODEL), help="model folder (default: the bundled model)")
+    p.add_argument("--direction", type=int, default=24, help="direction cases (default 24)")
+    p.add_argument("--colour", type=int, default=8, help="two-object colour cases (default 8)")
+    p.add_argument("--permanence", type=int, default=8, help="cases behind the wall pillar (default 8)")
+    p.add_argument("--steps", type=int, default=24)
+    p.add_argument("--guidance", type=float, default=5.0)
+    p.add_argument("--dtype", default="bfloat16", choices=["float32", "bfloat16"])
+    p.add_argument("--out", default=None, help="also write the full report (every case) as JSON here")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from engine.evaluate import build_cases, evaluate
+    from engine.pipeline import check_model_folder
+    from engine.service import Engine
+    from pathlib import Path
+
+    check_model_folder(Path(args.model))
+    engine = Engine(args.model, dtype=args.dtype)
+    cases = build_cases(args.direction, args.colour, args.permanence)
+
+    def show(i, n, row):
+        sys.stderr.write(f"\r{i}/{n} {row['kind']:<10}")
+        sys.stderr.flush()
+
+    report = evaluate(engine, cases, steps=args.steps, guidance=args.guidance, progress=show)
+    sys.stderr.write("\n")
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in report.items() if k != "rows"}))
+    return 0

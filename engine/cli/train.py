@@ -1,0 +1,34 @@
+"""`python -m engine train`: reproduce the bundled model from scratch (resumable)."""
+from pathlib import Path
+
+from engine.errors import InputError
+
+
+def register(sub):
+    p = sub.add_parser("train", help="train the bundled world model (resumable; recipe in docs/TRAINING.md)")
+    p.add_argument("--run", default="runs/main", help="run folder for checkpoints and caches (default runs/main)")
+    p.add_argument("--minutes", type=float, default=120.0, help="wall-time budget of this run (default 120)")
+    p.add_argument("--resume-from", default=None,
+                   help="start the transformer from this model folder (e.g. assets/models/tenku-world)")
+    p.add_argument("--out", default="assets/models/tenku-world", help="model folder to export to at the end")
+    p.add_argument("--no-compile", action="store_true", help="skip torch.compile (slower steps, no warm-up)")
+    p.add_argument("--stage", choices=["all", "export"], default="all")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from engine import train
+
+    if args.minutes <= 0:
+        raise InputError(f"--minutes must be positive, got {args.minutes}")
+    run_dir, out = Path(args.run), Path(args.out)
+    if args.stage == "export":
+        if not (run_dir / "dit.pt").exists():
+            raise InputError(f"{run_dir} holds no transformer checkpoint (dit.pt) to export")
+        train.export(run_dir, out)
+        return 0
+    resume = Path(args.resume_from) if args.resume_from else None
+    if resume is not None and not (resume / "model_index.json").exists():
+        raise InputError(f"--resume-from {resume} is not a model folder (no model_index.json)")
+    train.train_all(run_dir, args.minutes, resume_from=resume, out=out, compile=not args.no_compile)
+    return 0

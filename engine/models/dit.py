@@ -1,0 +1,202 @@
+"""The spacetime diffusion transformer (Sora-style: a video is a sequence of spacetime patches).
+
+Reads like DiT (Peebles & Xie, 2023) with the changes video and editing need:
+  - patches over (frames, height, width) with 3D rotary positions, so any
+    aspect ratio and any number of frames uses the same weights;
+  - a noise level per token: the timestep embedding is computed per token and
+    modulates every block through one shared adaLN projection plus a learned
+    per-block table (adaLN-single, PixArt-alpha), zero-initialised gates
+    (adaLN-Zero). A token with t = 0 is a clean condition: the same model
+    animates stills, extends, fills and inpaints;
+  - cross-attention to MiniLM token embeddings, and the pooled sentence
+    embedding added to the timestep embedding.
+Flow matching: x_t = (1 - t) x_0 + t * noise, the model predicts noise - x_0.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+
+
+# --------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------
+
+def modulate(x, shift, scale):
+    return x * (1 + scale) + shift
+
+
+def rope_tables(grid: tuple[int, int, int], axes: tuple[int, ...], theta: float, device):
+    """cos and sin tables (N, head_dim / 2) for token positions on a (T, H, W) grid."""
+    angles = []
+    for n, d in zip(grid, axes):
+        freqs = 1.0 / theta ** (torch.arange(0, d, 2, device=device, dtype=torch.float32) / d)
+        angles.append(torch.arange(n, device=device, dtype=torch.float32)[:, None] * freqs)  # n, d/2
+    T, H, W = grid
+    a = torch.cat([
+        angles[0][:, None, None].expand(T, H, W, -1),
+        angles[1][None, :, None].expand(T, H, W, -1),
+        angles[2][None, None, :].expand(T, H, W, -1),
+    ], dim=-1).reshape(T * H * W, -1)  # N, head_dim/2
+    return a.cos(), a.sin()
+
+
+def apply_rope(x, cos, sin):
+    """x: (B, heads, N, d); rotate consecutive pairs of channels."""
+    x1, x2 = x[..., 0::2], x[..., 1::2]
+    out = torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)  # B, h, N, d/2, 2
+    return out.flatten(-2).type_as(x)
+
+
+def timestep_embedding(t, dim: int, max_period: float = 10000.0):
+    """Sinusoidal embedding of t in [0, 1] (scaled by 1000), any leading shape -> (..., dim)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    args = t.float()[..., None] * 1000.0 * freqs
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+# --------------------------------------------------------------------------
+# Embedders and attention
+# --------------------------------------------------------------------------
+
+class Mlp(nn.Module):
+    def __init__(self, din: int, dhidden: int, dout: int):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(din, dhidden), nn.Linear(dhidden, dout)
+
+    def forward(self, x):
+        return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, heads: int, context_dim: int | None = None):
+        super().__init__()
+        self.heads = heads
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(context_dim or dim, 2 * dim)
+        self.out = nn.Linear(dim, dim)
+        hd = dim // heads
+        self.q_norm, self.k_norm = nn.RMSNorm(hd, eps=1e-6), nn.RMSNorm(hd, eps=1e-6)  # QK-norm: stable at lr 1e-3
+
+    def forward(self, x, context=None, rope=None, mask=None):
+        B, N, D = x.shape
+        context = x if context is None else context
+        q = self.q(x).view(B, N, self.heads, -1).transpose(1, 2)  # B, h, N, d
+        k, v = self.kv(context).view(B, context.shape[1], 2, self.heads, -1).permute(2, 0, 3, 1, 4)  # 2, B, h, L, d
+        q, k = self.q_norm(q), self.k_norm(k)
+        if rope is not None:
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # B, h, N, d
+        return self.out(y.transpose(1, 2).reshape(B, N, D))
+
+
+# --------------------------------------------------------------------------
+# Block
+# --------------------------------------------------------------------------
+
+class DiTBlock(nn.Module):
+    def __init__(self, dim: int, heads: int, mlp_ratio: float, text_dim: int):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.attn = Attention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.cross = Attention(dim, heads, context_dim=dim)
+        self.norm3 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), dim)
+        self.table = nn.Parameter(torch.zeros(6 * dim))  # per-block part of adaLN-single
+
+    def forward(self, x, mod, context, text_mask, rope):
+        shift_a, scale_a, gate_a, shift_m, scale_m, gate_m = (mod + self.table).chunk(6, dim=-1)
+        x = x + gate_a * self.attn(modulate(self.norm1(x), shift_a, scale_a), rope=rope)
+        x = x + self.cross(self.norm2(x), context=context, mask=text_mask)
+        x = x + gate_m * self.mlp(modulate(self.norm3(x), shift_m, scale_m))
+        return x
+
+
+# --------------------------------------------------------------------------
+# Model
+# --------------------------------------------------------------------------
+
+class SpacetimeDiT(ModelMixin, ConfigMixin):
+    _supports_gradient_checkpointing = False
+
+    @register_to_config
+    def __init__(self, in_channels: int = 16, patch_size: tuple = (1, 2, 2), hidden_size: int = 256,
+                 depth: int = 10, num_heads: int = 4, mlp_ratio: float = 4.0, text_dim: int = 384,
+                 rope_axes: tuple = (16, 24, 24), rope_theta: float = 100.0):
+        super().__init__()
+        pt, ph, pw = patch_size
+        D = hidden_size
+        assert sum(rope_axes) == D // num_heads, "rope_axes must add up to the head dimension"
+        self.x_embed = nn.Linear(in_channels * pt * ph * pw, D)
+        self.t_embed = Mlp(256, D, D)
+        self.pooled_embed = Mlp(text_dim, D, D)
+        self.text_embed = Mlp(text_dim, D, D)
+        self.adaLN = nn.Sequential(nn.SiLU(), nn.Linear(D, 6 * D))
+        self.blocks = nn.ModuleList([DiTBlock(D, num_heads, mlp_ratio, text_dim) for _ in range(depth)])
+        self.final_norm = nn.LayerNorm(D, elementwise_affine=False, eps=1e-6)
+        self.final_adaLN = nn.Sequential(nn.SiLU(), nn.Linear(D, 2 * D))
+        self.final = nn.Linear(D, in_channels * pt * ph * pw)
+        self._init_weights()
+
+    def _init_weights(self):
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+        for layer in (self.adaLN[-1], self.final_adaLN[-1], self.final):  # adaLN-Zero
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def grid(self, latent_shape) -> tuple[int, int, int]:
+        """Token grid (T, H, W) for latents of shape (..., T, H, W)."""
+        pt, ph, pw = self.config.patch_size
+        T, H, W = latent_shape[-3:]
+        return T // pt, H // ph, W // pw
+
+    def patchify(self, x):
+        B, C, T, H, W = x.shape
+        pt, ph, pw = self.config.patch_size
+        x = x.view(B, C, T // pt, pt, H // ph, ph, W // pw, pw)
+        x = x.permute(0, 2, 4, 6, 1, 3, 5, 7)  # B, T', H', W', C, pt, ph, pw
+        return x.reshape(B, -1, C * pt * ph * pw)  # B, N, C*p
+
+    def unpatchify(self, x, shape):
+        B, C, T, H, W = shape
+        pt, ph, pw = self.config.patch_size
+        x = x.view(B, T // pt, H // ph, W // pw, C, pt, ph, pw)
+        x = x.permute(0, 4, 1, 5, 2, 6, 3, 7)  # B, C, T', pt, H', ph, W', pw
+        return x.reshape(B, C, T, H, W)
+
+    def forward(self, x, t, text, text_mask, pooled):
+        """x: (B, C, T, H, W) noisy latents; t: (B,) or (B, N) noise level per token in [0, 1];
+        text: (B, L, 384) token embeddings, text_mask: (B, L) bool, pooled: (B, 384).
+        Returns the velocity (noise - x_0), shape (B, C, T, H, W)."""
+        shape = x.shape
+        h = self.x_embed(self.patchify(x))  # B, N, D
+        B, N, _ = h.shape
+        if t.dim() == 1:
+            t = t[:, None].expand(B, N)
+        c = self.t_embed(timestep_embedding(t, 256)) + self.pooled_embed(pooled)[:, None]  # B, N, D
+        mod = self.adaLN(c)  # B, N, 6D
+        context = self.text_embed(text)  # B, L, D
+        mask = text_mask[:, None, None, :]  # B, 1, 1, L
+        rope = rope_tables(self.grid(shape), self.config.rope_axes, self.config.rope_theta, x.device)
+        for block in self.blocks:
+            h = block(h, mod, context, mask, rope)
+        shift, scale = self.final_adaLN(c).chunk(2, dim=-1)
+        h = self.final(modulate(self.final_norm(h), shift, scale))  # B, N, C*p
+        return self.unpatchify(h, shape)
+
+
+PRESETS = {
+    "tiny": dict(hidden_size=64, depth=2, num_heads=2, rope_axes=(8, 12, 12)),
+    "XS": dict(hidden_size=192, depth=8, num_heads=3, rope_axes=(16, 24, 24)),
+    "S": dict(hidden_size=256, depth=10, num_heads=4, rope_axes=(16, 24, 24)),
+}

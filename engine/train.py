@@ -1,0 +1,403 @@
+"""Training the bundled model from scratch on the procedural world (recipe: docs/TRAINING.md).
+
+Three stages, each resumable from its last checkpoint in the run folder:
+  1. `vae`     : the video compression network on rendered clips;
+  2. `data`    : a cache of (latents, caption embeddings, clean-pattern-free scenes) so the
+                 transformer never pays for rendering, encoding or MiniLM during its steps;
+  3. `dit`     : the spacetime transformer with flow matching, per-token noise levels drawn from
+                 random clean patterns, text dropout for guidance, EMA weights.
+`export` writes the diffusers-layout model folder (assets/models/tenku-world by default).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine.models.vae import VideoVAE
+from engine.world import caption, render, sample_scene
+
+ASPECT_SIZES = {"1:1": (128, 128), "16:9": (256, 144), "9:16": (144, 256)}  # (width, height)
+ASPECT_WEIGHTS = {"1:1": 0.6, "16:9": 0.2, "9:16": 0.2}
+BASE_FPS = 8.0
+CLIP_FRAMES = 17  # 1 + 4k frames: 2.125 s at the base rate
+
+
+def log(run: Path, **fields):
+    line = json.dumps({"time": round(time.time(), 1), **fields})
+    print(line, flush=True)
+    with open(run / "log.jsonl", "a") as f:
+        f.write(line + "\n")
+
+
+def to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """uint8 (F, H, W, 3) -> float (3, F, H, W) in [-1, 1]."""
+    return torch.from_numpy(frames).permute(3, 0, 1, 2).float() / 127.5 - 1
+
+
+def pick_aspect(rng: random.Random) -> str:
+    return rng.choices(list(ASPECT_WEIGHTS), weights=list(ASPECT_WEIGHTS.values()))[0]
+
+
+def save_checkpoint(path: Path, **state):
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------
+# 1. VAE
+# --------------------------------------------------------------------------
+
+def vae_batch(rng: random.Random, batch: int, frames: int = 9):
+    aspect = pick_aspect(rng)
+    w, h = ASPECT_SIZES[aspect]
+    clips = []
+    for _ in range(batch):
+        fps = rng.choice([6.0, 8.0, 8.0, 12.0])
+        clips.append(to_tensor(render(sample_scene(rng, seconds=frames / fps), w, h, fps, frames)))
+    return torch.stack(clips)
+
+
+def train_vae(run: Path, steps: int = 1200, batch: int = 6, lr: float = 1e-3, seed: int = 0,
+              max_seconds: float = 1e9, schedule_steps: int | None = None):
+    run.mkdir(parents=True, exist_ok=True)
+    ckpt = run / "vae.pt"
+    torch.manual_seed(seed)
+    vae = VideoVAE()
+    opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
+    step = 0
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        vae.load_state_dict(state["model"])
+        if state.get("opt"):
+            opt.load_state_dict(state["opt"])
+        step = state["step"]
+    rng = random.Random(seed * 1000 + step)
+    start = time.time()
+    horizon = schedule_steps or steps
+    while step < steps and time.time() - start < max_seconds:
+        for g in opt.param_groups:  # cosine decay after a short warm-up
+            g["lr"] = lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * step / horizon))
+        x = vae_batch(rng, batch)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mean, logvar = vae.encode_dist(x)
+            z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+            y = vae.decode(z).float()
+        rec = (y - x).abs().mean() + F.mse_loss(y, x)
+        kl = 0.5 * (mean.float() ** 2 + logvar.float().exp() - 1 - logvar.float()).mean()
+        loss = rec + 1e-4 * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % 25 == 0 or step == steps:
+            psnr = -10 * math.log10(F.mse_loss(y.clamp(-1, 1), x).item() / 4 + 1e-12)
+            log(run, stage="vae", step=step, loss=round(loss.item(), 5), kl=round(kl.item(), 3),
+                psnr=round(psnr, 2))
+        if step % 100 == 0 or step == steps:
+            save_checkpoint(ckpt, model=vae.state_dict(), opt=opt.state_dict(), step=step)
+    save_checkpoint(ckpt, model=vae.state_dict(), opt=opt.state_dict(), step=step)
+    return vae, step
+
+
+# --------------------------------------------------------------------------
+# 2. Data cache: latents, caption embeddings, object maps
+# --------------------------------------------------------------------------
+
+CAPTIONS_PER_CLIP = 2
+TOKEN_PIXELS = 16  # one transformer token covers 16x16 pixels (VAE 8x, patch 2x2)
+
+
+def object_map(scene, frames: np.ndarray, w: int, h: int, fps: float) -> np.ndarray:
+    """Fraction of object pixels per token, (T, h/16, w/16) with T = 1 + (F - 1) / 4."""
+    empty = render(dataclasses_replace_objects(scene), w, h, fps, len(frames))
+    hit = (np.abs(frames.astype(np.int16) - empty.astype(np.int16)).sum(-1) > 0).astype(np.float32)
+    groups = [hit[:1]] + [hit[i:i + 4] for i in range(1, len(hit), 4)]
+    m = np.stack([g.max(0) for g in groups])  # T, H, W
+    T = m.shape[0]
+    return m.reshape(T, h // TOKEN_PIXELS, TOKEN_PIXELS, w // TOKEN_PIXELS, TOKEN_PIXELS).mean((2, 4))
+
+
+def dataclasses_replace_objects(scene):
+    """The scene with its objects made invisible: a zero-size still object keeps Scene valid."""
+    import dataclasses as dc
+    ghost = dc.replace(scene.objects[0], motion="still", x0=-5.0, y0=-5.0)
+    return dc.replace(scene, objects=(ghost,))
+
+
+def build_data(run: Path, vae: VideoVAE, clips: int = 8000, shard: int = 500, seed: int = 1,
+               max_seconds: float = 1e9):
+    """Render, caption and encode `clips` training clips into shards under run/data (resumable)."""
+    from engine.models.text import TextEncoder
+
+    out = run / "data"
+    out.mkdir(parents=True, exist_ok=True)
+    text = TextEncoder()
+    vae = vae.eval()
+    start = time.time()
+    for s in range(math.ceil(clips / shard)):
+        path = out / f"shard_{s:04d}.pt"
+        if path.exists():
+            continue
+        if time.time() - start > max_seconds:
+            break
+        rng = random.Random(seed * 100003 + s)
+        by_aspect = {a: dict(latents=[], maps=[], tokens=[], masks=[], pooled=[]) for a in ASPECT_SIZES}
+        items = []
+        for _ in range(shard):
+            aspect = pick_aspect(rng)
+            scene = sample_scene(rng, seconds=CLIP_FRAMES / BASE_FPS)
+            items.append((aspect, scene, [caption(scene, rng) for _ in range(CAPTIONS_PER_CLIP)]))
+        for aspect in ASPECT_SIZES:  # batched: one VAE call per 16 clips, one MiniLM call per chunk
+            group = [it for it in items if it[0] == aspect]
+            w, h = ASPECT_SIZES[aspect]
+            for i in range(0, len(group), 16):
+                chunk = group[i:i + 16]
+                frames = [render(sc, w, h, BASE_FPS, CLIP_FRAMES) for _, sc, _ in chunk]
+                with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+                    z = vae.normalize(vae.encode(torch.stack([to_tensor(f) for f in frames])).float())
+                tok, mask, pooled = text.encode([c for _, _, caps in chunk for c in caps])
+                k = CAPTIONS_PER_CLIP
+                d = by_aspect[aspect]
+                d["latents"].append(z.half())
+                d["maps"].append(torch.stack([torch.from_numpy(object_map(sc, f, w, h, BASE_FPS))
+                                              for (_, sc, _), f in zip(chunk, frames)]).half())
+                d["tokens"].append(tok.half().view(len(chunk), k, *tok.shape[1:]))
+                d["masks"].append(mask.view(len(chunk), k, -1))
+                d["pooled"].append(pooled.half().view(len(chunk), k, -1))
+        packed = {a: {k: torch.cat(v) for k, v in d.items()} for a, d in by_aspect.items() if d["latents"]}
+        torch.save(packed, path.with_suffix(".tmp"))
+        os.replace(path.with_suffix(".tmp"), path)
+        log(run, stage="data", shard=s, seconds=round(time.time() - start, 1))
+
+
+def latent_stats(vae: VideoVAE, n: int = 64, seed: int = 7):
+    """Per-channel mean and std of raw latents over rendered clips (stored in the VAE config)."""
+    rng = random.Random(seed)
+    zs = []
+    for _ in range(n):
+        w, h = ASPECT_SIZES[pick_aspect(rng)]
+        frames = render(sample_scene(rng), w, h, BASE_FPS, CLIP_FRAMES)
+        with torch.no_grad():
+            zs.append(vae.encode(to_tensor(frames)[None]).float().flatten(2).squeeze(0))
+    z = torch.cat(zs, dim=1)
+    return z.mean(1).tolist(), z.std(1).clamp_min(1e-3).tolist()
+
+
+# --------------------------------------------------------------------------
+# 3. Transformer
+# --------------------------------------------------------------------------
+
+# Clean patterns (which tokens are given, not denoised), so one model serves every editing verb.
+PATTERNS = {"none": 0.40, "first": 0.15, "last": 0.05, "ends": 0.07, "keyframes": 0.05,
+            "prefix": 0.10, "suffix": 0.05, "inpaint": 0.08, "outpaint": 0.05}
+
+
+def clean_pattern(rng: random.Random, grid: tuple[int, int, int]) -> torch.Tensor:
+    """A random clean mask over the token grid (T, H, W), True = held clean."""
+    T, H, W = grid
+    m = torch.zeros(T, H, W, dtype=torch.bool)
+    kind = rng.choices(list(PATTERNS), weights=list(PATTERNS.values()))[0]
+    if kind == "first":
+        m[0] = True
+    elif kind == "last":
+        m[-1] = True
+    elif kind == "ends":
+        m[0] = m[-1] = True
+    elif kind == "keyframes":
+        for i in rng.sample(range(T), rng.randint(1, T - 1)):
+            m[i] = True
+    elif kind == "prefix":
+        m[:rng.randint(1, T - 1)] = True
+    elif kind == "suffix":
+        m[rng.randint(1, T - 1):] = True
+    elif kind in ("inpaint", "outpaint"):
+        h, w = rng.randint(1, max(1, H * 3 // 4)), rng.randint(1, max(1, W * 3 // 4))
+        y, x = rng.randint(0, H - h), rng.randint(0, W - w)
+        box = torch.zeros(H, W, dtype=torch.bool)
+        box[y:y + h, x:x + w] = True
+        m[:] = ~box if kind == "inpaint" else box
+    return m
+
+
+def sample_t(rng: torch.Generator, n: int, shift: float) -> torch.Tensor:
+    """Logit-normal noise levels (SD3), shifted toward noise where layout and motion are decided."""
+    t = torch.sigmoid(torch.randn(n, generator=rng))
+    return shift * t / (1 + (shift - 1) * t)
+
+
+class LatentData:
+    """All shards in memory, grouped by aspect."""
+
+    def __init__(self, folder: Path):
+        self.parts: dict[str, dict[str, torch.Tensor]] = {}
+        for path in sorted(folder.glob("shard_*.pt")):
+            for aspect, d in torch.load(path).items():
+                p = self.parts.setdefault(aspect, {k: [] for k in d})
+                for k, v in d.items():
+                    p[k].append(v)
+        self.parts = {a: {k: torch.cat(v) for k, v in d.items()} for a, d in self.parts.items()}
+        self.counts = {a: len(d["latents"]) for a, d in self.parts.items()}
+
+    def batch(self, rng: random.Random, size: int, empty_text, drop: float):
+        aspect = rng.choices(list(self.counts), weights=list(self.counts.values()))[0]
+        d = self.parts[aspect]
+        idx = torch.tensor([rng.randrange(self.counts[aspect]) for _ in range(size)])
+        cap = torch.tensor([rng.randrange(d["tokens"].shape[1]) for _ in range(size)])
+        tokens, masks, pooled = d["tokens"][idx, cap].float(), d["masks"][idx, cap], d["pooled"][idx, cap].float()
+        for i in range(size):  # text dropout: the unconditional branch of guidance sees the empty prompt
+            if rng.random() < drop:
+                tokens[i], masks[i], pooled[i] = empty_text
+        return d["latents"][idx].float(), d["maps"][idx].float(), tokens, masks, pooled
+
+
+def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 1e-3, shift: float = 2.0,
+              text_drop: float = 0.1, ema_decay: float = 0.998, max_seconds: float = 1e9, seed: int = 0,
+              compile: bool = True, object_weight: float = 3.0, checkpoint_every_s: float = 600):
+    from engine.models.dit import SpacetimeDiT
+    from engine.models.text import TextEncoder
+
+    ckpt = run / "dit.pt"
+    torch.manual_seed(seed)
+    model = SpacetimeDiT(**config)
+    ema = SpacetimeDiT(**config).eval().requires_grad_(False)
+    ema.load_state_dict(model.state_dict())
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.01)
+    step = 0
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(state["model"]), ema.load_state_dict(state["ema"])
+        if state.get("opt"):
+            opt.load_state_dict(state["opt"])
+        step = state["step"]
+    data = LatentData(run / "data")
+    log(run, stage="dit", event="start", step=step, clips=data.counts,
+        params=sum(p.numel() for p in model.parameters()))
+    tok, mask, pooled = TextEncoder().encode([""])
+    empty_text = (tok[0], mask[0], pooled[0])
+    fwd = torch.compile(model) if compile else model
+    rng = random.Random(seed * 7919 + step)
+    gen = torch.Generator().manual_seed(seed * 31 + step)
+    start = last_ckpt = time.time()
+    while step < steps and time.time() - start < max_seconds:
+        warm = min(1.0, (step + 1) / 200)
+        for g in opt.param_groups:
+            g["lr"] = lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+        x0, maps, text, text_mask, pool = data.batch(rng, batch, empty_text, text_drop)
+        B, C, T, H, W = x0.shape
+        grid = (T, H // 2, W // 2)
+        clean = torch.stack([clean_pattern(rng, grid) for _ in range(B)]).flatten(1)  # B, N
+        t = sample_t(gen, B, shift)[:, None].expand(B, clean.shape[1]).masked_fill(clean, 0.0)  # B, N
+        noise = torch.randn(x0.shape, generator=gen)
+        t_lat = model.unpatchify(t[..., None].expand(-1, -1, C * 4).contiguous(), x0.shape)  # B, C, T, H, W
+        xt = (1 - t_lat) * x0 + t_lat * noise
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            v = fwd(xt, t, text, text_mask, pool)
+        err = (v.float() - (noise - x0)).pow(2)
+        err = model.patchify(err).mean(-1)  # B, N
+        w = (1 + object_weight * maps.flatten(1)) * (~clean)
+        loss = (err * w).sum() / w.sum().clamp_min(1.0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        d = min(ema_decay, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.lerp_(pm, 1 - d)
+        if step % 20 == 0:
+            log(run, stage="dit", step=step, loss=round(loss.item(), 4), gnorm=round(gnorm.item(), 3),
+                lr=round(opt.param_groups[0]["lr"], 6), elapsed=round(time.time() - start))
+        if time.time() - last_ckpt > checkpoint_every_s or step == steps:
+            save_checkpoint(ckpt, model=model.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(),
+                            step=step, config=config)
+            last_ckpt = time.time()
+    save_checkpoint(ckpt, model=model.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(),
+                    step=step, config=config)
+    return ema, step
+
+
+# --------------------------------------------------------------------------
+# Export and the whole recipe
+# --------------------------------------------------------------------------
+
+SHIFT = 2.0
+RECIPE = dict(vae_steps=500, vae_schedule_steps=700, vae_batch=6, clips=5000, dit_preset="XS", dit_steps=6000, dit_batch=16,
+              dit_lr=1e-3, shift=SHIFT, text_drop=0.1, ema_decay=0.998, object_weight=3.0)
+
+
+def load_vae(run: Path) -> VideoVAE:
+    """The trained VAE of a run, with latent statistics filled in (computed once)."""
+    state = torch.load(run / "vae.pt", weights_only=False)
+    vae = VideoVAE()
+    vae.load_state_dict(state["model"])
+    stats = run / "latent_stats.json"
+    if not stats.exists():
+        mean, std = latent_stats(vae.eval())
+        stats.write_text(json.dumps({"mean": mean, "std": std}))
+    s = json.loads(stats.read_text())
+    vae.register_to_config(latents_mean=s["mean"], latents_std=s["std"])
+    return vae.eval()
+
+
+def export(run: Path, out: Path):
+    from engine.models.dit import SpacetimeDiT
+    from engine.pipeline import WorldPipeline
+
+    vae = load_vae(run)
+    state = torch.load(run / "dit.pt", weights_only=False)
+    dit = SpacetimeDiT(**state["config"])
+    dit.load_state_dict(state["ema"])
+    sched = {"num_train_timesteps": 1000, "shift": SHIFT, "use_dynamic_shifting": False}
+    pipe = WorldPipeline(vae, dit, sched)
+    pipe.save_pretrained(out, extra_index={"training": {"dit_steps": state["step"], "recipe": RECIPE}})
+    log(run, stage="export", out=str(out), dit_steps=state["step"])
+
+
+def train_all(run: Path, minutes: float, resume_from: Path | None = None, out: Path | None = None,
+              compile: bool = True):
+    """Run every stage that is not finished yet, within `minutes` of wall time in total."""
+    from engine.models.dit import PRESETS
+
+    run.mkdir(parents=True, exist_ok=True)
+    deadline = time.time() + minutes * 60
+    r = RECIPE
+    if resume_from is not None and not (run / "dit.pt").exists():
+        seed_run_from_model(run, resume_from)
+    vae_state = torch.load(run / "vae.pt", weights_only=False) if (run / "vae.pt").exists() else {"step": 0}
+    if vae_state["step"] < r["vae_steps"]:
+        train_vae(run, steps=r["vae_steps"], batch=r["vae_batch"], max_seconds=deadline - time.time(),
+                  schedule_steps=r["vae_schedule_steps"])
+    vae = load_vae(run)
+    build_data(run, vae, clips=r["clips"], max_seconds=deadline - time.time())
+    config = {**PRESETS[r["dit_preset"]]}
+    train_dit(run, config, steps=r["dit_steps"], batch=r["dit_batch"], lr=r["dit_lr"], shift=r["shift"],
+              text_drop=r["text_drop"], ema_decay=r["ema_decay"], object_weight=r["object_weight"],
+              max_seconds=deadline - time.time() - 60, compile=compile)
+    if out is not None:
+        export(run, out)
+
+
+def seed_run_from_model(run: Path, model: Path):
+    """Start a run from a committed model folder (a later training session resumes from it)."""
+    from engine.models.dit import SpacetimeDiT
+
+    vae = VideoVAE.from_pretrained(model / "vae")
+    dit = SpacetimeDiT.from_pretrained(model / "transformer")
+    index = json.loads((model / "model_index.json").read_text())
+    step = index.get("training", {}).get("dit_steps", 0)
+    save_checkpoint(run / "vae.pt", model=vae.state_dict(), opt=None, step=RECIPE["vae_steps"])
+    (run / "latent_stats.json").write_text(json.dumps({"mean": vae.config.latents_mean,
+                                                       "std": vae.config.latents_std}))
+    save_checkpoint(run / "dit.pt", model=dit.state_dict(), ema=dit.state_dict(), opt=None, step=step,
+                    config={k: v for k, v in dit.config.items() if not k.startswith("_")})

@@ -1,0 +1,180 @@
+"""Captioner: describes a `Scene` in English drawn from a phrasing grammar.
+
+Every slot (colour, shape, size, motion, speed, background, wall, camera,
+sentence frame) has several phrasings. Phrasings marked with a leading `~` are
+held out: training captions never contain them, evaluation prompts use them
+(`split="eval"`), so adherence is measured on wording the model never saw.
+"""
+from __future__ import annotations
+
+import random
+
+from engine.world.scene import Scene
+
+COLOUR_WORDS = {
+    "red": ["red", "crimson", "scarlet", "cherry red", "~ruby"],
+    "orange": ["orange", "tangerine", "amber", "~pumpkin-coloured"],
+    "yellow": ["yellow", "golden", "lemon yellow", "~sunflower yellow"],
+    "green": ["green", "emerald", "leaf green", "~jade"],
+    "blue": ["blue", "cobalt", "royal blue", "~sapphire"],
+    "purple": ["purple", "violet", "grape purple", "~amethyst"],
+    "pink": ["pink", "rose pink", "bubblegum pink", "~flamingo pink"],
+}
+SHAPE_WORDS = {  # WORLD.md synonyms; each shape keeps one for evaluation
+    "ball": ["ball", "circle", "sphere", "~orb", "disc"],
+    "box": ["box", "square", "cube", "~crate", "block"],
+    "triangle": ["triangle", "~wedge", "pyramid"],
+}
+SIZE_WORDS = {
+    "small": ["small", "little", "tiny", "~petite"],
+    "big": ["big", "large", "huge", "~oversized"],
+}
+# (third person, gerund)
+MOTION_WORDS = {
+    "right": [("moves right", "moving right"), ("rolls to the right", "rolling to the right"),
+              ("travels rightward", "travelling rightward"), ("slides to the right", "sliding to the right"),
+              ("heads right", "heading right"), ("goes from left to right", "going from left to right"),
+              ("~drifts toward the right edge", "~drifting toward the right edge"),
+              ("~glides rightwards", "~gliding rightwards")],
+    "left": [("moves left", "moving left"), ("rolls to the left", "rolling to the left"),
+             ("travels leftward", "travelling leftward"), ("slides to the left", "sliding to the left"),
+             ("heads left", "heading left"), ("goes from right to left", "going from right to left"),
+             ("~drifts toward the left edge", "~drifting toward the left edge"),
+             ("~glides leftwards", "~gliding leftwards")],
+    "up": [("rises", "rising"), ("floats up", "floating up"), ("moves up", "moving up"),
+           ("climbs upward", "climbing upward"), ("ascends", "ascending"),
+           ("~drifts toward the top", "~drifting toward the top"), ("~lifts upwards", "~lifting upwards")],
+    "down": [("falls", "falling"), ("drops down", "dropping down"), ("moves down", "moving down"),
+             ("sinks", "sinking"), ("descends", "descending"),
+             ("~drifts toward the bottom", "~drifting toward the bottom"), ("~comes downwards", "~coming downwards")],
+    "bounce": [("bounces", "bouncing"), ("hops", "hopping"), ("bounces up and down", "bouncing up and down"),
+               ("keeps bouncing", "bouncing along"), ("~jumps repeatedly", "~jumping repeatedly")],
+    "orbit": [("circles", "circling"), ("orbits", "orbiting"), ("goes around", "going around"),
+              ("circles around the centre", "circling around the centre"),
+              ("~loops around in a circle", "~looping around in a circle")],
+    "grow": [("grows", "growing"), ("gets bigger", "getting bigger"), ("expands", "expanding"),
+             ("grows larger", "growing larger"), ("~swells up", "~swelling up")],
+    "shrink": [("shrinks", "shrinking"), ("gets smaller", "getting smaller"), ("contracts", "contracting"),
+               ("shrinks down", "shrinking down"), ("~dwindles", "~dwindling")],
+    "still": [("stays still", "staying still"), ("rests", "resting"), ("sits", "sitting"),
+              ("does not move", "not moving"), ("stays put", "staying put"),
+              ("~remains motionless", "~remaining motionless")],
+}
+SPEED_WORDS = {
+    "slowly": ["slowly", "gently", "at a slow pace", "~unhurriedly"],
+    "quickly": ["quickly", "fast", "rapidly", "swiftly", "~at high speed"],
+}
+BACKGROUND_WORDS = {  # no object colour word may appear here
+    "studio": ["in a grey studio", "on a plain grey background", "against a neutral backdrop",
+               "in an empty studio", "~on a flat grey set"],
+    "sky": ["in the sky", "against a clear sky", "up in the open sky", "in a bright daytime sky",
+            "~high among the clouds"],
+    "night": ["at night", "under a starry night sky", "against the night sky", "in the dark of night",
+              "~beneath the stars"],
+    "desert": ["on a sandy desert", "in the desert", "over desert sand", "on the sand",
+               "~across the dunes"],
+    "grass": ["on a grassy field", "in a meadow", "over the lawn", "on the grass", "~across a pasture"],
+    "ocean": ["over the ocean", "above the sea", "on the open water", "over ocean waves",
+              "~out at sea"],
+}
+WALL_WORDS = ["with a pillar in the middle", "with a grey column in the centre",
+              "with a wall standing in the middle", "past a central pillar",
+              "~with a dark post splitting the view"]
+CAMERA_WORDS = {  # (clause, gerund clause)
+    "static": [("the camera is still", "on a static camera"), ("the shot is locked off", "in a locked-off shot"),
+               ("~the camera holds steady", "~with a steady camera")],
+    "pan_left": [("the camera pans left", "with the camera panning left"),
+                 ("the camera pans to the left", "as the camera pans to the left"),
+                 ("~the view sweeps left", "~with the view sweeping left")],
+    "pan_right": [("the camera pans right", "with the camera panning right"),
+                  ("the camera pans to the right", "as the camera pans to the right"),
+                  ("~the view sweeps right", "~with the view sweeping right")],
+    "zoom_in": [("the camera zooms in", "with the camera zooming in"), ("the camera pushes in", "as the camera pushes in"),
+                ("~the view tightens", "~with the view tightening")],
+    "zoom_out": [("the camera zooms out", "with the camera zooming out"), ("the camera pulls back", "as the camera pulls back"),
+                 ("~the view widens", "~with the view widening")],
+}
+JOINERS = [" and ", " while ", ", and ", " as ", "~, meanwhile "]
+DETERMINERS = ["a", "one", "a single", "~some"]
+# Sentence frames. {objs}: joined clauses with verbs; {objs_g}: noun phrases with gerunds; {bg}; {cam}.
+FRAMES = [
+    "{Objs}{bg}{cam}.",
+    "{Bg}, {objs}{cam}.",
+    "{Cam_clause}, {objs}{bg}.",
+    "A video of {objs_g}{bg}{cam}.",
+    "A shot of {objs_g}{bg}{cam}.",
+    "Footage of {objs_g}{bg}{cam}.",
+    "{Bg}: {objs_g}{cam}.",
+    "~We watch as {objs}{bg}{cam}.",
+    "~A short clip in which {objs}{bg}{cam}.",
+]
+
+
+def _pick(rng: random.Random, options: list, split: str):
+    """Choose a phrasing: train never sees `~` entries; eval prefers them."""
+    held = [o for o in options if _held(o)]
+    seen = [o for o in options if not _held(o)]
+    if split == "eval" and held and rng.random() < 0.7:
+        choice = rng.choice(held)
+    else:
+        choice = rng.choice(seen)
+    return _clean(choice)
+
+
+def _held(o) -> bool:
+    return (o[0] if isinstance(o, tuple) else o).startswith("~")
+
+
+def _clean(o):
+    return tuple(s.lstrip("~") for s in o) if isinstance(o, tuple) else o.lstrip("~")
+
+
+def _article(word: str, det: str) -> str:
+    if det == "a" and word[0] in "aeiou":
+        return "an"
+    return det
+
+
+def describe_object(obj, rng: random.Random, split: str, gerund: bool) -> str:
+    colour = _pick(rng, COLOUR_WORDS[obj.colour], split)
+    shape = _pick(rng, SHAPE_WORDS[obj.shape], split)
+    words = [colour, shape]
+    if rng.random() < 0.85:
+        words.insert(0, _pick(rng, SIZE_WORDS[obj.size], split))
+    det = _pick(rng, DETERMINERS, split)
+    noun = f"{_article(words[0], det)} {' '.join(words)}"
+    verb = _pick(rng, MOTION_WORDS[obj.motion], split)[1 if gerund else 0]
+    if obj.speed != "normal":
+        adverb = _pick(rng, SPEED_WORDS[obj.speed], split)
+        if " " not in adverb and rng.random() < 0.5 and not gerund:
+            verb = f"{adverb} {verb}"
+        else:
+            verb = f"{verb} {adverb}"
+    return f"{noun} {verb}"
+
+
+def caption(scene: Scene, rng: random.Random | int = 0, split: str = "train") -> str:
+    """One English caption of `scene`. Deterministic for a given rng seed."""
+    rng = random.Random(rng) if isinstance(rng, int) else rng
+    frame = _pick(rng, FRAMES, split)
+    gerund = "{objs_g}" in frame
+    parts = [describe_object(o, rng, split, gerund) for o in scene.objects]
+    if gerund:
+        objs = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    else:
+        objs = parts[0]
+        for p in parts[1:]:
+            objs += _pick(rng, JOINERS, split) + p
+    bg = _pick(rng, BACKGROUND_WORDS[scene.background], split)
+    if scene.wall:
+        bg += " " + _pick(rng, WALL_WORDS, split)
+    cam_clause, cam_gerund = _pick(rng, CAMERA_WORDS[scene.camera], split)
+    show_cam = scene.camera != "static" or rng.random() < 0.15
+    if "{Cam_clause}" in frame and not show_cam:
+        frame = "{Objs}{bg}{cam}."
+    cam = f", {cam_gerund}" if show_cam else ""
+    if "{Cam_clause}" in frame:
+        cam_clause = "as " + cam_clause if rng.random() < 0.5 else cam_clause
+    text = frame.format(Objs=objs, objs=objs, objs_g=objs, bg=" " + bg, Bg=bg, cam=cam,
+                        Cam_clause=cam_clause)
+    return text[0].upper() + text[1:]

@@ -1,0 +1,1 @@
+"""Tenku Studio: the browser UI and the project model. Pixels come from `engine`."""

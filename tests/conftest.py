@@ -1,0 +1,29 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A tiny model folder built from config with fixed seeds (random weights, real layout)."""
+    import torch
+
+    from engine.models.dit import PRESETS, SpacetimeDiT
+    from engine.models.vae import VideoVAE
+    from engine.pipeline import WorldPipeline
+
+    torch.manual_seed(0)
+    vae = VideoVAE(latent_channels=4, channels=(16, 16, 16))
+    dit = SpacetimeDiT(in_channels=4, **PRESETS["tiny"])
+    for p in dit.parameters():  # leave adaLN-Zero's zeros behind so outputs depend on every input
+        torch.nn.init.normal_(p, std=0.02)
+    path = tmp_path_factory.mktemp("models") / "tiny-world"
+    WorldPipeline(vae, dit, {"num_train_timesteps": 1000, "shift": 2.0}).save_pretrained(path)
+    return path
