@@ -27,7 +27,7 @@ from engine.world import caption, render, sample_scene
 ASPECT_SIZES = {"1:1": (128, 128), "16:9": (256, 144), "9:16": (144, 256)}  # (width, height)
 ASPECT_WEIGHTS = {"1:1": 0.6, "16:9": 0.2, "9:16": 0.2}
 BASE_FPS = 8.0
-CLIP_FRAMES = 17  # 1 + 4k frames: 2.125 s at the base rate
+CLIP_FRAMES = 16  # 2 s at the base rate
 
 
 def log(run: Path, **fields):
@@ -56,7 +56,7 @@ def save_checkpoint(path: Path, **state):
 # 1. VAE
 # --------------------------------------------------------------------------
 
-def vae_batch(rng: random.Random, batch: int, frames: int = 9):
+def vae_batch(rng: random.Random, batch: int, frames: int = 3):
     aspect = pick_aspect(rng)
     w, h = ASPECT_SIZES[aspect]
     clips = []
@@ -66,7 +66,7 @@ def vae_batch(rng: random.Random, batch: int, frames: int = 9):
     return torch.stack(clips)
 
 
-def train_vae(run: Path, steps: int = 1200, batch: int = 6, lr: float = 1e-3, seed: int = 0,
+def train_vae(run: Path, steps: int = 1200, batch: int = 8, lr: float = 1e-3, seed: int = 0,
               max_seconds: float = 1e9, schedule_steps: int | None = None):
     run.mkdir(parents=True, exist_ok=True)
     ckpt = run / "vae.pt"
@@ -114,17 +114,17 @@ def train_vae(run: Path, steps: int = 1200, batch: int = 6, lr: float = 1e-3, se
 # --------------------------------------------------------------------------
 
 CAPTIONS_PER_CLIP = 2
-TOKEN_PIXELS = 16  # one transformer token covers 16x16 pixels (VAE 8x, patch 2x2)
+TOKEN_PIXELS = 32  # one transformer token covers 32x32 pixels of one frame (VAE 8x, patch 4x4)
 
 
 def object_map(scene, frames: np.ndarray, w: int, h: int, fps: float) -> np.ndarray:
-    """Fraction of object pixels per token, (T, h/16, w/16) with T = 1 + (F - 1) / 4."""
+    """Fraction of object pixels per token, (F, ceil(h/32), ceil(w/32)) (per-frame VAE)."""
     empty = render(dataclasses_replace_objects(scene), w, h, fps, len(frames))
     hit = (np.abs(frames.astype(np.int16) - empty.astype(np.int16)).sum(-1) > 0).astype(np.float32)
-    groups = [hit[:1]] + [hit[i:i + 4] for i in range(1, len(hit), 4)]
-    m = np.stack([g.max(0) for g in groups])  # T, H, W
-    T = m.shape[0]
-    return m.reshape(T, h // TOKEN_PIXELS, TOKEN_PIXELS, w // TOKEN_PIXELS, TOKEN_PIXELS).mean((2, 4))
+    P = TOKEN_PIXELS
+    hh, ww = -(-h // P), -(-w // P)
+    hit = np.pad(hit, ((0, 0), (0, hh * P - h), (0, ww * P - w)))
+    return hit.reshape(len(hit), hh, P, ww, P).mean((2, 4))
 
 
 def dataclasses_replace_objects(scene):
@@ -293,12 +293,12 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
         for g in opt.param_groups:
             g["lr"] = lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
         x0, maps, text, text_mask, pool = data.batch(rng, batch, empty_text, text_drop)
-        B, C, T, H, W = x0.shape
-        grid = (T, H // 2, W // 2)
+        B = x0.shape[0]
+        grid = model.grid(x0.shape)
         clean = torch.stack([clean_pattern(rng, grid) for _ in range(B)]).flatten(1)  # B, N
         t = sample_t(gen, B, shift)[:, None].expand(B, clean.shape[1]).masked_fill(clean, 0.0)  # B, N
         noise = torch.randn(x0.shape, generator=gen)
-        t_lat = model.unpatchify(t[..., None].expand(-1, -1, C * 4).contiguous(), x0.shape)  # B, C, T, H, W
+        t_lat = model.expand_tokens(t, x0.shape)  # B, C, T, H, W
         xt = (1 - t_lat) * x0 + t_lat * noise
         with torch.autocast("cpu", dtype=torch.bfloat16):
             v = fwd(xt, t, text, text_mask, pool)
@@ -332,7 +332,7 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
 # --------------------------------------------------------------------------
 
 SHIFT = 2.0
-RECIPE = dict(vae_steps=500, vae_schedule_steps=700, vae_batch=6, clips=5000, dit_preset="XS", dit_steps=6000, dit_batch=16,
+RECIPE = dict(vae_steps=600, vae_schedule_steps=600, vae_batch=8, clips=5000, dit_preset="XS", dit_steps=6000, dit_batch=16,
               dit_lr=1e-3, shift=SHIFT, text_drop=0.1, ema_decay=0.998, object_weight=3.0)
 
 

@@ -127,7 +127,7 @@ class SpacetimeDiT(ModelMixin, ConfigMixin):
     _supports_gradient_checkpointing = False
 
     @register_to_config
-    def __init__(self, in_channels: int = 16, patch_size: tuple = (1, 2, 2), hidden_size: int = 256,
+    def __init__(self, in_channels: int = 8, patch_size: tuple = (1, 4, 4), hidden_size: int = 256,
                  depth: int = 10, num_heads: int = 4, mlp_ratio: float = 4.0, text_dim: int = 384,
                  rope_axes: tuple = (16, 24, 24), rope_theta: float = 100.0):
         super().__init__()
@@ -155,24 +155,35 @@ class SpacetimeDiT(ModelMixin, ConfigMixin):
             nn.init.zeros_(layer.bias)
 
     def grid(self, latent_shape) -> tuple[int, int, int]:
-        """Token grid (T, H, W) for latents of shape (..., T, H, W)."""
+        """Token grid (T, H, W) for latents of shape (..., T, H, W); sizes that are not a
+        multiple of the patch are padded up (16:9 at 144 px gives 18 latent rows)."""
         pt, ph, pw = self.config.patch_size
         T, H, W = latent_shape[-3:]
-        return T // pt, H // ph, W // pw
+        return -(-T // pt), -(-H // ph), -(-W // pw)
 
-    def patchify(self, x):
-        B, C, T, H, W = x.shape
+    def patchify(self, x, pad_value: float = 0.0):
+        """(B, C, T, H, W) -> (B, N, C * pt * ph * pw), padding to whole patches."""
+        B, C = x.shape[:2]
         pt, ph, pw = self.config.patch_size
-        x = x.view(B, C, T // pt, pt, H // ph, ph, W // pw, pw)
+        T, H, W = self.grid(x.shape)
+        x = F.pad(x, (0, W * pw - x.shape[4], 0, H * ph - x.shape[3], 0, T * pt - x.shape[2]), value=pad_value)
+        x = x.view(B, C, T, pt, H, ph, W, pw)
         x = x.permute(0, 2, 4, 6, 1, 3, 5, 7)  # B, T', H', W', C, pt, ph, pw
-        return x.reshape(B, -1, C * pt * ph * pw)  # B, N, C*p
+        return x.reshape(B, T * H * W, C * pt * ph * pw)  # B, N, C*p
 
     def unpatchify(self, x, shape):
-        B, C, T, H, W = shape
+        """(B, N, C * p) -> (B, C, T, H, W) of `shape`, dropping the padding."""
+        B, C, T0, H0, W0 = shape
         pt, ph, pw = self.config.patch_size
-        x = x.view(B, T // pt, H // ph, W // pw, C, pt, ph, pw)
+        T, H, W = self.grid(shape)
+        x = x.view(B, T, H, W, C, pt, ph, pw)
         x = x.permute(0, 4, 1, 5, 2, 6, 3, 7)  # B, C, T', pt, H', ph, W', pw
-        return x.reshape(B, C, T, H, W)
+        return x.reshape(B, C, T * pt, H * ph, W * pw)[:, :, :T0, :H0, :W0]
+
+    def expand_tokens(self, values, shape):
+        """Per-token values (B, N) -> per latent element (B, C, T, H, W)."""
+        p = math.prod(self.config.patch_size) * shape[1]
+        return self.unpatchify(values[..., None].expand(-1, -1, p).contiguous(), shape)
 
     def forward(self, x, t, text, text_mask, pooled):
         """x: (B, C, T, H, W) noisy latents; t: (B,) or (B, N) noise level per token in [0, 1];

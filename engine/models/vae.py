@@ -1,11 +1,15 @@
 """Video compression network: frames to latents and back.
 
-Compresses 8x in space and 4x in time. The first frame is encoded on its own
-(as in the causal VAEs of LTX-Video and Wan), so a clip of 1 + 4k frames maps
-to 1 + k latent frames and a still image is exactly one latent frame: that is
-what lets `animate` hold frame 0 clean. Each group of four frames is stacked
-on channels and encoded by a 2D network; the decoder first mixes neighbouring
-latent frames with a 3D convolution so motion stays continuous across groups.
+Compresses 8x in space and `temporal_ratio` in time. The first frame is always
+encoded on its own (as in the causal VAEs of LTX-Video and Wan), so a clip of
+1 + t*k frames maps to 1 + k latent frames and a still is exactly one latent
+frame. Each group of t frames is stacked on channels and encoded by a 2D
+network; the decoder can mix neighbouring latent frames with a 3D convolution.
+
+The bundled model uses t = 1 (a per-frame VAE): a first attempt with t = 4
+blurred moving objects away after the training budget we have (docs/TRAINING.md),
+while a per-frame VAE of flat shapes reconstructs sharply within minutes. The
+transformer compresses time instead, through its patches.
 """
 from __future__ import annotations
 
@@ -45,11 +49,12 @@ class Up(nn.Module):
 # --------------------------------------------------------------------------
 
 class VideoVAE(ModelMixin, ConfigMixin):
-    """(B, 3, F, H, W) in [-1, 1] with F = 1 + 4k  <->  (B, C, 1 + k, H/8, W/8)."""
+    """(B, 3, F, H, W) in [-1, 1] with F = 1 + t*k  <->  (B, C, 1 + k, H/8, W/8)."""
 
     @register_to_config
-    def __init__(self, latent_channels: int = 16, channels: tuple = (48, 96, 192),
-                 temporal_ratio: int = 4, latents_mean: list | None = None, latents_std: list | None = None):
+    def __init__(self, latent_channels: int = 8, channels: tuple = (32, 64, 128),
+                 temporal_ratio: int = 1, decoder_temporal_kernel: int = 1,
+                 latents_mean: list | None = None, latents_std: list | None = None):
         super().__init__()
         c1, c2, c3 = channels
         t = temporal_ratio
@@ -59,7 +64,8 @@ class VideoVAE(ModelMixin, ConfigMixin):
             nn.Conv2d(c2, c3, 3, stride=2, padding=1), ResBlock(c3), ResBlock(c3),
             nn.GroupNorm(8, c3), nn.SiLU(), nn.Conv2d(c3, 2 * latent_channels, 3, padding=1),
         )
-        self.decoder_in = nn.Conv3d(latent_channels, c3, (3, 3, 3), padding=1)
+        k = decoder_temporal_kernel
+        self.decoder_in = nn.Conv3d(latent_channels, c3, (k, 3, 3), padding=(k // 2, 1, 1))
         self.decoder = nn.Sequential(
             ResBlock(c3), ResBlock(c3), Up(c3, c2), ResBlock(c2), Up(c2, c1), ResBlock(c1), Up(c1, c1),
             nn.GroupNorm(8, c1), nn.SiLU(), nn.Conv2d(c1, 3 * t, 3, padding=1),

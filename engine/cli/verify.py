@@ -1,0 +1,52 @@
+"""`python -m engine verify FILE`: C2PA manifest, per-frame record, watermark.
+
+Exit status: 0 the file verifies (manifest intact and signed by a trusted
+certificate), 1 it does not (no manifest, changed after signing, untrusted
+signer), 2 bad input (not an MP4, truncated, unreadable trust file).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from engine.errors import InputError
+
+
+def default_config_dir() -> str:
+    """The user's Tenku config folder (holds the local signing chain)."""
+    import platformdirs
+
+    return platformdirs.user_config_dir("tenku")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("verify", help="check a video's provenance: C2PA manifest, per-frame record, watermark",
+                              description=__doc__.split("\n\n")[0])
+    p.add_argument("file", metavar="FILE", help="an MP4 written by the engine or the studio")
+    p.add_argument("--config", metavar="DIR", default=None,
+                   help="config folder whose signing roots are trusted (default: the user's Tenku config folder)")
+    p.add_argument("--trust", metavar="PEM", action="append", default=[],
+                   help="also trust the root certificate(s) in this PEM file (repeatable)")
+    p.add_argument("--allow-untrusted", action="store_true",
+                   help="accept an intact manifest signed by a certificate that is not trusted here")
+    p.add_argument("--watermark-key", default=None, help="watermark key (default: the public Tenku key)")
+    p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from engine.provenance import DEFAULT_KEY, trust_anchors_pem, verify_file
+
+    anchors = trust_anchors_pem(args.config or default_config_dir())
+    for pem in args.trust:
+        try:
+            anchors += Path(pem).read_text("ascii")
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError(f"--trust {pem!r} cannot be read as a PEM file ({e.__class__.__name__})") from None
+    report = verify_file(args.file, anchors, key=args.watermark_key or DEFAULT_KEY,
+                         allow_untrusted=args.allow_untrusted)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=1))
+    else:
+        print("\n".join(report.lines()))
+    return 0 if report.verified else 1

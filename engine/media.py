@@ -1,0 +1,501 @@
+"""Reading and writing video: the one place the engine touches containers.
+
+Reading goes through PyAV (its own FFmpeg libraries), so any common container
+and codec works, and a folder of PNG/JPG frames is accepted too. Writing gives
+what browsers and Gradio play without conversion: H.264 in MP4, yuv420p, even
+sizes (../shared/docs/ECOSYSTEM.md, "moviepy 2.x" and "Gradio 6"). Every write
+lands in a temporary name in the destination folder first and is moved into
+place with `os.replace` only once it is complete and verified, so a failure
+never leaves a partial file behind (CLI contract: "no partial output").
+
+Frames are always uint8 RGB arrays shaped (N, H, W, 3).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import secrets
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import InputError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+SIDECAR_NAME = "tenku.json"
+_FRAME_NAME = re.compile(r"^\d{6}\.png$")
+
+
+# ---------------------------------------------------------------------------
+# The clip in memory
+# ---------------------------------------------------------------------------
+
+@dataclass
+class Video:
+    """A decoded clip.
+
+    frames: uint8 (N, H, W, 3) RGB.
+    fps: average frame rate; for a variable-frame-rate file, frames over duration.
+    timestamps: presentation time of each frame in seconds (float64, N), as the
+        source gives them, so variable frame rate survives; `timestamps[0]` is
+        usually 0 but need not be (edit lists, trimmed streams).
+    source: the file or folder it was read from, None when built in memory.
+    has_audio: the source file has an audio stream (see `write_video(audio_from=)`).
+    """
+    frames: np.ndarray
+    fps: float
+    timestamps: np.ndarray
+    source: str | None = None
+    has_audio: bool = False
+    metadata: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height)."""
+        return int(self.frames.shape[2]), int(self.frames.shape[1])
+
+    @property
+    def variable_rate(self) -> bool:
+        """True when frame intervals differ by more than 1% of the mean interval."""
+        if len(self.timestamps) < 3:
+            return False
+        d = np.diff(self.timestamps)
+        return bool(np.ptp(d) > 0.01 * d.mean())
+
+    @classmethod
+    def from_frames(cls, frames, fps=24.0) -> "Video":
+        """Wrap in-memory frames as a constant-rate clip starting at 0 s."""
+        frames = as_frames(frames)
+        rate = float(parse_fps(fps))
+        return cls(frames, rate, np.arange(len(frames), dtype=np.float64) / rate)
+
+
+def parse_fps(fps) -> Fraction:
+    """A positive frame rate as an exact fraction: 24, 23.976, "24000/1001", Fraction.
+
+    Floats are snapped to the nearest fraction with denominator 1001 or less when
+    that is exact to 1e-6 (so 29.97... becomes 30000/1001, the NTSC rate).
+    """
+    try:
+        if isinstance(fps, Fraction):
+            rate = fps
+        elif isinstance(fps, str):
+            rate = Fraction(fps.strip())
+        else:
+            value = float(fps)
+            if not np.isfinite(value):
+                raise ValueError
+            rate = Fraction(value).limit_denominator(1001)
+            if abs(float(rate) - value) > 1e-6 * value:
+                rate = Fraction(value).limit_denominator(1_000_000)
+    except (ValueError, ZeroDivisionError, TypeError):
+        raise InputError(f"frame rate {fps!r} is not a number; use a positive number such as 24 or 24000/1001") from None
+    if rate <= 0:
+        raise InputError(f"frame rate must be positive, got {fps!r}")
+    return rate
+
+
+def as_frames(frames) -> np.ndarray:
+    """Stack frames into one uint8 (N, H, W, 3) array, checking shape and type."""
+    if isinstance(frames, np.ndarray) and frames.ndim == 4:
+        arr = frames
+    else:
+        frames = list(frames)
+        if not frames:
+            raise InputError("no frames given; at least one frame is needed")
+        first = np.asarray(frames[0]).shape
+        for i, f in enumerate(frames):
+            if np.asarray(f).shape != first:
+                raise InputError(f"frame {i} is {np.asarray(f).shape}, frame 0 is {first}; all frames must have the same size")
+        arr = np.stack([np.asarray(f) for f in frames])
+    if arr.ndim != 4 or arr.shape[-1] != 3 or arr.shape[0] == 0:
+        raise InputError(f"frames must be shaped (N, H, W, 3) RGB with N >= 1, got {arr.shape}")
+    if arr.dtype != np.uint8:
+        raise InputError(f"frames must be uint8, got {arr.dtype}")
+    return arr
+
+
+# ---------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------
+
+def read_video(path, fps=24.0, max_frames: int | None = None) -> Video:
+    """Read a video file (any container PyAV opens) or a folder of PNG/JPG frames.
+
+    `fps` applies to folders only (files carry their own rate). `max_frames`
+    stops decoding early. Raises InputError for a missing path, a file that is
+    not a readable video, zero frames, or folder frames of different sizes.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InputError(f"input {path!r} does not exist; give a video file or a folder of PNG/JPG frames")
+    if os.path.isdir(path):
+        return _read_folder(path, fps, max_frames)
+    return _read_file(path, max_frames)
+
+
+def _natural_key(name: str):
+    return [int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", name)]
+
+
+def list_frame_files(folder) -> list[str]:
+    """Image files of a frame folder, in natural name order (2.png before 10.png)."""
+    names = [n for n in os.listdir(folder)
+             if n.lower().endswith(IMAGE_SUFFIXES) and not n.startswith(".")]
+    return [os.path.join(folder, n) for n in sorted(names, key=_natural_key)]
+
+
+def _read_folder(folder: str, fps, max_frames) -> Video:
+    from PIL import Image, UnidentifiedImageError
+
+    rate = parse_fps(fps)
+    files = list_frame_files(folder)
+    if max_frames is not None:
+        files = files[:max_frames]
+    if not files:
+        raise InputError(f"folder {folder!r} has no .png/.jpg frames")
+    frames = []
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                arr = np.asarray(im.convert("RGB"))
+        except (UnidentifiedImageError, OSError) as e:
+            raise InputError(f"frame {os.path.basename(f)!r} in {folder!r} is not a readable image ({e.__class__.__name__})") from None
+        if frames and arr.shape != frames[0].shape:
+            h0, w0 = frames[0].shape[:2]
+            raise InputError(f"frame {os.path.basename(f)!r} is {arr.shape[1]}x{arr.shape[0]} but "
+                             f"{os.path.basename(files[0])!r} is {w0}x{h0}; all frames must have the same size")
+        frames.append(arr)
+    n = len(frames)
+    return Video(np.stack(frames), float(rate), np.arange(n, dtype=np.float64) / float(rate),
+                 source=folder, has_audio=False, metadata={"frame_files": [os.path.basename(f) for f in files]})
+
+
+def _read_file(path: str, max_frames) -> Video:
+    import av
+
+    frames, times = [], []
+    try:
+        with av.open(path) as container:
+            if not container.streams.video:
+                raise InputError(f"{path!r} has no video stream")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            has_audio = bool(container.streams.audio)
+            for frame in container.decode(stream):
+                frames.append(frame.to_ndarray(format="rgb24"))
+                times.append(frame.time if frame.time is not None else np.nan)
+                if max_frames is not None and len(frames) >= max_frames:
+                    break
+            avg = stream.average_rate or stream.guessed_rate
+    except av.FFmpegError as e:
+        raise InputError(f"{path!r} is not a readable video ({_av_reason(e)})") from None
+    if not frames:
+        raise InputError(f"{path!r} contains no video frames")
+    if frames[0].shape != frames[-1].shape or any(f.shape != frames[0].shape for f in frames):
+        raise InputError(f"{path!r} changes frame size mid-stream; only constant-size video is supported")
+    ts = np.asarray(times, dtype=np.float64)
+    if np.isnan(ts).any() or np.any(np.diff(ts) <= 0):
+        # No usable timestamps (raw streams): fall back to the declared rate.
+        rate = float(avg) if avg else 24.0
+        ts = np.arange(len(frames), dtype=np.float64) / rate
+    if len(ts) > 1:
+        fps = (len(ts) - 1) / (ts[-1] - ts[0])
+    else:
+        fps = float(avg) if avg else 24.0
+    return Video(np.stack(frames), float(fps), ts, source=path, has_audio=has_audio,
+                 metadata={"declared_rate": str(avg) if avg else None})
+
+
+def _av_reason(e: Exception) -> str:
+    msg = getattr(e, "strerror", None) or str(e)
+    return msg.split(":")[0].strip() or e.__class__.__name__
+
+
+# ---------------------------------------------------------------------------
+# Output paths
+# ---------------------------------------------------------------------------
+
+def check_output_path(out) -> str:
+    """Validate an output path before any expensive work; returns "mp4" or "folder".
+
+    `out` ending in ".mp4" is a video file, `out` ending in "/" (or naming an
+    existing folder) is a PNG sequence. The folder that will hold the result
+    must exist and be writable.
+    """
+    if out is None or os.fspath(out) == "":
+        raise InputError("no output path given; use a path ending in .mp4 or / (PNG folder)")
+    out = os.fspath(out)
+    if out.endswith(("/", os.sep)) or os.path.isdir(out):
+        target = out.rstrip("/" + os.sep) or out
+        if os.path.exists(target) and not os.path.isdir(target):
+            raise InputError(f"output {out!r} exists and is not a folder")
+        parent = os.path.dirname(os.path.abspath(target))
+        if os.path.isdir(target):
+            _check_writable(target, out)
+        else:
+            _check_writable(parent, out)
+        return "folder"
+    if out.lower().endswith(".mp4"):
+        parent = os.path.dirname(os.path.abspath(out))
+        _check_writable(parent, out)
+        return "mp4"
+    raise InputError(f"output {out!r} must end in .mp4 (H.264 video) or / (PNG folder)")
+
+
+def _check_writable(folder: str, out: str) -> None:
+    if not os.path.isdir(folder):
+        raise InputError(f"cannot write {out!r}: folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write {out!r}: folder {folder!r} is not writable")
+
+
+def _sidecar_text(sidecar: dict | None) -> str:
+    def default(o):
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        if isinstance(o, (Path, Fraction)):
+            return str(o)
+        raise TypeError(f"sidecar value of type {type(o).__name__} is not JSON-serialisable")
+    return json.dumps(sidecar or {}, indent=1, default=default, sort_keys=False) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------
+
+def even_pad(frames: np.ndarray) -> np.ndarray:
+    """Pad odd heights/widths to even by repeating the last row/column.
+
+    yuv420p subsamples chroma 2x2, so H.264 in yuv420p needs even sizes; one
+    replicated edge line is invisible and keeps every source pixel (cropping
+    would lose one). The output is therefore up to 1 pixel larger per axis.
+    """
+    h, w = frames.shape[1:3]
+    ph, pw = h % 2, w % 2
+    if not (ph or pw):
+        return frames
+    return np.pad(frames, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="edge")
+
+
+def write_video(path, frames, fps, audio_from=None, audio_start: float | None = None,
+                crf: int = 17, preset: str = "medium") -> str:
+    """Write a browser-playable H.264 yuv420p MP4, atomically; returns the path.
+
+    frames: uint8 (N, H, W, 3) RGB (or a list of such frames); odd sizes are
+        padded to even (see `even_pad`).
+    fps: number or fraction ("24000/1001"); the file is constant frame rate.
+    audio_from: a `Video` or a file path whose audio is muxed in, trimmed to the
+        video's length. The audio starts at `audio_start` seconds of the source
+        (default: the source video's first frame time when a `Video` is given,
+        else 0), so a clip retimed to the same duration stays in sync.
+    The result is checked (h264, yuv420p, every frame present) before it
+    replaces anything at `path`.
+    """
+    import av
+
+    path = os.fspath(path)
+    if check_output_path(path) != "mp4":
+        raise InputError(f"write_video needs a path ending in .mp4, got {path!r}")
+    frames = even_pad(as_frames(frames))
+    rate = parse_fps(fps)
+    audio_path, start = _audio_source(audio_from, audio_start)
+
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = _tmp_name(folder, os.path.basename(path), ".part.mp4")
+    try:
+        with av.open(tmp, "w", format="mp4", container_options={"movflags": "+faststart"}) as out:
+            stream = out.add_stream("libx264", rate=rate)
+            stream.width, stream.height = frames.shape[2], frames.shape[1]
+            stream.pix_fmt = "yuv420p"
+            stream.codec_context.time_base = 1 / rate
+            stream.options = {"crf": str(int(crf)), "preset": preset}
+            audio = _open_audio(out, audio_path, start, len(frames) / rate) if audio_path else None
+            for i, f in enumerate(frames):
+                vf = av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p")
+                vf.pts = i
+                vf.time_base = stream.codec_context.time_base
+                out.mux(stream.encode(vf))
+            out.mux(stream.encode(None))
+            if audio is not None:
+                audio()
+        _verify_mp4(tmp, len(frames))
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+    return path
+
+
+def _audio_source(audio_from, audio_start):
+    if audio_from is None:
+        return None, 0.0
+    if isinstance(audio_from, Video):
+        if not audio_from.has_audio or not audio_from.source:
+            return None, 0.0
+        start = float(audio_from.timestamps[0]) if audio_start is None else float(audio_start)
+        return audio_from.source, start
+    return os.fspath(audio_from), float(audio_start or 0.0)
+
+
+def _open_audio(out, src: str, start: float, duration: float):
+    """Add an AAC stream to `out` holding src's audio from `start` for `duration` s.
+
+    Returns a callable that encodes and muxes it (after the video), or None when
+    src has no audio. The whole track is decoded to float planar and cut by
+    sample index, which keeps sync exact to one sample; gaps before the source
+    audio begins are filled with silence.
+    """
+    import av
+
+    with av.open(src) as inp:
+        if not inp.streams.audio:
+            return None
+        a = inp.streams.audio[0]
+        sr = a.rate or a.codec_context.sample_rate
+        layout = "mono" if a.channels == 1 else "stereo"
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=sr)
+        chunks, first_time = [], None
+        for frame in inp.decode(a):
+            if first_time is None:
+                first_time = frame.time or 0.0
+            for r in resampler.resample(frame):
+                chunks.append(r.to_ndarray())
+        for r in resampler.resample(None):
+            chunks.append(r.to_ndarray())
+    if not chunks:
+        return None
+    pcm = np.concatenate(chunks, axis=1).astype(np.float32)
+    offset = int(round((start - (first_time or 0.0)) * sr))
+    n = int(round(duration * sr))
+    if offset < 0:
+        pcm = np.concatenate([np.zeros((pcm.shape[0], -offset), np.float32), pcm], axis=1)
+        offset = 0
+    pcm = pcm[:, offset:offset + n]
+    if pcm.shape[1] < n:
+        pcm = np.pad(pcm, ((0, 0), (0, n - pcm.shape[1])))
+
+    stream = out.add_stream("aac", rate=sr, layout=layout)
+
+    def encode():
+        step = stream.codec_context.frame_size or 1024
+        for i in range(0, n, step):
+            part = np.ascontiguousarray(pcm[:, i:i + step])
+            frame = av.AudioFrame.from_ndarray(part, format="fltp", layout=layout)
+            frame.sample_rate = sr
+            frame.pts = i
+            frame.time_base = Fraction(1, sr)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return encode
+
+
+def _verify_mp4(path: str, n_frames: int) -> None:
+    import av
+
+    if os.path.getsize(path) == 0:
+        raise RuntimeError(f"encoder wrote an empty file for {path!r}")
+    with av.open(path) as c:
+        s = c.streams.video[0]
+        if s.codec_context.name != "h264" or s.codec_context.pix_fmt != "yuv420p":
+            raise RuntimeError(f"encoded {s.codec_context.name}/{s.codec_context.pix_fmt}, expected h264/yuv420p")
+        if s.frames and s.frames != n_frames:
+            raise RuntimeError(f"encoded {s.frames} frames, expected {n_frames}")
+
+
+def _tmp_name(folder: str, base: str, suffix: str) -> str:
+    """A hidden, unused name in `folder` (same filesystem, so os.replace is atomic).
+
+    Not tempfile.mkstemp: its 0600 mode would carry over to the final file."""
+    return os.path.join(folder, f".{base}.{secrets.token_hex(4)}{suffix}")
+
+
+def _remove(path: str) -> None:
+    try:
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.exists(path):
+            os.remove(path)
+    except OSError:
+        pass
+
+
+def write_frames(folder, frames, sidecar: dict | None = None) -> str:
+    """Write a PNG sequence 000000.png, 000001.png, ... into `folder`; returns it.
+
+    The frames (and `tenku.json` when `sidecar` is given) are written into a
+    hidden temporary folder beside `folder` and moved into place only when all
+    are written. If `folder` already exists with content, the new files replace
+    same-named ones and leftover NNNNNN.png frames from an earlier, longer
+    sequence are removed; other files in it are left alone.
+    """
+    from PIL import Image
+
+    frames = as_frames(frames)
+    folder = os.fspath(folder).rstrip("/" + os.sep) or os.fspath(folder)
+    if check_output_path(folder + "/") != "folder":
+        raise InputError(f"{folder!r} is not a folder path")
+    text = _sidecar_text(sidecar) if sidecar is not None else None
+    parent = os.path.dirname(os.path.abspath(folder))
+    tmp = _tmp_name(parent, os.path.basename(os.path.abspath(folder)), ".part")
+    os.mkdir(tmp)
+    try:
+        for i, f in enumerate(frames):
+            Image.fromarray(f).save(os.path.join(tmp, f"{i:06d}.png"), compress_level=1)
+        if text is not None:
+            with open(os.path.join(tmp, SIDECAR_NAME), "w") as fh:
+                fh.write(text)
+        _move_into(tmp, folder, len(frames))
+    except BaseException:
+        _remove(tmp)
+        raise
+    return folder
+
+
+def _move_into(tmp: str, folder: str, n: int) -> None:
+    if os.path.isdir(folder) and not os.listdir(folder):
+        os.rmdir(folder)
+    if not os.path.exists(folder):
+        os.replace(tmp, folder)
+        return
+    for name in os.listdir(tmp):
+        os.replace(os.path.join(tmp, name), os.path.join(folder, name))
+    for name in os.listdir(folder):
+        if _FRAME_NAME.match(name) and int(name[:6]) >= n:
+            os.remove(os.path.join(folder, name))
+    os.rmdir(tmp)
+
+
+def write_output(out, frames, fps, sidecar: dict | None = None, audio_from=None) -> str:
+    """Write frames where the CLI's `--out` says, with the provenance sidecar.
+
+    `out` ending in .mp4: the MP4 plus `out + ".json"`; `out` ending in "/" or an
+    existing folder: a PNG sequence plus `out/tenku.json`. The path is checked
+    and the sidecar serialised before any file is written. Returns the path of
+    the video or folder.
+    """
+    kind = check_output_path(out)
+    out = os.fspath(out)
+    text = _sidecar_text(sidecar)
+    if kind == "folder":
+        return write_frames(out, frames, sidecar=sidecar or {})
+    json_path = out + ".json"
+    tmp_json = _tmp_name(os.path.dirname(os.path.abspath(out)), os.path.basename(json_path), ".part")
+    try:
+        with open(tmp_json, "x") as fh:
+            fh.write(text)
+        write_video(out, frames, fps, audio_from=audio_from)
+        os.replace(tmp_json, json_path)
+    except BaseException:
+        _remove(tmp_json)
+        raise
+    return out

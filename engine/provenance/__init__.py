@@ -1,0 +1,42 @@
+"""Provenance and safety (issue 8): what made each frame, watermark, C2PA, prompt policy.
+
+The write path of every verb that renders (generate, animate, extend, fill,
+bridge, remix, inpaint, interpolate) and of the studio's export:
+
+    policy = load_policy(path_or_None)                   # once per session
+    record = ProvenanceRecord.generated(n, Generation(model, prompt, seed, settings), fps)
+    enforce(prompt, policy, record)                      # logs the decision; raises PromptBlocked (exit 2)
+    frames = ...render...
+    frames = watermark_record_frames(frames, record)     # marks the frames the model made
+    media.write_output(out, frames, fps, sidecar={..., "provenance": record.to_dict()})
+    if out ends with .mp4:
+        sign_mp4(out, record, SignerConfig.from_config_dir(config_dir))   # last: any re-encode strips it
+
+Editing verbs change the record of their input instead of making a new one:
+`record.mark(10, 18, "generated", generation=...)` (fill),
+`record.retime_factor(k)` (interpolate), `concatenate([...])` (a cut),
+`record.slice(a, b)` (trim). Mark frames once, when the model makes them:
+an editing verb marks only the frames it just had the model paint
+(`embed_watermark(new_frames)`), never the frames it passes through, which
+already carry the mark (marking twice doubles its strength and visibility).
+Frames blended from marked frames (interpolation, crossfades) keep the mark:
+the pattern is the same in every frame.
+"""
+from engine.provenance.c2pa_sign import (ASSERTION_LABEL, ManifestReport, SignerConfig, digital_source_type,
+                                         ensure_local_chain, read_manifest, sign_mp4, trust_anchors_pem)
+from engine.provenance.policy import (Decision, Policy, PromptBlocked, Rule, check_prompt, enforce, load_policy,
+                                      policy_from_dict)
+from engine.provenance.record import (KINDS, FrameRange, Generation, ProvenanceRecord, concatenate)
+from engine.provenance.verify import VerifyReport, verify_file
+from engine.provenance.watermark import (DEFAULT_KEY, DEFAULT_STRENGTH, DEFAULT_THRESHOLD, WatermarkDetector,
+                                         WatermarkResult, detect_watermark, detect_watermark_file, embed_watermark,
+                                         watermark_record_frames)
+
+__all__ = [
+    "ASSERTION_LABEL", "DEFAULT_KEY", "DEFAULT_STRENGTH", "DEFAULT_THRESHOLD", "KINDS",
+    "Decision", "FrameRange", "Generation", "ManifestReport", "Policy", "PromptBlocked", "ProvenanceRecord", "Rule",
+    "SignerConfig", "VerifyReport", "WatermarkDetector", "WatermarkResult",
+    "check_prompt", "concatenate", "detect_watermark", "detect_watermark_file", "digital_source_type",
+    "embed_watermark", "enforce", "ensure_local_chain", "load_policy", "policy_from_dict", "read_manifest",
+    "sign_mp4", "trust_anchors_pem", "verify_file", "watermark_record_frames",
+]

@@ -1,0 +1,89 @@
+"""The command line as a script would use it: exit codes, outputs, sidecars, no partial files."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.__main__ import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def gen(tiny_model, *args):
+    return main(["generate", "--model", str(tiny_model), "--steps", "2", "--dtype", "float32", "--quiet", *args])
+
+
+def test_generate_writes_mp4_and_sidecar(tiny_model, tmp_path):
+    out = tmp_path / "a.mp4"
+    assert gen(tiny_model, "--prompt", "a red ball moves right", "--out", str(out), "--fps", "8") == 0
+    side = json.loads(Path(str(out) + ".json").read_text())
+    assert side["settings"]["prompt"] == "a red ball moves right"
+    assert side["frames"] == 16 and side["provenance"][0]["source"] == "generated"
+    from engine import media
+    v = media.read_video(out)
+    assert len(v) == 16 and v.frames.shape[1:3] == (128, 128)
+
+
+def test_same_seed_same_frames_png_folder(tiny_model, tmp_path):
+    a, b, c = tmp_path / "a/", tmp_path / "b/", tmp_path / "c/"
+    for out, seed in ((a, "1"), (b, "1"), (c, "2")):
+        assert gen(tiny_model, "--prompt", "a blue box", "--out", str(out) + "/", "--seed", seed,
+                   "--fps", "8", "--aspect", "16:9") == 0
+    load = lambda d: np.stack([np.asarray(Image.open(p)) for p in sorted(Path(d).glob("*.png"))])
+    fa, fb, fc = load(a), load(b), load(c)
+    assert fa.shape == (16, 144, 256, 3)
+    assert np.array_equal(fa, fb) and not np.array_equal(fa, fc)
+    assert (Path(a) / "tenku.json").exists()
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--prompt", "   "], "prompt is empty"),
+    (["--prompt", "x", "--aspect", "4:3"], "unknown aspect"),
+    (["--prompt", "x", "--width", "100", "--height", "128"], "multiple of 16"),
+    (["--prompt", "x", "--seconds", "0"], "seconds must be"),
+    (["--prompt", "x", "--seconds", "-2"], "seconds must be"),
+    (["--prompt", "x", "--seconds", "100000"], "seconds must be"),
+    (["--prompt", "x", "--out", "/nonexistent-dir/x.mp4"], "does not exist"),
+    (["--prompt", "x", "--out", "clip.avi"], "must end in .mp4"),
+])
+def test_bad_input_one_line_exit_2_no_output(tiny_model, tmp_path, capsys, args, needle):
+    os.chdir(tmp_path)
+    if "--out" not in args:
+        args = [*args, "--out", str(tmp_path / "x.mp4")]
+    assert gen(tiny_model, *args) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1
+    assert not list(tmp_path.glob("*.mp4")) and not list(tmp_path.glob("*.part"))
+
+
+def test_model_folder_that_is_not_a_model(tmp_path, capsys):
+    (tmp_path / "m").mkdir()
+    code = main(["generate", "--prompt", "x", "--model", str(tmp_path / "m"), "--out", str(tmp_path / "x.mp4")])
+    assert code == 2 and "no model_index.json" in capsys.readouterr().err
+
+
+def test_batch_renders_good_lines_and_lists_bad_ones(tiny_model, tmp_path, capsys):
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("\n".join([
+        json.dumps({"prompt": "a red ball", "out": str(tmp_path / "1.mp4"), "fps": 8}),
+        "{not json",
+        json.dumps({"prompt": "", "out": str(tmp_path / "3.mp4")}),
+        json.dumps({"prompt": "a green box", "out": str(tmp_path / "4.mp4"), "seed": 3, "fps": 8}),
+        json.dumps({"prompt": "x", "colour": "red"}),
+    ]) + "\n")
+    assert gen(tiny_model, "--batch", str(jobs)) == 2
+    err = capsys.readouterr().err
+    assert "line 2" in err and "line 3" in err and "line 5" in err
+    assert (tmp_path / "1.mp4").exists() and (tmp_path / "4.mp4").exists() and not (tmp_path / "3.mp4").exists()
+
+
+def test_real_process_exit_status(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-m", "engine", "generate", "--prompt", "", "--out", str(tmp_path / "x.mp4")],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.startswith("error: ")

@@ -1,0 +1,122 @@
+"""engine.provenance.watermark: invisible, survives re-encode and downscale, no false alarms."""
+import random
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from engine import media
+from engine.errors import InputError
+from engine.provenance import (DEFAULT_THRESHOLD, Generation, ProvenanceRecord, WatermarkDetector, concatenate,
+                               detect_watermark, detect_watermark_file, embed_watermark, watermark_record_frames)
+from engine.provenance.watermark import _pattern
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+if not REAL.exists():
+    REAL = Path("/work/shared/data/real")
+
+
+def world_clip(seed, width=128, height=128, fps=8, frames=16):
+    from engine.world import render, sample_scene
+
+    return render(sample_scene(random.Random(seed)), width, height, fps, frames)
+
+
+def through_h264(frames, fps, crf, tmp_path, scale=1.0):
+    """The engine's own encode (CRF 17), then what a platform does: optional
+    downscale, re-encode at `crf`."""
+    first = tmp_path / "first.mp4"
+    media.write_video(first, frames, fps)
+    x = media.read_video(first).frames
+    if scale != 1.0:
+        w, h = int(x.shape[2] * scale) // 2 * 2, int(x.shape[1] * scale) // 2 * 2
+        x = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in x])
+    second = tmp_path / "second.mp4"
+    media.write_video(second, x, fps, crf=crf)
+    return second
+
+
+def psnr(a, b):
+    return 10 * np.log10(255 ** 2 / np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+
+
+def test_pattern_never_changes():
+    # Marks made today must be detectable by every later version: this pins the keyed pattern.
+    p = _pattern("tenku-studio-watermark-v1")
+    np.testing.assert_allclose(p[0, :4], [0.9689419, 0.1313405, -0.1653636, -0.0028021], atol=1e-6)
+    assert abs(p.std() - 1) < 1e-9 and abs(p.mean()) < 1e-9
+
+
+def test_embedding_is_faint_and_leaves_input_alone():
+    clip = world_clip(1, 256, 144)
+    before = clip.copy()
+    marked = embed_watermark(clip)
+    assert np.array_equal(clip, before)
+    assert 45 < psnr(clip, marked) < 52
+    assert np.abs(marked.astype(int) - clip).max() <= 8
+
+
+def test_embedding_costs_far_less_than_rendering():
+    clip = world_clip(2, 256, 144, fps=24, frames=240)  # 10 s of video
+    embed_watermark(clip[:2])
+    t = time.perf_counter()
+    embed_watermark(clip)
+    per_video_second = (time.perf_counter() - t) / 10
+    # Rendering takes 1-5 s per second of video; 10% of the fastest is 0.1 s.
+    assert per_video_second < 0.02, per_video_second
+
+
+@pytest.mark.parametrize("seed, size, fps", [(3, (128, 128), 8), (4, (256, 144), 12), (5, (144, 256), 24)])
+def test_detected_after_crf23_and_half_size(tmp_path, seed, size, fps):
+    clip = world_clip(seed, *size, fps=fps, frames=2 * fps)
+    marked = embed_watermark(clip)
+    for scale in (1.0, 0.5):
+        res = detect_watermark_file(through_h264(marked, fps, 23, tmp_path, scale))
+        assert res.detected and res.score > 2 * DEFAULT_THRESHOLD, (scale, res)
+        assert res.confidence > 0.999999
+    unmarked = detect_watermark_file(through_h264(clip, fps, 23, tmp_path))
+    assert not unmarked.detected and abs(unmarked.score) < 4
+
+
+def test_wrong_key_does_not_detect():
+    marked = embed_watermark(world_clip(6), key="studio-secret")
+    assert detect_watermark(marked, key="studio-secret").detected
+    assert not detect_watermark(marked).detected
+
+
+def test_only_model_made_frames_are_marked():
+    clip = world_clip(7, frames=24)
+    cam = ProvenanceRecord.camera(12, "cam.mp4", fps=8)
+    gen = ProvenanceRecord.generated(12, Generation("tenku-small", "a ball"), fps=8)
+    rec = concatenate([cam, gen])
+    out = watermark_record_frames(clip, rec)
+    assert np.array_equal(out[:12], clip[:12]) and not np.array_equal(out[12:], clip[12:])
+    assert rec.watermark["scheme"] == "tenku-ss-v1" and "key" not in rec.watermark
+    assert detect_watermark(out[12:]).detected and not detect_watermark(out[:12]).detected
+    with pytest.raises(InputError, match="covers 24 frames"):
+        watermark_record_frames(clip[:20], rec)
+
+
+def test_detector_edge_cases():
+    flat = np.full((8, 64, 64, 3), 127, np.uint8)
+    res = detect_watermark(flat)
+    assert res.score == 0.0 and not res.detected
+    assert WatermarkDetector().result().frames == 0
+    luma = embed_watermark(world_clip(8))[..., 1]  # a single channel still carries it
+    assert detect_watermark(luma).detected
+    with pytest.raises(InputError):
+        embed_watermark(flat.astype(np.float32))
+    with pytest.raises(InputError):
+        embed_watermark(flat, frame_mask=[True])
+
+
+@pytest.mark.skipif(not (REAL / "clips").is_dir(), reason="shared real footage not available")
+def test_no_false_detections_on_real_footage():
+    from engine.provenance.benchmark import real_clips
+
+    clips = real_clips(REAL)
+    assert len(clips) >= 20
+    scores = {name: detect_watermark(frames).score for name, frames, _ in clips}
+    assert max(scores.values()) < DEFAULT_THRESHOLD, scores
