@@ -14,6 +14,12 @@ from engine.__main__ import main
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def config_dir(tmp_path_factory, monkeypatch):
+    """Signing credentials are made in a test folder, never in the user's config."""
+    monkeypatch.setenv("TENKU_CONFIG", str(tmp_path_factory.getbasetemp() / "tenku-config"))
+
+
 def gen(tiny_model, *args):
     return main(["generate", "--model", str(tiny_model), "--steps", "2", "--dtype", "float32", "--quiet", *args])
 
@@ -23,10 +29,13 @@ def test_generate_writes_mp4_and_sidecar(tiny_model, tmp_path):
     assert gen(tiny_model, "--prompt", "a red ball moves right", "--out", str(out), "--fps", "8") == 0
     side = json.loads(Path(str(out) + ".json").read_text())
     assert side["settings"]["prompt"] == "a red ball moves right"
-    assert side["frames"] == 16 and side["provenance"][0]["source"] == "generated"
+    assert side["frames"] == 16 and side["provenance"]["ranges"][0]["kind"] == "generated"
     from engine import media
     v = media.read_video(out)
     assert len(v) == 16 and v.frames.shape[1:3] == (128, 128)
+    from engine.provenance import trust_anchors_pem, verify_file
+    report = verify_file(str(out), anchors_pem=trust_anchors_pem(os.environ["TENKU_CONFIG"]))
+    assert report.verified and report.watermark.detected, report
 
 
 def test_same_seed_same_frames_png_folder(tiny_model, tmp_path):
@@ -59,6 +68,15 @@ def test_bad_input_one_line_exit_2_no_output(tiny_model, tmp_path, capsys, args,
     err = capsys.readouterr().err.strip()
     assert needle in err and len(err.splitlines()) == 1
     assert not list(tmp_path.glob("*.mp4")) and not list(tmp_path.glob("*.part"))
+
+
+def test_blocked_prompt_says_which_rule(tiny_model, tmp_path, capsys):
+    policy = tmp_path / "p.toml"
+    policy.write_text('name = "t"\nversion = 1\n[[rule]]\nid = "no-explosions"\ncategory = "violence"\n'
+                      'message = "no explosions here"\nterms = ["explosion"]\n')
+    code = gen(tiny_model, "--prompt", "a red ball and an explosion", "--policy", str(policy),
+               "--out", str(tmp_path / "x.mp4"))
+    assert code == 2 and "no-explosions" in capsys.readouterr().err and not (tmp_path / "x.mp4").exists()
 
 
 def test_model_folder_that_is_not_a_model(tmp_path, capsys):

@@ -1,7 +1,6 @@
 """Options and steps shared by every command that writes video (CLI.md contract)."""
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,30 @@ def add_output_options(p, default_out: str):
     p.add_argument("--fps", type=float, default=24.0,
                    help="delivery frame rate; the model renders 8 fps and interpolation fills in (default 24)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--config", default=None,
+                   help="config folder holding the C2PA signing credentials (default: your user config folder)")
+    p.add_argument("--policy", default=None, help="prompt policy file (default: assets/policy/default_policy.toml)")
+
+
+def config_dir(args) -> Path:
+    if getattr(args, "config", None):
+        return Path(args.config)
+    import os
+    if os.environ.get("TENKU_CONFIG"):
+        return Path(os.environ["TENKU_CONFIG"])
+    import platformdirs
+    return Path(platformdirs.user_config_dir("tenku"))
+
+
+def check_prompt(args, prompt: str):
+    """Screen a prompt against the policy before any work; the decision is kept for the record."""
+    from engine.provenance import check_prompt as check, load_policy
+    from engine.provenance.policy import PromptBlocked
+
+    decision = check(prompt or "", load_policy(args.policy))
+    if not decision.allowed:
+        raise PromptBlocked(decision)
+    return decision
 
 
 def make_engine(args):
@@ -47,18 +70,38 @@ def progress_printer(quiet: bool):
     return show
 
 
-def write_result(result, out: str, quiet: bool, extra: dict | None = None) -> str:
-    from engine import media
+def record_of(result):
+    """The result's per-frame record as a ProvenanceRecord (generated end to end when the
+    engine gave only its settings)."""
+    from engine.provenance import Generation, ProvenanceRecord
 
-    sidecar = {"settings": result.settings, "fps": result.fps, "frames": int(len(result.frames)),
-               "provenance": result.provenance, "cancelled": result.cancelled,
+    if isinstance(result.provenance, ProvenanceRecord):
+        return result.provenance
+    s = result.settings
+    gen = Generation(model=str(s.get("model")), prompt=str(s.get("prompt")), seed=s.get("seed"),
+                     settings={k: s[k] for k in ("steps", "guidance", "negative", "width", "height", "base_fps")
+                               if k in s})
+    return ProvenanceRecord.generated(len(result.frames), gen, result.fps)
+
+
+def write_result(result, out: str, args, decision=None, extra: dict | None = None) -> str:
+    """The write path: watermark what the model made, write atomically with the sidecar,
+    sign the MP4 last (any re-encode would strip the manifest)."""
+    from engine import media
+    from engine.provenance import SignerConfig, sign_mp4, watermark_record_frames
+
+    record = record_of(result)
+    if decision is not None:
+        record.log_decision(decision)
+    frames = watermark_record_frames(result.frames, record)
+    sidecar = {"settings": result.settings, "fps": result.fps, "frames": int(len(frames)),
+               "provenance": record.to_dict(), "cancelled": result.cancelled,
                "render_seconds": round(result.seconds, 2), **(extra or {})}
-    path = media.write_output(out, result.frames, result.fps, sidecar=sidecar)
-    if not quiet:
+    path = media.write_output(out, frames, result.fps, sidecar=sidecar)
+    if str(path).lower().endswith(".mp4"):
+        sign_mp4(path, record, SignerConfig.from_config_dir(config_dir(args)))
+    if not args.quiet:
         sys.stderr.write("\n")
     print(path)
     return path
 
-
-def request_fields(cls) -> set[str]:
-    return {f.name for f in dataclasses.fields(cls)}

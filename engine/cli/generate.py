@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from engine.cli.common import add_output_options, make_engine, progress_printer, write_result
+from engine.cli.common import add_output_options, check_prompt, make_engine, progress_printer, write_result
 from engine.errors import InputError
 
 
@@ -44,10 +44,11 @@ def run(args) -> int:
         raise InputError("give --seconds or --frames, not both")
     req = request_from(vars(args))
     req.validate()
+    decision = check_prompt(args, req.prompt)
     media.check_output_path(args.out)
     engine = make_engine(args)
     result = engine.generate(req, progress_printer(args.quiet))
-    write_result(result, args.out, args.quiet)
+    write_result(result, args.out, args, decision)
     return 0
 
 
@@ -74,18 +75,19 @@ def run_batch(args) -> int:
             d.setdefault("out", f"batch-{n:03d}.mp4")
             req = request_from(d)
             req.validate()
+            decision = check_prompt(args, req.prompt)
             media.check_output_path(d["out"])
-            jobs.append((n, req, d["out"]))
+            jobs.append((n, req, d["out"], decision))
         except json.JSONDecodeError as e:
             failures.append(f"line {n}: not valid JSON ({e.msg} at column {e.colno})")
         except (InputError, TypeError) as e:
             failures.append(f"line {n}: {e}")
     if jobs:
         engine = make_engine(args)
-        for n, req, out in jobs:
+        for n, req, out, decision in jobs:
             try:
                 result = engine.generate(req, progress_printer(args.quiet))
-                write_result(result, out, args.quiet)
+                write_result(result, out, args, decision)
             except InputError as e:
                 failures.append(f"line {n}: {e}")
     for f in failures:
