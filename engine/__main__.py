@@ -11,10 +11,11 @@ COMMANDS = ["generate", "animate", "extend", "fill", "bridge", "remix", "inpaint
             "interpolate", "scene", "evaluate", "bench", "train", "verify"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """All verbs, or only `only` (so a command pays for its own imports, not every verb's)."""
     parser = argparse.ArgumentParser(prog="python -m engine", description="Tenku Studio engine")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
+    for name in ([only] if only else COMMANDS):
         try:
             module = importlib.import_module(f"engine.cli.{name}")
         except ModuleNotFoundError as e:
@@ -27,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -288,7 +288,7 @@ def even_pad(frames: np.ndarray) -> np.ndarray:
 
 
 def write_video(path, frames, fps, audio_from=None, audio_start: float | None = None,
-                crf: int = 17, preset: str = "medium") -> str:
+                crf: int = 17, preset: str = "veryfast") -> str:
     """Write a browser-playable H.264 yuv420p MP4, atomically; returns the path.
 
     frames: uint8 (N, H, W, 3) RGB (or a list of such frames); odd sizes are

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine import media
 from engine.errors import InputError
 from engine.media import (Video, check_output_path, parse_fps, read_video, write_frames,
                           write_output, write_video)
