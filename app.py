@@ -1,13 +1,19 @@
-"""Launch Tenku Studio in the browser: `python app.py [--host H] [--port P] [--auth USER:PASSWORD] [--model PATH]`.
+"""Launch Tenku Studio in the browser:
+`python app.py [--host H] [--port P] [--auth USER:PASSWORD] [--projects DIR] [--model PATH]`.
 
 Binds 127.0.0.1 unless told otherwise; any other host (or --share) needs --auth
-(or TENKU_AUTH=user:password in the environment).
+(or TENKU_AUTH=user:password in the environment). Everything the studio keeps
+(projects, takes, exports, Gradio's upload cache) lives under the projects
+folder, which is also the only folder the page may serve files from.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from pathlib import Path
+
+from studio.paths import default_config_dir, default_projects_dir
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -22,26 +28,47 @@ def parse_args(argv=None):
     p.add_argument("--share", action="store_true", help="expose through a Gradio share link (needs --auth)")
     p.add_argument("--projects", default=None, help="projects folder (default: your user data folder)")
     p.add_argument("--model", default=str(BUNDLED_MODEL), help="model folder (default: the bundled model)")
+    p.add_argument("--config", default=None, help="settings folder with the C2PA signing credentials "
+                                                  "(default: your user config folder)")
+    p.add_argument("--dtype", default="bfloat16", choices=("float32", "bfloat16", "float16"),
+                   help="compute precision (default bfloat16, the fast path on CPUs with AMX/AVX-512)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default cpu)")
+    p.add_argument("--max-upload-mb", type=float, default=200.0, help="largest clip or still accepted (default 200)")
     return p.parse_args(argv)
+
+
+def check_launch(args) -> tuple[tuple[str, str] | None, str | None]:
+    """(auth, None) when the launch is allowed, else (None, the reason to refuse)."""
+    auth = None
+    if args.auth:
+        if ":" not in args.auth or args.auth.startswith(":") or args.auth.endswith(":"):
+            return None, "--auth must be USER:PASSWORD"
+        auth = tuple(args.auth.split(":", 1))
+    if (args.host not in LOOPBACK or args.share) and auth is None:
+        return None, (f"refusing to expose the studio on {args.host}{' with --share' if args.share else ''} "
+                      "without --auth USER:PASSWORD (or TENKU_AUTH)")
+    if args.max_upload_mb <= 0:
+        return None, "--max-upload-mb must be positive"
+    return auth, None
 
 
 def main(argv=None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     args = parse_args(argv)
-    auth = None
-    if args.auth:
-        if ":" not in args.auth or args.auth.startswith(":") or args.auth.endswith(":"):
-            print("error: --auth must be USER:PASSWORD", file=sys.stderr)
-            return 2
-        auth = tuple(args.auth.split(":", 1))
-    if (args.host not in LOOPBACK or args.share) and auth is None:
-        print(f"error: refusing to expose the studio on {args.host}{' with --share' if args.share else ''} "
-              "without --auth USER:PASSWORD (or TENKU_AUTH)", file=sys.stderr)
+    auth, refusal = check_launch(args)
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
         return 2
+    projects = Path(args.projects).expanduser() if args.projects else default_projects_dir()
+    projects.mkdir(parents=True, exist_ok=True)
+    # Gradio keeps uploads and served files in its cache: keep that inside the projects folder too.
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(projects.resolve() / ".gradio-cache"))
     from studio.app import build_app
 
-    demo, launch_kwargs = build_app(model=args.model, projects=args.projects)
+    demo, launch_kwargs = build_app(model=args.model, projects=str(projects),
+                                    config_dir=args.config or str(default_config_dir()), dtype=args.dtype,
+                                    device=args.device, max_upload_mb=args.max_upload_mb)
     demo.queue(default_concurrency_limit=1).launch(server_name=args.host, server_port=args.port, auth=auth,
                                                    share=args.share, **launch_kwargs)
     return 0

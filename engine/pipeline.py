@@ -44,6 +44,11 @@ def check_model_folder(path: Path) -> None:
 class WorldPipeline:
     """The in-house model: MiniLM text, VideoVAE, SpacetimeDiT, flow-matching scheduler."""
 
+    # The transformer takes a noise level per token, so conditions are held clean natively. A model
+    # folder whose model_index.json says "per_token_timesteps": false gets one level per clip, and
+    # the sampler's replacement path (engine.sampler) instead.
+    per_token_timesteps = True
+
     def __init__(self, vae: VideoVAE, transformer: SpacetimeDiT, scheduler_config: dict,
                  name: str = "tenku-world", device: str = "cpu", dtype: torch.dtype = torch.float32):
         self.vae, self.transformer = vae.eval().to(device), transformer.eval().to(device)
@@ -61,7 +66,11 @@ class WorldPipeline:
         vae = VideoVAE.from_pretrained(path / "vae")
         transformer = SpacetimeDiT.from_pretrained(path / "transformer")
         scheduler_config = json.loads((path / "scheduler" / "scheduler_config.json").read_text())
-        return cls(vae, transformer, scheduler_config, name=path.name, device=device, dtype=dtype)
+        pipe = cls(vae, transformer, scheduler_config, name=path.name, device=device, dtype=dtype)
+        per_token = json.loads((path / "model_index.json").read_text()).get("per_token_timesteps", True)
+        if per_token is not True:
+            pipe.per_token_timesteps = bool(per_token)
+        return pipe
 
     def save_pretrained(self, path, extra_index: dict | None = None):
         path = Path(path)

@@ -30,11 +30,16 @@ class LatentConditions:
     `clean`: True where `latents` are known; `held`: known elements of tokens that are entirely
     known, held exactly clean and shown to the model at noise level 0; `token_clean`: (B, N)
     those tokens. Known elements in partly known tokens are replaced by the known content noised
-    to the current level, as are all known elements on the replacement path."""
+    to the current level, as are all known elements on the replacement path.
+    `level` (like `latents`) and `token_level` (B, N), for conditions of strength s < 1: the
+    noise level 1 - s at which an element is released to the model; held tokens are shown at
+    that level until then (LTX-Video's condition strength). None: everything held to the end."""
     latents: torch.Tensor
     clean: torch.Tensor
     held: torch.Tensor
     token_clean: torch.Tensor
+    level: torch.Tensor | None = None
+    token_level: torch.Tensor | None = None
 
 
 @dataclasses.dataclass
@@ -65,10 +70,11 @@ def sample(model: Callable, scheduler, noise: torch.Tensor, text, uncond, *, ste
     for i in range(first, steps):
         s, s_next = sigmas[i], sigmas[i + 1]
         if cond is not None:
-            x = torch.where(cond.clean, _noised(cond, noise, s, replacement), x)
+            x = _hold(x, cond, noise, s, s, replacement)
         t = torch.full((B,), s)
         if cond is not None and not replacement:
-            t = torch.full(cond.token_clean.shape, s).masked_fill(cond.token_clean, 0.0)  # B, N
+            held_t = 0.0 if cond.token_level is None else cond.token_level.clamp(max=s)
+            t = torch.where(cond.token_clean, held_t, torch.full(cond.token_clean.shape, s))  # B, N
         if guidance != 1.0:
             v = model(torch.cat([x, x]), torch.cat([t, t]), _cat(text, uncond))
             v_c, v_u = v.chunk(2)
@@ -78,16 +84,28 @@ def sample(model: Callable, scheduler, noise: torch.Tensor, text, uncond, *, ste
         denoised = x - s * v
         x = x + (s_next - s) * v
         if cond is not None:
-            x = torch.where(cond.clean, _noised(cond, noise, s_next, replacement), x)
+            x = _hold(x, cond, noise, s, s_next, replacement)
         if callback is not None:
             callback(StepInfo(i + 1, steps, s_next, x, denoised))
     return x
 
 
+def _hold(x, cond: LatentConditions, noise, gate: float, sigma: float, replacement: bool):
+    """Known elements not yet released at level `gate` reset to their content at level `sigma`."""
+    on = cond.clean if cond.level is None else cond.clean & (gate > cond.level)
+    return torch.where(on, _noised(cond, noise, sigma, replacement), x)
+
+
 def _noised(cond: LatentConditions, noise, sigma: float, replacement: bool):
-    """Known content at the current level: clean where held (native path), noised elsewhere."""
+    """Known content at the current level: clean where held (native path; at its release level
+    for a condition of strength < 1), noised elsewhere."""
     noised = (1 - sigma) * cond.latents + sigma * noise
-    return noised if replacement else torch.where(cond.held, cond.latents, noised)
+    if replacement:
+        return noised
+    if cond.level is None:
+        return torch.where(cond.held, cond.latents, noised)
+    lvl = cond.level.clamp(max=sigma)
+    return torch.where(cond.held, (1 - lvl) * cond.latents + lvl * noise, noised)
 
 
 def _cat(a, b):

@@ -1,13 +1,29 @@
 """The engine service: one object per process that loads a model lazily and runs requests.
 
 `Engine.generate(request, callback)` is the one entry point behind every verb
-(the studio and the command line both call it). Clips longer than the model's
-window are made by sliding windows: each new window holds the tail of the
-previous one clean (prefix conditioning, which the model was trained for).
+(the studio, the command line and `engine.verbs` all call it). Clips longer than
+the model's window are made by sliding windows: each new window holds the
+frames of its neighbour that are already made clean (prefix conditioning, which
+the model was trained for). Windows run forward from the start, or backward
+from the end when only the end of the clip is known (extend --backward).
+
+Loops (`GenerateRequest(loop=True)`): a loop that fits one window of a model
+with a per-frame VAE is denoised whole with the clip rotated in time by half its
+length on every other step (`_rolling`), so the last frame and the first are
+neighbours inside the clip half the time and come out as continuous as any other
+pair. Otherwise the clip is made as usual, then one more window is rendered
+across the wrap-around, on frames taken modulo the loop's period: it holds the
+frames just before the end and just after the start clean and regenerates those
+in between, so the wrap-around step is an ordinary step inside one window.
+
+Time: the model renders at BASE_FPS; `resample` delivers any other rate by
+interpolating between the model's frames (engine.interpolate's optical flow;
+a linear blend when that module is missing).
 """
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import threading
 import time
@@ -17,16 +33,19 @@ from typing import Callable
 import numpy as np
 import torch
 
-from engine.conditioning import (ClipCondition, ImageCondition, MaskCondition, WindowKnowledge,
-                                 build_latent_conditions, check_strength, fit_frames, fit_mask)
+from engine.conditioning import (NATIVE_CANVASES, ClipCondition, ImageCondition, MaskCondition,
+                                 WindowKnowledge, build_latent_conditions, check_strength, fit_frames,
+                                 fit_mask)
 from engine.errors import InputError
 from engine.pipeline import BUNDLED_MODEL, DTYPES, WorldPipeline
+from engine.provenance.record import FrameRange, Generation, ProvenanceRecord
 from engine.sampler import Cancelled, StepInfo, sample
 
-ASPECTS = {"1:1": (128, 128), "16:9": (256, 144), "9:16": (144, 256)}  # native canvases (width, height)
+ASPECTS = NATIVE_CANVASES  # native canvases (width, height)
 BASE_FPS = 8.0
-WINDOW_FRAMES = 17  # frames the model makes at once at the base rate (training length)
-OVERLAP_FRAMES = 5  # tail of the previous window held clean in the next one
+WINDOW_FRAMES = 16  # frames the model makes at once at the base rate (training length)
+OVERLAP_FRAMES = 4  # frames of the previous window held clean in the next one
+MIN_LOOP_SECONDS = 1.0
 MAX_SECONDS = 600.0
 MAX_SIDE = 512
 
@@ -71,8 +90,15 @@ class GenerateRequest:
             raise InputError(f"seconds must be in (0, {MAX_SECONDS:g}], got {seconds}")
         return seconds
 
+    def delivered(self) -> int:
+        """Frames delivered at `fps`: `frames` when given, else the duration at `fps`."""
+        if self.frames is not None:
+            return self.frames
+        return max(1, round(self.duration() * self.fps))
+
     def validate(self):
-        if not self.prompt or not self.prompt.strip():
+        # An edit (conditions or a video to remix) may go without a prompt: then it follows what it holds.
+        if (not self.prompt or not self.prompt.strip()) and not self.conditions and self.init_video is None:
             raise InputError("the prompt is empty; describe the shot, e.g. 'a red ball rolls to the right'")
         if not (0 < self.fps <= 120) or math.isnan(self.fps):
             raise InputError(f"fps must be in (0, 120], got {self.fps}")
@@ -85,6 +111,8 @@ class GenerateRequest:
         for c in self.conditions:
             check_strength(c.strength, "condition strength")
         self.canvas(), self.duration()
+        if self.loop and self.duration() < MIN_LOOP_SECONDS - 1e-9:
+            raise InputError(f"a loop must last at least {MIN_LOOP_SECONDS:g} s, got {self.duration():g} s")
 
 
 @dataclasses.dataclass
@@ -93,9 +121,10 @@ class Result:
     fps: float
     base_frames: np.ndarray  # what the model made, at BASE_FPS
     settings: dict
-    provenance: list  # per frame range: {"start", "end", "source", ...}
+    provenance: list  # per frame range at `fps`: FrameRange dicts {"start", "stop", "kind", ...}
     cancelled: bool = False
     seconds: float = 0.0  # wall time
+    record: ProvenanceRecord | None = None  # the same as engine.provenance's record (None: no frames)
 
 
 ProgressFn = Callable[[float, str, StepInfo | None], None]
@@ -104,34 +133,63 @@ ProgressFn = Callable[[float, str, StepInfo | None], None]
 class Engine:
     """Loads a model folder once (lazily) and serves requests, one at a time."""
 
-    def __init__(self, model_path: str | Path = BUNDLED_MODEL, device: str = "cpu", dtype: str = "bfloat16"):
+    def __init__(self, model_path: str | Path = BUNDLED_MODEL, device: str = "cpu", dtype: str = "bfloat16",
+                 offload: bool = False, vae_tiling: bool = False):
+        self.offload, self.vae_tiling = offload, vae_tiling
         if dtype not in DTYPES:
             raise InputError(f"unknown dtype {dtype!r}; allowed: {', '.join(DTYPES)}")
         self.model_path, self.device, self.dtype = Path(model_path), device, dtype
         self._pipe: WorldPipeline | None = None
         self._lock = threading.Lock()
-        self._interp = None
 
     @property
     def pipe(self) -> WorldPipeline:
+        """The model, loaded on first use: the bundled world model, or a family adapter for an
+        open checkpoint (engine.families: LTX-Video, Wan) that renders requests itself."""
         if self._pipe is None:
-            self._pipe = WorldPipeline.from_pretrained(self.model_path, self.device, DTYPES[self.dtype])
+            from engine.families import load_family
+
+            self._pipe = load_family(self.model_path, self.device, DTYPES[self.dtype], offload=self.offload,
+                                     vae_tiling=self.vae_tiling)
         return self._pipe
 
+    @property
+    def temporal_ratio(self) -> int:
+        """Frames per latent frame after the first: a clip the model makes has 1 + r*k frames."""
+        return self.pipe.temporal_ratio
+
+    def frames_for(self, seconds: float) -> int:
+        """Smallest 1 + r*k frame count at the base rate that lasts `seconds` (r: temporal_ratio)."""
+        need, r = max(1, math.ceil(seconds * BASE_FPS - 1e-6)), self.temporal_ratio
+        return 1 + r * max(1, math.ceil((need - 1) / r))
+
     def base_frames(self, req: GenerateRequest) -> int:
-        """Frames at the base rate (1 + 4k) covering the requested duration."""
-        return self.pipe.frames_for(req.duration(), BASE_FPS)
+        """Frames at the base rate (1 + r*k) covering what is delivered (for a loop: one period)."""
+        if req.loop:
+            return self.frames_for(_loop_period(req) / BASE_FPS)
+        span = (req.delivered() - 1) / req.fps  # from the first delivered frame to the last
+        return self.frames_for(span + 1 / BASE_FPS)
 
     def settings(self, req: GenerateRequest) -> dict:
-        d = {k: v for k, v in dataclasses.asdict(req).items() if k not in ("conditions", "init_video")}
+        d = {f.name: getattr(req, f.name) for f in dataclasses.fields(req) if f.name not in ("conditions", "init_video")}
         w, h = req.canvas()
         d.update(width=w, height=h, base_fps=BASE_FPS, model=self.pipe.name, dtype=self.dtype,
                  device=self.device, conditions=[_describe(c) for c in req.conditions],
-                 remix=req.init_video is not None)
+                 remix=req.init_video is not None,
+                 conditioning="native" if getattr(self.pipe, "per_token_timesteps", True) else "replacement")
         return d
+
+    def generation(self, req: GenerateRequest) -> Generation:
+        """What the provenance record says the model was asked for."""
+        s = {"steps": req.steps, "guidance": req.guidance, "negative": req.negative}
+        if req.init_video is not None:
+            s["strength"] = req.strength
+        return Generation(self.pipe.name, req.prompt, req.seed, s)
 
     def generate(self, req: GenerateRequest, progress: ProgressFn | None = None) -> Result:
         with self._lock:
+            if getattr(self.pipe, "renders_itself", False):  # LTX, Wan (engine.families)
+                return self.pipe.generate(req, progress)
             return self._generate(req, progress)
 
     def _generate(self, req: GenerateRequest, progress: ProgressFn | None) -> Result:
@@ -142,32 +200,39 @@ class Engine:
         width, height = req.canvas()
         n = self.base_frames(req)
         known = _knowledge(req, n, width, height)
-        # 2. Encode prompt
+        r = pipe.temporal_ratio
+        # 2. Encode prompt (no prompt: guidance has nothing to steer by, so it is skipped)
         tokens, mask, pooled = pipe.encode_prompt([req.prompt, req.negative])
-        text = (tokens[:1], mask[:1], pooled[:1])
-        uncond = (tokens[1:], mask[1:], pooled[1:])
-        # 3. Windows over the clip: each holds the previous window's tail clean
-        windows = _windows(n)
+        text, uncond = (tokens[:1], mask[:1], pooled[:1]), (tokens[1:], mask[1:], pooled[1:])
+        guidance = req.guidance if req.prompt.strip() else 1.0
+        # 3. Windows over the clip (then, for a loop, one across the wrap-around, unless it is made whole)
+        windows = [(np.arange(a, b), None) for a, b in _windows(n, r, backward=_only_end_known(known, n, r))]
+        model_fn = pipe.model_fn
+        if req.loop and _rolls(req, n, r):
+            model_fn = _rolling(pipe.model_fn, n)
+        elif req.loop:
+            windows.append(_seam_window(_loop_period(req), r))
+        init = None if req.init_video is None else _pad_frames(fit_frames(req.init_video, width, height), n)
+        replacement = not getattr(pipe, "per_token_timesteps", True)
         generator = torch.Generator().manual_seed(req.seed)
         out = np.zeros((n, height, width, 3), np.uint8)
         done = np.zeros(n, bool)
         cancelled = False
-        for wi, (a, b) in enumerate(windows):
-            # 4. Conditions of this window: user conditions plus frames already made
-            win = WindowKnowledge(known.frames[a:b].copy(), known.known_frames[a:b].copy(), known.known_pixels)
-            prev = np.flatnonzero(done[a:b])
-            win.frames[prev] = out[a:b][prev]
-            win.known_frames[prev] = True
-            shape = (1, *pipe.latent_shape(b - a, width, height))
+        for wi, (idx, hold) in enumerate(windows):
+            # 4. What this window knows: the request's conditions plus frames already made
+            win = known.take(idx)
+            win.hold(out[idx], done[idx] if hold is None else hold)
+            if win.known_frames.all() and win.exact.all():
+                out[idx], done[idx] = win.frames, True
+                continue
             # 5. Prepare latents: noise drawn window by window from one seeded generator
-            noise = torch.randn(shape, generator=generator)
+            noise = torch.randn((1, *pipe.latent_shape(len(idx), width, height)), generator=generator)
             cond = start = None
             if win.any():
-                z = pipe.encode_video(win.filled())
-                cond = build_latent_conditions(z, win, pipe.temporal_ratio, pipe.spatial_ratio,
+                cond = build_latent_conditions(pipe.encode_video(win.filled()), win, r, pipe.spatial_ratio,
                                                tuple(pipe.transformer.config.patch_size))
-            if req.init_video is not None:
-                start = pipe.encode_video(_pad_frames(fit_frames(req.init_video, width, height), n)[a:b])
+            if init is not None:
+                start = pipe.encode_video(init[idx])
 
             def on_step(info: StepInfo, wi=wi):
                 if progress is not None:
@@ -175,52 +240,108 @@ class Engine:
 
             # 6. Denoise
             try:
-                z = sample(pipe.model_fn, pipe.make_scheduler(), noise, text, uncond, steps=req.steps,
-                           guidance=req.guidance, cond=cond, start_latents=start, strength=req.strength,
-                           callback=on_step)
+                z = sample(model_fn, pipe.make_scheduler(), noise, text, uncond, steps=req.steps,
+                           guidance=guidance, cond=cond, start_latents=start, strength=req.strength,
+                           replacement=replacement, callback=on_step)
             except Cancelled as c:
-                cancelled = True
-                z = c.latents
+                cancelled, z = True, c.latents
                 if z is None:
                     break
-            # 7. Decode; known frames are pasted back exactly (the model only fills what is unknown)
-            frames = pipe.decode_latents(z)
-            frames = _paste_known(frames, win)
-            out[a:b] = frames
-            done[a:b] = True
+            # 7. Decode; known frames and pixels are pasted back exactly (the model only fills the unknown)
+            out[idx] = _paste_known(pipe.decode_latents(z), win)
+            done[idx] = True
             if cancelled:
                 break
-        made = np.flatnonzero(done)
-        base = out[: made[-1] + 1] if len(made) else out[:0]
         # 8. Retime to the delivery rate
-        frames, fps = self._deliver(base, req.fps)
-        provenance = _provenance(req, known, len(base), fps, self.pipe.name, len(frames))
-        return Result(frames, fps, base, self.settings(req), provenance, cancelled, time.time() - t0)
+        model_kind = "inpainted" if known.known_pixels is not None else "generated"
+        kinds = ["camera" if k else model_kind for k in known.exact]
+        if req.loop and not cancelled:  # one period; in-betweens after the last frame lead into the first
+            P = _loop_period(req)
+            base, kinds = out[:P], kinds[:P] + kinds[:1]
+            frames, pos = resample(np.concatenate([base, base[:1]]), np.arange(P + 1) / BASE_FPS,
+                                   np.arange(round(P / BASE_FPS * req.fps)) / req.fps)
+        else:
+            made = np.flatnonzero(done)
+            base = out[made[0]: made[-1] + 1] if len(made) else out[:0]
+            kinds = kinds[made[0]: made[-1] + 1] if len(made) else []
+            count = min(req.delivered(), math.floor((len(base) - 1) / BASE_FPS * req.fps + 1e-6) + 1)
+            frames, pos = resample(base, np.arange(len(base)) / BASE_FPS, np.arange(max(count, 0)) / req.fps)
+        record = frame_record(pos, kinds, self.generation(req), req.fps, source=_source(req))
+        return Result(frames, req.fps, base, self.settings(req), _ranges(record), cancelled, time.time() - t0,
+                      record)
 
-    def _deliver(self, base: np.ndarray, fps: float):
-        if len(base) < 2 or abs(fps - BASE_FPS) < 1e-6:
-            return base, BASE_FPS if len(base) >= 2 else fps
-        try:
-            from engine import interpolate
-        except ImportError:  # interpolation not available: deliver at the base rate
-            return base, BASE_FPS
-        if self._interp is None:
-            self._interp = interpolate
-        frames, out_fps = self._interp.retime_frames(base, BASE_FPS, fps)
-        return frames, out_fps
+
+# --------------------------------------------------------------------------
+# Windows
+# --------------------------------------------------------------------------
+
+def _window_sizes(r: int) -> tuple[int, int]:
+    """(window, overlap) in frames, both 1 + r*k so every window starts on a latent boundary."""
+    size = 1 + r * ((WINDOW_FRAMES - 1) // r)
+    overlap = 1 + r * math.ceil((OVERLAP_FRAMES - 1) / r)
+    return size, overlap
 
 
-def _windows(n: int) -> list[tuple[int, int]]:
-    if n <= WINDOW_FRAMES:
+def _windows(n: int, r: int = 1, backward: bool = False) -> list[tuple[int, int]]:
+    size, overlap = _window_sizes(r)
+    if n <= size:
         return [(0, n)]
     out, a = [], 0
-    while True:
-        b = a + WINDOW_FRAMES
-        if b >= n:
-            out.append((n - WINDOW_FRAMES, n))
-            return out
-        out.append((a, b))
-        a = b - OVERLAP_FRAMES
+    while a + size < n:
+        out.append((a, a + size))
+        a += size - overlap
+    out.append((n - size, n))
+    if backward:  # the same windows, last first: each holds the start of the one after it
+        return [(n - b, n - a) for a, b in out]
+    return out
+
+
+def _only_end_known(known: WindowKnowledge, n: int, r: int) -> bool:
+    size, _ = _window_sizes(r)
+    return bool(known.known_frames.any() and not known.known_frames[:min(size, n)].any())
+
+
+def _loop_period(req: GenerateRequest) -> int:
+    """Frames of one loop period at the base rate (the delivered loop repeats every P / BASE_FPS s)."""
+    return max(round(req.duration() * BASE_FPS), round(MIN_LOOP_SECONDS * BASE_FPS))
+
+
+def _rolls(req: GenerateRequest, n: int, r: int) -> bool:
+    """A loop is denoised whole, rolling (below), when it is one window of a per-frame VAE
+    (latent frame 0 is then an ordinary frame, so the clip may be rotated in time)."""
+    return r == 1 and n == _loop_period(req) and n <= _window_sizes(r)[0]
+
+
+def _rolling(model_fn, frames: int):
+    """The model seeing the clip rotated in time by half its length on every other call, so the
+    last frame and the first are neighbours inside the clip on half the steps: denoised together,
+    the end flows into the start like any frame into the next. Rotating x, the per-token noise
+    levels and back the velocity leaves everything else (conditions, guidance) unchanged."""
+    calls = itertools.count()
+
+    def fn(x, t, text):
+        k = (frames // 2) * (next(calls) % 2)
+        if k == 0:
+            return model_fn(x, t, text)
+        if t.dim() == 2:  # tokens are ordered (T, H, W): rotate along T
+            t = torch.roll(t.view(t.shape[0], frames, -1), k, dims=1).flatten(1)
+        return torch.roll(model_fn(torch.roll(x, k, dims=2), t, text), -k, dims=2)
+    return fn
+
+
+def _seam_window(P: int, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frame indices (modulo P) of the window across the loop's wrap-around, and which are held:
+    a few frames before the end and after the start; the wrap-around sits in the middle."""
+    size, _ = _window_sizes(r)
+    L = 1 + r * ((min(P, size) - 1) // r)
+    ctx = min(OVERLAP_FRAMES, L // 4)
+    head, tail = 1 + r * math.ceil((ctx - 1) / r), r * math.ceil(ctx / r)
+    hold = np.zeros(L, bool)
+    hold[:head] = hold[L - tail:] = True
+    if hold.all():
+        raise InputError(f"a loop of {P} frames is too short to join; make it at least {MIN_LOOP_SECONDS:g} s")
+    start = P - (head + (L - head - tail) // 2)
+    return (start + np.arange(L)) % P, hold
 
 
 def _pad_frames(frames: np.ndarray, n: int) -> np.ndarray:
@@ -228,6 +349,10 @@ def _pad_frames(frames: np.ndarray, n: int) -> np.ndarray:
         return frames[:n]
     return np.concatenate([frames, np.repeat(frames[-1:], n - len(frames), 0)])
 
+
+# --------------------------------------------------------------------------
+# Conditions -> what is known
+# --------------------------------------------------------------------------
 
 def _knowledge(req: GenerateRequest, n: int, width: int, height: int) -> WindowKnowledge:
     """Everything the request knows about the n base-rate frames, at the canvas size."""
@@ -237,24 +362,29 @@ def _knowledge(req: GenerateRequest, n: int, width: int, height: int) -> WindowK
             idx = c.frame_index if c.frame_index >= 0 else n + c.frame_index
             if not 0 <= idx < n:
                 raise InputError(f"image condition at frame {c.frame_index} is outside the clip (0..{n - 1})")
-            known.place(fit_frames(c.image[None], width, height), idx)
+            known.place(fit_frames(np.asarray(c.image)[None], width, height), idx, c.strength)
         elif isinstance(c, ClipCondition):
-            known.place(fit_frames(c.frames, width, height), c.frame_index)
+            if not -len(c.frames) < c.frame_index < n:
+                raise InputError(f"clip condition at frame {c.frame_index} does not overlap the clip (0..{n - 1})")
+            known.place(fit_frames(c.frames, width, height), c.frame_index, c.strength)
         elif isinstance(c, MaskCondition):
-            known.place(fit_frames(_pad_frames(c.video, n), width, height), 0)
-            known.known_frames[:] = False  # frames are known only outside the mask
+            keep = known.known_frames.copy()
+            frames = fit_frames(_pad_frames(c.video, n), width, height)
+            known.frames[~keep] = frames[~keep]
             known.known_pixels = ~fit_mask(c.mask, width, height)
+            known.pixel_strength = c.strength
         else:
             raise InputError(f"unknown condition type {type(c).__name__}")
     return known
 
 
 def _paste_known(frames: np.ndarray, win: WindowKnowledge) -> np.ndarray:
+    """Known frames and pixels back exactly, except those of conditions weaker than 1 (the
+    model was allowed to change them)."""
     out = frames.copy()
-    out[win.known_frames] = win.frames[win.known_frames]
-    if win.known_pixels is not None:
-        keep = win.known_pixels[None, ..., None]
-        out = np.where(keep, win.frames, out)
+    if win.known_pixels is not None and win.pixel_strength >= 1.0:
+        out = np.where(win.known_pixels[None, ..., None], win.frames, out)
+    out[win.exact] = win.frames[win.exact]
     return out
 
 
@@ -264,15 +394,82 @@ def _describe(c) -> dict:
     if isinstance(c, ClipCondition):
         return {"type": "clip", "frame_index": c.frame_index, "frames": len(c.frames), "strength": c.strength}
     if isinstance(c, MaskCondition):
-        return {"type": "mask", "pixels": int(c.mask.sum()), "strength": c.strength}
+        return {"type": "mask", "pixels": int(np.asarray(c.mask).sum()), "strength": c.strength}
     return {"type": type(c).__name__}
 
 
-def _provenance(req: GenerateRequest, known: WindowKnowledge, n_base: int, fps: float, model: str,
-                n_out: int) -> list:
-    """Per-frame-range record at the delivery rate (a fuller record lives in engine.provenance)."""
-    gen = {"source": "generated", "model": model, "prompt": req.prompt, "seed": req.seed,
-           "steps": req.steps, "guidance": req.guidance}
-    if n_out == 0:
-        return []
-    return [{"start": 0, "end": n_out - 1, **gen, "base_fps": BASE_FPS, "fps": fps}]
+def _source(req: GenerateRequest) -> str | None:
+    return "conditions" if req.conditions else None
+
+
+# --------------------------------------------------------------------------
+# Time: delivering any frame rate from the model's frames
+# --------------------------------------------------------------------------
+
+def resample(frames: np.ndarray, times, out_times, tol: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+    """Frames at `out_times` (s) from `frames` at increasing `times` (s): an exact copy where an
+    output time is within `tol` of a frame's time, else an in-between of its two neighbours made
+    by the frame interpolator (one flow per pair, reused for every in-between). Times outside
+    the frames' span take the nearest end frame. Returns (frames, positions), a position being
+    the fractional index into `frames` each output frame shows (for provenance)."""
+    times, out_times = np.asarray(times, np.float64), np.asarray(out_times, np.float64)
+    if len(frames) == 0:
+        return frames[:0], np.zeros(0)
+    out = np.empty((len(out_times), *frames.shape[1:]), np.uint8)
+    pos = np.interp(out_times, times, np.arange(len(times), dtype=np.float64))
+    pair, flow = None, None
+    for j, t in enumerate(out_times):
+        k = int(np.argmin(np.abs(times - t)))
+        if abs(times[k] - t) <= tol or not times[0] < t < times[-1]:
+            out[j], pos[j] = frames[k], k
+            continue
+        i = min(int(math.floor(pos[j])), len(frames) - 2)
+        if pair != i:
+            pair, flow = i, _pair_flow(frames[i], frames[i + 1])
+        out[j] = flow(pos[j] - i)
+    return out, pos
+
+
+def _pair_flow(a: np.ndarray, b: np.ndarray):
+    """A function t -> the frame at t in (0, 1) between a and b."""
+    try:
+        from engine.interpolate import default_interpolator
+    except ImportError:  # no interpolator: a linear blend (ghosts where things move)
+        return lambda t: np.round(a * (1.0 - t) + b * t).astype(np.uint8)
+    interp = default_interpolator()
+    p = interp.flow(a, b)
+    return lambda t: interp.synthesize(p, t)
+
+
+# --------------------------------------------------------------------------
+# Provenance
+# --------------------------------------------------------------------------
+
+def frame_record(positions, kinds, generation: Generation, fps: float, source: str | None = None,
+                 source_index=None, details: dict | None = None) -> ProvenanceRecord:
+    """The per-frame record of frames at `positions` (fractional indices into a sequence whose
+    frames have `kinds`: "camera" for given frames, "generated"/"inpainted" for the model's).
+    A whole position copies that frame's kind; a fractional one is "interpolated", carrying
+    the generation when a neighbour was made by the model. `source_index[i]` is the index of
+    given frame i in its source (default: None)."""
+    kinds = list(kinds)
+    ranges = []
+    for j, p in enumerate(np.asarray(positions, np.float64)):
+        k = int(round(p))
+        if abs(p - k) < 1e-6:
+            kind = kinds[k]
+            if kind == "camera":
+                src_i = None if source_index is None else int(source_index[k])
+                ranges.append(FrameRange(j, j + 1, "camera", source=source or "input", source_start=src_i))
+            else:
+                ranges.append(FrameRange(j, j + 1, kind, generation=generation, details=dict(details or {})))
+            continue
+        a, b = kinds[int(math.floor(p))], kinds[int(math.ceil(p))]
+        gen = None if a == b == "camera" else generation
+        ranges.append(FrameRange(j, j + 1, "interpolated", generation=gen,
+                                 details={"method": "flow", **(details or {})}))
+    return ProvenanceRecord(ranges, fps) if ranges else None
+
+
+def _ranges(record: ProvenanceRecord) -> list:
+    return [] if record is None else [r.to_dict() for r in record.ranges]

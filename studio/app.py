@@ -1,43 +1,70 @@
-"""The studio page. For now one panel: prompt in, video out, through the shared engine."""
+"""The studio page: composes the panels around one shared Studio (store, queue, engines)."""
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import gradio as gr
 
-from engine.errors import InputError
-from engine.service import ASPECTS, Engine, GenerateRequest
+from studio.context import Engines, Studio
+from studio.jobs import run_job
+from studio.project import Store
+from studio.queue import RenderQueue
+
+CSS = """
+.inline-error p { color: #b42318; font-weight: 600; margin: 0; }
+.inline-ok p { color: #067647; margin: 0; }
+#shot-cards { min-height: 90px; }
+.cards { display: flex; gap: 8px; flex-wrap: wrap; }
+.card { border: 1px solid #d0d5dd; border-radius: 8px; padding: 8px; width: 190px; background: #fff; color: #101828; }
+.card.sel { border: 2px solid #7f56d9; }
+.card b { display: block; }
+.strip { display: flex; height: 18px; border: 1px solid #999; }
+.strip span { flex: 1; min-width: 1px; }
+.strip span.cur { outline: 2px solid #101828; z-index: 1; }
+.k-C { background: #98a2b3; } .k-G { background: #7f56d9; } .k-I { background: #36bffa; }
+.k-P { background: #f79009; } .k-T { background: #12b76a; }
+.bar { height: 12px; background: #eaecf0; border-radius: 6px; overflow: hidden; }
+.bar div { height: 100%; background: #7f56d9; }
+"""
 
 
-def build_app(model: str, projects: str | None = None):
-    engine = Engine(model)
-    out_dir = Path(tempfile.mkdtemp(prefix="tenku-"))
+def make_studio(model, projects, config_dir, dtype: str = "bfloat16", device: str = "cpu",
+                max_upload_mb: float = 200.0, start: bool = True) -> Studio:
+    store = Store(projects)
+    engines = Engines(model, store, dtype=dtype, device=device)
+    queue = RenderQueue(store, engines, run_job)
+    queue.recover()
+    if start:
+        queue.kick()  # resume what a restart interrupted, without waiting for a page to open
+    return Studio(store, engines, queue, Path(config_dir), max_upload_mb=max_upload_mb)
 
-    def generate(prompt, aspect, seconds, seed, progress=gr.Progress()):
-        from engine import media
 
-        try:
-            req = GenerateRequest(prompt=prompt, aspect=aspect, seconds=float(seconds), seed=int(seed))
-            req.validate()
-            result = engine.generate(req, lambda f, stage, info=None: progress(f, desc=stage))
-        except InputError as e:
-            raise gr.Error(str(e))
-        path = out_dir / f"take-{int(seed)}-{abs(hash(prompt)) % 10**8}.mp4"
-        media.write_output(str(path), result.frames, result.fps,
-                           sidecar={"settings": result.settings, "provenance": result.provenance})
-        return str(path)
+def build_app(model: str, projects: str | None = None, config_dir: str | None = None, dtype: str = "bfloat16",
+              max_upload_mb: float = 200.0, device: str = "cpu"):
+    """Returns (demo, launch kwargs). Launch kwargs keep Gradio's file access to the projects folder."""
+    from studio.panels import fill, projects as projects_panel, queue as queue_panel, storyboard, takes, timeline
 
+    from studio.paths import default_config_dir, default_projects_dir
+
+    studio = make_studio(model, Path(projects) if projects else default_projects_dir(),
+                         Path(config_dir) if config_dir else default_config_dir(), dtype=dtype, device=device,
+                         max_upload_mb=max_upload_mb)
+    panels = [projects_panel, storyboard, takes, timeline, fill]
     with gr.Blocks(title="Tenku Studio") as demo:
-        gr.Markdown("# Tenku Studio\nType a shot, get a take.")
-        with gr.Row():
-            prompt = gr.Textbox(label="Prompt", placeholder="a small red ball rolls to the right on a sandy desert",
-                                scale=4)
-            aspect = gr.Dropdown(list(ASPECTS), value="1:1", label="Aspect")
-            seconds = gr.Number(value=2, label="Seconds", minimum=0.5, maximum=60)
-            seed = gr.Number(value=0, label="Seed", precision=0)
-        go = gr.Button("Render", variant="primary")
-        video = gr.Video(label="Take", format="mp4")
-        go.click(generate, [prompt, aspect, seconds, seed], video, api_name="generate",
-                 concurrency_id="engine")
-    return demo, {"allowed_paths": [str(out_dir)]}
+        gr.Markdown("# Tenku Studio")
+        projects_panel.render(studio)
+        with gr.Tabs():
+            with gr.Tab("Storyboard", id="storyboard"):
+                storyboard.render(studio)
+                takes.render(studio)
+            with gr.Tab("Timeline", id="timeline"):
+                timeline.render(studio)
+            with gr.Tab("Fill frames", id="fill"):
+                fill.render(studio)
+        queue_panel.render(studio)
+        for panel in panels + [queue_panel]:
+            panel.listen(studio, demo)
+    demo.studio = studio
+    launch = {"allowed_paths": [str(studio.store.root)], "css": CSS, "theme": gr.themes.Soft(),
+              "max_file_size": f"{int(max_upload_mb * 2)}mb"}
+    return demo, launch

@@ -6,7 +6,9 @@ import time
 from pathlib import Path
 
 from engine.errors import InputError
-from engine.pipeline import BUNDLED_MODEL, DTYPES, check_model_folder
+from engine.families import check_model_folder
+from engine.families.cli import add_family_options
+from engine.pipeline import BUNDLED_MODEL, DTYPES
 
 
 def add_output_options(p, default_out: str):
@@ -22,6 +24,7 @@ def add_output_options(p, default_out: str):
     p.add_argument("--fps", type=float, default=24.0,
                    help="delivery frame rate; the model renders 8 fps and interpolation fills in (default 24)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_family_options(p)
     p.add_argument("--config", default=None,
                    help="config folder holding the C2PA signing credentials (default: your user config folder)")
     p.add_argument("--policy", default=None, help="prompt policy file (default: assets/policy/default_policy.toml)")
@@ -57,7 +60,7 @@ def make_engine(args):
         ok = torch.cuda.is_available() if args.device == "cuda" else torch.backends.mps.is_available()
         if not ok:
             raise InputError(f"device {args.device} is not available on this machine; use --device cpu")
-    return Engine(args.model, device=args.device, dtype=args.dtype)
+    return Engine(args.model, device=args.device, dtype=args.dtype, offload=args.offload, vae_tiling=args.vae_tiling)
 
 
 def progress_printer(quiet: bool):
@@ -75,6 +78,8 @@ def record_of(result):
     engine gave only its settings)."""
     from engine.provenance import Generation, ProvenanceRecord
 
+    if getattr(result, "record", None) is not None:  # the engine's per-frame record (engine.service.Result)
+        return result.record
     if isinstance(result.provenance, ProvenanceRecord):
         return result.provenance
     s = result.settings
@@ -105,3 +110,62 @@ def write_result(result, out: str, args, decision=None, extra: dict | None = Non
     print(path)
     return path
 
+
+
+# --------------------------------------------------------------------------
+# Video verbs (extend, fill, bridge, remix, inpaint): inputs checked before the model loads
+# --------------------------------------------------------------------------
+
+def add_verb_options(p, default_out: str, prompt_help: str = "what the new frames show (optional)"):
+    """The common options; --fps defaults to the input's own rate for verbs that take video."""
+    add_output_options(p, default_out)
+    p.set_defaults(fps=None)
+    p.add_argument("--prompt", default="", help=prompt_help)
+
+
+def need(value, option: str, what: str):
+    """`value`, or an InputError saying `option` is required (one line, exit 2)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise InputError(f"{option} is required: {what}")
+    return value
+
+
+def read_input(path, option: str = "--video"):
+    """The video at `path` (a file or a folder of frames), or an InputError naming the option."""
+    from engine import media
+
+    need(path, option, "a video file or a folder of PNG/JPG frames")
+    try:
+        return media.read_video(path)
+    except InputError as e:
+        raise InputError(f"{option}: {e}") from None
+
+
+def check_before_work(args, *inputs, prompt: str = "") -> object:
+    """Everything about a verb's run that can fail cheaply, before the model loads: sampling
+    settings, the prompt policy, the output path (never one of the inputs). Returns the
+    policy decision for the record."""
+    import os
+
+    from engine import media
+    from engine.service import GenerateRequest
+
+    GenerateRequest(prompt or "edit", steps=args.steps, guidance=args.guidance,
+                    fps=24.0 if args.fps is None else args.fps).validate()
+    decision = check_prompt(args, prompt)
+    media.check_output_path(args.out)
+    target = os.path.realpath(str(args.out).rstrip("/" + os.sep) or str(args.out))
+    for path in inputs:
+        if path is not None and os.path.realpath(str(path)) == target:
+            raise InputError(f"--out {args.out!r} is one of the inputs; inputs are never modified, write elsewhere")
+    return decision
+
+
+def finish(result, args, decision, extra: dict | None = None) -> int:
+    """Retime to --fps when one was given, then the common write path."""
+    if args.fps is not None and abs(args.fps - result.fps) > 1e-6:
+        from engine.verbs import retime
+
+        result = retime(result, args.fps)
+    write_result(result, args.out, args, decision, extra)
+    return 0

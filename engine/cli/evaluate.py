@@ -17,6 +17,8 @@ def register(sub):
     p.add_argument("--guidance", type=float, default=5.0)
     p.add_argument("--dtype", default="bfloat16", choices=["float32", "bfloat16"])
     p.add_argument("--out", default=None, help="also write the full report (every case) as JSON here")
+    p.add_argument("--verbs", type=int, nargs="?", const=8, default=None, metavar="N",
+                   help="instead: the editing verbs' conditioning metrics on N world cases (default 8)")
     p.set_defaults(func=run)
 
 
@@ -28,6 +30,8 @@ def run(args) -> int:
 
     check_model_folder(Path(args.model))
     engine = Engine(args.model, dtype=args.dtype)
+    if args.verbs is not None:
+        return run_verbs(engine, args)
     cases = build_cases(args.direction, args.colour, args.permanence)
 
     def show(i, n, row):
@@ -35,6 +39,23 @@ def run(args) -> int:
         sys.stderr.flush()
 
     report = evaluate(engine, cases, steps=args.steps, guidance=args.guidance, progress=show)
+    sys.stderr.write("\n")
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in report.items() if k != "rows"}))
+    return 0
+
+
+def run_verbs(engine, args) -> int:
+    from pathlib import Path
+
+    from engine.evaluate_verbs import evaluate_verbs
+
+    def show(i, n, row):
+        sys.stderr.write(f"\r{i}/{n} verb cases")
+        sys.stderr.flush()
+
+    report = evaluate_verbs(engine, n=args.verbs, steps_=args.steps, guidance=args.guidance, progress=show)
     sys.stderr.write("\n")
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1) + "\n")

@@ -6,6 +6,7 @@ import sys
 
 from engine.cli.common import add_output_options, check_prompt, make_engine, progress_printer, write_result
 from engine.errors import InputError
+from engine.families.cli import show_preflight, validate
 
 
 def register(sub):
@@ -43,10 +44,11 @@ def run(args) -> int:
     if args.seconds is not None and args.frames is not None:
         raise InputError("give --seconds or --frames, not both")
     req = request_from(vars(args))
-    req.validate()
+    validate(args.model, req)
     decision = check_prompt(args, req.prompt)
     media.check_output_path(args.out)
     engine = make_engine(args)
+    show_preflight(args, req)
     result = engine.generate(req, progress_printer(args.quiet))
     write_result(result, args.out, args, decision)
     return 0

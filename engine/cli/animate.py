@@ -1,0 +1,37 @@
+"""`python -m engine animate`: animate a still; frame 0 is the image (CLI.md)."""
+from __future__ import annotations
+
+from engine.cli.common import (add_output_options, check_prompt, make_engine, need, progress_printer,
+                               write_result)
+from engine.errors import InputError
+
+
+def register(sub):
+    p = sub.add_parser("animate", help="animate a still: frame 0 is the image")
+    p.add_argument("--image", help="PNG or JPEG still (any size; fitted to the canvas by cover and centre-crop)")
+    p.add_argument("--prompt", help="what happens in the shot")
+    p.add_argument("--seconds", type=float, default=2.0, help="duration (default 2)")
+    p.add_argument("--aspect", default=None, help="1:1, 16:9 or 9:16 (default: the nearest to the image's)")
+    p.add_argument("--negative", default="", help="what to steer away from")
+    add_output_options(p, "animate.mp4")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from engine import media, verbs
+    from engine.service import ASPECTS, GenerateRequest
+
+    need(args.image, "--image", "a PNG or JPEG still to animate")
+    need(args.prompt, "--prompt", "what happens in the shot, e.g. 'the ball rolls to the right'")
+    image = verbs.load_image(args.image)
+    if args.aspect is not None and args.aspect not in ASPECTS:
+        raise InputError(f"unknown aspect {args.aspect!r}; allowed: {', '.join(ASPECTS)}")
+    GenerateRequest(args.prompt, seconds=args.seconds, fps=args.fps, steps=args.steps, guidance=args.guidance).validate()
+    decision = check_prompt(args, args.prompt)
+    media.check_output_path(args.out)
+    engine = make_engine(args)
+    result = verbs.animate(engine, image, args.prompt, seconds=args.seconds, fps=args.fps, seed=args.seed,
+                           steps=args.steps, guidance=args.guidance, aspect=args.aspect,
+                           progress=progress_printer(args.quiet))
+    write_result(result, args.out, args, decision)
+    return 0

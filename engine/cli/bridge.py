@@ -1,0 +1,27 @@
+"""`python -m engine bridge`: a transition from the end of one clip to the start of another (CLI.md)."""
+from __future__ import annotations
+
+from engine.cli.common import (add_verb_options, check_before_work, finish, make_engine, need, progress_printer,
+                               read_input)
+
+
+def register(sub):
+    p = sub.add_parser("bridge", help="a transition clip from the end of one clip to the start of another")
+    p.add_argument("--from", dest="src", help="the clip to leave (its last frame starts the bridge)")
+    p.add_argument("--to", dest="dst", help="the clip to reach (its first frame ends the bridge)")
+    p.add_argument("--seconds", type=float, help="length of the transition")
+    add_verb_options(p, "bridge.mp4")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from engine import verbs
+
+    need(args.seconds, "--seconds", "the length of the transition, e.g. --seconds 1")
+    verbs._check_seconds(args.seconds)
+    a, b = read_input(args.src, "--from"), read_input(args.dst, "--to")
+    decision = check_before_work(args, args.src, args.dst, prompt=args.prompt)
+    engine = make_engine(args)
+    result = verbs.bridge(engine, a, b, seconds=args.seconds, prompt=args.prompt, seed=args.seed, steps=args.steps,
+                          guidance=args.guidance, progress=progress_printer(args.quiet))
+    return finish(result, args, decision)

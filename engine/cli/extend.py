@@ -1,0 +1,28 @@
+"""`python -m engine extend`: continue a clip after its end (or before its start) (CLI.md)."""
+from __future__ import annotations
+
+from engine.cli.common import (add_verb_options, check_before_work, finish, make_engine, need, progress_printer,
+                               read_input)
+
+
+def register(sub):
+    p = sub.add_parser("extend", help="continue a clip after its end (or before its start)")
+    p.add_argument("--video", help="the clip: a video file or a folder of PNG/JPG frames")
+    p.add_argument("--seconds", type=float, help="how much new footage")
+    p.add_argument("--backward", action="store_true", help="add the new footage before the start")
+    add_verb_options(p, "extend.mp4")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from engine import verbs
+
+    need(args.seconds, "--seconds", "how many seconds of new footage, e.g. --seconds 2")
+    verbs._check_seconds(args.seconds)
+    video = read_input(args.video)
+    decision = check_before_work(args, args.video, prompt=args.prompt)
+    engine = make_engine(args)
+    result = verbs.extend(engine, video, seconds=args.seconds, backward=args.backward, prompt=args.prompt,
+                          seed=args.seed, steps=args.steps, guidance=args.guidance,
+                          progress=progress_printer(args.quiet))
+    return finish(result, args, decision)

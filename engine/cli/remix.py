@@ -1,0 +1,27 @@
+"""`python -m engine remix`: video to video; keep motion and layout, change what the prompt changes."""
+from __future__ import annotations
+
+from engine.cli.common import (add_verb_options, check_before_work, finish, make_engine, need, progress_printer,
+                               read_input)
+
+
+def register(sub):
+    p = sub.add_parser("remix", help="video to video at a strength in (0, 1]")
+    p.add_argument("--video", help="the clip: a video file or a folder of PNG/JPG frames")
+    p.add_argument("--strength", type=float, help="0 < X <= 1: how far from the input (0.6 keeps layout and motion)")
+    add_verb_options(p, "remix.mp4", "what the remixed clip shows (required)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from engine import verbs
+    from engine.conditioning import check_strength
+
+    need(args.prompt, "--prompt", "what the remixed clip shows, e.g. 'a blue ball rolls to the right'")
+    check_strength(need(args.strength, "--strength", "a number in (0, 1], e.g. --strength 0.6"))
+    video = read_input(args.video)
+    decision = check_before_work(args, args.video, prompt=args.prompt)
+    engine = make_engine(args)
+    result = verbs.remix(engine, video, args.prompt, strength=args.strength, seed=args.seed, steps=args.steps,
+                         guidance=args.guidance, progress=progress_printer(args.quiet))
+    return finish(result, args, decision)

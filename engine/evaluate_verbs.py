@@ -1,0 +1,206 @@
+"""Conditioning metrics of the editing verbs on the world (issue 3; figures in docs/BENCHMARKS.md).
+
+Every case is a rendered world clip at the base rate whose scene is known, so the truth is
+exact: `truth_track` gives the object's true centre in every frame, and the clip itself is
+the input the held frames must reproduce. Clips are scored only through
+`engine.world.measure` (colour masks and centroids, WORLD.md), after an H.264 round trip
+(`media.write_video` then `read_video`) wherever the acceptance says "after decode".
+
+  held_psnr   animate frame 0, extend's original frames, fill's untouched frames,
+              inpaint's unmasked region: PSNR against the input (>= 30 dB)
+  fill        gaps of 8 frames: every filled frame's centroid within 8% of the width of
+              the true track (`fill_track`: share of cases; `fill_frames`: share of frames)
+  seam        extend and bridge: the step across each seam within 1.5x the clip's median step
+  loop        the wrap-around step of `generate --loop` within 1.5x the median step
+              (`loop_stretch`, `extend_stretch`: the largest step anywhere in what the loop's
+              seam window or the extension made, so a jump cannot hide next to the seam)
+  remix       strength 0.6, prompt asking another colour: the new colour present, the old
+              one gone (`remix_colour`), and the new colour on the input's track (`remix_track`)
+
+A step is the centroid's move between consecutive frames in pixels when the object is found
+in every frame, else the mean absolute pixel change (so a lost object still counts a jump).
+"""
+from __future__ import annotations
+
+import dataclasses
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from engine.world import caption, measure, render, truth_track
+from engine.world.scene import BACKGROUNDS, COLOURS, Obj, Scene
+
+FPS = 8.0
+SEAM_RATIO = 1.5
+TRACK_TOLERANCE = 0.08  # of the frame width
+PSNR_TARGET = 30.0
+
+
+@dataclasses.dataclass
+class VerbCase:
+    scene: Scene
+    prompt: str
+    seed: int
+
+
+def _mover(rng: random.Random, speed: str, colour: str | None = None) -> Obj:
+    """One ball or box moving in a straight line that stays wholly inside the frame: a small one
+    at normal speed for 2 s, a big one slowly for 3 s (the centroid is then the true centre)."""
+    motion = rng.choice(("right", "left", "up", "down"))
+    edge = 0.1 if speed == "normal" else 0.2
+    along = {"right": edge, "left": 1 - edge, "down": edge, "up": 1 - edge}[motion]
+    across = rng.uniform(0.3, 0.7)
+    x0, y0 = (along, across) if motion in ("right", "left") else (across, along)
+    return Obj(colour or rng.choice(list(COLOURS)), rng.choice(("ball", "box")),
+               "small" if speed == "normal" else "big", motion, speed, round(x0, 3), round(y0, 3))
+
+
+def build_verb_cases(n: int = 8, seed: int = 4321, speed: str = "normal") -> list[VerbCase]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        # No night: its white stars are not an object colour but make held-frame PSNR about the stars.
+        scene = Scene((_mover(rng, speed),), rng.choice([b for b in BACKGROUNDS if b != "night"]),
+                      seed=rng.randrange(1 << 30))
+        out.append(VerbCase(scene, caption(scene, rng, split="eval"), 5000 + i))
+    return out
+
+
+# --------------------------------------------------------------------------
+# Measurements
+# --------------------------------------------------------------------------
+
+def roundtrip(frames: np.ndarray, fps: float = FPS) -> np.ndarray:
+    """Frames after an H.264 encode and decode (what a viewer of the output file sees)."""
+    from engine import media
+
+    with tempfile.TemporaryDirectory() as d:
+        path = str(Path(d) / "clip.mp4")
+        media.write_video(path, frames, fps)
+        return media.read_video(path).frames
+
+
+def steps(frames: np.ndarray, colour: str) -> np.ndarray:
+    """Frame-to-frame steps (see the module docstring), (F - 1,)."""
+    c = measure.centroids(frames, colour)
+    if not np.isnan(c).any():
+        return np.linalg.norm(np.diff(c, axis=0), axis=1)
+    return np.abs(np.diff(frames.astype(np.int16), axis=0)).mean((1, 2, 3))
+
+
+def seam_ratio(frames: np.ndarray, colour: str, seam: int) -> float:
+    """The step from frame seam-1 to frame seam over the median of the other steps."""
+    s = steps(frames, colour)
+    others = np.delete(s, seam - 1)
+    return float(s[seam - 1] / max(np.median(others), 1e-6))
+
+
+def track_errors(frames: np.ndarray, truth: np.ndarray, colour: str) -> np.ndarray:
+    """Per frame: distance of the colour's centroid from the true centre, in frame widths
+    (1.0, a whole width, where the object is lost)."""
+    c = measure.centroids(frames, colour)
+    err = np.linalg.norm(c - truth, axis=1) / frames.shape[2]
+    return np.where(np.isnan(err), 1.0, err)
+
+
+# --------------------------------------------------------------------------
+# The benchmark
+# --------------------------------------------------------------------------
+
+def evaluate_verbs(engine, n: int = 8, steps_: int = 24, guidance: float = 5.0, progress=None) -> dict:
+    from engine import verbs
+    from engine.media import Video
+    from engine.service import GenerateRequest, _seam_window
+
+    kw = dict(steps=steps_, guidance=guidance)
+    rows, t0 = [], time.time()
+    W = H = 128
+    cases = build_verb_cases(n)
+    slow = build_verb_cases(n, seed=8765, speed="slowly")
+    for i, (case, slow_case) in enumerate(zip(cases, slow)):
+        obj, sobj = case.scene.objects[0], slow_case.scene.objects[0]
+        clip = render(case.scene, W, H, FPS, 16)
+        truth = truth_track(case.scene, W, H, FPS, 16)[0]
+        row = {"case": i, "prompt": case.prompt, "colour": obj.colour, "motion": obj.motion}
+        video = Video.from_frames(clip, FPS)
+        # animate: frame 0 is the still
+        r = verbs.animate(engine, clip[0], case.prompt, seconds=2.0, fps=FPS, seed=case.seed, **kw)
+        row["animate_psnr"] = measure.psnr(roundtrip(r.frames)[0], clip[0])
+        # fill a gap of 8 frames (4..11) between 4 known frames on each side
+        r = verbs.fill(engine, video, [(4, 11)], prompt=case.prompt, seed=case.seed, method="generate", **kw)
+        out = roundtrip(r.frames)
+        keep = np.r_[0:4, 12:16]
+        row["fill_psnr"] = measure.psnr(out[keep], clip[keep])
+        err = track_errors(r.frames[4:12], truth[4:12], obj.colour)
+        row["fill_track"] = bool((err <= TRACK_TOLERANCE).all())
+        row["fill_frames"] = float((err <= TRACK_TOLERANCE).mean())
+        row["fill_error"] = float(np.median(err))
+        # extend 1 s forward: the original frames kept, no jump at the seam (a slow mover: 3 s in frame)
+        sclip = render(slow_case.scene, W, H, FPS, 24)
+        r = verbs.extend(engine, Video.from_frames(sclip[:16], FPS), seconds=1.0, prompt=slow_case.prompt,
+                         seed=slow_case.seed, **kw)
+        out = roundtrip(r.frames)
+        row["extend_psnr"] = measure.psnr(out[:16], sclip[:16])
+        row["extend_seam"] = seam_ratio(r.frames, sobj.colour, 16)
+        sclip_out = r.frames
+        # bridge the same scene's frames 0..7 to its frames 16..23: 1 s (8 steps) of transition
+        r = verbs.bridge(engine, Video.from_frames(sclip[:8], FPS), Video.from_frames(sclip[16:], FPS), seconds=1.0,
+                         prompt=slow_case.prompt, seed=slow_case.seed, **kw)
+        joined = np.concatenate([sclip[:7], r.frames, sclip[17:]])  # a[:-1] + bridge + b[1:]
+        row["bridge_seam"] = max(seam_ratio(joined, sobj.colour, 8), seam_ratio(joined, sobj.colour, 15))
+        # loop: the wrap-around is a step like any other
+        r = engine.generate(GenerateRequest(case.prompt, seconds=2.0, fps=FPS, seed=case.seed, loop=True, **kw))
+        wrapped = np.concatenate([r.frames, r.frames[:1]])
+        row["loop_seam"] = seam_ratio(wrapped, obj.colour, len(r.frames))
+        # ...and no jump hidden elsewhere in the stretch the seam window remade
+        idx, hold = _seam_window(len(r.frames), engine.temporal_ratio)
+        st = steps(r.frames[np.r_[idx, idx[:1]]][:len(idx)], obj.colour)
+        remade = np.flatnonzero(~hold)
+        circular = steps(wrapped, obj.colour)
+        row["loop_stretch"] = float(st[remade[0] - 1: remade[-1] + 1].max() / max(np.median(circular), 1e-6))
+        row["extend_stretch"] = float(steps(sclip_out, sobj.colour)[15:].max()
+                                      / max(np.median(steps(sclip[:16], sobj.colour)), 1e-6))
+        # inpaint a box around the middle of the frame: outside it the input stays
+        mask = np.zeros((H, W), bool)
+        mask[32:96, 32:96] = True
+        r = verbs.inpaint(engine, video, mask, case.prompt, seed=case.seed, **kw)
+        row["inpaint_psnr"] = measure.psnr(roundtrip(r.frames), clip, ~mask[None].repeat(len(clip), 0))
+        # remix at 0.6 toward another colour
+        new = random.Random(case.seed).choice([c for c in COLOURS if c != obj.colour])
+        scene2 = dataclasses.replace(case.scene, objects=(dataclasses.replace(obj, colour=new),))
+        prompt2 = caption(scene2, random.Random(case.seed), split="eval")
+        r = verbs.remix(engine, video, prompt2, strength=0.6, seed=case.seed, **kw)
+        row["remix_prompt"] = prompt2
+        row["remix_colour"] = bool(measure.present(r.frames, new) and not measure.present(r.frames, obj.colour))
+        row["remix_track"] = bool(np.median(track_errors(r.frames, truth, new)) <= TRACK_TOLERANCE)
+        rows.append(row)
+        if progress:
+            progress(i + 1, n, row)
+
+    def mean(key):
+        return round(float(np.mean([float(r[key]) for r in rows])), 3)
+
+    def share(key, ok):
+        return round(float(np.mean([bool(ok(r[key])) for r in rows])), 3)
+
+    psnr_keys = ("animate_psnr", "extend_psnr", "fill_psnr", "inpaint_psnr")
+    return {
+        "held_psnr_min": round(min(r[k] for r in rows for k in psnr_keys), 2),
+        **{k: round(float(np.min([r[k] for r in rows])), 2) for k in psnr_keys},
+        "fill_track": mean("fill_track"), "fill_frames": mean("fill_frames"),
+        "fill_error_median": round(float(np.median([r["fill_error"] for r in rows])), 4),
+        "extend_seam_ok": share("extend_seam", lambda v: v <= SEAM_RATIO),
+        "bridge_seam_ok": share("bridge_seam", lambda v: v <= SEAM_RATIO),
+        "loop_seam_ok": share("loop_seam", lambda v: v <= SEAM_RATIO),
+        "extend_seam_median": round(float(np.median([r["extend_seam"] for r in rows])), 2),
+        "bridge_seam_median": round(float(np.median([r["bridge_seam"] for r in rows])), 2),
+        "loop_seam_median": round(float(np.median([r["loop_seam"] for r in rows])), 2),
+        "loop_stretch_ok": share("loop_stretch", lambda v: v <= SEAM_RATIO),
+        "extend_stretch_ok": share("extend_stretch", lambda v: v <= SEAM_RATIO),
+        "remix_colour": mean("remix_colour"), "remix_track": mean("remix_track"),
+        "remix_both": round(float(np.mean([r["remix_colour"] and r["remix_track"] for r in rows])), 3),
+        "cases": len(rows), "seconds": round(time.time() - t0, 1), "rows": rows,
+    }

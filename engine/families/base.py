@@ -1,0 +1,316 @@
+"""What LTX and Wan share: loading a diffusers-format folder, devices and memory, checking a
+request against what the family can do, and the staged generation around the sampler.
+
+A family subclass supplies the stages that differ: `encode_prompt`, `prepare` (noise and
+conditions, drawn from the request's generator in the reference pipeline's order), `model_fn`
+(the sampler's calling convention), `make_scheduler` and `decode`.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.conditioning import (ClipCondition, ImageCondition, MaskCondition, WindowKnowledge, check_strength,
+                                 fit_frames, fit_mask)
+from engine.errors import InputError
+from engine.families import VERBS
+from engine.sampler import Cancelled, StepInfo, sample
+
+MAX_SECONDS = 60.0
+
+
+class DiffusersFamily:
+    """A diffusers-format checkpoint driven by the engine's sampler."""
+
+    family = "?"
+    renders_itself = True  # the service hands it the whole request
+    supports_image_condition = True
+    per_token_timesteps = False
+    verbs: dict[str, str] = {}  # verb -> "native" | "replacement"
+    native_fps: float | None = None  # None: renders at the requested rate (the model takes it as input)
+    size_multiple = 16
+    max_side = 1536
+    aspects = {"1:1": (512, 512), "16:9": (832, 480), "9:16": (480, 832)}
+    text_encoder_class = "T5EncoderModel"
+
+    def __init__(self, path, device: str = "cpu", dtype: torch.dtype = torch.float32, *,
+                 offload: bool = False, vae_tiling: bool = False):
+        from transformers import AutoTokenizer
+
+        import diffusers
+        import transformers
+
+        path = Path(path)
+        self.path, self.name = path, path.name
+        self.device, self.dtype, self.offload = torch.device(device), dtype, offload
+        self.index = json.loads((path / "model_index.json").read_text())
+        # a folder may declare its own canvases (a fine-tune at another resolution, the tiny test models):
+        # model_index.json {"_tenku": {"canvases": {"1:1": [w, h], ...}}} (diffusers ignores "_" keys)
+        canvases = self.index.get("_tenku", {}).get("canvases")
+        if canvases:
+            self.aspects = {k: tuple(v) for k, v in canvases.items()}
+        self.scheduler_config = json.loads((path / "scheduler" / "scheduler_config.json").read_text())
+        self.tokenizer = AutoTokenizer.from_pretrained(path / "tokenizer", local_files_only=True)
+        encoder_cls = getattr(transformers, self.index.get("text_encoder", [None, self.text_encoder_class])[1])
+        self.text_encoder = encoder_cls.from_pretrained(path / "text_encoder", dtype=dtype, local_files_only=True)
+        self.transformer = getattr(diffusers, self.index["transformer"][1]).from_pretrained(
+            path / "transformer", torch_dtype=dtype)
+        self.vae = getattr(diffusers, self.index["vae"][1]).from_pretrained(path / "vae", torch_dtype=dtype)
+        for m in (self.text_encoder, self.transformer, self.vae):
+            m.eval().requires_grad_(False)
+            m.to("cpu" if offload else self.device)
+        if vae_tiling:
+            self.vae.enable_tiling()
+        self._generator = None
+        self._visiting: set[int] = set()  # modules on the device for the current stage (offload)
+
+    # -- capabilities ------------------------------------------------------------
+    def check_verb(self, verb: str) -> None:
+        """InputError, before any work, for a verb this family cannot do."""
+        if verb not in VERBS:
+            raise InputError(f"unknown verb {verb!r}; allowed: {', '.join(VERBS)}")
+        if verb not in self.verbs:
+            can = ", ".join(self.verbs)
+            raise InputError(f"{self.family.upper()} models cannot {verb} yet; this model can: {can}")
+
+    def verbs_of(self, req) -> list[str]:
+        """The verbs a request needs, read off its conditions."""
+        need = ["generate"]
+        for c in req.conditions:
+            need.append({ImageCondition: "animate", ClipCondition: "extend", MaskCondition: "inpaint"}
+                        .get(type(c), "generate"))
+        if req.init_video is not None:
+            need.append("remix")
+        if req.loop:
+            need.append("loop")
+        return need
+
+    # -- devices and memory -------------------------------------------------------
+    @contextlib.contextmanager
+    def on_device(self, module):
+        """With offload, a module lives on the CPU and visits the device only while it works
+        (text encoder, then transformer, then VAE: one at a time, like diffusers' model offload)."""
+        if not self.offload or self.device.type == "cpu" or id(module) in self._visiting:
+            yield module
+            return
+        self._visiting.add(id(module))
+        module.to(self.device)
+        try:
+            yield module
+        finally:
+            module.to("cpu")
+            self._visiting.discard(id(module))
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+
+    def randn(self, shape) -> torch.Tensor:
+        """Noise as diffusers' `randn_tensor` draws it with a CPU generator: on the CPU, then moved."""
+        return torch.randn(shape, generator=self._generator, dtype=torch.float32).to(self.device)
+
+    # -- request geometry -------------------------------------------------------------
+    def canvas(self, req) -> tuple[int, int]:
+        if req.width is not None or req.height is not None:
+            if req.width is None or req.height is None:
+                raise InputError("give both --width and --height, or neither (then --aspect picks the size)")
+            for name, v in (("width", req.width), ("height", req.height)):
+                if v <= 0 or v % self.size_multiple or v > self.max_side:
+                    raise InputError(f"{name} must be a positive multiple of {self.size_multiple} up to "
+                                     f"{self.max_side} for {self.family.upper()} models, got {v}")
+            return req.width, req.height
+        if req.aspect not in self.aspects:
+            raise InputError(f"unknown aspect {req.aspect!r}; allowed: {', '.join(self.aspects)}")
+        return self.aspects[req.aspect]
+
+    def render_fps(self, req) -> float:
+        return self.native_fps or req.fps
+
+    def frames_for(self, seconds: float, fps: float) -> int:
+        """Smallest 1 + k * temporal ratio frame count covering `seconds` at `fps` (WorldPipeline's call)."""
+        need = max(1, math.ceil(seconds * fps - 1e-6))
+        r = self.temporal_ratio
+        return 1 + r * max(0, math.ceil((need - 1) / r))
+
+    def render_frames(self, req) -> int:
+        """Frames the model renders (1 + k * temporal ratio) covering the request at the render rate."""
+        fps = self.render_fps(req)
+        if req.frames is None:
+            seconds = 2.0 if req.seconds is None else req.seconds
+            if not (0 < seconds <= MAX_SECONDS) or math.isnan(seconds):
+                raise InputError(f"seconds must be in (0, {MAX_SECONDS:g}] for {self.family.upper()} models, "
+                                 f"got {seconds}")
+        delivered = req.frames if req.frames is not None else max(1, round(seconds * req.fps))
+        # the span from the first delivered frame to the last, at the render rate
+        need = 1 + math.ceil((delivered - 1) / req.fps * fps - 1e-6)
+        r = self.temporal_ratio
+        return 1 + r * max(0, math.ceil((max(1, need) - 1) / r))
+
+    def check_request(self, req) -> tuple[int, int, int]:
+        """Everything about a request that can fail, before any work: (width, height, frames)."""
+        if (not req.prompt or not req.prompt.strip()) and not req.conditions and req.init_video is None:
+            raise InputError("the prompt is empty; describe the shot, e.g. 'a red ball rolls to the right'")
+        if not (0 < req.fps <= 120) or math.isnan(req.fps):
+            raise InputError(f"fps must be in (0, 120], got {req.fps}")
+        if not (1 <= req.steps <= 200):
+            raise InputError(f"steps must be between 1 and 200, got {req.steps}")
+        if not (0 <= req.guidance <= 30):
+            raise InputError(f"guidance must be between 0 and 30, got {req.guidance}")
+        if req.frames is not None and req.frames < 1:
+            raise InputError(f"frames must be at least 1, got {req.frames}")
+        for verb in self.verbs_of(req):
+            self.check_verb(verb)
+        if req.init_video is not None:
+            check_strength(req.strength)
+        for c in req.conditions:
+            check_strength(c.strength, "condition strength")
+        width, height = self.canvas(req)
+        return width, height, self.render_frames(req)
+
+    # -- stages shared by the families ---------------------------------------------------
+    def knowledge(self, req, n: int, width: int, height: int) -> WindowKnowledge:
+        """Pixel-space knowledge for the replacement path (engine.conditioning's representation)."""
+        known = WindowKnowledge.empty(n, width, height)
+        r = self.temporal_ratio
+        for kind, frames, index, _ in place_conditions(req, n, width, height):
+            if kind == "mask":
+                c = frames
+                known.place(pad_to(fit_frames(c.video, width, height), n), 0)
+                known.known_frames[:] = False
+                known.known_pixels = ~fit_mask(c.mask, width, height)
+            elif kind == "image" and index > 0:  # claim the latent frame covering it
+                j = -(-index // r)
+                group = range(r * (j - 1) + 1, min(n, r * j + 1))
+                known.place(np.repeat(frames, len(group), 0), group.start)
+            else:
+                known.place(frames, index)
+        return known
+
+    @staticmethod
+    def to_pixels(frames: np.ndarray, width: int, height: int) -> torch.Tensor:
+        """uint8 (F, H, W, 3) -> float (1, 3, F, H, W) in [-1, 1] at the canvas size, as diffusers'
+        VideoProcessor gives it (/255 then 2x - 1)."""
+        x = torch.from_numpy(np.ascontiguousarray(fit_frames(frames, width, height))).float() / 255.0
+        return (x * 2.0 - 1.0).permute(3, 0, 1, 2)[None]
+
+    @staticmethod
+    def to_uint8(video: torch.Tensor) -> np.ndarray:
+        """Decoded (1, 3, F, H, W) in [-1, 1] -> uint8 (F, H, W, 3), as diffusers' postprocess + PIL."""
+        x = (video[0].float() / 2 + 0.5).clamp(0, 1)
+        return (x.permute(1, 2, 3, 0).cpu().numpy() * 255).round().astype(np.uint8)
+
+    @staticmethod
+    def guidance(req) -> float:
+        """As diffusers: no guidance at or below 1; as the service: none without a prompt."""
+        return req.guidance if req.guidance > 1.0 and req.prompt.strip() else 1.0
+
+    def denoise(self, state: dict, text, uncond, req, callback=None):
+        """6. Denoise with the engine's sampler (a family with a multistep scheduler overrides this)."""
+        guidance = self.guidance(req)
+        return sample(self.model_fn, self.make_scheduler(state), state["noise"], text, uncond, steps=req.steps,
+                      guidance=guidance, cond=state.get("cond"), start_latents=state.get("start"),
+                      strength=req.strength, replacement=state.get("replacement", False), callback=callback)
+
+    @torch.no_grad()
+    def render_latents(self, req, progress=None) -> dict:
+        """Stages 1-6: the denoised latents of a request, in the family's own layout, with what
+        decoding needs ({"latents", "state", "width", "height", "frames", "cancelled"})."""
+        # 1. Check inputs
+        width, height, n = self.check_request(req)
+        self._generator = torch.Generator().manual_seed(req.seed)
+        # 2. Encode prompt
+        text, uncond = self.encode_prompt([req.prompt, req.negative])
+        # 3-5. Prepare latents and conditions (family-specific, in the reference's draw order)
+        state = self.prepare(req, n, width, height)
+
+        def on_step(info: StepInfo):
+            if progress is not None:
+                progress(info.step / info.steps, "denoise", info)
+
+        # 6. Denoise
+        cancelled = False
+        try:
+            with self.on_device(self.transformer):  # one visit for the whole loop, not one per step
+                z = self.denoise(state, text, uncond, req, on_step)
+        except Cancelled as c:
+            cancelled, z = True, c.latents
+        return {"latents": z, "state": state, "width": width, "height": height, "frames": n,
+                "cancelled": cancelled}
+
+    @torch.no_grad()
+    def generate(self, req, progress=None):
+        """Render a GenerateRequest; returns the service's Result (with its per-frame record)."""
+        from engine.provenance.record import Generation
+        from engine.service import Result, _ranges, frame_record
+
+        t0 = time.time()
+        r = self.render_latents(req, progress)
+        # 7. Decode
+        if r["latents"] is None:
+            base = np.zeros((0, r["height"], r["width"], 3), np.uint8)
+        else:
+            base = self.decode(r["latents"], r["state"])
+        # 8. Deliver at the requested rate
+        frames, pos = self.deliver(base, req)
+        settings = self.settings(req, r["width"], r["height"], r["frames"])
+        gen = Generation(self.name, req.prompt, req.seed, {"steps": req.steps, "guidance": req.guidance,
+                                                           "negative": req.negative, "family": self.family})
+        kind = "inpainted" if any(isinstance(c, MaskCondition) for c in req.conditions) else "generated"
+        record = frame_record(pos, [kind] * len(base), gen, req.fps) if len(frames) else None
+        return Result(frames, req.fps, base, settings, _ranges(record) if record else [], r["cancelled"],
+                      time.time() - t0, record)
+
+    def deliver(self, base: np.ndarray, req):
+        """Frames at req.fps and their positions in `base`: LTX renders at the requested rate (cut to
+        the frames asked for); Wan renders at 16 fps and is resampled (engine.service.resample)."""
+        from engine.service import resample
+
+        fps = self.render_fps(req)
+        count = req.frames if req.frames is not None else max(1, round((req.seconds or 2.0) * req.fps))
+        count = min(count, math.floor((len(base) - 1) / fps * req.fps + 1e-6) + 1) if len(base) else 0
+        if abs(fps - req.fps) < 1e-6:
+            return base[:count], np.arange(count, dtype=np.float64)
+        return resample(base, np.arange(len(base)) / fps, np.arange(count) / req.fps)
+
+    def settings(self, req, width, height, n) -> dict:
+        d = {k: v for k, v in vars(req).items() if k not in ("conditions", "init_video")}
+        d.update(width=width, height=height, model=self.name, family=self.family, render_frames=n,
+                 render_fps=self.render_fps(req), dtype=str(self.dtype).replace("torch.", ""),
+                 device=str(self.device), offload=self.offload,
+                 conditions=[{"type": type(c).__name__, "frame_index": getattr(c, "frame_index", None),
+                              "strength": c.strength} for c in req.conditions],
+                 remix=req.init_video is not None,
+                 conditioning="native" if self.per_token_timesteps else "replacement")
+        return d
+
+
+def place_conditions(req, n: int, width: int, height: int):
+    """Conditions at absolute frame indices: [(kind, uint8 frames, index, strength)]."""
+    out = []
+    for c in req.conditions:
+        if isinstance(c, ImageCondition):
+            idx = c.frame_index if c.frame_index >= 0 else n + c.frame_index
+            if not 0 <= idx < n:
+                raise InputError(f"image condition at frame {c.frame_index} is outside the clip (0..{n - 1})")
+            out.append(("image", fit_frames(c.image[None], width, height), idx, c.strength))
+        elif isinstance(c, ClipCondition):
+            idx = c.frame_index if c.frame_index >= 0 else n + c.frame_index
+            if not 0 <= idx < n:
+                raise InputError(f"clip condition at frame {c.frame_index} is outside the clip (0..{n - 1})")
+            out.append(("clip", fit_frames(c.frames, width, height), idx, c.strength))
+        elif isinstance(c, MaskCondition):
+            out.append(("mask", c, 0, c.strength))
+        else:
+            raise InputError(f"unknown condition type {type(c).__name__}")
+    return out
+
+
+def pad_to(frames: np.ndarray, n: int) -> np.ndarray:
+    """Exactly n frames: cut, or repeat the last."""
+    if len(frames) >= n:
+        return frames[:n]
+    return np.concatenate([frames, np.repeat(frames[-1:], n - len(frames), 0)])

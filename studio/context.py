@@ -1,0 +1,68 @@
+"""What every panel shares: the store, the render queue, the engines, limits, and a registry.
+
+Panels reach each other through `ctx.ui` (component name -> component), never by
+importing each other (FaceFusion's UI registry).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.errors import InputError
+from studio.project import Store
+from studio.queue import RenderQueue
+
+
+class Engines:
+    """Model picker backend: the bundled model plus folders the user added; one Engine per model, made lazily."""
+
+    def __init__(self, default_path, store: Store, dtype: str = "bfloat16", device: str = "cpu"):
+        self.default = Path(default_path)
+        self.store, self.dtype, self.device = store, dtype, device
+        self._file = store.root / "models.json"
+        self._engines: dict[str, object] = {}
+
+    def folders(self) -> dict[str, str]:
+        extra = json.loads(self._file.read_text()) if self._file.is_file() else {}
+        return {f"{self.default.name} (bundled)": str(self.default), **extra}
+
+    def add(self, folder: str) -> str:
+        from engine.pipeline import check_model_folder
+
+        folder = (folder or "").strip()
+        if not folder:
+            raise InputError("give the path of a model folder (one holding model_index.json)")
+        path = Path(folder).expanduser().resolve()
+        check_model_folder(path)
+        models = {k: v for k, v in self.folders().items() if not k.endswith("(bundled)")}
+        name = path.name if path.name not in models else f"{path.name} ({len(models)})"
+        models[name] = str(path)
+        tmp = self._file.with_suffix(".part")
+        tmp.write_text(json.dumps(models, indent=1))
+        tmp.replace(self._file)
+        return name
+
+    def __call__(self, name: str | None = None):
+        from engine.service import Engine
+
+        folders = self.folders()
+        if not name or name not in folders:
+            name = next(iter(folders))
+        if name not in self._engines:
+            self._engines[name] = Engine(folders[name], device=self.device, dtype=self.dtype)
+        return self._engines[name]
+
+
+@dataclass
+class Studio:
+    store: Store
+    engines: Engines
+    queue: RenderQueue
+    config_dir: Path
+    max_upload_mb: float = 200.0
+    max_upload_frames: int = 2400
+    ui: dict = field(default_factory=dict)  # component name -> component
+    refreshers: dict = field(default_factory=dict)  # panel -> (fn, inputs, outputs) redrawing it
+    engine_buttons: list = field(default_factory=list)  # disabled while jobs run
+    watch: object = None  # dep -> dep.then(stream the queue until idle); set by the queue panel

@@ -1,0 +1,210 @@
+"""The cut: assemble the timeline, retime to the delivery rate, write MP4 / PNGs / edit lists.
+
+Takes are stored at the rate they were made (the model's base rate, or a
+camera clip's own rate); every clip is retimed to the chosen delivery rate with
+`engine.service.resample` (engine.interpolate's optical flow) and the cut is assembled in memory: crossfades blend the
+overlapping frames (a dissolve centred on the cut), generated bridges are
+clips of their own. Frames are composed with numpy and encoded once by
+`engine.media` (H.264 yuv420p, verified), which avoids moviepy's
+crossfade-padding trap (ECOSYSTEM.md) and a second encode; the MP4 is signed
+last, since any re-encode strips the C2PA manifest.
+
+Edit lists (OTIO, CMX3600 EDL, FCP7 XML) point at one media file per clip,
+rendered at the delivery rate with the whole take plus HANDLE_SECONDS of held
+frames at each end, so every dissolve has media on both sides of its cut.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine import media
+from engine.errors import InputError
+from engine.provenance import ProvenanceRecord, SignerConfig, concatenate, sign_mp4
+from studio.jobs import take_record
+
+HANDLE_SECONDS = 1.0
+FORMATS = ("MP4", "PNG sequence", "OTIO", "EDL", "FCP XML")
+DELIVERY_RATES = {"8": 8.0, "12": 12.0, "24": 24.0, "24000/1001": 24000 / 1001, "25": 25.0, "30": 30.0}
+
+
+@dataclass
+class Clip:
+    name: str
+    take: dict
+    frames: np.ndarray  # the whole take at the delivery rate
+    record: ProvenanceRecord
+    start: int  # trimmed range [start, stop) in delivery frames
+    stop: int
+    transition: str = "cut"  # into this clip
+    overlap: int = 0  # crossfade frames shared with the previous clip
+
+
+def retime(frames: np.ndarray, record: ProvenanceRecord, src_fps: float, fps: float):
+    """Frames and record at `fps`, in-betweens made by the engine's interpolator (optical flow)."""
+    if abs(src_fps - fps) < 1e-6 or len(frames) < 2:
+        return frames, ProvenanceRecord(record.ranges, fps, record.decisions, record.watermark)
+    count = int(math.floor((len(frames) - 1) * fps / src_fps + 1e-9)) + 1
+    out_times = np.arange(count) / fps
+    try:
+        from engine.service import resample
+        out, pos = resample(frames, np.arange(len(frames)) / src_fps, out_times)
+    except ImportError:  # an engine without resample: hold the nearest frame
+        pos = np.round(out_times * src_fps).clip(0, len(frames) - 1)
+        out = frames[pos.astype(int)]
+    return out, record.retime([float(p) for p in pos], fps, details={"method": "optical flow"})
+
+
+def timeline_clips(store, project_id: str, fps: float) -> list[Clip]:
+    entries = store.timeline(project_id)
+    if not entries:
+        raise InputError("the timeline is empty; promote a take from the storyboard first")
+    clips = []
+    for i, e in enumerate(entries):
+        if i > 0 and e["transition"] == "bridge":
+            if not e["bridge_take_id"]:
+                raise InputError(f"clip {i + 1} has a bridge transition that is not rendered yet; "
+                                 "press 'Render bridge' or choose cut/crossfade")
+            clips.append(_clip(store, store.take(e["bridge_take_id"]), fps, f"bridge {i}-{i + 1}"))
+        clip = _clip(store, store.take(e["take_id"]), fps, f"clip {i + 1}", e)
+        if i > 0 and e["transition"] == "crossfade":
+            prev = clips[-1]
+            m = int(round(e["transition_seconds"] * fps))
+            m = max(0, min(m, prev.stop - prev.start - 1, clip.stop - clip.start - 1))
+            clip.transition, clip.overlap = ("crossfade", m) if m else ("cut", 0)
+        clips.append(clip)
+    return clips
+
+
+def _clip(store, take: dict, fps: float, name: str, entry: dict | None = None) -> Clip:
+    video = media.read_video(store.path(take["path"]))
+    rec = take_record(take)
+    if rec.frame_count != len(video):
+        rec = ProvenanceRecord.camera(len(video), take["id"], video.fps)
+    frames, rec = retime(video.frames, rec, float(take["fps"] or video.fps), fps)
+    n = len(frames)
+    k = fps / float(take["fps"] or video.fps)
+    start = int(round((entry or {}).get("trim_in", 0) * k))
+    stop = n - int(round((entry or {}).get("trim_out", 0) * k))
+    start, stop = max(0, min(start, n - 1)), max(1, min(n, stop))
+    if stop <= start:
+        stop = start + 1
+    return Clip(name, take, frames, rec, start, stop)
+
+
+def assemble(clips: list[Clip], fps: float):
+    """The whole cut: frames (N, H, W, 3) at `fps` and its provenance record."""
+    size = clips[0].frames.shape[1:3]
+    parts, records = [], []
+    for c in clips:
+        f = _fit(c.frames[c.start:c.stop], size)
+        r = c.record.slice(c.start, c.stop)
+        if c.overlap and parts:
+            m = c.overlap
+            w = (np.arange(1, m + 1) / (m + 1))[:, None, None, None]
+            blend = (parts[-1][-m:] * (1 - w) + f[:m] * w).round().astype(np.uint8)
+            parts[-1] = parts[-1][:-m]
+            records[-1] = records[-1].slice(0, records[-1].frame_count - m)
+            parts.append(blend)
+            records.append(ProvenanceRecord.uniform("transition", m, fps, details={"style": "crossfade"}))
+            f, r = f[m:], r.slice(m, r.frame_count)
+        parts.append(f)
+        records.append(r)
+    keep = [(p, r) for p, r in zip(parts, records) if len(p)]
+    frames = np.concatenate([p for p, _ in keep])
+    rec = concatenate([ProvenanceRecord(r.ranges, fps, r.decisions, r.watermark) for _, r in keep], fps)
+    return frames, rec
+
+
+def _fit(frames: np.ndarray, size) -> np.ndarray:
+    """Frames of another size fitted to the cut's size (cover and centre-crop)."""
+    if frames.shape[1:3] == tuple(size):
+        return frames
+    from engine.conditioning import fit_frames
+
+    return fit_frames(frames, size[1], size[0])
+
+
+def play_cut(store, project_id: str, fps: float = 24.0) -> str:
+    """A playable MP4 of the cut for the page (not signed; the export is)."""
+    clips = timeline_clips(store, project_id, fps)
+    frames, rec = assemble(clips, fps)
+    path = store.media(project_id, "previews") / "cut.mp4"
+    media.write_video(str(path), frames, fps)
+    return str(path)
+
+
+def export(store, project_id: str, fps: float, formats, config_dir) -> dict:
+    """Write the chosen formats into media/<project>/exports/<time>/; returns {format: path}."""
+    formats = list(formats or [])
+    if not formats:
+        raise InputError("pick at least one export format")
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise InputError(f"unknown export format {unknown[0]!r}; allowed: {', '.join(FORMATS)}")
+    clips = timeline_clips(store, project_id, fps)
+    frames, rec = assemble(clips, fps)
+    project = store.project(project_id)
+    folder = store.media(project_id, "exports", time.strftime("%Y%m%d-%H%M%S"))
+    out: dict[str, str] = {}
+    sidecar = {"project": project["name"], "fps": fps, "provenance": rec.to_dict()}
+    if "MP4" in formats:
+        path = folder / "cut.mp4"
+        media.write_output(str(path), frames, fps, sidecar=sidecar)
+        sign_mp4(path, rec, SignerConfig.from_config_dir(config_dir))
+        out["MP4"] = str(path)
+    if "PNG sequence" in formats:
+        out["PNG sequence"] = media.write_frames(str(folder / "frames"), frames, sidecar=sidecar)
+    if {"OTIO", "EDL", "FCP XML"} & set(formats):
+        tl = edit_list(clips, fps, project["name"], folder)
+        import opentimelineio as otio
+
+        for fmt, name, adapter, kw in (("OTIO", "cut.otio", "otio_json", {}),
+                                       ("EDL", "cut.edl", "cmx_3600", {"reelname_len": None}),
+                                       ("FCP XML", "cut.xml", "fcp_xml", {})):
+            if fmt in formats:
+                otio.adapters.write_to_file(tl, str(folder / name), adapter_name=adapter, **kw)
+                out[fmt] = str(folder / name)
+    return out
+
+
+def edit_list(clips: list[Clip], fps: float, name: str, folder):
+    """An OTIO timeline of the cut; per-clip media with handles is rendered into folder/media/."""
+    import opentimelineio as otio
+
+    rate = 24000 / 1001 if abs(fps - 24000 / 1001) < 1e-6 else fps
+    rt = lambda n: otio.opentime.RationalTime(n, rate)  # noqa: E731
+    handle = int(round(HANDLE_SECONDS * fps))
+    media_dir = folder / "media"
+    media_dir.mkdir(exist_ok=True)
+    tl = otio.schema.Timeline(name=name)
+    tl.global_start_time = rt(0)
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    tl.tracks.append(track)
+    for i, c in enumerate(clips):
+        held = np.concatenate([np.repeat(c.frames[:1], handle, 0), c.frames, np.repeat(c.frames[-1:], handle, 0)])
+        path = media_dir / f"clip{i + 1:02d}-{c.take['id']}.mp4"
+        media.write_video(str(path), held, fps)
+        start, stop = c.start, c.stop
+        if c.overlap:
+            h1, h2 = c.overlap // 2, c.overlap - c.overlap // 2
+            prev = track[-1]
+            prev.source_range = otio.opentime.TimeRange(prev.source_range.start_time,
+                                                        prev.source_range.duration - rt(h1))
+            start += h2
+            track.append(otio.schema.Transition(name="crossfade", transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
+                                                in_offset=rt(h1), out_offset=rt(h2)))
+        s = c.take["settings"]
+        ref = otio.schema.ExternalReference(target_url=path.resolve().as_uri(),
+                                            available_range=otio.opentime.TimeRange(rt(0), rt(len(held))))
+        clip = otio.schema.Clip(name=f"{c.name} {c.take['id']}", media_reference=ref,
+                                source_range=otio.opentime.TimeRange(rt(handle + start), rt(stop - start)))
+        clip.metadata["tenku"] = {"prompt": s.get("prompt", ""), "seed": s.get("seed"), "model": s.get("model", ""),
+                                  "take": c.take["id"], "shot": c.take["shot_id"], "kind": c.take["kind"],
+                                  "negative": s.get("negative", ""), "steps": s.get("steps"),
+                                  "guidance": s.get("guidance")}
+        track.append(clip)
+    return tl

@@ -1,0 +1,63 @@
+"""Small helpers the panels share: inline messages, guarded handlers, the per-frame strip."""
+from __future__ import annotations
+
+import functools
+import html
+import logging
+
+import gradio as gr
+
+from engine.errors import InputError
+
+log = logging.getLogger("tenku.studio")
+KIND_NAMES = {"C": "camera", "G": "generated", "I": "interpolated", "P": "inpainted", "T": "transition"}
+
+
+def err(text: str) -> str:
+    return f"⚠️ {text}"
+
+
+def ok(text: str) -> str:
+    return f"✓ {text}"
+
+
+def message(**kw) -> gr.Markdown:
+    return gr.Markdown("", elem_classes=["inline-msg"], **kw)
+
+
+def guarded(n_outputs: int):
+    """Bad input becomes an inline message (the last output) and leaves every other output alone."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(*args):
+            try:
+                return fn(*args)
+            except InputError as e:
+                text = err(str(e))
+            except Exception as e:  # a bug: say so inline, keep the page usable
+                log.exception("handler %s failed", fn.__name__)
+                text = err(f"something went wrong ({type(e).__name__}: {e})")
+            return text if n_outputs == 1 else (*[gr.update() for _ in range(n_outputs - 1)], text)
+        return inner
+    return wrap
+
+
+def need_project(pid):
+    if not pid:
+        raise InputError("no project is open; create one (or open the example) in Projects")
+    return pid
+
+
+def strip_html(strip: str, current: int | None = None) -> str:
+    """The per-frame strip: one coloured cell per frame, C camera, G generated, I interpolated, P inpainted."""
+    if not strip:
+        return "<div class='strip-empty'>no clip loaded</div>"
+    cells = "".join(f"<span class='k-{c}{' cur' if i == current else ''}' title='frame {i}: {KIND_NAMES[c]}'></span>"
+                    for i, c in enumerate(strip))
+    counts = ", ".join(f"{strip.count(c)} {KIND_NAMES[c]}" for c in "CGIPT" if c in strip)
+    return (f"<div class='strip' data-strip='{html.escape(strip)}'>{cells}</div>"
+            f"<div class='strip-legend'>{len(strip)} frames: {counts}</div>")
+
+
+def esc(text) -> str:
+    return html.escape(str(text or ""))

@@ -1,0 +1,257 @@
+"""Frame inpainting: load a clip (upload or take), scrub, mark bad ranges or auto-detect, paint a mask,
+fill as a new take, compare before and after, and see what made every frame on the strip."""
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from engine import media
+from engine.errors import InputError
+from engine.provenance import ProvenanceRecord
+from studio.jobs import call_verb, parse_ranges, save_take, take_record
+from studio.panels.common import guarded, message, need_project, ok, strip_html
+
+VIDEO_TYPES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
+_CACHE: OrderedDict = OrderedDict()  # take id -> decoded frames, the clips being scrubbed
+
+
+def render(studio):
+    ui = studio.ui
+    with gr.Row():
+        with gr.Column(scale=2):
+            ui["fill_upload"] = gr.File(label="Upload a clip", file_types=list(VIDEO_TYPES), elem_id="fill-upload")
+            with gr.Row():
+                ui["fill_source"] = gr.Dropdown(allow_custom_value=True, label="…or a take of this project", choices=[], scale=3,
+                                                elem_id="fill-source")
+                ui["fill_load"] = gr.Button("Load take", size="sm", elem_id="fill-load")
+            ui["fill_clip"] = gr.Textbox(label="Clip being edited", interactive=False, elem_id="fill-clip")
+            ui["fill_msg"] = message(elem_id="fill-msg")
+        with gr.Column(scale=3):
+            ui["fill_frame"] = gr.Slider(0, 1, value=0, step=1, label="Frame", elem_id="fill-frame")
+            ui["fill_strip"] = gr.HTML(strip_html(""), elem_id="fill-strip")
+            with gr.Row():
+                ui["fill_before"] = gr.Image(label="Before", interactive=False, height=180, elem_id="fill-before")
+                ui["fill_after"] = gr.Image(label="Frame (after)", interactive=False, height=180, elem_id="fill-after")
+    with gr.Row():
+        with gr.Column():
+            with gr.Row():
+                ui["mark_start"] = gr.Button("Mark start here", size="sm", elem_id="mark-start")
+                ui["mark_end"] = gr.Button("Mark end here", size="sm", elem_id="mark-end")
+                ui["auto_detect"] = gr.Button("Auto-detect bad frames", size="sm", elem_id="auto-detect")
+            ui["range_start"] = gr.Number(label="Range starts at", value=None, precision=0, visible=False)
+            ui["fill_ranges"] = gr.Textbox(label="Frames to fill (0-based, inclusive)", placeholder="10-14, 30 (or auto)",
+                                           elem_id="fill-ranges")
+            ui["fill_prompt"] = gr.Textbox(label="Prompt (optional)", placeholder="what the missing frames show")
+            ui["fill_go"] = gr.Button("Fill frames → new take", variant="primary", elem_id="fill-go")
+        with gr.Column():
+            ui["mask"] = gr.ImageMask(label="Paint the region to repaint", type="numpy", format="png",
+                                      sources=["upload"], elem_id="fill-mask", height=260)
+            with gr.Row():
+                ui["mask_load"] = gr.Button("Paint on this frame", size="sm", elem_id="mask-load")
+                ui["inpaint_prompt"] = gr.Textbox(label="Inpaint prompt", scale=3, elem_id="inpaint-prompt")
+                ui["inpaint_go"] = gr.Button("Inpaint region → new take", variant="primary", elem_id="inpaint-go")
+    studio.engine_buttons += [ui["fill_go"], ui["inpaint_go"]]
+
+
+def frames_of(studio, take_id) -> np.ndarray:
+    if take_id not in _CACHE:
+        _CACHE[take_id] = media.read_video(studio.store.path(studio.store.take(take_id)["path"])).frames
+        while len(_CACHE) > 3:
+            _CACHE.popitem(last=False)
+    return _CACHE[take_id]
+
+
+def take_choices(studio, pid):
+    if not pid:
+        return []
+    out = []
+    for t in studio.store.takes(pid):
+        what = t["settings"].get("prompt") or t["label"] or t["kind"]
+        out.append((f"{t['kind']} · {what[:40]} · {t['id']}", t["id"]))
+    return out
+
+
+def show(studio, take_id, i):
+    """Slider, strip, before and after for a clip at frame i."""
+    if not take_id:
+        return gr.update(), strip_html(""), None, None
+    t = studio.store.take(take_id)
+    frames = frames_of(studio, take_id)
+    i = int(min(max(0, int(i or 0)), len(frames) - 1))
+    before = None
+    src = t["settings"].get("source_take")
+    if src and t["kind"] in ("fill", "inpaint"):
+        bf = frames_of(studio, src)
+        before = bf[min(i, len(bf) - 1)]
+    return (gr.update(maximum=max(1, len(frames) - 1), value=i), strip_html(take_record(t).strip(), i),
+            before, frames[i])
+
+
+def check_upload(studio, path) -> media.Video:
+    """Type, size, then a full decode (bounded) before anything is kept."""
+    if not path:
+        raise InputError("choose a video file to upload")
+    name = Path(path).name
+    if Path(name).suffix.lower() not in VIDEO_TYPES:
+        raise InputError(f"{name} is not a video file; upload {', '.join(VIDEO_TYPES)}")
+    size = os.path.getsize(path)
+    if size > studio.max_upload_mb * 1e6:
+        raise InputError(f"{name} is {size / 1e6:.1f} MB; uploads are limited to {studio.max_upload_mb:g} MB")
+    try:
+        video = media.read_video(path, max_frames=studio.max_upload_frames + 1)
+    except InputError as e:
+        raise InputError(f"{name} could not be decoded as video ({e})") from None
+    except Exception as e:
+        raise InputError(f"{name} could not be decoded as video ({type(e).__name__})") from None
+    if len(video) > studio.max_upload_frames:
+        raise InputError(f"{name} has more than {studio.max_upload_frames} frames; trim it first")
+    return video
+
+
+def listen(studio, demo):
+    ui, store, queue = studio.ui, studio.store, studio.queue
+    shown = [ui["fill_frame"], ui["fill_strip"], ui["fill_before"], ui["fill_after"]]
+    loaded = [ui["fill_clip"], ui["fill_source"], *shown]
+
+    def load(pid, take_id, note=""):
+        return (take_id, gr.update(choices=take_choices(studio, pid), value=take_id), *show(studio, take_id, 0),
+                ok(note) if note else "")
+
+    @guarded(len(loaded) + 1)
+    def upload(pid, path):
+        need_project(pid)
+        video = check_upload(studio, path)
+        name = Path(path).name
+        rec = ProvenanceRecord.camera(len(video), source=name, fps=video.fps)
+        tid = save_take(store, pid, None, video.frames, video.fps, rec,
+                        {"prompt": "", "source_file": name, "fps": video.fps}, "camera", label=name, mark=False)
+        return load(pid, tid, f"loaded {name}: {len(video)} frames at {video.fps:g} fps")
+
+    @guarded(len(loaded) + 1)
+    def load_take(pid, tid):
+        need_project(pid)
+        if not tid:
+            raise InputError("pick a take to load")
+        return load(pid, tid, f"loaded take {tid}")
+
+    @guarded(len(shown) + 1)
+    def scrub(tid, i):
+        return (*show(studio, tid, i), "")
+
+    def _clip(tid):
+        if not tid:
+            raise InputError("load a clip first (upload one or pick a take)")
+        return tid
+
+    @guarded(2)
+    def mark_start(tid, i):
+        _clip(tid)
+        return int(i), ok(f"range starts at frame {int(i)}; scrub to its end and press Mark end here")
+
+    @guarded(2)
+    def mark_end(tid, start, i, text):
+        _clip(tid)
+        if start is None:
+            raise InputError("press Mark start here first")
+        a, b = sorted((int(start), int(i)))
+        text = ", ".join(x for x in [(text or "").strip(), f"{a}-{b}"] if x)
+        return text, ok(f"marked frames {a}-{b}")
+
+    @guarded(2)
+    def auto(tid):
+        t = store.take(_clip(tid))
+        found = call_verb("detect_bad_frames", media.read_video(store.path(t["path"])))
+        if any(getattr(f, "kind", "") == "dropped" for f in found):
+            # Dropped frames are holes between two good frames: only the verb's own detection inserts them.
+            return "auto", ok(f"found {len(found)} problem(s), dropped frames among them: Fill will insert them")
+        ranges = [(int(f[0]), int(f[1])) for f in found]
+        text = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in ranges)
+        return text, ok(f"found {len(ranges)} bad range(s)") if ranges else ok("no dropped, repeated or black frames found")
+
+    @guarded(1)
+    def fill(pid, tid, text, prompt, model):
+        need_project(pid)
+        n = len(frames_of(studio, _clip(tid)))
+        auto_ranges = (text or "").strip().lower() == "auto"
+        ranges = None if auto_ranges else parse_ranges(text, n)
+        if not auto_ranges and not ranges:
+            raise InputError("mark at least one range of frames to fill (or press Auto-detect)")
+        if any(a == 0 and b == n - 1 for a, b in ranges or []):
+            raise InputError("filling every frame leaves nothing to fill from; leave some frames outside the range")
+        queue.submit(pid, "fill", {"take_id": tid, "ranges": ranges, "prompt": (prompt or "").strip(),
+                                   "model": model, "label": f"fill {text}"})
+        return ok(f"queued: fill {text}")
+
+    @guarded(2)
+    def frame_to_mask(tid, i):
+        frames = frames_of(studio, _clip(tid))
+        f = frames[min(int(i or 0), len(frames) - 1)]
+        return {"background": f, "layers": [], "composite": f}, ok("paint over the region to repaint")
+
+    @guarded(1)
+    def inpaint(pid, tid, value, prompt, model):
+        need_project(pid)
+        frames = frames_of(studio, _clip(tid))
+        h, w = frames.shape[1:3]
+        if not value or value.get("background") is None:
+            raise InputError("press 'Paint on this frame', then paint the region to repaint")
+        bg = np.asarray(value["background"])
+        if bg.shape[:2] != (h, w):
+            raise InputError(f"the mask is {bg.shape[1]}x{bg.shape[0]} but the clip's frames are {w}x{h}; "
+                             "press 'Paint on this frame' and paint on that")
+        layers = [np.asarray(x) for x in value.get("layers") or [] if x is not None]
+        mask = np.zeros((h, w), bool)
+        for layer in layers:
+            if layer.shape[:2] != (h, w):
+                raise InputError(f"the painted layer is {layer.shape[1]}x{layer.shape[0]}, the frames are {w}x{h}")
+            mask |= (layer[..., 3] > 0) if layer.ndim == 3 and layer.shape[2] == 4 else (layer.reshape(h, w, -1).max(-1) > 0)
+        if not mask.any():
+            raise InputError("the mask is empty; paint over the region to repaint")
+        if not (prompt or "").strip():
+            raise InputError("the inpaint prompt is empty; say what should be in the painted region")
+        from PIL import Image
+
+        from studio.project import new_id
+
+        path = store.media(pid, "masks") / f"{new_id('m')}.png"
+        Image.fromarray(mask.astype(np.uint8) * 255).save(path)
+        queue.submit(pid, "inpaint", {"take_id": tid, "mask": store.rel(path), "prompt": prompt.strip(),
+                                      "model": model, "label": "inpaint region"})
+        return ok("queued: inpaint the painted region")
+
+    def after(pid, tid):
+        """Once a fill or inpaint is done, load its new take (the strip then shows the new frames)."""
+        if not pid or not tid:
+            return (gr.update(),) * (len(loaded) + 1)
+        made = [t for t in store.takes(pid) if t["settings"].get("source_take") == tid
+                and t["kind"] in ("fill", "inpaint")]
+        if not made:
+            return load(pid, tid)
+        return load(pid, made[-1]["id"], f"new take {made[-1]['id']}: compare before and after with the frame slider")
+
+    ui["project"].change(lambda pid: gr.update(choices=take_choices(studio, pid), value=None), [ui["project"]],
+                         [ui["fill_source"]], api_name="fill_takes", show_progress="hidden")
+    ui["fill_upload"].upload(upload, [ui["project"], ui["fill_upload"]], [*loaded, ui["fill_msg"]],
+                             api_name="upload_clip").then(lambda: None, None, [ui["fill_upload"]],
+                                                          api_visibility="private", show_progress="hidden")
+    ui["fill_load"].click(load_take, [ui["project"], ui["fill_source"]], [*loaded, ui["fill_msg"]],
+                          api_name="load_take")
+    ui["fill_frame"].release(scrub, [ui["fill_clip"], ui["fill_frame"]], [*shown, ui["fill_msg"]],
+                             api_name="scrub")
+    ui["mark_start"].click(mark_start, [ui["fill_clip"], ui["fill_frame"]], [ui["range_start"], ui["fill_msg"]],
+                           api_name="mark_start")
+    ui["mark_end"].click(mark_end, [ui["fill_clip"], ui["range_start"], ui["fill_frame"], ui["fill_ranges"]],
+                         [ui["fill_ranges"], ui["fill_msg"]], api_name="mark_end")
+    ui["auto_detect"].click(auto, [ui["fill_clip"]], [ui["fill_ranges"], ui["fill_msg"]], api_name="auto_detect")
+    ui["mask_load"].click(frame_to_mask, [ui["fill_clip"], ui["fill_frame"]], [ui["mask"], ui["fill_msg"]],
+                          api_name="mask_frame")
+    refresh = dict(fn=after, inputs=[ui["project"], ui["fill_clip"]], outputs=[*loaded, ui["fill_msg"]],
+                   api_visibility="private", show_progress="hidden")
+    studio.watch(ui["fill_go"].click(fill, [ui["project"], ui["fill_clip"], ui["fill_ranges"], ui["fill_prompt"],
+                                            ui["model"]], [ui["fill_msg"]], api_name="fill")).then(**refresh)
+    studio.watch(ui["inpaint_go"].click(inpaint, [ui["project"], ui["fill_clip"], ui["mask"], ui["inpaint_prompt"],
+                                                  ui["model"]], [ui["fill_msg"]], api_name="inpaint")).then(**refresh)

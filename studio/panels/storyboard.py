@@ -1,0 +1,242 @@
+"""Storyboard: shots as cards in order, a shot editor, render one or all, takes with their actions."""
+from __future__ import annotations
+
+import gradio as gr
+
+from engine.errors import InputError
+from engine.service import ASPECTS
+from studio.jobs import shot_request
+from studio.panels.common import esc, guarded, message, need_project, ok
+
+CAMERA_WORDS = ["", "static camera", "the camera pans left", "the camera pans right", "the camera zooms in",
+                "the camera zooms out"]
+DEFAULTS = {"prompt": "", "negative": "", "seconds": 2.0, "aspect": "16:9", "seed": 0, "camera": "", "takes": 1,
+            "steps": 24, "guidance": 5.0, "start_image": None, "end_image": None}
+EDIT_KEYS = ("prompt", "negative", "seconds", "aspect", "seed", "camera", "takes", "steps", "guidance",
+             "start_image", "end_image")
+MAX_STILL_SIDE = 4096
+
+
+def render(studio):
+    ui = studio.ui
+    ui["cards"] = gr.HTML(elem_id="shot-cards")
+    with gr.Row():
+        ui["shot"] = gr.Dropdown(allow_custom_value=True, label="Shot", choices=[], elem_id="shot-picker", scale=4)
+        with gr.Column(scale=2, min_width=260):
+            with gr.Row():
+                ui["add_shot"] = gr.Button("Add shot", size="sm", elem_id="add-shot")
+                ui["shot_up"] = gr.Button("Move up", size="sm", elem_id="shot-up")
+                ui["shot_down"] = gr.Button("Move down", size="sm", elem_id="shot-down")
+                ui["delete_shot"] = gr.Button("Delete shot", size="sm", variant="stop", elem_id="delete-shot")
+    with gr.Row():
+        with gr.Column(scale=3):
+            ui["prompt"] = gr.Textbox(label="Prompt", lines=2, elem_id="shot-prompt",
+                                      placeholder="a big red ball rolls to the right in the desert")
+            ui["shot_msg"] = message(elem_id="shot-msg")
+            ui["negative"] = gr.Textbox(label="Negative prompt", placeholder="what to avoid")
+            with gr.Row():
+                ui["seconds"] = gr.Number(label="Duration (s)", value=2.0, elem_id="shot-seconds")
+                ui["aspect"] = gr.Dropdown(list(ASPECTS), value="16:9", label="Aspect")
+                ui["seed"] = gr.Number(label="Seed", value=0, precision=0)
+                ui["camera"] = gr.Dropdown(CAMERA_WORDS, value="", label="Camera", allow_custom_value=True)
+            with gr.Row():
+                ui["n_takes"] = gr.Slider(1, 4, value=1, step=1, label="Takes")
+                ui["steps"] = gr.Slider(1, 60, value=24, step=1, label="Steps", elem_id="shot-steps")
+                ui["guidance"] = gr.Slider(1, 12, value=5.0, step=0.5, label="Guidance")
+            with gr.Row():
+                ui["save_shot"] = gr.Button("Save shot", size="sm", elem_id="save-shot")
+                ui["render_shot"] = gr.Button("Render shot", variant="primary", elem_id="render-shot")
+                ui["render_all"] = gr.Button("Render all shots", elem_id="render-all")
+        with gr.Column(scale=2):
+            with gr.Row():
+                ui["start_image"] = gr.Image(label="Start image (animate a still)", type="filepath", height=150,
+                                             format="png", sources=["upload", "clipboard"])
+                ui["end_image"] = gr.Image(label="End image", type="filepath", height=150, format="png",
+                                           sources=["upload", "clipboard"])
+    studio.engine_buttons += [ui["render_shot"], ui["render_all"]]
+    studio.refreshers["cards"] = (lambda pid, sid: cards_html(studio, pid, sid), [ui["project"], ui["shot"]],
+                                  [ui["cards"]])
+
+
+def _editor(ui):
+    return [ui[k] for k in ("prompt", "negative", "seconds", "aspect", "seed", "camera", "n_takes", "steps",
+                            "guidance", "start_image", "end_image")]
+
+
+def cards_html(studio, pid, shot_id) -> str:
+    if not pid:
+        return "<p>No project open. Create one, or open the example project.</p>"
+    shots = studio.store.shots(pid)
+    if not shots:
+        return "<p>No shots yet: press <b>Add shot</b>, type a prompt, and <b>Save shot</b>.</p>"
+    cards = []
+    for i, s in enumerate(shots):
+        n = len(studio.store.takes(pid, s["id"]))
+        still = " · animates a still" if s["start_image"] else ""
+        cards.append(f"<div class='card{' sel' if s['id'] == shot_id else ''}' data-shot='{s['id']}'>"
+                     f"<b>Shot {i + 1}</b>{esc(s['prompt'][:90]) or '<i>no prompt yet</i>'}"
+                     f"<small><br>{s['seconds']:g} s · {s['aspect']} · seed {s['seed']} · {n} take(s){still}</small></div>")
+    return f"<div class='cards'>{''.join(cards)}</div>"
+
+
+def shot_choices(studio, pid):
+    return [(f"{i + 1}. {(s['prompt'] or '(empty)')[:40]}", s["id"]) for i, s in enumerate(studio.store.shots(pid))]
+
+
+def editor_values(studio, shot: dict | None) -> list:
+    s = {**DEFAULTS, **(shot or {})}
+    imgs = [str(studio.store.path(s[k])) if s[k] else None for k in ("start_image", "end_image")]
+    return [s["prompt"], s["negative"], s["seconds"], s["aspect"], s["seed"], s["camera"], s["takes"], s["steps"],
+            s["guidance"], *imgs]
+
+
+def refresh(studio, pid, shot_id=None):
+    """Everything the panel shows, for a project (and a shot to select); the takes come from the takes panel."""
+    takes = studio.refreshers["takes"][0]
+    if not pid:
+        return [cards_html(studio, None, None), gr.update(choices=[], value=None), *editor_values(studio, None),
+                *takes(None, None)]
+    shots = studio.store.shots(pid)
+    ids = [s["id"] for s in shots]
+    shot_id = shot_id if shot_id in ids else (ids[0] if ids else None)
+    shot = next((s for s in shots if s["id"] == shot_id), None)
+    return [cards_html(studio, pid, shot_id), gr.update(choices=shot_choices(studio, pid), value=shot_id),
+            *editor_values(studio, shot), *takes(pid, shot_id)]
+
+
+def _fields(studio, pid, values) -> dict:
+    f = dict(zip(EDIT_KEYS, values))
+    f["prompt"] = (f["prompt"] or "").strip()
+    try:
+        f["seconds"] = float(f["seconds"]) if f["seconds"] is not None else 0.0
+        f["seed"] = int(f["seed"] or 0)
+        f["takes"], f["steps"], f["guidance"] = int(f["takes"]), int(f["steps"]), float(f["guidance"])
+    except (TypeError, ValueError):
+        raise InputError("duration, seed, takes and steps must be numbers") from None
+    if not 1 <= f["takes"] <= 4:
+        raise InputError("a shot has 1 to 4 takes")
+    for key in ("start_image", "end_image"):
+        f[key] = _still(studio, pid, f[key])
+    shot_request({**f, "camera": f["camera"] or ""}, f["seed"]).validate()
+    return f
+
+
+def _still(studio, pid, path):
+    """A still the user gave, decoded and checked, kept in the project (or None)."""
+    if not path:
+        return None
+    from pathlib import Path
+
+    from PIL import Image, UnidentifiedImageError
+
+    store = studio.store
+    try:
+        return store.rel(path)  # already one of this project's stills
+    except InputError:
+        pass
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if max(im.size) > MAX_STILL_SIDE:
+                raise InputError(f"the image is {im.size[0]}x{im.size[1]}; stills are at most {MAX_STILL_SIDE} px a side")
+            img = im.convert("RGB")
+    except (UnidentifiedImageError, OSError):
+        raise InputError(f"{Path(path).name} is not an image this studio can read (PNG or JPEG)") from None
+    from studio.project import new_id
+
+    dst = store.media(pid, "stills") / f"{new_id('i')}.png"
+    img.save(dst)
+    return store.rel(dst)
+
+
+def listen(studio, demo):
+    ui, store, queue = studio.ui, studio.store, studio.queue
+    editor = _editor(ui)
+    view = [ui["cards"], ui["shot"], *editor, *studio.refreshers["takes"][2]]
+
+    @guarded(len(view) + 1)
+    def on_project(pid):
+        return (*refresh(studio, pid), "")
+
+    @guarded(len(view) + 1)
+    def select_shot(pid, sid):
+        return (*refresh(studio, need_project(pid), sid), "")
+
+    @guarded(len(view) + 1)
+    def add(pid):
+        sid = store.add_shot(need_project(pid))
+        return (*refresh(studio, pid, sid), ok(f"added shot {len(store.shots(pid))}: type its prompt and press Save shot"))
+
+    @guarded(len(view) + 1)
+    def move(pid, sid, delta):
+        store.move_shot(_shot_id(pid, sid), delta)
+        return (*refresh(studio, pid, sid), "")
+
+    @guarded(len(view) + 1)
+    def delete(pid, sid):
+        store.delete_shot(_shot_id(pid, sid))
+        return (*refresh(studio, pid), ok("shot deleted (its takes stay in the project)"))
+
+    def _shot_id(pid, sid):
+        need_project(pid)
+        if not sid:
+            raise InputError("pick a shot first (or add one with 'Add shot')")
+        return sid
+
+    @guarded(3)
+    def save(pid, sid, *values):
+        f = _fields(studio, need_project(pid), values)
+        store.update_shot(_shot_id(pid, sid), **f)
+        return cards_html(studio, pid, sid), gr.update(choices=shot_choices(studio, pid), value=sid), ok("saved")
+
+    @guarded(3)
+    def render_shot(pid, sid, model, *values):
+        f = _fields(studio, need_project(pid), values)
+        store.update_shot(_shot_id(pid, sid), **f)
+        n = len(shot_choices(studio, pid))
+        idx = [v for _, v in shot_choices(studio, pid)].index(sid) + 1
+        for k in range(f["takes"]):
+            queue.submit(pid, "shot", {"shot_id": sid, "seed": f["seed"] + k, "model": model,
+                                       "label": f"shot {idx}/{n} take {k + 1}"})
+        return cards_html(studio, pid, sid), gr.update(choices=shot_choices(studio, pid), value=sid), \
+            ok(f"queued {f['takes']} take(s) of shot {idx}")
+
+    @guarded(2)
+    def render_all(pid, model):
+        shots = store.shots(need_project(pid))
+        if not shots:
+            raise InputError("no shots to render; add a shot first")
+        for i, s in enumerate(shots):
+            try:
+                shot_request(s, s["seed"]).validate()
+            except InputError as e:
+                raise InputError(f"shot {i + 1}: {e}") from None
+        for i, s in enumerate(shots):
+            for k in range(s["takes"]):
+                queue.submit(pid, "shot", {"shot_id": s["id"], "seed": s["seed"] + k, "model": model,
+                                           "label": f"shot {i + 1}/{len(shots)} take {k + 1}"})
+        return cards_html(studio, pid, None), ok(f"queued {sum(s['takes'] for s in shots)} take(s)")
+
+    def after(dep):
+        """Once the queue is idle, redraw the takes and the cards; leave the editor (it may hold unsaved edits)."""
+        dep = studio.watch(dep)
+        for fn, inputs, outputs in (studio.refreshers["takes"], studio.refreshers["cards"]):
+            dep = dep.then(fn, inputs, outputs, api_visibility="private", show_progress="hidden")
+        return dep
+
+    ui["project"].change(on_project, [ui["project"]], [*view, ui["shot_msg"]], api_name="storyboard",
+                         show_progress="hidden")
+    ui["shot"].input(select_shot, [ui["project"], ui["shot"]], [*view, ui["shot_msg"]], api_name="select_shot")
+    ui["add_shot"].click(add, [ui["project"]], [*view, ui["shot_msg"]], api_name="add_shot")
+    ui["shot_up"].click(lambda p, s: move(p, s, -1), [ui["project"], ui["shot"]], [*view, ui["shot_msg"]],
+                        api_name="move_shot_up")
+    ui["shot_down"].click(lambda p, s: move(p, s, 1), [ui["project"], ui["shot"]], [*view, ui["shot_msg"]],
+                          api_name="move_shot_down")
+    ui["delete_shot"].click(delete, [ui["project"], ui["shot"]], [*view, ui["shot_msg"]], api_name="delete_shot")
+    saved = [ui["cards"], ui["shot"], ui["shot_msg"]]
+    ui["save_shot"].click(save, [ui["project"], ui["shot"], *editor], saved, api_name="save_shot")
+    ui["prompt"].submit(save, [ui["project"], ui["shot"], *editor], saved, api_visibility="private")
+    after(ui["render_shot"].click(render_shot, [ui["project"], ui["shot"], ui["model"], *editor], saved,
+                                  api_name="render_shot"))
+    after(ui["render_all"].click(render_all, [ui["project"], ui["model"]], [ui["cards"], ui["shot_msg"]],
+                                 api_name="render_all"))

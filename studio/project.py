@@ -1,0 +1,323 @@
+"""The project store: one SQLite database (WAL) plus a media folder, all under one projects directory.
+
+    <root>/studio.db                    projects, shots, takes, timeline entries, jobs
+    <root>/media/<project id>/...       takes, uploads, stills, previews, exports
+
+Media paths are stored relative to <root>, so a projects folder can be moved
+whole. Nothing is written outside <root>: every path the store hands out is
+checked to lie inside it (`inside`).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from engine.errors import InputError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS projects (id TEXT PRIMARY KEY, name TEXT NOT NULL, created REAL, updated REAL,
+    settings TEXT DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS shots (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, position INTEGER,
+    prompt TEXT DEFAULT '', negative TEXT DEFAULT '', seconds REAL DEFAULT 2, aspect TEXT DEFAULT '16:9',
+    seed INTEGER DEFAULT 0, camera TEXT DEFAULT '', start_image TEXT, end_image TEXT, takes INTEGER DEFAULT 1,
+    steps INTEGER DEFAULT 24, guidance REAL DEFAULT 5.0);
+CREATE TABLE IF NOT EXISTS takes (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, shot_id TEXT, path TEXT,
+    kind TEXT, label TEXT, settings TEXT, provenance TEXT, frames INTEGER, fps REAL, cancelled INTEGER DEFAULT 0,
+    created REAL);
+CREATE TABLE IF NOT EXISTS timeline (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, position INTEGER,
+    take_id TEXT NOT NULL, trim_in INTEGER DEFAULT 0, trim_out INTEGER DEFAULT 0,
+    transition TEXT DEFAULT 'cut', transition_seconds REAL DEFAULT 0.5, bridge_take_id TEXT);
+CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, kind TEXT, params TEXT,
+    status TEXT, progress REAL DEFAULT 0, stage TEXT DEFAULT '', error TEXT DEFAULT '', result TEXT DEFAULT '[]',
+    attempts INTEGER DEFAULT 0, created REAL, started REAL, finished REAL, preview TEXT);
+"""
+SHOT_FIELDS = ("prompt", "negative", "seconds", "aspect", "seed", "camera", "start_image", "end_image", "takes",
+               "steps", "guidance")
+ENTRY_FIELDS = ("trim_in", "trim_out", "transition", "transition_seconds", "bridge_take_id")
+TRANSITIONS = ("cut", "crossfade", "bridge")
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+class Store:
+    """Thread-safe access to the projects directory (one connection, one lock; the studio is local)."""
+
+    def __init__(self, root):
+        self.root = Path(root).expanduser().resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "media").mkdir(exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.root / "studio.db", check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    # ---- plumbing -----------------------------------------------------------
+    def _q(self, sql: str, args=()) -> list[dict]:
+        with self._lock:
+            return [dict(r) for r in self._db.execute(sql, args).fetchall()]
+
+    def _x(self, sql: str, args=()) -> None:
+        with self._lock:
+            self._db.execute(sql, args)
+
+    def close(self):
+        with self._lock:
+            self._db.close()
+
+    def inside(self, path) -> Path:
+        """`path` resolved, refusing anything outside the projects directory."""
+        p = (self.root / path).resolve() if not Path(path).is_absolute() else Path(path).resolve()
+        if p != self.root and self.root not in p.parents:
+            raise InputError(f"{path} is outside the projects folder")
+        return p
+
+    def rel(self, path) -> str:
+        return str(self.inside(path).relative_to(self.root))
+
+    def media(self, project_id: str, *parts: str) -> Path:
+        folder = self.inside(self.root / "media" / project_id / Path(*parts)) if parts else \
+            self.inside(self.root / "media" / project_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    # ---- projects -----------------------------------------------------------
+    def projects(self) -> list[dict]:
+        return self._q("SELECT * FROM projects ORDER BY updated DESC")
+
+    def project(self, project_id: str) -> dict:
+        rows = self._q("SELECT * FROM projects WHERE id=?", (project_id,))
+        if not rows:
+            raise InputError("no project is open; create or pick one in Projects")
+        return rows[0]
+
+    def create_project(self, name: str) -> str:
+        name = _name(name)
+        pid = new_id("p")
+        now = time.time()
+        self._x("INSERT INTO projects VALUES (?,?,?,?,?)", (pid, name, now, now, "{}"))
+        self.media(pid)
+        return pid
+
+    def rename_project(self, project_id: str, name: str) -> None:
+        self.project(project_id)
+        self._x("UPDATE projects SET name=?, updated=? WHERE id=?", (_name(name), time.time(), project_id))
+
+    def touch(self, project_id: str) -> None:
+        self._x("UPDATE projects SET updated=? WHERE id=?", (time.time(), project_id))
+
+    def duplicate_project(self, project_id: str, name: str | None = None) -> str:
+        src = self.project(project_id)
+        new = self.create_project(name or f"{src['name']} (copy)")
+        shutil.copytree(self.media(project_id), self.media(new), dirs_exist_ok=True)
+        old_prefix, new_prefix = f"media/{project_id}/", f"media/{new}/"
+        ids: dict[str, str] = {}
+
+        def fix(v, key=""):
+            """Paths and ids inside strings (media paths, JSON settings naming a source take);
+            media file names keep their old ids (the files were copied as they are)."""
+            if not isinstance(v, str):
+                return v
+            v = v.replace(old_prefix, new_prefix)
+            if key == "path":
+                return v
+            for a, b in ids.items():
+                v = v.replace(a, b) if a in v else v
+            return v
+
+        with self._lock:
+            for table, prefix in (("shots", "s"), ("takes", "t"), ("timeline", "e")):
+                for row in self._q(f"SELECT * FROM {table} WHERE project_id=?", (project_id,)):
+                    ids[row["id"]] = new_id(prefix)
+            for table in ("shots", "takes", "timeline"):
+                for row in self._q(f"SELECT * FROM {table} WHERE project_id=?", (project_id,)):
+                    row = {k: fix(v, k) for k, v in row.items()}
+                    row["project_id"] = new
+                    cols = ",".join(row)
+                    self._x(f"INSERT INTO {table} ({cols}) VALUES ({','.join('?' * len(row))})", tuple(row.values()))
+        return new
+
+    def delete_project(self, project_id: str) -> None:
+        self.project(project_id)
+        with self._lock:
+            for table in ("shots", "takes", "timeline", "jobs"):
+                self._x(f"DELETE FROM {table} WHERE project_id=?", (project_id,))
+            self._x("DELETE FROM projects WHERE id=?", (project_id,))
+        shutil.rmtree(self.root / "media" / project_id, ignore_errors=True)
+
+    # ---- shots --------------------------------------------------------------
+    def shots(self, project_id: str) -> list[dict]:
+        return self._q("SELECT * FROM shots WHERE project_id=? ORDER BY position", (project_id,))
+
+    def shot(self, shot_id: str) -> dict:
+        rows = self._q("SELECT * FROM shots WHERE id=?", (shot_id,))
+        if not rows:
+            raise InputError("pick a shot first (or add one with 'Add shot')")
+        return rows[0]
+
+    def add_shot(self, project_id: str, **fields) -> str:
+        self.project(project_id)
+        sid = new_id("s")
+        pos = len(self.shots(project_id))
+        self._x("INSERT INTO shots (id, project_id, position) VALUES (?,?,?)", (sid, project_id, pos))
+        if fields:
+            self.update_shot(sid, **fields)
+        self.touch(project_id)
+        return sid
+
+    def update_shot(self, shot_id: str, **fields) -> None:
+        shot = self.shot(shot_id)
+        fields = {k: v for k, v in fields.items() if k in SHOT_FIELDS}
+        if fields:
+            sets = ",".join(f"{k}=?" for k in fields)
+            self._x(f"UPDATE shots SET {sets} WHERE id=?", (*fields.values(), shot_id))
+            self.touch(shot["project_id"])
+
+    def delete_shot(self, shot_id: str) -> None:
+        shot = self.shot(shot_id)
+        self._x("DELETE FROM shots WHERE id=?", (shot_id,))
+        self._renumber("shots", shot["project_id"])
+
+    def move_shot(self, shot_id: str, delta: int) -> None:
+        shot = self.shot(shot_id)
+        self._move("shots", shot["project_id"], shot_id, delta)
+
+    # ---- takes --------------------------------------------------------------
+    def add_take(self, project_id: str, shot_id: str | None, path, kind: str, settings: dict, provenance: dict,
+                 frames: int, fps: float, cancelled: bool = False, label: str = "", take_id: str | None = None) -> str:
+        tid = take_id or new_id("t")
+        self._x("INSERT INTO takes VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (tid, project_id, shot_id, self.rel(path), kind, label, json.dumps(settings, default=str),
+                 json.dumps(provenance), int(frames), float(fps), int(cancelled), time.time()))
+        self.touch(project_id)
+        return tid
+
+    def takes(self, project_id: str, shot_id: str | None = None) -> list[dict]:
+        if shot_id is None:
+            rows = self._q("SELECT * FROM takes WHERE project_id=? ORDER BY created", (project_id,))
+        else:
+            rows = self._q("SELECT * FROM takes WHERE shot_id=? ORDER BY created", (shot_id,))
+        return [_take(r) for r in rows]
+
+    def take(self, take_id: str) -> dict:
+        rows = self._q("SELECT * FROM takes WHERE id=?", (take_id,))
+        if not rows:
+            raise InputError("pick a take first")
+        return _take(rows[0])
+
+    def path(self, rel: str) -> Path:
+        return self.inside(self.root / rel)
+
+    # ---- timeline -----------------------------------------------------------
+    def timeline(self, project_id: str) -> list[dict]:
+        return self._q("SELECT * FROM timeline WHERE project_id=? ORDER BY position", (project_id,))
+
+    def entry(self, entry_id: str) -> dict:
+        rows = self._q("SELECT * FROM timeline WHERE id=?", (entry_id,))
+        if not rows:
+            raise InputError("pick a clip on the timeline first")
+        return rows[0]
+
+    def promote(self, take_id: str) -> str:
+        take = self.take(take_id)
+        eid = new_id("e")
+        pos = len(self.timeline(take["project_id"]))
+        self._x("INSERT INTO timeline (id, project_id, position, take_id) VALUES (?,?,?,?)",
+                (eid, take["project_id"], pos, take_id))
+        self.touch(take["project_id"])
+        return eid
+
+    def update_entry(self, entry_id: str, **fields) -> None:
+        e = self.entry(entry_id)
+        fields = {k: v for k, v in fields.items() if k in ENTRY_FIELDS}
+        if "transition" in fields and fields["transition"] not in TRANSITIONS:
+            raise InputError(f"transition must be one of {', '.join(TRANSITIONS)}")
+        if fields:
+            sets = ",".join(f"{k}=?" for k in fields)
+            self._x(f"UPDATE timeline SET {sets} WHERE id=?", (*fields.values(), entry_id))
+            self.touch(e["project_id"])
+
+    def remove_entry(self, entry_id: str) -> None:
+        e = self.entry(entry_id)
+        self._x("DELETE FROM timeline WHERE id=?", (entry_id,))
+        self._renumber("timeline", e["project_id"])
+
+    def move_entry(self, entry_id: str, delta: int) -> None:
+        e = self.entry(entry_id)
+        self._move("timeline", e["project_id"], entry_id, delta)
+
+    # ---- jobs ---------------------------------------------------------------
+    def add_job(self, project_id: str, kind: str, params: dict) -> str:
+        jid = new_id("j")
+        self._x("INSERT INTO jobs (id, project_id, kind, params, status, created) VALUES (?,?,?,?,?,?)",
+                (jid, project_id, kind, json.dumps(params), "waiting", time.time()))
+        return jid
+
+    def job(self, job_id: str) -> dict:
+        rows = self._q("SELECT * FROM jobs WHERE id=?", (job_id,))
+        if not rows:
+            raise InputError(f"no job {job_id}")
+        return _job(rows[0])
+
+    def jobs(self, project_id: str | None = None, status: str | None = None) -> list[dict]:
+        sql, args = "SELECT * FROM jobs WHERE 1=1", []
+        if project_id is not None:
+            sql, args = sql + " AND project_id=?", args + [project_id]
+        if status is not None:
+            sql, args = sql + " AND status=?", args + [status]
+        return [_job(r) for r in self._q(sql + " ORDER BY created", args)]
+
+    def update_job(self, job_id: str, **fields) -> None:
+        if "result" in fields:
+            fields["result"] = json.dumps(fields["result"])
+        sets = ",".join(f"{k}=?" for k in fields)
+        self._x(f"UPDATE jobs SET {sets} WHERE id=?", (*fields.values(), job_id))
+
+    # ---- helpers ------------------------------------------------------------
+    def _renumber(self, table: str, project_id: str) -> None:
+        rows = self._q(f"SELECT id FROM {table} WHERE project_id=? ORDER BY position", (project_id,))
+        with self._lock:
+            for i, r in enumerate(rows):
+                self._x(f"UPDATE {table} SET position=? WHERE id=?", (i, r["id"]))
+        self.touch(project_id)
+
+    def _move(self, table: str, project_id: str, row_id: str, delta: int) -> None:
+        ids = [r["id"] for r in self._q(f"SELECT id FROM {table} WHERE project_id=? ORDER BY position",
+                                        (project_id,))]
+        i = ids.index(row_id)
+        j = max(0, min(len(ids) - 1, i + delta))
+        ids.insert(j, ids.pop(i))
+        with self._lock:
+            for k, rid in enumerate(ids):
+                self._x(f"UPDATE {table} SET position=? WHERE id=?", (k, rid))
+        self.touch(project_id)
+
+
+def _name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise InputError("give the project a name")
+    if len(name) > 120:
+        raise InputError("project names are at most 120 characters")
+    return name
+
+
+def _take(row: dict) -> dict:
+    row["settings"] = json.loads(row["settings"] or "{}")
+    row["provenance"] = json.loads(row["provenance"] or "{}")
+    row["cancelled"] = bool(row["cancelled"])
+    return row
+
+
+def _job(row: dict) -> dict:
+    row["params"] = json.loads(row["params"] or "{}")
+    row["result"] = json.loads(row["result"] or "[]")
+    return row

@@ -1,0 +1,293 @@
+"""The studio in a real browser (Debian's chromium through Playwright), doing what a person does.
+
+The tests run in order on one server and one page: a project with three shots,
+render, promote, reorder, crossfade, play, export; frame filling on real footage;
+Stop; bad input; a restart. Each saves a screenshot into docs/img/ for the user guide.
+"""
+import re
+import shutil
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+CARPHONE = ROOT.parent / "shared" / "data" / "real" / "clips" / "carphone_pristine.mp4"
+SHOTS = ROOT / "docs" / "img"
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
+PROMPTS = ["a red ball rolls to the right", "a blue box falls down", "a green triangle spins"]
+# Generous limits: the machine may be busy (a training run beside the tests); a passing run never waits for them.
+STEP = 90_000
+LONG = 240_000
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Studio:
+    """One server (restartable on the same projects folder) and one browser page."""
+
+    def __init__(self, model, root):
+        self.model, self.root = model, root
+        self.demo = None
+
+    def start(self):
+        from studio.app import build_app
+
+        self.demo, kw = build_app(model=str(self.model), projects=str(self.root / "projects"),
+                                  config_dir=str(self.root / "config"), dtype="float32", max_upload_mb=1)
+        self.port = free_port()
+        self.demo.queue(default_concurrency_limit=1).launch(server_port=self.port, prevent_thread_lock=True,
+                                                            quiet=True, **kw)
+        return f"http://127.0.0.1:{self.port}/"
+
+    def stop(self):
+        self.demo.studio.queue.wait(120)
+        self.demo.close()
+        self.demo.studio.store.close()
+
+    @property
+    def store(self):
+        return self.demo.studio.store
+
+
+@pytest.fixture(scope="module")
+def studio(tiny_model, tmp_path_factory):
+    s = Studio(tiny_model, tmp_path_factory.mktemp("browser"))
+    s.url = s.start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def page(studio):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.set_default_timeout(STEP)
+        pg.goto(studio.url)
+        pg.wait_for_selector("#new-project")
+        yield pg
+        browser.close()
+
+
+# ---- what a person does, in small steps ----------------------------------------
+
+def type_into(page, elem_id, text):
+    box = page.locator(f"#{elem_id} textarea, #{elem_id} input").first
+    box.fill(str(text))
+    box.press("Tab")
+
+
+def pick(page, elem_id, label):
+    page.locator(f"#{elem_id} input").first.click()
+    page.get_by_role("option", name=re.compile(re.escape(label))).first.click()
+
+
+def says(page, elem_id, text, timeout=STEP):
+    from playwright.sync_api import TimeoutError as Timeout
+
+    try:
+        page.locator(f"#{elem_id}").filter(has_text=text).first.wait_for(timeout=timeout)
+    except Timeout:
+        raise AssertionError(f"#{elem_id} says {page.locator(f'#{elem_id}').inner_text()!r}, not {text!r}") from None
+
+
+def tab(page, name):
+    page.get_by_role("tab", name=name).click()
+
+
+def shot_png(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def wait_jobs(studio, pid, timeout=LONG):
+    studio.demo.studio.queue.wait(timeout / 1000)
+    return studio.store.jobs(pid)
+
+
+# ---- the tests -------------------------------------------------------------------
+
+def test_project_three_shots_render_and_promote(studio, page):
+    type_into(page, "project-name", "Browser film")
+    page.click("#new-project")
+    says(page, "project-msg", "created")
+    pid = studio.store.projects()[0]["id"]
+    studio.pid = pid
+    for prompt in PROMPTS:
+        page.click("#add-shot")
+        says(page, "shot-msg", "added shot")
+        type_into(page, "shot-prompt", prompt)
+        type_into(page, "shot-seconds", 1)
+        type_into(page, "shot-steps", 4)
+        page.click("#save-shot")
+        says(page, "shot-msg", "saved")
+    assert [s["prompt"] for s in studio.store.shots(pid)] == PROMPTS
+    page.click("#render-all")
+    says(page, "shot-msg", "queued 3")
+    jobs = wait_jobs(studio, pid)
+    assert [j["status"] for j in jobs] == ["done"] * 3, [j["error"] for j in jobs]
+    says(page, "queue-progress", "idle")
+    page.locator("#take-video video").wait_for()
+    shot_png(page, "storyboard")
+    for i, prompt in enumerate(PROMPTS):
+        pick(page, "shot-picker", f"{i + 1}. {prompt[:20]}")
+        # the selected card and the take list arrive together: wait for the card, then the take is this shot's
+        page.locator("#shot-cards .card.sel").filter(has_text=f"Shot {i + 1}").wait_for()
+        page.wait_for_function("() => document.querySelector('#take-picker input').value.startsWith('Take 1')")
+        page.click("#promote")
+        says(page, "take-msg", f"clip {i + 1})")
+    assert len(studio.store.timeline(pid)) == 3
+
+
+def test_timeline_reorder_crossfade_play_export(studio, page):
+    import opentimelineio as otio
+
+    from engine import media
+    from studio import export
+
+    pid = studio.pid
+    tab(page, "Timeline")
+    says(page, "timeline-total", "3 clip(s)")
+    pick(page, "clip-picker", "3. 3.")
+    page.click("#clip-up")
+    page.wait_for_function("() => document.querySelector('#clip-picker input').value.startsWith('2. 3.')")
+    order = [studio.store.take(e["take_id"])["settings"]["prompt"] for e in studio.store.timeline(pid)]
+    assert order == [PROMPTS[0], PROMPTS[2], PROMPTS[1]]
+    pick(page, "clip-picker", "3. 2.")
+    pick(page, "transition", "crossfade")
+    type_into(page, "transition-seconds", 0.25)
+    page.click("#set-transition")
+    says(page, "timeline-msg", "crossfade into clip 3")
+    page.click("#play-cut")
+    page.wait_for_function("() => { const v = document.querySelector('#cut-video video');"
+                           " return v && v.readyState >= 2 && v.duration > 0 }", timeout=LONG)
+    page.evaluate("() => { const v = document.querySelector('#cut-video video'); v.muted = true; v.play() }")
+    page.wait_for_function("() => document.querySelector('#cut-video video').currentTime > 0.2")
+    shot_png(page, "timeline")
+    page.click("#export")
+    says(page, "export-msg", "exported MP4, OTIO", timeout=LONG)
+    page.wait_for_function("() => document.querySelector('#export-files').innerText.includes('cut')")
+    listed = re.sub(r"\s+", "", page.locator("#export-files").inner_text())
+    assert "cut.mp4" in listed and "cut.otio" in listed, listed
+    folder = sorted((studio.store.root / "media" / pid / "exports").iterdir())[-1]
+    frames, rec = export.assemble(export.timeline_clips(studio.store, pid, 24.0), 24.0)
+    video = media.read_video(folder / "cut.mp4")
+    assert len(video) == len(frames) and abs(video.fps - 24.0) < 1e-3
+    timeline = otio.adapters.read_from_file(str(folder / "cut.otio"))
+    clips = list(timeline.find_clips())
+    assert [c.metadata["tenku"]["prompt"] for c in clips] == order
+    assert all(c.metadata["tenku"]["seed"] is not None and c.metadata["tenku"]["model"] for c in clips)
+
+
+def test_fill_frames_on_real_footage(studio, page, tmp_path):
+    clip = tmp_path / "carphone.mp4"
+    shutil.copyfile(CARPHONE, clip)
+    tab(page, "Fill frames")
+    page.set_input_files("#fill-upload input[type=file]", str(clip))
+    says(page, "fill-msg", "loaded carphone.mp4", timeout=LONG)
+    n = int(studio.store.takes(studio.pid)[-1]["frames"])
+    type_into(page, "fill-frame", 10)
+    page.click("#mark-start")
+    says(page, "fill-msg", "starts at frame 10")
+    type_into(page, "fill-frame", 13)
+    page.click("#mark-end")
+    says(page, "fill-msg", "marked frames 10-13")
+    assert page.locator("#fill-ranges textarea, #fill-ranges input").first.input_value() == "10-13"
+    page.click("#fill-go")
+    says(page, "fill-msg", "new take", timeout=LONG)
+    strip = page.locator("#fill-strip .strip").get_attribute("data-strip")
+    assert len(strip) == n and strip[:10] == "C" * 10 and strip[14:] == "C" * (n - 14)
+    assert set(strip[10:14]) <= {"P", "I", "G"}, strip
+    type_into(page, "fill-frame", 11)
+    page.locator("#fill-before img").wait_for()
+    shot_png(page, "fill")
+
+
+def test_stop_keeps_the_partial_take(studio, page):
+    tab(page, "Storyboard")
+    page.click("#add-shot")
+    says(page, "shot-msg", "added shot")
+    type_into(page, "shot-prompt", "a purple ball orbits slowly")
+    type_into(page, "shot-seconds", 20)
+    type_into(page, "shot-steps", 60)
+    page.click("#render-shot")
+    page.locator("#running-job").filter(has_text="window").wait_for(timeout=LONG)
+    page.locator("#queue-preview img").wait_for(timeout=LONG)  # the live preview of the running take
+    assert page.locator("#render-shot").is_disabled()
+    shot_png(page, "queue")
+    page.click("#stop-render")
+    says(page, "queue-msg", "stopping 1")
+    page.wait_for_function("() => document.querySelector('#take-picker input').value.includes('partial')",
+                           timeout=LONG)
+    job = studio.store.jobs(studio.pid)[-1]
+    assert job["status"] == "stopped"
+    take = studio.store.take(job["result"][0])
+    assert take["cancelled"] and 0 < take["frames"] < 20 * 8
+    assert page.locator("#render-shot").is_enabled()
+
+
+def test_bad_input_is_inline_and_nothing_is_lost(studio, page, tmp_path):
+    store, pid = studio.store, studio.pid
+    shots, takes = len(store.shots(pid)), len(store.takes(pid))
+    # an empty prompt, then a 0-second shot
+    page.click("#add-shot")
+    says(page, "shot-msg", "added shot")
+    page.click("#save-shot")
+    says(page, "shot-msg", "prompt is empty")
+    type_into(page, "shot-prompt", "a yellow box grows")
+    type_into(page, "shot-seconds", 0)
+    page.click("#render-shot")
+    says(page, "shot-msg", "seconds must be")
+    shot_png(page, "bad-input")
+    type_into(page, "shot-seconds", 1)
+    page.click("#save-shot")
+    says(page, "shot-msg", "saved")  # the page is still usable
+    # a corrupt upload, a huge upload, a mask of the wrong size
+    tab(page, "Fill frames")
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    page.set_input_files("#fill-upload input[type=file]", str(corrupt))
+    says(page, "fill-msg", "could not be decoded")
+    huge = tmp_path / "huge.mp4"
+    huge.write_bytes(np.random.default_rng(0).bytes(1_500_000))
+    page.set_input_files("#fill-upload input[type=file]", str(huge))
+    says(page, "fill-msg", "limited to 1 MB")
+    small = tmp_path / "small.png"
+    Image.fromarray(np.full((32, 48, 3), 200, np.uint8)).save(small)
+    page.set_input_files("#fill-mask input[type=file]", str(small))
+    type_into(page, "inpaint-prompt", "a red car")
+    page.click("#inpaint-go")
+    says(page, "fill-msg", "the mask is 48x32")
+    assert len(store.shots(pid)) == shots + 1 and len(store.takes(pid)) == takes
+    assert len(store.timeline(pid)) == 3
+
+
+def test_restart_finds_the_project_intact(studio, page):
+    pid = studio.pid
+    before = ([s["prompt"] for s in studio.store.shots(pid)], [e["take_id"] for e in studio.store.timeline(pid)])
+    studio.stop()
+    url = studio.start()
+    page.goto(url)
+    page.wait_for_selector("#new-project")
+    page.wait_for_function("() => document.querySelector('#project-picker input').value === 'Browser film'")
+    says(page, "shot-cards", PROMPTS[0])
+    for prompt in PROMPTS:
+        assert prompt in page.locator("#shot-cards").inner_text()
+    tab(page, "Timeline")
+    says(page, "timeline-total", "3 clip(s)")
+    after = ([s["prompt"] for s in studio.store.shots(pid)], [e["take_id"] for e in studio.store.timeline(pid)])
+    assert after == before
+    shot_png(page, "projects")

@@ -1,0 +1,365 @@
+"""Real checkpoint families (issue 7). Tiny LTX-Video and Wan 2.1 pipelines are built here from
+config with random weights and saved with `save_pretrained`; the same folder is rendered by
+diffusers' reference pipeline and by the engine (its API and `python -m engine generate` /
+`animate`), same seed and settings, and the frames must agree within 2 levels in 8 bits (the
+command line's frames carry the studio's invisible watermark; the reference gets the same mark
+before the comparison)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from engine.conditioning import ClipCondition, ImageCondition, MaskCondition
+from engine.errors import InputError
+from engine.families import capabilities, check_verb, family_of, load_family
+from engine.families.tiny import build_ltx, build_wan
+from engine.service import GenerateRequest
+
+W = H = 32
+N = 9  # frames: 1 + 2 latent frames at the tiny VAEs' 4x time compression
+STEPS, GUIDANCE, SEED = 4, 3.0, 7
+PROMPT = "a red ball rolls to the right"
+CANVASES = {"1:1": [W, H], "16:9": [64, 32], "9:16": [32, 64]}
+RNG = np.random.default_rng(0)
+STILL, LAST = (RNG.integers(0, 256, (H, W, 3), dtype=np.uint8) for _ in range(2))
+CLIP = RNG.integers(0, 256, (17, H, W, 3), dtype=np.uint8)
+
+
+def _quiet():
+    import diffusers
+    import transformers
+
+    diffusers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.set_verbosity_error()
+
+
+def _declare_canvases(folder):
+    """The tiny folders render 32 x 32 for --aspect 1:1 (model_index.json "_tenku" canvases)."""
+    index = json.loads((folder / "model_index.json").read_text())
+    index["_tenku"] = {"canvases": CANVASES}
+    (folder / "model_index.json").write_text(json.dumps(index, indent=2))
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    _quiet()
+    root = tmp_path_factory.mktemp("families")
+    out = {"ltxc": build_ltx(root / "ltx-cond", condition=True, timestep_conditioning=True),
+           "ltx": build_ltx(root / "ltx-t2v", condition=False),
+           "wan": build_wan(root / "wan"),
+           "wan-euler": build_wan(root / "wan-euler", unipc=False)}
+    for f in out.values():
+        _declare_canvases(f)
+    return out
+
+
+@pytest.fixture(scope="module")
+def families(folders):
+    return {k: load_family(v) for k, v in folders.items()}
+
+
+def reference(folder, conditions=None, frames=N, fps=24, steps=STEPS):
+    """uint8 frames from the diffusers pipeline named in the folder."""
+    import diffusers
+
+    name = json.loads((folder / "model_index.json").read_text())["_class_name"]
+    pipe = getattr(diffusers, name).from_pretrained(folder)
+    pipe.set_progress_bar_config(disable=True)
+    kw = {"frame_rate": fps} if name.startswith("LTX") else {}
+    if conditions:
+        kw["conditions"] = conditions
+    out = pipe(prompt=PROMPT, negative_prompt="", height=H, width=W, num_frames=frames, num_inference_steps=steps,
+               guidance_scale=GUIDANCE, generator=torch.Generator().manual_seed(SEED), output_type="np", **kw)
+    return (out.frames[0] * 255).round().astype(np.uint8)
+
+
+def request(conditions=(), frames=N, fps=24.0, **kw):
+    return GenerateRequest(prompt=PROMPT, frames=frames, fps=fps, width=W, height=H, steps=STEPS,
+                           guidance=GUIDANCE, seed=SEED, conditions=list(conditions), **kw)
+
+
+def assert_parity(ours, ref):
+    assert ours.shape == ref.shape
+    diff = np.abs(ours.astype(int) - ref.astype(int)).max()
+    assert diff <= 2, f"frames differ by up to {diff} levels"
+    assert ref.std() > 5  # not a flat picture that any loop would match
+
+
+def ltx_condition(image=None, video=None, frame_index=0):
+    from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+
+    return LTXVideoCondition(image=None if image is None else Image.fromarray(image),
+                             video=None if video is None else [Image.fromarray(f) for f in video],
+                             frame_index=frame_index)
+
+
+# --------------------------------------------------------------------------
+# Same seed, same initial noise
+# --------------------------------------------------------------------------
+
+def test_initial_noise_is_drawn_as_the_reference_draws_it(folders, families):
+    import diffusers
+
+    for key, cls in (("ltxc", "LTXConditionPipeline"), ("wan", "WanPipeline")):
+        fam = families[key]
+        pipe = getattr(diffusers, cls).from_pretrained(folders[key])
+        fam._generator = torch.Generator().manual_seed(SEED)
+        ours = fam.prepare(request(), N, W, H)["noise"]
+        g = torch.Generator().manual_seed(SEED)
+        if key == "wan":
+            ref = pipe.prepare_latents(1, 16, H, W, N, torch.float32, "cpu", g)
+        else:
+            ref = pipe.prepare_latents([], [], [], batch_size=1, num_channels_latents=8, height=H, width=W,
+                                       num_frames=N, generator=g, device="cpu", dtype=torch.float32)[0]
+        assert torch.equal(ours, ref)
+
+
+# --------------------------------------------------------------------------
+# LTX-Video: every verb against LTXConditionPipeline, text to video against LTXPipeline
+# --------------------------------------------------------------------------
+
+def test_ltx_text_to_video_matches_ltx_pipeline(folders, families):
+    assert_parity(families["ltx"].generate(request()).frames, reference(folders["ltx"]))
+
+
+LTX_CASES = {
+    "text to video": ([], []),
+    "image to video": ([ImageCondition(STILL, 0)], [dict(image=STILL)]),
+    "keyframes at both ends": ([ImageCondition(STILL, 0), ImageCondition(LAST, -1)],
+                               [dict(image=STILL), dict(image=LAST, frame_index=N - 1)]),
+    "extend forward": ([ClipCondition(CLIP[:5], 0)], [dict(video=CLIP[:5])]),
+}
+
+
+@pytest.mark.parametrize("case", LTX_CASES)
+def test_ltx_verbs_match_ltx_condition_pipeline(folders, families, case):
+    ours, theirs = LTX_CASES[case]
+    assert_parity(families["ltxc"].generate(request(ours)).frames,
+                  reference(folders["ltxc"], [ltx_condition(**c) for c in theirs]))
+
+
+def test_ltx_extend_backward_matches_on_a_longer_clip(folders, families):
+    # 17 frames; the known clip is the last 9 (3 latent frames): two go in as extra tokens, one in place
+    ours = families["ltxc"].generate(request([ClipCondition(CLIP[:9], 8)], frames=17)).frames
+    assert_parity(ours, reference(folders["ltxc"], [ltx_condition(video=CLIP[:9], frame_index=8)], frames=17))
+
+
+def test_ltx_conditioned_tokens_are_held_at_timestep_zero(families):
+    fam = families["ltxc"]
+    seen = []
+    forward = fam.transformer.forward
+
+    def spy(*a, **k):
+        seen.append(k["timestep"].clone())
+        return forward(*a, **k)
+    fam.transformer.forward = spy
+    try:
+        fam.render_latents(request([ImageCondition(STILL, 0)]))
+    finally:
+        fam.transformer.forward = forward
+    frame_tokens = (H // fam.spatial_ratio) * (W // fam.spatial_ratio)
+    assert all((t[:, :frame_tokens] == 0).all() and (t[:, frame_tokens:] > 0).all() for t in seen)
+    assert fam.per_token_timesteps and capabilities(fam.path)["verbs"]["animate"] == "native"
+
+
+# --------------------------------------------------------------------------
+# Wan 2.1: text to video against WanPipeline; conditioned verbs by replacement
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("key", ["wan", "wan-euler"])  # UniPC (the released folders) and flow-match Euler
+def test_wan_text_to_video_matches_wan_pipeline(folders, families, key):
+    assert_parity(families[key].generate(request(fps=16.0)).frames, reference(folders[key]))
+
+
+WAN_CASES = {
+    "image to video": ([ImageCondition(STILL, 0)], [0]),
+    "keyframes at both ends": ([ImageCondition(STILL, 0), ImageCondition(LAST, -1)], [0, 2]),
+    "extend forward": ([ClipCondition(CLIP[:5], 0)], [0, 1]),
+}
+
+
+@pytest.mark.parametrize("case", WAN_CASES)
+def test_wan_conditions_by_replacement_end_exactly_on_the_known_latents(families, case):
+    fam = families["wan"]
+    conds, known = WAN_CASES[case]
+    r = fam.render_latents(request(conds, fps=16.0))
+    held = r["state"]["cond"]
+    z = r["latents"]
+    assert torch.equal(z[:, :, known], held.latents[:, :, known])
+    assert held.clean[:, :, known].all() and not held.clean[:, :, [i for i in range(3) if i not in known]].any()
+    if case == "image to video":  # frame 0 is the still through the VAE, as Wan decodes it on its own
+        still = fam.decode(fam.encode_video(STILL[None], W, H), {})
+        assert np.array_equal(fam.decode(z, r["state"])[0], still[0])
+    free = fam.render_latents(request(fps=16.0))["latents"]
+    assert not torch.allclose(z[:, :, 1:], free[:, :, 1:])  # the conditions steer the rest
+    assert capabilities(fam.path)["verbs"]["animate"] == "replacement"
+
+
+def test_inpaint_by_replacement_keeps_the_unmasked_latents(families):
+    mask = np.zeros((H, W), bool)
+    mask[8:24, 8:24] = True
+    for key in ("wan", "ltxc"):
+        fam = families[key]
+        r = fam.render_latents(request([MaskCondition(CLIP[:N], mask)], fps=16.0 if key == "wan" else 24.0))
+        c = r["state"]["cond"]
+        assert c.clean.any() and not c.clean.all()
+        assert torch.equal(r["latents"][c.clean], c.latents[c.clean])
+
+
+# --------------------------------------------------------------------------
+# The command line: `python -m engine generate | animate --model DIR` (needs engine.service's hook)
+# --------------------------------------------------------------------------
+
+def _cli(args, capsys):
+    from engine.__main__ import main
+
+    code = main(args)
+    return code, capsys.readouterr()
+
+
+def _png_frames(folder):
+    files = sorted(p for p in folder.iterdir() if p.suffix == ".png")
+    return np.stack([np.asarray(Image.open(p).convert("RGB")) for p in files])
+
+
+def _as_written(frames, folder):
+    """The reference's frames as the CLI writes model-made frames: with the studio's invisible
+    watermark (engine.provenance), keyed by the record in the output's sidecar."""
+    from engine.provenance import ProvenanceRecord, watermark_record_frames
+
+    record = ProvenanceRecord.from_dict(json.loads((folder / "tenku.json").read_text())["provenance"])
+    return watermark_record_frames(frames, record)
+
+
+@pytest.mark.parametrize("key,fps", [("ltxc", 24), ("wan", 16)])
+def test_cli_generate_matches_the_reference(folders, tmp_path, capsys, key, fps):
+    out = tmp_path / f"{key}/"
+    code, io = _cli(["generate", "--model", str(folders[key]), "--prompt", PROMPT, "--frames", str(N),
+                     "--fps", str(fps), "--width", str(W), "--height", str(H), "--steps", str(STEPS),
+                     "--guidance", str(GUIDANCE), "--seed", str(SEED), "--dtype", "float32", "--out", f"{out}/"],
+                    capsys)
+    assert code == 0, io.err
+    assert "estimate: peak memory" in io.err
+    assert_parity(_png_frames(out), _as_written(reference(folders[key], fps=fps), out))
+
+
+def test_cli_animate_matches_ltx_condition_pipeline(folders, tmp_path, capsys):
+    still = tmp_path / "still.png"
+    Image.fromarray(STILL).save(still)
+    out = tmp_path / "animate/"
+    code, io = _cli(["animate", "--model", str(folders["ltxc"]), "--image", str(still), "--prompt", PROMPT,
+                     "--seconds", str(N / 24), "--fps", "24", "--steps", str(STEPS), "--guidance", str(GUIDANCE),
+                     "--seed", str(SEED), "--dtype", "float32", "--out", f"{out}/"], capsys)
+    assert code == 0, io.err
+    assert_parity(_png_frames(out), _as_written(reference(folders["ltxc"], [ltx_condition(image=STILL)]), out))
+
+
+def test_cli_names_what_is_missing(folders, tmp_path, capsys):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(folders["wan"], broken, ignore=shutil.ignore_patterns("transformer"))
+    code, io = _cli(["generate", "--model", str(broken), "--prompt", PROMPT, "--out", str(tmp_path / "x.mp4")],
+                    capsys)
+    assert code == 2 and "no transformer/config.json" in io.err
+    assert not (tmp_path / "x.mp4").exists()
+
+
+# --------------------------------------------------------------------------
+# Bad input: unsupported folders and verbs, before any work
+# --------------------------------------------------------------------------
+
+def test_unsupported_folders_name_what_is_wrong(folders, tmp_path):
+    import shutil
+
+    assert family_of(folders["ltxc"]) == "ltx" and family_of(folders["wan"]) == "wan"
+    with pytest.raises(InputError, match="no model_index.json"):
+        family_of(tmp_path)
+    for missing in ("transformer", "text_encoder", "tokenizer"):
+        broken = tmp_path / f"no-{missing}"
+        shutil.copytree(folders["ltxc"], broken, ignore=shutil.ignore_patterns(missing))
+        with pytest.raises(InputError, match=f"no {missing}/"):
+            load_family(broken)
+    other = tmp_path / "other"
+    shutil.copytree(folders["wan"], other)
+    index = json.loads((other / "model_index.json").read_text())
+    (other / "model_index.json").write_text(json.dumps({**index, "_class_name": "CogVideoXPipeline"}))
+    with pytest.raises(InputError, match="CogVideoXPipeline.*supported: .*LTXConditionPipeline"):
+        family_of(other)
+    (other / "model_index.json").write_text(json.dumps({**index, "transformer_2": ["diffusers", "X"]}))
+    with pytest.raises(InputError, match="Wan 2.2"):
+        family_of(other)
+
+
+def test_verbs_a_family_cannot_do_fail_before_any_work(folders, families):
+    with pytest.raises(InputError, match="cannot loop"):
+        check_verb(folders["wan"], "loop")
+    with pytest.raises(InputError, match="unknown verb"):
+        check_verb(folders["ltxc"], "teleport")
+    fam = families["ltxc"]
+    calls = []
+    forward, encode = fam.transformer.forward, fam.text_encoder.forward
+    fam.transformer.forward = fam.text_encoder.forward = lambda *a, **k: calls.append(1)
+    try:
+        with pytest.raises(InputError, match="cannot loop"):
+            fam.generate(request(loop=True))
+        with pytest.raises(InputError, match="strength below 1"):
+            fam.generate(request([ImageCondition(STILL, 0, strength=0.5)]))
+        with pytest.raises(InputError, match="multiple of 32"):
+            fam.generate(GenerateRequest(prompt=PROMPT, width=48, height=32))
+    finally:
+        fam.transformer.forward, fam.text_encoder.forward = forward, encode
+    assert calls == []
+
+
+def test_the_bundled_model_is_a_family_too(tiny_model):
+    fam = load_family(tiny_model)
+    assert fam.family == "world" and not fam.renders_itself and fam.per_token_timesteps
+    fam.check_verb("loop")
+    assert capabilities(tiny_model)["verbs"]["animate"] == "native"
+
+
+# --------------------------------------------------------------------------
+# Devices and memory
+# --------------------------------------------------------------------------
+
+def test_vae_tiling_and_offload_options(folders, families):
+    fam = load_family(folders["ltxc"], offload=True, vae_tiling=True)
+    assert fam.vae.use_tiling and fam.offload
+    base = families["ltxc"].generate(request()).frames
+    assert np.array_equal(fam.generate(request()).frames, base)  # tiles larger than 32 x 32: one tile
+
+
+def test_offload_moves_each_model_once_per_stage(families):
+    fam = families["ltxc"]
+    moves = []
+
+    class Stub:
+        def to(self, device):
+            moves.append(str(device))
+            return self
+    stub, device = Stub(), fam.device
+    fam.offload, fam.device = True, torch.device("cuda")  # on_device only looks at the type; nothing runs there
+    try:
+        with fam.on_device(stub):
+            with fam.on_device(stub):  # a per-step call inside the stage's visit moves nothing
+                pass
+    finally:
+        fam.offload, fam.device = False, device
+    assert moves == ["cuda", "cpu"]
+
+
+def test_preflight_estimate(folders):
+    from engine.families.estimate import estimate
+
+    small = estimate(folders["ltxc"], width=W, height=H, frames=N, steps=STEPS, guidance=GUIDANCE, tflops=0.05)
+    long = estimate(folders["ltxc"], width=W, height=H, frames=4 * N, steps=STEPS, guidance=GUIDANCE, tflops=0.05)
+    off = estimate(folders["ltxc"], width=W, height=H, frames=N, steps=STEPS, guidance=GUIDANCE, tflops=0.05,
+                   offload=True)
+    assert 0 < small.peak_gib < long.peak_gib and small.seconds < long.seconds
+    assert off.weights_gib < small.weights_gib
+    assert "estimate: peak memory" in small.describe()

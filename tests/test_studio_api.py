@@ -1,0 +1,242 @@
+"""Every public event of the studio through gradio_client, on the tiny model (a real server on loopback)."""
+import shutil
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+CARPHONE = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "clips" / "carphone_pristine.mp4"
+CALLED: set[str] = set()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model, tmp_path_factory):
+    from gradio_client import Client
+
+    from studio.app import build_app
+
+    root = tmp_path_factory.mktemp("studio-api")
+    demo, kw = build_app(model=str(tiny_model), projects=str(root / "projects"), config_dir=str(root / "config"),
+                         dtype="float32", max_upload_mb=1)
+    port = free_port()
+    demo.queue(default_concurrency_limit=1).launch(server_port=port, prevent_thread_lock=True, quiet=True, **kw)
+    client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+    yield demo, client, root
+    demo.studio.queue.wait(120)
+    demo.close()
+
+
+def unwrap(v):
+    """gr.update(...) outputs arrive as {"__type__": "update", "value": ...}: keep the value."""
+    if isinstance(v, dict) and v.get("__type__") == "update":
+        return v.get("value")
+    return v
+
+
+def call(client, name, *args, raw=False):
+    CALLED.add(name)
+    out = client.predict(*args, api_name=f"/{name}")
+    if raw:
+        return out
+    return tuple(unwrap(v) for v in out) if isinstance(out, tuple) else unwrap(out)
+
+
+def msg(out):
+    return out[-1] if isinstance(out, (list, tuple)) else out
+
+
+def test_projects_and_bad_input(server, tmp_path):
+    demo, c, root = server
+    pid, name, m = call(c, "create_project", "First film")
+    assert pid.startswith("p") and "created" in m
+    assert "⚠️" in msg(call(c, "create_project", "   "))  # empty name: inline message
+    assert "renamed" in msg(call(c, "rename_project", pid, "Opening"))
+    dup, m = call(c, "duplicate_project", pid)
+    assert dup != pid and "duplicated" in m
+    call(c, "ask_delete", dup)
+    call(c, "cancel_delete")
+    assert "deleted" in msg(call(c, "delete_project", dup))
+    assert call(c, "list_projects") == pid
+    ex, m = call(c, "open_example")
+    sb = call(c, "storyboard", ex)
+    assert "Shot 3" in sb[0] and "animates a still" in sb[0]
+    assert "⚠️" in msg(call(c, "add_model", str(tmp_path)))  # not a model folder
+    model_copy = root / "models" / "mine"
+    shutil.copytree(demo.studio.engines.default, model_copy)
+    assert "added" in msg(call(c, "add_model", str(model_copy)))
+    # bad shots: an empty prompt and a 0-second shot are refused inline and nothing is lost
+    sid = call(c, "add_shot", pid)[1]
+    editor = ["", "", 2.0, "1:1", 0, "", 1, 2, 5.0, None, None]
+    out = call(c, "save_shot", pid, sid, *editor)
+    assert "prompt is empty" in msg(out)
+    editor[0], editor[2] = "a red ball rolls to the right", 0
+    assert "seconds must be" in msg(call(c, "render_shot", pid, sid, None, *editor))
+    editor[2] = 1.0
+    assert "saved" in msg(call(c, "save_shot", pid, sid, *editor))
+    assert demo.studio.store.shot(sid)["prompt"] == "a red ball rolls to the right"
+
+
+def _project_with_takes(server, prompts=("a red ball rolls right", "a blue box falls", "a green triangle spins")):
+    demo, c, root = server
+    pid = call(c, "create_project", "Three shots")[0]
+    sids = []
+    for p in prompts:
+        sid = call(c, "add_shot", pid)[1]
+        call(c, "select_shot", pid, sid)
+        assert "saved" in msg(call(c, "save_shot", pid, sid, p, "", 1.0, "1:1", 0, "static camera", 1, 2, 5.0,
+                                   None, None))
+        sids.append(sid)
+    assert "queued 3" in msg(call(c, "render_all", pid, None))
+    table = call(c, "watch_queue", pid)[0]
+    assert [r[3] for r in table["data"]] == ["done"] * 3
+    return pid, sids
+
+
+def test_storyboard_takes_and_timeline(server):
+    demo, c, root = server
+    store = demo.studio.store
+    pid, sids = _project_with_takes(server)
+    call(c, "move_shot_down", pid, sids[0])
+    call(c, "move_shot_up", pid, sids[0])
+    takes = [store.takes(pid, s)[0]["id"] for s in sids]
+    video, info, strip, m = call(c, "select_take", takes[0])
+    assert Path(video["video"] if isinstance(video, dict) else video).exists() and info["prompt"].startswith("a red")
+    assert f"data-strip='{'G' * store.take(takes[0])['frames']}'" in strip
+    settings = call(c, "use_settings", takes[1])
+    assert settings[0] == "a blue box falls"
+    for t in takes:
+        assert "promoted" in call(c, "promote", t)
+    # take verbs
+    assert "queued" in call(c, "extend_forward", takes[0], 1.0, None)
+    assert "queued" in call(c, "extend_backward", takes[0], 1.0, None)
+    assert "queued" in call(c, "loop", takes[0], None)
+    assert "⚠️" in call(c, "remix", takes[0], "  ", 0.5, None)
+    assert "queued" in call(c, "remix", takes[0], "a red box rolls right", 0.5, None)
+    assert "queued" in call(c, "bridge", pid, takes[0], 0.5, None)
+    assert "last shot" in call(c, "bridge", pid, takes[2], 0.5, None)
+    call(c, "watch_queue", pid)
+    kinds = sorted(t["kind"] for t in store.takes(pid, sids[0]))
+    assert kinds == ["bridge", "extend", "extend", "generate", "loop", "remix"], [j["error"] for j in store.jobs(pid)]
+    ext = [t for t in store.takes(pid, sids[0]) if t["kind"] == "extend"][0]
+    assert ext["frames"] > store.take(takes[0])["frames"]
+    out = call(c, "recut", pid, sids[0], takes[0], 2, 6)
+    assert "frames 2-6" in msg(out)
+    assert "⚠️" in msg(call(c, "recut", pid, sids[0], takes[0], 6, 2))
+    # timeline: reorder, trim, crossfade, bridge, play, export
+    table, entry, total, m = call(c, "timeline", pid)
+    entries = [e["id"] for e in store.timeline(pid)]
+    call(c, "move_clip_later", pid, entries[0])
+    call(c, "move_clip_earlier", pid, entries[0])
+    assert [e["id"] for e in store.timeline(pid)] == entries
+    assert call(c, "select_clip", entries[1])[2] == "cut"
+    assert "trimmed" in msg(call(c, "trim_clip", pid, entries[1], 1, 0))
+    assert "⚠️" in msg(call(c, "trim_clip", pid, entries[1], 5, 5))
+    assert "crossfade" in msg(call(c, "set_transition", pid, entries[1], "crossfade", 0.25, None))
+    assert "⚠️" in msg(call(c, "set_transition", pid, entries[0], "crossfade", 0.25, None))
+    assert "bridge" in msg(call(c, "set_transition", pid, entries[2], "bridge", 0.5, None))
+    call(c, "watch_queue", pid)
+    assert store.entry(entries[2])["transition"] == "bridge" and store.entry(entries[2])["bridge_take_id"]
+    video, m = call(c, "play_cut", pid, "8")
+    assert m == ""
+    files, m = call(c, "export", pid, "24", ["MP4", "OTIO", "EDL", "FCP XML"])
+    assert "exported" in m and len(files) == 4
+    assert "⚠️" in msg(call(c, "export", pid, "24", []))
+    call(c, "remove_clip", pid, entries[2])
+    assert len(store.timeline(pid)) == 2
+    call(c, "delete_shot", pid, sids[2])
+    assert len(store.shots(pid)) == 2
+
+
+def test_fill_inpaint_and_uploads(server, tmp_path):
+    demo, c, root = server
+    from gradio_client import handle_file
+
+    store = demo.studio.store
+    pid = call(c, "create_project", "Footage")[0]
+    assert call(c, "fill_takes", pid) is None
+    clip = tmp_path / "carphone.mp4"
+    shutil.copyfile(CARPHONE, clip)
+    out = call(c, "upload_clip", pid, handle_file(str(clip)))
+    tid = out[0]
+    assert "loaded carphone.mp4" in msg(out)
+    n = store.take(tid)["frames"]
+    assert "C" * n in out[3]
+    frame_out = call(c, "scrub", tid, 10)
+    assert frame_out[0] == 10
+    assert call(c, "mark_start", tid, 10)[0] == 10
+    assert call(c, "mark_end", tid, 10, 13, "")[0] == "10-13"
+    assert "⚠️" in call(c, "fill", pid, tid, "5-999", "", None)
+    assert "queued" in call(c, "fill", pid, tid, "10-13", "", None)
+    call(c, "watch_queue", pid)
+    filled = [t for t in store.takes(pid) if t["kind"] == "fill"]
+    assert filled, [j["error"] for j in store.jobs(pid)]
+    loaded = call(c, "load_take", pid, filled[0]["id"])
+    strip = loaded[3]
+    made = strip.split("data-strip='")[1].split("'")[0]
+    assert made[:10] == "C" * 10 and set(made[10:14]) <= {"P", "I", "G"}, made
+    assert "found" in call(c, "auto_detect", tid)[1]
+    # masks: the right size is queued, a wrong size or an empty mask is refused inline
+    mask, m = call(c, "mask_frame", tid, 3)
+    w, h = Image.open(mask["background"] if isinstance(mask, dict) and "background" in mask else mask).size
+    bg = tmp_path / "bg.png"
+    Image.fromarray(np.zeros((h, w, 3), np.uint8)).save(bg)
+    layer = np.zeros((h, w, 4), np.uint8)
+    layer[10:40, 10:40] = 255
+    Image.fromarray(layer).save(tmp_path / "layer.png")
+    value = {"background": handle_file(str(bg)), "layers": [handle_file(str(tmp_path / "layer.png"))],
+             "composite": handle_file(str(bg))}
+    assert "queued" in call(c, "inpaint", pid, tid, value, "a red car", None)
+    Image.fromarray(np.zeros((32, 48, 3), np.uint8)).save(tmp_path / "small.png")
+    small = {"background": handle_file(str(tmp_path / "small.png")), "layers": [], "composite": None}
+    assert "the mask is 48x32" in call(c, "inpaint", pid, tid, small, "a red car", None)
+    empty = {"background": handle_file(str(bg)), "layers": [], "composite": handle_file(str(bg))}
+    assert "mask is empty" in call(c, "inpaint", pid, tid, empty, "a red car", None)
+    call(c, "watch_queue", pid)
+    assert [t for t in store.takes(pid) if t["kind"] == "inpaint"], [j["error"] for j in store.jobs(pid)]
+    # bad uploads: corrupt, too large, wrong type; the project keeps what it had
+    before = len(store.takes(pid))
+    bad = tmp_path / "corrupt.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    assert "could not be decoded" in msg(call(c, "upload_clip", pid, handle_file(str(bad))))
+    huge = tmp_path / "huge.mp4"
+    huge.write_bytes(np.random.default_rng(0).bytes(1_500_000))
+    assert "limited to 1 MB" in msg(call(c, "upload_clip", pid, handle_file(str(huge))))
+    assert len(store.takes(pid)) == before
+
+
+def test_stop_keeps_partial(server):
+    import time
+
+    demo, c, root = server
+    store = demo.studio.store
+    pid = call(c, "create_project", "Stop me")[0]
+    sid = call(c, "add_shot", pid)[1]
+    call(c, "render_shot", pid, sid, None, "a red ball", "", 4.0, "1:1", 0, "", 1, 60, 5.0, None, None)
+    t0 = time.time()
+    while not any(j["status"] == "running" for j in store.jobs(pid)):
+        assert time.time() - t0 < 60
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert "stopping 1" in call(c, "stop", pid)
+    call(c, "watch_queue", pid)
+    job = store.jobs(pid)[-1]
+    assert job["status"] == "stopped"
+    take = store.take(job["result"][0])
+    assert take["cancelled"] and take["frames"] > 0
+    takes = call(c, "storyboard", pid, raw=True)[13]
+    assert "partial" in takes["choices"][0][0]
+
+
+def test_every_public_event_was_called(server):
+    demo, c, root = server
+    api = c.view_api(return_format="dict", print_info=False)
+    names = {n.strip("/") for n in api["named_endpoints"]}
+    assert names - CALLED == set()

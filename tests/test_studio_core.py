@@ -1,0 +1,149 @@
+"""The studio's project store, render queue and export, without the page."""
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from engine.errors import InputError
+
+
+@pytest.fixture()
+def studio(tiny_model, tmp_path):
+    from studio.app import make_studio
+
+    s = make_studio(model=str(tiny_model), projects=tmp_path / "projects", config_dir=tmp_path / "config",
+                    dtype="float32")
+    yield s
+    s.queue.wait(120)
+    s.store.close()
+
+
+def _shot(s, pid, prompt="a red ball rolls to the right", **kw):
+    return s.store.add_shot(pid, prompt=prompt, seconds=1.0, aspect="1:1", steps=2, **kw)
+
+
+def test_store_round_trip_and_duplicate(studio, tmp_path):
+    st = studio.store
+    pid = st.create_project("Desert")
+    a, b = _shot(studio, pid, "one"), _shot(studio, pid, "two")
+    st.move_shot(b, -1)
+    assert [s["prompt"] for s in st.shots(pid)] == ["two", "one"]
+    st.rename_project(pid, "Dunes")
+    dup = st.duplicate_project(pid)
+    assert st.project(dup)["name"] == "Dunes (copy)"
+    assert [s["prompt"] for s in st.shots(dup)] == ["two", "one"]
+    st.delete_project(dup)
+    assert [p["id"] for p in st.projects()] == [pid]
+    with pytest.raises(InputError):
+        st.create_project("   ")
+    with pytest.raises(InputError):
+        st.inside(tmp_path / "elsewhere.txt")
+    # WAL mode, and nothing outside the projects folder
+    assert st._q("PRAGMA journal_mode")[0]["journal_mode"] == "wal"
+    assert sorted(p.name for p in (tmp_path / "projects").iterdir()) >= ["media", "studio.db"]
+
+
+def test_queue_renders_takes_and_exports(studio, tmp_path):
+    import opentimelineio as otio
+
+    from engine import media
+    from engine.provenance import read_manifest, trust_anchors_pem
+    from studio import export
+
+    st, q = studio.store, studio.queue
+    pid = st.create_project("Cut")
+    shots = [_shot(studio, pid, p) for p in ("a red ball rolls right", "a blue cube falls", "a green star spins")]
+    jobs = [q.submit(pid, "shot", {"shot_id": s, "seed": i}) for i, s in enumerate(shots)]
+    assert all(st.job(j)["status"] in ("waiting", "running", "done") for j in jobs)
+    q.wait(120)
+    assert [st.job(j)["status"] for j in jobs] == ["done"] * 3, [st.job(j)["error"] for j in jobs]
+    takes = [st.take(st.job(j)["result"][0]) for j in jobs]
+    entries = [st.promote(t["id"]) for t in takes]
+    st.move_entry(entries[2], -2)
+    st.update_entry(entries[1], transition="crossfade", transition_seconds=0.25)
+    out = export.export(st, pid, 24.0, ["MP4", "OTIO", "EDL", "FCP XML", "PNG sequence"], tmp_path / "config")
+    clips = export.timeline_clips(st, pid, 24.0)
+    frames, rec = export.assemble(clips, 24.0)
+    v = media.read_video(out["MP4"])
+    assert len(v) == len(frames) == rec.frame_count and abs(v.fps - 24) < 1e-3
+    assert "T" in rec.strip()
+    tl = otio.adapters.read_from_file(out["OTIO"])
+    got = [c.metadata["tenku"]["prompt"] for c in tl.find_clips()]
+    assert got == ["a green star spins", "a red ball rolls right", "a blue cube falls"]
+    assert len(list(tl.tracks[0].find_children(descended_from_type=otio.schema.Transition))) == 1
+    assert tl.duration().to_frames() == len(frames)
+    edl = open(out["EDL"]).read()
+    assert edl.count(" D ") == 1 or " D    " in edl
+    assert "<xmeml" in open(out["FCP XML"]).read()
+    assert len(media.list_frame_files(out["PNG sequence"])) == len(frames)
+    report = read_manifest(out["MP4"], trust_anchors_pem(tmp_path / "config"))
+    assert report.intact
+    # a duplicate is a whole, independent project: its cut exports the same frames
+    dup = st.duplicate_project(pid)
+    assert all(st.path(t["path"]).is_file() and t["project_id"] == dup for t in st.takes(dup))
+    assert {e["take_id"] for e in st.timeline(dup)} <= {t["id"] for t in st.takes(dup)}
+    st.delete_project(pid)
+    assert len(export.assemble(export.timeline_clips(st, dup, 24.0), 24.0)[0]) == len(frames)
+
+
+def test_stop_keeps_partial_and_restart_recovers(studio, tiny_model, tmp_path):
+    from studio.app import make_studio
+
+    st, q = studio.store, studio.queue
+    pid = st.create_project("Stop")
+    sid = st.add_shot(pid, prompt="a red ball", seconds=3.0, steps=40)
+    jid = q.submit(pid, "shot", {"shot_id": sid})
+    t0 = time.time()
+    while st.job(jid)["status"] != "running" or not q.live.get(jid, {}).get("progress"):
+        assert time.time() - t0 < 60
+        time.sleep(0.02)
+    q.stop(jid)
+    q.wait(60)
+    job = st.job(jid)
+    assert job["status"] == "stopped", job
+    take = st.take(job["result"][0])
+    assert take["cancelled"] and take["frames"] > 0
+    # a job left running by a crash comes back as waiting (once), then failed
+    crashed = st.add_job(pid, "shot", {"shot_id": sid})
+    st.update_job(crashed, status="running", attempts=1)
+    twice = st.add_job(pid, "shot", {"shot_id": sid})
+    st.update_job(twice, status="running", attempts=2)
+    s2 = make_studio(model=str(tiny_model), projects=tmp_path / "projects", config_dir=tmp_path / "config",
+                     dtype="float32", start=False)
+    assert s2.store.job(crashed)["status"] == "waiting"
+    assert s2.store.job(twice)["status"] == "failed" and "interrupted" in s2.store.job(twice)["error"]
+    assert s2.store.project(pid)["name"] == "Stop"
+    s2.queue.stop(crashed)
+    s2.store.close()
+
+
+def test_example_project_opens_and_animates_its_still(studio):
+    from studio.panels.projects import open_example
+
+    st = studio.store
+    pid = open_example(studio)
+    shots = st.shots(pid)
+    assert len(shots) == 3 and shots[0]["start_image"] and st.path(shots[0]["start_image"]).is_file()
+    st.update_shot(shots[0]["id"], steps=2, seconds=1.0)
+    jid = studio.queue.submit(pid, "shot", {"shot_id": shots[0]["id"]})
+    studio.queue.wait(120)
+    job = st.job(jid)
+    assert job["status"] == "done", job["error"]
+    take = st.take(job["result"][0])
+    assert take["kind"] == "animate" and take["settings"]["conditions"][0]["type"] == "image"
+
+
+def test_a_job_that_cannot_run_fails_with_its_reason(tmp_path):
+    from studio.app import make_studio
+
+    s = make_studio(model=str(tmp_path / "no-such-model"), projects=tmp_path / "p", config_dir=tmp_path / "c",
+                    dtype="float32")
+    pid = s.store.create_project("Broken")
+    sid = _shot(s, pid)
+    jid = s.queue.submit(pid, "shot", {"shot_id": sid})
+    s.queue.wait(60)
+    job = s.store.job(jid)
+    assert job["status"] == "failed" and "does not exist" in job["error"]
+    s.store.close()

@@ -1,0 +1,461 @@
+"""The editing verbs (issue 3) on tiny models: shapes, held frames exact, provenance, the
+replacement path for models without per-token noise levels, bad input and the CLI contract."""
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from engine import media, verbs
+from engine.__main__ import main
+from engine.conditioning import ImageCondition, canvas_for, crop_window, fit_frames, unfit_frames
+from engine.errors import InputError
+from engine.media import Video
+from engine.sampler import Cancelled
+from engine.service import BASE_FPS, Engine, GenerateRequest, _seam_window, _windows, resample
+from engine.world import render
+from engine.world.scene import Obj, Scene
+
+FAST = dict(steps=2, guidance=3.0)
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model):
+    return Engine(tiny_model, dtype="float32")
+
+
+@pytest.fixture(scope="module")
+def clip():
+    """A red ball crossing a grey studio, 16 frames."""
+    scene = Scene((Obj("red", "ball", "big", "right", x0=0.2, y0=0.5),), "studio")
+    return render(scene, 128, 128, 8.0, 16)
+
+
+def kinds(result):
+    return result.record.per_frame()
+
+
+# --------------------------------------------------------------------------
+# Geometry and time
+# --------------------------------------------------------------------------
+
+def test_canvas_policy_keeps_native_aspects_and_fits_others():
+    assert canvas_for(1920, 1080) == (256, 144) and canvas_for(1080, 1920) == (144, 256)
+    assert canvas_for(500, 500) == (128, 128)
+    assert canvas_for(640, 480) == (192, 144)  # 4:3 gets its own canvas, not a quarter cropped away
+    w, h = canvas_for(2390, 1000)
+    assert w % 16 == h % 16 == 0 and abs(w / h / 2.39 - 1) < 0.03
+    frames = np.random.default_rng(0).integers(0, 255, (2, 120, 160, 3), dtype=np.uint8)
+    back = unfit_frames(fit_frames(frames, 192, 144), 160, 120)
+    assert back.shape == frames.shape and crop_window(160, 120, 192, 144) == (0, 0, 160, 120)
+
+
+def test_windows_run_backward_and_respect_latent_groups():
+    fwd = _windows(40, 1)
+    assert fwd[0] == (0, 16) and fwd[-1] == (24, 40)
+    assert _windows(40, 1, backward=True)[0] == (24, 40)
+    for a, b in _windows(41, 4):  # a VAE compressing time by 4: windows of 1 + 4k frames on group starts
+        assert a % 4 == 0 and (b - a - 1) % 4 == 0
+
+
+@pytest.mark.parametrize("P,r", [(16, 1), (40, 1), (8, 1), (16, 4)])
+def test_loop_seam_window_puts_the_wrap_between_held_ends(P, r):
+    idx, hold = _seam_window(P, r)
+    assert len(set(idx.tolist())) == len(idx) and hold[0] and hold[-1] and not hold.all()
+    wrap = int(np.flatnonzero(idx == 0)[0])  # frame 0 follows frame P-1 inside the window
+    assert idx[wrap - 1] == P - 1 and not hold[wrap - 1] and not hold[wrap]
+
+
+def test_resample_copies_exact_frames_and_interpolates_between(clip):
+    out, pos = resample(clip[:3], [0, 0.125, 0.25], np.arange(7) / 24)
+    assert np.array_equal(out[0], clip[0]) and np.array_equal(out[3], clip[1]) and np.array_equal(out[6], clip[2])
+    assert np.allclose(pos, np.arange(7) / 3)
+
+
+# --------------------------------------------------------------------------
+# Every verb on the tiny model
+# --------------------------------------------------------------------------
+
+def test_animate_holds_frame_0_on_the_nearest_aspect(engine):
+    still = np.random.default_rng(1).integers(0, 255, (100, 210, 3), dtype=np.uint8)
+    r = verbs.animate(engine, still, "a red ball rolls right", seconds=2.0, fps=24, **FAST)
+    assert r.frames.shape == (48, 144, 256, 3) and r.fps == 24
+    assert np.array_equal(r.frames[0], fit_frames(still[None], 256, 144)[0])
+    k = kinds(r)
+    assert k[0] == "camera" and k[3] == "generated" and k[1] == "interpolated"
+    assert r.record.frame_count == 48
+
+
+@pytest.mark.parametrize("fps", [8.0, 24.0])
+def test_extend_forward_and_backward_keep_every_original_frame(engine, clip, fps):
+    video = Video.from_frames(clip, fps)
+    fwd = verbs.extend(engine, video, seconds=1.0, prompt="a red ball", **FAST)
+    back = verbs.extend(engine, video, seconds=1.0, backward=True, **FAST)
+    new = round(fps)
+    assert fwd.frames.shape == back.frames.shape == (16 + new, 128, 128, 3) and fwd.fps == fps
+    assert np.array_equal(fwd.frames[:16], clip) and np.array_equal(back.frames[new:], clip)
+    assert kinds(fwd)[:16] == ["camera"] * 16 and kinds(back)[new:] == ["camera"] * 16
+    assert "generated" in kinds(fwd)[16:] and "generated" in kinds(back)[:new]
+    assert fwd.record.ranges[0].source_start == 0
+
+
+def test_extend_any_length_by_sliding_windows_both_ways(engine, clip):
+    video = Video.from_frames(clip, BASE_FPS)
+    for backward in (False, True):
+        r = verbs.extend(engine, video, seconds=5.0, backward=backward, **FAST)
+        assert len(r.frames) == 56
+        kept = r.frames[40:] if backward else r.frames[:16]
+        assert np.array_equal(kept, clip)
+        assert r.frames[:40 if backward else 56].std(axis=(1, 2, 3)).min() > 0  # no empty (unmade) frames
+
+
+def test_fill_keeps_untouched_frames_and_says_what_filled_each(engine, clip):
+    video = Video.from_frames(clip, BASE_FPS)
+    r = verbs.fill(engine, video, [(4, 11)], method="generate", **FAST)
+    assert r.frames.shape == clip.shape
+    assert np.array_equal(r.frames[:4], clip[:4]) and np.array_equal(r.frames[12:], clip[12:])
+    assert not np.array_equal(r.frames[4:12], clip[4:12])
+    assert kinds(r) == ["camera"] * 4 + ["generated"] * 8 + ["camera"] * 4
+    # a short gap in 24 fps footage goes to the interpolator; gaps at the ends need the model
+    v24 = Video.from_frames(render(Scene((Obj("blue", "box", "big", "right", x0=0.2),)), 128, 128, 24, 24), 24)
+    r = verbs.fill(engine, v24, [(0, 2), (10, 11), (22, 23)], **FAST)
+    k = kinds(r)
+    assert k[10:12] == ["interpolated"] * 2 and r.record.range_at(10).details["method"] == "flow"
+    assert r.record.range_at(10).generation is None and r.record.range_at(0).generation is not None
+    assert k[3:10] == ["camera"] * 7 and np.array_equal(r.frames[3:10], v24.frames[3:10])
+
+
+def test_detect_bad_frames_and_fill_auto(engine, clip):
+    frames = clip.copy()
+    frames[5] = 0  # black
+    frames[9] = frames[10] = frames[8]  # frozen 9-10
+    frames[12] = frames[11]  # duplicated
+    ts = np.arange(16) / 8.0
+    ts[14:] += 2 / 8.0  # two frames missing between 13 and 14
+    video = Video(frames, 8.0, ts)
+    found = verbs.detect_bad_frames(video)
+    assert [(f.start, f.end, f.kind) for f in found] == [
+        (5, 5, "black"), (9, 10, "frozen"), (12, 12, "duplicated"), (13, 14, "dropped")]
+    assert found[-1].missing == 2
+    assert verbs.detect_bad_frames(Video.from_frames(np.repeat(clip[:1], 8, 0), 8)) == []  # a still shot is fine
+    r = verbs.fill(engine, video, **FAST)
+    assert len(r.frames) == 18 and np.array_equal(r.frames[:5], frames[:5])
+    assert np.array_equal(r.frames[16:], frames[14:]) and kinds(r)[14:16] != ["camera"] * 2
+    assert r.settings["gaps"] == [[5, 5], [9, 10], [12, 12], [14, 15]]
+
+
+def test_bridge_starts_on_a_and_ends_on_b(engine, clip):
+    a = Video.from_frames(clip[:8], 24)
+    b_frames = render(Scene((Obj("red", "ball", "big", "right", x0=0.7),)), 256, 144, 24, 8)
+    r = verbs.bridge(engine, a, Video.from_frames(b_frames, 24), seconds=1.0, **FAST)
+    assert r.frames.shape == (25, 128, 128, 3) and r.fps == 24
+    assert np.array_equal(r.frames[0], clip[7]) and np.array_equal(r.frames[-1], fit_frames(b_frames[:1], 128, 128)[0])
+    k = kinds(r)
+    assert k[0] == k[-1] == "camera" and "transition" in k
+    assert r.record.ranges[-1].source_start == 0 and r.record.ranges[0].source_start == 7
+
+
+def test_loop_delivers_one_period(engine):
+    r = engine.generate(GenerateRequest("a red ball", seconds=2.0, fps=24, loop=True, **FAST))
+    assert r.frames.shape[0] == 48 and len(r.base_frames) == 16
+    assert r.settings["loop"] is True
+    with pytest.raises(InputError, match="at least 1 s"):
+        engine.generate(GenerateRequest("a red ball", seconds=0.5, loop=True, **FAST))
+
+
+def test_remix_strength_one_is_plain_generation(engine, clip):
+    video = Video.from_frames(clip, BASE_FPS)
+    soft = verbs.remix(engine, video, "a blue ball", strength=0.3, seed=3, **FAST)
+    full = verbs.remix(engine, video, "a blue ball", strength=1.0, seed=3, **FAST)
+    plain = engine.generate(GenerateRequest("a blue ball", frames=16, fps=BASE_FPS, seed=3, width=128, height=128, **FAST))
+    assert soft.frames.shape == clip.shape and np.array_equal(full.frames, plain.frames)
+    assert not np.array_equal(soft.frames, full.frames)
+    assert set(kinds(soft)) == {"generated"} and soft.settings["strength"] == 0.3
+    for s in (0.0, 1.5, -1):
+        with pytest.raises(InputError, match=r"strength must be in \(0, 1\]"):
+            verbs.remix(engine, video, "x", strength=s)
+
+
+def test_inpaint_and_outpaint_leave_the_rest_exact(engine, clip):
+    video = Video.from_frames(np.concatenate([clip, clip[:8]]), 24)  # 24 fps: in-betweens too
+    mask = np.zeros((128, 128), bool)
+    mask[32:96, 40:100] = True
+    for invert in (False, True):
+        r = verbs.inpaint(engine, video, mask, "a blue ball", invert=invert, **FAST)
+        keep = mask if invert else ~mask
+        assert r.frames.shape == video.frames.shape
+        assert np.array_equal(r.frames[:, keep], video.frames[:, keep])
+        assert not np.array_equal(r.frames[:, ~keep], video.frames[:, ~keep])
+        assert set(kinds(r)) == {"inpainted"}
+    big = np.kron(mask, np.ones((2, 2), bool))  # the same mask at twice the size is fine
+    assert verbs.inpaint(engine, video, big, "x", **FAST).frames.shape == video.frames.shape
+    with pytest.raises(InputError, match="aspect"):
+        verbs.inpaint(engine, video, np.ones((10, 30), bool), "x")
+    with pytest.raises(InputError, match="nothing to repaint"):
+        verbs.inpaint(engine, video, np.zeros((128, 128), bool), "x")
+
+
+def test_other_sizes_and_rates_map_back(engine):
+    rng = np.random.default_rng(5)
+    video = Video.from_frames(rng.integers(0, 255, (9, 120, 160, 3), dtype=np.uint8), 30)
+    r = verbs.extend(engine, video, seconds=0.5, **FAST)
+    assert r.frames.shape == (24, 120, 160, 3) and np.array_equal(r.frames[:9], video.frames)
+    assert r.settings["width"] == 192 and r.settings["height"] == 144
+
+
+def test_cancel_leaves_the_input_as_it_was(engine, clip):
+    def stop(fraction, stage, info=None):
+        raise Cancelled()
+
+    video = Video.from_frames(clip, BASE_FPS)
+    r = verbs.extend(engine, video, seconds=1.0, progress=stop, **FAST)
+    assert r.cancelled and np.array_equal(r.frames, clip)
+
+
+# --------------------------------------------------------------------------
+# The replacement path: a model that takes one noise level per clip
+# --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def scalar_model(tiny_model, tmp_path_factory):
+    path = tmp_path_factory.mktemp("scalar") / "scalar-world"
+    shutil.copytree(tiny_model, path)
+    index = json.loads((path / "model_index.json").read_text())
+    (path / "model_index.json").write_text(json.dumps({**index, "per_token_timesteps": False}))
+    return path
+
+
+def test_replacement_path_holds_known_content_with_a_scalar_timestep(scalar_model, clip):
+    engine = Engine(scalar_model, dtype="float32")
+    pipe = engine.pipe
+    assert pipe.per_token_timesteps is False
+    seen = []
+    forward = pipe.transformer.forward
+
+    def scalar_only(x, t, *a, **k):  # what a checkpoint without per-token noise levels accepts
+        if t.dim() != 1:
+            raise AssertionError(f"per-token timesteps {tuple(t.shape)} given to a scalar-timestep model")
+        seen.append(t.clone())
+        return forward(x, t, *a, **k)
+
+    pipe.transformer.forward = scalar_only
+    video = Video.from_frames(clip, BASE_FPS)
+    r = verbs.extend(engine, video, seconds=1.0, **FAST)
+    assert np.array_equal(r.frames[:16], clip) and seen
+    mask = np.zeros((128, 128), bool)
+    mask[:64] = True
+    r = verbs.inpaint(engine, video, mask, "a blue sky", **FAST)
+    assert np.array_equal(r.frames[:, 64:], clip[:, 64:]) and r.settings["conditioning"] == "replacement"
+    # the known region's latents follow the known content noised to each level: the same
+    # request on the native path differs (held tokens are shown at level 0 there)
+    assert r.settings["conditioning"] == "replacement"
+
+
+def test_native_path_shows_held_tokens_at_level_zero(engine, clip):
+    seen = []
+    pipe = engine.pipe
+    forward = pipe.transformer.forward
+    pipe.transformer.forward = lambda x, t, *a, **k: (seen.append(t.clone()), forward(x, t, *a, **k))[1]
+    try:
+        verbs.extend(engine, Video.from_frames(clip, BASE_FPS), seconds=0.5, **FAST)
+    finally:
+        pipe.transformer.forward = forward
+    t = seen[0]
+    assert t.dim() == 2 and (t == 0).any() and (t > 0).any()
+
+
+# --------------------------------------------------------------------------
+# The command line: exit codes, no partial output, inputs never modified
+# --------------------------------------------------------------------------
+
+@pytest.fixture
+def files(tmp_path, clip, monkeypatch):
+    monkeypatch.setenv("TENKU_CONFIG", str(tmp_path / "config"))
+    media.write_video(tmp_path / "in.mp4", clip, 8)
+    Image.fromarray(clip[0]).save(tmp_path / "still.png")
+    m = np.zeros((128, 128), np.uint8)
+    m[32:96, 32:96] = 255
+    Image.fromarray(m).save(tmp_path / "mask.png")
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    media.write_video(tmp_path / "short.mp4", clip[:1], 8)
+    return tmp_path
+
+
+def digest(folder: Path) -> dict:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.is_file()}
+
+
+def run_cli(tiny_model, *args):
+    return main([*args, "--model", str(tiny_model), "--steps", "2", "--dtype", "float32", "--quiet"])
+
+
+@pytest.mark.parametrize("args", [
+    ["animate", "--image", "{d}/still.png", "--prompt", "a red ball", "--seconds", "1", "--fps", "8"],
+    ["extend", "--video", "{d}/in.mp4", "--seconds", "1", "--backward", "--fps", "24"],
+    ["fill", "--video", "{d}/in.mp4", "--frames", "4-7,10-11"],
+    ["fill", "--video", "{d}/in.mp4", "--auto"],
+    ["bridge", "--from", "{d}/in.mp4", "--to", "{d}/in.mp4", "--seconds", "1"],
+    ["remix", "--video", "{d}/in.mp4", "--prompt", "a blue ball", "--strength", "0.6"],
+    ["inpaint", "--video", "{d}/in.mp4", "--mask", "{d}/mask.png", "--prompt", "a blue box"],
+    ["generate", "--prompt", "a red ball", "--loop", "--seconds", "1", "--fps", "8"],
+])
+def test_cli_verbs_write_frames_and_a_sidecar(tiny_model, files, args):
+    before = digest(files)
+    out = files / "out"
+    assert run_cli(tiny_model, *[a.format(d=files) for a in args], "--out", f"{out}/") == 0
+    side = json.loads((out / "tenku.json").read_text())
+    pngs = sorted(out.glob("*.png"))
+    assert len(pngs) == side["frames"] == side["provenance"]["frame_count"] > 0
+    assert digest(files) == before  # inputs untouched
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["extend", "--video", "{d}/missing.mp4", "--seconds", "1"], "does not exist"),
+    (["extend", "--video", "{d}/junk.png", "--seconds", "1"], "not a readable video"),
+    (["extend", "--video", "{d}/in.mp4"], "--seconds is required"),
+    (["fill", "--video", "{d}/in.mp4", "--frames", "10-20"], "outside the clip"),
+    (["fill", "--video", "{d}/in.mp4", "--frames", "2-5,5-7"], "overlap"),
+    (["fill", "--video", "{d}/in.mp4", "--frames", "x-y"], "not A-B"),
+    (["fill", "--video", "{d}/short.mp4", "--frames", "0-0"], "at least one good frame"),
+    (["inpaint", "--video", "{d}/in.mp4", "--mask", "{d}/junk.png", "--prompt", "x"], "not an image"),
+    (["remix", "--video", "{d}/in.mp4", "--prompt", "x", "--strength", "0"], "strength must be in (0, 1]"),
+    (["remix", "--video", "{d}/in.mp4", "--prompt", "x", "--strength", "1.01"], "strength must be in (0, 1]"),
+    (["animate", "--image", "{d}/junk.png", "--prompt", "x"], "cannot be decoded"),
+    (["bridge", "--from", "{d}/in.mp4", "--to", "{d}/in.mp4", "--seconds", "-1"], "seconds must be"),
+    (["extend", "--video", "{d}/in.mp4", "--seconds", "1", "--out", "{d}/in.mp4"], "one of the inputs"),
+])
+def test_cli_bad_input_one_line_exit_2_nothing_written(tiny_model, files, capsys, args, needle):
+    before = digest(files)
+    args = [a.format(d=files) for a in args]
+    if "--out" not in args:
+        args += ["--out", str(files / "x.mp4")]
+    assert run_cli(tiny_model, *args) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1, err
+    assert digest(files) == before and not (files / "x.mp4").exists()
+    assert not [p for p in os.listdir(files) if p.startswith(".")]  # no temporary leftovers
+
+
+def test_condition_strength_releases_the_condition(engine):
+    still = np.random.default_rng(2).integers(0, 255, (128, 128, 3), dtype=np.uint8)
+    make = lambda s: engine.generate(GenerateRequest("a red ball", frames=8, fps=BASE_FPS, seed=1, **FAST,
+                                                     conditions=[ImageCondition(still, 0, strength=s)]))
+    full, soft = make(1.0), make(0.5)
+    assert np.array_equal(full.frames[0], still) and kinds(full)[0] == "camera"
+    assert not np.array_equal(soft.frames[0], still) and kinds(soft)[0] == "generated"
+
+
+def test_sampler_holds_a_weak_condition_until_its_level_then_releases_it():
+    """A condition of strength 0.5 is shown at level min(sigma, 0.5) and reset to its content
+    noised to that level until sigma falls to 0.5; after that the model alone moves it."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    from engine.conditioning import WindowKnowledge, build_latent_conditions
+    from engine.sampler import sample
+
+    shape = (1, 4, 2, 4, 4)
+    known = torch.randn(shape, generator=torch.Generator().manual_seed(1))
+    noise = torch.randn(shape, generator=torch.Generator().manual_seed(2))
+    win = WindowKnowledge.empty(2, 32, 32)
+    win.place(np.zeros((1, 32, 32, 3), np.uint8), 0, strength=0.5)
+    cond = build_latent_conditions(known, win, 1, 8, (1, 4, 4))
+    assert torch.allclose(cond.token_level, torch.tensor([[0.5, 1.0]]))
+    seen = []
+
+    def still(x, t, text):  # zero velocity: whatever the sampler sets is what comes out
+        seen.append(t.clone())
+        return torch.zeros_like(x)
+
+    sched = FlowMatchEulerDiscreteScheduler(shift=1.0)
+    out = sample(still, sched, noise, None, None, steps=4, guidance=1.0, cond=cond)
+    sigmas = sched.sigmas[:-1].tolist()
+    assert [float(t[0, 0]) for t in seen] == pytest.approx([min(s, 0.5) for s in sigmas])
+    released = next(s for s in sigmas if s <= 0.5)  # held at each level until then, free after
+    assert torch.allclose(out[:, :, 0], (1 - released) * known[:, :, 0] + released * noise[:, :, 0], atol=1e-6)
+    assert torch.equal(out[:, :, 1], noise[:, :, 1])
+    cond.level = cond.token_level = None  # strength 1: held clean to the end
+    assert torch.equal(sample(still, sched, noise, None, None, steps=4, guidance=1.0, cond=cond)[:, :, 0],
+                       known[:, :, 0])
+
+
+@pytest.fixture(scope="module")
+def engine4(tmp_path_factory):
+    """A tiny model whose VAE compresses time by 4 (clips of 1 + 4k frames, like LTX and Wan)."""
+    from engine.models.dit import PRESETS, SpacetimeDiT
+    from engine.models.vae import VideoVAE
+    from engine.pipeline import WorldPipeline
+
+    torch.manual_seed(0)
+    dit = SpacetimeDiT(in_channels=4, **PRESETS["tiny"])
+    for p in dit.parameters():
+        torch.nn.init.normal_(p, std=0.02)
+    path = tmp_path_factory.mktemp("models") / "tiny-t4"
+    WorldPipeline(VideoVAE(latent_channels=4, channels=(16, 16, 16), temporal_ratio=4), dit,
+                  {"num_train_timesteps": 1000, "shift": 2.0}).save_pretrained(path)
+    return Engine(path, dtype="float32")
+
+
+def test_verbs_on_a_vae_that_compresses_time(engine4, clip):
+    video = Video.from_frames(clip, BASE_FPS)
+    for backward in (False, True):
+        r = verbs.extend(engine4, video, seconds=3.0, backward=backward, **FAST)
+        assert len(r.frames) == 40 and np.array_equal(r.frames[24:] if backward else r.frames[:16], clip)
+    r = verbs.fill(engine4, video, [(0, 2), (6, 6), (10, 12)], method="generate", **FAST)
+    keep = np.r_[3:6, 7:10, 13:16]
+    assert np.array_equal(r.frames[keep], clip[keep]) and kinds(r)[0] == "generated"
+    r = verbs.bridge(engine4, video, video, seconds=1.3, **FAST)
+    assert len(r.frames) == 11 and np.array_equal(r.frames[0], clip[-1])
+    r = engine4.generate(GenerateRequest("a red ball", seconds=3.0, fps=BASE_FPS, loop=True, **FAST))
+    assert len(r.frames) == 24
+
+
+# --------------------------------------------------------------------------
+# The bundled model (skipped until it is in assets/models)
+# --------------------------------------------------------------------------
+
+@pytest.mark.skipif(not (Path(__file__).resolve().parent.parent / "assets/models/tenku-world/model_index.json").exists(),
+                    reason="the bundled model is not in assets/models/tenku-world yet")
+def test_every_verb_on_the_bundled_model(clip):
+    from engine.pipeline import BUNDLED_MODEL
+
+    engine = Engine(BUNDLED_MODEL, dtype="bfloat16")
+    video = Video.from_frames(clip, BASE_FPS)
+    kw = dict(steps=6, prompt="a big red ball rolls to the right in a grey studio")
+    r = verbs.animate(engine, clip[0], kw["prompt"], seconds=1.0, fps=BASE_FPS, steps=6)
+    assert np.array_equal(r.frames[0], clip[0]) and len(r.frames) == 8
+    r = verbs.extend(engine, video, seconds=1.0, **kw)
+    assert np.array_equal(r.frames[:16], clip) and len(r.frames) == 24
+    r = verbs.fill(engine, video, [(6, 9)], method="generate", **kw)
+    assert np.array_equal(r.frames[:6], clip[:6]) and np.array_equal(r.frames[10:], clip[10:])
+    r = verbs.bridge(engine, Video.from_frames(clip[:4], BASE_FPS), Video.from_frames(clip[12:], BASE_FPS),
+                     seconds=1.0, **kw)
+    assert np.array_equal(r.frames[0], clip[3]) and np.array_equal(r.frames[-1], clip[12])
+    r = verbs.remix(engine, video, "a big blue ball rolls to the right in a grey studio", strength=0.6, steps=6)
+    assert r.frames.shape == clip.shape
+    mask = np.zeros((128, 128), bool)
+    mask[:, 64:] = True
+    r = verbs.inpaint(engine, video, mask, kw["prompt"], steps=6)
+    assert np.array_equal(r.frames[:, :, :64], clip[:, :, :64])
+    r = engine.generate(GenerateRequest(kw["prompt"], seconds=2.0, fps=BASE_FPS, loop=True, steps=6))
+    assert len(r.frames) == 16
+
+
+def test_rolling_shows_the_model_the_clip_rotated_on_every_other_step():
+    from engine.service import _rolling
+
+    seen = []
+
+    def model(x, t, text):
+        seen.append((x[0, 0, :, 0, 0].tolist(), t[0].tolist()))
+        return x * 2
+
+    fn = _rolling(model, 4)
+    x = torch.arange(4.0).view(1, 1, 4, 1, 1)
+    t = torch.tensor([[0.0, 0.5, 0.5, 0.5]])  # frame 0 held
+    assert torch.equal(fn(x, t, None), x * 2) and torch.equal(fn(x, t, None), x * 2)
+    assert seen[0] == ([0, 1, 2, 3], [0, .5, .5, .5]) and seen[1] == ([2, 3, 0, 1], [.5, .5, 0, .5])
