@@ -92,7 +92,9 @@ def evaluate(engine, cases: list[Case], steps: int = 24, guidance: float = 5.0, 
         req = GenerateRequest(prompt=case.prompt, seed=case.seed, steps=steps, guidance=guidance, fps=BASE_FPS)
         frames = engine.generate(req).frames
         row = {"kind": case.kind, "prompt": case.prompt, "seed": case.seed,
-               "colour": score_colours(frames, case.scene), "flicker": measure.flicker(frames)}
+               "colour": score_colours(frames, case.scene), "flicker": measure.flicker(frames),
+               "dominant_colour": measure.dominant_colour(frames) == case.scene.objects[0].colour,
+               "background": measure.background_distance(frames, case.scene.background) < measure.COLOUR_DISTANCE}
         if case.kind == "direction":
             row["direction"] = score_direction(frames, case.scene.objects[0])
         if case.kind == "permanence":
@@ -105,6 +107,7 @@ def evaluate(engine, cases: list[Case], steps: int = 24, guidance: float = 5.0, 
         vals = [r[key] for r in rows if key in r and (kinds is None or r["kind"] in kinds)]
         return round(float(np.mean(vals)), 3) if vals else None
 
-    return {"colour_adherence": mean("colour"), "direction_accuracy": mean("direction"),
+    return {"colour_adherence": mean("colour"), "dominant_colour": mean("dominant_colour", ("direction", "permanence")),
+            "background": mean("background"), "direction_accuracy": mean("direction"),
             "permanence": mean("permanence"), "flicker": mean("flicker"), "cases": len(rows),
             "seconds": round(time.time() - t0, 1), "rows": rows}

@@ -51,6 +51,7 @@ class StepInfo:
     denoised: torch.Tensor  # current estimate of the clean latents (for previews)
 
 
+@torch.no_grad()
 def sample(model: Callable, scheduler, noise: torch.Tensor, text, uncond, *, steps: int,
            guidance: float, cond: LatentConditions | None = None, start_latents: torch.Tensor | None = None,
            strength: float = 1.0, replacement: bool = False, callback: Callable[[StepInfo], None] | None = None,

@@ -17,7 +17,8 @@ from engine.conditioning import ImageCondition, canvas_for, crop_window, fit_fra
 from engine.errors import InputError
 from engine.media import Video
 from engine.sampler import Cancelled
-from engine.service import BASE_FPS, Engine, GenerateRequest, _seam_window, _windows, resample
+from engine.service import (BASE_FPS, OVERLAP_FRAMES, WINDOW_FRAMES, Engine, GenerateRequest, _seam_window,
+                            _windows, resample)
 from engine.world import render
 from engine.world.scene import Obj, Scene
 
@@ -57,8 +58,9 @@ def test_canvas_policy_keeps_native_aspects_and_fits_others():
 
 def test_windows_run_backward_and_respect_latent_groups():
     fwd = _windows(40, 1)
-    assert fwd[0] == (0, 16) and fwd[-1] == (24, 40)
-    assert _windows(40, 1, backward=True)[0] == (24, 40)
+    assert fwd[0] == (0, WINDOW_FRAMES) and fwd[-1] == (40 - WINDOW_FRAMES, 40)
+    assert all(b0 - a1 >= OVERLAP_FRAMES for (_, b0), (a1, _) in zip(fwd, fwd[1:]))
+    assert _windows(40, 1, backward=True) == [(40 - b, 40 - a) for a, b in fwd]
     for a, b in _windows(41, 4):  # a VAE compressing time by 4: windows of 1 + 4k frames on group starts
         assert a % 4 == 0 and (b - a - 1) % 4 == 0
 
@@ -444,18 +446,3 @@ def test_every_verb_on_the_bundled_model(clip):
     r = engine.generate(GenerateRequest(kw["prompt"], seconds=2.0, fps=BASE_FPS, loop=True, steps=6))
     assert len(r.frames) == 16
 
-
-def test_rolling_shows_the_model_the_clip_rotated_on_every_other_step():
-    from engine.service import _rolling
-
-    seen = []
-
-    def model(x, t, text):
-        seen.append((x[0, 0, :, 0, 0].tolist(), t[0].tolist()))
-        return x * 2
-
-    fn = _rolling(model, 4)
-    x = torch.arange(4.0).view(1, 1, 4, 1, 1)
-    t = torch.tensor([[0.0, 0.5, 0.5, 0.5]])  # frame 0 held
-    assert torch.equal(fn(x, t, None), x * 2) and torch.equal(fn(x, t, None), x * 2)
-    assert seen[0] == ([0, 1, 2, 3], [0, .5, .5, .5]) and seen[1] == ([2, 3, 0, 1], [.5, .5, 0, .5])

@@ -76,3 +76,32 @@ def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
         d = d[np.broadcast_to(mask[..., None], d.shape)]  # mask: (H, W) or (F, H, W)
     mse = float(d.mean())
     return 99.0 if mse < 1e-10 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+# Expected colours of the top band (first 20% of rows) and the bottom band (last 30%) of each
+# background, from WORLD.md (the sky gradient's band averages; stars and waves are sparse).
+BACKGROUND_BANDS = {
+    "studio": ((0x7F, 0x7F, 0x7F), (0x7F, 0x7F, 0x7F)),
+    "sky": ((0x76, 0xAD, 0xE0), (0xA9, 0xCF, 0xF2)),
+    "night": ((0x0A, 0x0F, 0x2D), (0x0A, 0x0F, 0x2D)),
+    "desert": ((0xA9, 0xCF, 0xEF), (0xD9, 0xC4, 0x9A)),
+    "grass": ((0xA9, 0xCF, 0xEF), (0x55, 0x6B, 0x2F)),
+    "ocean": ((0xA9, 0xCF, 0xEF), (0x14, 0x46, 0x6E)),
+}
+
+
+def background_distance(frames: np.ndarray, background: str) -> float:
+    """sRGB distance of the median colours of the top and bottom bands to the background's
+    (the larger of the two); medians ignore objects passing through the bands."""
+    H = frames.shape[1]
+    top = np.median(frames[:, : max(1, H // 5)].reshape(-1, 3), axis=0)
+    bottom = np.median(frames[:, H - max(1, 3 * H // 10):].reshape(-1, 3), axis=0)
+    want_top, want_bottom = (np.array(c, np.float64) for c in BACKGROUND_BANDS[background])
+    return float(max(np.linalg.norm(top - want_top), np.linalg.norm(bottom - want_bottom)))
+
+
+def dominant_colour(frames: np.ndarray) -> str | None:
+    """The object colour covering the most pixels over the clip (None when none is present)."""
+    cov = {c: float(coverage(frames, c).mean()) for c in COLOURS}
+    best = max(cov, key=cov.get)
+    return best if cov[best] >= PRESENT_FRACTION else None
