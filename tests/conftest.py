@@ -10,6 +10,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+def real_data() -> Path:
+    """The shared real footage (../shared/data/real beside the checkout; TENKU_REAL_DATA overrides)."""
+    for p in (os.environ.get("TENKU_REAL_DATA"), ROOT.parent / "shared" / "data" / "real", "/work/shared/data/real"):
+        if p and Path(p).is_dir():
+            return Path(p)
+    return ROOT.parent / "shared" / "data" / "real"
+
+
+REAL_DATA = real_data()
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
     """A tiny model folder built from config with fixed seeds (random weights, real layout)."""

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from conftest import REAL_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
-CARPHONE = ROOT.parent / "shared" / "data" / "real" / "clips" / "carphone_pristine.mp4"
+CARPHONE = REAL_DATA / "clips" / "carphone_pristine.mp4"
 SHOTS = ROOT / "docs" / "img"
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from conftest import REAL_DATA
 
-CARPHONE = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "clips" / "carphone_pristine.mp4"
+CARPHONE = REAL_DATA / "clips" / "carphone_pristine.mp4"
 CALLED: set[str] = set()
 
 
