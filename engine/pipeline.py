@@ -29,16 +29,11 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 
 def check_model_folder(path: Path) -> None:
-    """Raise InputError naming what is missing when `path` is not a model folder."""
-    path = Path(path)
-    if not path.is_dir():
-        raise InputError(f"model folder {path} does not exist; pass a folder holding model_index.json")
-    index = path / "model_index.json"
-    if not index.is_file():
-        raise InputError(f"{path} is not a model folder: no model_index.json")
-    for sub in ("vae/config.json", "transformer/config.json", "scheduler/scheduler_config.json"):
-        if not (path / sub).is_file():
-            raise InputError(f"{path} is not a complete model folder: no {sub}")
+    """Raise InputError naming what is missing when `path` is not a model folder (the one
+    check lives in engine.families, which knows every family's layout)."""
+    from engine.families import family_of
+
+    family_of(path)
 
 
 class WorldPipeline:

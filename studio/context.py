@@ -28,7 +28,7 @@ class Engines:
         return {f"{self.default.name} (bundled)": str(self.default), **extra}
 
     def add(self, folder: str) -> str:
-        from engine.pipeline import check_model_folder
+        from engine.families import check_model_folder
 
         folder = (folder or "").strip()
         if not folder:

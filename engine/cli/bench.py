@@ -38,7 +38,7 @@ def run(args) -> int:
         print(json.dumps(result["summary"], indent=1))
         return 0
     from engine.bench import run_bench
-    from engine.pipeline import check_model_folder
+    from engine.families import check_model_folder
     from engine.service import Engine
 
     check_model_folder(Path(args.model))

@@ -24,7 +24,7 @@ def register(sub):
 
 def run(args) -> int:
     from engine.evaluate import build_cases, evaluate
-    from engine.pipeline import check_model_folder
+    from engine.families import check_model_folder
     from engine.service import Engine
     from pathlib import Path
 
