@@ -10,8 +10,12 @@ crossfade-padding trap (ECOSYSTEM.md) and a second encode; the MP4 is signed
 last, since any re-encode strips the C2PA manifest.
 
 Edit lists (OTIO, CMX3600 EDL, FCP7 XML) point at one media file per clip,
-rendered at the delivery rate with the whole take plus HANDLE_SECONDS of held
-frames at each end, so every dissolve has media on both sides of its cut.
+rendered at the delivery rate from the take's own frames: the trimmed range
+plus up to HANDLE_SECONDS of the frames the take really has before and after
+it. An editor can extend a trim into those handles and see real footage; where
+a take has nothing beyond a trim the handle is shorter (or none), never padded
+with held frames. A crossfade is centred on its cut and uses only frames inside
+both trims, so every dissolve has real media on both sides.
 """
 from __future__ import annotations
 
@@ -172,7 +176,7 @@ def export(store, project_id: str, fps: float, formats, config_dir) -> dict:
 
 
 def edit_list(clips: list[Clip], fps: float, name: str, folder):
-    """An OTIO timeline of the cut; per-clip media with handles is rendered into folder/media/."""
+    """An OTIO timeline of the cut; per-clip media (the trim plus real handle frames) is rendered into folder/media/."""
     import opentimelineio as otio
 
     rate = 24000 / 1001 if abs(fps - 24000 / 1001) < 1e-6 else fps
@@ -185,23 +189,25 @@ def edit_list(clips: list[Clip], fps: float, name: str, folder):
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     tl.tracks.append(track)
     for i, c in enumerate(clips):
-        held = np.concatenate([np.repeat(c.frames[:1], handle, 0), c.frames, np.repeat(c.frames[-1:], handle, 0)])
+        lo, hi = max(0, c.start - handle), min(len(c.frames), c.stop + handle)  # handles: real frames only
         path = media_dir / f"clip{i + 1:02d}-{c.take['id']}.mp4"
-        media.write_video(str(path), held, fps)
-        start, stop = c.start, c.stop
+        media.write_video(str(path), c.frames[lo:hi], fps)
+        start, stop = c.start - lo, c.stop - lo  # the trim, in the media file's frames
         if c.overlap:
-            h1, h2 = c.overlap // 2, c.overlap - c.overlap // 2
+            # The dissolve covers the last `overlap` frames of the previous clip's range and the first of this
+            # one's (as `assemble` blends them); the cut sits in its middle.
+            before, after = c.overlap // 2, c.overlap - c.overlap // 2
             prev = track[-1]
             prev.source_range = otio.opentime.TimeRange(prev.source_range.start_time,
-                                                        prev.source_range.duration - rt(h1))
-            start += h2
+                                                        prev.source_range.duration - rt(after))
+            start += before
             track.append(otio.schema.Transition(name="crossfade", transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
-                                                in_offset=rt(h1), out_offset=rt(h2)))
+                                                in_offset=rt(before), out_offset=rt(after)))
         s = c.take["settings"]
         ref = otio.schema.ExternalReference(target_url=path.resolve().as_uri(),
-                                            available_range=otio.opentime.TimeRange(rt(0), rt(len(held))))
+                                            available_range=otio.opentime.TimeRange(rt(0), rt(hi - lo)))
         clip = otio.schema.Clip(name=f"{c.name} {c.take['id']}", media_reference=ref,
-                                source_range=otio.opentime.TimeRange(rt(handle + start), rt(stop - start)))
+                                source_range=otio.opentime.TimeRange(rt(start), rt(stop - start)))
         clip.metadata["tenku"] = {"prompt": s.get("prompt", ""), "seed": s.get("seed"), "model": s.get("model", ""),
                                   "take": c.take["id"], "shot": c.take["shot_id"], "kind": c.take["kind"],
                                   "negative": s.get("negative", ""), "steps": s.get("steps"),

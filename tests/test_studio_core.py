@@ -2,6 +2,7 @@
 import json
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -147,3 +148,61 @@ def test_a_job_that_cannot_run_fails_with_its_reason(tmp_path):
     job = s.store.job(jid)
     assert job["status"] == "failed" and "does not exist" in job["error"]
     s.store.close()
+
+
+def test_edit_lists_reference_real_source_frames_as_handles(studio, tmp_path):
+    """Trims point into the take's own frames; handles are frames the take really has, clipped, never held."""
+    import opentimelineio as otio
+
+    from engine import media
+    from studio import export
+
+    st, q = studio.store, studio.queue
+    pid = st.create_project("Handles")
+    jobs = [q.submit(pid, "shot", {"shot_id": _shot(studio, pid, p), "seed": i})
+            for i, p in enumerate(("a red ball rolls right", "a blue cube falls"))]
+    q.wait(120)
+    entries = [st.promote(st.job(j)["result"][0]) for j in jobs]
+    st.update_entry(entries[0], trim_out=2)
+    st.update_entry(entries[1], trim_in=3, trim_out=1, transition="crossfade", transition_seconds=0.25)
+    out = export.export(st, pid, 24.0, ["OTIO", "EDL", "FCP XML"], tmp_path / "config")
+    clips = export.timeline_clips(st, pid, 24.0)
+    frames, _ = export.assemble(clips, 24.0)
+    tl = otio.adapters.read_from_file(out["OTIO"])
+    assert tl.duration().to_frames() == len(frames)
+    got = list(tl.find_clips())
+    handle = int(round(export.HANDLE_SECONDS * 24))
+    for c, o in zip(clips, got):
+        avail, src = o.media_reference.available_range, o.source_range
+        lo, hi = max(0, c.start - handle), min(len(c.frames), c.stop + handle)
+        written = media.read_video(o.media_reference.target_url.removeprefix("file://"))
+        # the media file is exactly the take's frames lo..hi: no held frames beyond what the take has
+        assert len(written) == avail.duration.to_frames() == hi - lo
+        diff = np.abs(written.frames.astype(int) - c.frames[lo:hi].astype(int)).mean(axis=(1, 2, 3))
+        assert diff.max() < 12, diff
+        assert avail.start_time.to_frames() == 0
+        assert 0 <= src.start_time.to_frames() and src.end_time_exclusive().to_frames() <= hi - lo
+    # clip 1 has no frames before its trim, clip 2 has 9 (3 base frames at 8 -> 24 fps)
+    assert got[0].source_range.start_time.to_frames() == 0 and clips[0].start == 0
+    assert clips[0].stop == len(clips[0].frames) - 6
+    assert got[0].media_reference.available_range.duration.to_frames() == len(clips[0].frames)  # 6 real frames after
+    assert clips[1].start == 9 and len(clips[1].frames) - clips[1].stop == 3
+    # the dissolve's media lies inside both clips' files
+    tr = tl.tracks[0].find_children(descended_from_type=otio.schema.Transition)[0]
+    assert (got[0].source_range.end_time_exclusive() + tr.out_offset).to_frames() <= \
+        got[0].media_reference.available_range.duration.to_frames()
+    assert (got[1].source_range.start_time - tr.in_offset).to_frames() >= 0
+    assert (tr.in_offset + tr.out_offset).to_frames() == clips[1].overlap
+    # EDL and FCP XML (what an editor reads): the same media lengths, every source range inside its file
+    lengths = {Path(c.media_reference.target_url).name: c.media_reference.available_range.duration.to_frames()
+               for c in got}
+    xml = otio.adapters.read_from_file(out["FCP XML"])
+    assert xml.duration().to_frames() == len(frames)
+    for c in xml.find_clips():
+        n = lengths[Path(c.media_reference.target_url).name]
+        assert c.media_reference.available_range.duration.to_frames() == n
+        assert 0 <= c.source_range.start_time.to_frames() and c.source_range.end_time_exclusive().to_frames() <= n
+    edl = otio.adapters.read_from_file(out["EDL"], rate=24)
+    assert edl.duration().to_frames() == len(frames)
+    ends = [(Path(c.name).name, c.source_range.end_time_exclusive().to_frames()) for c in edl.find_clips()]
+    assert ends and all(end <= max(lengths.values()) for _, end in ends)
