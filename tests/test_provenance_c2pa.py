@@ -219,3 +219,100 @@ def test_verify_truncated_file(signed, tmp_path, capsys):
         (tmp_path / "cut.mp4").write_bytes(data[:cut])
         rc, out = verify(tmp_path / "cut.mp4", "--config", config, capsys=capsys)
         assert rc == 2 and "truncated" in out.err, (cut, out)
+
+
+# --------------------------------------------------------------------------
+# verify: the JSON sidecar against the signed record
+# --------------------------------------------------------------------------
+
+def copy_with_sidecar(signed, folder, edit=None, text=None):
+    """A copy of the signed clip in `folder` with its sidecar, optionally edited."""
+    import shutil
+
+    path, _, _ = signed
+    folder.mkdir(exist_ok=True)
+    copy = folder / "clip.mp4"
+    shutil.copy(path, copy)
+    data = json.loads((path.parent / (path.name + ".json")).read_text())
+    if edit is not None:
+        edit(data)
+    (folder / "clip.mp4.json").write_text(json.dumps(data) if text is None else text)
+    return copy
+
+
+def test_verify_checks_a_matching_sidecar(signed, tmp_path, capsys):
+    path, config, _ = signed
+    copy = copy_with_sidecar(signed, tmp_path)
+    rc, out = verify(copy, "--config", config, capsys=capsys)
+    assert rc == 0, out.out
+    assert "sidecar: " in out.out and "matches the signed record" in out.out
+    rc, out = verify(copy, "--config", config, "--json", capsys=capsys)
+    assert json.loads(out.out)["sidecar"]["state"] == "matches"
+
+
+def test_verify_reports_a_missing_sidecar_as_absent(signed, tmp_path, capsys):
+    path, config, _ = signed
+    copy = copy_with_sidecar(signed, tmp_path)
+    (tmp_path / "clip.mp4.json").unlink()
+    rc, out = verify(copy, "--config", config, capsys=capsys)
+    assert rc == 0 and "sidecar: absent" in out.out and "VERIFIED" in out.out
+
+
+def _set_prompt(d):
+    d["provenance"]["ranges"][0]["generation"]["prompt"] = "a blue cube"
+
+
+def _set_kind(d):
+    d["provenance"]["ranges"][0].update(kind="camera", source="cam.mp4")
+    d["provenance"]["ranges"][0].pop("generation")
+
+
+def _drop_decisions(d):
+    d["provenance"]["decisions"] = []
+
+
+@pytest.mark.parametrize("edit, says", [
+    (_set_prompt, "differs in generation"),
+    (_set_kind, "differs in generation, kind, source"),
+    (_drop_decisions, "prompt-policy decisions differ"),
+    (lambda d: d.update(frames=99), "99 frames"),
+    (lambda d: d.pop("provenance"), "no 'provenance' record"),
+])
+def test_verify_fails_on_an_edited_sidecar(signed, tmp_path, capsys, edit, says):
+    path, config, _ = signed
+    copy = copy_with_sidecar(signed, tmp_path, edit)
+    rc, out = verify(copy, "--config", config, capsys=capsys)
+    assert rc == 1, out.out
+    assert "sidecar: MISMATCH" in out.out and says in out.out, out.out
+    assert "NOT VERIFIED" in out.out and "sidecar does not match the signed record" in out.out
+
+
+def test_verify_fails_on_a_sidecar_from_another_file(signed, tmp_path, capsys):
+    path, config, _ = signed
+    other = ProvenanceRecord.generated(24, Generation("tenku-small", "a green triangle", seed=9), fps=8)
+    write_signed(tmp_path / "other.mp4", world_clip(3, frames=24), other, config)
+    copy = copy_with_sidecar(signed, tmp_path / "mine")
+    (tmp_path / "mine" / "clip.mp4.json").write_bytes((tmp_path / "other.mp4.json").read_bytes())
+    rc, out = verify(copy, "--config", config, "--json", capsys=capsys)
+    report = json.loads(out.out)
+    assert rc == 1 and not report["verified"] and report["c2pa"]["intact"]
+    assert report["sidecar"]["state"] == "mismatch"
+    assert any("frame count 24 in the sidecar, 16 signed" in d for d in report["sidecar"]["differences"])
+    # --sidecar points at another sidecar: the right one makes the copy verify again
+    rc, _ = verify(copy, "--config", config, "--sidecar", path.parent / (path.name + ".json"), capsys=capsys)
+    assert rc == 0
+
+
+def test_verify_fails_on_an_unreadable_sidecar_and_rejects_a_missing_one_by_name(signed, tmp_path, capsys):
+    path, config, _ = signed
+    copy = copy_with_sidecar(signed, tmp_path, text="{not json")
+    rc, out = verify(copy, "--config", config, capsys=capsys)
+    assert rc == 1 and "cannot be read as JSON" in out.out
+    rc, out = verify(copy, "--config", config, "--sidecar", tmp_path / "nope.json", capsys=capsys)
+    assert rc == 2 and "--sidecar" in out.err and out.err.count("\n") == 1
+
+
+def test_verify_does_not_compare_a_sidecar_without_an_intact_manifest(tmp_path, capsys):
+    media.write_output(tmp_path / "plain.mp4", world_clip(5), 8, sidecar={"provenance": {"ranges": []}})
+    rc, out = verify(tmp_path / "plain.mp4", "--config", tmp_path, capsys=capsys)
+    assert rc == 1 and "no manifest" in out.out and "not checked" in out.out

@@ -1,8 +1,11 @@
 """`python -m engine verify FILE`: C2PA manifest, per-frame record, watermark.
 
 Exit status: 0 the file verifies (manifest intact and signed by a trusted
-certificate), 1 it does not (no manifest, changed after signing, untrusted
-signer), 2 bad input (not an MP4, truncated, unreadable trust file).
+certificate, and the JSON sidecar, when there is one, says what the signed
+record says), 1 it does not (no manifest, changed after signing, untrusted
+signer, a sidecar edited or taken from another file), 2 bad input (not an MP4,
+truncated, unreadable trust file). A missing sidecar is reported as absent and
+does not fail the check.
 """
 from __future__ import annotations
 
@@ -29,6 +32,8 @@ def register(subparsers) -> None:
                    help="also trust the root certificate(s) in this PEM file (repeatable)")
     p.add_argument("--allow-untrusted", action="store_true",
                    help="accept an intact manifest signed by a certificate that is not trusted here")
+    p.add_argument("--sidecar", metavar="JSON", default=None,
+                   help="the JSON sidecar to check against the signed record (default: FILE.json beside the file)")
     p.add_argument("--watermark-key", default=None, help="watermark key (default: the public Tenku key)")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.set_defaults(func=run)
@@ -43,8 +48,10 @@ def run(args) -> int:
             anchors += Path(pem).read_text("ascii")
         except (OSError, UnicodeDecodeError) as e:
             raise InputError(f"--trust {pem!r} cannot be read as a PEM file ({e.__class__.__name__})") from None
+    if args.sidecar is not None and not Path(args.sidecar).is_file():
+        raise InputError(f"--sidecar {args.sidecar!r} is not a file")
     report = verify_file(args.file, anchors, key=args.watermark_key or DEFAULT_KEY,
-                         allow_untrusted=args.allow_untrusted)
+                         allow_untrusted=args.allow_untrusted, sidecar=args.sidecar)
     if args.json:
         print(json.dumps(report.to_dict(), indent=1))
     else:

@@ -6,17 +6,111 @@ signing certificate chains to a trusted root (the local root in the user's
 config folder, a studio's roots, or roots passed explicitly). The watermark
 is reported beside it: it is the evidence that survives when a re-encode has
 stripped the manifest, but it cannot make a file verify.
+
+The JSON sidecar written beside every output (`FILE.json`) is unsigned, so
+anyone can edit it, or copy one from another file. When the manifest holds a
+record, verify compares the sidecar's record with it: a sidecar that says
+something else (or cannot be read) makes the file fail to verify, because a
+reader who trusts the sidecar would be misled. A missing sidecar is fine: the
+signed record is the authority, the sidecar only a convenience.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import InputError
 from engine.provenance.c2pa_sign import IPTC, ManifestReport, read_manifest
 from engine.provenance.mp4 import check_mp4
+from engine.provenance.record import ProvenanceRecord
 from engine.provenance.watermark import DEFAULT_KEY, DEFAULT_THRESHOLD, WatermarkResult, detect_watermark_file
+
+
+@dataclass
+class SidecarCheck:
+    """The JSON sidecar beside the file against the signed record.
+
+    state: "absent" (no sidecar; fine), "matches", "mismatch" (it says something
+    the signed record does not, or cannot be read), "unchecked" (no signed record
+    to compare it with).
+    """
+    path: str
+    state: str
+    differences: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.state != "mismatch"
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "state": self.state, "ok": self.ok, "differences": list(self.differences)}
+
+    def line(self) -> str:
+        if self.state == "absent":
+            return f"sidecar: absent ({self.path}); the signed record stands alone"
+        if self.state == "unchecked":
+            return f"sidecar: {self.path} not checked (no intact signed record to compare it with)"
+        if self.state == "matches":
+            return f"sidecar: {self.path} matches the signed record"
+        return f"sidecar: MISMATCH: {self.path} does not match the signed record (edited, or from another file): " \
+               + "; ".join(self.differences)
+
+
+def check_sidecar(sidecar_path, signed: ProvenanceRecord | None) -> SidecarCheck:
+    """Compare the sidecar at `sidecar_path` with the record signed into the file."""
+    path = Path(sidecar_path)
+    if not path.exists():
+        return SidecarCheck(str(path), "absent")
+    if signed is None:
+        return SidecarCheck(str(path), "unchecked")
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        return SidecarCheck(str(path), "mismatch", [f"the sidecar cannot be read as JSON ({e.__class__.__name__})"])
+    if not isinstance(data, dict) or not isinstance(data.get("provenance"), dict):
+        return SidecarCheck(str(path), "mismatch", ["the sidecar has no 'provenance' record"])
+    try:
+        theirs = ProvenanceRecord.from_dict(data["provenance"]).to_dict()
+    except InputError as e:
+        return SidecarCheck(str(path), "mismatch", [f"the sidecar's record is malformed ({e})"])
+    diffs = _record_differences(theirs, signed.to_dict())
+    if "frames" in data and data["frames"] != signed.frame_count:
+        diffs.append(f"the sidecar says the clip has {data['frames']!r} frames, the signed record {signed.frame_count}")
+    if data.get("fps") is not None and signed.fps is not None and not _same_number(data["fps"], signed.fps):
+        diffs.append(f"the sidecar says {data['fps']!r} fps, the signed record {signed.fps:g}")
+    return SidecarCheck(str(path), "mismatch" if diffs else "matches", diffs)
+
+
+def _record_differences(side: dict, signed: dict) -> list[str]:
+    """What differs between two record dicts, in words (the first few differences)."""
+    out = []
+    if side.get("frame_count") != signed.get("frame_count"):
+        out.append(f"frame count {side.get('frame_count')} in the sidecar, {signed.get('frame_count')} signed")
+    if not _same_number(side.get("fps"), signed.get("fps")):
+        out.append(f"fps {side.get('fps')} in the sidecar, {signed.get('fps')} signed")
+    a, b = side.get("ranges") or [], signed.get("ranges") or []
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            keys = sorted(k for k in x.keys() | y.keys() if x.get(k) != y.get(k))
+            out.append(f"frame range {i} (signed: frames {y.get('start')}-{y.get('stop', 1) - 1} {y.get('kind')}) "
+                       f"differs in {', '.join(keys)}")
+            break
+    if len(a) != len(b):
+        out.append(f"{len(a)} frame ranges in the sidecar, {len(b)} signed")
+    for key, what in (("decisions", "prompt-policy decisions"), ("watermark", "watermark note")):
+        if side.get(key) != signed.get(key):
+            out.append(f"the {what} differ")
+    return out
+
+
+def _same_number(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    try:
+        return abs(float(a) - float(b)) <= 1e-6 * max(1.0, abs(float(b)))
+    except (TypeError, ValueError):
+        return False
 
 
 @dataclass
@@ -27,10 +121,12 @@ class VerifyReport:
     watermark_scope: str          # "all frames" or "model-made frames"
     watermark_error: str | None = None
     allow_untrusted: bool = False
+    sidecar: SidecarCheck | None = None
 
     @property
     def verified(self) -> bool:
-        return self.manifest.intact and (self.manifest.trusted or self.allow_untrusted)
+        return (self.manifest.intact and (self.manifest.trusted or self.allow_untrusted)
+                and (self.sidecar is None or self.sidecar.ok))
 
     @property
     def verdict(self) -> str:
@@ -48,13 +144,17 @@ class VerifyReport:
             return "the file's bytes changed after signing (its seal does not match)"
         if not m.trusted and not self.allow_untrusted:
             return "intact, but signed by a certificate that is not trusted here (pass --trust ROOT.pem or --allow-untrusted)"
+        if self.sidecar is not None and not self.sidecar.ok:
+            return ("the file is intact, but its JSON sidecar does not match the signed record "
+                    "(edited, or from another file): trust the signed record, not the sidecar")
         return "verified" if m.trusted else "intact (signer not trusted, accepted by --allow-untrusted)"
 
     def to_dict(self) -> dict:
         return {"path": self.path, "verified": self.verified, "verdict": self.verdict,
                 "c2pa": self.manifest.to_dict(),
                 "watermark": None if self.watermark is None else {**self.watermark.to_dict(), "scope": self.watermark_scope},
-                "watermark_error": self.watermark_error}
+                "watermark_error": self.watermark_error,
+                "sidecar": None if self.sidecar is None else self.sidecar.to_dict()}
 
     def lines(self) -> list[str]:
         m = self.manifest
@@ -94,15 +194,18 @@ class VerifyReport:
                        f"{'< 1e-300' if w.false_alarm == 0 else format(w.false_alarm, '.1e')})")
         elif self.watermark_error:
             out.append(f"watermark: not checked ({self.watermark_error})")
+        if self.sidecar is not None:
+            out.append(self.sidecar.line())
         out.append(("VERIFIED: " if self.verified else "NOT VERIFIED: ") + self.verdict)
         return out
 
 
 def verify_file(path, anchors_pem: str = "", key: str = DEFAULT_KEY, threshold: float = DEFAULT_THRESHOLD,
-                allow_untrusted: bool = False) -> VerifyReport:
-    """Check an MP4's C2PA manifest and watermark. Raises InputError only when
-    the file is not an MP4 at all, or is truncated; a tampered file yields a
-    report that does not verify."""
+                allow_untrusted: bool = False, sidecar=None) -> VerifyReport:
+    """Check an MP4's C2PA manifest, watermark and JSON sidecar. Raises InputError
+    only when the file is not an MP4 at all, or is truncated; a tampered file (or
+    a sidecar that contradicts the signed record) yields a report that does not
+    verify. sidecar: the sidecar's path (default: FILE.json beside the file)."""
     path = Path(path)
     check_mp4(path)
     manifest = read_manifest(path, anchors_pem)
@@ -117,4 +220,5 @@ def verify_file(path, anchors_pem: str = "", key: str = DEFAULT_KEY, threshold: 
         error = str(e)
     if watermark is not None and watermark.frames == 0:
         watermark, error = None, "no decodable frames"
-    return VerifyReport(str(path), manifest, watermark, scope, error, allow_untrusted)
+    side = check_sidecar(Path(str(path) + ".json") if sidecar is None else sidecar, rec if manifest.intact else None)
+    return VerifyReport(str(path), manifest, watermark, scope, error, allow_untrusted, side)
