@@ -1,12 +1,19 @@
 """What each kind of job does: turn a saved job into engine calls and the results into takes.
 
 Kinds: shot (text or still to video), loop, extend, remix, bridge, fill, inpaint.
+Every kind makes new takes, except fill and inpaint: they make a preview
+(`save_preview`) that the user compares with the source and then applies as a
+new take or discards; a job's result lists the take or preview ids it made.
 The editing verbs live in `engine.verbs`; the studio passes each only the
 keyword arguments its signature takes, so a verb can grow options freely.
 """
 from __future__ import annotations
 
 import inspect
+import json
+import re
+import time
+from pathlib import Path
 
 import numpy as np
 
@@ -16,6 +23,7 @@ from engine.provenance import (Generation, ProvenanceRecord, enforce, load_polic
 from engine.service import BASE_FPS, GenerateRequest
 
 _POLICY = None
+PREVIEW_ID = re.compile(r"v[0-9a-f]{10}")
 
 
 def call_verb(name: str, *args, **kwargs):
@@ -45,6 +53,16 @@ def save_take(store, project_id, shot_id, frames, fps, record: ProvenanceRecord,
     """Watermark what the model made, write the MP4 + sidecar into the project, add the take row."""
     from studio.project import new_id
 
+    tid = new_id("t")
+    path = store.media(project_id, "takes") / f"{tid}.mp4"
+    frames, record = _write(path, frames, fps, record, settings, mark)
+    store.add_take(project_id, shot_id, path, kind, settings, record.to_dict(), len(frames), fps, cancelled, label,
+                   take_id=tid)
+    return tid
+
+
+def _write(path, frames, fps, record: ProvenanceRecord, settings: dict, mark: bool, **extra):
+    """The MP4 and its sidecar (settings, per-frame provenance, and `extra`); returns (frames, record) written."""
     if len(frames) == 0:
         raise InputError("the job was stopped before the first frame was made; nothing to keep")
     if record.frame_count != len(frames):
@@ -55,12 +73,75 @@ def save_take(store, project_id, shot_id, frames, fps, record: ProvenanceRecord,
             frames = watermark_record_frames(frames, record)
         except Exception:  # tiny frames or a missing backend: the C2PA record still says what made them
             pass
+    media.write_output(str(path), frames, fps, sidecar={"settings": settings, "provenance": record.to_dict(), **extra})
+    return frames, record
+
+
+# --------------------------------------------------------------------------
+# Previews: a fill or repaint is looked at before it becomes a take
+# --------------------------------------------------------------------------
+#   media/<project>/pending/<preview id>.mp4 (+ .mp4.json: settings, provenance, and "preview": kind,
+#   source take, shot, frames, fps, cancelled). Applying moves the file into takes/ as a new take;
+#   discarding deletes it. The source take is never touched either way.
+
+def _preview_path(store, project_id: str, preview_id: str):
+    if not PREVIEW_ID.fullmatch(preview_id or ""):
+        raise InputError("no preview to apply; run Fill frames or Inpaint region first")
+    return store.media(project_id, "pending") / f"{preview_id}.mp4"
+
+
+def save_preview(store, project_id, source: dict, frames, fps, record: ProvenanceRecord, settings: dict, kind: str,
+                 cancelled: bool = False) -> str:
+    from studio.project import new_id
+
+    vid = new_id("v")
+    path = _preview_path(store, project_id, vid)
+    frames, record = _write(path, frames, fps, record, settings, mark=False, preview={
+        "kind": kind, "source_take": source["id"], "shot_id": source["shot_id"], "frames": len(frames),
+        "fps": float(fps), "cancelled": bool(cancelled), "created": time.time()})
+    return vid
+
+
+def preview(store, project_id: str, preview_id: str) -> dict:
+    """{"id", "path", "settings", "provenance", "kind", "source_take", ...} of a pending preview."""
+    path = _preview_path(store, project_id, preview_id)
+    try:
+        side = json.loads(Path(f"{path}.json").read_text())
+    except FileNotFoundError:
+        raise InputError("that preview is gone (applied or discarded already)") from None
+    return {**side["preview"], "id": preview_id, "path": str(path), "settings": side["settings"],
+            "provenance": side["provenance"]}
+
+
+def previews(store, project_id: str, source_take: str | None = None) -> list[dict]:
+    """Pending previews of a project (of one source take), oldest first."""
+    folder = store.root / "media" / project_id / "pending"
+    out = [preview(store, project_id, p.name.removesuffix(".mp4.json")) for p in folder.glob("v*.mp4.json")]
+    out = [p for p in out if source_take is None or p["source_take"] == source_take]
+    return sorted(out, key=lambda p: p["created"])
+
+
+def apply_preview(store, project_id: str, preview_id: str) -> str:
+    """The preview becomes a new take (its file moved, not re-encoded); returns the take id."""
+    from studio.project import new_id
+
+    p = preview(store, project_id, preview_id)
+    src = Path(p["path"])
     tid = new_id("t")
-    path = store.media(project_id, "takes") / f"{tid}.mp4"
-    media.write_output(str(path), frames, fps, sidecar={"settings": settings, "provenance": record.to_dict()})
-    store.add_take(project_id, shot_id, path, kind, settings, record.to_dict(), len(frames), fps, cancelled, label,
-                   take_id=tid)
+    dst = store.media(project_id, "takes") / f"{tid}.mp4"
+    Path(f"{dst}.json").write_text(json.dumps({"settings": p["settings"], "provenance": p["provenance"]}, indent=1,
+                                              default=str) + "\n")
+    src.replace(dst)
+    store.add_take(project_id, p["shot_id"], dst, p["kind"], p["settings"], p["provenance"], p["frames"], p["fps"],
+                   p["cancelled"], take_id=tid)
+    Path(f"{src}.json").unlink(missing_ok=True)
     return tid
+
+
+def discard_preview(store, project_id: str, preview_id: str) -> None:
+    path = Path(preview(store, project_id, preview_id)["path"])
+    Path(f"{path}.json").unlink(missing_ok=True)
+    path.unlink(missing_ok=True)
 
 
 def _generation(settings: dict) -> Generation:
@@ -170,6 +251,13 @@ def _verb_take(store, pid, take, result, kind, settings, fallback_record, label=
     return [tid], result.cancelled
 
 
+def _verb_preview(store, pid, take, result, kind, settings, fallback_record):
+    """Fill and inpaint make a preview (the job's result is its id); the user applies or discards it."""
+    rec = record_of(result, fallback_record)
+    return [save_preview(store, pid, take, result.frames, result.fps, rec, settings, kind, result.cancelled)], \
+        result.cancelled
+
+
 def _run_extend(store, engine, pid, p, progress):
     take = store.take(p["take_id"])
     prompt = p.get("prompt") or take["settings"].get("prompt", "")
@@ -253,7 +341,7 @@ def _run_fill(store, engine, pid, p, progress):
         for a, b in ranges or result.settings.get("ranges", []):
             rec = rec.mark(a, b + 1, "inpainted", generation=_generation(settings))
         return rec
-    return _verb_take(store, pid, take, result, "fill", settings, fallback, p.get("label", ""))
+    return _verb_preview(store, pid, take, result, "fill", settings, fallback)
 
 
 def _run_inpaint(store, engine, pid, p, progress):
@@ -267,9 +355,9 @@ def _run_inpaint(store, engine, pid, p, progress):
     result = call_verb("inpaint", engine, video, mask, p["prompt"], seed=int(p.get("seed", 0)),
                        steps=int(p.get("steps", 24)), progress=progress)
     settings = _edit_settings(take, "inpaint", prompt=p["prompt"], mask=p["mask"], model=engine.pipe.name)
-    return _verb_take(store, pid, take, result, "inpaint", settings,
-                      lambda: ProvenanceRecord.uniform("inpainted", len(result.frames), result.fps,
-                                                       generation=_generation(settings)), p.get("label", ""))
+    return _verb_preview(store, pid, take, result, "inpaint", settings,
+                         lambda: ProvenanceRecord.uniform("inpainted", len(result.frames), result.fps,
+                                                          generation=_generation(settings)))
 
 
 RUNNERS = {"shot": _run_shot, "loop": _run_loop, "extend": _run_extend, "remix": _run_remix, "bridge": _run_bridge,

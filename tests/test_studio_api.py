@@ -170,19 +170,36 @@ def test_fill_inpaint_and_uploads(server, tmp_path):
     assert "loaded carphone.mp4" in msg(out)
     n = store.take(tid)["frames"]
     assert "C" * n in out[3]
-    frame_out = call(c, "scrub", tid, 10)
+    frame_out = call(c, "scrub", tid, 10, "")
     assert frame_out[0] == 10
     assert call(c, "mark_start", tid, 10)[0] == 10
     assert call(c, "mark_end", tid, 10, 13, "")[0] == "10-13"
     assert "⚠️" in call(c, "fill", pid, tid, "5-999", "", None)
+    assert "no preview" in msg(call(c, "apply_fix", pid, tid, ""))
+    original = store.path(store.take(tid)["path"]).read_bytes()
+    takes_before = len(store.takes(pid))
     assert "queued" in call(c, "fill", pid, tid, "10-13", "", None)
     call(c, "watch_queue", pid)
+    # the fill is a preview: no take yet, the clip's file untouched, before and after side by side
+    assert len(store.takes(pid)) == takes_before, [j["error"] for j in store.jobs(pid)]
+    loaded = call(c, "load_take", pid, tid)
+    vid = loaded[6]
+    assert vid.startswith("v") and "waiting" in msg(loaded)
+    made = loaded[3].split("data-strip='")[1].split("'")[0]
+    assert made[:10] == "C" * 10 and set(made[10:14]) <= {"P", "I", "G"} and made[14:] == "C" * (n - 14), made
+    frame, strip, before, after, m = call(c, "scrub", tid, 11, vid)
+    b, a = (np.asarray(Image.open(x["path"] if isinstance(x, dict) else x)) for x in (before, after))
+    assert b.shape == a.shape and np.abs(b.astype(int) - a.astype(int)).mean() > 1  # frame 11 was repainted
+    assert call(c, "scrub", tid, 3, vid)[0] == 3
+    # apply: a new take made from the preview; the source take is as it was
+    applied = call(c, "apply_fix", pid, tid, vid)
     filled = [t for t in store.takes(pid) if t["kind"] == "fill"]
-    assert filled, [j["error"] for j in store.jobs(pid)]
-    loaded = call(c, "load_take", pid, filled[0]["id"])
-    strip = loaded[3]
-    made = strip.split("data-strip='")[1].split("'")[0]
-    assert made[:10] == "C" * 10 and set(made[10:14]) <= {"P", "I", "G"}, made
+    assert len(filled) == 1 and applied[0] == filled[0]["id"] and "applied as new take" in msg(applied)
+    assert filled[0]["settings"]["source_take"] == tid and applied[6] == ""
+    assert store.path(store.take(tid)["path"]).read_bytes() == original
+    assert "gone" in msg(call(c, "apply_fix", pid, tid, vid))  # applied once, never twice
+    strip = call(c, "load_take", pid, filled[0]["id"])[3]
+    assert strip.split("data-strip='")[1].split("'")[0] == made
     assert "found" in call(c, "auto_detect", tid)[1]
     # masks: the right size is queued, a wrong size or an empty mask is refused inline
     mask, m = call(c, "mask_frame", tid, 3)
@@ -201,7 +218,14 @@ def test_fill_inpaint_and_uploads(server, tmp_path):
     empty = {"background": handle_file(str(bg)), "layers": [], "composite": handle_file(str(bg))}
     assert "mask is empty" in call(c, "inpaint", pid, tid, empty, "a red car", None)
     call(c, "watch_queue", pid)
-    assert [t for t in store.takes(pid) if t["kind"] == "inpaint"], [j["error"] for j in store.jobs(pid)]
+    # discard: the repaint preview goes away and nothing is added
+    vid = call(c, "load_take", pid, tid)[6]
+    assert vid, [j["error"] for j in store.jobs(pid)]
+    out = call(c, "discard_fix", pid, tid, vid)
+    assert "discarded" in msg(out) and out[6] == "" and out[0] == tid
+    assert not [t for t in store.takes(pid) if t["kind"] == "inpaint"]
+    assert not list((root / "projects" / "media" / pid / "pending").glob("*"))
+    assert store.path(store.take(tid)["path"]).read_bytes() == original
     # bad uploads: corrupt, too large, wrong type; the project keeps what it had
     before = len(store.takes(pid))
     bad = tmp_path / "corrupt.mp4"

@@ -1,5 +1,6 @@
 """Frame inpainting: load a clip (upload or take), scrub, mark bad ranges or auto-detect, paint a mask,
-fill as a new take, compare before and after, and see what made every frame on the strip."""
+run the fill or repaint as a preview, compare before and after frame by frame (the strip shows what made
+every frame), then apply it as a new take or discard it. The clip being edited is never changed."""
 from __future__ import annotations
 
 import os
@@ -12,11 +13,12 @@ import numpy as np
 from engine import media
 from engine.errors import InputError
 from engine.provenance import ProvenanceRecord
+from studio import jobs
 from studio.jobs import call_verb, parse_ranges, save_take, take_record
-from studio.panels.common import guarded, message, need_project, ok, strip_html
+from studio.panels.common import err, guarded, message, need_project, ok, strip_html
 
 VIDEO_TYPES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
-_CACHE: OrderedDict = OrderedDict()  # take id -> decoded frames, the clips being scrubbed
+_CACHE: OrderedDict = OrderedDict()  # take or preview id -> decoded frames, the clips being scrubbed
 
 
 def render(studio):
@@ -36,6 +38,12 @@ def render(studio):
             with gr.Row():
                 ui["fill_before"] = gr.Image(label="Before", interactive=False, height=180, elem_id="fill-before")
                 ui["fill_after"] = gr.Image(label="Frame (after)", interactive=False, height=180, elem_id="fill-after")
+            ui["fill_preview"] = gr.Textbox(visible=False, elem_id="fill-preview")  # the pending preview's id
+            with gr.Row(visible=False, elem_id="fill-preview-row") as ui["preview_row"]:
+                gr.Markdown("**Previewing the fix.** Scrub to compare Before and After; the clip itself is "
+                            "unchanged until you apply.")
+                ui["fill_apply"] = gr.Button("Apply → new take", variant="primary", size="sm", elem_id="fill-apply")
+                ui["fill_discard"] = gr.Button("Discard", size="sm", variant="stop", elem_id="fill-discard")
     with gr.Row():
         with gr.Column():
             with gr.Row():
@@ -46,22 +54,24 @@ def render(studio):
             ui["fill_ranges"] = gr.Textbox(label="Frames to fill (0-based, inclusive)", placeholder="10-14, 30 (or auto)",
                                            elem_id="fill-ranges")
             ui["fill_prompt"] = gr.Textbox(label="Prompt (optional)", placeholder="what the missing frames show")
-            ui["fill_go"] = gr.Button("Fill frames → new take", variant="primary", elem_id="fill-go")
+            ui["fill_go"] = gr.Button("Fill frames → preview", variant="primary", elem_id="fill-go")
         with gr.Column():
             ui["mask"] = gr.ImageMask(label="Paint the region to repaint", type="numpy", format="png",
                                       sources=["upload"], elem_id="fill-mask", height=260)
             with gr.Row():
                 ui["mask_load"] = gr.Button("Paint on this frame", size="sm", elem_id="mask-load")
                 ui["inpaint_prompt"] = gr.Textbox(label="Inpaint prompt", scale=3, elem_id="inpaint-prompt")
-                ui["inpaint_go"] = gr.Button("Inpaint region → new take", variant="primary", elem_id="inpaint-go")
+                ui["inpaint_go"] = gr.Button("Inpaint region → preview", variant="primary", elem_id="inpaint-go")
     studio.engine_buttons += [ui["fill_go"], ui["inpaint_go"]]
 
 
-def frames_of(studio, take_id) -> np.ndarray:
+def frames_of(studio, take_id, path=None) -> np.ndarray:
+    """Decoded frames of a take (or, with `path`, of a preview), a few kept for scrubbing."""
     if take_id not in _CACHE:
-        _CACHE[take_id] = media.read_video(studio.store.path(studio.store.take(take_id)["path"])).frames
-        while len(_CACHE) > 3:
+        _CACHE[take_id] = media.read_video(path or studio.store.path(studio.store.take(take_id)["path"])).frames
+        while len(_CACHE) > 4:
             _CACHE.popitem(last=False)
+    _CACHE.move_to_end(take_id)
     return _CACHE[take_id]
 
 
@@ -75,16 +85,23 @@ def take_choices(studio, pid):
     return out
 
 
-def show(studio, take_id, i):
-    """Slider, strip, before and after for a clip at frame i."""
+def show(studio, take_id, i, preview_id=None):
+    """Slider, strip, before and after for a clip at frame i; with a preview, after is the preview."""
     if not take_id:
         return gr.update(), strip_html(""), None, None
     t = studio.store.take(take_id)
-    frames = frames_of(studio, take_id)
+    src = t["settings"].get("source_take") if t["kind"] in ("fill", "inpaint") else None
+    if preview_id:
+        p = jobs.preview(studio.store, t["project_id"], preview_id)
+        if p["source_take"] != take_id:
+            raise InputError("that preview belongs to another clip; load its clip first")
+        t, src = {**t, **p, "id": preview_id}, take_id
+        frames = frames_of(studio, preview_id, p["path"])
+    else:
+        frames = frames_of(studio, take_id)
     i = int(min(max(0, int(i or 0)), len(frames) - 1))
     before = None
-    src = t["settings"].get("source_take")
-    if src and t["kind"] in ("fill", "inpaint"):
+    if src:
         bf = frames_of(studio, src)
         before = bf[min(i, len(bf) - 1)]
     return (gr.update(maximum=max(1, len(frames) - 1), value=i), strip_html(take_record(t).strip(), i),
@@ -115,11 +132,17 @@ def check_upload(studio, path) -> media.Video:
 def listen(studio, demo):
     ui, store, queue = studio.ui, studio.store, studio.queue
     shown = [ui["fill_frame"], ui["fill_strip"], ui["fill_before"], ui["fill_after"]]
-    loaded = [ui["fill_clip"], ui["fill_source"], *shown]
+    loaded = [ui["fill_clip"], ui["fill_source"], *shown, ui["fill_preview"], ui["preview_row"]]
 
-    def load(pid, take_id, note=""):
-        return (take_id, gr.update(choices=take_choices(studio, pid), value=take_id), *show(studio, take_id, 0),
-                ok(note) if note else "")
+    def load(pid, take_id, note="", frame=0, waiting="a fix of this clip is waiting: compare before and after, "
+                                                      "then Apply or Discard"):
+        """Show a clip; a fix of it still waiting to be applied or discarded is shown as its preview."""
+        pending = jobs.previews(store, pid, take_id) if take_id else []
+        vid = pending[-1]["id"] if pending else ""
+        if vid and waiting:
+            note = f"{note}; {waiting}" if note else waiting
+        return (take_id, gr.update(choices=take_choices(studio, pid), value=take_id),
+                *show(studio, take_id, frame, vid), vid, gr.update(visible=bool(vid)), ok(note) if note else "")
 
     @guarded(len(loaded) + 1)
     def upload(pid, path):
@@ -139,8 +162,8 @@ def listen(studio, demo):
         return load(pid, tid, f"loaded take {tid}")
 
     @guarded(len(shown) + 1)
-    def scrub(tid, i):
-        return (*show(studio, tid, i), "")
+    def scrub(tid, i, vid):
+        return (*show(studio, tid, i, vid), "")
 
     def _clip(tid):
         if not tid:
@@ -223,15 +246,28 @@ def listen(studio, demo):
                                       "model": model, "label": "inpaint region"})
         return ok("queued: inpaint the painted region")
 
-    def after(pid, tid):
-        """Once a fill or inpaint is done, load its new take (the strip then shows the new frames)."""
+    @guarded(len(loaded) + 1)
+    def apply(pid, tid, vid):
+        need_project(pid)
+        new = jobs.apply_preview(store, pid, vid)
+        return load(pid, new, f"applied as new take {new}; the clip it was made from is unchanged")
+
+    @guarded(len(loaded) + 1)
+    def discard(pid, tid, vid):
+        need_project(pid)
+        jobs.discard_preview(store, pid, vid)
+        return load(pid, _clip(tid), "preview discarded; the clip is as it was")
+
+    @guarded(len(loaded) + 1)
+    def after(pid, tid, i):
+        """Once a fill or inpaint has run, show its preview beside the clip (or say why it failed)."""
         if not pid or not tid:
             return (gr.update(),) * (len(loaded) + 1)
-        made = [t for t in store.takes(pid) if t["settings"].get("source_take") == tid
-                and t["kind"] in ("fill", "inpaint")]
-        if not made:
-            return load(pid, tid)
-        return load(pid, made[-1]["id"], f"new take {made[-1]['id']}: compare before and after with the frame slider")
+        ran = [j for j in store.jobs(pid) if j["kind"] in ("fill", "inpaint") and j["params"].get("take_id") == tid]
+        if ran and ran[-1]["status"] == "failed":
+            return (*load(pid, tid)[:-1], err(ran[-1]["error"]))
+        return load(pid, tid, frame=i, waiting="preview ready: scrub to compare before and after, then "
+                                               "Apply → new take or Discard")
 
     ui["project"].change(lambda pid: gr.update(choices=take_choices(studio, pid), value=None), [ui["project"]],
                          [ui["fill_source"]], api_name="fill_takes", show_progress="hidden")
@@ -240,8 +276,8 @@ def listen(studio, demo):
                                                           api_visibility="private", show_progress="hidden")
     ui["fill_load"].click(load_take, [ui["project"], ui["fill_source"]], [*loaded, ui["fill_msg"]],
                           api_name="load_take")
-    ui["fill_frame"].release(scrub, [ui["fill_clip"], ui["fill_frame"]], [*shown, ui["fill_msg"]],
-                             api_name="scrub")
+    ui["fill_frame"].release(scrub, [ui["fill_clip"], ui["fill_frame"], ui["fill_preview"]],
+                             [*shown, ui["fill_msg"]], api_name="scrub")
     ui["mark_start"].click(mark_start, [ui["fill_clip"], ui["fill_frame"]], [ui["range_start"], ui["fill_msg"]],
                            api_name="mark_start")
     ui["mark_end"].click(mark_end, [ui["fill_clip"], ui["range_start"], ui["fill_frame"], ui["fill_ranges"]],
@@ -249,9 +285,13 @@ def listen(studio, demo):
     ui["auto_detect"].click(auto, [ui["fill_clip"]], [ui["fill_ranges"], ui["fill_msg"]], api_name="auto_detect")
     ui["mask_load"].click(frame_to_mask, [ui["fill_clip"], ui["fill_frame"]], [ui["mask"], ui["fill_msg"]],
                           api_name="mask_frame")
-    refresh = dict(fn=after, inputs=[ui["project"], ui["fill_clip"]], outputs=[*loaded, ui["fill_msg"]],
-                   api_visibility="private", show_progress="hidden")
+    refresh = dict(fn=after, inputs=[ui["project"], ui["fill_clip"], ui["fill_frame"]],
+                   outputs=[*loaded, ui["fill_msg"]], api_visibility="private", show_progress="hidden")
     studio.watch(ui["fill_go"].click(fill, [ui["project"], ui["fill_clip"], ui["fill_ranges"], ui["fill_prompt"],
                                             ui["model"]], [ui["fill_msg"]], api_name="fill")).then(**refresh)
     studio.watch(ui["inpaint_go"].click(inpaint, [ui["project"], ui["fill_clip"], ui["mask"], ui["inpaint_prompt"],
                                                   ui["model"]], [ui["fill_msg"]], api_name="inpaint")).then(**refresh)
+    decided = [ui["project"], ui["fill_clip"], ui["fill_preview"]]
+    ui["fill_apply"].click(apply, decided, [*loaded, ui["fill_msg"]], api_name="apply_fix").then(
+        *studio.refreshers["cards"], api_visibility="private", show_progress="hidden")
+    ui["fill_discard"].click(discard, decided, [*loaded, ui["fill_msg"]], api_name="discard_fix")
