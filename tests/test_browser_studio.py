@@ -22,8 +22,9 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--
          "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
 PROMPTS = ["a red ball rolls to the right", "a blue box falls down", "a green triangle spins"]
 # Generous limits: the machine may be busy (a training run beside the tests); a passing run never waits for them.
-STEP = 90_000
-LONG = 240_000
+# Every wait is for the condition itself (a message, a value, an element), never a fixed sleep.
+STEP = 120_000
+LONG = 300_000
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 
@@ -105,6 +106,13 @@ def says(page, elem_id, text, timeout=STEP):
         raise AssertionError(f"#{elem_id} says {page.locator(f'#{elem_id}').inner_text()!r}, not {text!r}") from None
 
 
+def add_shot(page, number):
+    """Add shot, then wait until the editor holds the new shot (its number is selected in the picker)."""
+    page.click("#add-shot")
+    says(page, "shot-msg", f"added shot {number}")
+    page.wait_for_function(f"() => document.querySelector('#shot-picker input').value.startsWith('{number}.')")
+
+
 def tab(page, name):
     page.get_by_role("tab", name=name).click()
 
@@ -127,14 +135,17 @@ def test_project_three_shots_render_and_promote(studio, page):
     says(page, "project-msg", "created")
     pid = studio.store.projects()[0]["id"]
     studio.pid = pid
-    for prompt in PROMPTS:
-        page.click("#add-shot")
-        says(page, "shot-msg", "added shot")
+    # Opening the project redraws the storyboard in its own event: wait for it, or under load that redraw can
+    # land after "Add shot" and reset the shot being edited (the once-in-three #shot-msg timeout).
+    says(page, "shot-cards", "No shots yet")
+    for i, prompt in enumerate(PROMPTS):
+        add_shot(page, i + 1)
         type_into(page, "shot-prompt", prompt)
         type_into(page, "shot-seconds", 1)
         type_into(page, "shot-steps", 4)
         page.click("#save-shot")
         says(page, "shot-msg", "saved")
+        says(page, "shot-cards", prompt[:30])
     assert [s["prompt"] for s in studio.store.shots(pid)] == PROMPTS
     page.click("#render-all")
     says(page, "shot-msg", "queued 3")
@@ -207,20 +218,30 @@ def test_fill_frames_on_real_footage(studio, page, tmp_path):
     page.click("#mark-end")
     says(page, "fill-msg", "marked frames 10-13")
     assert page.locator("#fill-ranges textarea, #fill-ranges input").first.input_value() == "10-13"
+    takes = len(studio.store.takes(studio.pid))
     page.click("#fill-go")
-    says(page, "fill-msg", "new take", timeout=LONG)
+    # the fix is a preview first: before and after side by side, the strip marks the filled frames
+    says(page, "fill-msg", "preview ready", timeout=LONG)
+    page.locator("#fill-apply").wait_for()
     strip = page.locator("#fill-strip .strip").get_attribute("data-strip")
     assert len(strip) == n and strip[:10] == "C" * 10 and strip[14:] == "C" * (n - 14)
     assert set(strip[10:14]) <= {"P", "I", "G"}, strip
+    assert len(studio.store.takes(studio.pid)) == takes  # nothing is a take until it is applied
     type_into(page, "fill-frame", 11)
     page.locator("#fill-before img").wait_for()
+    page.locator("#fill-after img").wait_for()
     shot_png(page, "fill")
+    page.click("#fill-apply")
+    says(page, "fill-msg", "applied as new take", timeout=LONG)
+    page.locator("#fill-apply").wait_for(state="hidden")
+    made = [t for t in studio.store.takes(studio.pid) if t["kind"] == "fill"]
+    assert len(made) == 1 and page.locator("#fill-clip textarea, #fill-clip input").first.input_value() == made[0]["id"]
+    assert page.locator("#fill-strip .strip").get_attribute("data-strip") == strip
 
 
 def test_stop_keeps_the_partial_take(studio, page):
     tab(page, "Storyboard")
-    page.click("#add-shot")
-    says(page, "shot-msg", "added shot")
+    add_shot(page, len(studio.store.shots(studio.pid)) + 1)
     type_into(page, "shot-prompt", "a purple ball orbits slowly")
     type_into(page, "shot-seconds", 20)
     type_into(page, "shot-steps", 60)
@@ -244,8 +265,7 @@ def test_bad_input_is_inline_and_nothing_is_lost(studio, page, tmp_path):
     store, pid = studio.store, studio.pid
     shots, takes = len(store.shots(pid)), len(store.takes(pid))
     # an empty prompt, then a 0-second shot
-    page.click("#add-shot")
-    says(page, "shot-msg", "added shot")
+    add_shot(page, shots + 1)
     page.click("#save-shot")
     says(page, "shot-msg", "prompt is empty")
     type_into(page, "shot-prompt", "a yellow box grows")
