@@ -20,7 +20,7 @@ from engine.conditioning import (ClipCondition, ImageCondition, MaskCondition, W
                                  fit_frames, fit_mask)
 from engine.errors import InputError
 from engine.families import VERBS
-from engine.sampler import Cancelled, StepInfo, sample
+from engine.sampler import Cancelled, LatentConditions, StepInfo, sample
 
 MAX_SECONDS = 60.0
 
@@ -176,18 +176,19 @@ class DiffusersFamily:
         """Pixel-space knowledge for the replacement path (engine.conditioning's representation)."""
         known = WindowKnowledge.empty(n, width, height)
         r = self.temporal_ratio
-        for kind, frames, index, _ in place_conditions(req, n, width, height):
+        for kind, frames, index, strength in place_conditions(req, n, width, height):
             if kind == "mask":
                 c = frames
                 known.place(pad_to(fit_frames(c.video, width, height), n), 0)
                 known.known_frames[:] = False
                 known.known_pixels = ~fit_mask(c.mask, width, height)
+                known.pixel_strength = strength
             elif kind == "image" and index > 0:  # claim the latent frame covering it
                 j = -(-index // r)
                 group = range(r * (j - 1) + 1, min(n, r * j + 1))
-                known.place(np.repeat(frames, len(group), 0), group.start)
+                known.place(np.repeat(frames, len(group), 0), group.start, strength)
             else:
-                known.place(frames, index)
+                known.place(frames, index, strength)
         return known
 
     @staticmethod
@@ -263,6 +264,15 @@ class DiffusersFamily:
         record = frame_record(pos, [kind] * len(base), gen, req.fps) if len(frames) else None
         return Result(frames, req.fps, base, settings, _ranges(record) if record else [], r["cancelled"],
                       time.time() - t0, record)
+
+    def conditions_on_device(self, c: LatentConditions) -> LatentConditions:
+        """Element masks and levels on the device beside the latents; token masks and levels on the
+        CPU, where the sampler builds its per-token timesteps (the model moves them over)."""
+        dev = self.device
+        return LatentConditions(latents=c.latents.to(dev), clean=c.clean.to(dev), held=c.held.to(dev),
+                                token_clean=c.token_clean.cpu(),
+                                level=None if c.level is None else c.level.to(dev),
+                                token_level=None if c.token_level is None else c.token_level.cpu())
 
     def deliver(self, base: np.ndarray, req):
         """Frames at req.fps and their positions in `base`: LTX renders at the requested rate (cut to

@@ -20,7 +20,8 @@ def sample_stepped(model: Callable, scheduler, noise: torch.Tensor, text, uncond
                    cond: LatentConditions | None = None, start_latents: torch.Tensor | None = None,
                    strength: float = 1.0, callback: Callable[[StepInfo], None] | None = None) -> torch.Tensor:
     """Denoise `noise` with `scheduler.step`. `model(x, t, text)` with t = timestep / num_train_timesteps (B,).
-    Known content in `cond` is reset after every step to itself noised to the current level."""
+    Known content in `cond` is reset after every step to itself noised to the current level (for a
+    condition of strength s < 1, only while the level is above 1 - s, as `sample` does)."""
     scheduler.set_timesteps(steps)
     timesteps, sigmas = scheduler.timesteps, scheduler.sigmas.tolist()
     train = scheduler.config.num_train_timesteps
@@ -32,8 +33,10 @@ def sample_stepped(model: Callable, scheduler, noise: torch.Tensor, text, uncond
     B = x.shape[0]
     for i in range(first, steps):
         s, s_next = sigmas[i], sigmas[i + 1]
+        # conditions of strength < 1 are released once the level falls to theirs (cond.level)
+        on = None if cond is None else cond.clean if cond.level is None else cond.clean & (s > cond.level)
         if cond is not None:
-            x = torch.where(cond.clean, (1 - s) * cond.latents + s * noise, x)
+            x = torch.where(on, (1 - s) * cond.latents + s * noise, x)
         t = torch.full((B,), float(timesteps[i]) / train)
         if guidance != 1.0:
             v_c, v_u = model(torch.cat([x, x]), torch.cat([t, t]), _cat(text, uncond)).chunk(2)
@@ -43,7 +46,7 @@ def sample_stepped(model: Callable, scheduler, noise: torch.Tensor, text, uncond
         denoised = x - s * v
         x = scheduler.step(v, timesteps[i], x, return_dict=False)[0]
         if cond is not None:
-            x = torch.where(cond.clean, (1 - s_next) * cond.latents + s_next * noise, x)
+            x = torch.where(on, (1 - s_next) * cond.latents + s_next * noise, x)
         if callback is not None:
             callback(StepInfo(i + 1, steps, s_next, x, denoised))
     return x

@@ -14,6 +14,12 @@ replaces the first latent frames in place; one elsewhere is encoded on its own a
 as extra tokens whose rotary coordinates place it at its frame (a clip longer than two latent
 frames puts its first two there and the rest in place). Conditioned tokens see timestep 0
 and are held clean: the sampler's native per-token path.
+
+A condition of strength s < 1 (as LTXConditionPipeline's `strength`): its tokens start from the
+condition blended with the noise, lerp(noise, condition, s), which is the condition at noise level
+1 - s; they are told that level (timestep min(t, 1 - s)) and held at that blend until the schedule
+falls to 1 - s, then the model denoises them like the rest; LTX's small added noise goes to the
+tokens of strength 1 only.
 """
 from __future__ import annotations
 
@@ -123,9 +129,6 @@ class LTXFamily(DiffusersFamily):
     # -- stages 3-5: latents and conditions ------------------------------------------------
     def check_request(self, req):
         out = super().check_request(req)
-        for c in req.conditions:
-            if c.strength < 1.0:
-                raise InputError("condition strength below 1 is not supported for LTX models yet; use 1")
         if any(isinstance(c, MaskCondition) for c in req.conditions) and len(req.conditions) > 1:
             raise InputError("inpaint cannot be combined with other conditions for LTX models")
         return out
@@ -189,14 +192,21 @@ class LTXFamily(DiffusersFamily):
             coords[:, 0] = coords[:, 0] * (1.0 / state["fps"])
             state["coords"] = coords.to(self.device)
         if conditions:
+            # the reference's initial latents: conditions blended with the noise by their strength
+            # (1: the condition itself); the sampler starts from them and, for strength s < 1, holds
+            # them there (at noise level 1 - s) until the schedule reaches that level
             packed = torch.cat([*extra_latents, self.pack(latents)], 1)  # 1, N_extra + N, D
-            hard = strength >= 1.0 - 1e-6  # 1, N
-            clean = hard[..., None].expand_as(packed)
-            extra = packed.shape[1] - state["noise"].shape[1]
-            # extra tokens start from their condition (held), so their noise is never used
-            state.update(extra=extra, hard=hard, noise=torch.cat([packed.new_zeros(1, extra, packed.shape[2]),
-                                                                  state["noise"]], 1),
-                         cond=LatentConditions(latents=packed, clean=clean, held=clean, token_clean=hard))
+            hard = strength >= 1.0 - 1e-6  # 1, N: LTX's added noise goes to these only
+            known = strength > 0  # 1, N
+            clean = known[..., None].expand_as(packed)
+            level = token_level = None
+            if bool((known & ~hard).any()):
+                token_level = (1.0 - strength).masked_fill(~known, 1.0)  # 1, N, float32 as the reference
+                level = token_level[..., None].expand_as(packed)
+            cond = self.conditions_on_device(LatentConditions(latents=packed, clean=clean, held=clean,
+                                                              token_clean=known, level=level,
+                                                              token_level=token_level))
+            state.update(extra=packed.shape[1] - state["noise"].shape[1], hard=hard, noise=packed, cond=cond)
         if req.init_video is not None:
             state["start"] = self.pack(self.encode_condition(pad_to(fit_frames(req.init_video, width, height), n),
                                                              width, height, sample=False))
@@ -210,8 +220,10 @@ class LTXFamily(DiffusersFamily):
         known = self.knowledge(req, n, width, height)
         c = build_latent_conditions(self.encode_condition(known.filled(), width, height, sample=False), known,
                                     self.temporal_ratio, self.spatial_ratio, (self.patch_t, self.patch, self.patch))
-        cond = LatentConditions(latents=self.pack(c.latents), clean=self.pack(c.clean.float()) > 0.5,
-                                held=self.pack(c.held.float()) > 0.5, token_clean=c.token_clean)
+        cond = self.conditions_on_device(LatentConditions(
+            latents=self.pack(c.latents), clean=self.pack(c.clean.float()) > 0.5,
+            held=self.pack(c.held.float()) > 0.5, token_clean=c.token_clean,
+            level=None if c.level is None else self.pack(c.level), token_level=c.token_level))
         coords = self.coords(T, h, w).float()
         coords[:, 0] = coords[:, 0] * (1.0 / self.render_fps(req))
         self._state = {"T": T, "h": h, "w": w, "fps": self.render_fps(req), "extra": 0, "hard": None,

@@ -5,6 +5,8 @@ Parity target: diffusers' `WanPipeline`. Wan 2.1 was not trained with a noise le
 so every conditioned verb runs by replacement: after each step the known latents are reset to
 the known content noised to the current level. A still at frame k > 0 claims the whole latent
 frame covering it (the VAE's latent frame j covers pixel frames 4j-3..4j), filled with the still.
+A condition of strength s < 1 is replaced only while the noise level is above 1 - s, then the
+model may change it.
 """
 from __future__ import annotations
 
@@ -89,8 +91,8 @@ class WanFamily(DiffusersFamily):
         if req.conditions:
             known = self.knowledge(req, n, width, height)
             z = self.encode_video(known.filled(), width, height)
-            state["cond"] = build_latent_conditions(z, known, self.temporal_ratio, self.spatial_ratio,
-                                                    tuple(self.transformer.config.patch_size))
+            state["cond"] = self.conditions_on_device(build_latent_conditions(
+                z, known, self.temporal_ratio, self.spatial_ratio, tuple(self.transformer.config.patch_size)))
         if req.init_video is not None:
             state["start"] = self.encode_video(pad_to(fit_frames(req.init_video, width, height), n), width, height)
         return state
