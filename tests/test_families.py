@@ -290,6 +290,117 @@ def test_wan_condition_strength_releases_the_known_latents(families):
 
 
 # --------------------------------------------------------------------------
+# Loops: the clip, then a seam window across the wrap-around (engine.families.seam)
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("r,fps,P", [(8, 24, 120), (8, 24, 24), (8, 24, 17), (4, 16, 80), (4, 16, 16),
+                                     (4, 24, 24), (4, 16, 9), (1, 8, 8)])
+def test_seam_window_lines_up_with_latent_frames(r, fps, P):
+    from engine.families.seam import latent_aligned, seam_window
+
+    idx, hold = seam_window(P, fps, r)
+    L = len(idx)
+    assert (L - 1) % r == 0 and L <= P and len(set(idx.tolist())) == L  # 1 + r*k distinct frames
+    head, tail = int(np.argmin(hold)), int(np.argmin(hold[::-1]))
+    assert (head - 1) % r == 0 and tail % r == 0 and tail >= r and hold[:head].all() and hold[L - tail:].all()
+    assert latent_aligned(hold, r) and not hold[head:L - tail].any()
+    regen = idx[~hold].tolist()
+    assert P - 1 in regen and 0 in regen  # the wrap-around is regenerated, inside the window
+    # a still at frame 0: the seam regenerates the frames before it, and never frame 0
+    fixed = np.zeros(P, bool)
+    fixed[0] = True
+    idx, hold = seam_window(P, fps, r, fixed)
+    assert 0 not in idx[~hold] and P - 1 in idx[~hold] and idx[~hold][-1] == P - 1 and latent_aligned(hold, r)
+    fixed[P - 1] = True
+    with pytest.raises(InputError, match="seam"):
+        seam_window(P, fps, r, fixed)
+
+
+def test_seam_window_refuses_what_cannot_be_joined():
+    from engine.families.seam import latent_aligned, loop_period
+
+    with pytest.raises(InputError, match="at least 1 s"):
+        loop_period(GenerateRequest(prompt=PROMPT, frames=12, fps=24, loop=True), 24, 8)
+    with pytest.raises(InputError, match="too short to join"):  # 1 s at 8 fps: 8 frames < 1 + 2 * 8
+        loop_period(GenerateRequest(prompt=PROMPT, seconds=1, fps=8, loop=True), 8, 8)
+    assert loop_period(GenerateRequest(prompt=PROMPT, seconds=5, fps=24, loop=True), 24, 8) == 120
+    assert not latent_aligned(np.array([1, 1, 0, 0, 0]), 4) and latent_aligned(np.array([1, 0, 0, 0, 0]), 4)
+
+
+LOOPS = [("ltxc", 24.0), ("ltx", 24.0), ("wan", 16.0), ("wan-euler", 16.0)]
+
+
+@pytest.mark.parametrize("key,fps", LOOPS)
+def test_loops_render_one_period_joined_across_the_wrap(families, key, fps):
+    fam = families[key]
+    req = request(frames=int(fps), fps=fps, loop=True)  # 1 s
+    r = fam.render_loop(req)
+    P, idx, hold = r["period"], r["window"], r["hold"]
+    assert P == int(fps) and r["frames"].shape == (P, H, W, 3)
+    assert (r["frames_rendered"] - 1) % fam.temporal_ratio == 0 and r["frames_rendered"] >= P
+    # the clip is what a plain render of the same frames and seed makes; the seam replaces only
+    # the frames between the held ones, and the wrap-around (P-1 -> 0) is among them
+    plain = fam.generate(request(frames=r["frames_rendered"], fps=fps)).frames
+    regen = np.zeros(P, bool)
+    regen[idx[~hold]] = True
+    assert regen[0] and regen[P - 1] and 0 < regen.sum() < P
+    assert np.array_equal(r["frames"][~regen], plain[:P][~regen])
+    assert all(np.abs(r["frames"][i].astype(int) - plain[i].astype(int)).max() > 10 for i in np.flatnonzero(regen))
+    # the seam's held latent frames come out of the sampler exactly as encoded; the others do not
+    c, z = r["seam_state"]["cond"], r["seam_latents"]
+    assert c.clean.any() and torch.equal(z[c.clean], c.latents[c.clean])
+    assert not torch.allclose(z[~c.clean], c.latents[~c.clean])
+    # the verb's result: one period at the requested rate, the same for the same seed
+    res = fam.generate(req)
+    assert res.frames.shape == (P, H, W, 3) and np.array_equal(res.frames, r["frames"])
+    assert res.settings["loop_period"] == P and res.settings["seam_frames"] == idx.tolist()
+    assert np.array_equal(fam.generate(req).frames, res.frames)
+    assert not np.array_equal(fam.generate(request(frames=int(fps), fps=fps, loop=True, seed=SEED + 1)).frames,
+                              res.frames)
+
+
+def test_ltx_loop_seam_holds_tokens_at_timestep_zero(families):
+    fam = families["ltxc"]
+    seen = []
+    forward = fam.transformer.forward
+
+    def spy(*a, **k):
+        seen.append(k["timestep"][0].clone())
+        return forward(*a, **k)
+    fam.transformer.forward = spy
+    try:
+        r = fam.render_loop(request(frames=24, loop=True))
+    finally:
+        fam.transformer.forward = forward
+    held = r["seam_state"]["cond"].token_clean[0]
+    seam = seen[-STEPS:]  # guidance batches [cond, uncond]: one call per step
+    assert len(seen) == 2 * STEPS and held.any() and not held.all()
+    assert all((t[held] == 0).all() and (t[~held] > 0).all() for t in seam)
+    assert all(t.numel() == held.numel() for t in seam)
+
+
+@pytest.mark.parametrize("key,fps", [("ltxc", 24.0), ("wan", 16.0)])
+def test_a_loop_from_a_still_keeps_the_still(families, key, fps):
+    """Animate + loop: frame 0 is the still's (not regenerated); the seam regenerates the frames
+    before the wrap so that they flow into it."""
+    fam = families[key]
+    conds = [ImageCondition(STILL, 0)]
+    r = fam.render_loop(request(conds, frames=int(fps), fps=fps, loop=True))
+    regen = r["window"][~r["hold"]]
+    assert 0 not in regen and regen[-1] == r["period"] - 1
+    plain = fam.generate(request(conds, frames=r["frames_rendered"], fps=fps)).frames
+    assert np.array_equal(r["frames"][0], plain[0])
+
+
+def test_wan_loop_at_another_rate_delivers_one_period(families):
+    fam = families["wan"]
+    res = fam.generate(request(frames=24, fps=24.0, loop=True))  # renders 16 frames at 16 fps
+    assert res.frames.shape == (24, H, W, 3) and len(res.base_frames) == 16
+    assert np.array_equal(res.frames[0], res.base_frames[0]) and np.array_equal(res.frames[3], res.base_frames[2])
+    assert len(res.provenance) and res.provenance[-1]["stop"] == 24
+
+
+# --------------------------------------------------------------------------
 # The command line: `python -m engine generate | animate --model DIR` (needs engine.service's hook)
 # --------------------------------------------------------------------------
 
@@ -337,6 +448,17 @@ def test_cli_animate_matches_ltx_condition_pipeline(folders, tmp_path, capsys):
     assert_parity(_png_frames(out), _as_written(reference(folders["ltxc"], [ltx_condition(image=STILL)]), out))
 
 
+@pytest.mark.parametrize("key,fps", [("ltxc", 24), ("wan", 16)])
+def test_cli_generate_loop(folders, tmp_path, capsys, key, fps):
+    out = tmp_path / f"loop-{key}/"
+    code, io = _cli(["generate", "--model", str(folders[key]), "--prompt", PROMPT, "--loop", "--seconds", "1",
+                     "--fps", str(fps), "--width", str(W), "--height", str(H), "--steps", str(STEPS),
+                     "--seed", str(SEED), "--dtype", "float32", "--out", f"{out}/"], capsys)
+    assert code == 0, io.err
+    assert len(_png_frames(out)) == fps  # one period
+    assert json.loads((out / "tenku.json").read_text())["settings"]["loop_period"] == fps
+
+
 def test_cli_names_what_is_missing(folders, tmp_path, capsys):
     import shutil
 
@@ -375,21 +497,31 @@ def test_unsupported_folders_name_what_is_wrong(folders, tmp_path):
 
 
 def test_verbs_a_family_cannot_do_fail_before_any_work(folders, families):
-    with pytest.raises(InputError, match="cannot loop"):
-        check_verb(folders["wan"], "loop")
+    for key in ("ltxc", "wan"):  # every verb is offered now (loops since issue 7's follow-up)
+        for verb in ("loop", "animate", "inpaint"):
+            check_verb(folders[key], verb)
     with pytest.raises(InputError, match="unknown verb"):
         check_verb(folders["ltxc"], "teleport")
     fam = families["ltxc"]
     calls = []
     forward, encode = fam.transformer.forward, fam.text_encoder.forward
     fam.transformer.forward = fam.text_encoder.forward = lambda *a, **k: calls.append(1)
+    fam.verbs = {k: v for k, v in type(fam).verbs.items() if k != "loop"}  # a family without loops
     try:
         with pytest.raises(InputError, match="cannot loop"):
-            fam.generate(request(loop=True))
+            fam.generate(request(loop=True, frames=24))
+        del fam.verbs
+        with pytest.raises(InputError, match="at least 1 s"):
+            fam.generate(request(loop=True))  # 9 frames at 24 fps
+        with pytest.raises(InputError, match="loop cannot be combined with inpaint"):
+            fam.generate(request([MaskCondition(CLIP[:N], np.ones((H, W), bool))], loop=True, frames=24))
+        with pytest.raises(InputError, match="seam would regenerate frames given by conditions"):
+            fam.generate(request([ImageCondition(STILL, 0), ImageCondition(LAST, 23)], loop=True, frames=24))
         with pytest.raises(InputError, match="multiple of 32"):
             fam.generate(GenerateRequest(prompt=PROMPT, width=48, height=32))
     finally:
         fam.transformer.forward, fam.text_encoder.forward = forward, encode
+        vars(fam).pop("verbs", None)
     assert calls == []
 
 
@@ -440,3 +572,13 @@ def test_preflight_estimate(folders):
     assert 0 < small.peak_gib < long.peak_gib and small.seconds < long.seconds
     assert off.weights_gib < small.weights_gib
     assert "estimate: peak memory" in small.describe()
+
+
+def test_preflight_counts_a_loops_seam_window(folders, monkeypatch):
+    import engine.families.estimate as est
+    from engine.families.cli import preflight
+
+    monkeypatch.setattr(est, "measure_tflops", lambda *a, **k: 0.05)
+    plain = preflight(folders["ltxc"], request(frames=24))
+    loop = preflight(folders["ltxc"], request(frames=24, loop=True))  # the clip (25 frames) and a 21-frame seam
+    assert loop.peak_gib == plain.peak_gib and loop.seconds > 1.5 * plain.seconds

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.conditioning import (ClipCondition, ImageCondition, MaskCondition, WindowKnowledge, check_strength,
-                                 fit_frames, fit_mask)
+from engine.conditioning import (ClipCondition, ImageCondition, MaskCondition, WindowKnowledge,
+                                 build_latent_conditions, check_strength, fit_frames, fit_mask)
 from engine.errors import InputError
-from engine.families import VERBS
+from engine.families import VERBS, seam
 from engine.sampler import Cancelled, LatentConditions, StepInfo, sample
 
 MAX_SECONDS = 60.0
@@ -137,13 +137,16 @@ class DiffusersFamily:
         return 1 + r * max(0, math.ceil((need - 1) / r))
 
     def render_frames(self, req) -> int:
-        """Frames the model renders (1 + k * temporal ratio) covering the request at the render rate."""
+        """Frames the model renders (1 + k * temporal ratio) covering the request at the render rate
+        (for a loop: covering one period, engine.families.seam)."""
         fps = self.render_fps(req)
         if req.frames is None:
             seconds = 2.0 if req.seconds is None else req.seconds
             if not (0 < seconds <= MAX_SECONDS) or math.isnan(seconds):
                 raise InputError(f"seconds must be in (0, {MAX_SECONDS:g}] for {self.family.upper()} models, "
                                  f"got {seconds}")
+        if req.loop:
+            return seam.render_frames(seam.loop_period(req, fps, self.temporal_ratio), self.temporal_ratio)
         delivered = req.frames if req.frames is not None else max(1, round(seconds * req.fps))
         # the span from the first delivered frame to the last, at the render rate
         need = 1 + math.ceil((delivered - 1) / req.fps * fps - 1e-6)
@@ -168,8 +171,13 @@ class DiffusersFamily:
             check_strength(req.strength)
         for c in req.conditions:
             check_strength(c.strength, "condition strength")
+        if req.loop and any(isinstance(c, MaskCondition) for c in req.conditions):
+            raise InputError(f"a loop cannot be combined with inpaint for {self.family.upper()} models")
         width, height = self.canvas(req)
-        return width, height, self.render_frames(req)
+        n = self.render_frames(req)
+        if req.loop:
+            self.loop_plan(req, n, width, height)
+        return width, height, n
 
     # -- stages shared by the families ---------------------------------------------------
     def knowledge(self, req, n: int, width: int, height: int) -> WindowKnowledge:
@@ -217,9 +225,9 @@ class DiffusersFamily:
                       strength=req.strength, replacement=state.get("replacement", False), callback=callback)
 
     @torch.no_grad()
-    def render_latents(self, req, progress=None) -> dict:
+    def render_latents(self, req, progress=None, span=(0.0, 1.0)) -> dict:
         """Stages 1-6: the denoised latents of a request, in the family's own layout, with what
-        decoding needs ({"latents", "state", "width", "height", "frames", "cancelled"})."""
+        decoding needs ({"latents", "state", "width", "height", "frames", "cancelled", "text"})."""
         # 1. Check inputs
         width, height, n = self.check_request(req)
         self._generator = torch.Generator().manual_seed(req.seed)
@@ -227,43 +235,79 @@ class DiffusersFamily:
         text, uncond = self.encode_prompt([req.prompt, req.negative])
         # 3-5. Prepare latents and conditions (family-specific, in the reference's draw order)
         state = self.prepare(req, n, width, height)
+        # 6. Denoise
+        z, cancelled = self.run_state(state, text, uncond, req, progress, span)
+        return {"latents": z, "state": state, "width": width, "height": height, "frames": n,
+                "cancelled": cancelled, "text": (text, uncond)}
+
+    def run_state(self, state: dict, text, uncond, req, progress=None, span=(0.0, 1.0), stage="denoise"):
+        """Denoise a prepared state: (latents, cancelled); progress reported within `span` of the job."""
+        a, b = span
 
         def on_step(info: StepInfo):
             if progress is not None:
-                progress(info.step / info.steps, "denoise", info)
+                progress(a + (b - a) * info.step / info.steps, stage, info)
 
-        # 6. Denoise
-        cancelled = False
         try:
             with self.on_device(self.transformer):  # one visit for the whole loop, not one per step
-                z = self.denoise(state, text, uncond, req, on_step)
+                return self.denoise(state, text, uncond, req, on_step), False
         except Cancelled as c:
-            cancelled, z = True, c.latents
-        return {"latents": z, "state": state, "width": width, "height": height, "frames": n,
-                "cancelled": cancelled}
+            return c.latents, True
+
+    # -- loops -------------------------------------------------------------------------------
+    def loop_plan(self, req, n: int, width: int, height: int):
+        """(period P, seam window frame indices modulo P, held) for a loop request (engine.families.seam);
+        InputError before any work when it cannot be joined."""
+        fps, r = self.render_fps(req), self.temporal_ratio
+        P = seam.loop_period(req, fps, r)
+        fixed = self.knowledge(req, n, width, height).known_frames[:P]  # frames the conditions place
+        idx, hold = seam.seam_window(P, fps, r, fixed)
+        return P, idx, hold
 
     @torch.no_grad()
-    def generate(self, req, progress=None):
-        """Render a GenerateRequest; returns the service's Result (with its per-frame record)."""
-        from engine.provenance.record import Generation
-        from engine.service import Result, _ranges, frame_record
+    def render_loop(self, req, progress=None) -> dict:
+        """A loop: the clip (covering one period P), then one window across the wrap-around on frames
+        modulo P, holding the frames before the end and after the start (whole latent frames) and
+        regenerating those between; only the regenerated frames replace the clip's.
+        Returns {"frames" (one period), "clip", "period", "window", "hold", "seam_latents",
+        "seam_state", "width", "height", "frames_rendered", "cancelled"}."""
+        width, height, n = self.check_request(req)
+        P, idx, hold = self.loop_plan(req, n, width, height)
+        share = n / (n + len(idx))  # progress: the clip, then the seam, by frames
+        clip = self.render_latents(req, progress, (0.0, share))
+        out = {"period": P, "window": idx, "hold": hold, "seam_latents": None, "seam_state": None,
+               "width": width, "height": height, "frames_rendered": n, "cancelled": clip["cancelled"]}
+        if clip["latents"] is None:
+            empty = np.zeros((0, height, width, 3), np.uint8)
+            return {**out, "frames": empty, "clip": empty}
+        base = self.decode(clip["latents"], clip["state"])
+        frames = base[:P].copy()
+        out.update(clip=base, frames=frames)
+        if clip["cancelled"]:
+            return out
+        init = None
+        if req.init_video is not None:
+            init = pad_to(fit_frames(req.init_video, width, height), n)[idx]
+        state = self.prepare_seam(req, base[idx], hold, width, height, init)
+        z, cancelled = self.run_state(state, *clip["text"], req, progress, (share, 1.0), "seam")
+        out.update(seam_latents=z, seam_state=state, cancelled=cancelled)
+        if z is not None and not cancelled:
+            window = self.decode(z, state)
+            frames[idx[~hold]] = window[~hold]  # held frames stay the clip's own, exactly
+        return out
 
-        t0 = time.time()
-        r = self.render_latents(req, progress)
-        # 7. Decode
-        if r["latents"] is None:
-            base = np.zeros((0, r["height"], r["width"], 3), np.uint8)
-        else:
-            base = self.decode(r["latents"], r["state"])
-        # 8. Deliver at the requested rate
-        frames, pos = self.deliver(base, req)
-        settings = self.settings(req, r["width"], r["height"], r["frames"])
-        gen = Generation(self.name, req.prompt, req.seed, {"steps": req.steps, "guidance": req.guidance,
-                                                           "negative": req.negative, "family": self.family})
-        kind = "inpainted" if any(isinstance(c, MaskCondition) for c in req.conditions) else "generated"
-        record = frame_record(pos, [kind] * len(base), gen, req.fps) if len(frames) else None
-        return Result(frames, req.fps, base, settings, _ranges(record) if record else [], r["cancelled"],
-                      time.time() - t0, record)
+    def prepare_seam(self, req, frames: np.ndarray, hold: np.ndarray, width: int, height: int,
+                     init: np.ndarray | None = None) -> dict:
+        """The seam window's state: noise, and its held frames (all of `frames` known where `hold`)."""
+        raise NotImplementedError
+
+    def seam_conditions(self, frames: np.ndarray, hold: np.ndarray, latents: torch.Tensor):
+        """The sampler's conditions for a seam window from its encoded frames (1, C, T, h, w): the
+        held latent frames known (engine.conditioning, as the bundled model's windows)."""
+        known = WindowKnowledge(frames.copy(), hold.copy())
+        patch = getattr(self, "patch_t", None)
+        patch = (self.patch_t, self.patch, self.patch) if patch else tuple(self.transformer.config.patch_size)
+        return build_latent_conditions(latents, known, self.temporal_ratio, self.spatial_ratio, patch)
 
     def conditions_on_device(self, c: LatentConditions) -> LatentConditions:
         """Element masks and levels on the device beside the latents; token masks and levels on the
@@ -273,6 +317,51 @@ class DiffusersFamily:
                                 token_clean=c.token_clean.cpu(),
                                 level=None if c.level is None else c.level.to(dev),
                                 token_level=None if c.token_level is None else c.token_level.cpu())
+
+    def deliver_loop(self, frames: np.ndarray, req):
+        """One period at req.fps: as rendered when the rates agree; else resampled on the ring (the
+        in-betweens after the last frame lead into the first), as the bundled model's loops."""
+        from engine.service import resample
+
+        fps, P = self.render_fps(req), len(frames)
+        if abs(fps - req.fps) < 1e-6 or P == 0:
+            return frames, np.arange(P, dtype=np.float64)
+        ring = np.concatenate([frames, frames[:1]])
+        return resample(ring, np.arange(P + 1) / fps, np.arange(round(P / fps * req.fps)) / req.fps)
+
+    @torch.no_grad()
+    def generate(self, req, progress=None):
+        """Render a GenerateRequest; returns the service's Result (with its per-frame record)."""
+        from engine.provenance.record import Generation
+        from engine.service import Result, _ranges, frame_record
+
+        t0 = time.time()
+        if req.loop:
+            r = self.render_loop(req, progress)
+            base = r["frames"]
+            frames, pos = self.deliver_loop(base, req)
+            kinds_n = len(base) + 1
+        else:
+            r = self.render_latents(req, progress)
+            # 7. Decode
+            if r["latents"] is None:
+                base = np.zeros((0, r["height"], r["width"], 3), np.uint8)
+            else:
+                base = self.decode(r["latents"], r["state"])
+            # 8. Deliver at the requested rate
+            frames, pos = self.deliver(base, req)
+            kinds_n = len(base)
+        n = r["frames_rendered"] if req.loop else r["frames"]
+        settings = self.settings(req, r["width"], r["height"], n)
+        if req.loop:
+            settings.update(loop_period=r["period"], seam_frames=[int(i) for i in r["window"]],
+                            seam_held=[bool(h) for h in r["hold"]])
+        gen = Generation(self.name, req.prompt, req.seed, {"steps": req.steps, "guidance": req.guidance,
+                                                           "negative": req.negative, "family": self.family})
+        kind = "inpainted" if any(isinstance(c, MaskCondition) for c in req.conditions) else "generated"
+        record = frame_record(pos, [kind] * kinds_n, gen, req.fps) if len(frames) else None
+        return Result(frames, req.fps, base, settings, _ranges(record) if record else [], r["cancelled"],
+                      time.time() - t0, record)
 
     def deliver(self, base: np.ndarray, req):
         """Frames at req.fps and their positions in `base`: LTX renders at the requested rate (cut to

@@ -52,8 +52,20 @@ def preflight(path, req, device: str = "cpu", dtype: str = "bfloat16", offload: 
         frames = 17
     else:
         width, height, frames = geometry
-    return estimate(path, width=width, height=height, frames=frames, steps=req.steps, guidance=req.guidance,
-                    device=device, dtype=dtype, offload=offload, vae_tiling=vae_tiling)
+    e = estimate(path, width=width, height=height, frames=frames, steps=req.steps, guidance=req.guidance,
+                 device=device, dtype=dtype, offload=offload, vae_tiling=vae_tiling)
+    if geometry is not None and req.loop:  # a loop renders its seam window too (smaller than the clip)
+        import dataclasses
+
+        from engine.families import seam
+
+        fam = spec(path)
+        fps = fam.render_fps(req)
+        L = seam.seam_geometry(seam.loop_period(req, fps, fam.temporal_ratio), fps, fam.temporal_ratio)[0]
+        w = estimate(path, width=width, height=height, frames=L, steps=req.steps, guidance=req.guidance,
+                     device=device, dtype=dtype, offload=offload, vae_tiling=vae_tiling, tflops=e.tflops)
+        e = dataclasses.replace(e, seconds=e.seconds + w.seconds, steps_seconds=e.steps_seconds + w.steps_seconds)
+    return e
 
 
 def show_preflight(args, req) -> None:

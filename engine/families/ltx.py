@@ -20,6 +20,9 @@ condition blended with the noise, lerp(noise, condition, s), which is the condit
 1 - s; they are told that level (timestep min(t, 1 - s)) and held at that blend until the schedule
 falls to 1 - s, then the model denoises them like the rest; LTX's small added noise goes to the
 tokens of strength 1 only.
+
+Loops: the clip, then a seam window across the wrap-around (engine.families.seam) whose held latent
+frames replace the latents in place and are told timestep 0 token by token, as a clip at frame 0 is.
 """
 from __future__ import annotations
 
@@ -72,7 +75,7 @@ class LTXFamily(DiffusersFamily):
     family = "ltx"
     per_token_timesteps = True
     verbs = {"generate": "native", "animate": "native", "extend": "native", "fill": "native",
-             "bridge": "native", "remix": "native", "inpaint": "replacement"}
+             "bridge": "native", "loop": "native", "remix": "native", "inpaint": "replacement"}
     native_fps = None  # the transformer takes the frame rate (rotary coordinates): render at the asked rate
     size_multiple = 32
     aspects = {"1:1": (512, 512), "16:9": (768, 448), "9:16": (448, 768)}
@@ -230,6 +233,28 @@ class LTXFamily(DiffusersFamily):
                        "seq_len": T * h * w, "noise": self.pack(noise), "conditioned": False,
                        "coords": coords.to(self.device), "cond": cond, "replacement": True}
         return self._state
+
+    def prepare_seam(self, req, frames, hold, width, height, init=None) -> dict:
+        """A loop's seam window (engine.families.seam), natively: the window is encoded once, its held
+        latent frames replace the latents in place and are told noise level 0 token by token (with
+        LTX's small added noise, as for any hard condition); the rest is denoised from fresh noise."""
+        T = (len(frames) - 1) // self.temporal_ratio + 1
+        h, w = height // self.spatial_ratio, width // self.spatial_ratio
+        noise = self.randn((1, self.transformer.config.in_channels, T, h, w))
+        c = self.seam_conditions(frames, hold, self.encode_condition(frames, width, height, sample=False))
+        cond = self.conditions_on_device(LatentConditions(
+            latents=self.pack(c.latents), clean=self.pack(c.clean.float()) > 0.5,
+            held=self.pack(c.held.float()) > 0.5, token_clean=c.token_clean))
+        fps = self.render_fps(req)
+        coords = self.coords(T, h, w).float()
+        coords[:, 0] = coords[:, 0] * (1.0 / fps)
+        state = {"T": T, "h": h, "w": w, "fps": fps, "extra": 0, "hard": c.token_clean.to(self.device),
+                 "seq_len": T * h * w, "noise": self.pack(noise), "conditioned": True,
+                 "coords": coords.to(self.device), "cond": cond}
+        if init is not None:
+            state["start"] = self.pack(self.encode_condition(init, width, height, sample=False))
+        self._state = state
+        return state
 
     # -- stage 6: the model and its schedule ---------------------------------------------------
     def make_scheduler(self, state: dict | None = None) -> Schedule:

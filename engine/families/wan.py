@@ -7,6 +7,9 @@ the known content noised to the current level. A still at frame k > 0 claims the
 frame covering it (the VAE's latent frame j covers pixel frames 4j-3..4j), filled with the still.
 A condition of strength s < 1 is replaced only while the noise level is above 1 - s, then the
 model may change it.
+
+Loops: the clip, then a seam window across the wrap-around (engine.families.seam) whose held
+latent frames are replaced in the same way.
 """
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ class WanFamily(DiffusersFamily):
     family = "wan"
     per_token_timesteps = False
     verbs = {"generate": "native", "animate": "replacement", "extend": "replacement", "fill": "replacement",
-             "bridge": "replacement", "inpaint": "replacement", "remix": "native"}
+             "bridge": "replacement", "loop": "replacement", "inpaint": "replacement", "remix": "native"}
     native_fps = 16.0
     size_multiple = 16
     aspects = {"1:1": (624, 624), "16:9": (832, 480), "9:16": (480, 832)}
@@ -95,6 +98,18 @@ class WanFamily(DiffusersFamily):
                 z, known, self.temporal_ratio, self.spatial_ratio, tuple(self.transformer.config.patch_size)))
         if req.init_video is not None:
             state["start"] = self.encode_video(pad_to(fit_frames(req.init_video, width, height), n), width, height)
+        return state
+
+    def prepare_seam(self, req, frames, hold, width, height, init=None) -> dict:
+        """A loop's seam window (engine.families.seam): encoded once, its held latent frames replaced
+        after every step by themselves noised to the current level; the rest from fresh noise."""
+        T = (len(frames) - 1) // self.temporal_ratio + 1
+        h, w = height // self.spatial_ratio, width // self.spatial_ratio
+        noise = self.randn((1, self.transformer.config.in_channels, T, h, w))
+        cond = self.seam_conditions(frames, hold, self.encode_video(frames, width, height))
+        state = {"noise": noise, "replacement": True, "cond": self.conditions_on_device(cond)}
+        if init is not None:
+            state["start"] = self.encode_video(init, width, height)
         return state
 
     # -- stage 6 ----------------------------------------------------------------------------
