@@ -64,8 +64,9 @@ def test_embedding_costs_far_less_than_rendering():
     t = time.perf_counter()
     embed_watermark(clip)
     per_video_second = (time.perf_counter() - t) / 10
-    # Rendering takes 1-5 s per second of video; 10% of the fastest is 0.1 s.
-    assert per_video_second < 0.02, per_video_second
+    # The bundled model renders at best 0.55 s per second of video (docs/BENCHMARKS.md); the bar
+    # is 10% of that, 0.055 s. The bench measures the share side by side with real renders.
+    assert per_video_second < 0.03, per_video_second
 
 
 @pytest.mark.parametrize("seed, size, fps", [(3, (128, 128), 8), (4, (256, 144), 12), (5, (144, 256), 24)])
@@ -120,3 +121,84 @@ def test_no_false_detections_on_real_footage():
     assert len(clips) >= 20
     scores = {name: detect_watermark(frames).score for name, frames, _ in clips}
     assert max(scores.values()) < DEFAULT_THRESHOLD, scores
+
+
+# --------------------------------------------------------------------------
+# Inpainted frames: the mark only where the model painted
+# --------------------------------------------------------------------------
+
+def centre_region(h=128, w=128, frac=0.75):
+    region = np.zeros((h, w), bool)
+    a, b = int(h * (1 - frac) / 2), int(w * (1 - frac) / 2)
+    region[a:h - a, b:w - b] = True
+    return region
+
+
+def test_region_embedding_leaves_the_rest_exact():
+    clip, region = world_clip(9), centre_region()
+    marked = embed_watermark(clip, region=region)
+    assert np.array_equal(marked[:, ~region], clip[:, ~region])
+    assert (marked[:, region] != clip[:, region]).mean() > 0.3
+    assert detect_watermark(marked).detected
+    with pytest.raises(InputError, match="region"):
+        embed_watermark(clip, region=np.ones((64, 64), bool))
+
+
+def test_masking_marks_busy_areas_harder_than_flat_ones():
+    rng = np.random.default_rng(0)
+    flat = np.full((2, 128, 128, 3), 120, np.uint8)
+    busy = rng.integers(60, 190, (2, 128, 128, 3)).astype(np.uint8)
+    d_flat = np.abs(embed_watermark(flat).astype(int) - flat).mean()
+    d_busy = np.abs(embed_watermark(busy).astype(int) - busy).mean()
+    assert 0.5 < d_flat < 1.2 and d_busy > 1.6 * d_flat
+
+
+def inpainted_record(n=16, cam=0):
+    gen = Generation("tenku-small", "a blue box", seed=1)
+    rec = ProvenanceRecord.uniform("inpainted", n - cam, 8, generation=gen, details={"region": "mask"})
+    return concatenate([ProvenanceRecord.camera(cam, "cam.mp4", fps=8), rec]) if cam else rec
+
+
+def test_record_frames_marks_only_the_painted_region_and_says_so():
+    clip, region = world_clip(10, frames=24), centre_region()
+    rec = inpainted_record(24, cam=8)
+    out = watermark_record_frames(clip, rec, region=region)
+    assert np.array_equal(out[:8], clip[:8])                       # camera frames untouched
+    assert np.array_equal(out[8:, ~region], clip[8:, ~region])     # camera pixels of inpainted frames untouched
+    assert not np.array_equal(out[8:, region], clip[8:, region])
+    scope = rec.watermark["scope"]["inpainted"]
+    assert scope.startswith("painted region only") and str(int(region.sum())) in scope
+    painted = [r for r in rec.ranges if r.kind == "inpainted"]
+    assert painted and all("watermark_region" in r.details for r in painted)
+    assert ProvenanceRecord.from_dict(rec.to_dict()).ranges == rec.ranges   # travels in the JSON record
+
+
+def test_record_frames_without_a_region_says_the_whole_frame_was_marked():
+    clip = world_clip(11)
+    rec = inpainted_record()
+    out = watermark_record_frames(clip, rec)
+    assert (out != clip).mean() > 0.3
+    assert rec.watermark["scope"] == {"inpainted": "whole frame (the painted region was not given to the write path)"}
+    gen = ProvenanceRecord.generated(16, Generation("m", "p"), fps=8)
+    watermark_record_frames(clip, gen, region=centre_region())     # no inpainted frames: region unused
+    assert gen.watermark["scope"] == {"generated": "whole frame"}
+    with pytest.raises(InputError, match="empty"):
+        watermark_record_frames(clip, inpainted_record(), region=np.zeros((128, 128), bool))
+
+
+def test_region_weights_help_the_detector(tmp_path):
+    from engine.provenance.watermark import grid_weights, region_grid
+
+    clip, region = world_clip(12, 256, 144, frames=24), centre_region(144, 256, 0.6)
+    rng = np.random.default_rng(1)  # camera-like static texture outside the painted region
+    texture = cv2.GaussianBlur(rng.normal(0, 12, (144, 256)).astype(np.float32), (0, 0), 1.5)[None, ..., None]
+    noisy = np.clip(clip.astype(np.float32) + texture, 0, 255).astype(np.uint8)
+    frames = np.where(region[None, ..., None], clip, noisy)
+    marked = embed_watermark(frames, region=region)
+    path = through_h264(marked, 8, 23, tmp_path)
+    weights = grid_weights(region_grid(region))
+    plain = detect_watermark_file(path)
+    focused = detect_watermark_file(path, frame_weights=[weights] * 24)
+    assert focused.detected and focused.score > plain.score + 0.5, (plain, focused)
+    with pytest.raises(InputError, match="base64"):
+        grid_weights("not base64!")

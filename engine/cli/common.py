@@ -89,6 +89,17 @@ def record_of(result):
     return ProvenanceRecord.generated(len(result.frames), gen, result.fps)
 
 
+def painted_region(result, args):
+    """Where the model painted inpainted frames: the inpaint verb's --mask (inverted with
+    --invert) at the frames' size, so the watermark leaves camera pixels alone; None otherwise."""
+    if getattr(args, "mask", None) is None or len(result.frames) == 0:
+        return None
+    from engine.verbs import mask_region
+
+    h, w = result.frames.shape[1:3]
+    return mask_region(args.mask, w, h, invert=getattr(args, "invert", False))
+
+
 def write_result(result, out: str, args, decision=None, extra: dict | None = None) -> str:
     """The write path: watermark what the model made, write atomically with the sidecar,
     sign the MP4 last (any re-encode would strip the manifest)."""
@@ -98,7 +109,7 @@ def write_result(result, out: str, args, decision=None, extra: dict | None = Non
     record = record_of(result)
     if decision is not None:
         record.log_decision(decision)
-    frames = watermark_record_frames(result.frames, record)
+    frames = watermark_record_frames(result.frames, record, region=painted_region(result, args))
     sidecar = {"settings": result.settings, "fps": result.fps, "frames": int(len(frames)),
                "provenance": record.to_dict(), "cancelled": result.cancelled,
                "render_seconds": round(result.seconds, 2), **(extra or {})}

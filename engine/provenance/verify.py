@@ -24,7 +24,8 @@ from engine.errors import InputError
 from engine.provenance.c2pa_sign import IPTC, ManifestReport, read_manifest
 from engine.provenance.mp4 import check_mp4
 from engine.provenance.record import ProvenanceRecord
-from engine.provenance.watermark import DEFAULT_KEY, DEFAULT_THRESHOLD, WatermarkResult, detect_watermark_file
+from engine.provenance.watermark import (DEFAULT_KEY, DEFAULT_THRESHOLD, WatermarkResult, detect_watermark_file,
+                                         grid_weights)
 
 
 @dataclass
@@ -200,6 +201,15 @@ class VerifyReport:
         return out
 
 
+def _region_weights(record: ProvenanceRecord) -> list:
+    """Per frame: the detector-grid weights of the range's painted region, or None (whole frame)."""
+    out = []
+    for r in record.ranges:
+        cells = r.details.get("watermark_region")
+        out += [None if cells is None else grid_weights(cells)] * len(r)
+    return out
+
+
 def verify_file(path, anchors_pem: str = "", key: str = DEFAULT_KEY, threshold: float = DEFAULT_THRESHOLD,
                 allow_untrusted: bool = False, sidecar=None) -> VerifyReport:
     """Check an MP4's C2PA manifest, watermark and JSON sidecar. Raises InputError
@@ -209,13 +219,16 @@ def verify_file(path, anchors_pem: str = "", key: str = DEFAULT_KEY, threshold: 
     path = Path(path)
     check_mp4(path)
     manifest = read_manifest(path, anchors_pem)
-    mask, scope = None, "frames"
+    mask, weights, scope = None, None, "frames"
     rec = manifest.record
-    if rec is not None and any(r.model_made for r in rec.ranges) and not all(r.model_made for r in rec.ranges):
-        mask, scope = rec.model_made_mask(), "model-made frames"
     watermark, error = None, None
     try:
-        watermark = detect_watermark_file(path, key, threshold, frame_mask=mask)
+        if rec is not None and any(r.model_made for r in rec.ranges) and not all(r.model_made for r in rec.ranges):
+            mask, scope = rec.model_made_mask(), "model-made frames"
+        if rec is not None and any("watermark_region" in r.details for r in rec.ranges):
+            weights = _region_weights(rec)
+            scope = ("model-made frames" if mask is not None else "frames") + " (painted regions of inpainted frames)"
+        watermark = detect_watermark_file(path, key, threshold, frame_mask=mask, frame_weights=weights)
     except InputError as e:
         error = str(e)
     if watermark is not None and watermark.frames == 0:
