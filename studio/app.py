@@ -15,9 +15,18 @@ CSS = """
 .inline-ok p { color: #067647; margin: 0; }
 #shot-cards { min-height: 90px; }
 .cards { display: flex; gap: 8px; flex-wrap: wrap; }
-.card { border: 1px solid #d0d5dd; border-radius: 8px; padding: 8px; width: 190px; background: #fff; color: #101828; }
+.card { border: 1px solid #d0d5dd; border-radius: 8px; padding: 8px; width: 330px; background: #fff; color: #101828;
+        cursor: pointer; }
 .card.sel { border: 2px solid #7f56d9; }
 .card b { display: block; }
+.card .takes { display: grid; grid-template-columns: 1fr 1fr; gap: 6px; margin-top: 6px; cursor: default; }
+.card .take { margin: 0; padding: 4px; border: 1px solid #eaecf0; border-radius: 6px; font-size: 12px; }
+.card .take.chosen { border: 2px solid #12b76a; }
+.card .take video { width: 100%; border-radius: 4px; background: #000; }
+.card .take .badge { color: #067647; font-weight: 600; }
+.card .take .partial { color: #b54708; }
+.card .take button { font-size: 11px; margin: 2px 2px 0 0; padding: 1px 6px; border: 1px solid #d0d5dd;
+                     border-radius: 4px; background: #f9fafb; color: #101828; cursor: pointer; }
 .strip { display: flex; height: 18px; border: 1px solid #999; }
 .strip span { flex: 1; min-width: 1px; }
 .strip span.cur { outline: 2px solid #101828; z-index: 1; }

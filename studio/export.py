@@ -65,7 +65,7 @@ def retime(frames: np.ndarray, record: ProvenanceRecord, src_fps: float, fps: fl
 def timeline_clips(store, project_id: str, fps: float) -> list[Clip]:
     entries = store.timeline(project_id)
     if not entries:
-        raise InputError("the timeline is empty; promote a take from the storyboard first")
+        raise InputError("the timeline is empty; press Use on timeline on a take in the storyboard first")
     clips = []
     for i, e in enumerate(entries):
         if i > 0 and e["transition"] == "bridge":

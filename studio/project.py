@@ -235,6 +235,32 @@ class Store:
         self.touch(take["project_id"])
         return eid
 
+    def choose_take(self, take_id: str) -> tuple[str, str | None]:
+        """Make `take_id` the take its shot uses on the timeline; returns (entry id, the take it replaced).
+
+        The shot's clip keeps its place, its transition and its trim (when the trim still leaves a frame of
+        the new take); a bridge into or out of it connected the old take, so it becomes a cut to re-render.
+        A shot with no clip yet gets one at the end (as `promote`).
+        """
+        take = self.take(take_id)
+        with self._lock:
+            entries = self.timeline(take["project_id"])
+            shot_of = {t["id"]: t["shot_id"] for t in self.takes(take["project_id"])}
+            mine = [i for i, e in enumerate(entries) if take["shot_id"] and shot_of.get(e["take_id"]) == take["shot_id"]]
+            if not mine:
+                return self.promote(take_id), None
+            i = mine[0]
+            e = entries[i]
+            if e["take_id"] == take_id:
+                return e["id"], None
+            trim = (e["trim_in"], e["trim_out"]) if e["trim_in"] + e["trim_out"] < take["frames"] else (0, 0)
+            self._x("UPDATE timeline SET take_id=?, trim_in=?, trim_out=? WHERE id=?", (take_id, *trim, e["id"]))
+            for other in entries[i:i + 2]:
+                if other["transition"] == "bridge":
+                    self._x("UPDATE timeline SET transition='cut', bridge_take_id=NULL WHERE id=?", (other["id"],))
+        self.touch(take["project_id"])
+        return e["id"], e["take_id"]
+
     def update_entry(self, entry_id: str, **fields) -> None:
         e = self.entry(entry_id)
         fields = {k: v for k, v in fields.items() if k in ENTRY_FIELDS}

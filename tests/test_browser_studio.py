@@ -143,25 +143,46 @@ def test_project_three_shots_render_and_promote(studio, page):
         type_into(page, "shot-prompt", prompt)
         type_into(page, "shot-seconds", 1)
         type_into(page, "shot-steps", 4)
+        type_into(page, "shot-takes", 2 if i == 0 else 1)  # the first shot gets two takes to choose from
         page.click("#save-shot")
         says(page, "shot-msg", "saved")
         says(page, "shot-cards", prompt[:30])
     assert [s["prompt"] for s in studio.store.shots(pid)] == PROMPTS
     page.click("#render-all")
-    says(page, "shot-msg", "queued 3")
+    says(page, "shot-msg", "queued 4")
     jobs = wait_jobs(studio, pid)
-    assert [j["status"] for j in jobs] == ["done"] * 3, [j["error"] for j in jobs]
+    assert [j["status"] for j in jobs] == ["done"] * 4, [j["error"] for j in jobs]
     says(page, "queue-progress", "idle")
-    page.locator("#take-video video").wait_for()
-    shot_png(page, "storyboard")
-    for i, prompt in enumerate(PROMPTS):
-        pick(page, "shot-picker", f"{i + 1}. {prompt[:20]}")
-        # the selected card and the take list arrive together: wait for the card, then the take is this shot's
-        page.locator("#shot-cards .card.sel").filter(has_text=f"Shot {i + 1}").wait_for()
-        page.wait_for_function("() => document.querySelector('#take-picker input').value.startsWith('Take 1')")
-        page.click("#promote")
-        says(page, "take-msg", f"clip {i + 1})")
+    # every take plays under its own shot's card
+    cards = page.locator("#shot-cards .card")
+    for i, n in enumerate((2, 1, 1)):
+        cards.nth(i).locator("video").nth(n - 1).wait_for()
+        assert cards.nth(i).locator("video").count() == n
+    page.wait_for_function("() => { const v = [...document.querySelectorAll('#shot-cards video')];"
+                           " return v.length === 4 && v.every(x => x.readyState >= 1 && x.duration > 0) }")
+    page.evaluate("() => document.querySelector('#shot-cards video').play()")
+    page.wait_for_function("() => document.querySelector('#shot-cards video').currentTime > 0.1")
+    # each shot's first take onto the timeline, from its card
+    for i in range(3):
+        cards.nth(i).locator(".take").first.locator("button[data-act=choose]").click()
+        says(page, "cards-msg", f"take 1 is on the timeline (clip {i + 1})")
     assert len(studio.store.timeline(pid)) == 3
+    # the first shot's second take replaces its first on the timeline, in place
+    first, second = (t["id"] for t in studio.store.takes(pid, studio.store.shots(pid)[0]["id"]))
+    cards.nth(0).locator(f".take[data-take='{second}'] button[data-act=choose]").click()
+    says(page, "cards-msg", "clip 1 on the timeline now uses take 2 (was take 1)")
+    page.locator(f"#shot-cards .take.chosen[data-take='{second}']").wait_for()
+    assert page.locator("#shot-cards .take.chosen").count() == 3
+    assert [e["take_id"] for e in studio.store.timeline(pid)][0] == second
+    # Select on a take picks its shot and the take (for the take actions); clicking a card picks its shot
+    cards.nth(1).locator("button[data-act=open]").click()
+    page.wait_for_function("() => document.querySelector('#shot-picker input').value.startsWith('2.')"
+                           " && document.querySelector('#take-picker input').value.startsWith('Take 1')")
+    page.locator("#shot-cards .card.sel").filter(has_text="Shot 2").wait_for()
+    cards.nth(0).locator("b").first.click()
+    page.locator("#shot-cards .card.sel").filter(has_text="Shot 1").wait_for()
+    page.wait_for_function("() => document.querySelector('#shot-picker input').value.startsWith('1.')")
+    shot_png(page, "storyboard")
 
 
 def test_timeline_reorder_crossfade_play_export(studio, page):
@@ -254,6 +275,7 @@ def test_stop_keeps_the_partial_take(studio, page):
     says(page, "queue-msg", "stopping 1")
     page.wait_for_function("() => document.querySelector('#take-picker input').value.includes('partial')",
                            timeout=LONG)
+    says(page, "shot-cards", "partial (stopped)")  # the partial take is under its card too
     job = studio.store.jobs(studio.pid)[-1]
     assert job["status"] == "stopped"
     take = studio.store.take(job["result"][0])

@@ -1,6 +1,8 @@
 """Every public event of the studio through gradio_client, on the tiny model (a real server on loopback)."""
+import re
 import shutil
 import socket
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +98,7 @@ def _project_with_takes(server, prompts=("a red ball rolls right", "a blue box f
                                    None, None))
         sids.append(sid)
     assert "queued 3" in msg(call(c, "render_all", pid, None))
-    table = call(c, "watch_queue", pid)[0]
+    table = call(c, "watch_queue", pid, None)[0]
     assert [r[3] for r in table["data"]] == ["done"] * 3
     return pid, sids
 
@@ -108,13 +110,22 @@ def test_storyboard_takes_and_timeline(server):
     call(c, "move_shot_down", pid, sids[0])
     call(c, "move_shot_up", pid, sids[0])
     takes = [store.takes(pid, s)[0]["id"] for s in sids]
-    video, info, strip, m = call(c, "select_take", takes[0])
-    assert Path(video["video"] if isinstance(video, dict) else video).exists() and info["prompt"].startswith("a red")
+    info, strip, m = call(c, "select_take", takes[0])
+    assert info["prompt"].startswith("a red")
     assert f"data-strip='{'G' * store.take(takes[0])['frames']}'" in strip
     settings = call(c, "use_settings", takes[1])
     assert settings[0] == "a blue box falls"
-    for t in takes:
-        assert "promoted" in call(c, "promote", t)
+    # each shot's card holds its takes as videos the page can play (served from the projects folder only)
+    cards = call(c, "storyboard", pid)[0]
+    for sid, t in zip(sids, takes):
+        card = cards.split(f"data-shot='{sid}'")[1].split("data-shot=")[0]
+        assert f"data-take='{t}'" in card and card.count("<video") == 1
+    url = re.search(r"src='(gradio_api/file=[^']+)'", cards).group(1)
+    with urllib.request.urlopen(c.src.rstrip("/") + "/" + url) as r:
+        assert r.status == 200 and r.read(12)[4:8] == b"ftyp"
+    for i, t in enumerate(takes):
+        assert f"take 1 is on the timeline (clip {i + 1})" in call(c, "promote", t)
+    assert "★ on the timeline" in call(c, "storyboard", pid)[0]
     # take verbs
     assert "queued" in call(c, "extend_forward", takes[0], 1.0, None)
     assert "queued" in call(c, "extend_backward", takes[0], 1.0, None)
@@ -123,11 +134,21 @@ def test_storyboard_takes_and_timeline(server):
     assert "queued" in call(c, "remix", takes[0], "a red box rolls right", 0.5, None)
     assert "queued" in call(c, "bridge", pid, takes[0], 0.5, None)
     assert "last shot" in call(c, "bridge", pid, takes[2], 0.5, None)
-    call(c, "watch_queue", pid)
+    call(c, "watch_queue", pid, None)
     kinds = sorted(t["kind"] for t in store.takes(pid, sids[0]))
     assert kinds == ["bridge", "extend", "extend", "generate", "loop", "remix"], [j["error"] for j in store.jobs(pid)]
     ext = [t for t in store.takes(pid, sids[0]) if t["kind"] == "extend"][0]
     assert ext["frames"] > store.take(takes[0])["frames"]
+    # several takes under a card; choosing one replaces its shot's clip on the timeline, in place
+    card = call(c, "storyboard", pid)[0].split(f"data-shot='{sids[0]}'")[1].split("data-shot=")[0]
+    assert card.count("<video") == 6 and card.count("take chosen") == 1
+    loop = [t["id"] for t in store.takes(pid, sids[0])].index(
+        next(t["id"] for t in store.takes(pid, sids[0]) if t["kind"] == "loop"))
+    loop_id = store.takes(pid, sids[0])[loop]["id"]
+    assert f"clip 1 on the timeline now uses take {loop + 1} (was take 1)" in call(c, "promote", loop_id)
+    assert [e["take_id"] for e in store.timeline(pid)] == [loop_id, *takes[1:]]
+    assert f"take chosen' data-take='{loop_id}'" in call(c, "storyboard", pid)[0]
+    assert "clip 1 on the timeline now uses take 1" in call(c, "promote", takes[0])
     out = call(c, "recut", pid, sids[0], takes[0], 2, 6)
     assert "frames 2-6" in msg(out)
     assert "⚠️" in msg(call(c, "recut", pid, sids[0], takes[0], 6, 2))
@@ -143,7 +164,7 @@ def test_storyboard_takes_and_timeline(server):
     assert "crossfade" in msg(call(c, "set_transition", pid, entries[1], "crossfade", 0.25, None))
     assert "⚠️" in msg(call(c, "set_transition", pid, entries[0], "crossfade", 0.25, None))
     assert "bridge" in msg(call(c, "set_transition", pid, entries[2], "bridge", 0.5, None))
-    call(c, "watch_queue", pid)
+    call(c, "watch_queue", pid, None)
     assert store.entry(entries[2])["transition"] == "bridge" and store.entry(entries[2])["bridge_take_id"]
     video, m = call(c, "play_cut", pid, "8")
     assert m == ""
@@ -179,7 +200,7 @@ def test_fill_inpaint_and_uploads(server, tmp_path):
     original = store.path(store.take(tid)["path"]).read_bytes()
     takes_before = len(store.takes(pid))
     assert "queued" in call(c, "fill", pid, tid, "10-13", "", None)
-    call(c, "watch_queue", pid)
+    call(c, "watch_queue", pid, None)
     # the fill is a preview: no take yet, the clip's file untouched, before and after side by side
     assert len(store.takes(pid)) == takes_before, [j["error"] for j in store.jobs(pid)]
     loaded = call(c, "load_take", pid, tid)
@@ -217,7 +238,7 @@ def test_fill_inpaint_and_uploads(server, tmp_path):
     assert "the mask is 48x32" in call(c, "inpaint", pid, tid, small, "a red car", None)
     empty = {"background": handle_file(str(bg)), "layers": [], "composite": handle_file(str(bg))}
     assert "mask is empty" in call(c, "inpaint", pid, tid, empty, "a red car", None)
-    call(c, "watch_queue", pid)
+    call(c, "watch_queue", pid, None)
     # discard: the repaint preview goes away and nothing is added
     vid = call(c, "load_take", pid, tid)[6]
     assert vid, [j["error"] for j in store.jobs(pid)]
@@ -251,13 +272,40 @@ def test_stop_keeps_partial(server):
         time.sleep(0.05)
     time.sleep(0.5)
     assert "stopping 1" in call(c, "stop", pid)
-    call(c, "watch_queue", pid)
+    call(c, "watch_queue", pid, None)
     job = store.jobs(pid)[-1]
     assert job["status"] == "stopped"
     take = store.take(job["result"][0])
     assert take["cancelled"] and take["frames"] > 0
     takes = call(c, "storyboard", pid, raw=True)[13]
     assert "partial" in takes["choices"][0][0]
+
+
+def test_cards_show_each_take_as_it_finishes(server):
+    """While a long take renders, the finished one is already under its card (the queue stream redraws)."""
+    import time
+
+    demo, c, root = server
+    store = demo.studio.store
+    pid = call(c, "create_project", "As they finish")[0]
+    quick, slow = call(c, "add_shot", pid)[1], call(c, "add_shot", pid)[1]
+    call(c, "save_shot", pid, quick, "a red ball", "", 1.0, "1:1", 0, "", 1, 2, 5.0, None, None)
+    call(c, "save_shot", pid, slow, "a blue box", "", 4.0, "1:1", 0, "", 1, 60, 5.0, None, None)
+    call(c, "render_all", pid, None)
+    job = c.submit(pid, quick, api_name="/watch_queue")
+    t0, seen = time.time(), None
+    while seen is None:
+        assert time.time() - t0 < 240 and not job.done(), "no redraw of the cards while the slow take ran"
+        for out in job.outputs():
+            cards, table = unwrap(out[-1]), unwrap(out[0])
+            running = [r for r in table["data"] if r[3] == "running"]
+            if isinstance(cards, str) and "<video" in cards and running:
+                seen = cards
+        time.sleep(0.1)
+    made = store.takes(pid, quick)[0]["id"]
+    assert f"data-take='{made}'" in seen and seen.count("<video") == 1
+    call(c, "stop", pid)
+    job.result()
 
 
 def test_every_public_event_was_called(server):

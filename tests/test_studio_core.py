@@ -206,3 +206,21 @@ def test_edit_lists_reference_real_source_frames_as_handles(studio, tmp_path):
     assert edl.duration().to_frames() == len(frames)
     ends = [(Path(c.name).name, c.source_range.end_time_exclusive().to_frames()) for c in edl.find_clips()]
     assert ends and all(end <= max(lengths.values()) for _, end in ends)
+
+
+def test_choosing_a_take_replaces_its_shots_clip_in_place(studio):
+    st = studio.store
+    pid = st.create_project("Choose")
+    a, b = _shot(studio, pid, "one"), _shot(studio, pid, "two")
+    take = lambda sid, n: st.add_take(pid, sid, st.root / "media" / pid / "x.mp4", "generate", {}, {}, n, 8.0)  # noqa: E731
+    a1, a2, b1, b2 = take(a, 16), take(a, 4), take(b, 16), take(b, 16)
+    assert st.choose_take(a1)[1] is None and st.choose_take(b1)[1] is None  # first choice: appended
+    e1, e2 = (e["id"] for e in st.timeline(pid))
+    st.update_entry(e1, trim_in=2, trim_out=3)
+    st.update_entry(e2, trim_in=1, transition="bridge", bridge_take_id=a1)
+    assert st.choose_take(a2) == (e1, a1)  # replaced in place; the trim no longer fits 4 frames; bridge out reset
+    assert [(e["take_id"], e["trim_in"], e["trim_out"]) for e in st.timeline(pid)] == [(a2, 0, 0), (b1, 1, 0)]
+    assert st.entry(e2)["transition"] == "cut" and st.entry(e2)["bridge_take_id"] is None
+    assert st.choose_take(b2) == (e2, b1) and st.entry(e2)["trim_in"] == 1  # the trim still fits: kept
+    assert st.choose_take(b2) == (e2, None)  # already chosen: nothing changes
+    assert len(st.timeline(pid)) == 2

@@ -48,6 +48,17 @@ def need_project(pid):
     return pid
 
 
+def use_on_timeline(store, take: dict) -> str:
+    """Make a take its shot's chosen take on the timeline (Store.choose_take); returns what happened."""
+    eid, replaced = store.choose_take(take["id"])
+    pos = [e["id"] for e in store.timeline(take["project_id"])].index(eid) + 1
+    ids = [t["id"] for t in store.takes(take["project_id"], take["shot_id"])] if take["shot_id"] else []
+    number = lambda tid: f"take {ids.index(tid) + 1}" if tid in ids else "this take"  # noqa: E731
+    if replaced:
+        return ok(f"clip {pos} on the timeline now uses {number(take['id'])} (was {number(replaced)})")
+    return ok(f"{number(take['id'])} is on the timeline (clip {pos})")
+
+
 def strip_html(strip: str, current: int | None = None) -> str:
     """The per-frame strip: one coloured cell per frame, C camera, G generated, I interpolated, P inpainted."""
     if not strip:

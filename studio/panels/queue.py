@@ -31,10 +31,10 @@ def render(studio):
                 ui["queue_msg"] = message(elem_id="queue-msg")
 
     def outputs():
-        return [ui["queue_table"], ui["queue_progress"], ui["queue_preview"], *studio.engine_buttons]
+        return [ui["queue_table"], ui["queue_progress"], ui["queue_preview"], *studio.engine_buttons, ui["cards"]]
 
     def watch(dep):
-        return dep.then(lambda pid: (yield from stream(studio, pid)), [ui["project"]], outputs(),
+        return dep.then(lambda pid, sid: (yield from stream(studio, pid, sid)), [ui["project"], ui["shot"]], outputs(),
                         concurrency_id="engine", concurrency_limit=WATCHERS, api_visibility="private",
                         show_progress="hidden")
     studio.watch = watch
@@ -58,11 +58,17 @@ def view(studio, pid):
     return snap, [snap["rows"], progress_html(snap), preview, *buttons]
 
 
-def stream(studio, pid):
-    """Yield the queue view until no job of the project is waiting or running."""
+def stream(studio, pid, shot_id=None):
+    """Yield the queue view until no job of the project is waiting or running; the storyboard cards are
+    redrawn whenever a job finishes (each take appears under its card as soon as it is made) and at the end."""
+    cards = studio.refreshers["cards"][0]
+    seen = None
     while True:
         snap, out = view(studio, pid)
-        yield out
+        finished = {r[0] for r in snap["rows"] if r[3] not in ("waiting", "running")}
+        redraw = seen is not None and finished != seen or not snap["busy"]
+        seen = finished
+        yield [*out, cards(pid, shot_id) if redraw and pid else gr.update()]
         if not snap["busy"]:
             return
         time.sleep(POLL_S)
@@ -78,10 +84,11 @@ def listen(studio, demo):
             "nothing is rendering"
 
     ui["stop"].click(stop, [ui["project"]], [ui["queue_msg"]], api_name="stop", concurrency_limit=None)
-    outs = [ui["queue_table"], ui["queue_progress"], ui["queue_preview"], *studio.engine_buttons]
-    watch_fn = lambda pid: (yield from stream(studio, pid))  # noqa: E731
-    ui["refresh_queue"].click(watch_fn, [ui["project"]], outs, api_name="watch_queue", concurrency_id="engine",
+    outs = [ui["queue_table"], ui["queue_progress"], ui["queue_preview"], *studio.engine_buttons, ui["cards"]]
+    watch_fn = lambda pid, sid: (yield from stream(studio, pid, sid))  # noqa: E731
+    ins = [ui["project"], ui["shot"]]
+    ui["refresh_queue"].click(watch_fn, ins, outs, api_name="watch_queue", concurrency_id="engine",
                               concurrency_limit=WATCHERS, show_progress="hidden")
     # A page opened after a restart follows the jobs the studio resumed.
-    ui["project"].change(watch_fn, [ui["project"]], outs, api_visibility="private", concurrency_id="engine",
+    ui["project"].change(watch_fn, ins, outs, api_visibility="private", concurrency_id="engine",
                          concurrency_limit=WATCHERS, show_progress="hidden")

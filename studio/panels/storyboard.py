@@ -1,12 +1,16 @@
-"""Storyboard: shots as cards in order, a shot editor, render one or all, takes with their actions."""
+"""Storyboard: shots as cards in order, each with its takes as playable videos under it; a shot editor;
+render one or all. A take in a card can be selected (for the take actions) or used on the timeline as its
+shot's chosen take; the cards redraw as each take finishes (the queue panel's stream)."""
 from __future__ import annotations
+
+from urllib.parse import quote
 
 import gradio as gr
 
 from engine.errors import InputError
 from engine.service import ASPECTS
 from studio.jobs import shot_request
-from studio.panels.common import esc, guarded, message, need_project, ok
+from studio.panels.common import esc, guarded, message, need_project, ok, use_on_timeline
 
 CAMERA_WORDS = ["", "static camera", "the camera pans left", "the camera pans right", "the camera zooms in",
                 "the camera zooms out"]
@@ -15,11 +19,22 @@ DEFAULTS = {"prompt": "", "negative": "", "seconds": 2.0, "aspect": "16:9", "see
 EDIT_KEYS = ("prompt", "negative", "seconds", "aspect", "seed", "camera", "takes", "steps", "guidance",
              "start_image", "end_image")
 MAX_STILL_SIDE = 4096
+# The cards are one HTML block; its buttons and cards report clicks as one event (Gradio 6's gr.HTML trigger).
+CARDS_JS = """
+element.addEventListener('click', (e) => {
+  const b = e.target.closest('button[data-act]');
+  if (b) { trigger('click', {act: b.dataset.act, take: b.dataset.take}); return; }
+  if (e.target.closest('video')) return;
+  const c = e.target.closest('.card[data-shot]');
+  if (c) trigger('click', {act: 'shot', shot: c.dataset.shot});
+});
+"""
 
 
 def render(studio):
     ui = studio.ui
-    ui["cards"] = gr.HTML(elem_id="shot-cards")
+    ui["cards"] = gr.HTML(elem_id="shot-cards", js_on_load=CARDS_JS)
+    ui["cards_msg"] = message(elem_id="cards-msg")
     with gr.Row():
         ui["shot"] = gr.Dropdown(allow_custom_value=True, label="Shot", choices=[], elem_id="shot-picker", scale=4)
         with gr.Column(scale=2, min_width=260):
@@ -40,7 +55,7 @@ def render(studio):
                 ui["seed"] = gr.Number(label="Seed", value=0, precision=0)
                 ui["camera"] = gr.Dropdown(CAMERA_WORDS, value="", label="Camera", allow_custom_value=True)
             with gr.Row():
-                ui["n_takes"] = gr.Slider(1, 4, value=1, step=1, label="Takes")
+                ui["n_takes"] = gr.Slider(1, 4, value=1, step=1, label="Takes", elem_id="shot-takes")
                 ui["steps"] = gr.Slider(1, 60, value=24, step=1, label="Steps", elem_id="shot-steps")
                 ui["guidance"] = gr.Slider(1, 12, value=5.0, step=0.5, label="Guidance")
             with gr.Row():
@@ -69,14 +84,32 @@ def cards_html(studio, pid, shot_id) -> str:
     shots = studio.store.shots(pid)
     if not shots:
         return "<p>No shots yet: press <b>Add shot</b>, type a prompt, and <b>Save shot</b>.</p>"
+    on_timeline = {e["take_id"] for e in studio.store.timeline(pid)}
     cards = []
     for i, s in enumerate(shots):
-        n = len(studio.store.takes(pid, s["id"]))
+        takes = studio.store.takes(pid, s["id"])
         still = " · animates a still" if s["start_image"] else ""
+        strip = "".join(take_html(studio, k + 1, t, t["id"] in on_timeline) for k, t in enumerate(takes))
         cards.append(f"<div class='card{' sel' if s['id'] == shot_id else ''}' data-shot='{s['id']}'>"
                      f"<b>Shot {i + 1}</b>{esc(s['prompt'][:90]) or '<i>no prompt yet</i>'}"
-                     f"<small><br>{s['seconds']:g} s · {s['aspect']} · seed {s['seed']} · {n} take(s){still}</small></div>")
+                     f"<small><br>{s['seconds']:g} s · {s['aspect']} · seed {s['seed']} · {len(takes)} take(s){still}"
+                     f"</small><div class='takes'>{strip}</div></div>")
     return f"<div class='cards'>{''.join(cards)}</div>"
+
+
+def take_html(studio, number: int, t: dict, chosen: bool) -> str:
+    """One take under its card: the video (served from the projects folder), its settings, its two buttons."""
+    st = t["settings"]
+    url = "gradio_api/file=" + quote(str(studio.store.path(t["path"])))
+    what = f"{t['kind']} · seed {st.get('seed', '?')} · {st.get('steps', '?')} steps · {t['frames']} frames"
+    title = esc(f"{st.get('prompt', '')} | guidance {st.get('guidance', '?')} | {st.get('model', '')}")
+    badge = "<span class='badge'>★ on the timeline</span>" if chosen else ""
+    part = " <span class='partial'>partial (stopped)</span>" if t["cancelled"] else ""
+    return (f"<figure class='take{' chosen' if chosen else ''}' data-take='{t['id']}' title='{title}'>"
+            f"<video src='{url}' controls muted loop playsinline preload='metadata'></video>"
+            f"<figcaption>Take {number} {badge}{part}<br><small>{esc(what)}</small></figcaption>"
+            f"<button data-act='open' data-take='{t['id']}'>Select</button>"
+            f"<button data-act='choose' data-take='{t['id']}'>Use on timeline</button></figure>")
 
 
 def shot_choices(studio, pid):
@@ -90,8 +123,9 @@ def editor_values(studio, shot: dict | None) -> list:
             s["guidance"], *imgs]
 
 
-def refresh(studio, pid, shot_id=None):
-    """Everything the panel shows, for a project (and a shot to select); the takes come from the takes panel."""
+def refresh(studio, pid, shot_id=None, take_id=None):
+    """Everything the panel shows, for a project (and a shot and take to select); the takes come from the
+    takes panel."""
     takes = studio.refreshers["takes"][0]
     if not pid:
         return [cards_html(studio, None, None), gr.update(choices=[], value=None), *editor_values(studio, None),
@@ -101,7 +135,7 @@ def refresh(studio, pid, shot_id=None):
     shot_id = shot_id if shot_id in ids else (ids[0] if ids else None)
     shot = next((s for s in shots if s["id"] == shot_id), None)
     return [cards_html(studio, pid, shot_id), gr.update(choices=shot_choices(studio, pid), value=shot_id),
-            *editor_values(studio, shot), *takes(pid, shot_id)]
+            *editor_values(studio, shot), *takes(pid, shot_id, take_id)]
 
 
 def _fields(studio, pid, values) -> dict:
@@ -153,6 +187,23 @@ def listen(studio, demo):
     ui, store, queue = studio.ui, studio.store, studio.queue
     editor = _editor(ui)
     view = [ui["cards"], ui["shot"], *editor, *studio.refreshers["takes"][2]]
+
+    @guarded(len(view) + 1)
+    def card_click(pid, sid, evt: gr.EventData):
+        """A click in the cards: a card selects its shot; a take's buttons select it or use it on the timeline."""
+        data = evt._data or {}
+        need_project(pid)
+        if data.get("act") == "shot":
+            return (*refresh(studio, pid, data.get("shot")), "")
+        t = store.take(data.get("take") or "")
+        if t["project_id"] != pid or not t["shot_id"]:
+            raise InputError("that take is not in this project's storyboard")
+        note = use_on_timeline(store, t) if data.get("act") == "choose" else ""
+        out = refresh(studio, pid, t["shot_id"], take_id=t["id"])
+        if t["shot_id"] == sid:  # same shot: keep what the editor holds (it may be unsaved)
+            out[2:2 + len(editor)] = [gr.update()] * len(editor)
+        return (*out, note)
+
 
     @guarded(len(view) + 1)
     def on_project(pid):
@@ -227,6 +278,10 @@ def listen(studio, demo):
     ui["project"].change(on_project, [ui["project"]], [*view, ui["shot_msg"]], api_name="storyboard",
                          show_progress="hidden")
     ui["shot"].input(select_shot, [ui["project"], ui["shot"]], [*view, ui["shot_msg"]], api_name="select_shot")
+    # Needs the browser's click data, so it is not an API endpoint; `choose_take` and `select_take` are.
+    ui["cards"].click(card_click, [ui["project"], ui["shot"]], [*view, ui["cards_msg"]], api_visibility="private",
+                      show_progress="hidden").then(*studio.refreshers["timeline"], api_visibility="private",
+                                                   show_progress="hidden")
     ui["add_shot"].click(add, [ui["project"]], [*view, ui["shot_msg"]], api_name="add_shot")
     ui["shot_up"].click(lambda p, s: move(p, s, -1), [ui["project"], ui["shot"]], [*view, ui["shot_msg"]],
                         api_name="move_shot_up")

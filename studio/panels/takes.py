@@ -1,12 +1,13 @@
-"""Takes of the selected shot: play them with their settings, promote, reuse settings, and the
-take verbs (extend, loop, remix, re-cut, bridge to the next shot), each making a new take."""
+"""The selected take (picked under its shot's card, or here): its settings and per-frame strip, use it on
+the timeline, reuse its settings, and the take verbs (extend, loop, remix, re-cut, bridge to the next shot),
+each making a new take. The takes themselves play under their cards (storyboard)."""
 from __future__ import annotations
 
 import gradio as gr
 
 from engine.errors import InputError
 from studio.jobs import save_take, take_record, take_video
-from studio.panels.common import guarded, message, need_project, ok, strip_html
+from studio.panels.common import guarded, message, need_project, ok, strip_html, use_on_timeline
 
 EDITOR = ("prompt", "negative", "seconds", "aspect", "seed", "camera", "n_takes", "steps", "guidance",
           "start_image", "end_image")
@@ -14,16 +15,16 @@ EDITOR = ("prompt", "negative", "seconds", "aspect", "seed", "camera", "n_takes"
 
 def render(studio):
     ui = studio.ui
-    gr.Markdown("### Takes")
+    gr.Markdown("### Selected take")
     with gr.Row():
         with gr.Column(scale=2):
-            ui["take"] = gr.Dropdown(allow_custom_value=True, label="Take", choices=[], elem_id="take-picker")
-            ui["take_video"] = gr.Video(label="Take", format="mp4", elem_id="take-video", height=260)
-            ui["take_strip"] = gr.HTML()
-        with gr.Column(scale=2):
+            ui["take"] = gr.Dropdown(allow_custom_value=True, label="Take of the selected shot", choices=[],
+                                     elem_id="take-picker")
+            ui["take_strip"] = gr.HTML(elem_id="take-strip")
             ui["take_info"] = gr.JSON(label="Settings of this take")
+        with gr.Column(scale=2):
             with gr.Row():
-                ui["promote"] = gr.Button("Promote to timeline", variant="primary", size="sm", elem_id="promote")
+                ui["promote"] = gr.Button("Use on timeline", variant="primary", size="sm", elem_id="promote")
                 ui["use_settings"] = gr.Button("Use these settings", size="sm", elem_id="use-settings")
             with gr.Row():
                 ui["extend_seconds"] = gr.Number(label="Extend by (s)", value=1.0, min_width=80)
@@ -42,7 +43,7 @@ def render(studio):
                 ui["bridge"] = gr.Button("Bridge to next shot", size="sm")
             ui["take_msg"] = message(elem_id="take-msg")
     studio.engine_buttons += [ui[k] for k in ("extend_fwd", "extend_back", "loop", "remix", "bridge")]
-    view = [ui["take"], ui["take_video"], ui["take_info"], ui["take_strip"]]
+    view = [ui["take"], ui["take_info"], ui["take_strip"]]
     studio.refreshers["takes"] = (lambda pid, sid, tid=None: refresh(studio, pid, sid, tid),
                                   [ui["project"], ui["shot"]], view)
 
@@ -56,13 +57,13 @@ def choices(studio, pid, shot_id):
 
 
 def show(studio, take_id):
-    """Video, settings and per-frame strip of one take."""
+    """Settings and per-frame strip of one take."""
     if not take_id:
-        return None, None, strip_html("")
+        return None, strip_html("")
     t = studio.store.take(take_id)
     info = {**t["settings"], "take": t["id"], "kind": t["kind"], "frames": t["frames"], "fps": t["fps"],
             "partial": t["cancelled"]}
-    return str(studio.store.path(t["path"])), info, strip_html(take_record(t).strip())
+    return info, strip_html(take_record(t).strip())
 
 
 def refresh(studio, pid, shot_id, take_id=None):
@@ -91,15 +92,14 @@ def listen(studio, demo):
             raise InputError("pick a take first (render the shot if it has none)")
         return store.take(tid)
 
-    @guarded(4)
+    @guarded(3)
     def select(tid):
         return (*show(studio, tid), "")
 
     @guarded(1)
     def promote(tid):
-        t = _take(tid)
-        store.promote(tid)
-        return ok(f"promoted to the timeline (clip {len(store.timeline(t['project_id']))})")
+        """The take becomes its shot's clip on the timeline (replacing another take of the shot, if any)."""
+        return use_on_timeline(store, _take(tid))
 
     @guarded(len(editor) + 1)
     def use_settings(tid):
@@ -166,7 +166,8 @@ def listen(studio, demo):
     model = ui["model"]
     ui["take"].input(select, [ui["take"]], [*view[1:], ui["take_msg"]], api_name="select_take")
     ui["promote"].click(promote, [ui["take"]], [ui["take_msg"]], api_name="promote").then(
-        *studio.refreshers["timeline"], api_visibility="private", show_progress="hidden")
+        *studio.refreshers["timeline"], api_visibility="private", show_progress="hidden").then(
+        *studio.refreshers["cards"], api_visibility="private", show_progress="hidden")
     ui["use_settings"].click(use_settings, [ui["take"]], [*editor, ui["take_msg"]], api_name="use_settings")
     after(ui["extend_fwd"].click(lambda t, s, m: extend(t, s, m, False), [ui["take"], ui["extend_seconds"], model],
                                  [ui["take_msg"]], api_name="extend_forward"))

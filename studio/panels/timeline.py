@@ -1,4 +1,4 @@
-"""Timeline: promoted takes in order; reorder, trim, transitions, total duration, play the cut, export."""
+"""Timeline: the chosen takes in order; reorder, trim, transitions, total duration, play the cut, export."""
 from __future__ import annotations
 
 import gradio as gr
@@ -88,7 +88,7 @@ def listen(studio, demo):
 
     def _entry(eid):
         if not eid:
-            raise InputError("pick a clip on the timeline (promote a take from the storyboard first)")
+            raise InputError("pick a clip on the timeline (press Use on timeline on a take in the storyboard first)")
         return store.entry(eid)
 
     @guarded(len(view) + 1)
