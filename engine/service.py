@@ -193,59 +193,20 @@ class Engine:
 
     def _generate(self, req: GenerateRequest, progress: ProgressFn | None) -> Result:
         t0 = time.time()
-        # 1. Check inputs
-        req.validate()
-        pipe = self.pipe
-        width, height = req.canvas()
-        n = self.base_frames(req)
-        known = _knowledge(req, n, width, height)
-        r = pipe.temporal_ratio
-        # 2. Encode prompt (no prompt: guidance has nothing to steer by, so it is skipped)
-        tokens, mask, pooled = pipe.encode_prompt([req.prompt, req.negative])
-        text, uncond = (tokens[:1], mask[:1], pooled[:1]), (tokens[1:], mask[1:], pooled[1:])
-        guidance = req.guidance if req.prompt.strip() else 1.0
-        # 3. Windows over the clip (then, for a loop, one across the wrap-around)
-        windows = [(np.arange(a, b), None) for a, b in _windows(n, r, backward=_only_end_known(known, n, r))]
-        if req.loop:
-            windows.append(_seam_window(_loop_period(req), r))
-        init = None if req.init_video is None else _pad_frames(fit_frames(req.init_video, width, height), n)
-        replacement = not getattr(pipe, "per_token_timesteps", True)
+        job = self.prepare(req)  # 1-3: inputs checked, prompt encoded, windows planned
+        known = _knowledge(req, job.n, job.width, job.height)
+        out = np.zeros((job.n, job.height, job.width, 3), np.uint8)
+        done = np.zeros(job.n, bool)
         generator = torch.Generator().manual_seed(req.seed)
-        out = np.zeros((n, height, width, 3), np.uint8)
-        done = np.zeros(n, bool)
         cancelled = False
-        for wi, (idx, hold) in enumerate(windows):
+        for wi, (idx, hold) in enumerate(job.windows):
             # 4. What this window knows: the request's conditions plus frames already made
             win = known.take(idx)
             win.hold(out[idx], done[idx] if hold is None else hold)
-            if win.known_frames.all() and win.exact.all():
-                out[idx], done[idx] = win.frames, True
-                continue
-            # 5. Prepare latents: noise drawn window by window from one seeded generator
-            noise = torch.randn((1, *pipe.latent_shape(len(idx), width, height)), generator=generator)
-            cond = start = None
-            if win.any():
-                cond = build_latent_conditions(pipe.encode_video(win.filled()), win, r, pipe.spatial_ratio,
-                                               tuple(pipe.transformer.config.patch_size))
-            if init is not None:
-                start = pipe.encode_video(init[idx])
-
-            def on_step(info: StepInfo, wi=wi):
-                if progress is not None:
-                    progress((wi + info.step / info.steps) / len(windows), f"window {wi + 1}/{len(windows)}", info)
-
-            # 6. Denoise
-            try:
-                z = sample(pipe.model_fn, pipe.make_scheduler(), noise, text, uncond, steps=req.steps,
-                           guidance=guidance, cond=cond, start_latents=start, strength=req.strength,
-                           replacement=replacement, callback=on_step)
-            except Cancelled as c:
-                cancelled, z = True, c.latents
-                if z is None:
-                    break
-            # 7. Decode; known frames and pixels are pasted back exactly (the model only fills the unknown)
-            out[idx] = _paste_known(pipe.decode_latents(z), win)
-            done[idx] = True
+            frames, cancelled = self.render_window(job, wi, idx, win, generator, progress)
+            if frames is None:
+                break
+            out[idx], done[idx] = frames, True
             if cancelled:
                 break
         # 8. Retime to the delivery rate
@@ -265,6 +226,79 @@ class Engine:
         record = frame_record(pos, kinds, self.generation(req), req.fps, source=_source(req))
         return Result(frames, req.fps, base, self.settings(req), _ranges(record), cancelled, time.time() - t0,
                       record)
+
+    def prepare(self, req: GenerateRequest) -> "Job":
+        """Everything a render needs before its first window: checked inputs, the encoded
+        prompt, the windows (engine.longtake renders the same plan, streaming)."""
+        # 1. Check inputs
+        req.validate()
+        pipe = self.pipe
+        width, height = req.canvas()
+        n = self.base_frames(req)
+        r = pipe.temporal_ratio
+        # 2. Encode prompt (no prompt: guidance has nothing to steer by, so it is skipped)
+        tokens, mask, pooled = pipe.encode_prompt([req.prompt, req.negative])
+        text, uncond = (tokens[:1], mask[:1], pooled[:1]), (tokens[1:], mask[1:], pooled[1:])
+        guidance = req.guidance if req.prompt.strip() else 1.0
+        # 3. Windows over the clip (then, for a loop, one across the wrap-around)
+        backward = _only_end_known(_knowledge(req, n, width, height), n, r) if req.conditions else False
+        windows = [(np.arange(a, b), None) for a, b in _windows(n, r, backward=backward)]
+        if req.loop:
+            windows.append(_seam_window(_loop_period(req), r))
+        init = None if req.init_video is None else _pad_frames(fit_frames(req.init_video, width, height), n)
+        replacement = not getattr(pipe, "per_token_timesteps", True)
+        return Job(req, pipe, width, height, n, r, text, uncond, guidance, windows, init, replacement)
+
+    def render_window(self, job: "Job", wi: int, idx: np.ndarray, win: WindowKnowledge,
+                      generator: torch.Generator, progress: ProgressFn | None):
+        """Denoise one window given what it knows; returns (frames, cancelled). Frames is None
+        when the render was stopped before this window's first step finished."""
+        pipe, req = job.pipe, job.req
+        if win.known_frames.all() and win.exact.all():
+            return win.frames, False
+        # 5. Prepare latents: noise drawn window by window from one seeded generator
+        noise = torch.randn((1, *pipe.latent_shape(len(idx), job.width, job.height)), generator=generator)
+        cond = start = None
+        if win.any():
+            cond = build_latent_conditions(pipe.encode_video(win.filled()), win, job.r, pipe.spatial_ratio,
+                                           tuple(pipe.transformer.config.patch_size))
+        if job.init is not None:
+            start = pipe.encode_video(job.init[idx])
+
+        def on_step(info: StepInfo):
+            if progress is not None:
+                n = len(job.windows)
+                progress((wi + info.step / info.steps) / n, f"window {wi + 1}/{n}", info)
+
+        # 6. Denoise
+        cancelled = False
+        try:
+            z = sample(pipe.model_fn, pipe.make_scheduler(), noise, job.text, job.uncond, steps=req.steps,
+                       guidance=job.guidance, cond=cond, start_latents=start, strength=req.strength,
+                       replacement=job.replacement, callback=on_step)
+        except Cancelled as c:
+            cancelled, z = True, c.latents
+            if z is None:
+                return None, True
+        # 7. Decode; known frames and pixels are pasted back exactly (the model only fills the unknown)
+        return _paste_known(pipe.decode_latents(z), win), cancelled
+
+
+@dataclasses.dataclass
+class Job:
+    """A planned render (Engine.prepare): the request, the model and the windows to run."""
+    req: GenerateRequest
+    pipe: object
+    width: int
+    height: int
+    n: int  # frames at the base rate
+    r: int  # temporal ratio
+    text: tuple
+    uncond: tuple
+    guidance: float
+    windows: list  # [(frame indices, frames to hold or None: those already made)]
+    init: np.ndarray | None
+    replacement: bool
 
 
 # --------------------------------------------------------------------------

@@ -20,6 +20,10 @@ def register(sub):
     p.add_argument("--height", type=int, default=None, help="custom height, multiple of 16 (with --width)")
     p.add_argument("--loop", action="store_true", help="make the end flow back into the start")
     p.add_argument("--batch", default=None, help="FILE.jsonl: one job per line with the same keys as the options")
+    p.add_argument("--restart", action="store_true",
+                   help="start over instead of resuming an unfinished render of --out (OUT.render/)")
+    p.add_argument("--no-anchor", action="store_true",
+                   help="long takes: do not hold the first frame in later windows (anchor against drift)")
     add_output_options(p, "tenku.mp4")
     p.set_defaults(func=run)
 
@@ -49,8 +53,54 @@ def run(args) -> int:
     media.check_output_path(args.out)
     engine = make_engine(args)
     show_preflight(args, req)
+    from engine import longtake
+
+    if media.check_output_path(args.out) == "mp4" and longtake.streamable(engine, req):
+        return write_take(engine, req, args, decision)
     result = engine.generate(req, progress_printer(args.quiet))
     write_result(result, args.out, args, decision)
+    return 0
+
+
+def write_take(engine, req, args, decision) -> int:
+    """An MP4 take, streamed window by window into OUT.partial.mp4 (playable while it grows) and
+    resumable from OUT.render/ after a crash or Ctrl-C; then the sidecar, and the C2PA signature last."""
+    import os
+
+    from engine import longtake, media
+    from engine.cli.common import config_dir
+    from engine.provenance import SignerConfig, sign_mp4
+
+    ckpt = longtake.checkpoint_dir(args.out)
+    if ckpt.exists() and not args.restart and not args.quiet:
+        sys.stderr.write(f"resuming the unfinished render in {ckpt}\n")
+
+    def on_window(done, total, partial):
+        if not args.quiet and total > 1:
+            sys.stderr.write(f"\rwindow {done}/{total} written to {partial}" + " " * 8 + "\n")
+
+    try:
+        take = longtake.render_take(engine, req, args.out, progress_printer(args.quiet), on_window=on_window,
+                                    resume=not args.restart, anchor=not args.no_anchor)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\ninterrupted; the finished windows are kept in {ckpt}: run the same command "
+                         f"again to resume\n")
+        return 130
+    record = take.record
+    if decision is not None:
+        record.log_decision(decision)
+    sidecar = {"settings": take.settings, "fps": take.fps, "frames": take.frames, "provenance": record.to_dict(),
+               "cancelled": take.cancelled, "render_seconds": round(take.seconds, 2),
+               "resumed_from_window": take.resumed_from}
+    json_path = args.out + ".json"
+    tmp = json_path + ".part"
+    with open(tmp, "w") as fh:
+        fh.write(media._sidecar_text(sidecar))
+    os.replace(tmp, json_path)
+    sign_mp4(args.out, record, SignerConfig.from_config_dir(config_dir(args)))
+    if not args.quiet:
+        sys.stderr.write("\n")
+    print(args.out)
     return 0
 
 

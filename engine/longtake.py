@@ -1,0 +1,380 @@
+"""Long takes: a minute and more, streamed to disk window by window, resumable.
+
+A take longer than one window is made by the engine's sliding windows
+(`engine.service`): each window holds the last frames of the one before clean
+and denoises the rest. `render_take` runs the same plan (`Engine.prepare`,
+`Engine.render_window`), but after every window it
+
+1. retimes the frames that are now final to the delivery rate,
+2. watermarks the ones the model made and appends them to `OUT.partial.mp4`, a
+   fragmented MP4 that plays while it grows,
+3. saves the window (its frames, the delivered frames, the random generator's
+   state) under `OUT.render/`, atomically.
+
+So memory holds one window whatever the length, and a render that is killed or
+stopped resumes from its last finished window: the noise generator picks up
+where it was, the held frames are the saved ones, and the finished take is
+identical to an uninterrupted one with the same seed. At the end the partial
+file is remuxed (no re-encode) into `OUT`, with the sidecar, signed, and the
+checkpoint folder is removed.
+
+Anchor against drift: every window after the first also holds the take's anchor
+(its first frame, or the still of an image condition) in place of the oldest
+frame of its overlap, so colours and looks are pulled back to the start instead
+of being copied from copies (measured in docs/BENCHMARKS.md, "Long takes").
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.conditioning import ClipCondition, ImageCondition, WindowKnowledge, fit_frames
+from engine.errors import InputError
+from engine.service import BASE_FPS, Engine, GenerateRequest, ProgressFn, frame_record, resample
+
+CHECKPOINT_SUFFIX = ".render"
+PARTIAL_SUFFIX = ".partial.mp4"
+
+
+@dataclasses.dataclass
+class TakeResult:
+    path: str
+    frames: int
+    fps: float
+    windows: int
+    resumed_from: int  # windows found finished on disk (0: a fresh render)
+    cancelled: bool
+    seconds: float
+    record: object  # engine.provenance.ProvenanceRecord
+    settings: dict
+
+
+def streamable(engine: Engine, req: GenerateRequest) -> bool:
+    """Whether `render_take` can stream this request (else: Engine.generate in memory).
+    Loops, remixes and masks need the whole clip; LTX and Wan render themselves."""
+    if getattr(engine.pipe, "renders_itself", False) or req.loop or req.init_video is not None:
+        return False
+    return all(isinstance(c, (ImageCondition, ClipCondition)) for c in req.conditions)
+
+
+def checkpoint_dir(out: str | Path) -> Path:
+    return Path(str(out) + CHECKPOINT_SUFFIX)
+
+
+def partial_path(out: str | Path) -> Path:
+    return Path(str(out)[:-4] + PARTIAL_SUFFIX) if str(out).lower().endswith(".mp4") else Path(str(out) + PARTIAL_SUFFIX)
+
+
+# --------------------------------------------------------------------------
+# The render
+# --------------------------------------------------------------------------
+
+def render_take(engine: Engine, req: GenerateRequest, out: str | Path, progress: ProgressFn | None = None,
+                on_window=None, watermark=None, resume: bool = True, anchor: bool = True) -> TakeResult:
+    """Render `req` into the MP4 `out`, streaming and resumable (see the module's docstring).
+
+    on_window(done, total, partial_path): after each finished window (the studio shows it).
+    watermark(frames, record) -> frames: marks model-made frames before they are encoded
+        (default: engine.provenance.watermark_record_frames).
+    resume: pick up a matching checkpoint under OUT.render (False: start over).
+    The file at `out` is replaced only when the whole take is finished; a stopped
+    render (the progress callback raised Cancelled) returns cancelled=True and leaves
+    the checkpoint and the partial file for the next run."""
+    from engine import media
+
+    t0 = time.time()
+    if media.check_output_path(out) != "mp4":
+        raise InputError(f"a long take streams into an MP4; --out must end in .mp4, got {out!r}")
+    if not streamable(engine, req):
+        raise InputError("this request cannot stream (loop, remix, mask or a model that renders itself); "
+                         "use Engine.generate")
+    if watermark is None:
+        from engine.provenance import watermark_record_frames as watermark
+    job = engine.prepare(req)
+    plan = _Plan(job, req, anchor)
+    ckpt = checkpoint_dir(out)
+    fingerprint = _fingerprint(engine, req, plan)
+    state = _open_checkpoint(ckpt, fingerprint, resume)
+    writer = _PartialWriter(partial_path(out), job.width, job.height, req.fps)
+    records, done_windows = [], state["windows_done"]
+    try:
+        # Windows already on disk: their delivered frames go back into the partial file.
+        prev = None
+        for wi in range(done_windows):
+            saved = np.load(ckpt / f"w{wi:04d}.npz")
+            records.append(_chunk_record(engine, req, saved))
+            writer.write(watermark(saved["delivered"], records[-1]))
+            prev = saved
+        generator = torch.Generator().manual_seed(req.seed)
+        if prev is not None:
+            generator.set_state(torch.from_numpy(prev["generator"]))
+        anchor_frame = None if prev is None or "anchor" not in prev else prev["anchor"]
+        next_j = state["delivered"]
+        cancelled = False
+        for wi in range(done_windows, len(job.windows)):
+            idx = job.windows[wi][0]
+            own = plan.knowledge(idx)  # the request's own conditions on this window
+            win = dataclasses.replace(own, frames=own.frames.copy(), known_frames=own.known_frames.copy(),
+                                      strength=None if own.strength is None else own.strength.copy())
+            if prev is not None:
+                held = _held_from(prev, idx)
+                win.hold(held[0], held[1])
+                if anchor and anchor_frame is not None:
+                    slot = plan.anchor_slot(win)
+                    if slot is not None:
+                        win.hold(np.broadcast_to(anchor_frame, win.frames.shape), _one(len(idx), slot))
+            frames, cancelled = engine.render_window(job, wi, idx, win, generator, progress)
+            if frames is None or cancelled:
+                cancelled = True
+                break
+            if anchor and anchor_frame is None:
+                anchor_frame = plan.anchor_from(frames, own)
+            # Restore: the anchor only guided this window; its slot keeps what the model made before.
+            if prev is not None and anchor and plan.anchor_slot(win) is not None:
+                slot = plan.anchor_slot(win)
+                frames[slot] = _held_from(prev, idx)[0][slot]
+            kinds = ["camera" if k else "generated" for k in own.exact]
+            j_stop = plan.delivered_until(idx[-1])
+            out_times = np.arange(next_j, j_stop) / req.fps
+            delivered, pos = resample(frames, idx / BASE_FPS, out_times)
+            chunk = dict(delivered=delivered, pos=pos, kinds=np.array(kinds), base=frames, idx=idx,
+                         generator=generator.get_state().numpy())
+            if anchor_frame is not None:
+                chunk["anchor"] = anchor_frame
+            _save_window(ckpt, wi, chunk)
+            state.update(windows_done=wi + 1, delivered=int(j_stop))
+            _write_state(ckpt, state)
+            records.append(_chunk_record(engine, req, chunk))
+            writer.write(watermark(delivered, records[-1]))
+            next_j, prev = j_stop, chunk
+            if on_window is not None:
+                on_window(wi + 1, len(job.windows), str(writer.path))
+    finally:
+        writer.close()
+    from engine.provenance.record import concatenate
+
+    record = concatenate([r for r in records if r is not None], req.fps) if any(records) else None
+    settings = {**engine.settings(req), "anchor": anchor, "windows": len(job.windows)}
+    if cancelled:
+        return TakeResult(str(writer.path), next_j, req.fps, len(job.windows), done_windows, True,
+                          time.time() - t0, record, settings)
+    _finish(writer.path, out, next_j)
+    shutil.rmtree(ckpt, ignore_errors=True)
+    return TakeResult(str(out), next_j, req.fps, len(job.windows), done_windows, False, time.time() - t0,
+                      record, settings)
+
+
+class _Plan:
+    """Which base frames each window delivers, the request's conditions per window, the anchor."""
+
+    def __init__(self, job, req: GenerateRequest, anchor: bool):
+        self.job, self.req, self.anchor = job, req, anchor
+        count = min(req.delivered(), math.floor((job.n - 1) / BASE_FPS * req.fps + 1e-6) + 1)
+        self.count = max(count, 0)
+
+    def knowledge(self, idx: np.ndarray) -> WindowKnowledge:
+        """The request's image and clip conditions on the window `idx` (frames a..b-1)."""
+        job, a = self.job, int(idx[0])
+        win = WindowKnowledge.empty(len(idx), job.width, job.height)
+        for c in self.req.conditions:
+            if isinstance(c, ImageCondition):
+                at = c.frame_index if c.frame_index >= 0 else job.n + c.frame_index
+                if not 0 <= at < job.n:
+                    raise InputError(f"image condition at frame {c.frame_index} is outside the clip (0..{job.n - 1})")
+                win.place(fit_frames(np.asarray(c.image)[None], job.width, job.height), at - a, c.strength)
+            else:
+                if not -len(c.frames) < c.frame_index < job.n:
+                    raise InputError(f"clip condition at frame {c.frame_index} does not overlap the clip (0..{job.n - 1})")
+                lo, hi = max(0, a - c.frame_index), min(len(c.frames), a + len(idx) - c.frame_index)
+                if lo < hi:
+                    win.place(fit_frames(np.asarray(c.frames)[lo:hi], job.width, job.height), c.frame_index + lo - a,
+                              c.strength)
+        return win
+
+    def delivered_until(self, last_base: int) -> int:
+        """Delivered frames (exclusive end) whose time is covered once base frame `last_base` is final."""
+        if last_base >= self.job.n - 1:
+            return self.count
+        return min(self.count, math.floor(last_base / BASE_FPS * self.req.fps + 1e-6) + 1)
+
+    def anchor_slot(self, win: WindowKnowledge) -> int | None:
+        """Where the anchor goes in a window: the oldest held frame, when at least two are held
+        (one must stay to carry the motion on), at the start of the window."""
+        held = np.flatnonzero(win.known_frames)
+        if len(held) < 2 or held[0] != 0 or not win.known_frames[:2].all():
+            return None
+        return 0
+
+    def anchor_from(self, frames: np.ndarray, own: WindowKnowledge) -> np.ndarray:
+        """The take's anchor: its first frame (a given still when the take starts from one)."""
+        return frames[0].copy()
+
+
+def _one(n: int, i: int) -> np.ndarray:
+    m = np.zeros(n, bool)
+    m[i] = True
+    return m
+
+
+def _held_from(prev, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The previous window's frames that fall inside `idx`: (frames at idx, where held)."""
+    p_idx = np.asarray(prev["idx"])
+    frames = np.zeros((len(idx), *prev["base"].shape[1:]), np.uint8)
+    where = np.isin(idx, p_idx)
+    pos = {int(k): i for i, k in enumerate(p_idx)}
+    for i, k in enumerate(idx):
+        if where[i]:
+            frames[i] = prev["base"][pos[int(k)]]
+    return frames, where
+
+
+def _chunk_record(engine: Engine, req: GenerateRequest, chunk):
+    if len(chunk["delivered"]) == 0:
+        return None
+    kinds = [str(k) for k in chunk["kinds"]]  # positions are into the window's frames
+    return frame_record(np.asarray(chunk["pos"]), kinds, engine.generation(req), req.fps,
+                        source="conditions" if req.conditions else None)
+
+
+# --------------------------------------------------------------------------
+# Checkpoints
+# --------------------------------------------------------------------------
+
+def _fingerprint(engine: Engine, req: GenerateRequest, plan: _Plan) -> str:
+    s = {k: v for k, v in engine.settings(req).items() if k not in ("dtype", "device")}
+    s["conditions_digest"] = [_digest(c) for c in req.conditions]
+    s["anchor"] = plan.anchor
+    s["model_folder"] = str(engine.model_path.resolve())
+    index = engine.model_path / "model_index.json"
+    if index.exists():
+        s["model_index"] = hashlib.sha256(index.read_bytes()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(s, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _digest(c) -> str:
+    data = c.image if isinstance(c, ImageCondition) else c.frames
+    return hashlib.sha256(np.ascontiguousarray(data).tobytes()).hexdigest()[:16] + f"@{c.frame_index}/{c.strength}"
+
+
+def _open_checkpoint(ckpt: Path, fingerprint: str, resume: bool) -> dict:
+    fresh = {"fingerprint": fingerprint, "windows_done": 0, "delivered": 0}
+    state_file = ckpt / "state.json"
+    if ckpt.exists() and resume and state_file.exists():
+        try:
+            state = json.loads(state_file.read_text())
+        except (OSError, json.JSONDecodeError):
+            state = None
+        if state is not None and state.get("fingerprint") != fingerprint:
+            raise InputError(f"{ckpt} holds an unfinished render with other settings; run that command again "
+                             f"to finish it, or delete the folder (or pass --restart) to start this one")
+        if state is not None:
+            # trust only windows whose files are all there
+            k = 0
+            while k < state["windows_done"] and (ckpt / f"w{k:04d}.npz").exists():
+                k += 1
+            if k < state["windows_done"]:
+                state["windows_done"] = k
+                state["delivered"] = _delivered_after(ckpt, k)
+            return state
+    if ckpt.exists():
+        shutil.rmtree(ckpt)
+    ckpt.mkdir(parents=True)
+    _write_state(ckpt, fresh)
+    return dict(fresh)
+
+
+def _delivered_after(ckpt: Path, k: int) -> int:
+    total = 0
+    for wi in range(k):
+        total += len(np.load(ckpt / f"w{wi:04d}.npz")["delivered"])
+    return total
+
+
+def _save_window(ckpt: Path, wi: int, chunk: dict) -> None:
+    tmp = ckpt / f".w{wi:04d}.tmp.npz"
+    np.savez_compressed(tmp, **chunk)
+    os.replace(tmp, ckpt / f"w{wi:04d}.npz")
+
+
+def _write_state(ckpt: Path, state: dict) -> None:
+    tmp = ckpt / ".state.tmp"
+    tmp.write_text(json.dumps(state))
+    os.replace(tmp, ckpt / "state.json")
+
+
+# --------------------------------------------------------------------------
+# The growing file
+# --------------------------------------------------------------------------
+
+class _PartialWriter:
+    """A fragmented H.264 MP4 (one fragment per frame), playable while it grows."""
+
+    def __init__(self, path: Path, width: int, height: int, fps: float):
+        import av
+
+        from engine.media import parse_fps
+
+        self.path, self.count = path, 0
+        self.container = av.open(str(path), "w", format="mp4", container_options={
+            "movflags": "frag_keyframe+empty_moov+default_base_moof+frag_every_frame", "flush_packets": "1"})
+        rate = parse_fps(fps)
+        self.stream = self.container.add_stream("libx264", rate=rate)
+        self.stream.width, self.stream.height = width + width % 2, height + height % 2
+        self.stream.pix_fmt = "yuv420p"
+        self.stream.codec_context.time_base = 1 / rate
+        # zerolatency: every frame leaves the encoder at once (no lookahead, no B-frames)
+        self.stream.options = {"crf": "17", "preset": "veryfast", "tune": "zerolatency", "g": str(4 * round(fps))}
+
+    def write(self, frames: np.ndarray) -> None:
+        import av
+
+        from engine.media import even_pad
+
+        if len(frames) == 0:
+            return
+        for f in even_pad(np.asarray(frames)):
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24").reformat(format="yuv420p")
+            vf.pts, vf.time_base = self.count, self.stream.codec_context.time_base
+            self.container.mux(self.stream.encode(vf))
+            self.count += 1
+
+    def close(self) -> None:
+        if self.container is not None:
+            self.container.mux(self.stream.encode(None))
+            self.container.close()
+            self.container = None
+
+
+def _finish(partial: Path, out, frames: int) -> None:
+    """Remux the fragmented file into an ordinary, fast-start MP4 at `out` (no re-encode), atomically."""
+    import av
+
+    from engine.media import _remove, _tmp_name, _verify_mp4
+
+    out = os.fspath(out)
+    tmp = _tmp_name(os.path.dirname(os.path.abspath(out)), os.path.basename(out), ".part.mp4")
+    try:
+        with av.open(str(partial)) as src, av.open(tmp, "w", format="mp4",
+                                                   container_options={"movflags": "+faststart"}) as dst:
+            s_in = src.streams.video[0]
+            s_out = dst.add_stream_from_template(s_in)
+            for packet in src.demux(s_in):
+                if packet.dts is None:
+                    continue
+                packet.stream = s_out
+                dst.mux(packet)
+        _verify_mp4(tmp, frames)
+        os.replace(tmp, out)
+    except BaseException:
+        _remove(tmp)
+        raise
+    _remove(str(partial))
