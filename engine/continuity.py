@@ -1,0 +1,191 @@
+"""Continuity: does every cast member keep its colour, shape and size from shot to shot?
+
+A check takes the scene's cast (each member described once, e.g. "the big red
+ball") and the frames of every shot, and reports per shot and member what was
+seen and what broke. What can be seen is up to a feature extractor: `WorldFeatures`
+reads the procedural world exactly (colours by the contract's distance, shape by
+how much of its bounding box a blob fills, size by its extent); another extractor
+(a segmenter plus an embedding for real footage) implements the same two methods.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from engine.world.captioner import COLOUR_WORDS, SHAPE_WORDS, SIZE_WORDS
+from engine.world.measure import colour_mask
+from engine.world.scene import SIZES
+
+GROWING = re.compile(r"\b(grow|grows|growing|bigger|larger|shrink|shrinks|shrinking|smaller|zoom|zooms|zooming|"
+                     r"pushes in|pulls back|tightens|widens)\b", re.I)
+
+
+@dataclasses.dataclass
+class Look:
+    """What a description pins down or what was seen; None: not known / not seen."""
+    colour: str | None = None
+    shape: str | None = None
+    size: str | None = None
+    extent: float | None = None  # seen: median size across, as a fraction of min(width, height)
+    present: float = 0.0  # seen: share of frames where the member shows
+
+
+class FeatureExtractor(Protocol):
+    name: str
+
+    def expected(self, description: str) -> Look:
+        """The look a cast description asks for (attributes it does not name stay None)."""
+
+    def observe(self, frames: np.ndarray, expected: Look) -> Look:
+        """The look of the member expected to look like `expected` in a shot's frames (uint8 F, H, W, 3)."""
+
+
+def _words(table: dict) -> list[tuple[str, str]]:
+    """(phrase, canonical) longest phrase first, held-out `~` marks dropped."""
+    pairs = [(w.lstrip("~").lower(), k) for k, ws in table.items() for w in ws]
+    return sorted(pairs, key=lambda p: -len(p[0]))
+
+
+def _find(text: str, table: dict) -> str | None:
+    text = " " + re.sub(r"[^a-z\- ]", " ", text.lower()) + " "
+    for phrase, canon in _words(table):
+        if f" {phrase} " in text or f" {phrase}s " in text:
+            return canon
+    return None
+
+
+class WorldFeatures:
+    """Exact features of the procedural world (WORLD.md colours, shapes and sizes)."""
+
+    name = "world"
+    min_present = 0.5  # share of frames a member must show in
+    min_pixels = 0.002  # of the frame, for a blob to count
+
+    def expected(self, description: str) -> Look:
+        return Look(_find(description, COLOUR_WORDS), _find(description, SHAPE_WORDS), _find(description, SIZE_WORDS))
+
+    def observe(self, frames: np.ndarray, expected: Look) -> Look:
+        if expected.colour is None:
+            return Look()
+        H, W = frames.shape[1:3]
+        shapes, extents, seen = [], [], 0
+        for f in frames[:: max(1, len(frames) // 24)]:  # up to ~24 frames per shot
+            blob = _largest_blob(colour_mask(f[None], expected.colour)[0], self.min_pixels * H * W)
+            if blob is None:
+                continue
+            seen += 1
+            x, y, w, h, area = blob
+            if x > 0 and y > 0 and x + w < W and y + h < H:  # whole in view: shape and size are readable
+                shapes.append(_shape_of(area / float(w * h)))
+                extents.append(max(w, h) / min(W, H))
+        sampled = len(frames[:: max(1, len(frames) // 24)])
+        shape = max(set(shapes), key=shapes.count) if shapes else None
+        extent = float(np.median(extents)) if extents else None
+        size = None if extent is None else min(SIZES, key=lambda s: abs(np.log(extent / SIZES[s])))
+        return Look(expected.colour if seen else None, shape, size, extent, seen / max(1, sampled))
+
+
+def _largest_blob(mask: np.ndarray, min_area: float):
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return None
+    i = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, w, h, area = (int(v) for v in stats[i])
+    return (x, y, w, h, area) if area >= min_area else None
+
+
+def _shape_of(fill: float) -> str:
+    """Share of the bounding box a shape fills: square 1, disc pi/4, triangle 1/2."""
+    return "box" if fill > 0.9 else "ball" if fill > 0.64 else "triangle"
+
+
+# --------------------------------------------------------------------------
+# The check
+# --------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class MemberCheck:
+    shot: int
+    member: str
+    ok: bool
+    problems: list
+    seen: dict
+
+
+@dataclasses.dataclass
+class ContinuityReport:
+    extractor: str
+    checks: list  # MemberCheck per (shot, member in that shot)
+    looks: dict  # member -> the look it should keep
+
+    @property
+    def broken_shots(self) -> list[int]:
+        return sorted({c.shot for c in self.checks if not c.ok})
+
+    @property
+    def shots_checked(self) -> list[int]:
+        return sorted({c.shot for c in self.checks})
+
+    @property
+    def ok(self) -> bool:
+        return not self.broken_shots
+
+    def pass_rate(self) -> float:
+        shots = self.shots_checked
+        return 1.0 if not shots else 1 - len(self.broken_shots) / len(shots)
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"continuity: every cast member keeps its look in all {len(self.shots_checked)} shots checked"
+        lines = [f"continuity: broken in shot(s) {', '.join(str(s + 1) for s in self.broken_shots)}"]
+        for c in self.checks:
+            if not c.ok:
+                lines.append(f"  shot {c.shot + 1}, {c.member}: " + "; ".join(c.problems))
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"extractor": self.extractor, "ok": self.ok, "pass_rate": round(self.pass_rate(), 3),
+                "broken_shots": [s + 1 for s in self.broken_shots],
+                "looks": {k: dataclasses.asdict(v) for k, v in self.looks.items()},
+                "checks": [{"shot": c.shot + 1, "member": c.member, "ok": c.ok, "problems": c.problems,
+                            "seen": c.seen} for c in self.checks]}
+
+
+def check_continuity(cast: dict[str, str], shots: list[tuple[np.ndarray, list[str], str]],
+                     extractor: FeatureExtractor | None = None) -> ContinuityReport:
+    """cast: member -> description. shots: (frames, members in the shot, the shot's prompt).
+
+    Each member should keep the colour, shape and size its description names; what the
+    description leaves open is pinned by the first shot the member is clearly seen in.
+    Size is not compared in shots whose prompt grows, shrinks or zooms."""
+    ex = extractor or WorldFeatures()
+    looks = {k: ex.expected(d) for k, d in cast.items()}
+    pinned: dict[str, Look] = {}
+    checks = []
+    for si, (frames, members, prompt) in enumerate(shots):
+        for m in members:
+            want = looks[m]
+            seen = ex.observe(frames, want)
+            ref = pinned.get(m)
+            problems = []
+            if want.colour is None:
+                problems.append("its description names no colour the extractor can track")
+            elif seen.present < getattr(ex, "min_present", 0.5):
+                problems.append(f"{want.colour} not seen (in {seen.present:.0%} of frames)")
+            else:
+                shape = want.shape or (ref.shape if ref else None)
+                if shape and seen.shape and seen.shape != shape:
+                    problems.append(f"shape {seen.shape}, expected {shape}")
+                if not GROWING.search(prompt) and seen.extent is not None:
+                    if want.size and seen.size != want.size:
+                        problems.append(f"size {seen.size} ({seen.extent:.2f} across), expected {want.size}")
+                    elif not want.size and ref is not None and ref.extent and not 0.6 < seen.extent / ref.extent < 1.67:
+                        problems.append(f"size {seen.extent:.2f} across, first seen at {ref.extent:.2f}")
+                if m not in pinned and seen.shape and seen.extent and not GROWING.search(prompt):
+                    pinned[m] = seen
+            checks.append(MemberCheck(si, m, not problems, problems, dataclasses.asdict(seen)))
+    return ContinuityReport(ex.name, checks, looks)

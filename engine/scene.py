@@ -1,0 +1,287 @@
+"""Multi-shot scenes: several shots, one cast, cuts, crossfades or generated bridges.
+
+A scene file (JSON) describes the cast once and refers to it from every shot:
+
+    {
+      "cast": {"ball": "the big red ball", "box": "a small blue box"},
+      "setting": "on the grass",
+      "aspect": "16:9", "fps": 24, "seed": 0,
+      "shots": [
+        {"prompt": "{ball} rolls to the right", "seconds": 3},
+        {"prompt": "{box} falls down", "seconds": 2, "camera": "pan_left", "transition": "crossfade"},
+        {"prompt": "{ball} bounces while {box} stays still", "seconds": 3,
+         "transition": {"type": "bridge", "seconds": 1}}
+      ]
+    }
+
+Every `{member}` in a prompt becomes the member's description word for word, so
+each shot asks the model for the same look; the continuity check
+(`engine.continuity`) then reads each shot back, and a shot that broke the cast's
+look is rendered again with the next seed (`retries` times at most) before the
+scene is assembled. Shots are generated independently (a cut is a cut: no frame
+of one shot is held in the next); `bridge` transitions are generated between the
+last frame of one shot and the first of the next (engine.verbs.bridge).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import InputError
+
+CAMERAS = {"static": "", "pan_left": "the camera pans left", "pan_right": "the camera pans right",
+           "zoom_in": "the camera zooms in", "zoom_out": "the camera zooms out"}
+TRANSITIONS = {"cut": 0.0, "crossfade": 0.5, "bridge": 1.0}  # default seconds
+SCENE_KEYS = {"cast", "setting", "aspect", "fps", "seed", "steps", "guidance", "shots", "retries", "title"}
+SHOT_KEYS = {"prompt", "seconds", "camera", "transition", "cast", "seed", "setting"}
+MAX_SHOTS = 64
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+@dataclasses.dataclass
+class Shot:
+    prompt: str  # as written, with {member} placeholders
+    text: str  # what the model is asked for
+    seconds: float
+    camera: str
+    transition: str  # how this shot joins the one before: cut, crossfade, bridge
+    transition_seconds: float
+    members: list
+    seed: int
+
+
+@dataclasses.dataclass
+class Scene:
+    cast: dict
+    shots: list
+    aspect: str = "16:9"
+    fps: float = 24.0
+    seed: int = 0
+    steps: int = 24
+    guidance: float = 5.0
+    retries: int = 2
+    title: str = ""
+
+
+def load_scene(path: str | Path) -> Scene:
+    """Read and check a scene file; InputError names the line (bad JSON) or the key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"cannot read scene file {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a UTF-8 text file") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+    return parse_scene(data, str(path))
+
+
+def parse_scene(data, where: str = "scene") -> Scene:
+    from engine.service import ASPECTS, MAX_SECONDS
+
+    def fail(key: str, msg: str):
+        raise InputError(f"{where}: {key}: {msg}")
+
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: a scene is a JSON object with 'cast' and 'shots'")
+    _unknown(data, SCENE_KEYS, where, "")
+    cast = data.get("cast", {})
+    if not isinstance(cast, dict) or not all(isinstance(k, str) and isinstance(v, str) and v.strip()
+                                             for k, v in cast.items()):
+        fail("cast", 'an object of member: description, e.g. {"ball": "the big red ball"}')
+    for k in cast:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_ -]*", k):
+            fail(f"cast.{k}", "member names are letters, digits, spaces, - and _")
+    shots = data.get("shots")
+    if not isinstance(shots, list) or not shots:
+        fail("shots", "a non-empty list of shots, each with a prompt and seconds")
+    if len(shots) > MAX_SHOTS:
+        fail("shots", f"at most {MAX_SHOTS} shots, got {len(shots)}")
+    aspect = data.get("aspect", "16:9")
+    if aspect not in ASPECTS:
+        fail("aspect", f"unknown aspect {aspect!r}; allowed: {', '.join(ASPECTS)}")
+    fps = _number(data.get("fps", 24.0), "fps", fail, 1, 120)
+    seed = int(_number(data.get("seed", 0), "seed", fail, 0, 2 ** 31 - 1))
+    steps = int(_number(data.get("steps", 24), "steps", fail, 1, 200))
+    guidance = _number(data.get("guidance", 5.0), "guidance", fail, 0, 30)
+    retries = int(_number(data.get("retries", 2), "retries", fail, 0, 10))
+    setting = data.get("setting", "")
+    if not isinstance(setting, str):
+        fail("setting", "a phrase such as 'on the grass'")
+    out, total = [], 0.0
+    for i, s in enumerate(shots):
+        key = f"shots[{i}]"
+        if not isinstance(s, dict):
+            fail(key, "a shot is an object with prompt and seconds")
+        _unknown(s, SHOT_KEYS, where, key + ".")
+        prompt = s.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            fail(f"{key}.prompt", "missing or empty; describe the shot, e.g. '{ball} rolls to the right'")
+        named = [m.strip() for m in PLACEHOLDER.findall(prompt)]
+        for m in named:
+            if m not in cast:
+                fail(f"{key}.prompt", f"unknown cast member {{{m}}}; the cast is: {', '.join(cast) or '(empty)'}")
+        members = s.get("cast", list(dict.fromkeys(named)))
+        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+            fail(f"{key}.cast", "a list of cast member names")
+        for m in members:
+            if m not in cast:
+                fail(f"{key}.cast", f"unknown cast member {m!r}; the cast is: {', '.join(cast) or '(empty)'}")
+        seconds = _number(s.get("seconds", 2.0), f"{key}.seconds", fail, 0.25, MAX_SECONDS)
+        camera = s.get("camera", "static")
+        if camera not in CAMERAS:
+            fail(f"{key}.camera", f"unknown camera {camera!r}; allowed: {', '.join(CAMERAS)}")
+        kind, t_sec = _transition(s.get("transition", "cut"), f"{key}.transition", fail)
+        if i == 0:
+            kind, t_sec = "cut", 0.0
+        shot_setting = s.get("setting", setting)
+        if not isinstance(shot_setting, str):
+            fail(f"{key}.setting", "a phrase such as 'on the grass'")
+        text = PLACEHOLDER.sub(lambda mo: cast[mo.group(1).strip()], prompt).strip().rstrip(".")
+        text = " ".join(p for p in (text, shot_setting.strip().rstrip(".")) if p)
+        if CAMERAS[camera]:
+            text += ", " + CAMERAS[camera]
+        text = text[:1].upper() + text[1:] + "."
+        shot_seed = int(_number(s.get("seed", seed + 1000 * i), f"{key}.seed", fail, 0, 2 ** 31 - 1))
+        out.append(Shot(prompt, text, seconds, camera, kind, t_sec, members, shot_seed))
+        total += seconds
+    if total > MAX_SECONDS:
+        fail("shots", f"the shots last {total:g} s in all; a scene may last at most {MAX_SECONDS:g} s")
+    for i, s in enumerate(out[1:], 1):
+        if s.transition == "crossfade" and s.transition_seconds >= min(out[i - 1].seconds, s.seconds):
+            fail(f"shots[{i}].transition", f"a {s.transition_seconds:g} s crossfade is longer than a shot it joins")
+    return Scene(dict(cast), out, aspect, fps, seed, steps, guidance, retries, str(data.get("title", "")))
+
+
+def _unknown(d: dict, allowed: set, where: str, prefix: str):
+    extra = sorted(set(d) - allowed)
+    if extra:
+        raise InputError(f"{where}: {prefix}{extra[0]}: unknown key; allowed: {', '.join(sorted(allowed))}")
+
+
+def _number(v, key, fail, lo, hi) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+        fail(key, f"must be a number from {lo:g} to {hi:g}, got {v!r}")
+    return float(v)
+
+
+def _transition(v, key, fail) -> tuple[str, float]:
+    if isinstance(v, str):
+        v = {"type": v}
+    if not isinstance(v, dict) or v.get("type") not in TRANSITIONS or set(v) - {"type", "seconds"}:
+        fail(key, f"one of {', '.join(TRANSITIONS)}, or {{\"type\": ..., \"seconds\": ...}}")
+    kind = v["type"]
+    seconds = TRANSITIONS[kind] if "seconds" not in v else _number(v["seconds"], key + ".seconds", fail, 0.1, 10)
+    return kind, 0.0 if kind == "cut" else seconds
+
+
+# --------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class SceneResult:
+    frames: np.ndarray  # the assembled scene at scene.fps
+    fps: float
+    record: object  # ProvenanceRecord of the assembled scene
+    shots: list  # engine.service.Result per shot (the take kept)
+    continuity: object  # engine.continuity.ContinuityReport over the kept takes
+    attempts: list  # per shot: the seeds tried
+    settings: dict
+    cancelled: bool = False
+
+
+def render_scene(engine, scene: Scene, progress=None, extractor=None, on_shot=None) -> SceneResult:
+    """Render every shot (re-rendering a shot whose cast broke continuity, up to scene.retries
+    times, keeping the take with the fewest problems), then join them with their transitions."""
+    from engine.continuity import check_continuity
+    from engine.service import GenerateRequest
+
+    kept, attempts, shots_for_check = [], [], []
+    n = len(scene.shots)
+    for i, shot in enumerate(scene.shots):
+        best, tried = None, []
+        for attempt in range(scene.retries + 1):
+            seed = shot.seed + 7919 * attempt
+            tried.append(seed)
+            req = GenerateRequest(shot.text, seconds=shot.seconds, fps=scene.fps, aspect=scene.aspect, seed=seed,
+                                  steps=scene.steps, guidance=scene.guidance)
+
+            def part(frac, stage, info=None, i=i):
+                if progress is not None:
+                    progress((i + frac) / (n + 1), f"shot {i + 1}/{n}: {stage}", info)
+            res = engine.generate(req, part)
+            if res.cancelled:
+                return _cancelled(scene, kept, attempts)
+            report = check_continuity(scene.cast, shots_for_check + [(res.frames, shot.members, shot.text)], extractor)
+            problems = sum(len(c.problems) for c in report.checks if c.shot == i)
+            if best is None or problems < best[0]:
+                best = (problems, res)
+            if problems == 0:
+                break
+        kept.append(best[1])
+        attempts.append(tried)
+        shots_for_check.append((best[1].frames, shot.members, shot.text))
+        if on_shot is not None:
+            on_shot(i, best[1])
+    report = check_continuity(scene.cast, shots_for_check, extractor)
+    frames, record = assemble(engine, scene, kept, progress)
+    settings = {"scene": scene.title, "cast": scene.cast, "fps": scene.fps, "aspect": scene.aspect,
+                "seed": scene.seed, "steps": scene.steps, "guidance": scene.guidance,
+                "shots": [{"prompt": s.prompt, "text": s.text, "seconds": s.seconds, "camera": s.camera,
+                           "transition": s.transition, "transition_seconds": s.transition_seconds,
+                           "seeds_tried": t, "seed": t[-1] if r is None else r.settings["seed"]}
+                          for s, t, r in zip(scene.shots, attempts, kept)], "model": engine.pipe.name}
+    return SceneResult(frames, scene.fps, record, kept, report, attempts, settings)
+
+
+def _cancelled(scene, kept, attempts):
+    from engine.continuity import ContinuityReport
+
+    return SceneResult(np.zeros((0, 1, 1, 3), np.uint8), scene.fps, None, kept, ContinuityReport("none", [], {}),
+                       attempts, {}, cancelled=True)
+
+
+def assemble(engine, scene: Scene, takes: list, progress=None):
+    """Join the kept takes: cut, crossfade (the shots overlap by its length) or a bridge
+    generated from one shot's last frame to the next one's first."""
+    from engine import media, verbs
+    from engine.provenance.record import FrameRange, ProvenanceRecord, concatenate
+
+    fps = scene.fps
+    frames, record = takes[0].frames, takes[0].record
+    for i, (shot, take) in enumerate(zip(scene.shots[1:], takes[1:]), 1):
+        if shot.transition == "cut":
+            frames = np.concatenate([frames, take.frames])
+            record = concatenate([record, take.record], fps)
+        elif shot.transition == "crossfade":
+            k = max(1, round(shot.transition_seconds * fps))
+            k = min(k, len(frames) - 1, len(take.frames) - 1)
+            w = ((np.arange(k) + 1) / (k + 1))[:, None, None, None]
+            mix = np.round(frames[-k:] * (1 - w) + take.frames[:k] * w).astype(np.uint8)
+            fade = ProvenanceRecord([FrameRange(0, k, "transition", details={"type": "crossfade",
+                                                                             "between_shots": [i, i + 1]})], fps)
+            frames = np.concatenate([frames[:-k], mix, take.frames[k:]])
+            record = concatenate([record.slice(0, record.frame_count - k), fade,
+                                  take.record.slice(k, take.record.frame_count)], fps)
+        else:  # bridge
+            a = media.Video.from_frames(frames[-max(2, round(fps)):], fps)
+            b = media.Video.from_frames(take.frames[:max(2, round(fps))], fps)
+
+            def part(frac, stage, info=None, i=i):
+                if progress is not None:
+                    progress((len(scene.shots) + frac) / (len(scene.shots) + 1), f"bridge {i}/{i + 1}: {stage}", info)
+            br = verbs.bridge(engine, a, b, seconds=shot.transition_seconds, prompt=shot.text, seed=shot.seed + 17,
+                              steps=scene.steps, guidance=scene.guidance, progress=part)
+            mid = br.frames[1:-1]
+            mid_rec = br.record.slice(1, br.record.frame_count - 1)
+            frames = np.concatenate([frames, mid, take.frames])
+            record = concatenate([record, ProvenanceRecord(mid_rec.ranges, fps, mid_rec.decisions), take.record], fps)
+    return frames, record

@@ -1,0 +1,147 @@
+"""Multi-shot scenes: the scene file, the continuity check (exact on the world), rendering and the CLI."""
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.__main__ import main
+from engine.continuity import WorldFeatures, check_continuity
+from engine.errors import InputError
+from engine.scene import assemble, load_scene, parse_scene, render_scene
+from engine.world.render import render
+from engine.world.scene import Obj, Scene
+
+CAST = {"ball": "the big red ball", "box": "a small blue box"}
+SCENE = {"cast": CAST, "setting": "on the grass", "aspect": "1:1", "fps": 8, "steps": 2, "retries": 0,
+         "shots": [{"prompt": "{ball} rolls to the right", "seconds": 1},
+                   {"prompt": "{box} falls down while {ball} stays still", "seconds": 1, "camera": "pan_left",
+                    "transition": "crossfade"},
+                   {"prompt": "{box} bounces", "seconds": 1, "transition": {"type": "bridge", "seconds": 0.5}},
+                   {"prompt": "{ball} and {box} rest", "seconds": 1}]}
+
+
+def write(tmp_path, data, name="s.json"):
+    p = tmp_path / name
+    p.write_text(data if isinstance(data, str) else json.dumps(data, indent=1))
+    return p
+
+
+def test_scene_file_resolves_cast_into_every_prompt(tmp_path):
+    s = load_scene(write(tmp_path, SCENE))
+    assert [sh.members for sh in s.shots] == [["ball"], ["box", "ball"], ["box"], ["ball", "box"]]
+    assert s.shots[1].text == "A small blue box falls down while the big red ball stays still on the grass, the camera pans left."
+    assert [sh.transition for sh in s.shots] == ["cut", "crossfade", "bridge", "cut"]
+    assert s.shots[2].transition_seconds == 0.5 and len({sh.seed for sh in s.shots}) == 4
+
+
+@pytest.mark.parametrize("data, message", [
+    ('{"cast": {"ball": "a red ball"},\n "shots": [\n  {"prompt": "{ball} rolls" "seconds": 2}]}', "line 3"),
+    ({"cast": CAST, "shots": [{"prompt": "{dog} runs"}]}, r"shots\[0\]\.prompt: unknown cast member \{dog\}"),
+    ({"cast": CAST, "shots": [{"prompt": "{ball} runs", "cast": ["cat"]}]}, r"shots\[0\]\.cast: unknown cast member"),
+    ({"cast": CAST, "shots": [{"prompt": "{ball}", "seconds": -1}]}, r"shots\[0\]\.seconds: must be a number"),
+    ({"cast": CAST, "shots": [{"prompt": "{ball}", "camera": "dolly"}]}, r"shots\[0\]\.camera: unknown camera"),
+    ({"cast": CAST, "shots": [{"prompt": "{ball}", "transition": "wipe"}]}, r"shots\[0\]\.transition"),
+    ({"cast": CAST, "shots": [{"prompt": "{ball}", "colour": "red"}]}, r"shots\[0\]\.colour: unknown key"),
+    ({"cast": CAST, "shots": []}, "shots: a non-empty list"),
+    ({"cast": CAST, "shots": [{"prompt": "{ball}", "seconds": 1}, {"prompt": "{ball}", "seconds": 1,
+      "transition": {"type": "crossfade", "seconds": 2}}]}, "longer than a shot"),
+])
+def test_bad_scene_files_get_one_line_errors_with_exit_2(tmp_path, capsys, data, message):
+    p = write(tmp_path, data)
+    with pytest.raises(InputError, match=message):
+        load_scene(p)
+    assert main(["scene", str(p), "--out", str(tmp_path / "x.mp4")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and not (tmp_path / "x.mp4").exists()
+
+
+# -- continuity, on frames the world renders exactly ------------------------------------------
+
+def world_shot(ball: Obj | None, box: Obj | None, background: str, seed: int, camera="static"):
+    objs = tuple(o for o in (ball, box) if o is not None)
+    return render(Scene(objs, background, camera=camera, seed=seed), 128, 128, 8, 17)
+
+
+def world_scene(rng: random.Random, recolour_shot: int | None = None):
+    shots = []
+    for i in range(4):
+        colour = "green" if i == recolour_shot else "red"
+        ball = Obj(colour, "ball", "big", rng.choice(["right", "left", "still", "bounce"]), x0=rng.uniform(0.2, 0.4),
+                   y0=0.4)
+        box = Obj("blue", "box", "small", rng.choice(["up", "down", "still"]), x0=rng.uniform(0.65, 0.8), y0=0.6)
+        members = [["ball"], ["box"], ["ball", "box"], ["ball", "box"]][i]
+        frames = world_shot(ball if "ball" in members else None, box if "box" in members else None,
+                            rng.choice(["studio", "sky", "night", "grass", "desert"]), i)
+        shots.append((frames, members, "shot"))
+    return shots
+
+
+def test_continuity_holds_on_world_scenes_and_flags_a_recoloured_member():
+    rng = random.Random(0)
+    for seed in range(5):
+        report = check_continuity(CAST, world_scene(random.Random(seed)))
+        assert report.ok, report.summary()
+    bad = check_continuity(CAST, world_scene(random.Random(9), recolour_shot=2))
+    assert bad.broken_shots == [2] and "red not seen" in bad.summary()
+    assert rng is not None
+
+
+def test_continuity_flags_a_changed_shape_and_size():
+    ball_ok = Obj("red", "ball", "big", "still", x0=0.5, y0=0.5)
+    as_box = Obj("red", "box", "big", "still", x0=0.5, y0=0.5)
+    small = Obj("red", "ball", "small", "still", x0=0.5, y0=0.5)
+    cast = {"ball": "a red ball"}  # shape and size are pinned by the first shot
+    shots = [(world_shot(ball_ok, None, "studio", 0), ["ball"], "p"),
+             (world_shot(as_box, None, "studio", 1), ["ball"], "p"),
+             (world_shot(small, None, "studio", 2), ["ball"], "p")]
+    report = check_continuity(cast, shots)
+    assert report.broken_shots == [1, 2]
+    problems = {c.shot: " ".join(c.problems) for c in report.checks}
+    assert "shape box" in problems[1] and "size" in problems[2]
+
+
+def test_world_features_read_each_shape_and_size_exactly():
+    ex = WorldFeatures()
+    for shape in ("ball", "box", "triangle"):
+        for size in ("small", "big"):
+            frames = world_shot(Obj("pink", shape, size, "still", x0=0.5, y0=0.5), None, "sky", 0)
+            seen = ex.observe(frames, ex.expected(f"a {size} pink {shape}"))
+            assert (seen.colour, seen.shape, seen.size) == ("pink", shape, size)
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+def test_render_scene_joins_shots_with_their_transitions(tiny_model):
+    from engine.service import Engine
+
+    scene = parse_scene(SCENE)
+    engine = Engine(tiny_model)
+    res = render_scene(engine, scene)
+    assert len(res.shots) == 4 and all(len(t.frames) == 8 for t in res.shots)
+    fade = round(0.5 * 8)
+    bridge_in_betweens = 4 - 1
+    assert len(res.frames) == 4 * 8 - fade + bridge_in_betweens == res.record.frame_count
+    kinds = res.record.per_frame()
+    assert kinds[8 - fade: 8].count("transition") == fade
+    assert "transition" in kinds[16 - fade: 16 - fade + bridge_in_betweens]
+    # random weights keep no look, so the check reports problems (and names the shots)
+    assert res.continuity.shots_checked == [0, 1, 2, 3]
+
+
+def test_scene_cli_writes_scene_shots_and_report(tiny_model, tmp_path):
+    p = write(tmp_path, {**SCENE, "shots": SCENE["shots"][:2]})
+    out = tmp_path / "scene.mp4"
+    assert main(["scene", str(p), "--out", str(out), "--model", str(tiny_model), "--quiet"]) == 0
+    from engine import media
+
+    assert len(media.read_video(out)) == 16 - 4
+    shots = sorted((tmp_path / "scene_shots").glob("shot_*.mp4"))
+    assert [s.name for s in shots] == ["shot_01.mp4", "shot_02.mp4"]
+    side = json.loads(Path(str(out) + ".json").read_text())
+    assert side["continuity"]["checks"] and side["provenance"]["ranges"]
+    report = json.loads(Path(str(out) + ".continuity.json").read_text())
+    assert report["extractor"] == "world" and report["broken_shots"] == side["continuity"]["broken_shots"]
+    shot_side = json.loads(Path(str(shots[1]) + ".json").read_text())
+    assert shot_side["shot"] == 2 and shot_side["cast"] == ["box", "ball"]
