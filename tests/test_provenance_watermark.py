@@ -202,3 +202,18 @@ def test_region_weights_help_the_detector(tmp_path):
     assert focused.detected and focused.score > plain.score + 0.5, (plain, focused)
     with pytest.raises(InputError, match="base64"):
         grid_weights("not base64!")
+
+
+def test_benchmark_runs_on_the_models_own_takes(tiny_model, tmp_path):
+    """`bench --watermark` measures takes the model made, and the cost against their render."""
+    from engine.provenance.benchmark import inpaint_rows, watermark_benchmark
+
+    out = watermark_benchmark(n_clips=2, real_dir=None, model=tiny_model, steps=2, dtype="float32",
+                              null_keys=2, limits_subset=1, log=lambda line: None)
+    s = out["summary"]
+    assert s["model"] == str(tiny_model) and s["generated_clips"] == 2
+    assert all(r["render_s"] > 0 and r["embed_s"] > 0 for r in out["generated"])
+    assert 0 < s["embed_share_of_render"] < 1 and s["real_clips"] == 0
+    rows = inpaint_rows([(world_clip(13, frames=16), 8.0)], [world_clip(14, frames=8)], tmp_path)
+    assert [r["share"] for r in rows] == [0.25, 0.12, 0.04]
+    assert rows[0]["crf23"] > rows[0]["unmarked_crf23"]

@@ -7,7 +7,7 @@ bridge, remix, inpaint, interpolate) and of the studio's export:
     record = ProvenanceRecord.generated(n, Generation(model, prompt, seed, settings), fps)
     enforce(prompt, policy, record)                      # logs the decision; raises PromptBlocked (exit 2)
     frames = ...render...
-    frames = watermark_record_frames(frames, record)     # marks the frames the model made
+    frames = watermark_record_frames(frames, record, region=painted)   # marks what the model made
     media.write_output(out, frames, fps, sidecar={..., "provenance": record.to_dict()})
     if out ends with .mp4:
         sign_mp4(out, record, SignerConfig.from_config_dir(config_dir))   # last: any re-encode strips it
@@ -20,7 +20,9 @@ an editing verb marks only the frames it just had the model paint
 (`embed_watermark(new_frames)`), never the frames it passes through, which
 already carry the mark (marking twice doubles its strength and visibility).
 Frames blended from marked frames (interpolation, crossfades) keep the mark:
-the pattern is the same in every frame.
+the pattern is the same in every frame. `region` (inpaint: the mask the model
+painted) keeps the mark off the camera pixels of inpainted frames; the record's
+`watermark["scope"]` says, per kind, what was marked.
 """
 from engine.provenance.c2pa_sign import (ASSERTION_LABEL, ManifestReport, SignerConfig, digital_source_type,
                                          ensure_local_chain, read_manifest, sign_mp4, trust_anchors_pem)

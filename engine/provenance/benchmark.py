@@ -1,16 +1,23 @@
-"""Watermark figures for issue 8's acceptance bar (run: scripts/bench_watermark.py).
+"""Watermark figures for issue 8's acceptance bar (run: `python -m engine bench --watermark`).
 
-- Detection on generated clips after the engine's own encode (media.write_video,
-  CRF 17) and then (a) an H.264 re-encode at CRF 23, (b) a downscale to half
-  size re-encoded at CRF 23. Clips come from the procedural world renderer
-  (engine.world) at 128x128, 256x144 and 144x256, 8-24 fps, 2-60 s.
-- False detections: unmarked world clips through the same chain, and real
+- Detection on clips made by the model (engine.service.Engine, the bundled model
+  unless told otherwise): 2-second takes at 8, 10 and 12 fps on the three native
+  canvases (128x128, 256x144, 144x256), 12 denoising steps, varied prompts and
+  seeds. Each is watermarked the way the write path does it
+  (`watermark_record_frames` on the take's own record), written at the engine's
+  CRF 17 (media.write_video), then (a) re-encoded with H.264 at CRF 23, (b)
+  downscaled to half size and re-encoded at CRF 23.
+- False detections: the same takes unmarked through the same chain, and real
   footage (shared/data/real: sub-clips, crops, downscales of the clips and the
   frame folders), as decoded and after the same two transformations; plus the
   score distribution of the real clips against many random keys, which
   estimates the false-alarm rate far below 1/20.
-- Cost: embedding time per second of video, against the 1-5 s of render time
-  per second of video the model takes on the reference CPU.
+- Cost: watermark embedding time against the take's render time, both measured
+  here, take by take.
+- Inpainting: 20 of the takes pasted into real footage through centred masks
+  covering 25%, 12% and 4% of the frame, marked only inside the mask as the
+  write path does, detected with the record's region after CRF 23 and after
+  half size + CRF 23.
 - Limits, on a subset: CRF 28 and 35, a quarter-size downscale, a 80% centre crop.
 """
 from __future__ import annotations
@@ -24,29 +31,65 @@ import numpy as np
 
 from engine import media
 from engine.provenance.watermark import (DEFAULT_KEY, DEFAULT_STRENGTH, DEFAULT_THRESHOLD, WatermarkDetector,
-                                         detect_watermark, embed_watermark)
+                                         detect_watermark, embed_watermark, grid_weights, region_grid,
+                                         watermark_record_frames)
 
-SIZES = [(128, 128), (256, 144), (144, 256)]
-RATES = [8, 12, 24]
+ASPECTS = ["1:1", "16:9", "9:16"]
+RATES = [8.0, 10.0, 12.0]
+COLOURS = ["red", "blue", "green", "yellow", "purple", "white", "orange", "black"]
+SHAPES = ["ball", "cube", "triangle", "box"]
+MOTIONS = ["rolls to the right", "slides to the left", "bounces", "falls down", "moves toward the camera",
+           "spins in place", "rises slowly"]
+PLACES = ["on a sandy desert", "in a grey room", "on green grass", "on a snowy field", "under a blue sky",
+          "on a beach at sunset", "in front of a brick wall", "at night"]
 
 
 # --------------------------------------------------------------------------
 # Clips
 # --------------------------------------------------------------------------
 
-def world_clips(n: int, seed: int = 0, long_clips: int = 2):
-    """(name, frames, fps) for n world clips; the last `long_clips` last 30-60 s."""
-    from engine.world import render, sample_scene
-
+def model_prompts(n: int, seed: int = 0) -> list[str]:
+    """n varied prompts from the world's vocabulary (colour, shape, motion, place)."""
     rng = random.Random(seed)
-    for i in range(n):
-        w, h = SIZES[i % len(SIZES)]
-        fps = rng.choice(RATES)
-        seconds = rng.uniform(30, 60) if i >= n - long_clips else rng.choice([2, 2, 3, 4, 6, 8, 10])
-        scene = sample_scene(rng, seconds=seconds)
-        frames = render(scene, w, h, fps, max(2, int(round(seconds * fps))))
-        desc = f"{w}x{h} {fps}fps {seconds:.0f}s {scene.background}{' wall' if scene.wall else ''} {scene.camera}"
-        yield f"world{i:02d} {desc}", frames, fps
+    return [f"a {rng.choice(COLOURS)} {rng.choice(SHAPES)} {rng.choice(MOTIONS)} {rng.choice(PLACES)}"
+            for _ in range(n)]
+
+
+def model_clips(engine, n: int, seed: int = 0, seconds: float = 2.0, steps: int = 12):
+    """(name, result) for n takes made by `engine`'s model, aspect and rate cycling."""
+    from engine.service import GenerateRequest
+
+    for i, prompt in enumerate(model_prompts(n, seed)):
+        aspect, fps = ASPECTS[i % len(ASPECTS)], RATES[(i // len(ASPECTS)) % len(RATES)]
+        req = GenerateRequest(prompt, seconds=seconds, fps=fps, steps=steps, aspect=aspect, seed=seed * 1000 + i)
+        result = engine.generate(req)
+        w, h = result.frames.shape[2], result.frames.shape[1]
+        yield f"take{i:02d} {w}x{h} {fps:g}fps {prompt!r}", result
+
+
+def real_data_dir() -> Path:
+    """The shared real footage, found as the tests find it: TENKU_REAL_DATA, else
+    ../shared/data/real beside the checkout, else /work/shared/data/real."""
+    import os
+
+    root = Path(__file__).resolve().parents[2]
+    for p in (os.environ.get("TENKU_REAL_DATA"), root.parent / "shared" / "data" / "real", "/work/shared/data/real"):
+        if p and Path(p).is_dir():
+            return Path(p)
+    return root.parent / "shared" / "data" / "real"
+
+
+def model_info(model_path) -> dict:
+    """Which model made the takes: folder and, for the bundled family, its training steps."""
+    import json
+
+    info = {"model": str(model_path)}
+    try:
+        index = json.loads((Path(model_path) / "model_index.json").read_text())
+        info["dit_steps"] = (index.get("training") or {}).get("dit_steps")
+    except (OSError, ValueError):
+        pass
+    return info
 
 
 def real_clips(real_dir) -> list[tuple[str, np.ndarray, float]]:
@@ -112,28 +155,40 @@ def _centre_crop(frames, keep):
 # The benchmark
 # --------------------------------------------------------------------------
 
-def watermark_benchmark(n_clips: int = 40, seed: int = 0, long_clips: int = 2, real_dir=None,
-                        null_keys: int = 200, limits_subset: int = 15, key: str = DEFAULT_KEY,
-                        threshold: float = DEFAULT_THRESHOLD, strength: float = DEFAULT_STRENGTH,
-                        log=print) -> dict:
+def watermark_benchmark(n_clips: int = 40, seed: int = 0, real_dir=None, model=None, steps: int = 12,
+                        seconds: float = 2.0, dtype: str = "bfloat16", null_keys: int = 200,
+                        limits_subset: int = 15, inpaint_takes: int = 20, key: str = DEFAULT_KEY, threshold: float = DEFAULT_THRESHOLD,
+                        strength: float = DEFAULT_STRENGTH, log=print) -> dict:
     """Run everything; returns a JSON-able dict of figures (see module docstring)."""
-    gen, limits = [], []
-    embed_s = video_s = 0.0
+    from engine.pipeline import BUNDLED_MODEL
+    from engine.service import Engine
+
+    model = model or BUNDLED_MODEL
+    engine = Engine(model, dtype=dtype)
+    gen, limits, kept, inpainted = [], [], [], []
+    embed_s = render_s = video_s = 0.0
     with tempfile.TemporaryDirectory(prefix="tenku-wm-bench-") as tmp:
-        for i, (name, frames, fps) in enumerate(world_clips(n_clips, seed, long_clips)):
+        for i, (name, result) in enumerate(model_clips(engine, n_clips, seed, seconds, steps)):
+            frames, fps, record = result.frames, result.fps, result.record
             t0 = time.perf_counter()
-            marked = embed_watermark(frames, key, strength)
-            embed_s += time.perf_counter() - t0
-            video_s += len(frames) / fps
+            marked = watermark_record_frames(frames, record, key, strength)
+            embed = time.perf_counter() - t0
+            embed_s, render_s, video_s = embed_s + embed, render_s + result.seconds, video_s + len(frames) / fps
             delivered = _through_h264(marked, fps, 17, tmp)         # what the engine writes
             clean = _through_h264(frames, fps, 17, tmp)
-            row = {"clip": name, "frames": len(frames),
-                   "psnr_db": round(_psnr(frames, marked), 2),
+            row = {"clip": name, "frames": len(frames), "render_s": round(result.seconds, 3),
+                   "embed_s": round(embed, 5), "psnr_db": round(_psnr(frames, marked), 2),
                    "crf23": detect_watermark(_through_h264(delivered, fps, 23, tmp), key, threshold).score,
                    "half_crf23": detect_watermark(_through_h264(_resize(delivered, 0.5), fps, 23, tmp), key, threshold).score,
-                   "unmarked_crf23": detect_watermark(_through_h264(clean, fps, 23, tmp), key, threshold).score}
+                   "unmarked_crf23": detect_watermark(_through_h264(clean, fps, 23, tmp), key, threshold).score,
+                   "unmarked_half_crf23": detect_watermark(_through_h264(_resize(clean, 0.5), fps, 23, tmp), key,
+                                                           threshold).score}
             gen.append(row)
-            log(f"{name:44s} crf23 {row['crf23']:6.1f}  half {row['half_crf23']:6.1f}  unmarked {row['unmarked_crf23']:5.1f}")
+            if len(kept) < inpaint_takes:
+                kept.append((frames, fps))
+            log(f"{name[:60]:60s} crf23 {row['crf23']:6.1f}  half {row['half_crf23']:6.1f}  "
+                f"unmarked {row['unmarked_crf23']:5.1f} {row['unmarked_half_crf23']:5.1f}  "
+                f"embed/render {embed / max(result.seconds, 1e-9):.2%}")
             if i < limits_subset:
                 lim = {"clip": name}
                 for label, fn in [("crf28", lambda f: _through_h264(f, fps, 28, tmp)),
@@ -148,7 +203,12 @@ def watermark_benchmark(n_clips: int = 40, seed: int = 0, long_clips: int = 2, r
         if real_dir is not None and Path(real_dir).is_dir():
             rng = np.random.default_rng(seed)
             other_keys = [f"null-{rng.integers(1 << 62)}" for _ in range(null_keys)]
-            for name, frames, fps in real_clips(real_dir):
+            footage = real_clips(real_dir)
+            inpainted = inpaint_rows(kept, [f for _, f, _ in footage], tmp, key, threshold, strength)
+            for row in inpainted:
+                log(f"inpaint {row['share']:.0%} {row['size']:9s} crf23 {row['crf23']:5.1f} (whole frame "
+                    f"{row['crf23_whole_frame']:5.1f})  half {row['half_crf23']:5.1f}  unmarked {row['unmarked_crf23']:5.1f}")
+            for name, frames, fps in footage:
                 frames = frames[:, :frames.shape[1] // 2 * 2, :frames.shape[2] // 2 * 2]
                 forms = {"decoded": frames, "crf23": _through_h264(frames, fps, 23, tmp),
                          "half_crf23": _through_h264(_resize(frames, 0.5), fps, 23, tmp)}
@@ -167,8 +227,11 @@ def watermark_benchmark(n_clips: int = 40, seed: int = 0, long_clips: int = 2, r
     def rate(rows, col):
         return sum(r[col] >= threshold for r in rows) / max(1, len(rows))
 
+    unmarked = [r[c] for r in gen for c in ("unmarked_crf23", "unmarked_half_crf23")]
     ns = np.asarray(null_scores)
     summary = {
+        **model_info(model),
+        "takes": {"seconds": seconds, "fps": RATES, "canvases": ASPECTS, "steps": steps, "dtype": dtype},
         "threshold": threshold,
         "strength": strength,
         "generated_clips": len(gen),
@@ -176,8 +239,10 @@ def watermark_benchmark(n_clips: int = 40, seed: int = 0, long_clips: int = 2, r
         "detected_after_half_crf23": rate(gen, "half_crf23"),
         "min_score_crf23": min(r["crf23"] for r in gen),
         "min_score_half_crf23": min(r["half_crf23"] for r in gen),
-        "false_detections_unmarked_world": sum(r["unmarked_crf23"] >= threshold for r in gen),
-        "max_score_unmarked_world": max(r["unmarked_crf23"] for r in gen),
+        "median_score_crf23": float(np.median([r["crf23"] for r in gen])),
+        "median_score_half_crf23": float(np.median([r["half_crf23"] for r in gen])),
+        "false_detections_unmarked_takes": sum(v >= threshold for v in unmarked),
+        "max_score_unmarked_takes": max(unmarked),
         "real_clips": len(real),
         "false_detections_real": sum(r[f] >= threshold for r in real for f in ("decoded", "crf23", "half_crf23")),
         "max_score_real": max((r[f] for r in real for f in ("decoded", "crf23", "half_crf23")), default=None),
@@ -185,14 +250,66 @@ def watermark_benchmark(n_clips: int = 40, seed: int = 0, long_clips: int = 2, r
         "null_max": float(ns.max()) if ns.size else None,
         "null_p999": float(np.quantile(ns, 0.999)) if ns.size else None,
         "null_fraction_over_threshold": float((ns >= threshold).mean()) if ns.size else None,
+        "render_seconds": round(render_s, 2),
+        "embed_seconds": round(embed_s, 4),
+        "embed_share_of_render": embed_s / render_s,
+        "max_embed_share_of_render": max(r["embed_s"] / r["render_s"] for r in gen),
         "embed_seconds_per_video_second": embed_s / video_s,
-        "embed_share_of_render_at_1s_per_s": embed_s / video_s / 1.0,
         "mean_psnr_db": float(np.mean([r["psnr_db"] for r in gen])),
+        "inpainted_region": {f"{share:.0%}": {
+            "takes": sum(r["share"] == share for r in inpainted),
+            "detected_after_crf23": sum(r["crf23"] >= threshold for r in inpainted if r["share"] == share),
+            "detected_after_half_crf23": sum(r["half_crf23"] >= threshold for r in inpainted if r["share"] == share),
+            "detected_whole_frame_after_crf23": sum(r["crf23_whole_frame"] >= threshold
+                                                    for r in inpainted if r["share"] == share),
+            "max_score_unmarked": max(r["unmarked_crf23"] for r in inpainted if r["share"] == share)}
+            for share in INPAINT_SHARES} if inpainted else {},
         "limits": {k: {"detected": sum(r[k] >= threshold for r in limits) / max(1, len(limits)),
                        "median_score": float(np.median([r[k] for r in limits]))}
                    for k in ("crf28", "crf35", "quarter_crf23", "crop80_crf23")} if limits else {},
     }
-    return {"summary": summary, "generated": gen, "real": real, "limits": limits}
+    return {"summary": summary, "generated": gen, "real": real, "limits": limits, "inpainted": inpainted}
+
+
+INPAINT_SHARES = (0.25, 0.12, 0.04)
+
+
+def inpaint_rows(takes, footage, folder, key=DEFAULT_KEY, threshold=DEFAULT_THRESHOLD,
+                 strength=DEFAULT_STRENGTH) -> list[dict]:
+    """Inpainting as the write path marks it: each take pasted into real footage through a
+    centred rectangle covering each of INPAINT_SHARES of the frame, the mark only inside it
+    (the record's region), then CRF 23 (and half size + CRF 23), detected with the record's
+    region weights; plus whole-frame detection, and the unmarked composite."""
+    import cv2
+
+    rows = []
+    for j, (frames, fps) in enumerate(takes):
+        n, h, w = frames.shape[:3]
+        cam = footage[j % len(footage)]
+        cam = np.stack([cv2.resize(cam[k % len(cam)], (w, h), interpolation=cv2.INTER_AREA) for k in range(n)])
+        for share in INPAINT_SHARES:
+            side = share ** 0.5
+            rh, rw = int(h * side), int(w * side)
+            region = np.zeros((h, w), bool)
+            region[(h - rh) // 2:(h - rh) // 2 + rh, (w - rw) // 2:(w - rw) // 2 + rw] = True
+            composite = np.where(region[None, ..., None], frames, cam)
+            marked = embed_watermark(composite, key, strength, region=region)
+            weights = [grid_weights(region_grid(region))] * n
+            delivered = _through_h264(marked, fps, 17, folder)
+
+            def score(x, wts=weights):
+                det = WatermarkDetector(key)
+                for f, wt in zip(x, wts):
+                    det.add(f, wt)
+                return round(det.score(), 3)
+
+            crf23 = _through_h264(delivered, fps, 23, folder)
+            rows.append({"take": j, "share": share, "size": f"{w}x{h}", "crf23": score(crf23),
+                         "crf23_whole_frame": score(crf23, [None] * n),
+                         "half_crf23": score(_through_h264(_resize(delivered, 0.5), fps, 23, folder)),
+                         "unmarked_crf23": score(_through_h264(_through_h264(composite, fps, 17, folder), fps, 23,
+                                                               folder))})
+    return rows
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:

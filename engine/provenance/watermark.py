@@ -1,43 +1,57 @@
 """Invisible watermark for model-made frames, and its detector.
 
-Why this design (issue 8; figures in `benchmark.py`): the world's frames are
-flat colours with hard edges, so there is no texture to hide a mark in and a
-codec spends almost no bits on flat areas. What survives an H.264 re-encode
-and a downscale there is a faint, smooth, *static* pattern:
+Why this design (issue 8; figures in docs/BENCHMARKS.md, produced by
+`python -m engine bench --watermark`, engine/provenance/benchmark.py): the
+bundled model's frames are short takes of soft, blotchy shapes on plain
+backgrounds; the world renderer's are flat colours with hard edges. Neither
+has camera texture to hide a mark in, and a codec spends few bits on flat
+areas. What survives an H.264 re-encode and a downscale there is a faint,
+smooth, *static* pattern:
 
 - Spread spectrum in luma. A keyed pseudo-random field, band-limited to 4-18
   cycles per frame height/width (no energy on the two frequency axes, so it is
   orthogonal to horizon lines, pillars and vertical gradients), is added to
-  R, G and B equally at a standard deviation of 1 grey level (PSNR ~47.7
-  dB; at 1.25 the mottling starts to show on flat grey and sky).
+  R, G and B equally at a standard deviation of 1 grey level in flat areas (at
+  1.25 the mottling starts to show on flat grey and sky).
+- Texture masking: where the local luma standard deviation exceeds 3 levels
+  the mark grows with it, up to 2 levels, because busy areas hide it and the
+  model's blotchy output needs it (a uniform 1-level mark was detected in only
+  25 of 30 model takes after a half-size downscale + CRF 23). PSNR on the
+  model's takes is about 44 dB.
 - Defined in frame-relative coordinates (a 64x64 canonical grid stretched to
   the frame), so it survives any uniform or non-uniform resize: the detector
   resamples every frame to the same grid.
 - The same in every frame: static blocks are coded as skips, so the pattern is
   carried through P/B frames instead of being re-quantised away.
-- Detection: per frame, a local high-pass of the canonical luma, clipped to
-  +-2 levels so object edges (large, sparse) cannot dominate; the mean over
-  frames is phase-correlated with the key pattern. The score is a z-score:
-  the correlation at zero shift against its spread over ~4000 other cyclic
-  shifts of the same key, i.e. the null distribution is measured on the clip
-  itself, so textured footage does not inflate it.
+- Inpainted frames are marked only inside the region the model painted (the
+  camera pixels around it stay exactly as they were), and the record keeps the
+  region on the canonical grid so the detector can look only there.
+- Detection: per frame, a local high-pass (sigma 1.5 grid cells) of the
+  canonical luma, clipped to +-4 levels so object edges (large, sparse) cannot
+  dominate, optionally weighted by a painted region; the mean over frames is
+  phase-correlated with the key pattern. The score is a z-score: the
+  correlation at zero shift against its spread over ~4000 other cyclic shifts
+  of the same key, i.e. the null distribution is measured on the clip itself,
+  so textured footage does not inflate it.
 
-Measured (scripts/bench_watermark.py, 40 world clips 128x128-256x144, 8-24 fps,
-2-44 s, after the engine's CRF 17 encode): detected in 40/40 after a CRF 23
-re-encode (lowest score 13.7) and 40/40 after a half-size downscale + CRF 23
-(lowest 9.3); no false detection on 22 real clips as decoded, re-encoded and
-halved (highest 2.1), on 40 unmarked world clips (highest 3.0), nor among
-13,200 scores of the real clips against random keys (highest 3.6). Embedding
-costs ~1.5 ms per second of video (0.15% of a 1 s/s render). Also survives
-CRF 28 and 35, blur (sigma 2 px), brightness/contrast, dropping every other
-frame, a 2-pixel shift and grayscale; a quarter-size downscale is detected in
-about 80% of clips.
+Measured on 40 two-second takes of the bundled model (8-12 fps, three
+canvases), after the engine's CRF 17 encode: detected in 40/40 after a CRF 23
+re-encode (lowest score 9.6) and 40/40 after a half-size downscale + CRF 23
+(lowest 7.8); no false detection on 22 real clips as decoded, re-encoded and
+halved (highest 1.9), on the same 40 takes unmarked (highest 2.4), nor among
+13,200 scores of the real clips against random keys (highest 3.4). Embedding
+costs 0.25% of the render time, measured side by side. Also survives CRF 28
+and 35; a quarter-size downscale is detected in 80% of takes.
 
 Limits (honest): the key is public by default (anyone holding it can detect and
 also subtract the mark; a studio can use its own key); crops (0/15 after an 80%
 centre crop), flips and rotations break detection because the grid no longer
 lines up; the mark is a presence bit, not a payload; a cut that is mostly
-camera footage dilutes it unless the record says which frames to test.
+camera footage dilutes it unless the record says which frames to test; a small
+inpainted region carries too little of the mark to be found after a re-encode
+(a quarter of the frame: 16/20 two-second takes after CRF 23, 11/20 after a
+half-size downscale; an eighth: 4/20 and 2/20), so there the signed record is
+the evidence.
 """
 from __future__ import annotations
 
@@ -54,7 +68,7 @@ from engine.errors import InputError
 SCHEME = "tenku-ss-v1"
 DEFAULT_KEY = "tenku-studio-watermark-v1"
 DEFAULT_STRENGTH = 1.0    # standard deviation of the added pattern, 8-bit grey levels
-DEFAULT_THRESHOLD = 5.0   # z-score; unmarked footage never passed 3.7 (see above)
+DEFAULT_THRESHOLD = 5.0   # z-score; unmarked footage never passed 3.5 (see above)
 
 GRID = 64                 # canonical analysis grid (frame-relative)
 BAND = (4.0, 18.0)        # cycles per frame height / width
