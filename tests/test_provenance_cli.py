@@ -56,3 +56,15 @@ def test_generate_then_verify_checks_the_sidecar(tiny_model, files, capsys):
     (files / "a.mp4.json").write_text(json.dumps(side))
     assert main(["verify", str(out), "--config", str(files / "config")]) == 1
     assert "sidecar: MISMATCH" in capsys.readouterr().out
+
+
+def test_inpainted_mp4_verifies_and_says_what_was_marked(tiny_model, files, capsys):
+    out = files / "p.mp4"
+    assert run_cli(tiny_model, "inpaint", "--video", f"{files}/in.mp4", "--mask", f"{files}/mask.png",
+                   "--prompt", "a blue box", "--out", str(out)) == 0
+    capsys.readouterr()
+    assert main(["verify", str(out), "--config", str(files / "config")]) == 0
+    text = capsys.readouterr().out
+    assert "watermarked inpainted frames: painted region only (4096 of 16384 pixels)" in text
+    assert "(painted regions of inpainted frames)" in text and '"watermark_region": "1024 grid cells"' in text
+    assert "matches the signed record" in text

@@ -181,10 +181,15 @@ class VerifyReport:
                 if fr.source:
                     line += f" from {fr.source}" + (f" frame {fr.source_start}" if fr.source_start is not None else "")
                 if fr.details:
-                    line += f" {json.dumps(fr.details, sort_keys=True)}"
+                    shown = dict(fr.details)
+                    if "watermark_region" in shown:  # 684 characters of base64: say what it is instead
+                        shown["watermark_region"] = f"{int(grid_weights(shown['watermark_region']).sum())} grid cells"
+                    line += f" {json.dumps(shown, sort_keys=True)}"
                 out.append(line)
             if len(r.ranges) > 40:
                 out.append(f"  ... {len(r.ranges) - 40} more ranges (use --json)")
+            for kind, what in ((r.watermark or {}).get("scope") or {}).items():
+                out.append(f"  watermarked {kind} frames: {what}")
             for d in r.decisions:
                 out.append(f"  policy: {'allowed' if d.get('allowed') else 'REFUSED'} {d.get('prompt')!r} ({d.get('policy')})")
         if self.watermark is not None:
