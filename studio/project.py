@@ -1,6 +1,6 @@
 """The project store: one SQLite database (WAL) plus a media folder, all under one projects directory.
 
-    <root>/studio.db                    projects, shots, takes, timeline entries, jobs
+    <root>/studio.db                    projects, cast members, shots, takes, timeline entries, jobs
     <root>/media/<project id>/...       takes, uploads, stills, previews, exports
 
 Media paths are stored relative to <root>, so a projects folder can be moved
@@ -10,6 +10,7 @@ checked to lie inside it (`inside`).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import threading
@@ -32,6 +33,8 @@ CREATE TABLE IF NOT EXISTS takes (id TEXT PRIMARY KEY, project_id TEXT NOT NULL,
 CREATE TABLE IF NOT EXISTS timeline (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, position INTEGER,
     take_id TEXT NOT NULL, trim_in INTEGER DEFAULT 0, trim_out INTEGER DEFAULT 0,
     transition TEXT DEFAULT 'cut', transition_seconds REAL DEFAULT 0.5, bridge_take_id TEXT);
+CREATE TABLE IF NOT EXISTS cast_members (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, position INTEGER,
+    name TEXT NOT NULL, description TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, kind TEXT, params TEXT,
     status TEXT, progress REAL DEFAULT 0, stage TEXT DEFAULT '', error TEXT DEFAULT '', result TEXT DEFAULT '[]',
     attempts INTEGER DEFAULT 0, created REAL, started REAL, finished REAL, preview TEXT);
@@ -40,6 +43,8 @@ SHOT_FIELDS = ("prompt", "negative", "seconds", "aspect", "seed", "camera", "sta
                "steps", "guidance")
 ENTRY_FIELDS = ("trim_in", "trim_out", "transition", "transition_seconds", "bridge_take_id")
 TRANSITIONS = ("cut", "crossfade", "bridge")
+SCHEMA_VERSION = 2  # 1: before the cast; 2: a cast per project
+MEMBER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ -]*")  # as engine.scene accepts in a scene's cast
 
 
 def new_id(prefix: str) -> str:
@@ -58,7 +63,25 @@ class Store:
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a projects folder made by an older studio up to this schema, keeping every row.
+        New tables come from SCHEMA (CREATE ... IF NOT EXISTS); new columns of existing tables are added
+        here with their defaults (ALTER TABLE ... ADD COLUMN never drops data)."""
+        with self._lock:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            self._db.executescript(SCHEMA)
+            wanted = {m.group(1): m.group(2) for m in re.finditer(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\);",
+                                                                   SCHEMA, re.S)}
+            for table, body in wanted.items():
+                have = {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}
+                for col in (c.strip() for c in body.split(",")):
+                    name = col.split()[0]
+                    if name not in have and "PRIMARY KEY" not in col and "NOT NULL" not in col:
+                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {col}")
+            if version < SCHEMA_VERSION:
+                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # ---- plumbing -----------------------------------------------------------
     def _q(self, sql: str, args=()) -> list[dict]:
@@ -134,10 +157,10 @@ class Store:
             return v
 
         with self._lock:
-            for table, prefix in (("shots", "s"), ("takes", "t"), ("timeline", "e")):
+            for table, prefix in (("shots", "s"), ("takes", "t"), ("timeline", "e"), ("cast_members", "c")):
                 for row in self._q(f"SELECT * FROM {table} WHERE project_id=?", (project_id,)):
                     ids[row["id"]] = new_id(prefix)
-            for table in ("shots", "takes", "timeline"):
+            for table in ("shots", "takes", "timeline", "cast_members"):
                 for row in self._q(f"SELECT * FROM {table} WHERE project_id=?", (project_id,)):
                     row = {k: fix(v, k) for k, v in row.items()}
                     row["project_id"] = new
@@ -148,10 +171,49 @@ class Store:
     def delete_project(self, project_id: str) -> None:
         self.project(project_id)
         with self._lock:
-            for table in ("shots", "takes", "timeline", "jobs"):
+            for table in ("shots", "takes", "timeline", "jobs", "cast_members"):
                 self._x(f"DELETE FROM {table} WHERE project_id=?", (project_id,))
             self._x("DELETE FROM projects WHERE id=?", (project_id,))
         shutil.rmtree(self.root / "media" / project_id, ignore_errors=True)
+
+    # ---- cast ---------------------------------------------------------------
+    def cast(self, project_id: str) -> dict[str, str]:
+        """The project's cast, in the order it was written: member name -> description."""
+        rows = self._q("SELECT name, description FROM cast_members WHERE project_id=? ORDER BY position",
+                       (project_id,))
+        return {r["name"]: r["description"] for r in rows}
+
+    def set_member(self, project_id: str, name: str, description: str) -> bool:
+        """Add a cast member or change its description; returns True when it is new."""
+        self.project(project_id)
+        name, description = (name or "").strip(), " ".join((description or "").split())
+        if not name:
+            raise InputError("give the cast member a name, e.g. ball (shot prompts then say {ball})")
+        if not MEMBER_NAME.fullmatch(name) or len(name) > 40:
+            raise InputError(f"cast member name {name!r}: use letters, digits, spaces, - and _ "
+                             "(starting with a letter), at most 40 characters")
+        if not description:
+            raise InputError(f"describe {name} once, e.g. 'the big red ball'; every shot then uses that look")
+        if len(description) > 200:
+            raise InputError("a cast description is at most 200 characters")
+        with self._lock:
+            rows = self._q("SELECT id FROM cast_members WHERE project_id=? AND name=?", (project_id, name))
+            if rows:
+                self._x("UPDATE cast_members SET description=? WHERE id=?", (description, rows[0]["id"]))
+            else:
+                pos = len(self.cast(project_id))
+                self._x("INSERT INTO cast_members VALUES (?,?,?,?,?)",
+                        (new_id("c"), project_id, pos, name, description))
+        self.touch(project_id)
+        return not rows
+
+    def remove_member(self, project_id: str, name: str) -> None:
+        self.project(project_id)
+        name = (name or "").strip()
+        if name not in self.cast(project_id):
+            raise InputError(f"there is no cast member {name!r} in this project")
+        self._x("DELETE FROM cast_members WHERE project_id=? AND name=?", (project_id, name))
+        self._renumber("cast_members", project_id)
 
     # ---- shots --------------------------------------------------------------
     def shots(self, project_id: str) -> list[dict]:
