@@ -1,6 +1,7 @@
 """The studio page: composes the panels around one shared Studio (store, queue, engines)."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import gradio as gr
@@ -27,6 +28,13 @@ CSS = """
 .card .take .partial { color: #b54708; }
 .card .take button { font-size: 11px; margin: 2px 2px 0 0; padding: 1px 6px; border: 1px solid #d0d5dd;
                      border-radius: 4px; background: #f9fafb; color: #101828; cursor: pointer; }
+.card .take.rendering { border: 2px dashed #7f56d9; }
+.card .take .window { color: #6941c6; font-weight: 600; }
+.card .take .continuity { display: block; }
+.card .take .continuity.broken { color: #b42318; }
+.scene-report table { border-collapse: collapse; font-size: 13px; }
+.scene-report td, .scene-report th { border: 1px solid #eaecf0; padding: 2px 8px; }
+.scene-report tr.broken td { color: #b42318; }
 .strip { display: flex; height: 18px; border: 1px solid #999; }
 .strip span { flex: 1; min-width: 1px; }
 .strip span.cur { outline: 2px solid #101828; z-index: 1; }
@@ -41,7 +49,7 @@ def make_studio(model, projects, config_dir, dtype: str = "bfloat16", device: st
                 max_upload_mb: float = 200.0, start: bool = True) -> Studio:
     store = Store(projects)
     engines = Engines(model, store, dtype=dtype, device=device)
-    queue = RenderQueue(store, engines, run_job)
+    queue = RenderQueue(store, engines, functools.partial(run_job, config_dir=Path(config_dir)))
     queue.recover()
     if start:
         queue.kick()  # resume what a restart interrupted, without waiting for a page to open

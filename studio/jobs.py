@@ -1,6 +1,9 @@
 """What each kind of job does: turn a saved job into engine calls and the results into takes.
 
-Kinds: shot (text or still to video), loop, extend, remix, bridge, fill, inpaint.
+Kinds: shot (text or still to video), scene (the whole storyboard, studio.scene), loop, extend, remix,
+bridge, fill, inpaint. A shot that needs more than one window renders through engine.longtake: window by
+window into a partial MP4 the card plays while it grows, checkpointed, so a stopped or interrupted take
+resumes when the same shot is rendered again with the same settings.
 Every kind makes new takes, except fill and inpaint: they make a preview
 (`save_preview`) that the user compares with the source and then applies as a
 new take or discards; a job's result lists the take or preview ids it made.
@@ -9,8 +12,10 @@ keyword arguments its signature takes, so a verb can grow options freely.
 """
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -49,13 +54,16 @@ def policy():
 # --------------------------------------------------------------------------
 
 def save_take(store, project_id, shot_id, frames, fps, record: ProvenanceRecord, settings: dict, kind: str,
-              label: str = "", cancelled: bool = False, mark: bool = True) -> str:
-    """Watermark what the model made, write the MP4 + sidecar into the project, add the take row."""
+              label: str = "", cancelled: bool = False, mark: bool = True, sign=None) -> str:
+    """Watermark what the model made, write the MP4 + sidecar into the project, add the take row.
+    sign: a config folder whose C2PA signer signs the MP4 (None: unsigned; exports are signed)."""
     from studio.project import new_id
 
     tid = new_id("t")
     path = store.media(project_id, "takes") / f"{tid}.mp4"
     frames, record = _write(path, frames, fps, record, settings, mark)
+    if sign is not None:
+        _sign(path, record, sign)
     store.add_take(project_id, shot_id, path, kind, settings, record.to_dict(), len(frames), fps, cancelled, label,
                    take_id=tid)
     return tid
@@ -75,6 +83,20 @@ def _write(path, frames, fps, record: ProvenanceRecord, settings: dict, mark: bo
             pass
     media.write_output(str(path), frames, fps, sidecar={"settings": settings, "provenance": record.to_dict(), **extra})
     return frames, record
+
+
+def _sign(path, record: ProvenanceRecord, config_dir) -> None:
+    from engine.provenance import SignerConfig, sign_mp4
+
+    sign_mp4(path, record, SignerConfig.from_config_dir(config_dir))
+
+
+def _mark(frames, record):
+    """The invisible watermark where it fits (tiny frames or a missing backend: the C2PA record still tells)."""
+    try:
+        return watermark_record_frames(frames, record)
+    except Exception:
+        return frames
 
 
 # --------------------------------------------------------------------------
@@ -197,19 +219,25 @@ def shot_request(shot: dict, seed: int, loop: bool = False) -> GenerateRequest:
                            guidance=float(shot["guidance"]), loop=loop)
 
 
-def run_job(store, engine, job: dict, progress):
-    """Run one job; returns (new take ids, cancelled)."""
+def run_job(store, engine, job: dict, progress, config_dir=None):
+    """Run one job; returns (new take ids, cancelled). config_dir: the C2PA signer's folder (long takes and
+    scenes are signed as the CLI signs them)."""
     p, pid, kind = job["params"], job["project_id"], job["kind"]
+    if kind in SIGNED:
+        return RUNNERS[kind](store, engine, pid, p, progress, config_dir=config_dir)
     return RUNNERS[kind](store, engine, pid, p, progress)
 
 
-def _run_shot(store, engine, pid, p, progress, loop=False):
+def _run_shot(store, engine, pid, p, progress, loop=False, config_dir=None):
     from engine.conditioning import ImageCondition
+    from studio.scene import expand
 
     shot = store.shot(p["shot_id"]) if "shot_id" in p else None
     if p.get("settings"):  # a take's saved settings (loop, re-render)
         shot = {**(shot or {}), **{k: v for k, v in p["settings"].items() if k in (
             "prompt", "negative", "seconds", "aspect", "seed", "steps", "guidance")}, "camera": ""}
+    else:  # the shot as written: its {member}s become the cast's descriptions
+        shot = {**shot, "shot_prompt": shot["prompt"], "prompt": expand(shot["prompt"], store.cast(pid))}
     req = shot_request(shot, p.get("seed", shot["seed"]), loop=loop or p.get("loop", False))
     for rel, idx in ((shot.get("start_image"), 0), (shot.get("end_image"), -1)):
         img = load_still(store, rel)
@@ -217,15 +245,153 @@ def _run_shot(store, engine, pid, p, progress, loop=False):
             req.conditions.append(ImageCondition(img, idx))
     req.validate()
     enforce(req.prompt, policy())
+    if long_take(engine, req):
+        return _run_long_shot(store, engine, pid, shot, req, p, progress, config_dir)
     result = engine.generate(req, progress)
-    settings = {**result.settings, "shot_prompt": shot["prompt"], "camera": shot.get("camera", ""),
-                "start_image": shot.get("start_image"), "end_image": shot.get("end_image")}
+    settings = {**result.settings, "shot_prompt": shot.get("shot_prompt", shot["prompt"]),
+                "camera": shot.get("camera", ""), "start_image": shot.get("start_image"),
+                "end_image": shot.get("end_image")}
     rec = record_of(result, lambda: ProvenanceRecord.generated(len(result.frames), _generation(settings),
                                                                result.fps))
     kind = "loop" if req.loop else ("animate" if shot.get("start_image") else "generate")
     tid = save_take(store, pid, shot.get("id"), result.frames, result.fps, rec, settings, kind,
                     p.get("label", ""), result.cancelled)
     return [tid], result.cancelled
+
+
+def long_take(engine, req: GenerateRequest) -> bool:
+    """Whether a shot streams through engine.longtake: it needs more than one window and can stream."""
+    from engine import longtake
+    from engine.service import _windows
+
+    if not longtake.streamable(engine, req):
+        return False
+    return len(_windows(engine.base_frames(req), engine.temporal_ratio)) > 1
+
+
+def long_take_path(store, pid, shot: dict, engine, req: GenerateRequest):
+    """Where a long take renders: one path per shot and settings, so rendering the same take again finds its
+    checkpoint (OUT.render/) and resumes; finished, the file moves into takes/ and the checkpoint goes."""
+    s = {k: v for k, v in engine.settings(req).items() if k not in ("dtype", "device")}
+    s.update(shot=shot.get("id"), model_folder=str(getattr(engine, "model_path", "")),
+             stills=[shot.get("start_image"), shot.get("end_image")])
+    key = hashlib.sha256(json.dumps(s, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return store.media(pid, "longtakes") / f"{key}.mp4"
+
+
+def _run_long_shot(store, engine, pid, shot, req, p, progress, config_dir):
+    """engine.longtake.render_take into the take's path: the card plays OUT.partial.mp4 as windows finish
+    (progress.note), Stop keeps the finished windows as a partial take and leaves the checkpoint."""
+    from engine import longtake
+    from engine.service import BASE_FPS as base_fps, resample
+    from studio.project import new_id
+
+    out = long_take_path(store, pid, shot, engine, req)
+    note = getattr(progress, "note", None) or (lambda **kw: None)
+    seen = {"info": None, "done": 0, "total": 0}
+
+    def prog(fraction, stage, info=None):
+        if info is not None:
+            seen["info"] = info
+        progress(fraction, stage, info)
+
+    def on_window(done, total, partial):
+        seen["done"], seen["total"] = done, total
+        note(stage=f"window {done}/{total}", partial={"project_id": pid, "shot_id": shot.get("id"),
+                                                      "path": str(partial), "window": done, "windows": total})
+
+    resuming = longtake.checkpoint_dir(out).is_dir()
+    if resuming:
+        note(stage="resuming the unfinished take from its last finished window")
+    try:
+        try:
+            take = longtake.render_take(engine, req, out, prog, on_window=on_window, watermark=_mark)
+        except InputError:
+            if not resuming:
+                raise
+            # a checkpoint these settings cannot use (another model version): start this take over
+            take = longtake.render_take(engine, req, out, prog, on_window=on_window, watermark=_mark, resume=False)
+    finally:
+        note(partial=None)
+    kind = "animate" if shot.get("start_image") else "generate"
+    settings = {**take.settings, "shot_prompt": shot.get("shot_prompt", shot["prompt"]),
+                "camera": shot.get("camera", ""), "start_image": shot.get("start_image"),
+                "end_image": shot.get("end_image"), "long_take": True, "windows": take.windows,
+                "resumed_from_window": take.resumed_from}
+    if not take.cancelled:
+        tid = new_id("t")
+        dst = store.media(pid, "takes") / f"{tid}.mp4"
+        record = take.record
+        record.fps = float(take.fps)
+        _sidecar(dst, {"settings": settings, "provenance": record.to_dict(), "frames": take.frames,
+                       "render_seconds": round(take.seconds, 2), "resumed_from_window": take.resumed_from})
+        os.replace(take.path, dst)
+        if config_dir is not None:
+            _sign(dst, record, config_dir)
+        store.add_take(pid, shot.get("id"), dst, kind, settings, record.to_dict(), take.frames, take.fps, False,
+                       p.get("label", ""), take_id=tid)
+        return [tid], False
+    # Stopped: the finished windows (already watermarked) are the partial take; the checkpoint stays, so
+    # rendering this take again resumes. Stopped inside the first window: the sampler's current estimate.
+    settings["windows_done"] = max(seen["done"], take.resumed_from)
+    if take.frames > 0:
+        video = media.read_video(take.path)
+        rec = take.record if take.record is not None and take.record.frame_count == len(video) else \
+            ProvenanceRecord.generated(len(video), _generation(settings), take.fps)
+        frames, mark = video.frames, False
+    else:
+        info = seen["info"]
+        if info is None or getattr(info, "denoised", None) is None:
+            raise InputError("the job was stopped before the first frame was made; nothing to keep")
+        base = engine.pipe.decode_latents(info.denoised)
+        count = int(np.floor((len(base) - 1) / base_fps * req.fps + 1e-6)) + 1
+        frames, _ = resample(base, np.arange(len(base)) / base_fps, np.arange(count) / req.fps)
+        rec, mark = ProvenanceRecord.generated(len(frames), _generation(settings), req.fps), True
+    tid = save_take(store, pid, shot.get("id"), frames, req.fps, rec, settings, kind, p.get("label", ""),
+                    cancelled=True, mark=mark)
+    return [tid], True
+
+
+def _sidecar(path, data: dict) -> None:
+    tmp = f"{path}.json.part"
+    with open(tmp, "w") as fh:
+        fh.write(media._sidecar_text(data))
+    os.replace(tmp, f"{path}.json")
+
+
+def _run_scene(store, engine, pid, p, progress, config_dir=None):
+    """The storyboard as one scene (engine.scene.render_scene): each shot's kept take under its card as it
+    is kept, then the assembled scene as a take of its own, with the continuity report in its settings."""
+    from engine.scene import render_scene
+    from studio.scene import check
+
+    scene = check(p["scene"])  # checked when queued; again here, since a restart re-runs the saved scene
+    for s in scene.shots:
+        enforce(s.text, policy())
+    shot_ids = list(p.get("shot_ids") or [])
+    alive = {s["id"] for s in store.shots(pid)}
+    made = []
+
+    def on_shot(i, res):
+        shot = scene.shots[i]
+        sid = shot_ids[i] if i < len(shot_ids) and shot_ids[i] in alive else None
+        settings = {**res.settings, "shot_prompt": shot.prompt, "camera": shot.camera, "scene_shot": i + 1,
+                    "scene": scene.title, "cast": {m: scene.cast[m] for m in shot.members}}
+        rec = record_of(res, lambda: ProvenanceRecord.generated(len(res.frames), _generation(settings), res.fps))
+        made.append(save_take(store, pid, sid, res.frames, res.fps, rec, settings, "scene",
+                              f"scene shot {i + 1}/{len(scene.shots)}"))
+
+    result = render_scene(engine, scene, progress, on_shot=on_shot)
+    if result.cancelled:
+        return made, True
+    report = result.continuity
+    settings = {**result.settings, "prompt": f"scene: {scene.title or f'{len(scene.shots)} shots'}",
+                "seed": scene.seed, "continuity": report.to_dict(), "continuity_summary": report.summary(),
+                "shot_takes": list(made), "shot_ids": shot_ids}
+    rec = result.record or ProvenanceRecord.generated(len(result.frames), _generation(settings), result.fps)
+    tid = save_take(store, pid, None, result.frames, result.fps, rec, settings, "scene", p.get("label", "scene"),
+                    sign=config_dir)
+    return [*made, tid], False
 
 
 def _run_loop(store, engine, pid, p, progress):
@@ -360,5 +526,6 @@ def _run_inpaint(store, engine, pid, p, progress):
                                                           generation=_generation(settings)))
 
 
-RUNNERS = {"shot": _run_shot, "loop": _run_loop, "extend": _run_extend, "remix": _run_remix, "bridge": _run_bridge,
+SIGNED = ("shot", "scene")
+RUNNERS = {"shot": _run_shot, "scene": _run_scene, "loop": _run_loop, "extend": _run_extend, "remix": _run_remix, "bridge": _run_bridge,
            "fill": _run_fill, "inpaint": _run_inpaint}

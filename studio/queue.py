@@ -113,6 +113,9 @@ class RenderQueue:
                 last["preview"] = now
                 self._preview(job, engine, info)
 
+        # A job tells the page more than its progress through `progress.note(...)`: e.g. a long take's
+        # partial file, window by window ({"shot_id", "path", "window", "windows"} under "partial").
+        progress.note = lambda **kw: self.live[jid].update(**kw)
         try:
             engine = self.engines(job["params"].get("model"))
             takes, cancelled = self.runner(self.store, engine, job, progress)
@@ -129,6 +132,15 @@ class RenderQueue:
         finally:
             self._stop.discard(jid)
             self.live.pop(jid, None)
+
+    def partials(self, project_id: str) -> dict:
+        """Shot id -> the partial file of a long take rendering now ({"path", "window", "windows"})."""
+        out = {}
+        for jid, live in list(self.live.items()):
+            part = live.get("partial")
+            if part and part.get("project_id") == project_id and part.get("shot_id"):
+                out[part["shot_id"]] = part
+        return out
 
     def _preview(self, job: dict, engine, info) -> None:
         """Decode the current clean estimate and save its middle frame as the live preview."""
@@ -156,6 +168,7 @@ class RenderQueue:
                          live.get("stage", j["stage"]) if not j["error"] else j["error"]])
             if j["status"] == "running":
                 running = {**j, "progress": p, "stage": live.get("stage", j["stage"]),
+                           "partial": live.get("partial"),
                            "preview": live.get("preview") or (str(self.store.path(j["preview"])) if j["preview"]
                                                               else None)}
         return {"rows": rows, "running": running, "busy": any(j["status"] in ACTIVE for j in jobs)}

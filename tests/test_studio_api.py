@@ -308,6 +308,121 @@ def test_cards_show_each_take_as_it_finishes(server):
     job.result()
 
 
+def test_cast_scene_render_and_continuity_report(server):
+    """Cast editing, an invalid scene refused inline, then the storyboard rendered as one scene: each kept
+    shot under its card with what the continuity check saw, the assembled scene playable, the report shown."""
+    import json
+
+    from studio import scene as scenes
+
+    demo, c, root = server
+    store = demo.studio.store
+    pid = call(c, "create_project", "A scene")[0]
+    table, name, desc, m = call(c, "set_cast_member", pid, "ball", "the big red ball")
+    assert "added ball" in m and table["data"] == [["ball", "the big red ball"]] and name == desc == ""
+    assert "added box" in msg(call(c, "set_cast_member", pid, "box", "a small green box"))
+    assert "box is now 'a small blue box'" in msg(call(c, "set_cast_member", pid, "box", "a small  blue box"))
+    assert "name" in msg(call(c, "set_cast_member", pid, "", "a dog"))
+    assert "describe dog" in msg(call(c, "set_cast_member", pid, "dog", " "))
+    assert "no cast member 'dog'" in msg(call(c, "remove_cast_member", pid, "dog"))
+    assert "added dog" in msg(call(c, "set_cast_member", pid, "dog", "a yellow dog"))
+    table = call(c, "remove_cast_member", pid, "dog")[0]
+    assert [r[0] for r in table["data"]] == ["ball", "box"] and store.cast(pid)["box"] == "a small blue box"
+    assert call(c, "scene", pid)[0]["data"] == table["data"]
+    a, b = call(c, "add_shot", pid)[1], call(c, "add_shot", pid)[1]
+    call(c, "save_shot", pid, a, "{ball} rolls to the right", "", 1.0, "1:1", 0, "", 1, 2, 5.0, None, None)
+    call(c, "save_shot", pid, b, "{dog} falls down", "", 1.0, "1:1", 3, "the camera pans left", 1, 2, 5.0,
+         None, None)
+    # an unknown member: the scene is refused with engine.scene's reason, said the storyboard's way
+    jobs = len(store.jobs(pid))
+    assert "shot 2, prompt: unknown cast member {dog}; the cast is: ball, box" in \
+        msg(call(c, "render_scene", pid, None, 0))
+    assert "unknown cast member {dog}" in msg(call(c, "render_shot", pid, b, None, "{dog} falls down", "", 1.0,
+                                                    "1:1", 3, "", 1, 2, 5.0, None, None))
+    assert "shot 2: unknown cast member {dog}" in msg(call(c, "render_all", pid, None))
+    assert len(store.jobs(pid)) == jobs
+    call(c, "save_shot", pid, b, "{box} falls down", "", 1.0, "1:1", 3, "the camera pans left", 1, 2, 5.0,
+         None, None)
+    assert "queued the scene: 2 shots, 2 s with ball, box" in msg(call(c, "render_scene", pid, None, 0))
+    table = call(c, "watch_queue", pid, None)[0]
+    job = store.jobs(pid)[-1]
+    assert job["kind"] == "scene" and job["status"] == "done", job["error"]
+    sent = job["params"]["scene"]
+    assert sent["cast"] == {"ball": "the big red ball", "box": "a small blue box"}
+    assert [s.get("camera") for s in sent["shots"]] == ["static", "pan_left"] and sent["retries"] == 0
+    # each shot's kept take is under its card, with its provenance and the look the check saw
+    kept = [store.takes(pid, sid) for sid in (a, b)]
+    assert [len(k) for k in kept] == [1, 1] and {k[0]["kind"] for k in kept} == {"scene"}
+    assert kept[0][0]["settings"]["prompt"].startswith("The big red ball rolls to the right")
+    assert kept[0][0]["provenance"]["ranges"] and kept[1][0]["settings"]["shot_prompt"] == "{box} falls down"
+    cards = call(c, "storyboard", pid)[0]
+    for sid, k in zip((a, b), kept):
+        card = cards.split(f"data-shot='{sid}'")[1].split("data-shot=")[0]
+        assert f"data-take='{k[0]['id']}'" in card and "continuity" in card
+    # the assembled scene is a take of its own (no shot), signed, with the report in its settings
+    whole = scenes.latest_scene(store, pid)
+    assert whole["shot_id"] is None and whole["frames"] == sum(k[0]["frames"] for k in kept)  # two cuts
+    assert whole["settings"]["shot_takes"] == [k[0]["id"] for k in kept]
+    side = json.loads(Path(f"{store.path(whole['path'])}.json").read_text())
+    assert side["settings"]["continuity"]["checks"]
+    cast, report, video = call(c, "scene", pid)
+    checks = whole["settings"]["continuity"]["checks"]
+    assert [(ch["shot"], ch["member"]) for ch in checks] == [(1, "ball"), (2, "box")]
+    head = "Continuity passed" if whole["settings"]["continuity"]["ok"] else "Continuity broken in shot(s)"
+    assert head in report and report.count("<tr class=") == 2
+    for ch in checks:
+        if not ch["ok"]:
+            assert ch["problems"][0].split(" (")[0] in report
+    assert (video["video"]["path"] if isinstance(video, dict) else video).endswith(".mp4")
+    # the report's two outcomes, as the page words them
+    passed = {"settings": {"shots": [1, 2], "continuity": {"ok": True, "extractor": "world", "pass_rate": 1.0,
+                                                           "broken_shots": [], "checks": [
+                                                               {"shot": 1, "member": "ball", "ok": True,
+                                                                "problems": []}]}}}
+    assert "every cast member keeps its look in all 2 shots" in scenes.report_html(passed)
+    broken = {"settings": {"shots": [1, 2], "continuity": {"ok": False, "extractor": "world", "pass_rate": 0.5,
+                                                           "broken_shots": [2], "checks": [
+                                                               {"shot": 2, "member": "ball", "ok": False,
+                                                                "problems": ["shape box, expected ball"]}]}}}
+    assert "broken in shot(s) 2" in scenes.report_html(broken) and "shape box, expected ball" in \
+        scenes.report_html(broken)
+    # the timeline's transitions go into the scene: a crossfade into shot 2 once its clip has one
+    for k in kept:
+        call(c, "promote", k[0]["id"])
+    entry = store.timeline(pid)[1]["id"]
+    call(c, "set_transition", pid, entry, "crossfade", 0.25, None)
+    scene, ids = scenes.scene_dict(store, pid)
+    assert ids == [a, b] and scene["shots"][1]["transition"] == {"type": "crossfade", "seconds": 0.25}
+
+
+def test_long_shot_plays_its_windows_as_they_finish(server):
+    """A 5-second shot is more than one window: while it renders, its card plays the partial file and says
+    which window is done; the finished take is whole and signed."""
+    import time
+
+    demo, c, root = server
+    store = demo.studio.store
+    pid = call(c, "create_project", "Long shot")[0]
+    sid = call(c, "add_shot", pid)[1]
+    assert "queued 1" in msg(call(c, "render_shot", pid, sid, None, "a red ball rolls to the right", "", 5.0, "1:1",
+                                  0, "", 1, 60, 5.0, None, None))
+    job = c.submit(pid, sid, api_name="/watch_queue")
+    t0, seen = time.time(), []
+    while not job.done():
+        assert time.time() - t0 < 300
+        for out in job.outputs():
+            cards = unwrap(out[-1])
+            if isinstance(cards, str) and "take rendering" in cards:
+                seen.append(re.search(r"window (\d+)/(\d+)", cards).groups())
+        time.sleep(0.1)
+    job.result()
+    assert seen, "the card never showed a finished window"
+    assert all(int(k) >= 1 and int(n) >= 3 for k, n in seen)
+    take = store.takes(pid, sid)[0]
+    assert take["frames"] == 40 and not take["cancelled"] and take["settings"]["long_take"]
+    assert f"{take['settings']['windows']} windows" in call(c, "storyboard", pid)[0]
+
+
 def test_every_public_event_was_called(server):
     demo, c, root = server
     api = c.view_api(return_format="dict", print_info=False)

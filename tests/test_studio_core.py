@@ -224,3 +224,93 @@ def test_choosing_a_take_replaces_its_shots_clip_in_place(studio):
     assert st.choose_take(b2) == (e2, b1) and st.entry(e2)["trim_in"] == 1  # the trim still fits: kept
     assert st.choose_take(b2) == (e2, None)  # already chosen: nothing changes
     assert len(st.timeline(pid)) == 2
+
+
+def test_cast_is_added_to_an_older_projects_folder_without_losing_data(tmp_path):
+    """A studio.db made before the cast existed opens with every row intact, and gains a cast per project."""
+    import sqlite3
+
+    from studio.project import SCHEMA, Store
+
+    root = tmp_path / "old"
+    root.mkdir()
+    old = ";\n".join(part for part in SCHEMA.split(";\n") if "cast_members" not in part)
+    db = sqlite3.connect(root / "studio.db")
+    db.executescript(old)
+    db.execute("INSERT INTO projects VALUES ('pold', 'Old film', 1, 1, '{}')")
+    db.execute("INSERT INTO shots (id, project_id, position, prompt) VALUES ('sold', 'pold', 0, 'a red ball')")
+    db.commit()
+    db.close()
+    st = Store(root)
+    assert st.project("pold")["name"] == "Old film" and st.shots("pold")[0]["prompt"] == "a red ball"
+    assert st._q("PRAGMA user_version")[0]["user_version"] >= 2
+    assert st.cast("pold") == {}
+    assert st.set_member("pold", "ball", "the big  red ball") is True
+    assert st.set_member("pold", "ball", "the big red ball") is False  # a new description, not a second member
+    st.set_member("pold", "box", "a small blue box")
+    assert st.cast("pold") == {"ball": "the big red ball", "box": "a small blue box"}
+    for bad in (("", "x"), ("{ball}", "x"), ("ball", "  ")):
+        with pytest.raises(InputError):
+            st.set_member("pold", *bad)
+    dup = st.duplicate_project("pold")
+    st.remove_member("pold", "ball")
+    assert st.cast("pold") == {"box": "a small blue box"}
+    assert st.cast(dup) == {"ball": "the big red ball", "box": "a small blue box"}
+    st.close()
+    assert Store(root).cast(dup)["ball"] == "the big red ball"  # reopening changes nothing
+
+
+def test_long_shot_streams_windows_stops_and_resumes(studio, tmp_path):
+    """A shot longer than one window renders through engine.longtake: every window's partial file is
+    announced (the card plays it), Stop keeps the finished windows as a partial take and the checkpoint,
+    and rendering the same shot again resumes and ends with the uninterrupted render's frames."""
+    from engine import media
+    from engine.provenance import read_manifest, trust_anchors_pem
+    from engine.sampler import Cancelled
+    from studio.jobs import run_job
+
+    st = studio.store
+    pid = st.create_project("Long")
+    sid = st.add_shot(pid, prompt="a red ball rolls to the right", seconds=5.0, aspect="1:1", steps=2)
+    engine = studio.engines()
+    job = {"project_id": pid, "kind": "shot", "params": {"shot_id": sid, "seed": 0}}
+
+    def progress_fn(stop_after=None):
+        notes = []
+
+        def progress(fraction, stage, info=None):
+            if stop_after is not None and any((n.get("partial") or {}).get("window", 0) >= stop_after
+                                              for n in notes):
+                raise Cancelled(getattr(info, "denoised", None))
+        progress.note = lambda **kw: notes.append({**kw, "exists": Path(kw["partial"]["path"]).stat().st_size
+                                                   if kw.get("partial") else None})
+        return progress, notes
+
+    progress, notes = progress_fn()
+    (full,), cancelled = run_job(st, engine, job, progress, config_dir=tmp_path / "config")
+    windows = [n["partial"] for n in notes if n.get("partial")]
+    total = windows[0]["windows"]
+    assert not cancelled and total >= 3
+    assert [w["window"] for w in windows] == list(range(1, total + 1))
+    assert all(n["exists"] > 0 for n in notes if n.get("partial"))  # the growing file is there at each window
+    assert [n["stage"] for n in notes if "stage" in n][:2] == ["window 1/%d" % total, "window 2/%d" % total]
+    take = st.take(full)
+    assert take["frames"] == 40 and not take["cancelled"] and take["settings"]["windows"] == total
+    path = st.path(take["path"])
+    assert Path(f"{path}.json").is_file() and len(media.read_video(path)) == 40
+    assert read_manifest(str(path), trust_anchors_pem(tmp_path / "config")).intact
+    assert not list(st.media(pid, "longtakes").iterdir())  # finished: no checkpoint, no partial file left
+    # Stop after the first window: a partial take of that window, the checkpoint kept for a resume
+    progress, notes = progress_fn(stop_after=1)
+    (part,), cancelled = run_job(st, engine, job, progress, config_dir=tmp_path / "config")
+    partial = st.take(part)
+    assert cancelled and partial["cancelled"] and 0 < partial["frames"] < 40
+    assert partial["settings"]["windows_done"] == 1
+    assert any(p.name.endswith(".render") for p in st.media(pid, "longtakes").iterdir())
+    progress, notes = progress_fn()
+    (resumed,), cancelled = run_job(st, engine, job, progress, config_dir=tmp_path / "config")
+    again = st.take(resumed)
+    assert not cancelled and again["settings"]["resumed_from_window"] == 1 and again["frames"] == 40
+    assert [n["partial"]["window"] for n in notes if n.get("partial")] == list(range(2, total + 1))
+    a, b = media.read_video(path).frames, media.read_video(st.path(again["path"])).frames
+    assert np.abs(a.astype(int) - b.astype(int)).mean() < 1.0

@@ -60,14 +60,18 @@ def view(studio, pid):
 
 def stream(studio, pid, shot_id=None):
     """Yield the queue view until no job of the project is waiting or running; the storyboard cards are
-    redrawn whenever a job finishes (each take appears under its card as soon as it is made) and at the end."""
+    redrawn whenever a job finishes or a take is made (each take appears under its card as soon as it is
+    made), when a long take finishes a window (its partial file plays under the card), and at the end."""
     cards = studio.refreshers["cards"][0]
     seen = None
     while True:
         snap, out = view(studio, pid)
         finished = {r[0] for r in snap["rows"] if r[3] not in ("waiting", "running")}
-        redraw = seen is not None and finished != seen or not snap["busy"]
-        seen = finished
+        # also when a take is kept mid-job (a scene's shots) or a long take finishes a window
+        windows = sorted((k, v["window"]) for k, v in studio.queue.partials(pid).items()) if pid else []
+        now = (finished, len(studio.store.takes(pid)) if pid else 0, windows)
+        redraw = seen is not None and now != seen or not snap["busy"]
+        seen = now
         yield [*out, cards(pid, shot_id) if redraw and pid else gr.update()]
         if not snap["busy"]:
             return

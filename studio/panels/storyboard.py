@@ -1,6 +1,11 @@
 """Storyboard: shots as cards in order, each with its takes as playable videos under it; a shot editor;
 render one or all. A take in a card can be selected (for the take actions) or used on the timeline as its
-shot's chosen take; the cards redraw as each take finishes (the queue panel's stream)."""
+shot's chosen take; the cards redraw as each take finishes (the queue panel's stream), and a long take
+plays its partial file under its card window by window while it renders.
+
+Cast and scene: the project's cast (member -> description, used in prompts as {member}), and "Render
+scene": the whole storyboard as one engine.scene job (studio.scene), its kept takes under their cards, the
+assembled scene and its continuity report below."""
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -9,6 +14,7 @@ import gradio as gr
 
 from engine.errors import InputError
 from engine.service import ASPECTS
+from studio import scene as scenes
 from studio.jobs import shot_request
 from studio.panels.common import esc, guarded, message, need_project, ok, use_on_timeline
 
@@ -68,9 +74,47 @@ def render(studio):
                                              format="png", sources=["upload", "clipboard"])
                 ui["end_image"] = gr.Image(label="End image", type="filepath", height=150, format="png",
                                            sources=["upload", "clipboard"])
-    studio.engine_buttons += [ui["render_shot"], ui["render_all"]]
+    with gr.Accordion("Cast and scene", open=True, elem_id="scene-panel"):
+        gr.Markdown("Describe each cast member once; shot prompts say `{member}` (e.g. `{ball} rolls to the "
+                    "right`). **Render scene** renders every shot as one scene that keeps the cast's look, "
+                    "joined by the timeline's transitions (cuts where a shot has no clip there).")
+        with gr.Row():
+            with gr.Column(scale=2):
+                ui["cast_table"] = gr.Dataframe(headers=["member", "description"], value=[], interactive=False,
+                                                elem_id="cast-table")
+                with gr.Row():
+                    ui["cast_name"] = gr.Textbox(label="Member", placeholder="ball", elem_id="cast-name", scale=1)
+                    ui["cast_desc"] = gr.Textbox(label="Description", placeholder="the big red ball",
+                                                 elem_id="cast-desc", scale=3)
+                with gr.Row():
+                    ui["set_member"] = gr.Button("Set member", size="sm", elem_id="set-member")
+                    ui["remove_member"] = gr.Button("Remove member", size="sm", variant="stop",
+                                                    elem_id="remove-member")
+                ui["cast_msg"] = message(elem_id="cast-msg")
+            with gr.Column(scale=3):
+                with gr.Row():
+                    ui["scene_retries"] = gr.Slider(0, 3, value=2, step=1, elem_id="scene-retries",
+                                                    label="Retries per shot when the cast's look breaks")
+                    ui["render_scene"] = gr.Button("Render scene", variant="primary", elem_id="render-scene")
+                ui["scene_msg"] = message(elem_id="scene-msg")
+                ui["scene_report"] = gr.HTML(scenes.report_html(None), elem_id="scene-report")
+                ui["scene_video"] = gr.Video(label="The scene (assembled)", format="mp4", elem_id="scene-video",
+                                             height=220, interactive=False)
+    studio.engine_buttons += [ui["render_shot"], ui["render_all"], ui["render_scene"]]
     studio.refreshers["cards"] = (lambda pid, sid: cards_html(studio, pid, sid), [ui["project"], ui["shot"]],
                                   [ui["cards"]])
+    studio.refreshers["scene"] = (lambda pid: scene_view(studio, pid), [ui["project"]],
+                                  [ui["cast_table"], ui["scene_report"], ui["scene_video"]])
+
+
+def scene_view(studio, pid):
+    """The cast table, the latest scene's continuity report and the scene itself."""
+    if not pid:
+        return [], scenes.report_html(None), None
+    cast = [[k, v] for k, v in studio.store.cast(pid).items()]
+    take = scenes.latest_scene(studio.store, pid)
+    video = str(studio.store.path(take["path"])) if take else None
+    return cast, scenes.report_html(take), video
 
 
 def _editor(ui):
@@ -85,11 +129,16 @@ def cards_html(studio, pid, shot_id) -> str:
     if not shots:
         return "<p>No shots yet: press <b>Add shot</b>, type a prompt, and <b>Save shot</b>.</p>"
     on_timeline = {e["take_id"] for e in studio.store.timeline(pid)}
+    checks = scenes.shot_checks(scenes.latest_scene(studio.store, pid))
+    partials = studio.queue.partials(pid)
     cards = []
     for i, s in enumerate(shots):
         takes = studio.store.takes(pid, s["id"])
         still = " · animates a still" if s["start_image"] else ""
-        strip = "".join(take_html(studio, k + 1, t, t["id"] in on_timeline) for k, t in enumerate(takes))
+        strip = "".join(take_html(studio, k + 1, t, t["id"] in on_timeline, checks.get(t["id"]))
+                        for k, t in enumerate(takes))
+        if s["id"] in partials:
+            strip += partial_html(studio, partials[s["id"]])
         cards.append(f"<div class='card{' sel' if s['id'] == shot_id else ''}' data-shot='{s['id']}'>"
                      f"<b>Shot {i + 1}</b>{esc(s['prompt'][:90]) or '<i>no prompt yet</i>'}"
                      f"<small><br>{s['seconds']:g} s · {s['aspect']} · seed {s['seed']} · {len(takes)} take(s){still}"
@@ -97,19 +146,39 @@ def cards_html(studio, pid, shot_id) -> str:
     return f"<div class='cards'>{''.join(cards)}</div>"
 
 
-def take_html(studio, number: int, t: dict, chosen: bool) -> str:
-    """One take under its card: the video (served from the projects folder), its settings, its two buttons."""
+def take_html(studio, number: int, t: dict, chosen: bool, checks: list | None = None) -> str:
+    """One take under its card: the video (served from the projects folder), its settings, its two buttons;
+    for a shot kept by a scene render, what the continuity check saw."""
     st = t["settings"]
     url = "gradio_api/file=" + quote(str(studio.store.path(t["path"])))
     what = f"{t['kind']} · seed {st.get('seed', '?')} · {st.get('steps', '?')} steps · {t['frames']} frames"
+    if st.get("long_take"):
+        what += f" · {st.get('windows', '?')} windows"
     title = esc(f"{st.get('prompt', '')} | guidance {st.get('guidance', '?')} | {st.get('model', '')}")
     badge = "<span class='badge'>★ on the timeline</span>" if chosen else ""
     part = " <span class='partial'>partial (stopped)</span>" if t["cancelled"] else ""
+    if t["cancelled"] and st.get("long_take"):
+        part += (f" <span class='partial'>{st.get('windows_done', 0)}/{st.get('windows', '?')} windows; "
+                 "render the shot again to resume</span>")
+    cont = ""
+    if checks:
+        broken = [f"{c['member']}: {'; '.join(c['problems'])}" for c in checks if not c["ok"]]
+        cont = (f"<span class='continuity broken'>⚠️ continuity: {esc(' | '.join(broken))}</span>" if broken else
+                f"<span class='continuity'>✓ continuity: {esc(', '.join(c['member'] for c in checks))}</span>")
     return (f"<figure class='take{' chosen' if chosen else ''}' data-take='{t['id']}' title='{title}'>"
             f"<video src='{url}' controls muted loop playsinline preload='metadata'></video>"
-            f"<figcaption>Take {number} {badge}{part}<br><small>{esc(what)}</small></figcaption>"
+            f"<figcaption>Take {number} {badge}{part}{cont}<br><small>{esc(what)}</small></figcaption>"
             f"<button data-act='open' data-take='{t['id']}'>Select</button>"
             f"<button data-act='choose' data-take='{t['id']}'>Use on timeline</button></figure>")
+
+
+def partial_html(studio, part: dict) -> str:
+    """A long take rendering now: its partial file (a fragmented MP4 that plays while it grows), window k/N."""
+    url = "gradio_api/file=" + quote(part["path"]) + f"?window={part['window']}"  # a new URL per window
+    return (f"<figure class='take rendering' data-partial='{part['window']}/{part['windows']}'>"
+            f"<video src='{url}' controls muted autoplay playsinline preload='auto'></video>"
+            f"<figcaption>Rendering <span class='window'>window {part['window']}/{part['windows']}</span>"
+            f"<br><small>plays what is finished</small></figcaption></figure>")
 
 
 def shot_choices(studio, pid):
@@ -243,6 +312,7 @@ def listen(studio, demo):
     @guarded(3)
     def render_shot(pid, sid, model, *values):
         f = _fields(studio, need_project(pid), values)
+        scenes.expand(f["prompt"], store.cast(pid))
         store.update_shot(_shot_id(pid, sid), **f)
         n = len(shot_choices(studio, pid))
         idx = [v for _, v in shot_choices(studio, pid)].index(sid) + 1
@@ -260,6 +330,7 @@ def listen(studio, demo):
         for i, s in enumerate(shots):
             try:
                 shot_request(s, s["seed"]).validate()
+                scenes.expand(s["prompt"], store.cast(pid))
             except InputError as e:
                 raise InputError(f"shot {i + 1}: {e}") from None
         for i, s in enumerate(shots):
@@ -268,10 +339,35 @@ def listen(studio, demo):
                                            "label": f"shot {i + 1}/{len(shots)} take {k + 1}"})
         return cards_html(studio, pid, None), ok(f"queued {sum(s['takes'] for s in shots)} take(s)")
 
-    def after(dep):
-        """Once the queue is idle, redraw the takes and the cards; leave the editor (it may hold unsaved edits)."""
+    @guarded(4)
+    def set_member(pid, name, description):
+        new = store.set_member(need_project(pid), name, description)
+        what = f"added {name.strip()}: shot prompts can say {{{name.strip()}}}" if new else \
+            f"{name.strip()} is now {' '.join(description.split())!r}"
+        return scene_view(studio, pid)[0], "", "", ok(what)
+
+    @guarded(4)
+    def remove_member(pid, name):
+        store.remove_member(need_project(pid), name)
+        return scene_view(studio, pid)[0], "", "", ok(f"removed {name.strip()} from the cast")
+
+    @guarded(2)
+    def render_scene(pid, model, retries):
+        scene, shot_ids = scenes.scene_dict(store, need_project(pid), int(retries if retries is not None else 2))
+        checked = scenes.check(scene)
+        n, secs = len(checked.shots), sum(s.seconds for s in checked.shots)
+        queue.submit(pid, "scene", {"scene": scene, "shot_ids": shot_ids, "model": model,
+                                    "label": f"scene: {n} shots, {secs:g} s"})
+        cast = f" with {', '.join(checked.cast)}" if checked.cast else ""
+        return cards_html(studio, pid, None), ok(f"queued the scene: {n} shots, {secs:g} s{cast}")
+
+    def after(dep, scene=False):
+        """Once the queue is idle, redraw the takes and the cards (and the scene); leave the editor (it may
+        hold unsaved edits)."""
         dep = studio.watch(dep)
-        for fn, inputs, outputs in (studio.refreshers["takes"], studio.refreshers["cards"]):
+        chain = [studio.refreshers["takes"], studio.refreshers["cards"]] + ([studio.refreshers["scene"]] if scene
+                                                                              else [])
+        for fn, inputs, outputs in chain:
             dep = dep.then(fn, inputs, outputs, api_visibility="private", show_progress="hidden")
         return dep
 
@@ -295,3 +391,14 @@ def listen(studio, demo):
                                   api_name="render_shot"))
     after(ui["render_all"].click(render_all, [ui["project"], ui["model"]], [ui["cards"], ui["shot_msg"]],
                                  api_name="render_all"))
+    # cast and scene
+    ui["project"].change(*studio.refreshers["scene"], api_name="scene", show_progress="hidden")
+    cast_out = [ui["cast_table"], ui["cast_name"], ui["cast_desc"], ui["cast_msg"]]
+    ui["set_member"].click(set_member, [ui["project"], ui["cast_name"], ui["cast_desc"]], cast_out,
+                           api_name="set_cast_member")
+    ui["cast_desc"].submit(set_member, [ui["project"], ui["cast_name"], ui["cast_desc"]], cast_out,
+                           api_visibility="private")
+    ui["remove_member"].click(remove_member, [ui["project"], ui["cast_name"]], cast_out,
+                              api_name="remove_cast_member")
+    after(ui["render_scene"].click(render_scene, [ui["project"], ui["model"], ui["scene_retries"]],
+                                   [ui["cards"], ui["scene_msg"]], api_name="render_scene"), scene=True)
