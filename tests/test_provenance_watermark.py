@@ -217,3 +217,14 @@ def test_benchmark_runs_on_the_models_own_takes(tiny_model, tmp_path):
     rows = inpaint_rows([(world_clip(13, frames=16), 8.0)], [world_clip(14, frames=8)], tmp_path)
     assert [r["share"] for r in rows] == [0.25, 0.12, 0.04]
     assert rows[0]["crf23"] > rows[0]["unmarked_crf23"]
+
+
+def test_a_cut_keeps_what_each_take_says_was_marked():
+    gen = ProvenanceRecord.generated(16, Generation("m", "p"), fps=8)
+    watermark_record_frames(world_clip(15), gen)
+    painted = inpainted_record()
+    watermark_record_frames(world_clip(16), painted, region=centre_region())
+    cut = concatenate([gen, painted])
+    assert set(cut.watermark["scope"]) == {"generated", "inpainted"}
+    assert cut.watermark["scope"]["inpainted"].startswith("painted region only")
+    assert set(gen.replace(4, 8, painted.slice(0, 4)).watermark["scope"]) == {"generated", "inpainted"}

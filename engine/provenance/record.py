@@ -232,7 +232,7 @@ class ProvenanceRecord:
             parts.append(self.slice(stop, n))
         out = concatenate(parts, fps=self.fps)
         out.decisions = _merge_logs(self.decisions, new.decisions)
-        out.watermark = self.watermark or new.watermark
+        out.watermark = _merge_marks(self.watermark, new.watermark)
         return out
 
     def mark(self, start: int, stop: int, kind: str, **fields) -> "ProvenanceRecord":
@@ -334,7 +334,7 @@ def concatenate(records: Iterable[ProvenanceRecord], fps: float | None = None) -
         out += [r.moved(r.start + offset) for r in rec.ranges]
         offset += rec.frame_count
         logs = _merge_logs(logs, rec.decisions)
-        mark = mark or rec.watermark
+        mark = _merge_marks(mark, rec.watermark)
     return ProvenanceRecord(out, fps, logs, mark)
 
 
@@ -355,6 +355,17 @@ def _normalise(ranges: Iterable[FrameRange]) -> list[FrameRange]:
             out[-1] = dataclasses.replace(prev, stop=r.stop)
         else:
             out.append(r)
+    return out
+
+
+def _merge_marks(a: dict | None, b: dict | None) -> dict | None:
+    """Two records' watermark notes as one: the first's, with the kinds only the second
+    marked added to its `scope` (a cut of a generated take and an inpainted one says both)."""
+    if a is None or b is None:
+        return a or b
+    out = dict(a)
+    if a.get("scope") is not None or b.get("scope") is not None:
+        out["scope"] = {**(b.get("scope") or {}), **(a.get("scope") or {})}
     return out
 
 
