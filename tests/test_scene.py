@@ -145,3 +145,20 @@ def test_scene_cli_writes_scene_shots_and_report(tiny_model, tmp_path):
     assert report["extractor"] == "world" and report["broken_shots"] == side["continuity"]["broken_shots"]
     shot_side = json.loads(Path(str(shots[1]) + ".json").read_text())
     assert shot_side["shot"] == 2 and shot_side["cast"] == ["box", "ball"]
+
+
+def test_example_scene_in_assets_is_valid():
+    s = load_scene(Path(__file__).resolve().parent.parent / "assets" / "examples" / "scene.json")
+    assert len(s.shots) == 4 and set(s.cast) == {"ball", "box"}
+
+
+def test_benchmark_scenes_are_valid_and_the_control_recolours_shot_3():
+    from engine.bench_long import bench_scene, drift
+
+    for s in range(10):
+        normal, control = (parse_scene(bench_scene(random.Random(s), r)) for r in (False, True))
+        assert len(normal.shots) == 4 and all(sh.members for sh in normal.shots)
+        assert control.shots[2].members == ["a"] and normal.cast["a"].split()[2] not in control.shots[2].text
+    still = world_shot(Obj("red", "ball", "big", "still"), None, "grass", 0)
+    assert drift(still[:8], still[-8:]) == 0.0
+    assert drift(still[:8], world_shot(Obj("red", "ball", "big", "still"), None, "night", 0)[:8]) > 100

@@ -23,8 +23,15 @@ def register(sub):
                    help="watermark instead: detection on --clips takes made by --model (2 s, 8-12 fps, 12 steps) "
                         "after re-encodes, false detections on real footage, cost against render time "
                         "(about 4 minutes on one CPU core)")
+    p.add_argument("--long", action="store_true",
+                   help="long takes instead: 60 s takes with and without the anchor (presence, background "
+                        "drift, time), peak memory at 10 s vs 60 s (about 15 minutes)")
+    p.add_argument("--scene", action="store_true",
+                   help="scenes instead: four-shot scenes with two-member casts over --seeds seeds, continuity "
+                        "pass rate, and whether a recoloured cast member is flagged")
+    p.add_argument("--seeds", type=int, default=10, help="scenes for --scene (default 10)")
     p.add_argument("--clips", type=int, default=40, help="takes for --watermark (default 40)")
-    p.add_argument("--report", default=None, help="--watermark: also write the full per-clip report (JSON) here")
+    p.add_argument("--report", default=None, help="--watermark, --long, --scene: also write the full per-clip report (JSON) here")
     p.add_argument("--data", default=None, help="real footage folder for --interp/--watermark "
                                                 "(default ../shared/data/real)")
     p.set_defaults(func=run)
@@ -35,6 +42,18 @@ def run(args) -> int:
     if args.interp:
         from engine.bench_interp import run_benchmark
         print(json.dumps(run_benchmark(data), indent=1))
+        return 0
+    if args.long or args.scene:
+        from engine import bench_long
+
+        log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+        if args.long:
+            result = bench_long.long_benchmark(args.model, seconds=60.0, fps=args.fps, steps=args.steps, log=log)
+        else:
+            result = bench_long.scene_benchmark(args.model, seeds=args.seeds, steps=args.steps, log=log)
+        if args.report:
+            Path(args.report).write_text(json.dumps(result, indent=1))
+        print(json.dumps(result["summary"], indent=1))
         return 0
     if args.watermark:
         from engine.provenance.benchmark import real_data_dir, watermark_benchmark
