@@ -35,13 +35,18 @@ def _obj_for(rng: random.Random, motion: str, colour: str | None = None) -> Obj:
     return Obj(colour, shape, rng.choice(list(SIZES)), motion, "normal")
 
 
-def build_cases(n_direction: int = 24, n_colour: int = 8, n_permanence: int = 8, seed: int = 1234) -> list[Case]:
+def build_cases(n_direction: int = 24, n_colour: int = 8, n_permanence: int = 8, seed: int = 1234,
+                phrasing: str = "eval") -> list[Case]:
+    """`phrasing="eval"`: held-out wording (the benchmark); "train": the same held-out scenes in
+    training wording, which separates not knowing a word from not composing known ones."""
+    if phrasing not in ("eval", "train"):
+        raise ValueError(f"phrasing must be 'eval' or 'train', got {phrasing!r}")
     rng = random.Random(seed)
     cases = []
     for i in range(n_direction):
         motion = DIRECTIONS[i % 4]
         scene = Scene((_obj_for(rng, motion),), rng.choice(BACKGROUNDS), seed=rng.randrange(1 << 30))
-        cases.append(Case("direction", caption(scene, rng, split="eval"), scene, 1000 + i))
+        cases.append(Case("direction", caption(scene, rng, split=phrasing), scene, 1000 + i))
     for i in range(n_colour):  # two objects: both colours present, no third
         a = _obj_for(rng, rng.choice(["bounce", "orbit", "grow", "shrink", "still"]))
         while True:
@@ -49,12 +54,12 @@ def build_cases(n_direction: int = 24, n_colour: int = 8, n_permanence: int = 8,
             if b.colour != a.colour:
                 break
         scene = Scene((a, b), rng.choice(BACKGROUNDS), seed=rng.randrange(1 << 30))
-        cases.append(Case("colour", caption(scene, rng, split="eval"), scene, 2000 + i))
+        cases.append(Case("colour", caption(scene, rng, split=phrasing), scene, 2000 + i))
     for i in range(n_permanence):
         motion = ("right", "left")[i % 2]
         obj = _obj_for(rng, motion)
         scene = Scene((obj,), rng.choice(BACKGROUNDS), wall=True, seed=rng.randrange(1 << 30))
-        cases.append(Case("permanence", caption(scene, rng, split="eval"), scene, 3000 + i))
+        cases.append(Case("permanence", caption(scene, rng, split=phrasing), scene, 3000 + i))
     return cases
 
 

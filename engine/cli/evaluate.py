@@ -13,6 +13,9 @@ def register(sub):
     p.add_argument("--direction", type=int, default=24, help="direction cases (default 24)")
     p.add_argument("--colour", type=int, default=8, help="two-object colour cases (default 8)")
     p.add_argument("--permanence", type=int, default=8, help="cases behind the wall pillar (default 8)")
+    p.add_argument("--phrasing", choices=["eval", "train"], default="eval",
+                   help="eval: held-out wording (the benchmark, default); train: the same held-out scenes in "
+                        "training wording (separates unknown words from unknown combinations)")
     p.add_argument("--steps", type=int, default=24)
     p.add_argument("--guidance", type=float, default=5.0)
     p.add_argument("--dtype", default="bfloat16", choices=["float32", "bfloat16"])
@@ -32,7 +35,7 @@ def run(args) -> int:
     engine = Engine(args.model, dtype=args.dtype)
     if args.verbs is not None:
         return run_verbs(engine, args)
-    cases = build_cases(args.direction, args.colour, args.permanence)
+    cases = build_cases(args.direction, args.colour, args.permanence, phrasing=args.phrasing)
 
     def show(i, n, row):
         sys.stderr.write(f"\r{i}/{n} {row['kind']:<10}")
