@@ -119,3 +119,38 @@ def test_long_take_refuses_non_mp4_and_loops(engine, tmp_path):
         take(engine, str(tmp_path) + "/frames/")
     req = GenerateRequest("a red ball", seconds=2.0, loop=True)
     assert not longtake.streamable(engine, req)
+
+
+def test_a_killed_cli_render_resumes_to_the_same_file(tiny_model, tmp_path):
+    """SIGKILL in the middle of `generate --seconds 10`, run the same command again: the finished
+    windows are not redone and the frames equal those of an uninterrupted run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "TENKU_CONFIG": str(tmp_path / "config"), "OMP_NUM_THREADS": "1"}
+    root = Path(__file__).resolve().parent.parent
+
+    def cmd(out):
+        return [sys.executable, "-m", "engine", "generate", "--model", str(tiny_model), "--prompt", "a red ball",
+                "--seconds", "10", "--fps", "8", "--steps", "30", "--dtype", "float32", "--quiet", "--out", out]
+    whole, cut = str(tmp_path / "whole.mp4"), str(tmp_path / "cut.mp4")
+    subprocess.run(cmd(whole), cwd=root, env=env, check=True, capture_output=True)
+    p = subprocess.Popen(cmd(cut), cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = longtake.checkpoint_dir(cut) / "state.json"
+    deadline = time.time() + 300
+    while time.time() < deadline and p.poll() is None:
+        if state.exists() and json.loads(state.read_text())["windows_done"] >= 2:
+            p.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    p.wait()
+    assert p.returncode == -signal.SIGKILL, "the render finished before it could be killed"
+    assert not Path(cut).exists() and longtake.partial_path(cut).exists()
+    done_before = json.loads(state.read_text())["windows_done"]
+    subprocess.run(cmd(cut), cwd=root, env=env, check=True, capture_output=True)
+    side = json.loads(Path(cut + ".json").read_text())
+    assert side["resumed_from_window"] == done_before >= 2
+    assert np.array_equal(media.read_video(cut).frames, media.read_video(whole).frames)
