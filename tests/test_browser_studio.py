@@ -2,7 +2,7 @@
 
 The tests run in order on one server and one page: a project with three shots,
 render, promote, reorder, crossfade, play, export; frame filling on real footage;
-Stop; bad input; a restart. Each saves a screenshot into docs/img/ for the user guide.
+a cast and a scene render; a long shot's windows, then Stop; bad input; a restart. Each saves a screenshot into docs/img/ for the user guide.
 """
 import re
 import shutil
@@ -260,6 +260,35 @@ def test_fill_frames_on_real_footage(studio, page, tmp_path):
     assert page.locator("#fill-strip .strip").get_attribute("data-strip") == strip
 
 
+def test_cast_and_scene_render(studio, page):
+    """A cast member, a shot that names it, the storyboard rendered as one scene, its continuity report."""
+    tab(page, "Storyboard")
+    pid = studio.pid
+    type_into(page, "cast-name", "ball")
+    type_into(page, "cast-desc", "the big red ball")
+    page.click("#set-member")
+    says(page, "cast-msg", "added ball")
+    says(page, "cast-table", "the big red ball")
+    add_shot(page, len(studio.store.shots(pid)) + 1)
+    type_into(page, "shot-prompt", "{ball} bounces")
+    type_into(page, "shot-seconds", 1)
+    type_into(page, "shot-steps", 4)
+    page.click("#save-shot")
+    says(page, "shot-msg", "saved")
+    type_into(page, "scene-retries", 0)
+    page.click("#render-scene")
+    says(page, "scene-msg", "queued the scene: 4 shots")
+    jobs = wait_jobs(studio, pid)
+    assert jobs[-1]["kind"] == "scene" and jobs[-1]["status"] == "done", jobs[-1]["error"]
+    page.locator("#scene-report .scene-report[data-ok]").filter(has_text="Continuity").wait_for(timeout=LONG)
+    report = page.locator("#scene-report").inner_text()
+    assert "shot 4" in report and "ball" in report, report
+    page.wait_for_function("() => { const v = document.querySelector('#scene-video video');"
+                           " return v && v.readyState >= 1 && v.duration > 0 }", timeout=LONG)
+    says(page, "shot-cards", "continuity")  # each kept shot under its card says what the check saw
+    shot_png(page, "scene")
+
+
 def test_stop_keeps_the_partial_take(studio, page):
     tab(page, "Storyboard")
     add_shot(page, len(studio.store.shots(studio.pid)) + 1)
@@ -269,6 +298,9 @@ def test_stop_keeps_the_partial_take(studio, page):
     page.click("#render-shot")
     page.locator("#running-job").filter(has_text="window").wait_for(timeout=LONG)
     page.locator("#queue-preview img").wait_for(timeout=LONG)  # the live preview of the running take
+    # a long shot: its card plays the finished windows while the rest renders
+    page.locator("#shot-cards .take.rendering video").wait_for(timeout=LONG)
+    page.locator("#shot-cards .take.rendering").filter(has_text=re.compile(r"window \d+/\d+")).wait_for()
     assert page.locator("#render-shot").is_disabled()
     shot_png(page, "queue")
     page.click("#stop-render")
@@ -280,6 +312,8 @@ def test_stop_keeps_the_partial_take(studio, page):
     assert job["status"] == "stopped"
     take = studio.store.take(job["result"][0])
     assert take["cancelled"] and 0 < take["frames"] < 20 * 8
+    assert take["settings"]["windows_done"] >= 1  # the finished windows are kept; rendering again resumes
+    says(page, "shot-cards", "render the shot again to resume")
     assert page.locator("#render-shot").is_enabled()
 
 
