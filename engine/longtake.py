@@ -45,6 +45,10 @@ CHECKPOINT_SUFFIX = ".render"
 PARTIAL_SUFFIX = ".partial.mp4"
 
 
+class CheckpointMismatch(InputError):
+    """OUT.render/ holds an unfinished render of other settings (resume=False starts over)."""
+
+
 @dataclasses.dataclass
 class TakeResult:
     path: str
@@ -274,7 +278,7 @@ def _open_checkpoint(ckpt: Path, fingerprint: str, resume: bool) -> dict:
         except (OSError, json.JSONDecodeError):
             state = None
         if state is not None and state.get("fingerprint") != fingerprint:
-            raise InputError(f"{ckpt} holds an unfinished render with other settings; run that command again "
+            raise CheckpointMismatch(f"{ckpt} holds an unfinished render with other settings; run that command again "
                              f"to finish it, or delete the folder (or pass --restart) to start this one")
         if state is not None:
             # trust only windows whose files are all there

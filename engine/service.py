@@ -169,6 +169,11 @@ class Engine:
         span = (req.delivered() - 1) / req.fps  # from the first delivered frame to the last
         return self.frames_for(span + 1 / BASE_FPS)
 
+    def window_count(self, req: GenerateRequest) -> int:
+        """Windows a request renders in (a loop adds one across its wrap-around)."""
+        n = self.base_frames(req)
+        return len(_windows(n, self.temporal_ratio)) + (1 if req.loop else 0)
+
     def settings(self, req: GenerateRequest) -> dict:
         d = {f.name: getattr(req, f.name) for f in dataclasses.fields(req) if f.name not in ("conditions", "init_video")}
         w, h = req.canvas()

@@ -69,7 +69,7 @@ def save_take(store, project_id, shot_id, frames, fps, record: ProvenanceRecord,
     return tid
 
 
-def _write(path, frames, fps, record: ProvenanceRecord, settings: dict, mark: bool, **extra):
+def _write(path, frames, fps, record: ProvenanceRecord, settings: dict, mark: bool, region=None, **extra):
     """The MP4 and its sidecar (settings, per-frame provenance, and `extra`); returns (frames, record) written."""
     if len(frames) == 0:
         raise InputError("the job was stopped before the first frame was made; nothing to keep")
@@ -78,7 +78,7 @@ def _write(path, frames, fps, record: ProvenanceRecord, settings: dict, mark: bo
     record.fps = float(fps)
     if mark:
         try:
-            frames = watermark_record_frames(frames, record)
+            frames = watermark_record_frames(frames, record, region=region)
         except Exception:  # tiny frames or a missing backend: the C2PA record still says what made them
             pass
     media.write_output(str(path), frames, fps, sidecar={"settings": settings, "provenance": record.to_dict(), **extra})
@@ -113,12 +113,14 @@ def _preview_path(store, project_id: str, preview_id: str):
 
 
 def save_preview(store, project_id, source: dict, frames, fps, record: ProvenanceRecord, settings: dict, kind: str,
-                 cancelled: bool = False) -> str:
+                 cancelled: bool = False, region=None) -> str:
+    """A fill or inpaint result waiting for Apply or Discard. It is watermarked now (Apply moves the
+    file into takes/ as it is); `region`: inpaint's painted pixels, the only ones marked."""
     from studio.project import new_id
 
     vid = new_id("v")
     path = _preview_path(store, project_id, vid)
-    frames, record = _write(path, frames, fps, record, settings, mark=False, preview={
+    frames, record = _write(path, frames, fps, record, settings, mark=True, region=region, preview={
         "kind": kind, "source_take": source["id"], "shot_id": source["shot_id"], "frames": len(frames),
         "fps": float(fps), "cancelled": bool(cancelled), "created": time.time()})
     return vid
@@ -262,11 +264,10 @@ def _run_shot(store, engine, pid, p, progress, loop=False, config_dir=None):
 def long_take(engine, req: GenerateRequest) -> bool:
     """Whether a shot streams through engine.longtake: it needs more than one window and can stream."""
     from engine import longtake
-    from engine.service import _windows
 
     if not longtake.streamable(engine, req):
         return False
-    return len(_windows(engine.base_frames(req), engine.temporal_ratio)) > 1
+    return engine.window_count(req) > 1
 
 
 def long_take_path(store, pid, shot: dict, engine, req: GenerateRequest):
@@ -306,9 +307,7 @@ def _run_long_shot(store, engine, pid, shot, req, p, progress, config_dir):
     try:
         try:
             take = longtake.render_take(engine, req, out, prog, on_window=on_window, watermark=_mark)
-        except InputError:
-            if not resuming:
-                raise
+        except longtake.CheckpointMismatch:
             # a checkpoint these settings cannot use (another model version): start this take over
             take = longtake.render_take(engine, req, out, prog, on_window=on_window, watermark=_mark, resume=False)
     finally:
@@ -417,11 +416,11 @@ def _verb_take(store, pid, take, result, kind, settings, fallback_record, label=
     return [tid], result.cancelled
 
 
-def _verb_preview(store, pid, take, result, kind, settings, fallback_record):
+def _verb_preview(store, pid, take, result, kind, settings, fallback_record, region=None):
     """Fill and inpaint make a preview (the job's result is its id); the user applies or discards it."""
     rec = record_of(result, fallback_record)
-    return [save_preview(store, pid, take, result.frames, result.fps, rec, settings, kind, result.cancelled)], \
-        result.cancelled
+    return [save_preview(store, pid, take, result.frames, result.fps, rec, settings, kind, result.cancelled,
+                         region)], result.cancelled
 
 
 def _run_extend(store, engine, pid, p, progress):
@@ -521,9 +520,14 @@ def _run_inpaint(store, engine, pid, p, progress):
     result = call_verb("inpaint", engine, video, mask, p["prompt"], seed=int(p.get("seed", 0)),
                        steps=int(p.get("steps", 24)), progress=progress)
     settings = _edit_settings(take, "inpaint", prompt=p["prompt"], mask=p["mask"], model=engine.pipe.name)
+    region = None
+    if len(result.frames):
+        from engine.verbs import mask_region
+
+        region = mask_region(mask, result.frames.shape[2], result.frames.shape[1])
     return _verb_preview(store, pid, take, result, "inpaint", settings,
                          lambda: ProvenanceRecord.uniform("inpainted", len(result.frames), result.fps,
-                                                          generation=_generation(settings)))
+                                                          generation=_generation(settings)), region)
 
 
 SIGNED = ("shot", "scene")

@@ -217,6 +217,7 @@ def test_fill_inpaint_and_uploads(server, tmp_path):
     filled = [t for t in store.takes(pid) if t["kind"] == "fill"]
     assert len(filled) == 1 and applied[0] == filled[0]["id"] and "applied as new take" in msg(applied)
     assert filled[0]["settings"]["source_take"] == tid and applied[6] == ""
+    assert filled[0]["provenance"].get("watermark"), "the applied fix carries the watermark of the frames it made"
     assert store.path(store.take(tid)["path"]).read_bytes() == original
     assert "gone" in msg(call(c, "apply_fix", pid, tid, vid))  # applied once, never twice
     strip = call(c, "load_take", pid, filled[0]["id"])[3]
@@ -242,6 +243,10 @@ def test_fill_inpaint_and_uploads(server, tmp_path):
     # discard: the repaint preview goes away and nothing is added
     vid = call(c, "load_take", pid, tid)[6]
     assert vid, [j["error"] for j in store.jobs(pid)]
+    from studio import jobs
+
+    painted = [r for r in jobs.preview(store, pid, vid)["provenance"]["ranges"] if r["kind"] == "inpainted"]
+    assert painted and all("watermark_region" in r.get("details", {}) for r in painted)  # only the mask is marked
     out = call(c, "discard_fix", pid, tid, vid)
     assert "discarded" in msg(out) and out[6] == "" and out[0] == tid
     assert not [t for t in store.takes(pid) if t["kind"] == "inpaint"]
