@@ -190,7 +190,14 @@ def record_of(result, fallback) -> ProvenanceRecord:
 
 
 def take_video(store, take: dict) -> media.Video:
-    return media.read_video(store.path(take["path"]))
+    """A take's frames for an engine verb, carrying the take's own per-frame record: the verb keeps what
+    made each frame it leaves alone (an uploaded clip's frames stay camera frames of the uploaded file, a
+    generated take's stay generated) instead of calling the take's file camera footage."""
+    video = media.read_video(store.path(take["path"]))
+    rec = take_record(take)
+    if rec.frame_count == len(video):
+        video.metadata = {**(video.metadata or {}), "provenance": rec}
+    return video
 
 
 def take_record(take: dict) -> ProvenanceRecord:
