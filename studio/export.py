@@ -1,10 +1,11 @@
 """The cut: assemble the timeline, retime to the delivery rate, write MP4 / PNGs / edit lists.
 
 Takes are stored at the rate they were made (the model's base rate, or a
-camera clip's own rate); every clip is retimed to the chosen delivery rate with
-`engine.service.resample` (engine.interpolate's optical flow) and the cut is assembled in memory: crossfades blend the
-overlapping frames (a dissolve centred on the cut), generated bridges are
-clips of their own. Frames are composed with numpy and encoded once by
+camera clip's own rate); every clip is retimed to the chosen delivery rate
+(`retime`: optical-flow in-betweens for slower clips, a nearest-frame conform
+for footage at or above it) and the cut is assembled in memory: crossfades
+blend the overlapping frames (a dissolve centred on the cut), generated
+bridges are clips of their own. Frames are composed with numpy and encoded once by
 `engine.media` (H.264 yuv420p, verified), which avoids moviepy's
 crossfade-padding trap (ECOSYSTEM.md) and a second encode; the MP4 is signed
 last, since any re-encode strips the C2PA manifest.
@@ -15,13 +16,17 @@ plus up to HANDLE_SECONDS of the frames the take really has before and after
 it. An editor can extend a trim into those handles and see real footage; where
 a take has nothing beyond a trim the handle is shorter (or none), never padded
 with held frames. A crossfade is centred on its cut and uses only frames inside
-both trims, so every dissolve has real media on both sides.
+both trims, so every dissolve has real media on both sides. A clip of the
+filmmaker's own footage names its uploaded file: as the reel (EDL), the file
+name (FCP XML), in the clip's name and in its `tenku.source_file` metadata (OTIO).
 """
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -31,6 +36,7 @@ from engine.provenance import ProvenanceRecord, SignerConfig, concatenate, sign_
 from studio.jobs import take_record
 
 HANDLE_SECONDS = 1.0
+CONFORM = 0.99  # a source rate at least this fraction of the delivery rate is conformed by frame picking
 FORMATS = ("MP4", "PNG sequence", "OTIO", "EDL", "FCP XML")
 DELIVERY_RATES = {"8": 8.0, "12": 12.0, "24": 24.0, "24000/1001": 24000 / 1001, "25": 25.0, "30": 30.0}
 
@@ -48,11 +54,18 @@ class Clip:
 
 
 def retime(frames: np.ndarray, record: ProvenanceRecord, src_fps: float, fps: float):
-    """Frames and record at `fps`, in-betweens made by the engine's interpolator (optical flow)."""
+    """Frames and record at `fps`. A clip slower than the delivery rate (the model's 8 fps takes) gets
+    in-betweens from the engine's interpolator (optical flow), marked interpolated. A clip at or above it
+    (camera footage at 29.97 or 25 delivered at 24, 29.97 at 30) is conformed the way an editor does: each
+    delivered frame is the source frame nearest its time (frames dropped, or now and then repeated), so
+    every frame of the footage in the cut is still a camera frame and says so."""
     if abs(src_fps - fps) < 1e-6 or len(frames) < 2:
         return frames, ProvenanceRecord(record.ranges, fps, record.decisions, record.watermark)
     count = int(math.floor((len(frames) - 1) * fps / src_fps + 1e-9)) + 1
     out_times = np.arange(count) / fps
+    if src_fps >= fps * CONFORM:
+        pos = np.round(out_times * src_fps).clip(0, len(frames) - 1).astype(int)
+        return frames[pos], record.retime([float(p) for p in pos], fps)
     try:
         from engine.service import resample
         out, pos = resample(frames, np.arange(len(frames)) / src_fps, out_times)
@@ -175,6 +188,14 @@ def export(store, project_id: str, fps: float, formats, config_dir) -> dict:
     return out
 
 
+def camera_source(clip: Clip) -> str:
+    """The uploaded file a clip's camera frames come from ('' for clips with no camera frames)."""
+    if not any(r.kind == "camera" for r in clip.record.slice(clip.start, clip.stop).ranges):
+        return ""
+    return str(clip.take["settings"].get("source_file") or
+               next((r.source for r in clip.record.ranges if r.kind == "camera" and r.source), ""))
+
+
 def edit_list(clips: list[Clip], fps: float, name: str, folder):
     """An OTIO timeline of the cut; per-clip media (the trim plus real handle frames) is rendered into folder/media/."""
     import opentimelineio as otio
@@ -190,7 +211,8 @@ def edit_list(clips: list[Clip], fps: float, name: str, folder):
     tl.tracks.append(track)
     for i, c in enumerate(clips):
         lo, hi = max(0, c.start - handle), min(len(c.frames), c.stop + handle)  # handles: real frames only
-        path = media_dir / f"clip{i + 1:02d}-{c.take['id']}.mp4"
+        stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(camera_source(c) or "").stem)[:40]
+        path = media_dir / f"clip{i + 1:02d}-{stem + '-' if stem else ''}{c.take['id']}.mp4"
         media.write_video(str(path), c.frames[lo:hi], fps)
         start, stop = c.start - lo, c.stop - lo  # the trim, in the media file's frames
         if c.overlap:
@@ -204,13 +226,16 @@ def edit_list(clips: list[Clip], fps: float, name: str, folder):
             track.append(otio.schema.Transition(name="crossfade", transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
                                                 in_offset=rt(before), out_offset=rt(after)))
         s = c.take["settings"]
+        source = camera_source(c)
         ref = otio.schema.ExternalReference(target_url=path.resolve().as_uri(),
                                             available_range=otio.opentime.TimeRange(rt(0), rt(hi - lo)))
-        clip = otio.schema.Clip(name=f"{c.name} {c.take['id']}", media_reference=ref,
+        if source:  # the filmmaker's own footage: the reel (EDL) and file name (FCP XML) are the uploaded file
+            ref.name = source
+        clip = otio.schema.Clip(name=f"{c.name} {source + ' ' if source else ''}{c.take['id']}", media_reference=ref,
                                 source_range=otio.opentime.TimeRange(rt(start), rt(stop - start)))
         clip.metadata["tenku"] = {"prompt": s.get("prompt", ""), "seed": s.get("seed"), "model": s.get("model", ""),
                                   "take": c.take["id"], "shot": c.take["shot_id"], "kind": c.take["kind"],
                                   "negative": s.get("negative", ""), "steps": s.get("steps"),
-                                  "guidance": s.get("guidance")}
+                                  "guidance": s.get("guidance"), "source_file": source}
         track.append(clip)
     return tl
