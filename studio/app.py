@@ -28,6 +28,7 @@ CSS = """
 .card .take .partial { color: #b54708; }
 .card .take button { font-size: 11px; margin: 2px 2px 0 0; padding: 1px 6px; border: 1px solid #d0d5dd;
                      border-radius: 4px; background: #f9fafb; color: #101828; cursor: pointer; }
+.card.footage { background: #f9fafb; cursor: default; }
 .card .take.rendering { border: 2px dashed #7f56d9; }
 .card .take .window { color: #6941c6; font-weight: 600; }
 .card .take .continuity { display: block; }

@@ -269,6 +269,13 @@ class Store:
             rows = self._q("SELECT * FROM takes WHERE shot_id=? ORDER BY created", (shot_id,))
         return [_take(r) for r in rows]
 
+    def footage(self, project_id: str) -> list[dict]:
+        """The project's own footage, oldest first: uploaded camera clips and the takes made from them (fixes,
+        extends, re-cuts, remixes), which belong to no shot. Bridges made from footage are transitions, not
+        footage, and the assembled scene is no footage either."""
+        return [t for t in self.takes(project_id)
+                if not t["shot_id"] and t["kind"] != "bridge" and t["settings"].get("source_file")]
+
     def take(self, take_id: str) -> dict:
         rows = self._q("SELECT * FROM takes WHERE id=?", (take_id,))
         if not rows:

@@ -428,6 +428,122 @@ def test_long_shot_plays_its_windows_as_they_finish(server):
     assert f"{take['settings']['windows']} windows" in call(c, "storyboard", pid)[0]
 
 
+def _spans(record):
+    """[(kind, start, stop)] with neighbouring ranges of one kind merged (a conform splits camera ranges)."""
+    out = []
+    for r in record.ranges:
+        if out and out[-1][0] == r.kind and out[-1][2] == r.start:
+            out[-1] = (r.kind, out[-1][1], r.stop)
+        else:
+            out.append((r.kind, r.start, r.stop))
+    return out
+
+
+def test_own_footage_joins_the_timeline_and_the_signed_export_says_which_frames_are_camera(server, tmp_path):
+    """Upload camera footage, fix it, render a shot; both clips and the fix on the timeline; the exported MP4's
+    C2PA manifest states the camera, transition, generated and interpolated ranges; the edit lists name the
+    uploaded file as the camera clips' source."""
+    import opentimelineio as otio
+    from gradio_client import handle_file
+
+    from engine import media
+    from engine.provenance import ProvenanceRecord, read_manifest, trust_anchors_pem
+
+    demo, c, root = server
+    store = demo.studio.store
+    pid = call(c, "create_project", "Own footage")[0]
+    clip = tmp_path / "carphone.mp4"
+    shutil.copyfile(CARPHONE, clip)
+    cam = call(c, "upload_clip", pid, handle_file(str(clip)))[0]
+    n, cam_fps = store.take(cam)["frames"], store.take(cam)["fps"]
+    assert store.take(cam)["shot_id"] is None and store.take(cam)["provenance"]["ranges"] == [
+        {"start": 0, "stop": n, "kind": "camera", "source": "carphone.mp4", "source_start": 0}]
+    # the footage bin: the upload plays in the storyboard with Use on timeline, even before there is a shot
+    cards = call(c, "storyboard", pid)[0]
+    assert "No shots yet" in cards and "id='footage-bin'" in cards
+    fig = cards.split(f"data-take='{cam}' data-footage")[1].split("</figure>")[0]
+    assert "<video" in fig and "carphone.mp4" in fig and f"{n} camera" in fig and "data-act='choose'" in fig
+    # a fix of the footage is footage too: camera frames stay camera, the filled ones are marked
+    assert "queued" in call(c, "fill", pid, cam, "10-13", "", None)
+    call(c, "watch_queue", pid, None)
+    fixed = call(c, "apply_fix", pid, cam, call(c, "load_take", pid, cam)[6])[0]
+    made = ProvenanceRecord.from_dict(store.take(fixed)["provenance"]).strip()
+    assert made[:10] == "C" * 10 and set(made[10:14]) <= {"P", "I", "G"} and made[14:] == "C" * (n - 14), made
+    assert store.take(fixed)["shot_id"] is None
+    assert [t["id"] for t in store.footage(pid)] == [cam, fixed]
+    assert "carphone.mp4 · fill" in call(c, "storyboard", pid)[0].split("id='footage-bin'")[1]
+    assert "this clip is footage" in call(c, "loop", fixed, None)  # refused inline: there is no shot to re-render
+    # a generated shot
+    sid = call(c, "add_shot", pid)[1]
+    call(c, "render_shot", pid, sid, None, "a red ball rolls to the right", "", 1.0, "1:1", 0, "", 1, 2, 5.0,
+         None, None)
+    call(c, "watch_queue", pid, None)
+    gen = store.takes(pid, sid)[0]
+    # on the timeline: the footage (from the Fill panel), the shot's take, the fix (footage appends each time)
+    assert "carphone.mp4 is on the timeline (clip 1)" in call(c, "use_clip", pid, cam)
+    assert "take 1 is on the timeline (clip 2)" in call(c, "promote", gen["id"])
+    assert "carphone.mp4 · fill is on the timeline (clip 3)" in call(c, "promote", fixed)
+    assert "⚠️" in call(c, "use_clip", pid, "")
+    table = call(c, "timeline", pid)[0]["data"]
+    assert [r[1] for r in table] == ["footage: carphone.mp4", "1. a red ball rolls to the right",
+                                     "footage: carphone.mp4 · fill"]
+    bin_ = call(c, "storyboard", pid)[0].split("id='footage-bin'")[1]
+    assert bin_.count("★ on the timeline") == 2
+    # trim, transitions and reorder work on footage as on any clip
+    e = [x["id"] for x in store.timeline(pid)]
+    call(c, "move_clip_later", pid, e[0])
+    assert [x["id"] for x in store.timeline(pid)] == [e[1], e[0], e[2]]
+    call(c, "move_clip_earlier", pid, e[0])
+    assert "trimmed" in msg(call(c, "trim_clip", pid, e[0], 5, 0))
+    assert "crossfade" in msg(call(c, "set_transition", pid, e[1], "crossfade", 0.25, None))
+    files, m = call(c, "export", pid, "24", ["MP4", "OTIO", "EDL", "FCP XML"])
+    assert "exported" in m
+    out = {Path(f["path"] if isinstance(f, dict) else f).suffix: Path(f["path"] if isinstance(f, dict) else f)
+           for f in files}
+    folder = sorted((root / "projects" / "media" / pid / "exports").iterdir())[-1]
+    # the MP4 as exported (the page's copy is the same file): signed, and its manifest says which frames are which
+    mp4 = folder / "cut.mp4"
+    assert out[".mp4"].read_bytes() == mp4.read_bytes()
+    report = read_manifest(mp4, trust_anchors_pem(root / "config"))
+    assert report.trusted, report.to_dict()
+    assert report.digital_source_type == "http://cv.iptc.org/newscodes/digitalsourcetype/" \
+                                         "compositeWithTrainedAlgorithmicMedia"
+    rec = report.record
+    assert rec.frame_count == len(media.read_video(mp4))
+    # footage at 29.97 fps delivered at 24 is conformed (nearest source frame), so it stays camera frame by frame
+    k = 24 / cam_fps
+    cam_len = int((n - 1) * k + 1e-9) + 1 - round(5 * k)  # after the 5-frame trim in
+    fade = round(0.25 * 24)
+    gen_len = (gen["frames"] - 1) * 3 + 1  # 8 fps -> 24 fps: two in-betweens per pair
+    spans = _spans(rec)
+    assert spans[0] == ("camera", 0, cam_len - fade) and spans[1] == ("transition", cam_len - fade, cam_len)
+    second = [s for s in spans if cam_len <= s[1] < cam_len + gen_len - fade]
+    # the shot after the crossfade: its own frames every third frame, two optical-flow in-betweens between
+    assert [s[0] for s in second] == ["generated", "interpolated"] * ((gen_len - fade) // 3) + ["generated"], second
+    assert all(b - a == 2 for kind, a, b in second if kind == "interpolated")
+    third = [s for s in spans if s[1] >= cam_len + gen_len - fade]
+    assert third[0][0] == "camera" and third[-1][0] == "camera" and len(third) > 1
+    assert {s[0] for s in third[1:-1]} <= {"inpainted", "interpolated", "generated"}, third
+    assert third[-1][2] == rec.frame_count
+    camera = [r for r in rec.ranges if r.kind == "camera"]
+    assert all(r.source == "carphone.mp4" for r in camera)
+    assert camera[0].source_start == 5  # the trim in, in the uploaded file's own frames
+    assert all(r.generation is not None for r in rec.ranges if r.kind == "generated")
+    # the edit lists name the uploaded file as the source of the camera clips
+    tl = otio.adapters.read_from_file(str(folder / "cut.otio"))
+    clips = list(tl.find_clips())
+    assert [x.metadata["tenku"]["source_file"] for x in clips] == ["carphone.mp4", "", "carphone.mp4"]
+    assert clips[0].media_reference.name == "carphone.mp4" and "carphone.mp4" in clips[0].name
+    assert "carphone" in Path(clips[0].media_reference.target_url).name
+    edl = (folder / "cut.edl").read_text()
+    events = [line for line in edl.splitlines() if line[:3].isdigit()]
+    assert events[0].split()[1] == "carphone.mp4" and events[-1].split()[1] == "carphone.mp4", edl  # the reels
+    assert "* FROM CLIP NAME:  clip 1 carphone.mp4" in edl
+    xml = (folder / "cut.xml").read_text()
+    assert "<name>carphone.mp4</name>" in xml
+    assert len(otio.adapters.read_from_file(str(folder / "cut.xml")).find_clips()) == 3
+
+
 def test_every_public_event_was_called(server):
     demo, c, root = server
     api = c.view_api(return_format="dict", print_info=False)

@@ -48,10 +48,20 @@ def need_project(pid):
     return pid
 
 
+def footage_name(take: dict) -> str:
+    """What the footage bin and the timeline call a take of the filmmaker's own footage: the uploaded file,
+    and the edit that made it from that file (carphone.mp4 · fill)."""
+    name = take["settings"].get("source_file") or take["label"] or take["id"]
+    return name if take["kind"] == "camera" else f"{name} · {take['kind']}"
+
+
 def use_on_timeline(store, take: dict) -> str:
-    """Make a take its shot's chosen take on the timeline (Store.choose_take); returns what happened."""
+    """Make a take its shot's chosen take on the timeline (Store.choose_take); returns what happened.
+    A take with no shot (footage) is appended as a clip of its own each time."""
     eid, replaced = store.choose_take(take["id"])
     pos = [e["id"] for e in store.timeline(take["project_id"])].index(eid) + 1
+    if not take["shot_id"]:
+        return ok(f"{footage_name(take)} is on the timeline (clip {pos})")
     ids = [t["id"] for t in store.takes(take["project_id"], take["shot_id"])] if take["shot_id"] else []
     number = lambda tid: f"take {ids.index(tid) + 1}" if tid in ids else "this take"  # noqa: E731
     if replaced:

@@ -1,6 +1,8 @@
 """Frame inpainting: load a clip (upload or take), scrub, mark bad ranges or auto-detect, paint a mask,
 run the fill or repaint as a preview, compare before and after frame by frame (the strip shows what made
-every frame), then apply it as a new take or discard it. The clip being edited is never changed."""
+every frame), then apply it as a new take or discard it. The clip being edited is never changed.
+An upload is the filmmaker's own footage: a take with no shot, every frame "camera", listed with the fixes
+made from it in the storyboard's footage bin; "Use on timeline" puts the clip being edited on the timeline."""
 from __future__ import annotations
 
 import os
@@ -15,7 +17,7 @@ from engine.errors import InputError
 from engine.provenance import ProvenanceRecord
 from studio import jobs
 from studio.jobs import call_verb, parse_ranges, save_take, take_record
-from studio.panels.common import err, guarded, message, need_project, ok, strip_html
+from studio.panels.common import err, guarded, message, need_project, ok, strip_html, use_on_timeline
 
 VIDEO_TYPES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 _CACHE: OrderedDict = OrderedDict()  # take or preview id -> decoded frames, the clips being scrubbed
@@ -30,7 +32,10 @@ def render(studio):
                 ui["fill_source"] = gr.Dropdown(allow_custom_value=True, label="…or a take of this project", choices=[], scale=3,
                                                 elem_id="fill-source")
                 ui["fill_load"] = gr.Button("Load take", size="sm", elem_id="fill-load")
-            ui["fill_clip"] = gr.Textbox(label="Clip being edited", interactive=False, elem_id="fill-clip")
+            with gr.Row():
+                ui["fill_clip"] = gr.Textbox(label="Clip being edited", interactive=False, elem_id="fill-clip",
+                                             scale=3)
+                ui["fill_use"] = gr.Button("Use on timeline", size="sm", elem_id="fill-use", scale=1)
             ui["fill_msg"] = message(elem_id="fill-msg")
         with gr.Column(scale=3):
             ui["fill_frame"] = gr.Slider(0, 1, value=0, step=1, label="Frame", elem_id="fill-frame")
@@ -154,6 +159,16 @@ def listen(studio, demo):
                         {"prompt": "", "source_file": name, "fps": video.fps}, "camera", label=name, mark=False)
         return load(pid, tid, f"loaded {name}: {len(video)} frames at {video.fps:g} fps")
 
+    @guarded(1)
+    def use(pid, tid):
+        """The clip being edited onto the timeline: footage is appended as a clip of its own, a shot's take
+        becomes its shot's clip (as under its card)."""
+        need_project(pid)
+        t = store.take(_clip(tid))
+        if t["project_id"] != pid:
+            raise InputError("that clip belongs to another project; load one of this project")
+        return use_on_timeline(store, t)
+
     @guarded(len(loaded) + 1)
     def load_take(pid, tid):
         need_project(pid)
@@ -273,7 +288,11 @@ def listen(studio, demo):
                          [ui["fill_source"]], api_name="fill_takes", show_progress="hidden")
     ui["fill_upload"].upload(upload, [ui["project"], ui["fill_upload"]], [*loaded, ui["fill_msg"]],
                              api_name="upload_clip").then(lambda: None, None, [ui["fill_upload"]],
-                                                          api_visibility="private", show_progress="hidden")
+                                                          api_visibility="private", show_progress="hidden").then(
+        *studio.refreshers["cards"], api_visibility="private", show_progress="hidden")  # the footage bin
+    ui["fill_use"].click(use, [ui["project"], ui["fill_clip"]], [ui["fill_msg"]], api_name="use_clip").then(
+        *studio.refreshers["timeline"], api_visibility="private", show_progress="hidden").then(
+        *studio.refreshers["cards"], api_visibility="private", show_progress="hidden")
     ui["fill_load"].click(load_take, [ui["project"], ui["fill_source"]], [*loaded, ui["fill_msg"]],
                           api_name="load_take")
     ui["fill_frame"].release(scrub, [ui["fill_clip"], ui["fill_frame"], ui["fill_preview"]],

@@ -15,8 +15,8 @@ import gradio as gr
 from engine.errors import InputError
 from engine.service import ASPECTS
 from studio import scene as scenes
-from studio.jobs import shot_request
-from studio.panels.common import esc, guarded, message, need_project, ok, use_on_timeline
+from studio.jobs import shot_request, take_record
+from studio.panels.common import esc, footage_name, guarded, message, need_project, ok, use_on_timeline
 
 CAMERA_WORDS = ["", "static camera", "the camera pans left", "the camera pans right", "the camera zooms in",
                 "the camera zooms out"]
@@ -126,9 +126,11 @@ def cards_html(studio, pid, shot_id) -> str:
     if not pid:
         return "<p>No project open. Create one, or open the example project.</p>"
     shots = studio.store.shots(pid)
-    if not shots:
-        return "<p>No shots yet: press <b>Add shot</b>, type a prompt, and <b>Save shot</b>.</p>"
     on_timeline = {e["take_id"] for e in studio.store.timeline(pid)}
+    footage = studio.store.footage(pid)
+    bin_ = f"<div class='cards'>{footage_html(studio, footage, on_timeline)}</div>" if footage else ""
+    if not shots:
+        return "<p>No shots yet: press <b>Add shot</b>, type a prompt, and <b>Save shot</b>.</p>" + bin_
     checks = scenes.shot_checks(scenes.latest_scene(studio.store, pid))
     partials = studio.queue.partials(pid)
     cards = []
@@ -143,7 +145,30 @@ def cards_html(studio, pid, shot_id) -> str:
                      f"<b>Shot {i + 1}</b>{esc(s['prompt'][:90]) or '<i>no prompt yet</i>'}"
                      f"<small><br>{s['seconds']:g} s · {s['aspect']} · seed {s['seed']} · {len(takes)} take(s){still}"
                      f"</small><div class='takes'>{strip}</div></div>")
+    if footage:
+        cards.append(footage_html(studio, footage, on_timeline))
     return f"<div class='cards'>{''.join(cards)}</div>"
+
+
+def footage_html(studio, footage: list[dict], on_timeline: set) -> str:
+    """The footage bin: the filmmaker's own clips (uploaded in Fill frames) and the takes made from them, each
+    playable, with Select (for the take actions) and Use on timeline (appends it as a clip of its own)."""
+    figs = []
+    for t in footage:
+        url = "gradio_api/file=" + quote(str(studio.store.path(t["path"])))
+        counts = ", ".join(f"{n} {k}" for k, n in take_record(t).counts().items())
+        what = f"{t['frames']} frames at {t['fps']:g} fps · {counts}"
+        badge = " <span class='badge'>★ on the timeline</span>" if t["id"] in on_timeline else ""
+        part = " <span class='partial'>partial (stopped)</span>" if t["cancelled"] else ""
+        figs.append(f"<figure class='take{' chosen' if t['id'] in on_timeline else ''}' data-take='{t['id']}' "
+                    f"data-footage='{esc(t['kind'])}' title='{esc(t['settings'].get('prompt', ''))}'>"
+                    f"<video src='{url}' controls muted loop playsinline preload='metadata'></video>"
+                    f"<figcaption>{esc(footage_name(t))}{badge}{part}<br><small>{esc(what)}</small></figcaption>"
+                    f"<button data-act='open' data-take='{t['id']}'>Select</button>"
+                    f"<button data-act='choose' data-take='{t['id']}'>Use on timeline</button></figure>")
+    return (f"<div class='card footage' id='footage-bin'><b>Footage</b><small>your own clips (upload in Fill "
+            f"frames) and the fixes made from them · {len(footage)} clip(s)</small>"
+            f"<div class='takes'>{''.join(figs)}</div></div>")
 
 
 def take_html(studio, number: int, t: dict, chosen: bool, checks: list | None = None) -> str:
@@ -265,11 +290,18 @@ def listen(studio, demo):
         if data.get("act") == "shot":
             return (*refresh(studio, pid, data.get("shot")), "")
         t = store.take(data.get("take") or "")
-        if t["project_id"] != pid or not t["shot_id"]:
+        footage = not t["shot_id"] and t["id"] in {f["id"] for f in store.footage(pid)}
+        if t["project_id"] != pid or not (t["shot_id"] or footage):
             raise InputError("that take is not in this project's storyboard")
         note = use_on_timeline(store, t) if data.get("act") == "choose" else ""
-        out = refresh(studio, pid, t["shot_id"], take_id=t["id"])
-        if t["shot_id"] == sid:  # same shot: keep what the editor holds (it may be unsaved)
+        if footage:  # the shot being edited stays; the take actions act on this clip
+            out = refresh(studio, pid, sid, take_id=t["id"])
+            same = sid and out[1].get("value") == sid
+            note = note or ok(f"selected {footage_name(t)} (Selected take, below)")
+        else:
+            out = refresh(studio, pid, t["shot_id"], take_id=t["id"])
+            same = t["shot_id"] == sid
+        if same:  # same shot: keep what the editor holds (it may be unsaved)
             out[2:2 + len(editor)] = [gr.update()] * len(editor)
         return (*out, note)
 

@@ -1,4 +1,4 @@
-"""The selected take (picked under its shot's card, or here): its settings and per-frame strip, use it on
+"""The selected take (picked under its shot's card or in the footage bin, or here): its settings and per-frame strip, use it on
 the timeline, reuse its settings, and the take verbs (extend, loop, remix, re-cut, bridge to the next shot),
 each making a new take. The takes themselves play under their cards (storyboard)."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ import gradio as gr
 
 from engine.errors import InputError
 from studio.jobs import save_take, take_record, take_video
-from studio.panels.common import guarded, message, need_project, ok, strip_html, use_on_timeline
+from studio.panels.common import footage_name, guarded, message, need_project, ok, strip_html, use_on_timeline
 
 EDITOR = ("prompt", "negative", "seconds", "aspect", "seed", "camera", "n_takes", "steps", "guidance",
           "start_image", "end_image")
@@ -66,10 +66,19 @@ def show(studio, take_id):
     return info, strip_html(take_record(t).strip())
 
 
+def footage_choices(studio, pid):
+    return [(f"Footage · {footage_name(t)}", t["id"]) for t in studio.store.footage(pid)]
+
+
 def refresh(studio, pid, shot_id, take_id=None):
-    """The take list of a shot, selecting `take_id` (default: the newest take)."""
+    """The take list of a shot, selecting `take_id` (default: the newest take); a take of the footage bin
+    lists the footage instead, so the take actions (extend, remix, re-cut…) work on the filmmaker's clips."""
     takes = choices(studio, pid, shot_id) if pid and shot_id else []
     ids = [v for _, v in takes]
+    if pid and take_id and take_id not in ids:
+        footage = footage_choices(studio, pid)
+        if take_id in [v for _, v in footage]:
+            takes, ids = footage, [v for _, v in footage]
     take_id = take_id if take_id in ids else (ids[-1] if ids else None)
     return [gr.update(choices=takes, value=take_id), *show(studio, take_id)]
 
@@ -126,6 +135,8 @@ def listen(studio, demo):
 
     @guarded(1)
     def loop(tid, model):
+        if not _take(tid)["shot_id"]:
+            raise InputError("looping re-renders a shot; this clip is footage (use Remix or Extend instead)")
         return _submit("loop", tid, model, "loop")
 
     @guarded(1)
@@ -152,6 +163,9 @@ def listen(studio, demo):
     @guarded(1)
     def bridge(pid, tid, seconds, model):
         t = _take(tid)
+        if not t["shot_id"]:
+            raise InputError("a bridge from footage is a transition: put it on the timeline and set a bridge "
+                             "transition into the next clip")
         ids = [s["id"] for s in store.shots(need_project(pid))]
         if t["shot_id"] not in ids or ids.index(t["shot_id"]) + 1 >= len(ids):
             raise InputError("this is the last shot; a bridge connects a take to the next shot")

@@ -1,11 +1,11 @@
-"""Timeline: the chosen takes in order; reorder, trim, transitions, total duration, play the cut, export."""
+"""Timeline: the chosen takes and footage clips in order; reorder, trim, transitions, total duration, play the cut, export."""
 from __future__ import annotations
 
 import gradio as gr
 
 from engine.errors import InputError
 from studio import export
-from studio.panels.common import guarded, message, need_project, ok
+from studio.panels.common import footage_name, guarded, message, need_project, ok
 from studio.project import TRANSITIONS
 
 HEADERS = ["#", "shot", "take", "frames", "in", "out", "transition in", "seconds"]
@@ -64,8 +64,14 @@ def rows(studio, pid):
             b = store.take(e["bridge_take_id"])
             seconds += b["frames"] / b["fps"]
         total += seconds
-        num, prompt = shots.get(t["shot_id"], ("–", t["settings"].get("prompt", t["label"] or "clip")))
-        out.append([i + 1, f"{num}. {prompt[:40]}", t["id"], t["frames"], e["trim_in"], e["trim_out"], trans,
+        if t["shot_id"] in shots:
+            num, prompt = shots[t["shot_id"]]
+            what = f"{num}. {prompt[:40]}"
+        elif t["settings"].get("source_file") and t["kind"] != "bridge":
+            what = f"footage: {footage_name(t)[:40]}"
+        else:
+            what = f"–. {(t['settings'].get('prompt') or t['label'] or t['kind'] or 'clip')[:40]}"
+        out.append([i + 1, what, t["id"], t["frames"], e["trim_in"], e["trim_out"], trans,
                     e["transition_seconds"] if e["transition"] != "cut" and i else ""])
     return out, max(total, 0.0)
 
@@ -88,7 +94,7 @@ def listen(studio, demo):
 
     def _entry(eid):
         if not eid:
-            raise InputError("pick a clip on the timeline (press Use on timeline on a take in the storyboard first)")
+            raise InputError("pick a clip on the timeline (press Use on timeline on a take or a footage clip in the storyboard first)")
         return store.entry(eid)
 
     @guarded(len(view) + 1)
@@ -108,7 +114,7 @@ def listen(studio, demo):
     @guarded(len(view) + 1)
     def remove(pid, eid):
         store.remove_entry(_entry(eid)["id"])
-        return (*refresh(studio, pid), ok("removed from the timeline (the take stays on its shot)"))
+        return (*refresh(studio, pid), ok("removed from the timeline (the take stays in the project)"))
 
     @guarded(len(view) + 1)
     def trim(pid, eid, a, b):
