@@ -1,7 +1,8 @@
 """The studio in a real browser (Debian's chromium through Playwright), doing what a person does.
 
 The tests run in order on one server and one page: a project with three shots,
-render, promote, reorder, crossfade, play, export; frame filling on real footage;
+render, promote, reorder, crossfade, play, export; frame filling on real footage, which then goes on
+the timeline from the storyboard's footage bin;
 a cast and a scene render; a long shot's windows, then Stop; bad input; a restart. Each saves a screenshot into docs/img/ for the user guide.
 """
 import re
@@ -258,6 +259,20 @@ def test_fill_frames_on_real_footage(studio, page, tmp_path):
     made = [t for t in studio.store.takes(studio.pid) if t["kind"] == "fill"]
     assert len(made) == 1 and page.locator("#fill-clip textarea, #fill-clip input").first.input_value() == made[0]["id"]
     assert page.locator("#fill-strip .strip").get_attribute("data-strip") == strip
+    # the upload is the filmmaker's footage: it plays in the storyboard's footage bin, and goes on the timeline
+    cam = next(t for t in studio.store.footage(studio.pid) if t["kind"] == "camera")
+    tab(page, "Storyboard")
+    take = page.locator(f"#footage-bin .take[data-take='{cam['id']}']")
+    take.locator("video").wait_for()
+    page.locator(f"#footage-bin .take[data-take='{made[0]['id']}'] video").wait_for()  # the fix is footage too
+    take.locator("button[data-act=choose]").click()
+    says(page, "cards-msg", "carphone.mp4 is on the timeline (clip 4)")
+    take.filter(has_text="on the timeline").wait_for()
+    shot_png(page, "footage")
+    tab(page, "Timeline")
+    says(page, "timeline-total", "4 clip(s)")
+    says(page, "timeline-table", "footage: carphone.mp4")
+    assert studio.store.timeline(studio.pid)[-1]["take_id"] == cam["id"]
 
 
 def test_cast_and_scene_render(studio, page):
@@ -349,7 +364,7 @@ def test_bad_input_is_inline_and_nothing_is_lost(studio, page, tmp_path):
     page.click("#inpaint-go")
     says(page, "fill-msg", "the mask is 48x32")
     assert len(store.shots(pid)) == shots + 1 and len(store.takes(pid)) == takes
-    assert len(store.timeline(pid)) == 3
+    assert len(store.timeline(pid)) == 4  # three shots and the footage
 
 
 def test_restart_finds_the_project_intact(studio, page):
@@ -364,7 +379,7 @@ def test_restart_finds_the_project_intact(studio, page):
     for prompt in PROMPTS:
         assert prompt in page.locator("#shot-cards").inner_text()
     tab(page, "Timeline")
-    says(page, "timeline-total", "3 clip(s)")
+    says(page, "timeline-total", "4 clip(s)")
     after = ([s["prompt"] for s in studio.store.shots(pid)], [e["take_id"] for e in studio.store.timeline(pid)])
     assert after == before
     shot_png(page, "projects")
