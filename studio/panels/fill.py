@@ -178,7 +178,8 @@ def listen(studio, demo):
 
     @guarded(len(shown) + 1)
     def scrub(tid, i, vid):
-        return (*show(studio, tid, i, vid), "")
+        # the message is left as it is: a scrub that finishes after Mark end must not wipe "marked frames ..."
+        return (*show(studio, tid, i, vid), gr.update())
 
     def _clip(tid):
         if not tid:

@@ -63,7 +63,7 @@ def stream(studio, pid, shot_id=None):
     redrawn whenever a job finishes or a take is made (each take appears under its card as soon as it is
     made), when a long take finishes a window (its partial file plays under the card), and at the end."""
     cards = studio.refreshers["cards"][0]
-    seen = None
+    seen, shown = None, None
     while True:
         snap, out = view(studio, pid)
         finished = {r[0] for r in snap["rows"] if r[3] not in ("waiting", "running")}
@@ -72,7 +72,12 @@ def stream(studio, pid, shot_id=None):
         now = (finished, len(studio.store.takes(pid)) if pid else 0, windows)
         redraw = seen is not None and now != seen or not snap["busy"]
         seen = now
-        yield [*out, cards(pid, shot_id) if redraw and pid else gr.update()]
+        # only what changed goes to the page: an unchanged table re-sent every poll kept the browser busy
+        # redrawing it, which on a loaded machine slowed the very render it was showing
+        key = (repr(snap["rows"]), out[1], id(snap["running"]["preview"]) if snap["running"] else None)
+        if redraw or key != shown:
+            shown = key
+            yield [*out, cards(pid, shot_id) if redraw and pid else gr.update()]
         if not snap["busy"]:
             return
         time.sleep(POLL_S)
