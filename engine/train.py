@@ -386,7 +386,7 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
 # --------------------------------------------------------------------------
 
 SHIFT = 2.0
-RECIPE = dict(vae_steps=800, vae_schedule_steps=900, vae_batch=8, clips=3000, dit_preset="XS", dit_steps=6000, dit_batch=16,
+RECIPE = dict(vae_steps=800, vae_schedule_steps=900, vae_batch=8, clips=3000, dit_preset="XS", dit_steps=4500, dit_batch=16,
               dit_lr=1e-3, shift=SHIFT, text_drop=0.1, ema_decay=0.998, object_weight=3.0,
               vae_decoder_steps=800, t_uniform=0.5)
 
