@@ -159,33 +159,55 @@ def check_continuity(cast: dict[str, str], shots: list[tuple[np.ndarray, list[st
                      extractor: FeatureExtractor | None = None) -> ContinuityReport:
     """cast: member -> description. shots: (frames, members in the shot, the shot's prompt).
 
-    Each member should keep the colour, shape and size its description names; what the
-    description leaves open is pinned by the first shot the member is clearly seen in.
-    Size is not compared in shots whose prompt grows, shrinks or zooms."""
+    Continuity is the member keeping one look from shot to shot: its colour (what the
+    description names; a shot where that colour is missing lost or recoloured the member),
+    and the shape and size it has in most shots (ties go to the description's word).
+    Where the shared look itself differs from the description, each shot gets a note, not
+    a break: that is prompt adherence (`python -m engine evaluate`), not continuity. Size
+    is not compared in shots whose prompt grows, shrinks or zooms."""
     ex = extractor or WorldFeatures()
     looks = {k: ex.expected(d) for k, d in cast.items()}
-    pinned: dict[str, Look] = {}
-    checks = []
+    seen_in = {}  # (shot, member) -> Look
     for si, (frames, members, prompt) in enumerate(shots):
         for m in members:
-            want = looks[m]
-            seen = ex.observe(frames, want)
-            ref = pinned.get(m)
-            problems = []
-            if want.colour is None:
-                problems.append("its description names no colour the extractor can track")
-            elif seen.present < getattr(ex, "min_present", 0.5):
-                problems.append(f"{want.colour} not seen (in {seen.present:.0%} of frames)")
-            else:
-                shape = want.shape or (ref.shape if ref else None)
-                if shape and seen.shape and seen.shape != shape:
-                    problems.append(f"shape {seen.shape}, expected {shape}")
-                if not GROWING.search(prompt) and seen.extent is not None:
-                    if want.size and seen.size != want.size:
-                        problems.append(f"size {seen.size} ({seen.extent:.2f} across), expected {want.size}")
-                    elif not want.size and ref is not None and ref.extent and not 0.6 < seen.extent / ref.extent < 1.67:
-                        problems.append(f"size {seen.extent:.2f} across, first seen at {ref.extent:.2f}")
-                if m not in pinned and seen.shape and seen.extent and not GROWING.search(prompt):
-                    pinned[m] = seen
-            checks.append(MemberCheck(si, m, not problems, problems, dataclasses.asdict(seen)))
-    return ContinuityReport(ex.name, checks, looks)
+            seen_in[si, m] = ex.observe(frames, looks[m])
+    min_present = getattr(ex, "min_present", 0.5)
+    reference = {m: _consensus(looks[m], [(seen_in[k], shots[k[0]][2]) for k in seen_in if k[1] == m], min_present)
+                 for m in looks}
+    checks = []
+    for (si, m), seen in seen_in.items():
+        want, ref, prompt = looks[m], reference[m], shots[si][2]
+        problems, notes = [], []
+        if want.colour is None:
+            problems.append("its description names no colour the extractor can track")
+        elif seen.present < min_present:
+            problems.append(f"{want.colour} not seen (in {seen.present:.0%} of frames)")
+        else:
+            if ref.shape and seen.shape and seen.shape != ref.shape:
+                problems.append(f"shape {seen.shape}, in its other shots {ref.shape}")
+            sized = not GROWING.search(prompt) and seen.extent is not None and ref.extent
+            if sized and not 0.6 < seen.extent / ref.extent < 1.67:
+                problems.append(f"size {seen.extent:.2f} across, in its other shots {ref.extent:.2f}")
+            if want.shape and seen.shape and seen.shape != want.shape:
+                notes.append(f"drawn as a {seen.shape}, described as a {want.shape}")
+            if want.size and seen.size and seen.size != want.size and sized:
+                notes.append(f"drawn {seen.size}, described as {want.size}")
+        checks.append(MemberCheck(si, m, not problems, problems, {**dataclasses.asdict(seen), "notes": notes}))
+    checks.sort(key=lambda c: c.shot)
+    return ContinuityReport(ex.name, checks, reference)
+
+
+def _consensus(want: Look, seen: list[tuple[Look, str]], min_present: float) -> Look:
+    """The look a member has in most of the shots it is seen in."""
+    shown = [s for s, _ in seen if s.present >= min_present]
+    shapes = [s.shape for s in shown if s.shape]
+    shape = None
+    if shapes:
+        counts = {k: shapes.count(k) for k in set(shapes)}
+        top = max(counts.values())
+        tied = [k for k, v in counts.items() if v == top]
+        shape = want.shape if want.shape in tied else next(k for k in shapes if k in tied)
+    extents = [s.extent for s, prompt in seen if s.present >= min_present and s.extent and not GROWING.search(prompt)]
+    extent = float(np.median(extents)) if extents else None
+    size = None if extent is None else min(SIZES, key=lambda k: abs(np.log(extent / SIZES[k])))
+    return Look(want.colour, shape, size, extent, 1.0 if shown else 0.0)

@@ -162,3 +162,12 @@ def test_benchmark_scenes_are_valid_and_the_control_recolours_shot_3():
     still = world_shot(Obj("red", "ball", "big", "still"), None, "grass", 0)
     assert drift(still[:8], still[-8:]) == 0.0
     assert drift(still[:8], world_shot(Obj("red", "ball", "big", "still"), None, "night", 0)[:8]) > 100
+
+
+def test_a_look_kept_in_every_shot_but_unlike_its_description_is_a_note_not_a_break():
+    ball = Obj("red", "ball", "big", "still", x0=0.5, y0=0.5)
+    shots = [(world_shot(ball, None, bg, i), ["ball"], "p") for i, bg in enumerate(["sky", "grass", "night"])]
+    report = check_continuity({"ball": "the small red box"}, shots)
+    assert report.ok, report.summary()
+    notes = report.checks[0].seen["notes"]
+    assert any("described as a box" in n for n in notes) and any("described as small" in n for n in notes)
