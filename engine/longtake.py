@@ -127,11 +127,11 @@ def render_take(engine: Engine, req: GenerateRequest, out: str | Path, progress:
         for wi in range(done_windows, len(job.windows)):
             idx = job.windows[wi][0]
             own = plan.knowledge(idx)  # the request's own conditions on this window
-            win = dataclasses.replace(own, frames=own.frames.copy(), known_frames=own.known_frames.copy(),
-                                      strength=None if own.strength is None else own.strength.copy())
+            win = own.take(np.arange(len(idx)))  # a copy: `own` stays the request's alone (for the kinds)
+            slot = held = None
             if prev is not None:
                 held = _held_from(prev, idx)
-                win.hold(held[0], held[1])
+                win.hold(*held)
                 if anchor and anchor_frame is not None:
                     slot = plan.anchor_slot(win)
                     if slot is not None:
@@ -141,11 +141,9 @@ def render_take(engine: Engine, req: GenerateRequest, out: str | Path, progress:
                 cancelled = True
                 break
             if anchor and anchor_frame is None:
-                anchor_frame = plan.anchor_from(frames, own)
-            # Restore: the anchor only guided this window; its slot keeps what the model made before.
-            if prev is not None and anchor and plan.anchor_slot(win) is not None:
-                slot = plan.anchor_slot(win)
-                frames[slot] = _held_from(prev, idx)[0][slot]
+                anchor_frame = plan.anchor_from(frames)
+            if slot is not None:  # the anchor only guided this window; its slot keeps what was made before
+                frames[slot] = held[0][slot]
             kinds = ["camera" if k else "generated" for k in own.exact]
             j_stop = plan.delivered_until(idx[-1])
             out_times = np.arange(next_j, j_stop) / req.fps
@@ -218,7 +216,7 @@ class _Plan:
             return None
         return 0
 
-    def anchor_from(self, frames: np.ndarray, own: WindowKnowledge) -> np.ndarray:
+    def anchor_from(self, frames: np.ndarray) -> np.ndarray:
         """The take's anchor: its first frame (a given still when the take starts from one)."""
         return frames[0].copy()
 
