@@ -131,7 +131,9 @@ def train_vae_decoder(run: Path, steps: int = 800, batch: int = 8, lr: float = 5
     step = 0
     if ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
-        vae.load_state_dict(state["model"]), opt.load_state_dict(state["opt"])
+        vae.load_state_dict(state["model"])
+        if state.get("opt"):
+            opt.load_state_dict(state["opt"])
         step = state["step"]
     rng = random.Random(seed * 1000 + step)
     start = time.time()
@@ -302,7 +304,10 @@ class LatentData:
         self.parts = {a: {k: torch.cat(v) for k, v in d.items()} for a, d in self.parts.items()}
         self.counts = {a: len(d["latents"]) for a, d in self.parts.items()}
 
-    def batch(self, rng: random.Random, size: int, empty_text, drop: float):
+    def batch(self, rng: random.Random, size: int, empty_text, drop: float, wide_frames: int | None = None):
+        """`wide_frames`: 16:9 and 9:16 batches are cut to a random run of this many frames. They
+        have 2.5x the tokens of 1:1 and attention is quadratic, so whole wide clips cost 2.8x a
+        square step; the square clips teach the whole 2 seconds of motion."""
         aspect = rng.choices(list(self.counts), weights=list(self.counts.values()))[0]
         d = self.parts[aspect]
         idx = torch.tensor([rng.randrange(self.counts[aspect]) for _ in range(size)])
@@ -311,12 +316,38 @@ class LatentData:
         for i in range(size):  # text dropout: the unconditional branch of guidance sees the empty prompt
             if rng.random() < drop:
                 tokens[i], masks[i], pooled[i] = empty_text
-        return d["latents"][idx].float(), d["maps"][idx].float(), tokens, masks, pooled
+        latents, maps = d["latents"][idx], d["maps"][idx]
+        T = latents.shape[2]
+        if wide_frames and aspect != "1:1" and wide_frames < T:
+            s = rng.randrange(T - wide_frames + 1)
+            latents, maps = latents[:, :, s:s + wide_frames], maps[:, s:s + wide_frames]
+        return latents.float(), maps.float(), tokens, masks, pooled
+
+
+def lr_at(step: int, segments) -> float:
+    """The learning rate at `step` for a schedule of segments (first_step, peak, last_step): each
+    warms up (200 steps for the first segment, 100 after) and decays by cosine to a tenth of its peak
+    at its last step. A later run that extends a finished schedule adds a segment."""
+    i = max(k for k, seg in enumerate(segments) if step >= seg[0] or k == 0)
+    first, peak, last = segments[i]
+    warm = min(1.0, (step - first + 1) / (200 if i == 0 else 100))
+    return peak * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - first) / max(1, last - first)))))
+
+
+def token_maps(maps: torch.Tensor, pt: int) -> torch.Tensor:
+    """Per-frame object fractions (B, F, h, w) -> per token (B, ceil(F / pt) * h * w)."""
+    B, F_, h, w = maps.shape
+    T = -(-F_ // pt)
+    maps = torch.nn.functional.pad(maps, (0, 0, 0, 0, 0, T * pt - F_))
+    return maps.view(B, T, pt, h, w).mean(2).flatten(1)
 
 
 def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 1e-3, shift: float = 2.0,
               t_uniform: float = 0.5, text_drop: float = 0.1, ema_decay: float = 0.998, max_seconds: float = 1e9, seed: int = 0,
-              compile: bool = True, object_weight: float = 3.0, checkpoint_every_s: float = 600):
+              compile: bool = True, object_weight: float = 3.0, checkpoint_every_s: float = 600,
+              schedule=None, wide_frames: int | None = None):
+    """`schedule`: segments (first_step, peak_lr, last_step) (see lr_at); default one cosine from
+    `lr` over `steps`."""
     from engine.models.dit import SpacetimeDiT
     from engine.models.text import TextEncoder
 
@@ -333,20 +364,20 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
         if state.get("opt"):
             opt.load_state_dict(state["opt"])
         step = state["step"]
+    schedule = schedule or [(0, lr, steps)]
     data = LatentData(run / "data")
     log(run, stage="dit", event="start", step=step, clips=data.counts,
         params=sum(p.numel() for p in model.parameters()))
     tok, mask, pooled = TextEncoder().encode([""])
     empty_text = (tok[0], mask[0], pooled[0])
-    fwd = torch.compile(model) if compile else model
+    fwd = torch.compile(model, dynamic=False) if compile else model  # three fixed shapes, one graph each
     rng = random.Random(seed * 7919 + step)
     gen = torch.Generator().manual_seed(seed * 31 + step)
     start = last_ckpt = time.time()
     while step < steps and time.time() - start < max_seconds:
-        warm = min(1.0, (step + 1) / 200)
         for g in opt.param_groups:
-            g["lr"] = lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
-        x0, maps, text, text_mask, pool = data.batch(rng, batch, empty_text, text_drop)
+            g["lr"] = lr_at(step, schedule)
+        x0, maps, text, text_mask, pool = data.batch(rng, batch, empty_text, text_drop, wide_frames)
         B = x0.shape[0]
         grid = model.grid(x0.shape)
         clean = torch.stack([clean_pattern(rng, grid) for _ in range(B)]).flatten(1)  # B, N
@@ -358,7 +389,7 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
             v = fwd(xt, t, text, text_mask, pool)
         err = (v.float() - (noise - x0)).pow(2)
         err = model.patchify(err).mean(-1)  # B, N
-        w = (1 + object_weight * maps.flatten(1)) * (~clean)
+        w = (1 + object_weight * token_maps(maps, model.config.patch_size[0])) * (~clean)
         loss = (err * w).sum() / w.sum().clamp_min(1.0)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -386,9 +417,12 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
 # --------------------------------------------------------------------------
 
 SHIFT = 2.0
-RECIPE = dict(vae_steps=800, vae_schedule_steps=900, vae_batch=8, clips=3000, dit_preset="XS", dit_steps=4500, dit_batch=16,
-              dit_lr=1e-3, shift=SHIFT, text_drop=0.1, ema_decay=0.998, object_weight=3.0,
-              vae_decoder_steps=800, t_uniform=0.5)
+RECIPE = dict(vae_steps=800, vae_schedule_steps=900, vae_batch=8, clips=6000, dit_preset="XS", dit_steps=12000,
+              dit_batch=16, dit_lr=1e-3, shift=SHIFT, text_drop=0.1, ema_decay=0.998, object_weight=5.0,
+              vae_decoder_steps=800, t_uniform=0.5, wide_frames=8,
+              # learning-rate segments (first step, peak, last step): the first two runs, then a restart
+              # in the third run (docs/TRAINING.md)
+              dit_schedule=[(0, 1e-3, 4500), (4500, 6e-4, 12000)])
 
 
 def load_vae(run: Path, decoder: bool = False) -> VideoVAE:
@@ -438,11 +472,10 @@ def train_all(run: Path, minutes: float, resume_from: Path | None = None, out: P
                   schedule_steps=r["vae_schedule_steps"])
     vae = load_vae(run)
     build_data(run, vae, clips=r["clips"], max_seconds=deadline - time.time())
-    config = {**PRESETS[r["dit_preset"]]}
-    train_dit(run, config, steps=r["dit_steps"], batch=r["dit_batch"], lr=r["dit_lr"], shift=r["shift"],
-              t_uniform=r["t_uniform"],
-              text_drop=r["text_drop"], ema_decay=r["ema_decay"], object_weight=r["object_weight"],
-              max_seconds=deadline - time.time() - 60, compile=compile)
+    train_dit(run, {**PRESETS[r["dit_preset"]]}, steps=r["dit_steps"], batch=r["dit_batch"], lr=r["dit_lr"],
+              shift=r["shift"], t_uniform=r["t_uniform"], text_drop=r["text_drop"], ema_decay=r["ema_decay"],
+              object_weight=r["object_weight"], max_seconds=deadline - time.time() - 60, compile=compile,
+              schedule=r["dit_schedule"], wide_frames=r["wide_frames"])
     # 4. The decoder alone, encoder frozen (latents unchanged). In the first run it trained
     # alongside the transformer on the machine's second core.
     train_vae_decoder(run, steps=r["vae_decoder_steps"], max_seconds=max(0.0, deadline - time.time()))
@@ -454,11 +487,14 @@ def seed_run_from_model(run: Path, model: Path):
     """Start a run from a committed model folder (a later training session resumes from it)."""
     from engine.models.dit import SpacetimeDiT
 
+    run.mkdir(parents=True, exist_ok=True)
     vae = VideoVAE.from_pretrained(model / "vae")
     dit = SpacetimeDiT.from_pretrained(model / "transformer")
     index = json.loads((model / "model_index.json").read_text())
     step = index.get("training", {}).get("dit_steps", 0)
     save_checkpoint(run / "vae.pt", model=vae.state_dict(), opt=None, step=RECIPE["vae_steps"])
+    # The committed VAE already carries the fine-tuned decoder (stage 4): mark that stage done.
+    save_checkpoint(run / "vae_decoder.pt", model=vae.state_dict(), opt=None, step=RECIPE["vae_decoder_steps"])
     (run / "latent_stats.json").write_text(json.dumps({"mean": vae.config.latents_mean,
                                                        "std": vae.config.latents_std}))
     save_checkpoint(run / "dit.pt", model=dit.state_dict(), ema=dit.state_dict(), opt=None, step=step,

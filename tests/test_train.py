@@ -1,0 +1,102 @@
+"""The training command's pieces on tiny settings: every stage runs, checkpoints, resumes where it
+stopped, exports a model folder the engine loads, and a later run seeds itself from that folder."""
+import json
+import math
+import random
+
+import pytest
+import torch
+
+from engine import train
+from engine.models.dit import PRESETS
+from engine.pipeline import WorldPipeline
+
+
+def test_learning_rate_schedule_and_restart():
+    segments = [(0, 1e-3, 400), (400, 5e-4, 1000)]
+    lr = lambda s: train.lr_at(s, segments)  # noqa: E731
+    assert lr(0) == pytest.approx(1e-3 / 200)  # warm-up
+    assert lr(200) == pytest.approx(1e-3 * (0.1 + 0.45 * (1 + math.cos(math.pi * 200 / 400))))
+    assert lr(399) == pytest.approx(1e-4, rel=0.01)  # the first segment ends where the second starts
+    assert lr(400) == pytest.approx(5e-4 / 100)  # warms up again
+    assert lr(500) == pytest.approx(5e-4 * (0.1 + 0.45 * (1 + math.cos(math.pi * 100 / 600))))
+    assert lr(1000) == pytest.approx(5e-5) and lr(1500) == pytest.approx(5e-5)  # held at the floor after
+    assert train.lr_at(10_000, [(0, 1e-3, 10_000)]) == pytest.approx(1e-4)
+
+
+def test_object_weights_follow_the_token_grid():
+    maps = torch.arange(2 * 3 * 2 * 2, dtype=torch.float32).view(2, 3, 2, 2)
+    tm = train.token_maps(maps, 2)  # frames (0, 1) and (2, padding)
+    assert tm.shape == (2, 8) and tm[0, 0] == (maps[0, 0, 0, 0] + maps[0, 1, 0, 0]) / 2
+    assert tm[0, 4] == maps[0, 2, 0, 0] / 2
+
+
+def test_wide_batches_are_cut_to_a_run_of_frames(tmp_path):
+    def part(n, h, w):
+        return {"latents": torch.randn(n, 8, 16, h, w).half(), "maps": torch.rand(n, 16, h // 4, w // 4).half(),
+                "tokens": torch.randn(n, 2, 48, 384).half(), "masks": torch.ones(n, 2, 48, dtype=torch.bool),
+                "pooled": torch.randn(n, 2, 384).half()}
+    (tmp_path / "data").mkdir()
+    torch.save({"1:1": part(3, 16, 16), "16:9": part(3, 18, 32)}, tmp_path / "data" / "shard_0000.pt")
+    data = train.LatentData(tmp_path / "data")
+    empty = (torch.zeros(48, 384), torch.zeros(48, dtype=torch.bool), torch.zeros(384))
+    rng, seen = random.Random(0), set()
+    for _ in range(20):
+        x, maps, tokens, masks, pooled = data.batch(rng, 4, empty, drop=0.0, wide_frames=8)
+        seen.add(x.shape[3:])
+        assert x.shape[2] == (16 if x.shape[3:] == (16, 16) else 8) and maps.shape[1] == x.shape[2]
+        assert tokens.shape == (4, 48, 384) and x.dtype == torch.float32
+    assert seen == {(16, 16), (18, 32)}
+    x, *_ = data.batch(random.Random(1), 4, empty, drop=1.0)  # no cut without wide_frames
+    assert x.shape[2] == 16
+
+
+def test_clean_patterns_cover_every_kind():
+    rng = random.Random(0)
+    masks = [train.clean_pattern(rng, (16, 4, 4)) for _ in range(400)]
+    fractions = [float(m.float().mean()) for m in masks]
+    assert min(fractions) == 0.0 and max(fractions) < 1.0  # never the whole clip
+    assert any(m[0].all() and not m[1:].any() for m in masks)  # first frame (animate)
+    assert any(m[-1].all() and not m[:-1].any() for m in masks)  # last frame
+    boxes = [m for m in masks if m.all(0).any() and not m.all(0).all()]  # the same region in every frame
+    assert any(m.all(0).float().mean() > 0.5 for m in boxes)  # inpaint: all but a box held
+    assert any(m.all(0).float().mean() < 0.5 for m in boxes)  # outpaint: only a box held
+
+
+def test_stages_checkpoint_resume_export_and_seed(tmp_path):
+    run = tmp_path / "run"
+    vae, step = train.train_vae(run, steps=2, batch=2)
+    assert step == 2 and (run / "vae.pt").exists()
+    _, step = train.train_vae(run, steps=3, batch=2)  # resumes at 2
+    assert step == 3 and [json.loads(line)["step"] for line in (run / "log.jsonl").open()
+                          if '"vae"' in line] == [2, 3]
+    (run / "latent_stats.json").write_text(json.dumps({"mean": [0.0] * 8, "std": [1.0] * 8}))
+    vae = train.load_vae(run)
+    train.build_data(run, vae, clips=4, shard=2)
+    assert sorted(p.name for p in (run / "data").iterdir()) == ["shard_0000.pt", "shard_0001.pt"]
+    data = train.LatentData(run / "data")
+    assert sum(data.counts.values()) == 4
+
+    config = dict(PRESETS["tiny"], in_channels=8)
+    _, step = train.train_dit(run, config, steps=2, batch=2, compile=False)
+    assert step == 2
+    ema, step = train.train_dit(run, config, steps=3, batch=2, compile=False, wide_frames=8)  # resumes at 2
+    assert step == 3
+    assert train.train_vae_decoder(run, steps=1, batch=2) == 1
+
+    out = tmp_path / "model"
+    train.export(run, out)
+    pipe = WorldPipeline.from_pretrained(out)
+    assert json.loads((out / "model_index.json").read_text())["training"]["dit_steps"] == 3
+    for a, b in zip(pipe.transformer.parameters(), ema.parameters()):  # the EMA weights are what ships
+        assert torch.equal(a, b)
+
+    later = tmp_path / "later"  # a later session: no run folder, only the committed model
+    train.seed_run_from_model(later, out)
+    assert torch.load(later / "dit.pt", weights_only=False)["step"] == 3
+    n = train.RECIPE["vae_decoder_steps"]
+    assert train.train_vae_decoder(later, steps=n) == n  # the shipped decoder is already fine-tuned
+    assert not (later / "log.jsonl").exists()  # nothing was trained
+    decoder = torch.load(later / "vae_decoder.pt", weights_only=False)["model"]
+    for name, p in pipe.vae.state_dict().items():
+        assert torch.equal(decoder[name], p), name
