@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from engine import defaults
 from engine.world import caption
 from engine.world import measure
 from engine.world.scene import BACKGROUNDS, COLOURS, DIRECTIONS, HELD_OUT_COMBOS, SHAPES, SIZES, Obj, Scene
@@ -89,7 +90,7 @@ def score_permanence(frames: np.ndarray, obj: Obj) -> bool:
     return bool(crossed and 0.5 <= b / max(a, 1e-9) <= 2.0)
 
 
-def evaluate(engine, cases: list[Case], steps: int = 24, guidance: float = 5.0, progress=None) -> dict:
+def evaluate(engine, cases: list[Case], steps: int = defaults.STEPS, guidance: float = defaults.GUIDANCE, progress=None) -> dict:
     from engine.service import BASE_FPS, GenerateRequest
 
     rows, t0 = [], time.time()

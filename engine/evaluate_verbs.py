@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import defaults
 from engine.world import caption, measure, render, truth_track
 from engine.world.scene import BACKGROUNDS, COLOURS, Obj, Scene
 
@@ -126,7 +127,7 @@ def track_errors(frames: np.ndarray, truth: np.ndarray, colour: str) -> np.ndarr
 # The benchmark
 # --------------------------------------------------------------------------
 
-def evaluate_verbs(engine, n: int = 8, steps_: int = 24, guidance: float = 5.0, progress=None) -> dict:
+def evaluate_verbs(engine, n: int = 8, steps_: int = defaults.STEPS, guidance: float = defaults.GUIDANCE, progress=None) -> dict:
     from engine import verbs
     from engine.media import Video
     from engine.service import GenerateRequest

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import defaults
 from engine.errors import InputError
 
 CAMERAS = {"static": "", "pan_left": "the camera pans left", "pan_right": "the camera pans right",
@@ -61,8 +62,8 @@ class Scene:
     aspect: str = "16:9"
     fps: float = 24.0
     seed: int = 0
-    steps: int = 24
-    guidance: float = 5.0
+    steps: int = defaults.STEPS
+    guidance: float = defaults.GUIDANCE
     retries: int = 2
     title: str = ""
 
@@ -110,7 +111,7 @@ def parse_scene(data, where: str = "scene") -> Scene:
     fps = _number(data.get("fps", 24.0), "fps", fail, 1, 120)
     seed = int(_number(data.get("seed", 0), "seed", fail, 0, 2 ** 31 - 1))
     steps = int(_number(data.get("steps", 24), "steps", fail, 1, 200))
-    guidance = _number(data.get("guidance", 5.0), "guidance", fail, 0, 30)
+    guidance = _number(data.get("guidance", defaults.GUIDANCE), "guidance", fail, 0, 30)
     retries = int(_number(data.get("retries", 2), "retries", fail, 0, 10))
     setting = data.get("setting", "")
     if not isinstance(setting, str):

@@ -35,6 +35,7 @@ import torch
 from engine.conditioning import (NATIVE_CANVASES, ClipCondition, ImageCondition, MaskCondition,
                                  WindowKnowledge, build_latent_conditions, check_strength, fit_frames,
                                  fit_mask)
+from engine import defaults
 from engine.errors import InputError
 from engine.pipeline import BUNDLED_MODEL, DTYPES, WorldPipeline
 from engine.provenance.record import FrameRange, Generation, ProvenanceRecord
@@ -60,8 +61,8 @@ class GenerateRequest:
     width: int | None = None
     height: int | None = None
     seed: int = 0
-    steps: int = 24
-    guidance: float = 5.0
+    steps: int = defaults.STEPS
+    guidance: float = defaults.GUIDANCE
     loop: bool = False
     conditions: list = dataclasses.field(default_factory=list)
     init_video: np.ndarray | None = None  # remix: start from this video (uint8 F, H, W, 3 at base rate)

@@ -44,6 +44,7 @@ import numpy as np
 
 from engine.conditioning import (ClipCondition, ImageCondition, MaskCondition, canvas_for, check_strength,
                                  fit_frames, nearest_aspect, unfit_frames)
+from engine import defaults
 from engine.errors import InputError
 from engine.media import Video
 from engine.provenance.record import ProvenanceRecord, concatenate
@@ -61,7 +62,7 @@ MAX_SPAN_FRAMES = 4800  # 10 minutes at the base rate
 # --------------------------------------------------------------------------
 
 def animate(engine, image, prompt: str, *, seconds: float = 2.0, fps: float = 24.0, seed: int = 0,
-            steps: int = 24, guidance: float = 5.0, aspect: str | None = None,
+            steps: int = defaults.STEPS, guidance: float = defaults.GUIDANCE, aspect: str | None = None,
             progress: ProgressFn | None = None) -> Result:
     """Animate a still: frame 0 is the image (fitted to the canvas), the rest follows the prompt.
     `image`: uint8 (H, W, 3) array, a PIL image or a path. The output is the native canvas of
@@ -75,7 +76,7 @@ def animate(engine, image, prompt: str, *, seconds: float = 2.0, fps: float = 24
 
 
 def extend(engine, video: Video, *, seconds: float, backward: bool = False, prompt: str = "", seed: int = 0,
-           steps: int = 24, guidance: float = 5.0, progress: ProgressFn | None = None) -> Result:
+           steps: int = defaults.STEPS, guidance: float = defaults.GUIDANCE, progress: ProgressFn | None = None) -> Result:
     """The whole clip with `seconds` of new footage after its end (or before its start with
     `backward`), at the input's frame rate and size; the original frames are untouched."""
     video = _check_video(video)
@@ -99,8 +100,8 @@ def extend(engine, video: Video, *, seconds: float, backward: bool = False, prom
     return _result(np.concatenate(frames), rate, span, settings, concatenate(parts, fps=rate))
 
 
-def fill(engine, video: Video, ranges=None, *, prompt: str = "", seed: int = 0, steps: int = 24,
-         guidance: float = 5.0, method: str = "auto", progress: ProgressFn | None = None) -> Result:
+def fill(engine, video: Video, ranges=None, *, prompt: str = "", seed: int = 0, steps: int = defaults.STEPS,
+         guidance: float = defaults.GUIDANCE, method: str = "auto", progress: ProgressFn | None = None) -> Result:
     """Frames A..B (inclusive, 0-based; `ranges` = [(A, B), ...]) remade from the frames around
     them; `ranges=None` fills what `detect_bad_frames` finds (and inserts dropped frames).
     `method`: "auto" (flow for short gaps it can bridge, the model otherwise), "generate" or
@@ -160,8 +161,8 @@ def fill(engine, video: Video, ranges=None, *, prompt: str = "", seed: int = 0, 
                   [r.to_dict() for r in record.ranges], False, sum(s.seconds for s in spans), record)
 
 
-def bridge(engine, a: Video, b: Video, *, seconds: float, prompt: str = "", seed: int = 0, steps: int = 24,
-           guidance: float = 5.0, progress: ProgressFn | None = None) -> Result:
+def bridge(engine, a: Video, b: Video, *, seconds: float, prompt: str = "", seed: int = 0, steps: int = defaults.STEPS,
+           guidance: float = defaults.GUIDANCE, progress: ProgressFn | None = None) -> Result:
     """A transition `seconds` long (at a's frame rate and size) that starts at a's last frame and
     ends at b's first frame (b is fitted to a's size). Cut a[:-1] + bridge + b[1:] to join them."""
     a, b = _check_video(a), _check_video(b)
@@ -185,8 +186,8 @@ def bridge(engine, a: Video, b: Video, *, seconds: float, prompt: str = "", seed
     return _result(frames, rate, span, settings, record)
 
 
-def remix(engine, video: Video, prompt: str, *, strength: float, seed: int = 0, steps: int = 24,
-          guidance: float = 5.0, progress: ProgressFn | None = None) -> Result:
+def remix(engine, video: Video, prompt: str, *, strength: float, seed: int = 0, steps: int = defaults.STEPS,
+          guidance: float = defaults.GUIDANCE, progress: ProgressFn | None = None) -> Result:
     """Video to video (SDEdit): the clip noised to `strength` in (0, 1] and denoised toward the
     prompt, so layout and motion stay and what the prompt changes changes. Input size and rate."""
     video = _check_video(video)
@@ -199,8 +200,8 @@ def remix(engine, video: Video, prompt: str, *, strength: float, seed: int = 0, 
     return _whole(engine, video, req, grid, progress, "remix", {"strength": strength})
 
 
-def inpaint(engine, video: Video, mask, prompt: str, *, invert: bool = False, seed: int = 0, steps: int = 24,
-            guidance: float = 5.0, progress: ProgressFn | None = None) -> Result:
+def inpaint(engine, video: Video, mask, prompt: str, *, invert: bool = False, seed: int = 0, steps: int = defaults.STEPS,
+            guidance: float = defaults.GUIDANCE, progress: ProgressFn | None = None) -> Result:
     """Repaint the white region of `mask` (bool or grey image, the video's size or aspect) in
     every frame and keep the rest exactly; `invert=True` repaints the rest (outpaint)."""
     video = _check_video(video)

@@ -18,6 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
+from engine import defaults
 from engine.errors import InputError
 
 SCHEMA = """
@@ -229,7 +230,8 @@ class Store:
         self.project(project_id)
         sid = new_id("s")
         pos = len(self.shots(project_id))
-        self._x("INSERT INTO shots (id, project_id, position) VALUES (?,?,?)", (sid, project_id, pos))
+        self._x("INSERT INTO shots (id, project_id, position, steps, guidance) VALUES (?,?,?,?,?)",
+                (sid, project_id, pos, defaults.STEPS, defaults.GUIDANCE))
         if fields:
             self.update_shot(sid, **fields)
         self.touch(project_id)

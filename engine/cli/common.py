@@ -5,6 +5,7 @@ import sys
 import time
 from pathlib import Path
 
+from engine import defaults
 from engine.errors import InputError
 from engine.families import check_model_folder
 from engine.families.cli import add_family_options
@@ -15,8 +16,9 @@ def add_output_options(p, default_out: str):
     p.add_argument("--out", default=default_out,
                    help=f"PATH.mp4 (H.264) or PATH/ (PNG sequence); a PATH.json sidecar is written too (default {default_out})")
     p.add_argument("--seed", type=int, default=0, help="same seed and settings give the same frames (default 0)")
-    p.add_argument("--steps", type=int, default=24, help="denoising steps (default 24)")
-    p.add_argument("--guidance", type=float, default=5.0, help="classifier-free guidance scale (default 5)")
+    p.add_argument("--steps", type=int, default=defaults.STEPS, help=f"denoising steps (default {defaults.STEPS})")
+    p.add_argument("--guidance", type=float, default=defaults.GUIDANCE,
+                   help=f"classifier-free guidance scale (default {defaults.GUIDANCE:g})")
     p.add_argument("--model", default=str(BUNDLED_MODEL), help="model folder (default: the bundled model)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "mps"], help="device (default cpu)")
     p.add_argument("--dtype", default="bfloat16", choices=list(DTYPES),

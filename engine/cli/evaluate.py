@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
+from engine import defaults
 from engine.pipeline import BUNDLED_MODEL
 
 
@@ -16,8 +17,8 @@ def register(sub):
     p.add_argument("--phrasing", choices=["eval", "train"], default="eval",
                    help="eval: held-out wording (the benchmark, default); train: the same held-out scenes in "
                         "training wording (separates unknown words from unknown combinations)")
-    p.add_argument("--steps", type=int, default=24)
-    p.add_argument("--guidance", type=float, default=5.0)
+    p.add_argument("--steps", type=int, default=defaults.STEPS)
+    p.add_argument("--guidance", type=float, default=defaults.GUIDANCE)
     p.add_argument("--dtype", default="bfloat16", choices=["float32", "bfloat16"])
     p.add_argument("--out", default=None, help="also write the full report (every case) as JSON here")
     p.add_argument("--verbs", type=int, nargs="?", const=8, default=None, metavar="N",

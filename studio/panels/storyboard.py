@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import gradio as gr
 
+from engine import defaults
 from engine.errors import InputError
 from engine.service import ASPECTS
 from studio import scene as scenes
@@ -21,7 +22,7 @@ from studio.panels.common import esc, footage_name, guarded, message, need_proje
 CAMERA_WORDS = ["", "static camera", "the camera pans left", "the camera pans right", "the camera zooms in",
                 "the camera zooms out"]
 DEFAULTS = {"prompt": "", "negative": "", "seconds": 2.0, "aspect": "16:9", "seed": 0, "camera": "", "takes": 1,
-            "steps": 24, "guidance": 5.0, "start_image": None, "end_image": None}
+            "steps": defaults.STEPS, "guidance": defaults.GUIDANCE, "start_image": None, "end_image": None}
 EDIT_KEYS = ("prompt", "negative", "seconds", "aspect", "seed", "camera", "takes", "steps", "guidance",
              "start_image", "end_image")
 MAX_STILL_SIDE = 4096
@@ -62,8 +63,8 @@ def render(studio):
                 ui["camera"] = gr.Dropdown(CAMERA_WORDS, value="", label="Camera", allow_custom_value=True)
             with gr.Row():
                 ui["n_takes"] = gr.Slider(1, 4, value=1, step=1, label="Takes", elem_id="shot-takes")
-                ui["steps"] = gr.Slider(1, 60, value=24, step=1, label="Steps", elem_id="shot-steps")
-                ui["guidance"] = gr.Slider(1, 12, value=5.0, step=0.5, label="Guidance")
+                ui["steps"] = gr.Slider(1, 60, value=defaults.STEPS, step=1, label="Steps", elem_id="shot-steps")
+                ui["guidance"] = gr.Slider(1, 12, value=defaults.GUIDANCE, step=0.5, label="Guidance")
             with gr.Row():
                 ui["save_shot"] = gr.Button("Save shot", size="sm", elem_id="save-shot")
                 ui["render_shot"] = gr.Button("Render shot", variant="primary", elem_id="render-shot")

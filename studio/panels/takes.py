@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from engine import defaults
 from engine.errors import InputError
 from studio.jobs import save_take, take_record, take_video
 from studio.panels.common import footage_name, guarded, message, need_project, ok, strip_html, use_on_timeline
@@ -114,8 +115,8 @@ def listen(studio, demo):
     def use_settings(tid):
         s = _take(tid)["settings"]
         values = [s.get("shot_prompt", s.get("prompt", "")), s.get("negative", ""), s.get("seconds") or 2.0,
-                  s.get("aspect", "16:9"), s.get("seed", 0), s.get("camera", ""), gr.update(), s.get("steps", 24),
-                  s.get("guidance", 5.0)]
+                  s.get("aspect", "16:9"), s.get("seed", 0), s.get("camera", ""), gr.update(), s.get("steps", defaults.STEPS),
+                  s.get("guidance", defaults.GUIDANCE)]
         stills = [str(store.path(s[k])) if s.get(k) else None for k in ("start_image", "end_image")]
         return (*values, *stills, ok("settings loaded into the shot; press Save shot or Render shot"))
 
