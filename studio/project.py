@@ -246,9 +246,14 @@ class Store:
             self.touch(shot["project_id"])
 
     def delete_shot(self, shot_id: str) -> None:
+        """The shot goes; its takes stay (they may be on the timeline). Unfinished long takes of the
+        shot (studio.jobs.long_take_path: checkpoint and partial file) go, nothing can resume them."""
         shot = self.shot(shot_id)
         self._x("DELETE FROM shots WHERE id=?", (shot_id,))
         self._renumber("shots", shot["project_id"])
+        folder = self.root / "media" / shot["project_id"] / "longtakes"
+        for p in folder.glob(f"{shot_id}-*") if folder.is_dir() else ():
+            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
 
     def move_shot(self, shot_id: str, delta: int) -> None:
         shot = self.shot(shot_id)

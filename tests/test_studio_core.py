@@ -314,3 +314,10 @@ def test_long_shot_streams_windows_stops_and_resumes(studio, tmp_path):
     assert [n["partial"]["window"] for n in notes if n.get("partial")] == list(range(2, total + 1))
     a, b = media.read_video(path).frames, media.read_video(st.path(again["path"])).frames
     assert np.abs(a.astype(int) - b.astype(int)).mean() < 1.0
+    # Stopped again and the shot deleted: its checkpoint and partial file go, its takes stay
+    progress, notes = progress_fn(stop_after=1)
+    run_job(st, engine, job, progress, config_dir=tmp_path / "config")
+    assert list(st.media(pid, "longtakes").iterdir())
+    st.delete_shot(sid)
+    assert not list(st.media(pid, "longtakes").iterdir())
+    assert st.take(resumed)["frames"] == 40
