@@ -155,7 +155,8 @@ def scene_benchmark(model: str, seeds: int = 10, steps: int = 24, retries: int =
             row = {"seed": s, "recoloured": recolour, "shots": len(rep.shots_checked), "ok_shots":
                    len(rep.shots_checked) - len(rep.broken_shots), "broken": [b + 1 for b in rep.broken_shots],
                    "flagged_shot_3": 2 in rep.broken_shots, "attempts": sum(len(a) for a in res.attempts),
-                   "seconds": round(time.time() - t, 1), "cast": data["cast"]}
+                   "seconds": round(time.time() - t, 1), "cast": data["cast"],
+                   "why": _reasons(rep)}
             rows.append(row)
             log(json.dumps(row))
     normal = [r for r in rows if not r["recoloured"]]
@@ -167,7 +168,21 @@ def scene_benchmark(model: str, seeds: int = 10, steps: int = 24, retries: int =
         "recoloured_scene_other_shots_pass": round(
             sum(r["ok_shots"] - (0 if r["flagged_shot_3"] else 1) for r in recol)
             / max(1, sum(r["shots"] - 1 for r in recol)), 3),
-        "attempts_per_shot": round(sum(r["attempts"] for r in normal) / sum(r["shots"] for r in normal), 2)}}
+        "attempts_per_shot": round(sum(r["attempts"] for r in normal) / sum(r["shots"] for r in normal), 2),
+        "member_checks_broken_by": {k: sum(r["why"][k] for r in normal) for k in ("colour", "shape", "size")},
+        "member_checks": sum(r["why"]["checks"] for r in normal)}}
+
+
+def _reasons(rep) -> dict:
+    """How many member checks of a scene failed on colour (not seen), shape and size (one check
+    can fail on several), out of how many."""
+    out = {"colour": 0, "shape": 0, "size": 0, "checks": len(rep.checks)}
+    for c in rep.checks:
+        text = " ".join(c.problems)
+        out["colour"] += "not seen" in text or "names no colour" in text
+        out["shape"] += "shape " in text
+        out["size"] += "size " in text
+    return out
 
 
 if __name__ == "__main__":

@@ -86,6 +86,9 @@ def test_continuity_holds_on_world_scenes_and_flags_a_recoloured_member():
     bad = check_continuity(CAST, world_scene(random.Random(9), recolour_shot=2))
     assert bad.broken_shots == [2] and "red not seen" in bad.summary()
     assert rng is not None
+    from engine.bench_long import _reasons  # the scene benchmark's tally of why checks failed
+    why = _reasons(bad)
+    assert why["colour"] == 1 and why["checks"] == len(bad.checks)
 
 
 def test_continuity_flags_a_changed_shape_and_size():
@@ -100,6 +103,9 @@ def test_continuity_flags_a_changed_shape_and_size():
     assert report.broken_shots == [1, 2]
     problems = {c.shot: " ".join(c.problems) for c in report.checks}
     assert "shape box" in problems[1] and "size" in problems[2]
+    from engine.bench_long import _reasons
+
+    assert {k: v for k, v in _reasons(report).items() if k != "checks"} == {"colour": 0, "shape": 1, "size": 1}
 
 
 def test_world_features_read_each_shape_and_size_exactly():
