@@ -178,10 +178,8 @@ def _reasons(rep) -> dict:
     can fail on several), out of how many."""
     out = {"colour": 0, "shape": 0, "size": 0, "checks": len(rep.checks)}
     for c in rep.checks:
-        text = " ".join(c.problems)
-        out["colour"] += "not seen" in text or "names no colour" in text
-        out["shape"] += "shape " in text
-        out["size"] += "size " in text
+        for kind in set(c.failed):
+            out[kind] += 1
     return out
 
 

@@ -114,6 +114,7 @@ class MemberCheck:
     ok: bool
     problems: list
     seen: dict
+    failed: tuple = ()  # what broke, one word per problem: "colour", "shape" or "size"
 
 
 @dataclasses.dataclass
@@ -177,22 +178,27 @@ def check_continuity(cast: dict[str, str], shots: list[tuple[np.ndarray, list[st
     checks = []
     for (si, m), seen in seen_in.items():
         want, ref, prompt = looks[m], reference[m], shots[si][2]
-        problems, notes = [], []
+        failed, problems, notes = [], [], []
+
+        def fail(kind: str, text: str):
+            failed.append(kind)
+            problems.append(text)
         if want.colour is None:
-            problems.append("its description names no colour the extractor can track")
+            fail("colour", "its description names no colour the extractor can track")
         elif seen.present < min_present:
-            problems.append(f"{want.colour} not seen (in {seen.present:.0%} of frames)")
+            fail("colour", f"{want.colour} not seen (in {seen.present:.0%} of frames)")
         else:
             if ref.shape and seen.shape and seen.shape != ref.shape:
-                problems.append(f"shape {seen.shape}, in its other shots {ref.shape}")
+                fail("shape", f"shape {seen.shape}, in its other shots {ref.shape}")
             sized = not GROWING.search(prompt) and seen.extent is not None and ref.extent
             if sized and not 0.6 < seen.extent / ref.extent < 1.67:
-                problems.append(f"size {seen.extent:.2f} across, in its other shots {ref.extent:.2f}")
+                fail("size", f"size {seen.extent:.2f} across, in its other shots {ref.extent:.2f}")
             if want.shape and seen.shape and seen.shape != want.shape:
                 notes.append(f"drawn as a {seen.shape}, described as a {want.shape}")
             if want.size and seen.size and seen.size != want.size and sized:
                 notes.append(f"drawn {seen.size}, described as {want.size}")
-        checks.append(MemberCheck(si, m, not problems, problems, {**dataclasses.asdict(seen), "notes": notes}))
+        checks.append(MemberCheck(si, m, not problems, problems, {**dataclasses.asdict(seen), "notes": notes},
+                                  tuple(failed)))
     checks.sort(key=lambda c: c.shot)
     return ContinuityReport(ex.name, checks, reference)
 

@@ -110,7 +110,7 @@ def parse_scene(data, where: str = "scene") -> Scene:
         fail("aspect", f"unknown aspect {aspect!r}; allowed: {', '.join(ASPECTS)}")
     fps = _number(data.get("fps", 24.0), "fps", fail, 1, 120)
     seed = int(_number(data.get("seed", 0), "seed", fail, 0, 2 ** 31 - 1))
-    steps = int(_number(data.get("steps", 24), "steps", fail, 1, 200))
+    steps = int(_number(data.get("steps", defaults.STEPS), "steps", fail, 1, 200))
     guidance = _number(data.get("guidance", defaults.GUIDANCE), "guidance", fail, 0, 30)
     retries = int(_number(data.get("retries", 2), "retries", fail, 0, 10))
     setting = data.get("setting", "")

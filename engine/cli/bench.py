@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+from engine import defaults
 from engine.pipeline import BUNDLED_MODEL
 
 
@@ -14,7 +15,7 @@ def register(sub):
     p.add_argument("--repeats", type=int, default=3, help="timed clips (default 3)")
     p.add_argument("--seconds", type=float, default=2.0, help="clip length (default 2)")
     p.add_argument("--fps", type=float, default=24.0, help="delivery rate (default 24)")
-    p.add_argument("--steps", type=int, default=24, help="denoising steps (default 24)")
+    p.add_argument("--steps", type=int, default=defaults.STEPS, help=f"denoising steps (default {defaults.STEPS})")
     p.add_argument("--dtype", default="bfloat16", choices=["float32", "bfloat16"])
     p.add_argument("--interp", action="store_true",
                    help="frame interpolation instead: PSNR on the real triplets against minterpolate and the "
