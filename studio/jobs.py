@@ -284,7 +284,7 @@ def long_take_path(store, pid, shot: dict, engine, req: GenerateRequest):
     s.update(shot=shot.get("id"), model_folder=str(getattr(engine, "model_path", "")),
              stills=[shot.get("start_image"), shot.get("end_image")])
     key = hashlib.sha256(json.dumps(s, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return store.media(pid, "longtakes") / f"{shot.get('id')}-{key}.mp4"  # the shot's own: see Store.delete_shot
+    return store.long_take_file(pid, shot.get("id"), key)
 
 
 def _run_long_shot(store, engine, pid, shot, req, p, progress, config_dir):

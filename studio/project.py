@@ -245,14 +245,20 @@ class Store:
             self._x(f"UPDATE shots SET {sets} WHERE id=?", (*fields.values(), shot_id))
             self.touch(shot["project_id"])
 
+    def long_take_file(self, project_id: str, shot_id: str, key: str) -> Path:
+        """Where a shot's long take renders (its checkpoint and partial file sit beside it, named
+        after it): `<shot id>-<key>.mp4` in the project's longtakes folder, so the shot's own
+        can be found when it is deleted."""
+        return self.media(project_id, "longtakes") / f"{shot_id}-{key}.mp4"
+
     def delete_shot(self, shot_id: str) -> None:
         """The shot goes; its takes stay (they may be on the timeline). Unfinished long takes of the
-        shot (studio.jobs.long_take_path: checkpoint and partial file) go, nothing can resume them."""
+        shot (long_take_file: checkpoint and partial file) go, nothing can resume them."""
         shot = self.shot(shot_id)
         self._x("DELETE FROM shots WHERE id=?", (shot_id,))
         self._renumber("shots", shot["project_id"])
-        folder = self.root / "media" / shot["project_id"] / "longtakes"
-        for p in folder.glob(f"{shot_id}-*") if folder.is_dir() else ():
+        folder = self.long_take_file(shot["project_id"], shot_id, "").parent
+        for p in folder.glob(f"{shot_id}-*"):
             shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
 
     def move_shot(self, shot_id: str, delta: int) -> None:

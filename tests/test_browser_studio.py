@@ -3,11 +3,16 @@
 The tests run in order on one server and one page: a project with three shots,
 render, promote, reorder, crossfade, play, export; frame filling on real footage, which then goes on
 the timeline from the storyboard's footage bin;
-a cast and a scene render; a long shot's windows, then Stop; bad input; a restart. Each saves a screenshot into docs/img/ for the user guide.
+a cast and a scene render; a long shot's windows, then Stop; bad input; a restart. Each takes a
+screenshot: into a scratch folder, or into the folder TENKU_SCREENSHOTS names
+(`TENKU_SCREENSHOTS=docs/img` refreshes the user guide's pictures), so a test run leaves the
+working tree as it was.
 """
+import os
 import re
 import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +22,7 @@ from conftest import REAL_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
 CARPHONE = REAL_DATA / "clips" / "carphone_pristine.mp4"
-SHOTS = ROOT / "docs" / "img"
+SHOTS = Path(os.environ.get("TENKU_SCREENSHOTS") or Path(tempfile.gettempdir()) / "tenku-screenshots")
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
