@@ -10,6 +10,7 @@ Folder layout (what `export` writes and `from_pretrained` reads):
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -59,7 +60,7 @@ class WorldPipeline:
         path = Path(path)
         check_model_folder(path)
         vae = VideoVAE.from_pretrained(path / "vae")
-        transformer = SpacetimeDiT.from_pretrained(path / "transformer")
+        transformer = SpacetimeDiT.from_pretrained(path / "transformer", torch_dtype=torch.float32)
         scheduler_config = json.loads((path / "scheduler" / "scheduler_config.json").read_text())
         pipe = cls(vae, transformer, scheduler_config, name=path.name, device=device, dtype=dtype)
         per_token = json.loads((path / "model_index.json").read_text()).get("per_token_timesteps", True)
@@ -67,11 +68,14 @@ class WorldPipeline:
             pipe.per_token_timesteps = bool(per_token)
         return pipe
 
-    def save_pretrained(self, path, extra_index: dict | None = None):
+    def save_pretrained(self, path, extra_index: dict | None = None, transformer_dtype: torch.dtype | None = None):
+        """`transformer_dtype=torch.float16` stores the transformer's weights at half size (they
+        are upcast to float32 on loading; inference runs in bf16 autocast or float32)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.vae.save_pretrained(path / "vae")
-        self.transformer.save_pretrained(path / "transformer")
+        stored = copy.deepcopy(self.transformer).to(transformer_dtype) if transformer_dtype else self.transformer
+        stored.save_pretrained(path / "transformer")
         self.make_scheduler().save_pretrained(path / "scheduler")
         (path / "text_encoder").mkdir(exist_ok=True)
         (path / "text_encoder" / "config.json").write_text(json.dumps(

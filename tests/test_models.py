@@ -59,6 +59,29 @@ def test_dit_shapes_any_aspect_and_per_token_t():
         assert out2.shape == x.shape and torch.isfinite(out2).all()
 
 
+def test_dit_x0_prediction_returns_the_velocity_of_its_clean_estimate():
+    """prediction="x0": the network's output is the clean latents and forward returns
+    (x - x0) / t per token, t clipped at X0_T_MIN. With the adaLN-Zero initialisation the
+    output layer is zero, so x0 = 0 and forward must return x / max(t, X0_T_MIN) token by token,
+    here with two-frame tokens over an odd number of frames (the last token half padding)."""
+    from engine.models.dit import X0_T_MIN
+
+    torch.manual_seed(0)
+    m = SpacetimeDiT(in_channels=4, **{**PRESETS["tiny"], "patch_size": (2, 4, 4), "prediction": "x0"}).eval()
+    x = torch.randn(1, 4, 5, 8, 4)
+    text, mask, pooled = torch.randn(1, 7, 384), torch.ones(1, 7, dtype=torch.bool), torch.randn(1, 384)
+    N = 3 * 2 * 1
+    t = torch.tensor([[0.0, 0.01, 0.3, 0.5, 0.9, 1.0]])
+    assert m.grid(x.shape) == (3, 2, 1) and t.shape[1] == N
+    v = m(x, t, text, mask, pooled)
+    expect = x / m.expand_tokens(t.clamp_min(X0_T_MIN), x.shape)
+    assert torch.allclose(v, expect)
+    velocity = SpacetimeDiT(in_channels=4, **PRESETS["tiny"])
+    assert torch.equal(velocity(x, torch.tensor([0.5]), text, mask, pooled), torch.zeros_like(x))
+    with pytest.raises(ValueError, match="prediction"):
+        SpacetimeDiT(**PRESETS["tiny"], prediction="eps")
+
+
 def test_dit_save_load_round_trip_is_exact(tmp_path):
     m = tiny_dit()
     m.save_pretrained(tmp_path / "t")
@@ -130,6 +153,33 @@ def test_clean_tokens_are_kept_exactly(replacement):
         assert all(t.dim() == 2 and (t[:, :1] == 0).all() and (t[:, 1:] > 0).all() for t in seen)
 
 
+def test_two_frame_tokens_hold_whole_tokens_natively_and_partial_ones_by_replacement():
+    """With 2x4x4 patches, known frames 0-2 make token 0 (frames 0, 1) clean and token 1 (frames 2,
+    3) partly known: frame 2 still comes back exactly (reset to its content at every step, and
+    at level 0 at the end), frame 3 is generated, and the model sees level 0 on token 0 only."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    m = tiny_dit(patch_size=(2, 4, 4), prediction="x0")
+    shape = (1, 4, 6, 4, 4)
+    known = torch.randn(shape, generator=torch.Generator().manual_seed(5))
+    win = WindowKnowledge.empty(6, 32, 32)
+    win.known_frames[:3] = True
+    cond = build_latent_conditions(known, win, 1, 8, (2, 4, 4))
+    assert cond.token_clean.tolist() == [[True, False, False]]
+    assert cond.held[:, :, :2].all() and not cond.held[:, :, 2:].any() and cond.clean[:, :, 2].all()
+    seen = []
+
+    def fn(x, t, text):
+        seen.append(t.clone())
+        return _model_fn(m)(x, t, text)
+
+    out = sample(fn, FlowMatchEulerDiscreteScheduler(shift=2.0), torch.randn(shape), _text(), _text(),
+                 steps=3, guidance=1.0, cond=cond)
+    assert torch.equal(out[:, :, :3], known[:, :, :3])
+    assert not torch.equal(out[:, :, 3], known[:, :, 3])
+    assert all(t.dim() == 2 and (t[:, 0] == 0).all() and (t[:, 1:] > 0).all() for t in seen)
+
+
 def test_callback_can_cancel_within_one_step():
     from diffusers import FlowMatchEulerDiscreteScheduler
 
@@ -145,6 +195,22 @@ def test_callback_can_cancel_within_one_step():
         sample(_model_fn(m), FlowMatchEulerDiscreteScheduler(), torch.randn(1, 4, 2, 4, 4), _text(), _text(),
                steps=10, guidance=1.0, callback=stop)
     assert calls == [1, 2] and e.value.latents is not None
+
+
+def test_pipeline_stores_the_transformer_in_float16_and_loads_it_in_float32(tmp_path):
+    torch.manual_seed(0)
+    vae = VideoVAE(latent_channels=4, channels=(16, 16, 16)).eval()
+    dit = tiny_dit()
+    WorldPipeline(vae, dit, {"shift": 2.0}).save_pretrained(tmp_path / "m", transformer_dtype=torch.float16)
+    assert dit.dtype == torch.float32  # the live model is left as it was
+    from safetensors import safe_open
+
+    with safe_open(str(next((tmp_path / "m" / "transformer").glob("*.safetensors"))), "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+    pipe = WorldPipeline.from_pretrained(tmp_path / "m")
+    assert pipe.transformer.dtype == torch.float32
+    for a, b in zip(pipe.transformer.parameters(), dit.parameters()):
+        assert torch.equal(a, b.half().float())
 
 
 def test_pipeline_round_trip(tiny_model):

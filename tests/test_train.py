@@ -88,8 +88,8 @@ def test_stages_checkpoint_resume_export_and_seed(tmp_path):
     train.export(run, out)
     pipe = WorldPipeline.from_pretrained(out)
     assert json.loads((out / "model_index.json").read_text())["training"]["dit_steps"] == 3
-    for a, b in zip(pipe.transformer.parameters(), ema.parameters()):  # the EMA weights are what ships
-        assert torch.equal(a, b)
+    for a, b in zip(pipe.transformer.parameters(), ema.parameters()):  # the EMA weights ship, in float16
+        assert torch.equal(a, b.half().float())
 
     later = tmp_path / "later"  # a later session: no run folder, only the committed model
     train.seed_run_from_model(later, out)

@@ -10,7 +10,13 @@ Reads like DiT (Peebles & Xie, 2023) with the changes video and editing need:
     animates stills, extends, fills and inpaints;
   - cross-attention to MiniLM token embeddings, and the pooled sentence
     embedding added to the timestep embedding.
-Flow matching: x_t = (1 - t) x_0 + t * noise, the model predicts noise - x_0.
+Flow matching: x_t = (1 - t) x_0 + t * noise, and the model returns the velocity noise - x_0.
+It predicts the velocity directly (`prediction="velocity"`) or predicts the clean x_0 and
+returns (x_t - x_0) / t (`prediction="x0"`, as in JiT: Li & He, "Back to Basics: Let Denoising
+Generative Models Denoise", 2025). A token of 2x4x4 patches of 8 latent channels is 256
+numbers; a velocity carries full-rank noise, which a transformer as narrow as its tokens
+cannot pass through, while clean latents of flat shapes are low-dimensional. Training on the
+velocity loss is the same in both cases.
 """
 from __future__ import annotations
 
@@ -129,8 +135,10 @@ class SpacetimeDiT(ModelMixin, ConfigMixin):
     @register_to_config
     def __init__(self, in_channels: int = 8, patch_size: tuple = (1, 4, 4), hidden_size: int = 256,
                  depth: int = 10, num_heads: int = 4, mlp_ratio: float = 4.0, text_dim: int = 384,
-                 rope_axes: tuple = (16, 24, 24), rope_theta: float = 100.0):
+                 rope_axes: tuple = (16, 24, 24), rope_theta: float = 100.0, prediction: str = "velocity"):
         super().__init__()
+        if prediction not in ("velocity", "x0"):
+            raise ValueError(f"prediction must be 'velocity' or 'x0', got {prediction!r}")
         pt, ph, pw = patch_size
         D = hidden_size
         assert sum(rope_axes) == D // num_heads, "rope_axes must add up to the head dimension"
@@ -203,11 +211,20 @@ class SpacetimeDiT(ModelMixin, ConfigMixin):
             h = block(h, mod, context, mask, rope)
         shift, scale = self.final_adaLN(c).chunk(2, dim=-1)
         h = self.final(modulate(self.final_norm(h), shift, scale))  # B, N, C*p
-        return self.unpatchify(h, shape)
+        out = self.unpatchify(h, shape)
+        if self.config.prediction == "x0":  # velocity from the predicted clean latents
+            out = (x - out) / self.expand_tokens(t.float().clamp_min(X0_T_MIN), shape)
+        return out
+
+
+X0_T_MIN = 0.05  # JiT's clip of t in (x_t - x_0) / t: bounds the loss weight 1 / t^2 near t = 0
 
 
 PRESETS = {
     "tiny": dict(hidden_size=64, depth=2, num_heads=2, rope_axes=(8, 12, 12)),
     "XS": dict(hidden_size=192, depth=8, num_heads=3, rope_axes=(16, 24, 24)),
     "S": dict(hidden_size=256, depth=10, num_heads=4, rope_axes=(16, 24, 24)),
+    # two frames per token (128 tokens for 2 s at 1:1), x0 prediction, as wide as its tokens
+    "S2": dict(hidden_size=256, depth=8, num_heads=4, rope_axes=(16, 24, 24), patch_size=(2, 4, 4),
+               prediction="x0"),
 }
