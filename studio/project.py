@@ -44,6 +44,7 @@ SHOT_FIELDS = ("prompt", "negative", "seconds", "aspect", "seed", "camera", "sta
                "steps", "guidance")
 ENTRY_FIELDS = ("trim_in", "trim_out", "transition", "transition_seconds", "bridge_take_id")
 TRANSITIONS = ("cut", "crossfade", "bridge")
+LONG_TAKES = "longtakes"  # per project: unfinished long takes, `<shot id>-<key>.mp4` (Store.long_take_file)
 SCHEMA_VERSION = 2  # 1: before the cast; 2: a cast per project
 MEMBER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ -]*")  # as engine.scene accepts in a scene's cast
 
@@ -249,7 +250,7 @@ class Store:
         """Where a shot's long take renders (its checkpoint and partial file sit beside it, named
         after it): `<shot id>-<key>.mp4` in the project's longtakes folder, so the shot's own
         can be found when it is deleted."""
-        return self.media(project_id, "longtakes") / f"{shot_id}-{key}.mp4"
+        return self.media(project_id, LONG_TAKES) / f"{shot_id}-{key}.mp4"
 
     def delete_shot(self, shot_id: str) -> None:
         """The shot goes; its takes stay (they may be on the timeline). Unfinished long takes of the
@@ -257,8 +258,8 @@ class Store:
         shot = self.shot(shot_id)
         self._x("DELETE FROM shots WHERE id=?", (shot_id,))
         self._renumber("shots", shot["project_id"])
-        folder = self.long_take_file(shot["project_id"], shot_id, "").parent
-        for p in folder.glob(f"{shot_id}-*"):
+        folder = self.root / "media" / shot["project_id"] / LONG_TAKES
+        for p in folder.glob(f"{shot_id}-*") if folder.is_dir() else ():
             shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
 
     def move_shot(self, shot_id: str, delta: int) -> None:
