@@ -55,10 +55,12 @@ class StepInfo:
 def sample(model: Callable, scheduler, noise: torch.Tensor, text, uncond, *, steps: int,
            guidance: float, cond: LatentConditions | None = None, start_latents: torch.Tensor | None = None,
            strength: float = 1.0, replacement: bool = False, callback: Callable[[StepInfo], None] | None = None,
-           generator: torch.Generator | None = None) -> torch.Tensor:
+           generator: torch.Generator | None = None, churn: float = 0.0) -> torch.Tensor:
     """Denoise `noise` (B, C, T, H, W). `model(x, t, text) -> velocity` with t (B,) or (B, N).
     `text` / `uncond` are whatever the model takes for the prompt and the empty/negative prompt.
-    `start_latents` with `strength` < 1 is SDEdit: start from them noised to `strength`."""
+    `start_latents` with `strength` < 1 is SDEdit: start from them noised to `strength`.
+    `churn` in [0, 1]: the share of the noise estimate replaced by fresh noise (from `generator`)
+    at every step; 0 is the deterministic Euler step."""
     scheduler.set_timesteps(steps)
     sigmas = scheduler.sigmas.tolist()  # steps + 1 values, from ~1 down to 0
     first = 0
@@ -83,7 +85,12 @@ def sample(model: Callable, scheduler, noise: torch.Tensor, text, uncond, *, ste
         else:
             v = model(x, t, text)
         denoised = x - s * v
-        x = x + (s_next - s) * v
+        if churn > 0 and s_next > 0:  # x_next = (1 - s') x0 + s' eps, eps partly fresh
+            eps = x + (1 - s) * v
+            fresh = torch.randn(x.shape, generator=generator)
+            x = (1 - s_next) * denoised + s_next * ((1 - churn ** 2) ** 0.5 * eps + churn * fresh)
+        else:
+            x = x + (s_next - s) * v  # the same as churn = 0 above
         if cond is not None:
             x = _hold(x, cond, noise, s, s_next, replacement)
         if callback is not None:

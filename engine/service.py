@@ -63,6 +63,7 @@ class GenerateRequest:
     seed: int = 0
     steps: int = defaults.STEPS
     guidance: float = defaults.GUIDANCE
+    churn: float = 0.0  # share of fresh noise per sampling step (engine.sampler); 0: deterministic Euler
     loop: bool = False
     conditions: list = dataclasses.field(default_factory=list)
     init_video: np.ndarray | None = None  # remix: start from this video (uint8 F, H, W, 3 at base rate)
@@ -106,6 +107,8 @@ class GenerateRequest:
             raise InputError(f"steps must be between 1 and 200, got {self.steps}")
         if not (0 <= self.guidance <= 30):
             raise InputError(f"guidance must be between 0 and 30, got {self.guidance}")
+        if not (0 <= self.churn <= 1):
+            raise InputError(f"churn must be between 0 and 1, got {self.churn}")
         if self.init_video is not None:
             check_strength(self.strength)
         for c in self.conditions:
@@ -187,6 +190,8 @@ class Engine:
     def generation(self, req: GenerateRequest) -> Generation:
         """What the provenance record says the model was asked for."""
         s = {"steps": req.steps, "guidance": req.guidance, "negative": req.negative}
+        if req.churn:
+            s["churn"] = req.churn
         if req.init_video is not None:
             s["strength"] = req.strength
         return Generation(self.pipe.name, req.prompt, req.seed, s)
@@ -281,7 +286,7 @@ class Engine:
         try:
             z = sample(pipe.model_fn, pipe.make_scheduler(), noise, job.text, job.uncond, steps=req.steps,
                        guidance=job.guidance, cond=cond, start_latents=start, strength=req.strength,
-                       replacement=job.replacement, callback=on_step)
+                       replacement=job.replacement, callback=on_step, churn=req.churn, generator=generator)
         except Cancelled as c:
             cancelled, z = True, c.latents
             if z is None:

@@ -126,6 +126,21 @@ def test_sampler_is_deterministic_and_guidance_changes_output():
     assert not torch.equal(a, c)
 
 
+def test_churn_is_seeded_and_zero_churn_is_euler():
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    m = tiny_dit()
+    noise = torch.randn(1, 4, 3, 4, 4, generator=torch.Generator().manual_seed(3))
+    run = lambda churn, seed=0: sample(_model_fn(m), FlowMatchEulerDiscreteScheduler(shift=2.0), noise, _text(),
+                                       _text(), steps=4, guidance=3.0, churn=churn,
+                                       generator=torch.Generator().manual_seed(seed))
+    euler = sample(_model_fn(m), FlowMatchEulerDiscreteScheduler(shift=2.0), noise, _text(), _text(),
+                   steps=4, guidance=3.0)
+    assert torch.allclose(run(0.0), euler, atol=1e-6)
+    assert torch.equal(run(0.9), run(0.9)) and not torch.allclose(run(0.9), euler)
+    assert not torch.allclose(run(0.9, seed=0), run(0.9, seed=1))
+
+
 @pytest.mark.parametrize("replacement", [False, True])
 def test_clean_tokens_are_kept_exactly(replacement):
     from diffusers import FlowMatchEulerDiscreteScheduler
