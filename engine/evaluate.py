@@ -4,6 +4,11 @@ Cases are built from scenes the training sampler never draws (held-out colour x 
 motion combinations) and captioned with held-out phrasings (`split="eval"`). Each generated
 clip is scored only through `engine.world.measure`, i.e. through what WORLD.md lets any
 evaluator assume, so the scores mean the same for any model.
+
+Each case's scene is complete (start positions as the training sampler places them), so the
+scene itself can be rendered and scored: `truth="render"` gives the ceiling of every metric
+(what a perfect model would score) and `truth="vae"` the ceiling behind the model's VAE (the
+rendered clip encoded and decoded).
 """
 from __future__ import annotations
 
@@ -16,7 +21,12 @@ import numpy as np
 from engine import defaults
 from engine.world import caption
 from engine.world import measure
-from engine.world.scene import BACKGROUNDS, COLOURS, DIRECTIONS, HELD_OUT_COMBOS, SHAPES, SIZES, Obj, Scene
+from engine.world.render import render
+from engine.world.scene import (BACKGROUNDS, COLOURS, DIRECTIONS, HELD_OUT_COMBOS, SHAPES, SIZES, Obj, Scene,
+                                _start_position)
+
+CLIP_SECONDS = 2.0
+TRUTH = ("render", "vae")
 
 
 @dataclasses.dataclass
@@ -36,6 +46,20 @@ def _obj_for(rng: random.Random, motion: str, colour: str | None = None) -> Obj:
     return Obj(colour, shape, rng.choice(list(SIZES)), motion, "normal")
 
 
+def _placed(scene: Scene) -> Scene:
+    """The scene with start positions drawn as the training sampler draws them (from the scene's
+    own seed, so the prompts and seeds of the cases do not depend on it); a mover behind the
+    wall starts on one side and crosses the pillar."""
+    rng = random.Random(scene.seed)
+    objs = []
+    for i, o in enumerate(scene.objects):
+        x0, y0 = _start_position(rng, o.motion, o.speed, SIZES[o.size], CLIP_SECONDS)
+        if scene.wall and i == 0 and o.motion in ("right", "left"):
+            x0 = 0.2 if o.motion == "right" else 0.8
+        objs.append(dataclasses.replace(o, x0=round(x0, 4), y0=round(y0, 4)))
+    return dataclasses.replace(scene, objects=tuple(objs))
+
+
 def build_cases(n_direction: int = 24, n_colour: int = 8, n_permanence: int = 8, seed: int = 1234,
                 phrasing: str = "eval") -> list[Case]:
     """`phrasing="eval"`: held-out wording (the benchmark); "train": the same held-out scenes in
@@ -46,7 +70,7 @@ def build_cases(n_direction: int = 24, n_colour: int = 8, n_permanence: int = 8,
     cases = []
     for i in range(n_direction):
         motion = DIRECTIONS[i % 4]
-        scene = Scene((_obj_for(rng, motion),), rng.choice(BACKGROUNDS), seed=rng.randrange(1 << 30))
+        scene = _placed(Scene((_obj_for(rng, motion),), rng.choice(BACKGROUNDS), seed=rng.randrange(1 << 30)))
         cases.append(Case("direction", caption(scene, rng, split=phrasing), scene, 1000 + i))
     for i in range(n_colour):  # two objects: both colours present, no third
         a = _obj_for(rng, rng.choice(["bounce", "orbit", "grow", "shrink", "still"]))
@@ -54,20 +78,27 @@ def build_cases(n_direction: int = 24, n_colour: int = 8, n_permanence: int = 8,
             b = _obj_for(rng, rng.choice(["right", "left", "still", "bounce"]))
             if b.colour != a.colour:
                 break
-        scene = Scene((a, b), rng.choice(BACKGROUNDS), seed=rng.randrange(1 << 30))
+        scene = _placed(Scene((a, b), rng.choice(BACKGROUNDS), seed=rng.randrange(1 << 30)))
         cases.append(Case("colour", caption(scene, rng, split=phrasing), scene, 2000 + i))
     for i in range(n_permanence):
         motion = ("right", "left")[i % 2]
         obj = _obj_for(rng, motion)
-        scene = Scene((obj,), rng.choice(BACKGROUNDS), wall=True, seed=rng.randrange(1 << 30))
+        scene = _placed(Scene((obj,), rng.choice(BACKGROUNDS), wall=True, seed=rng.randrange(1 << 30)))
         cases.append(Case("permanence", caption(scene, rng, split=phrasing), scene, 3000 + i))
     return cases
 
 
-def score_colours(frames: np.ndarray, scene: Scene) -> bool:
+def colour_errors(frames: np.ndarray, scene: Scene) -> tuple[list[str], list[str]]:
+    """(prompted colours missing, unprompted object colours present)."""
     wanted = {o.colour for o in scene.objects}
-    ok = all(measure.present(frames, c) for c in wanted)
-    return ok and not any(measure.present(frames, c) for c in set(COLOURS) - wanted)
+    missing = sorted(c for c in wanted if not measure.present(frames, c))
+    extra = sorted(c for c in set(COLOURS) - wanted if measure.present(frames, c))
+    return missing, extra
+
+
+def score_colours(frames: np.ndarray, scene: Scene) -> bool:
+    missing, extra = colour_errors(frames, scene)
+    return not missing and not extra
 
 
 def score_direction(frames: np.ndarray, obj: Obj) -> bool:
@@ -90,15 +121,43 @@ def score_permanence(frames: np.ndarray, obj: Obj) -> bool:
     return bool(crossed and 0.5 <= b / max(a, 1e-9) <= 2.0)
 
 
-def evaluate(engine, cases: list[Case], steps: int = defaults.STEPS, guidance: float = defaults.GUIDANCE, progress=None) -> dict:
+def truth_frames(case: Case, engine=None, vae: bool = False) -> np.ndarray:
+    """The case's scene rendered at the engine's base rate and size, as the model's clip would be;
+    `vae=True`: encoded and decoded by `engine`'s model (the world model's VAE)."""
+    from engine.service import ASPECTS, BASE_FPS
+
+    w, h = ASPECTS["1:1"]
+    frames = render(case.scene, w, h, BASE_FPS, round(CLIP_SECONDS * BASE_FPS))
+    if not vae:
+        return frames
+    pipe = engine.pipe
+    if not hasattr(pipe, "encode_video"):
+        raise ValueError("truth='vae' needs the world model (a VAE that encodes frames)")
+    r = pipe.temporal_ratio
+    n = 1 + r * -(-(len(frames) - 1) // r)  # the VAE takes 1 + r*k frames: pad with the last
+    padded = np.concatenate([frames, np.repeat(frames[-1:], n - len(frames), 0)])
+    return pipe.decode_latents(pipe.encode_video(padded))[:len(frames)]
+
+
+def evaluate(engine, cases: list[Case], steps: int = defaults.STEPS, guidance: float = defaults.GUIDANCE,
+             progress=None, truth: str | None = None, churn: float = 0.0) -> dict:
+    """Score `engine`'s clips for `cases`; `truth` ("render" or "vae", see the module notes): score
+    the cases' own scenes instead, the ceiling of each metric."""
     from engine.service import BASE_FPS, GenerateRequest
 
+    if truth not in (None, *TRUTH):
+        raise ValueError(f"truth must be one of {TRUTH} or None, got {truth!r}")
     rows, t0 = [], time.time()
     for i, case in enumerate(cases):
-        req = GenerateRequest(prompt=case.prompt, seed=case.seed, steps=steps, guidance=guidance, fps=BASE_FPS)
-        frames = engine.generate(req).frames
+        if truth:
+            frames = truth_frames(case, engine, vae=truth == "vae")
+        else:
+            req = GenerateRequest(prompt=case.prompt, seed=case.seed, steps=steps, guidance=guidance, fps=BASE_FPS,
+                                  churn=churn)
+            frames = engine.generate(req).frames
         row = {"kind": case.kind, "prompt": case.prompt, "seed": case.seed,
                "colour": score_colours(frames, case.scene), "flicker": measure.flicker(frames),
+               **dict(zip(("missing_colours", "extra_colours"), colour_errors(frames, case.scene))),
                "dominant_colour": measure.dominant_colour(frames) == case.scene.objects[0].colour,
                "background": measure.background_distance(frames, case.scene.background) < measure.COLOUR_DISTANCE}
         if case.kind == "direction":

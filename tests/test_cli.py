@@ -105,3 +105,14 @@ def test_real_process_exit_status(tmp_path):
     r = subprocess.run([sys.executable, "-m", "engine", "generate", "--prompt", "", "--out", str(tmp_path / "x.mp4")],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.startswith("error: ")
+
+
+def test_evaluate_scores_the_truth_and_refuses_bad_settings(tiny_model, capsys):
+    ev = ["evaluate", "--model", str(tiny_model), "--direction", "2", "--colour", "1", "--permanence", "1"]
+    assert main([*ev, "--truth", "render"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["cases"] == 4 and report["colour_adherence"] == 1.0 and report["direction_accuracy"] == 1.0
+    assert main([*ev, "--truth", "vae", "--verbs", "2"]) == 2
+    assert "does not go with --verbs" in capsys.readouterr().err
+    assert main([*ev, "--churn", "1.5", "--dtype", "float32", "--steps", "1"]) == 2
+    assert "churn must be between 0 and 1, got 1.5" in capsys.readouterr().err

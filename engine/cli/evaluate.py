@@ -19,8 +19,13 @@ def register(sub):
                         "training wording (separates unknown words from unknown combinations)")
     p.add_argument("--steps", type=int, default=defaults.STEPS)
     p.add_argument("--guidance", type=float, default=defaults.GUIDANCE)
+    p.add_argument("--churn", type=float, default=0.0,
+                   help="share of fresh noise per sampling step, 0-1 (default 0: deterministic Euler)")
     p.add_argument("--dtype", default="bfloat16", choices=["float32", "bfloat16"])
     p.add_argument("--out", default=None, help="also write the full report (every case) as JSON here")
+    p.add_argument("--truth", choices=["render", "vae"], default=None,
+                   help="score the cases' own scenes instead of the model's clips: 'render' is what a perfect "
+                        "model would score, 'vae' the same clips through the model's VAE (the metrics' ceilings)")
     p.add_argument("--verbs", type=int, nargs="?", const=8, default=None, metavar="N",
                    help="instead: the editing verbs' conditioning metrics on N world cases (default 8)")
     p.set_defaults(func=run)
@@ -33,6 +38,9 @@ def run(args) -> int:
     from pathlib import Path
 
     check_model_folder(Path(args.model))
+    if args.truth and args.verbs is not None:
+        from engine.errors import InputError
+        raise InputError("--truth scores the prompt benchmark's scenes; it does not go with --verbs")
     engine = Engine(args.model, dtype=args.dtype)
     if args.verbs is not None:
         return run_verbs(engine, args)
@@ -42,7 +50,8 @@ def run(args) -> int:
         sys.stderr.write(f"\r{i}/{n} {row['kind']:<10}")
         sys.stderr.flush()
 
-    report = evaluate(engine, cases, steps=args.steps, guidance=args.guidance, progress=show)
+    report = evaluate(engine, cases, steps=args.steps, guidance=args.guidance, progress=show, truth=args.truth,
+                      churn=args.churn)
     sys.stderr.write("\n")
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1) + "\n")

@@ -1,0 +1,50 @@
+"""The world benchmark's scoring, checked on the ground truth: a case's own scene, rendered,
+must score perfectly, and the same clip played backwards must fail direction and permanence."""
+import numpy as np
+import pytest
+
+from engine import evaluate as ev
+from engine.world import measure
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return ev.build_cases(n_direction=8, n_colour=4, n_permanence=4)
+
+
+def test_truth_scores_perfectly(cases):
+    report = ev.evaluate(None, cases, truth="render")
+    assert report["cases"] == 16
+    for key in ("colour_adherence", "dominant_colour", "background", "direction_accuracy", "permanence"):
+        assert report[key] == 1.0, (key, [r for r in report["rows"] if r.get(key) is False])
+
+
+def test_reversed_truth_fails_direction_and_permanence(cases):
+    for case in cases:
+        frames = ev.truth_frames(case)[::-1]
+        obj = case.scene.objects[0]
+        if case.kind == "direction":
+            assert not ev.score_direction(frames, obj), case.prompt
+        if case.kind == "permanence":
+            assert not ev.score_permanence(frames, obj), case.prompt
+
+
+def test_cases_are_fixed_by_their_seed(cases):
+    again = ev.build_cases(n_direction=8, n_colour=4, n_permanence=4)
+    assert [(c.prompt, c.seed, c.scene) for c in again] == [(c.prompt, c.seed, c.scene) for c in cases]
+    wall = [c for c in cases if c.kind == "permanence"]
+    assert all(c.scene.wall and c.scene.objects[0].motion in ("left", "right") for c in wall)
+
+
+def test_unknown_truth_is_refused(cases):
+    with pytest.raises(ValueError, match="truth must be one of"):
+        ev.evaluate(None, cases[:1], truth="perfect")
+
+
+def test_colour_score_counts_a_stray_colour(cases):
+    case = next(c for c in cases if c.kind == "direction")
+    frames = ev.truth_frames(case).copy()
+    other = next(c for c in measure.COLOURS if c != case.scene.objects[0].colour)
+    frames[:, :8, :8] = measure.COLOURS[other]  # 64 px of 16384: over the 0.2 % presence floor
+    assert ev.score_colours(ev.truth_frames(case), case.scene)
+    assert not ev.score_colours(frames, case.scene)
