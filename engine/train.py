@@ -56,9 +56,12 @@ def save_checkpoint(path: Path, **state):
 # 1. VAE
 # --------------------------------------------------------------------------
 
-def vae_batch(rng: random.Random, batch: int, frames: int = 3):
+def vae_batch(rng: random.Random, batch: int, frames: int = 3, edge_weight: float = 0.0):
     """Clips (B, 3, F, H, W) and per-pixel loss weights (B, 1, F, H, W): objects are a few percent
-    of the pixels, so without weighting the VAE learns the backgrounds and blurs the objects."""
+    of the pixels, so without weighting the VAE learns the backgrounds and blurs the objects.
+    `edge_weight`: extra weight on a band of EDGE_BAND pixels either side of every object's
+    outline, where a blurred decoder makes colour fringes (yellow edges read as orange, pink as
+    purple) that count as objects of another colour."""
     aspect = pick_aspect(rng)
     w, h = ASPECT_SIZES[aspect]
     clips, weights = [], []
@@ -68,12 +71,25 @@ def vae_batch(rng: random.Random, batch: int, frames: int = 3):
         f = render(scene, w, h, fps, frames)
         empty = render(dataclasses_replace_objects(scene), w, h, fps, frames)
         obj = (f != empty).any(-1)
+        wt = 1.0 + VAE_OBJECT_WEIGHT * obj
+        if edge_weight:
+            wt = wt + edge_weight * edge_band(obj)
         clips.append(to_tensor(f))
-        weights.append(torch.from_numpy(1.0 + VAE_OBJECT_WEIGHT * obj).float()[None])
+        weights.append(torch.from_numpy(wt).float()[None])
     return torch.stack(clips), torch.stack(weights)
 
 
 VAE_OBJECT_WEIGHT = 10.0
+EDGE_BAND = 2  # pixels either side of an object's outline
+
+
+def edge_band(obj: np.ndarray) -> np.ndarray:
+    """(F, H, W) bool object pixels -> bool pixels within EDGE_BAND of an outline (both sides)."""
+    t = torch.from_numpy(obj).float()[:, None]
+    k = 2 * EDGE_BAND + 1
+    grown = F.max_pool2d(t, k, stride=1, padding=EDGE_BAND)
+    shrunk = -F.max_pool2d(-t, k, stride=1, padding=EDGE_BAND)
+    return (grown - shrunk)[:, 0].numpy() > 0
 
 
 def train_vae(run: Path, steps: int = 1200, batch: int = 8, lr: float = 1e-3, seed: int = 0,
@@ -120,9 +136,12 @@ def train_vae(run: Path, steps: int = 1200, batch: int = 8, lr: float = 1e-3, se
 
 
 def train_vae_decoder(run: Path, steps: int = 800, batch: int = 8, lr: float = 5e-4, seed: int = 3,
-                      max_seconds: float = 1e9):
+                      max_seconds: float = 1e9, edges_from: int | None = None, edge_lr: float = 3e-4,
+                      edge_weight: float = 10.0):
     """Fine-tune the decoder alone on posterior means, the encoder frozen: latents (and so the
-    transformer's training data) do not change, the pictures get sharper. Resumable."""
+    transformer's training data) do not change, the pictures get sharper. Resumable.
+    `edges_from`: from this step on, a second cosine segment (peak `edge_lr`) with `edge_weight`
+    on the pixels around object outlines (see vae_batch); None: one segment over `steps`."""
     ckpt = run / "vae_decoder.pt"
     vae = load_vae(run)
     vae.encoder.requires_grad_(False)
@@ -137,10 +156,16 @@ def train_vae_decoder(run: Path, steps: int = 800, batch: int = 8, lr: float = 5
         step = state["step"]
     rng = random.Random(seed * 1000 + step)
     start = time.time()
+    first_end = edges_from or steps
     while step < steps and time.time() - start < max_seconds:
+        edges = edges_from is not None and step >= edges_from
         for g in opt.param_groups:
-            g["lr"] = lr * min(1.0, (step + 1) / 20) * 0.5 * (1 + math.cos(math.pi * step / steps))
-        x, wts = vae_batch(rng, batch)
+            if edges:
+                k = (step - edges_from) / max(1, steps - edges_from)
+                g["lr"] = edge_lr * min(1.0, (step - edges_from + 1) / 20) * 0.5 * (1 + math.cos(math.pi * k))
+            else:
+                g["lr"] = lr * min(1.0, (step + 1) / 20) * 0.5 * (1 + math.cos(math.pi * step / first_end))
+        x, wts = vae_batch(rng, batch, edge_weight=edge_weight if edges else 0.0)
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
             z = vae.encode(x)
         with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -419,7 +444,7 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
 SHIFT = 2.0
 RECIPE = dict(vae_steps=800, vae_schedule_steps=900, vae_batch=8, clips=6000, dit_preset="XS", dit_steps=12000,
               dit_batch=16, dit_lr=1e-3, shift=SHIFT, text_drop=0.1, ema_decay=0.998, object_weight=5.0,
-              vae_decoder_steps=800, t_uniform=0.5, wide_frames=8,
+              vae_decoder_steps=800, vae_decoder_edges_from=None, t_uniform=0.5, wide_frames=8,
               # learning-rate segments (first step, peak, last step): the first two runs, then a restart
               # in the third run (docs/TRAINING.md)
               dit_schedule=[(0, 1e-3, 4500), (4500, 6e-4, 12000)])
@@ -480,7 +505,8 @@ def train_all(run: Path, minutes: float, resume_from: Path | None = None, out: P
               schedule=r["dit_schedule"], wide_frames=r["wide_frames"])
     # 4. The decoder alone, encoder frozen (latents unchanged). In the first run it trained
     # alongside the transformer on the machine's second core.
-    train_vae_decoder(run, steps=r["vae_decoder_steps"], max_seconds=max(0.0, deadline - time.time()))
+    train_vae_decoder(run, steps=r["vae_decoder_steps"], edges_from=r["vae_decoder_edges_from"],
+                      max_seconds=max(0.0, deadline - time.time()))
     if out is not None:
         export(run, out)
 
@@ -495,8 +521,10 @@ def seed_run_from_model(run: Path, model: Path):
     index = json.loads((model / "model_index.json").read_text())
     step = index.get("training", {}).get("dit_steps", 0)
     save_checkpoint(run / "vae.pt", model=vae.state_dict(), opt=None, step=RECIPE["vae_steps"])
-    # The committed VAE already carries the fine-tuned decoder (stage 4): mark that stage done.
-    save_checkpoint(run / "vae_decoder.pt", model=vae.state_dict(), opt=None, step=RECIPE["vae_decoder_steps"])
+    # The committed VAE carries the fine-tuned decoder (stage 4) as far as its recipe took it: a
+    # recipe with more decoder steps continues from there.
+    done = index.get("training", {}).get("recipe", {}).get("vae_decoder_steps", RECIPE["vae_decoder_steps"])
+    save_checkpoint(run / "vae_decoder.pt", model=vae.state_dict(), opt=None, step=done)
     (run / "latent_stats.json").write_text(json.dumps({"mean": vae.config.latents_mean,
                                                        "std": vae.config.latents_std}))
     save_checkpoint(run / "dit.pt", model=dit.state_dict(), ema=dit.state_dict(), opt=None, step=step,

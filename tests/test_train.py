@@ -4,6 +4,7 @@ import json
 import math
 import random
 
+import numpy as np
 import pytest
 import torch
 
@@ -51,6 +52,28 @@ def test_wide_batches_are_cut_to_a_run_of_frames(tmp_path):
     assert x.shape[2] == 16
 
 
+def test_edge_band_lies_on_both_sides_of_the_outline():
+    obj = np.zeros((1, 20, 20), bool)
+    obj[0, 5:15, 5:15] = True
+    band = train.edge_band(obj)[0]
+    e = train.EDGE_BAND
+    assert band[10, 5 - e] and band[10, 5 + e - 1] and not band[10, 5 - e - 1] and not band[10, 10]
+    assert not train.edge_band(np.zeros((1, 8, 8), bool)).any()
+    x, w = train.vae_batch(random.Random(0), 2, edge_weight=10.0)
+    assert w.max() == 1 + train.VAE_OBJECT_WEIGHT + 10.0  # object pixels next to an outline
+
+
+def test_seeding_continues_a_shorter_decoder_stage(tmp_path):
+    model = tmp_path / "model"
+    run = tmp_path / "run"
+    vae = train.VideoVAE(latents_mean=[0.0] * 8, latents_std=[1.0] * 8)
+    from engine.models.dit import SpacetimeDiT
+    pipe = WorldPipeline(vae, SpacetimeDiT(**PRESETS["tiny"]), {"num_train_timesteps": 1000, "shift": 2.0})
+    pipe.save_pretrained(model, extra_index={"training": {"dit_steps": 5, "recipe": {"vae_decoder_steps": 800}}})
+    train.seed_run_from_model(run, model)
+    assert torch.load(run / "vae_decoder.pt", weights_only=False)["step"] == 800  # a longer recipe goes on
+
+
 def test_clean_patterns_cover_every_kind():
     rng = random.Random(0)
     masks = [train.clean_pattern(rng, (16, 4, 4)) for _ in range(400)]
@@ -83,6 +106,7 @@ def test_stages_checkpoint_resume_export_and_seed(tmp_path):
     ema, step = train.train_dit(run, config, steps=3, batch=2, compile=False, wide_frames=8)  # resumes at 2
     assert step == 3
     assert train.train_vae_decoder(run, steps=1, batch=2) == 1
+    assert train.train_vae_decoder(run, steps=2, batch=2, edges_from=1) == 2  # the edge-weighted segment
 
     out = tmp_path / "model"
     train.export(run, out)
