@@ -56,7 +56,7 @@ def policy():
 def save_take(store, project_id, shot_id, frames, fps, record: ProvenanceRecord, settings: dict, kind: str,
               label: str = "", cancelled: bool = False, mark: bool = True, sign=None) -> str:
     """Watermark what the model made, write the MP4 + sidecar into the project, add the take row.
-    sign: a config folder whose C2PA signer signs the MP4 (None: unsigned; exports are signed)."""
+    sign: a config folder whose C2PA signer signs the MP4 (the studio signs every take; None: unsigned)."""
     from studio.project import new_id
 
     tid = new_id("t")
@@ -113,9 +113,10 @@ def _preview_path(store, project_id: str, preview_id: str):
 
 
 def save_preview(store, project_id, source: dict, frames, fps, record: ProvenanceRecord, settings: dict, kind: str,
-                 cancelled: bool = False, region=None) -> str:
-    """A fill or inpaint result waiting for Apply or Discard. It is watermarked now (Apply moves the
-    file into takes/ as it is); `region`: inpaint's painted pixels, the only ones marked."""
+                 cancelled: bool = False, region=None, sign=None) -> str:
+    """A fill or inpaint result waiting for Apply or Discard. It is watermarked and signed (`sign`: the
+    signer's config folder) now, since Apply moves the file into takes/ as it is; `region`: inpaint's
+    painted pixels, the only ones marked."""
     from studio.project import new_id
 
     vid = new_id("v")
@@ -123,6 +124,8 @@ def save_preview(store, project_id, source: dict, frames, fps, record: Provenanc
     frames, record = _write(path, frames, fps, record, settings, mark=True, region=region, preview={
         "kind": kind, "source_take": source["id"], "shot_id": source["shot_id"], "frames": len(frames),
         "fps": float(fps), "cancelled": bool(cancelled), "created": time.time()})
+    if sign is not None:
+        _sign(path, record, sign)
     return vid
 
 
@@ -229,12 +232,10 @@ def shot_request(shot: dict, seed: int, loop: bool = False) -> GenerateRequest:
 
 
 def run_job(store, engine, job: dict, progress, config_dir=None):
-    """Run one job; returns (new take ids, cancelled). config_dir: the C2PA signer's folder (long takes and
-    scenes are signed as the CLI signs them)."""
+    """Run one job; returns (new take ids, cancelled). config_dir: the C2PA signer's folder: every take (and
+    every fill or inpaint preview) is signed as the CLI signs its outputs."""
     p, pid, kind = job["params"], job["project_id"], job["kind"]
-    if kind in SIGNED:
-        return RUNNERS[kind](store, engine, pid, p, progress, config_dir=config_dir)
-    return RUNNERS[kind](store, engine, pid, p, progress)
+    return RUNNERS[kind](store, engine, pid, p, progress, config_dir=config_dir)
 
 
 def _run_shot(store, engine, pid, p, progress, loop=False, config_dir=None):
@@ -264,7 +265,7 @@ def _run_shot(store, engine, pid, p, progress, loop=False, config_dir=None):
                                                                result.fps))
     kind = "loop" if req.loop else ("animate" if shot.get("start_image") else "generate")
     tid = save_take(store, pid, shot.get("id"), result.frames, result.fps, rec, settings, kind,
-                    p.get("label", ""), result.cancelled)
+                    p.get("label", ""), result.cancelled, sign=config_dir)
     return [tid], result.cancelled
 
 
@@ -354,7 +355,7 @@ def _run_long_shot(store, engine, pid, shot, req, p, progress, config_dir):
         frames, _ = resample(base, np.arange(len(base)) / base_fps, np.arange(count) / req.fps)
         rec, mark = ProvenanceRecord.generated(len(frames), _generation(settings), req.fps), True
     tid = save_take(store, pid, shot.get("id"), frames, req.fps, rec, settings, kind, p.get("label", ""),
-                    cancelled=True, mark=mark)
+                    cancelled=True, mark=mark, sign=config_dir)
     return [tid], True
 
 
@@ -385,7 +386,7 @@ def _run_scene(store, engine, pid, p, progress, config_dir=None):
                     "scene": scene.title, "cast": {m: scene.cast[m] for m in shot.members}}
         rec = record_of(res, lambda: ProvenanceRecord.generated(len(res.frames), _generation(settings), res.fps))
         made.append(save_take(store, pid, sid, res.frames, res.fps, rec, settings, "scene",
-                              f"scene shot {i + 1}/{len(scene.shots)}"))
+                              f"scene shot {i + 1}/{len(scene.shots)}", sign=config_dir))
 
     result = render_scene(engine, scene, progress, on_shot=on_shot)
     if result.cancelled:
@@ -400,11 +401,11 @@ def _run_scene(store, engine, pid, p, progress, config_dir=None):
     return [*made, tid], False
 
 
-def _run_loop(store, engine, pid, p, progress):
+def _run_loop(store, engine, pid, p, progress, config_dir=None):
     take = store.take(p["take_id"])
     return _run_shot(store, engine, pid, {"shot_id": take["shot_id"], "settings": take["settings"],
                                           "seed": take["settings"].get("seed", 0), "label": p.get("label")},
-                     progress, loop=True) if take["shot_id"] else _no_shot()
+                     progress, loop=True, config_dir=config_dir) if take["shot_id"] else _no_shot()
 
 
 def _no_shot():
@@ -416,21 +417,21 @@ def _edit_settings(take, kind, **extra):
     return {**base, **extra, "verb": kind, "source_take": take["id"]}
 
 
-def _verb_take(store, pid, take, result, kind, settings, fallback_record, label=""):
+def _verb_take(store, pid, take, result, kind, settings, fallback_record, label="", sign=None):
     rec = record_of(result, fallback_record)
     tid = save_take(store, pid, take["shot_id"], result.frames, result.fps, rec, settings, kind, label,
-                    result.cancelled, mark=False)
+                    result.cancelled, mark=False, sign=sign)
     return [tid], result.cancelled
 
 
-def _verb_preview(store, pid, take, result, kind, settings, fallback_record, region=None):
+def _verb_preview(store, pid, take, result, kind, settings, fallback_record, region=None, sign=None):
     """Fill and inpaint make a preview (the job's result is its id); the user applies or discards it."""
     rec = record_of(result, fallback_record)
     return [save_preview(store, pid, take, result.frames, result.fps, rec, settings, kind, result.cancelled,
-                         region)], result.cancelled
+                         region, sign=sign)], result.cancelled
 
 
-def _run_extend(store, engine, pid, p, progress):
+def _run_extend(store, engine, pid, p, progress, config_dir=None):
     take = store.take(p["take_id"])
     prompt = p.get("prompt") or take["settings"].get("prompt", "")
     enforce(prompt, policy())
@@ -447,10 +448,10 @@ def _run_extend(store, engine, pid, p, progress):
         parts = [gen, src] if p.get("backward") else [src, gen]
         from engine.provenance import concatenate
         return concatenate([ProvenanceRecord(r.ranges, result.fps) for r in parts], result.fps)
-    return _verb_take(store, pid, take, result, "extend", settings, fallback, p.get("label", ""))
+    return _verb_take(store, pid, take, result, "extend", settings, fallback, p.get("label", ""), sign=config_dir)
 
 
-def _run_remix(store, engine, pid, p, progress):
+def _run_remix(store, engine, pid, p, progress, config_dir=None):
     take = store.take(p["take_id"])
     enforce(p["prompt"], policy())
     video = take_video(store, take)
@@ -459,10 +460,10 @@ def _run_remix(store, engine, pid, p, progress):
     settings = _edit_settings(take, "remix", prompt=p["prompt"], strength=p["strength"], model=engine.pipe.name)
     return _verb_take(store, pid, take, result, "remix", settings,
                       lambda: ProvenanceRecord.generated(len(result.frames), _generation(settings), result.fps),
-                      p.get("label", ""))
+                      p.get("label", ""), sign=config_dir)
 
 
-def _run_bridge(store, engine, pid, p, progress):
+def _run_bridge(store, engine, pid, p, progress, config_dir=None):
     a, b = store.take(p["take_id"]), store.take(p["to_take_id"])
     prompt = p.get("prompt") or f"{a['settings'].get('prompt', '')}, then {b['settings'].get('prompt', '')}"
     enforce(prompt, policy())
@@ -471,7 +472,7 @@ def _run_bridge(store, engine, pid, p, progress):
     settings = _edit_settings(a, "bridge", to_take=b["id"], prompt=prompt, seconds=p["seconds"], model=engine.pipe.name)
     rec = lambda: ProvenanceRecord.uniform("transition", len(result.frames), result.fps,  # noqa: E731
                                            generation=_generation(settings))
-    tids, cancelled = _verb_take(store, pid, a, result, "bridge", settings, rec, p.get("label", ""))
+    tids, cancelled = _verb_take(store, pid, a, result, "bridge", settings, rec, p.get("label", ""), sign=config_dir)
     if p.get("entry_id") and not cancelled:
         store.update_entry(p["entry_id"], bridge_take_id=tids[0], transition="bridge")
     return tids, cancelled
@@ -495,7 +496,7 @@ def parse_ranges(text: str, n: int) -> list[tuple[int, int]]:
     return out
 
 
-def _run_fill(store, engine, pid, p, progress):
+def _run_fill(store, engine, pid, p, progress, config_dir=None):
     take = store.take(p["take_id"])
     prompt = p.get("prompt") or take["settings"].get("prompt", "") or "the same scene"
     enforce(prompt, policy())
@@ -513,10 +514,10 @@ def _run_fill(store, engine, pid, p, progress):
         for a, b in ranges or result.settings.get("ranges", []):
             rec = rec.mark(a, b + 1, "inpainted", generation=_generation(settings))
         return rec
-    return _verb_preview(store, pid, take, result, "fill", settings, fallback)
+    return _verb_preview(store, pid, take, result, "fill", settings, fallback, sign=config_dir)
 
 
-def _run_inpaint(store, engine, pid, p, progress):
+def _run_inpaint(store, engine, pid, p, progress, config_dir=None):
     take = store.take(p["take_id"])
     enforce(p["prompt"], policy())
     from PIL import Image
@@ -534,9 +535,8 @@ def _run_inpaint(store, engine, pid, p, progress):
         region = mask_region(mask, result.frames.shape[2], result.frames.shape[1])
     return _verb_preview(store, pid, take, result, "inpaint", settings,
                          lambda: ProvenanceRecord.uniform("inpainted", len(result.frames), result.fps,
-                                                          generation=_generation(settings)), region)
+                                                          generation=_generation(settings)), region, sign=config_dir)
 
 
-SIGNED = ("shot", "scene")
 RUNNERS = {"shot": _run_shot, "scene": _run_scene, "loop": _run_loop, "extend": _run_extend, "remix": _run_remix, "bridge": _run_bridge,
            "fill": _run_fill, "inpaint": _run_inpaint}

@@ -103,6 +103,15 @@ def _project_with_takes(server, prompts=("a red ball rolls right", "a blue box f
     return pid, sids
 
 
+def assert_signed(root, store, take):
+    """The take's MP4 carries a C2PA manifest from the studio's signer whose record matches the take's."""
+    from engine.provenance import read_manifest, trust_anchors_pem
+
+    report = read_manifest(store.path(take["path"]), trust_anchors_pem(root / "config"))
+    assert report.trusted, (take["kind"], report.to_dict())
+    assert report.record.frame_count == take["frames"], take["kind"]
+
+
 def test_storyboard_takes_and_timeline(server):
     demo, c, root = server
     store = demo.studio.store
@@ -139,6 +148,8 @@ def test_storyboard_takes_and_timeline(server):
     assert kinds == ["bridge", "extend", "extend", "generate", "loop", "remix"], [j["error"] for j in store.jobs(pid)]
     ext = [t for t in store.takes(pid, sids[0]) if t["kind"] == "extend"][0]
     assert ext["frames"] > store.take(takes[0])["frames"]
+    for t in store.takes(pid, sids[0]):  # every take is signed, not only exports
+        assert_signed(root, store, t)
     # several takes under a card; choosing one replaces its shot's clip on the timeline, in place
     card = call(c, "storyboard", pid)[0].split(f"data-shot='{sids[0]}'")[1].split("data-shot=")[0]
     assert card.count("<video") == 6 and card.count("take chosen") == 1
@@ -220,6 +231,7 @@ def test_fill_inpaint_and_uploads(server, tmp_path):
     assert filled[0]["provenance"].get("watermark"), "the applied fix carries the watermark of the frames it made"
     assert store.path(store.take(tid)["path"]).read_bytes() == original
     assert "gone" in msg(call(c, "apply_fix", pid, tid, vid))  # applied once, never twice
+    assert_signed(root, store, filled[0])  # signed as a preview, moved as it is
     strip = call(c, "load_take", pid, filled[0]["id"])[3]
     assert strip.split("data-strip='")[1].split("'")[0] == made
     assert "found" in call(c, "auto_detect", tid)[1]
@@ -366,6 +378,9 @@ def test_cast_scene_render_and_continuity_report(server):
         assert f"data-take='{k[0]['id']}'" in card and "continuity" in card
     # the assembled scene is a take of its own (no shot), signed, with the report in its settings
     whole = scenes.latest_scene(store, pid)
+    for k in kept:
+        assert_signed(root, store, k[0])
+    assert_signed(root, store, whole)
     assert whole["shot_id"] is None and whole["frames"] == sum(k[0]["frames"] for k in kept)  # two cuts
     assert whole["settings"]["shot_takes"] == [k[0]["id"] for k in kept]
     side = json.loads(Path(f"{store.path(whole['path'])}.json").read_text())
