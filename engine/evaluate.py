@@ -37,12 +37,16 @@ class Case:
     seed: int
 
 
-def _obj_for(rng: random.Random, motion: str, colour: str | None = None) -> Obj:
+def _obj_for(rng: random.Random, motion: str, colour: str | None = None, combos: str = "held") -> Obj:
     held = [c for c in sorted(HELD_OUT_COMBOS) if c[2] == motion and (colour is None or c[0] == colour)]
-    if held and rng.random() < 0.75:
+    if combos == "held" and held and rng.random() < 0.75:
         colour, shape, _ = rng.choice(held)
     else:
-        colour, shape = colour or rng.choice(list(COLOURS)), rng.choice(SHAPES)
+        fixed = colour
+        while True:
+            colour, shape = fixed or rng.choice(list(COLOURS)), rng.choice(SHAPES)
+            if combos == "held" or (colour, shape, motion) not in HELD_OUT_COMBOS:
+                break
     return Obj(colour, shape, rng.choice(list(SIZES)), motion, "normal")
 
 
@@ -61,28 +65,33 @@ def _placed(scene: Scene) -> Scene:
 
 
 def build_cases(n_direction: int = 24, n_colour: int = 8, n_permanence: int = 8, seed: int = 1234,
-                phrasing: str = "eval") -> list[Case]:
+                phrasing: str = "eval", combos: str = "held") -> list[Case]:
     """`phrasing="eval"`: held-out wording (the benchmark); "train": the same held-out scenes in
-    training wording, which separates not knowing a word from not composing known ones."""
+    training wording, which separates not knowing a word from not composing known ones.
+    `combos="held"`: most first objects are held-out colour x shape x motion combinations (the
+    benchmark); "train": only combinations the training sampler draws (with `phrasing="train"`,
+    prompts like the training data's, which separates not fitting from not generalising)."""
     if phrasing not in ("eval", "train"):
         raise ValueError(f"phrasing must be 'eval' or 'train', got {phrasing!r}")
+    if combos not in ("held", "train"):
+        raise ValueError(f"combos must be 'held' or 'train', got {combos!r}")
     rng = random.Random(seed)
     cases = []
     for i in range(n_direction):
         motion = DIRECTIONS[i % 4]
-        scene = _placed(Scene((_obj_for(rng, motion),), rng.choice(BACKGROUNDS), seed=rng.randrange(1 << 30)))
+        scene = _placed(Scene((_obj_for(rng, motion, combos=combos),), rng.choice(BACKGROUNDS), seed=rng.randrange(1 << 30)))
         cases.append(Case("direction", caption(scene, rng, split=phrasing), scene, 1000 + i))
     for i in range(n_colour):  # two objects: both colours present, no third
-        a = _obj_for(rng, rng.choice(["bounce", "orbit", "grow", "shrink", "still"]))
+        a = _obj_for(rng, rng.choice(["bounce", "orbit", "grow", "shrink", "still"]), combos=combos)
         while True:
-            b = _obj_for(rng, rng.choice(["right", "left", "still", "bounce"]))
+            b = _obj_for(rng, rng.choice(["right", "left", "still", "bounce"]), combos=combos)
             if b.colour != a.colour:
                 break
         scene = _placed(Scene((a, b), rng.choice(BACKGROUNDS), seed=rng.randrange(1 << 30)))
         cases.append(Case("colour", caption(scene, rng, split=phrasing), scene, 2000 + i))
     for i in range(n_permanence):
         motion = ("right", "left")[i % 2]
-        obj = _obj_for(rng, motion)
+        obj = _obj_for(rng, motion, combos=combos)
         scene = _placed(Scene((obj,), rng.choice(BACKGROUNDS), wall=True, seed=rng.randrange(1 << 30)))
         cases.append(Case("permanence", caption(scene, rng, split=phrasing), scene, 3000 + i))
     return cases

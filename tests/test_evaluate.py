@@ -48,3 +48,16 @@ def test_colour_score_counts_a_stray_colour(cases):
     frames[:, :8, :8] = measure.COLOURS[other]  # 64 px of 16384: over the 0.2 % presence floor
     assert ev.score_colours(ev.truth_frames(case), case.scene)
     assert not ev.score_colours(frames, case.scene)
+
+
+def test_training_combinations_leave_out_every_held_out_one():
+    from engine.world.scene import HELD_OUT_COMBOS
+
+    held = ev.build_cases(n_direction=24, n_colour=8, n_permanence=8)
+    train = ev.build_cases(n_direction=24, n_colour=8, n_permanence=8, phrasing="train", combos="train")
+    combo = lambda o: (o.colour, o.shape, o.motion)  # noqa: E731
+    assert any(combo(c.scene.objects[0]) in HELD_OUT_COMBOS for c in held)
+    assert not any(combo(o) in HELD_OUT_COMBOS for c in train for o in c.scene.objects)
+    assert ev.evaluate(None, train[:4], truth="render")["direction_accuracy"] == 1.0
+    with pytest.raises(ValueError, match="combos must be"):
+        ev.build_cases(combos="seen")

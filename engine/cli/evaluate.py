@@ -17,6 +17,9 @@ def register(sub):
     p.add_argument("--phrasing", choices=["eval", "train"], default="eval",
                    help="eval: held-out wording (the benchmark, default); train: the same held-out scenes in "
                         "training wording (separates unknown words from unknown combinations)")
+    p.add_argument("--combos", choices=["held", "train"], default="held",
+                   help="held: mostly held-out colour x shape x motion combinations (the benchmark, default); "
+                        "train: only combinations seen in training (with --phrasing train: in-distribution prompts)")
     p.add_argument("--steps", type=int, default=defaults.STEPS)
     p.add_argument("--guidance", type=float, default=defaults.GUIDANCE)
     p.add_argument("--churn", type=float, default=0.0,
@@ -44,7 +47,8 @@ def run(args) -> int:
     engine = Engine(args.model, dtype=args.dtype)
     if args.verbs is not None:
         return run_verbs(engine, args)
-    cases = build_cases(args.direction, args.colour, args.permanence, phrasing=args.phrasing)
+    cases = build_cases(args.direction, args.colour, args.permanence, phrasing=args.phrasing,
+                        combos=args.combos)
 
     def show(i, n, row):
         sys.stderr.write(f"\r{i}/{n} {row['kind']:<10}")
