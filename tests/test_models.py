@@ -91,6 +91,25 @@ def test_dit_save_load_round_trip_is_exact(tmp_path):
     assert torch.equal(m(x, t, *args), m2(x, t, *args))
 
 
+def test_sincos_positions_are_absolute_and_round_trip(tmp_path):
+    from engine.models.dit import sincos_positions
+
+    pos = sincos_positions((3, 4, 5), 64, "cpu")
+    assert pos.shape == (60, 64) and len({tuple(r.tolist()) for r in pos}) == 60  # every position distinct
+    m = tiny_dit(positions="sincos")
+    m.save_pretrained(tmp_path / "t")
+    m2 = SpacetimeDiT.from_pretrained(tmp_path / "t").eval()
+    assert m2.config.positions == "sincos"
+    # a frame of constant latents: with absolute positions its tokens differ by where they are
+    x, t = torch.ones(1, 4, 2, 8, 8), torch.rand(1)
+    args = (torch.randn(1, 5, 384), torch.ones(1, 5, dtype=torch.bool), torch.randn(1, 384))
+    out = m(x, t, *args)
+    assert torch.equal(out, m2(x, t, *args))
+    assert not torch.allclose(out[..., :4, :4], out[..., 4:, 4:])
+    with pytest.raises(ValueError, match="positions must be"):
+        SpacetimeDiT(positions="learned")
+
+
 def test_vae_save_load_keeps_latent_stats(tmp_path):
     vae = VideoVAE(latent_channels=4, channels=(16, 16, 16), latents_mean=[0.1] * 4, latents_std=[2.0] * 4)
     vae.save_pretrained(tmp_path / "v")

@@ -59,6 +59,22 @@ def apply_rope(x, cos, sin):
     return out.flatten(-2).type_as(x)
 
 
+def sincos_positions(grid: tuple[int, int, int], dim: int, device, max_period: float = 100.0):
+    """Fixed absolute positions (N, dim) on a (T, H, W) grid: a quarter of the channels for time
+    and three eighths for each spatial axis, sin and cos of the position at geometric frequencies."""
+    sizes = (dim - 2 * (3 * dim // 8), 3 * dim // 8, 3 * dim // 8)
+    parts = []
+    for axis, (n, d) in enumerate(zip(grid, sizes)):
+        freqs = 1.0 / max_period ** (torch.arange(d // 2, device=device, dtype=torch.float32) / (d // 2))
+        a = torch.arange(n, device=device, dtype=torch.float32)[:, None] * freqs  # n, d/2
+        e = torch.cat([a.sin(), a.cos()], dim=-1)
+        e = F.pad(e, (0, d - e.shape[-1]))
+        shape = [1, 1, 1, d]
+        shape[axis] = n
+        parts.append(e.view(shape).expand(*grid, d))
+    return torch.cat(parts, dim=-1).reshape(-1, dim)
+
+
 def timestep_embedding(t, dim: int, max_period: float = 10000.0):
     """Sinusoidal embedding of t in [0, 1] (scaled by 1000), any leading shape -> (..., dim)."""
     half = dim // 2
@@ -135,10 +151,13 @@ class SpacetimeDiT(ModelMixin, ConfigMixin):
     @register_to_config
     def __init__(self, in_channels: int = 8, patch_size: tuple = (1, 4, 4), hidden_size: int = 256,
                  depth: int = 10, num_heads: int = 4, mlp_ratio: float = 4.0, text_dim: int = 384,
-                 rope_axes: tuple = (16, 24, 24), rope_theta: float = 100.0, prediction: str = "velocity"):
+                 rope_axes: tuple = (16, 24, 24), rope_theta: float = 100.0, prediction: str = "velocity",
+                 positions: str = "rope"):
         super().__init__()
         if prediction not in ("velocity", "x0"):
             raise ValueError(f"prediction must be 'velocity' or 'x0', got {prediction!r}")
+        if positions not in ("rope", "sincos"):
+            raise ValueError(f"positions must be 'rope' or 'sincos', got {positions!r}")
         pt, ph, pw = patch_size
         D = hidden_size
         assert sum(rope_axes) == D // num_heads, "rope_axes must add up to the head dimension"
@@ -206,7 +225,11 @@ class SpacetimeDiT(ModelMixin, ConfigMixin):
         mod = self.adaLN(c)  # B, N, 6D
         context = self.text_embed(text)  # B, L, D
         mask = text_mask[:, None, None, :]  # B, 1, 1, L
-        rope = rope_tables(self.grid(shape), self.config.rope_axes, self.config.rope_theta, x.device)
+        rope = None
+        if self.config.positions == "sincos":  # absolute positions added to the tokens
+            h = h + sincos_positions(self.grid(shape), h.shape[-1], x.device).to(h.dtype)
+        else:
+            rope = rope_tables(self.grid(shape), self.config.rope_axes, self.config.rope_theta, x.device)
         for block in self.blocks:
             h = block(h, mod, context, mask, rope)
         shift, scale = self.final_adaLN(c).chunk(2, dim=-1)
