@@ -133,7 +133,7 @@ def score_permanence(frames: np.ndarray, obj: Obj) -> bool:
 def truth_frames(case: Case, engine=None, vae: bool = False) -> np.ndarray:
     """The case's scene rendered at the engine's base rate and size, as the model's clip would be;
     `vae=True`: encoded and decoded by `engine`'s model (the world model's VAE)."""
-    from engine.service import ASPECTS, BASE_FPS
+    from engine.service import ASPECTS, BASE_FPS, _pad_frames
 
     w, h = ASPECTS["1:1"]
     frames = render(case.scene, w, h, BASE_FPS, round(CLIP_SECONDS * BASE_FPS))
@@ -142,9 +142,7 @@ def truth_frames(case: Case, engine=None, vae: bool = False) -> np.ndarray:
     pipe = engine.pipe
     if not hasattr(pipe, "encode_video"):
         raise ValueError("truth='vae' needs the world model (a VAE that encodes frames)")
-    r = pipe.temporal_ratio
-    n = 1 + r * -(-(len(frames) - 1) // r)  # the VAE takes 1 + r*k frames: pad with the last
-    padded = np.concatenate([frames, np.repeat(frames[-1:], n - len(frames), 0)])
+    padded = _pad_frames(frames, engine.frames_for(CLIP_SECONDS))  # the VAE takes 1 + r*k frames
     return pipe.decode_latents(pipe.encode_video(padded))[:len(frames)]
 
 
@@ -164,9 +162,10 @@ def evaluate(engine, cases: list[Case], steps: int = defaults.STEPS, guidance: f
             req = GenerateRequest(prompt=case.prompt, seed=case.seed, steps=steps, guidance=guidance, fps=BASE_FPS,
                                   churn=churn)
             frames = engine.generate(req).frames
+        missing, extra = colour_errors(frames, case.scene)
         row = {"kind": case.kind, "prompt": case.prompt, "seed": case.seed,
-               "colour": score_colours(frames, case.scene), "flicker": measure.flicker(frames),
-               **dict(zip(("missing_colours", "extra_colours"), colour_errors(frames, case.scene))),
+               "colour": not missing and not extra, "missing_colours": missing, "extra_colours": extra,
+               "flicker": measure.flicker(frames),
                "dominant_colour": measure.dominant_colour(frames) == case.scene.objects[0].colour,
                "background": measure.background_distance(frames, case.scene.background) < measure.COLOUR_DISTANCE}
         if case.kind == "direction":
