@@ -61,3 +61,29 @@ def test_training_combinations_leave_out_every_held_out_one():
     assert ev.evaluate(None, train[:4], truth="render")["direction_accuracy"] == 1.0
     with pytest.raises(ValueError, match="combos must be"):
         ev.build_cases(combos="seen")
+
+
+def test_an_outline_fringe_is_not_an_object(cases):
+    """A two-pixel ring of another colour round the object (a soft decoder's fringe) is not an
+    unprompted object; a solid patch of the same number of pixels is."""
+    case = next(c for c in cases if c.kind == "direction")
+    frames = ev.truth_frames(case).copy()
+    other = next(c for c in measure.COLOURS if c != case.scene.objects[0].colour)
+    ring = frames.copy()
+    ring[:, 20:60, 20:22] = ring[:, 20:60, 58:60] = measure.COLOURS[other]  # 160 px, 2 px wide
+    assert ev.score_colours(ring, case.scene)
+    frames[:, 20:33, 20:33] = measure.COLOURS[other]  # 169 px, solid
+    assert not ev.score_colours(frames, case.scene)
+
+
+def test_unplaceable_words_are_held_out_colour_words():
+    from engine.world.captioner import COLOUR_WORDS
+
+    held = {w[1:] for ws in COLOUR_WORDS.values() for w in ws if w.startswith("~")}
+    words = ev.encoder_confusions()
+    assert words <= held
+    # a held-out word that contains its training colour word is always placeable
+    assert "sunflower yellow" not in words and "flamingo pink" not in words
+    for w in words:
+        assert ev.confusing_words(f"A big {w} ball moves left.") == [w]
+    assert ev.confusing_words("A big red ball moves left.") == []
