@@ -136,12 +136,16 @@ def train_vae(run: Path, steps: int = 1200, batch: int = 8, lr: float = 1e-3, se
 
 
 def train_vae_decoder(run: Path, steps: int = 800, batch: int = 8, lr: float = 5e-4, seed: int = 3,
-                      max_seconds: float = 1e9, edges_from: int | None = None, edge_lr: float = 3e-4,
-                      edge_weight: float = 10.0):
+                      max_seconds: float = 1e9, tune_from: int | None = None, tune_lr: float = 3e-4,
+                      edge_weight: float = 0.0, latent_noise: float = 0.0):
     """Fine-tune the decoder alone on posterior means, the encoder frozen: latents (and so the
     transformer's training data) do not change, the pictures get sharper. Resumable.
-    `edges_from`: from this step on, a second cosine segment (peak `edge_lr`) with `edge_weight`
-    on the pixels around object outlines (see vae_batch); None: one segment over `steps`."""
+    `tune_from`: from this step on, a second cosine segment (peak `tune_lr`) with `edge_weight` on
+    the pixels around object outlines (see vae_batch) and Gaussian noise of up to `latent_noise`
+    (in units of each channel's standard deviation, uniform per clip, none for a quarter of the
+    clips) added to the latents, so that the decoder maps the transformer's slightly
+    off-manifold latents to clean objects instead of speckles of other palette colours.
+    None: one segment over `steps`."""
     ckpt = run / "vae_decoder.pt"
     vae = load_vae(run)
     vae.encoder.requires_grad_(False)
@@ -156,20 +160,25 @@ def train_vae_decoder(run: Path, steps: int = 800, batch: int = 8, lr: float = 5
         step = state["step"]
     rng = random.Random(seed * 1000 + step)
     start = time.time()
-    first_end = edges_from or steps
+    first_end = tune_from or steps
+    std = torch.tensor(vae.config.latents_std or [1.0] * vae.config.latent_channels, dtype=torch.float32).view(1, -1, 1, 1, 1)
     while step < steps and time.time() - start < max_seconds:
-        edges = edges_from is not None and step >= edges_from
+        tuning = tune_from is not None and step >= tune_from
         for g in opt.param_groups:
-            if edges:
-                k = (step - edges_from) / max(1, steps - edges_from)
-                g["lr"] = edge_lr * min(1.0, (step - edges_from + 1) / 20) * 0.5 * (1 + math.cos(math.pi * k))
+            if tuning:
+                k = (step - tune_from) / max(1, steps - tune_from)
+                g["lr"] = tune_lr * min(1.0, (step - tune_from + 1) / 20) * 0.5 * (1 + math.cos(math.pi * k))
             else:
                 g["lr"] = lr * min(1.0, (step + 1) / 20) * 0.5 * (1 + math.cos(math.pi * step / first_end))
-        x, wts = vae_batch(rng, batch, edge_weight=edge_weight if edges else 0.0)
+        x, wts = vae_batch(rng, batch, edge_weight=edge_weight if tuning else 0.0)
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-            z = vae.encode(x)
+            z = vae.encode(x).float()
+        if tuning and latent_noise:
+            sigma = torch.tensor([0.0 if rng.random() < 0.25 else rng.uniform(0, latent_noise)
+                                  for _ in range(len(z))]).view(-1, 1, 1, 1, 1)
+            z = z + sigma * std * torch.randn(z.shape, generator=torch.Generator().manual_seed(rng.getrandbits(31)))
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            y = vae.decode(z.float()).float()
+            y = vae.decode(z).float()
         loss = (((y - x).abs() + (y - x) ** 2) * wts).mean() / wts.mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -444,7 +453,8 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
 SHIFT = 2.0
 RECIPE = dict(vae_steps=800, vae_schedule_steps=900, vae_batch=8, clips=6000, dit_preset="XS", dit_steps=12000,
               dit_batch=16, dit_lr=1e-3, shift=SHIFT, text_drop=0.1, ema_decay=0.998, object_weight=5.0,
-              vae_decoder_steps=800, vae_decoder_edges_from=None, t_uniform=0.5, wide_frames=8,
+              vae_decoder_steps=800, vae_decoder_tune_from=None, vae_decoder_edge_weight=0.0,
+              vae_decoder_latent_noise=0.0, t_uniform=0.5, wide_frames=8,
               # learning-rate segments (first step, peak, last step): the first two runs, then a restart
               # in the third run (docs/TRAINING.md)
               dit_schedule=[(0, 1e-3, 4500), (4500, 6e-4, 12000)])
@@ -505,7 +515,8 @@ def train_all(run: Path, minutes: float, resume_from: Path | None = None, out: P
               schedule=r["dit_schedule"], wide_frames=r["wide_frames"])
     # 4. The decoder alone, encoder frozen (latents unchanged). In the first run it trained
     # alongside the transformer on the machine's second core.
-    train_vae_decoder(run, steps=r["vae_decoder_steps"], edges_from=r["vae_decoder_edges_from"],
+    train_vae_decoder(run, steps=r["vae_decoder_steps"], tune_from=r["vae_decoder_tune_from"],
+                      edge_weight=r["vae_decoder_edge_weight"], latent_noise=r["vae_decoder_latent_noise"],
                       max_seconds=max(0.0, deadline - time.time()))
     if out is not None:
         export(run, out)

@@ -106,7 +106,8 @@ def test_stages_checkpoint_resume_export_and_seed(tmp_path):
     ema, step = train.train_dit(run, config, steps=3, batch=2, compile=False, wide_frames=8)  # resumes at 2
     assert step == 3
     assert train.train_vae_decoder(run, steps=1, batch=2) == 1
-    assert train.train_vae_decoder(run, steps=2, batch=2, edges_from=1) == 2  # the edge-weighted segment
+    assert train.train_vae_decoder(run, steps=2, batch=2, tune_from=1, edge_weight=10.0,
+                                   latent_noise=0.3) == 2  # the second segment
 
     out = tmp_path / "model"
     train.export(run, out)
