@@ -178,6 +178,16 @@ class Engine:
         n = self.base_frames(req)
         return len(_windows(n, self.temporal_ratio)) + (1 if req.loop else 0)
 
+    def unseen_words(self, prompt: str) -> list[str]:
+        """Words of `prompt` the model was never trained on, for a model trained on the world's
+        captions (the bundled one); [] for other families, whose vocabulary is open."""
+        from engine.families import family_of
+
+        if family_of(self.model_path) != "world":
+            return []
+        from engine.world.captioner import unseen_words
+        return unseen_words(prompt)
+
     def settings(self, req: GenerateRequest) -> dict:
         d = {f.name: getattr(req, f.name) for f in dataclasses.fields(req) if f.name not in ("conditions", "init_video")}
         w, h = req.canvas()

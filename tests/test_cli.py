@@ -38,6 +38,16 @@ def test_generate_writes_mp4_and_sidecar(tiny_model, tmp_path):
     assert report.verified and report.watermark.detected, report
 
 
+def test_generate_notes_words_the_world_model_never_saw(tiny_model, tmp_path, capsys):
+    out = tmp_path / "a.mp4"
+    args = ["generate", "--model", str(tiny_model), "--steps", "1", "--fps", "8", "--out", str(out)]
+    assert main([*args, "--prompt", "a cinematic amethyst orb moves right"]) == 0
+    err = capsys.readouterr().err
+    assert "never saw 'cinematic', 'amethyst', 'orb' in training" in err
+    assert main([*args, "--prompt", "a big red ball moves right in a grey studio"]) == 0
+    assert "never saw" not in capsys.readouterr().err
+
+
 def test_same_seed_same_frames_png_folder(tiny_model, tmp_path):
     a, b, c = tmp_path / "a/", tmp_path / "b/", tmp_path / "c/"
     for out, seed in ((a, "1"), (b, "1"), (c, "2")):

@@ -75,3 +75,15 @@ def test_wall_hides_the_object_and_it_comes_out_unchanged():
     assert abs(cov[0] - cov[-1]) < 0.2 * cov[0]  # same size before and after
     from engine.evaluate import score_permanence
     assert score_permanence(frames, s.objects[0])
+
+
+def test_unseen_words_are_words_no_training_caption_has():
+    from engine.world.captioner import training_words, unseen_words
+
+    rng = random.Random(5)
+    for i in range(300):  # every training caption is fully known
+        assert unseen_words(caption(sample_scene(i), rng)) == []
+    assert unseen_words("Two red balls bounce, cinematic, 35mm!") == ["two", "cinematic", "mm"]
+    held = [caption(sample_scene(i, split="eval"), rng, split="eval") for i in range(50)]
+    assert any(unseen_words(c) for c in held)  # held-out phrasings are unseen words
+    assert "ruby" not in training_words() and "red" in training_words()

@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 import sys
 
-from engine.cli.common import add_output_options, check_prompt, make_engine, progress_printer, write_result
+from engine.cli.common import (add_output_options, check_prompt, make_engine, note_vocabulary, progress_printer,
+                               vocabulary_note, write_result)
 from engine.errors import InputError
 from engine.families.cli import show_preflight, validate
 
@@ -53,6 +54,7 @@ def run(args) -> int:
     media.check_output_path(args.out)
     engine = make_engine(args)
     show_preflight(args, req)
+    note_vocabulary(engine, req.prompt, args.quiet)
     from engine import longtake
 
     if media.check_output_path(args.out) == "mp4" and longtake.streamable(engine, req):
@@ -138,6 +140,9 @@ def run_batch(args) -> int:
         engine = make_engine(args)
         for n, req, out, decision in jobs:
             try:
+                note = vocabulary_note(engine.unseen_words(req.prompt))
+                if note and not args.quiet:
+                    sys.stderr.write(f"line {n}: {note}\n")
                 result = engine.generate(req, progress_printer(args.quiet))
                 write_result(result, out, args, decision)
             except InputError as e:

@@ -7,7 +7,9 @@ held out: training captions never contain them, evaluation prompts use them
 """
 from __future__ import annotations
 
+import functools
 import random
+import re
 
 from engine.world.scene import Scene
 
@@ -178,3 +180,38 @@ def caption(scene: Scene, rng: random.Random | int = 0, split: str = "train") ->
     text = frame.format(Objs=objs, objs=objs, objs_g=objs, bg=" " + bg, Bg=bg, cam=cam,
                         Cam_clause=cam_clause)
     return text[0].upper() + text[1:]
+
+
+def _phrases(table) -> list:
+    """Every phrasing a table holds, flattened (tables are dicts or lists of strings or tuples)."""
+    items = [x for v in table.values() for x in v] if isinstance(table, dict) else list(table)
+    return [s for x in items for s in (x if isinstance(x, tuple) else (x,))]
+
+
+_WORD = re.compile(r"[a-z]+(?:['-][a-z]+)*")
+
+
+@functools.lru_cache(maxsize=1)
+def training_words() -> frozenset:
+    """Every word a training caption can contain (the `train` split's phrasings and frames)."""
+    tables = (COLOUR_WORDS, SHAPE_WORDS, SIZE_WORDS, MOTION_WORDS, SPEED_WORDS, BACKGROUND_WORDS, WALL_WORDS,
+              CAMERA_WORDS, JOINERS, DETERMINERS, FRAMES)
+    words = {"an"}
+    for table in tables:
+        for phrase in _phrases(table):
+            if not phrase.startswith("~"):
+                words.update(_WORD.findall(re.sub(r"\{\w+\}", " ", phrase).lower()))
+    return frozenset(words)
+
+
+def unseen_words(prompt: str) -> list[str]:
+    """The words of `prompt` that no training caption contains, in order (a known word with or
+    without a final -s/-es counts as known). A model trained on these captions has no reason to follow them; the
+    text encoder may still place them (see engine.evaluate.encoder_confusions)."""
+    known, out = training_words(), []
+    for w in _WORD.findall((prompt or "").lower()):
+        if {w, w + "s", w + "es", w[:-1] if w.endswith("s") else w, w[:-2] if w.endswith("es") else w} & known:
+            continue
+        if w not in out:
+            out.append(w)
+    return out

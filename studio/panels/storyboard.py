@@ -342,10 +342,24 @@ def listen(studio, demo):
         store.update_shot(_shot_id(pid, sid), **f)
         return cards_html(studio, pid, sid), gr.update(choices=shot_choices(studio, pid), value=sid), ok("saved")
 
+    def vocabulary(model, prompts: list[str]) -> str:
+        """A note on words the chosen model never saw in training (world models), after the message."""
+        from engine.cli.common import vocabulary_note
+
+        engine, words, shots = studio.engines(model), [], []
+        for i, p in enumerate(prompts, 1):
+            new = engine.unseen_words(p)
+            words += [w for w in new if w not in words]
+            shots += [i] if new else []
+        if not words:
+            return ""
+        where = f" (shot{'s' if len(shots) > 1 else ''} {', '.join(map(str, shots))})" if len(prompts) > 1 else ""
+        return "\n\n" + vocabulary_note(words) + where
+
     @guarded(3)
     def render_shot(pid, sid, model, *values):
         f = _fields(studio, need_project(pid), values)
-        scenes.expand(f["prompt"], store.cast(pid))
+        prompt = scenes.expand(f["prompt"], store.cast(pid))
         store.update_shot(_shot_id(pid, sid), **f)
         n = len(shot_choices(studio, pid))
         idx = [v for _, v in shot_choices(studio, pid)].index(sid) + 1
@@ -353,24 +367,26 @@ def listen(studio, demo):
             queue.submit(pid, "shot", {"shot_id": sid, "seed": f["seed"] + k, "model": model,
                                        "label": f"shot {idx}/{n} take {k + 1}"})
         return cards_html(studio, pid, sid), gr.update(choices=shot_choices(studio, pid), value=sid), \
-            ok(f"queued {f['takes']} take(s) of shot {idx}")
+            ok(f"queued {f['takes']} take(s) of shot {idx}") + vocabulary(model, [prompt])
 
     @guarded(2)
     def render_all(pid, model):
         shots = store.shots(need_project(pid))
         if not shots:
             raise InputError("no shots to render; add a shot first")
+        prompts = []
         for i, s in enumerate(shots):
             try:
                 shot_request(s, s["seed"]).validate()
-                scenes.expand(s["prompt"], store.cast(pid))
+                prompts.append(scenes.expand(s["prompt"], store.cast(pid)))
             except InputError as e:
                 raise InputError(f"shot {i + 1}: {e}") from None
         for i, s in enumerate(shots):
             for k in range(s["takes"]):
                 queue.submit(pid, "shot", {"shot_id": s["id"], "seed": s["seed"] + k, "model": model,
                                            "label": f"shot {i + 1}/{len(shots)} take {k + 1}"})
-        return cards_html(studio, pid, None), ok(f"queued {sum(s['takes'] for s in shots)} take(s)")
+        return cards_html(studio, pid, None), ok(f"queued {sum(s['takes'] for s in shots)} take(s)") + \
+            vocabulary(model, prompts)
 
     @guarded(4)
     def set_member(pid, name, description):
