@@ -157,6 +157,12 @@ class Engine:
         return self._pipe
 
     @property
+    def take_fps(self) -> float:
+        """The rate the studio renders takes at: the bundled model's base rate (8 fps, the timeline
+        interpolates on delivery), a real checkpoint's own rate (engine.families)."""
+        return float(getattr(self.pipe, "take_fps", BASE_FPS))
+
+    @property
     def temporal_ratio(self) -> int:
         """Frames per latent frame after the first: a clip the model makes has 1 + r*k frames."""
         return self.pipe.temporal_ratio

@@ -222,12 +222,13 @@ def load_still(store, rel: str | None) -> np.ndarray | None:
 # Running a job
 # --------------------------------------------------------------------------
 
-def shot_request(shot: dict, seed: int, loop: bool = False) -> GenerateRequest:
+def shot_request(shot: dict, seed: int, loop: bool = False, fps: float = BASE_FPS) -> GenerateRequest:
+    """The shot as a request at `fps` (the engine's `take_fps`: the bundled model's base rate)."""
     prompt = shot["prompt"].strip()
     if shot.get("camera", "").strip() and prompt:
         prompt = f"{prompt}, {shot['camera'].strip()}"
     return GenerateRequest(prompt=prompt, negative=shot.get("negative") or "", seconds=float(shot["seconds"]),
-                           fps=BASE_FPS, aspect=shot["aspect"], seed=int(seed), steps=int(shot["steps"]),
+                           fps=fps, aspect=shot["aspect"], seed=int(seed), steps=int(shot["steps"]),
                            guidance=float(shot["guidance"]), loop=loop)
 
 
@@ -248,7 +249,7 @@ def _run_shot(store, engine, pid, p, progress, loop=False, config_dir=None):
             "prompt", "negative", "seconds", "aspect", "seed", "steps", "guidance")}, "camera": ""}
     else:  # the shot as written: its {member}s become the cast's descriptions
         shot = {**shot, "shot_prompt": shot["prompt"], "prompt": expand(shot["prompt"], store.cast(pid))}
-    req = shot_request(shot, p.get("seed", shot["seed"]), loop=loop or p.get("loop", False))
+    req = shot_request(shot, p.get("seed", shot["seed"]), loop=loop or p.get("loop", False), fps=engine.take_fps)
     for rel, idx in ((shot.get("start_image"), 0), (shot.get("end_image"), -1)):
         img = load_still(store, rel)
         if img is not None:
@@ -372,7 +373,8 @@ def _run_scene(store, engine, pid, p, progress, config_dir=None):
     from engine.scene import render_scene
     from studio.scene import check
 
-    scene = check(p["scene"])  # checked when queued; again here, since a restart re-runs the saved scene
+    # checked when queued; again here, since a restart re-runs the saved scene; at the model's own rate
+    scene = check({**p["scene"], "fps": engine.take_fps})
     for s in scene.shots:
         enforce(s.text, policy())
     shot_ids = list(p.get("shot_ids") or [])

@@ -582,3 +582,29 @@ def test_preflight_counts_a_loops_seam_window(folders, monkeypatch):
     plain = preflight(folders["ltxc"], request(frames=24))
     loop = preflight(folders["ltxc"], request(frames=24, loop=True))  # the clip (25 frames) and a 21-frame seam
     assert loop.peak_gib == plain.peak_gib and loop.seconds > 1.5 * plain.seconds
+
+
+def test_studio_takes_and_loops_render_at_the_models_own_rate(folders, tmp_path):
+    """The studio asks a real checkpoint for its own rate (LTX 24 fps, Wan 16), not the bundled
+    model's 8 fps base rate: at 8 fps LTX clips are short of frames and a studio loop could not be
+    joined; Wan made 16 fps and had half its frames thrown away."""
+    from engine.service import Engine
+    from studio.jobs import run_job
+    from studio.project import Store
+
+    st = Store(tmp_path / "projects")
+    pid = st.create_project("Real checkpoints")
+    progress = lambda *a, **k: None  # noqa: E731
+    for key, fps in (("ltxc", 24.0), ("wan", 16.0)):
+        sid = st.add_shot(pid, prompt=PROMPT, seconds=1.0, aspect="1:1", steps=2)
+        engine = Engine(folders[key])
+        assert engine.take_fps == fps
+        (tid,), cancelled = run_job(st, engine, {"project_id": pid, "kind": "shot",
+                                                 "params": {"shot_id": sid, "seed": 0}}, progress)
+        take = st.take(tid)
+        assert not cancelled and take["fps"] == fps and take["frames"] == int(fps)  # one second
+        (lid,), cancelled = run_job(st, engine, {"project_id": pid, "kind": "loop", "params": {"take_id": tid}},
+                                    progress)
+        loop = st.take(lid)
+        assert not cancelled and loop["kind"] == "loop" and loop["fps"] == fps and loop["frames"] == int(fps)
+    st.close()

@@ -130,6 +130,13 @@ class DiffusersFamily:
     def render_fps(self, req) -> float:
         return self.native_fps or req.fps
 
+    @property
+    def take_fps(self) -> float:
+        """The rate the studio asks this model for: its own (Wan 16), else 24 for a model that takes
+        the rate as input (LTX-Video; below 24 its clips are short of frames, and loops of a few
+        seconds cannot be joined)."""
+        return self.native_fps or 24.0
+
     def frames_for(self, seconds: float, fps: float) -> int:
         """Smallest 1 + k * temporal ratio frame count covering `seconds` at `fps` (WorldPipeline's call)."""
         need = max(1, math.ceil(seconds * fps - 1e-6))
