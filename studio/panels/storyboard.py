@@ -408,7 +408,8 @@ def listen(studio, demo):
         queue.submit(pid, "scene", {"scene": scene, "shot_ids": shot_ids, "model": model,
                                     "label": f"scene: {n} shots, {secs:g} s"})
         cast = f" with {', '.join(checked.cast)}" if checked.cast else ""
-        return cards_html(studio, pid, None), ok(f"queued the scene: {n} shots, {secs:g} s{cast}")
+        return cards_html(studio, pid, None), ok(f"queued the scene: {n} shots, {secs:g} s{cast}") + \
+            vocabulary(model, [s.text for s in checked.shots])
 
     def after(dep, scene=False):
         """Once the queue is idle, redraw the takes and the cards (and the scene); leave the editor (it may
