@@ -126,19 +126,34 @@ def as_frames(frames) -> np.ndarray:
 # Reading
 # ---------------------------------------------------------------------------
 
-def read_video(path, fps=24.0, max_frames: int | None = None) -> Video:
+class TooLarge(InputError):
+    """A clip whose decoded frames would not fit the memory allowed for it."""
+
+
+def read_video(path, fps=24.0, max_frames: int | None = None, max_bytes: float | None = None) -> Video:
     """Read a video file (any container PyAV opens) or a folder of PNG/JPG frames.
 
     `fps` applies to folders only (files carry their own rate). `max_frames`
-    stops decoding early. Raises InputError for a missing path, a file that is
-    not a readable video, zero frames, or folder frames of different sizes.
+    stops decoding early. `max_bytes`: decoding stops with TooLarge as soon as
+    the decoded RGB frames pass it (a long 4K clip is gigabytes once decoded;
+    the studio refuses it instead of running out of memory). Raises InputError
+    for a missing path, a file that is not a readable video, zero frames, or
+    folder frames of different sizes.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise InputError(f"input {path!r} does not exist; give a video file or a folder of PNG/JPG frames")
     if os.path.isdir(path):
-        return _read_folder(path, fps, max_frames)
-    return _read_file(path, max_frames)
+        return _read_folder(path, fps, max_frames, max_bytes)
+    return _read_file(path, max_frames, max_bytes)
+
+
+def _check_budget(path, frames: list, max_bytes: float | None) -> None:
+    if max_bytes is not None and len(frames) * frames[0].nbytes > max_bytes:
+        h, w = frames[0].shape[:2]
+        raise TooLarge(f"{os.path.basename(path.rstrip(os.sep)) or path} decodes to more than "
+                       f"{max_bytes / 1e9:g} GB of frames at {w}x{h} (reached at frame {len(frames)}); "
+                       "trim it or scale it down first")
 
 
 def _natural_key(name: str):
@@ -152,7 +167,7 @@ def list_frame_files(folder) -> list[str]:
     return [os.path.join(folder, n) for n in sorted(names, key=_natural_key)]
 
 
-def _read_folder(folder: str, fps, max_frames) -> Video:
+def _read_folder(folder: str, fps, max_frames, max_bytes=None) -> Video:
     from PIL import Image, UnidentifiedImageError
 
     rate = parse_fps(fps)
@@ -173,12 +188,13 @@ def _read_folder(folder: str, fps, max_frames) -> Video:
             raise InputError(f"frame {os.path.basename(f)!r} is {arr.shape[1]}x{arr.shape[0]} but "
                              f"{os.path.basename(files[0])!r} is {w0}x{h0}; all frames must have the same size")
         frames.append(arr)
+        _check_budget(folder, frames, max_bytes)
     n = len(frames)
     return Video(np.stack(frames), float(rate), np.arange(n, dtype=np.float64) / float(rate),
                  source=folder, has_audio=False, metadata={"frame_files": [os.path.basename(f) for f in files]})
 
 
-def _read_file(path: str, max_frames) -> Video:
+def _read_file(path: str, max_frames, max_bytes=None) -> Video:
     import av
 
     frames, times = [], []
@@ -192,6 +208,7 @@ def _read_file(path: str, max_frames) -> Video:
             for frame in container.decode(stream):
                 frames.append(frame.to_ndarray(format="rgb24"))
                 times.append(frame.time if frame.time is not None else np.nan)
+                _check_budget(path, frames, max_bytes)
                 if max_frames is not None and len(frames) >= max_frames:
                     break
             avg = stream.average_rate or stream.guessed_rate

@@ -62,6 +62,7 @@ class Studio:
     config_dir: Path
     max_upload_mb: float = 200.0
     max_upload_frames: int = 2400
+    max_upload_gb: float = 3.0  # decoded RGB frames of one upload (1080p: about 480 frames)
     ui: dict = field(default_factory=dict)  # component name -> component
     refreshers: dict = field(default_factory=dict)  # panel -> (fn, inputs, outputs) redrawing it
     engine_buttons: list = field(default_factory=list)  # disabled while jobs run

@@ -218,3 +218,18 @@ def test_video_from_frames():
     v = Video.from_frames(moving_frames(n=3), "24000/1001")
     assert v.fps == pytest.approx(23.976, abs=1e-3) and len(v) == 3 and v.size == (96, 64)
     assert not v.variable_rate
+
+
+def test_decoding_stops_at_the_memory_allowed(tmp_path):
+    """A clip whose decoded frames pass max_bytes is refused while decoding, naming size and limit."""
+    from engine.media import TooLarge
+
+    frames = moving_frames(n=20)
+    one = frames[0].nbytes
+    path = write_video(tmp_path / "clip.mp4", frames, 10)
+    with pytest.raises(TooLarge, match=r"decodes to more than .* GB of frames at \d+x\d+ \(reached at frame 11\)"):
+        read_video(path, max_bytes=10.5 * one)
+    assert len(read_video(path, max_bytes=20 * one)) == 20
+    folder = write_frames(str(tmp_path / "frames") + "/", frames)
+    with pytest.raises(TooLarge):
+        read_video(folder, max_bytes=5 * one)

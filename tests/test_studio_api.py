@@ -275,6 +275,11 @@ def test_fill_inpaint_and_uploads(server, tmp_path):
     huge = tmp_path / "huge.mp4"
     huge.write_bytes(np.random.default_rng(0).bytes(1_500_000))
     assert "limited to 1 MB" in msg(call(c, "upload_clip", pid, handle_file(str(huge))))
+    limit, demo.studio.max_upload_gb = demo.studio.max_upload_gb, 1e-4  # 100 kB of decoded frames
+    try:  # a valid clip that decodes to more than the memory allowed is refused while decoding
+        assert "decodes to more than 0.0001 GB of frames" in msg(call(c, "upload_clip", pid, handle_file(str(clip))))
+    finally:
+        demo.studio.max_upload_gb = limit
     assert len(store.takes(pid)) == before
 
 

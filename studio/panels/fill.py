@@ -114,7 +114,7 @@ def show(studio, take_id, i, preview_id=None):
 
 
 def check_upload(studio, path) -> media.Video:
-    """Type, size, then a full decode (bounded) before anything is kept."""
+    """Type, size, then a full decode (bounded in frames and in decoded bytes) before anything is kept."""
     if not path:
         raise InputError("choose a video file to upload")
     name = Path(path).name
@@ -124,7 +124,9 @@ def check_upload(studio, path) -> media.Video:
     if size > studio.max_upload_mb * 1e6:
         raise InputError(f"{name} is {size / 1e6:.1f} MB; uploads are limited to {studio.max_upload_mb:g} MB")
     try:
-        video = media.read_video(path, max_frames=studio.max_upload_frames + 1)
+        video = media.read_video(path, max_frames=studio.max_upload_frames + 1, max_bytes=studio.max_upload_gb * 1e9)
+    except media.TooLarge:
+        raise
     except InputError as e:
         raise InputError(f"{name} could not be decoded as video ({e})") from None
     except Exception as e:
