@@ -126,3 +126,16 @@ def test_evaluate_scores_the_truth_and_refuses_bad_settings(tiny_model, capsys):
     assert "does not go with --verbs" in capsys.readouterr().err
     assert main([*ev, "--churn", "1.5", "--dtype", "float32", "--steps", "1"]) == 2
     assert "churn must be between 0 and 1, got 1.5" in capsys.readouterr().err
+
+
+def test_an_input_too_large_for_this_machine_is_refused_while_decoding(tiny_model, tmp_path, monkeypatch, capsys):
+    """The verbs decode their input within half the memory available; past it, one line and exit 2."""
+    from engine.cli import common
+    from engine.media import write_video
+
+    clip = write_video(tmp_path / "in.mp4", np.zeros((12, 64, 64, 3), np.uint8), 8)
+    monkeypatch.setattr(common, "input_budget", lambda: 5 * 64 * 64 * 3)
+    code = main(["fill", "--video", str(clip), "--frames", "3-5", "--model", str(tiny_model), "--steps", "1",
+                 "--out", str(tmp_path / "out.mp4")])
+    assert code == 2 and not (tmp_path / "out.mp4").exists()
+    assert "--video: in.mp4 decodes to more than" in capsys.readouterr().err

@@ -160,13 +160,22 @@ def need(value, option: str, what: str):
     return value
 
 
+def input_budget() -> float:
+    """Bytes of decoded frames an input may take: half the memory available now (the verbs make
+    copies of the clip as they work), so a clip too long for this machine is refused while it is
+    decoded rather than killed by the system halfway through a render."""
+    import psutil
+
+    return 0.5 * psutil.virtual_memory().available
+
+
 def read_input(path, option: str = "--video"):
     """The video at `path` (a file or a folder of frames), or an InputError naming the option."""
     from engine import media
 
     need(path, option, "a video file or a folder of PNG/JPG frames")
     try:
-        return media.read_video(path)
+        return media.read_video(path, max_bytes=input_budget())
     except InputError as e:
         raise InputError(f"{option}: {e}") from None
 
