@@ -110,6 +110,31 @@ def test_sincos_positions_are_absolute_and_round_trip(tmp_path):
         SpacetimeDiT(positions="learned")
 
 
+def test_attention_pooling_reads_one_token_the_mean_hides(tmp_path):
+    """text_pool="attention": the global conditioning reads the token states themselves, so two
+    prompts whose token states have the same mean (what mean pooling sees) are told apart."""
+    m = tiny_dit(text_pool="attention")
+    m.save_pretrained(tmp_path / "t")
+    m2 = SpacetimeDiT.from_pretrained(tmp_path / "t").eval()
+    assert m2.config.text_pool == "attention"
+    x, t = torch.randn(1, 4, 2, 8, 8), torch.full((1,), 0.7)
+    text, mask = torch.randn(1, 5, 384), torch.ones(1, 5, dtype=torch.bool)
+    pooled = text.mean(1)
+    out = m(x, t, text, mask, pooled)
+    assert torch.equal(out, m2(x, t, text, mask, pooled))
+    # the pooling's own effect, cross-attention left out: the same mean, different tokens
+    mean_only = tiny_dit()
+    other = text.clone()
+    other[:, 0] += 3.0
+    other[:, 1] -= 3.0
+    assert torch.allclose(other.mean(1), pooled, atol=1e-6)
+    cond = lambda model, tx: model.pool_out(model.pool_attn(model.pool_query, model.text_embed(tx)).flatten(1))  # noqa: E731
+    assert not torch.allclose(cond(m, text), cond(m, other), atol=1e-4)
+    assert not hasattr(mean_only, "pool_attn")
+    with pytest.raises(ValueError, match="text_pool must be"):
+        SpacetimeDiT(text_pool="max")
+
+
 def test_vae_save_load_keeps_latent_stats(tmp_path):
     vae = VideoVAE(latent_channels=4, channels=(16, 16, 16), latents_mean=[0.1] * 4, latents_std=[2.0] * 4)
     vae.save_pretrained(tmp_path / "v")

@@ -152,8 +152,10 @@ class SpacetimeDiT(ModelMixin, ConfigMixin):
     def __init__(self, in_channels: int = 8, patch_size: tuple = (1, 4, 4), hidden_size: int = 256,
                  depth: int = 10, num_heads: int = 4, mlp_ratio: float = 4.0, text_dim: int = 384,
                  rope_axes: tuple = (16, 24, 24), rope_theta: float = 100.0, prediction: str = "velocity",
-                 positions: str = "rope"):
+                 positions: str = "rope", text_pool: str = "mean", pool_queries: int = 4):
         super().__init__()
+        if text_pool not in ("mean", "attention"):
+            raise ValueError(f"text_pool must be 'mean' or 'attention', got {text_pool!r}")
         if prediction not in ("velocity", "x0"):
             raise ValueError(f"prediction must be 'velocity' or 'x0', got {prediction!r}")
         if positions not in ("rope", "sincos"):
@@ -165,6 +167,13 @@ class SpacetimeDiT(ModelMixin, ConfigMixin):
         self.t_embed = Mlp(256, D, D)
         self.pooled_embed = Mlp(text_dim, D, D)
         self.text_embed = Mlp(text_dim, D, D)
+        if text_pool == "attention":
+            # Learned queries read the prompt's token states into the global conditioning. MiniLM's mean-pooled
+            # sentence vector barely moves between "moves left" and "moves right" (cosine 0.98, against about
+            # 0.8 between two colours), so without this the modulation is all but blind to direction.
+            self.pool_query = nn.Parameter(torch.randn(1, pool_queries, D) * 0.02)
+            self.pool_attn = Attention(D, num_heads)
+            self.pool_out = nn.Linear(pool_queries * D, D)
         self.adaLN = nn.Sequential(nn.SiLU(), nn.Linear(D, 6 * D))
         self.blocks = nn.ModuleList([DiTBlock(D, num_heads, mlp_ratio, text_dim) for _ in range(depth)])
         self.final_norm = nn.LayerNorm(D, elementwise_affine=False, eps=1e-6)
@@ -221,10 +230,14 @@ class SpacetimeDiT(ModelMixin, ConfigMixin):
         B, N, _ = h.shape
         if t.dim() == 1:
             t = t[:, None].expand(B, N)
-        c = self.t_embed(timestep_embedding(t, 256)) + self.pooled_embed(pooled)[:, None]  # B, N, D
-        mod = self.adaLN(c)  # B, N, 6D
         context = self.text_embed(text)  # B, L, D
         mask = text_mask[:, None, None, :]  # B, 1, 1, L
+        g = self.pooled_embed(pooled)  # B, D
+        if self.config.text_pool == "attention":
+            read = self.pool_attn(self.pool_query.expand(B, -1, -1).to(context.dtype), context, mask=mask)
+            g = g + self.pool_out(read.flatten(1))
+        c = self.t_embed(timestep_embedding(t, 256)) + g[:, None]  # B, N, D
+        mod = self.adaLN(c)  # B, N, 6D
         rope = None
         if self.config.positions == "sincos":  # absolute positions added to the tokens
             h = h + sincos_positions(self.grid(shape), h.shape[-1], x.device).to(h.dtype)
