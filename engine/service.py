@@ -143,6 +143,7 @@ class Engine:
             raise InputError(f"unknown dtype {dtype!r}; allowed: {', '.join(DTYPES)}")
         self.model_path, self.device, self.dtype = Path(model_path), device, dtype
         self._pipe: WorldPipeline | None = None
+        self._family: str | None = None
         self._lock = threading.Lock()
 
     @property
@@ -187,9 +188,10 @@ class Engine:
     def unseen_words(self, prompt: str) -> list[str]:
         """Words of `prompt` the model was never trained on, for a model trained on the world's
         captions (the bundled one); [] for other families, whose vocabulary is open."""
-        from engine.families import family_of
-
-        if family_of(self.model_path) != "world":
+        if self._family is None:  # read once: the storyboard asks for every shot
+            from engine.families import family_of
+            self._family = family_of(self.model_path)
+        if self._family != "world":
             return []
         from engine.world.captioner import unseen_words
         return unseen_words(prompt)

@@ -156,6 +156,7 @@ def test_project_three_shots_render_and_promote(studio, page):
     assert [s["prompt"] for s in studio.store.shots(pid)] == PROMPTS
     page.click("#render-all")
     says(page, "shot-msg", "queued 4")
+    says(page, "shot-msg", "never saw 'spins'")  # a word no training caption has: the user is told which
     jobs = wait_jobs(studio, pid)
     assert [j["status"] for j in jobs] == ["done"] * 4, [j["error"] for j in jobs]
     says(page, "queue-progress", "idle")

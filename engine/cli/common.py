@@ -53,21 +53,13 @@ def check_prompt(args, prompt: str):
     return decision
 
 
-def vocabulary_note(words: list[str]) -> str:
-    """One line for a prompt with words the world model never saw ('' when there are none)."""
-    if not words:
-        return ""
-    from engine.world.captioner import COLOUR_WORDS, SHAPE_WORDS
+def note_vocabulary(engine, prompt: str, quiet: bool, prefix: str = "") -> None:
+    """Tell the user (stderr) which words of `prompt` the world model never saw in training."""
+    from engine.world.captioner import unseen_note
 
-    return (f"note: the world model never saw {', '.join(repr(w) for w in words[:8])}"
-            f"{' and more' if len(words) > 8 else ''} in training and may ignore them "
-            f"(it knows colours such as {', '.join(COLOUR_WORDS)}; shapes such as {', '.join(SHAPE_WORDS)})")
-
-
-def note_vocabulary(engine, prompt: str, quiet: bool) -> None:
-    note = vocabulary_note(engine.unseen_words(prompt))
+    note = unseen_note(engine.unseen_words(prompt))
     if note and not quiet:
-        sys.stderr.write(note + "\n")
+        sys.stderr.write(prefix + note + "\n")
 
 
 def make_engine(args):

@@ -5,7 +5,7 @@ import json
 import sys
 
 from engine.cli.common import (add_output_options, check_prompt, make_engine, note_vocabulary, progress_printer,
-                               vocabulary_note, write_result)
+                               write_result)
 from engine.errors import InputError
 from engine.families.cli import show_preflight, validate
 
@@ -140,9 +140,7 @@ def run_batch(args) -> int:
         engine = make_engine(args)
         for n, req, out, decision in jobs:
             try:
-                note = vocabulary_note(engine.unseen_words(req.prompt))
-                if note and not args.quiet:
-                    sys.stderr.write(f"line {n}: {note}\n")
+                note_vocabulary(engine, req.prompt, args.quiet, prefix=f"line {n}: ")
                 result = engine.generate(req, progress_printer(args.quiet))
                 write_result(result, out, args, decision)
             except InputError as e:

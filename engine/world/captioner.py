@@ -215,3 +215,12 @@ def unseen_words(prompt: str) -> list[str]:
         if w not in out:
             out.append(w)
     return out
+
+
+def unseen_note(words: list[str]) -> str:
+    """One line for a prompt with words the world model never saw ('' when there are none)."""
+    if not words:
+        return ""
+    return (f"note: the world model never saw {', '.join(repr(w) for w in words[:8])}"
+            f"{' and more' if len(words) > 8 else ''} in training and may ignore them "
+            f"(it knows colours such as {', '.join(COLOUR_WORDS)}; shapes such as {', '.join(SHAPE_WORDS)})")

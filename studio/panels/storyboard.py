@@ -344,7 +344,7 @@ def listen(studio, demo):
 
     def vocabulary(model, prompts: list[str]) -> str:
         """A note on words the chosen model never saw in training (world models), after the message."""
-        from engine.cli.common import vocabulary_note
+        from engine.world.captioner import unseen_note
 
         engine, words, shots = studio.engines(model), [], []
         for i, p in enumerate(prompts, 1):
@@ -354,7 +354,7 @@ def listen(studio, demo):
         if not words:
             return ""
         where = f" (shot{'s' if len(shots) > 1 else ''} {', '.join(map(str, shots))})" if len(prompts) > 1 else ""
-        return "\n\n" + vocabulary_note(words) + where
+        return "\n\n" + unseen_note(words) + where
 
     @guarded(3)
     def render_shot(pid, sid, model, *values):
