@@ -46,6 +46,24 @@ def pick_aspect(rng: random.Random) -> str:
     return rng.choices(list(ASPECT_WEIGHTS), weights=list(ASPECT_WEIGHTS.values()))[0]
 
 
+def device_type(device: str) -> str:
+    """"cpu" or "cuda" (for autocast) from a device string such as "cuda:1"."""
+    return torch.device(device).type
+
+
+def check_device(device: str) -> str:
+    """The training device, checked: "cpu" (the recipe's machine) or an available CUDA device."""
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}; use 'cpu' or 'cuda' (or 'cuda:N')") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but this machine has no CUDA GPU; use 'cpu'")
+    if kind not in ("cpu", "cuda"):
+        raise ValueError(f"device {device!r} is not supported for training; use 'cpu' or 'cuda'")
+    return device
+
+
 def save_checkpoint(path: Path, **state):
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
@@ -93,15 +111,15 @@ def edge_band(obj: np.ndarray) -> np.ndarray:
 
 
 def train_vae(run: Path, steps: int = 1200, batch: int = 8, lr: float = 1e-3, seed: int = 0,
-              max_seconds: float = 1e9, schedule_steps: int | None = None):
+              max_seconds: float = 1e9, schedule_steps: int | None = None, device: str = "cpu"):
     run.mkdir(parents=True, exist_ok=True)
     ckpt = run / "vae.pt"
     torch.manual_seed(seed)
-    vae = VideoVAE()
+    vae = VideoVAE().to(device)
     opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
     step = 0
     if ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
+        state = torch.load(ckpt, weights_only=False, map_location=device)
         vae.load_state_dict(state["model"])
         if state.get("opt"):
             opt.load_state_dict(state["opt"])
@@ -112,8 +130,8 @@ def train_vae(run: Path, steps: int = 1200, batch: int = 8, lr: float = 1e-3, se
     while step < steps and time.time() - start < max_seconds:
         for g in opt.param_groups:  # cosine decay after a short warm-up
             g["lr"] = lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * step / horizon))
-        x, wts = vae_batch(rng, batch)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        x, wts = (v.to(device) for v in vae_batch(rng, batch))
+        with torch.autocast(device_type(device), dtype=torch.bfloat16):
             mean, logvar = vae.encode_dist(x)
             z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
             y = vae.decode(z).float()
@@ -137,7 +155,7 @@ def train_vae(run: Path, steps: int = 1200, batch: int = 8, lr: float = 1e-3, se
 
 def train_vae_decoder(run: Path, steps: int = 800, batch: int = 8, lr: float = 5e-4, seed: int = 3,
                       max_seconds: float = 1e9, tune_from: int | None = None, tune_lr: float = 3e-4,
-                      edge_weight: float = 0.0, latent_noise: float = 0.0):
+                      edge_weight: float = 0.0, latent_noise: float = 0.0, device: str = "cpu"):
     """Fine-tune the decoder alone on posterior means, the encoder frozen: latents (and so the
     transformer's training data) do not change, the pictures get sharper. Resumable.
     `tune_from`: from this step on, a second cosine segment (peak `tune_lr`) with `edge_weight` on
@@ -147,13 +165,13 @@ def train_vae_decoder(run: Path, steps: int = 800, batch: int = 8, lr: float = 5
     off-manifold latents to clean objects instead of speckles of other palette colours.
     None: one segment over `steps`."""
     ckpt = run / "vae_decoder.pt"
-    vae = load_vae(run)
+    vae = load_vae(run).to(device)
     vae.encoder.requires_grad_(False)
     params = list(vae.decoder_in.parameters()) + list(vae.decoder.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     step = 0
     if ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
+        state = torch.load(ckpt, weights_only=False, map_location=device)
         vae.load_state_dict(state["model"])
         if state.get("opt"):
             opt.load_state_dict(state["opt"])
@@ -161,7 +179,7 @@ def train_vae_decoder(run: Path, steps: int = 800, batch: int = 8, lr: float = 5
     rng = random.Random(seed * 1000 + step)
     start = time.time()
     first_end = tune_from or steps
-    std = torch.tensor(vae.config.latents_std or [1.0] * vae.config.latent_channels, dtype=torch.float32).view(1, -1, 1, 1, 1)
+    std = torch.tensor(vae.config.latents_std or [1.0] * vae.config.latent_channels, dtype=torch.float32).view(1, -1, 1, 1, 1).to(device)
     while step < steps and time.time() - start < max_seconds:
         tuning = tune_from is not None and step >= tune_from
         for g in opt.param_groups:
@@ -170,14 +188,15 @@ def train_vae_decoder(run: Path, steps: int = 800, batch: int = 8, lr: float = 5
                 g["lr"] = tune_lr * min(1.0, (step - tune_from + 1) / 20) * 0.5 * (1 + math.cos(math.pi * k))
             else:
                 g["lr"] = lr * min(1.0, (step + 1) / 20) * 0.5 * (1 + math.cos(math.pi * step / first_end))
-        x, wts = vae_batch(rng, batch, edge_weight=edge_weight if tuning else 0.0)
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        x, wts = (v.to(device) for v in vae_batch(rng, batch, edge_weight=edge_weight if tuning else 0.0))
+        with torch.no_grad(), torch.autocast(device_type(device), dtype=torch.bfloat16):
             z = vae.encode(x).float()
         if tuning and latent_noise:
             sigma = torch.tensor([0.0 if rng.random() < 0.25 else rng.uniform(0, latent_noise)
                                   for _ in range(len(z))]).view(-1, 1, 1, 1, 1)
-            z = z + sigma * std * torch.randn(z.shape, generator=torch.Generator().manual_seed(rng.getrandbits(31)))
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+            noise = torch.randn(z.shape, generator=torch.Generator().manual_seed(rng.getrandbits(31)))
+            z = z + (sigma * std.cpu() * noise).to(device)
+        with torch.autocast(device_type(device), dtype=torch.bfloat16):
             y = vae.decode(z).float()
         loss = (((y - x).abs() + (y - x) ** 2) * wts).mean() / wts.mean()
         opt.zero_grad(set_to_none=True)
@@ -219,16 +238,27 @@ def dataclasses_replace_objects(scene):
     return dc.replace(scene, objects=(ghost,))
 
 
+def _render_clip(job):
+    """(scene, width, height) -> (frames, per-token object map): one training clip (a worker's task)."""
+    scene, w, h = job
+    frames = render(scene, w, h, BASE_FPS, CLIP_FRAMES)
+    return frames, object_map(scene, frames, w, h, BASE_FPS)
+
+
 def build_data(run: Path, vae: VideoVAE, clips: int = 8000, shard: int = 500, seed: int = 1,
-               max_seconds: float = 1e9):
-    """Render, caption and encode `clips` training clips into shards under run/data (resumable)."""
+               max_seconds: float = 1e9, device: str = "cpu", workers: int = 0):
+    """Render, caption and encode `clips` training clips into shards under run/data (resumable).
+    `workers`: render in that many processes (the same clips; for a GPU machine with many cores)."""
+    from multiprocessing import Pool
+
     from engine.models.text import TextEncoder
 
     out = run / "data"
     out.mkdir(parents=True, exist_ok=True)
-    text = TextEncoder()
-    vae = vae.eval()
+    text = TextEncoder(device)
+    vae = vae.eval().to(device)
     start = time.time()
+    pool = Pool(workers) if workers > 0 else None
     for s in range(math.ceil(clips / shard)):
         path = out / f"shard_{s:04d}.pt"
         if path.exists():
@@ -238,24 +268,25 @@ def build_data(run: Path, vae: VideoVAE, clips: int = 8000, shard: int = 500, se
         rng = random.Random(seed * 100003 + s)
         by_aspect = {a: dict(latents=[], maps=[], tokens=[], masks=[], pooled=[]) for a in ASPECT_SIZES}
         items = []
-        for _ in range(shard):
+        for _ in range(min(shard, clips - s * shard)):  # the last shard holds the remainder
             aspect = pick_aspect(rng)
             scene = sample_scene(rng, seconds=CLIP_FRAMES / BASE_FPS)
             items.append((aspect, scene, [caption(scene, rng) for _ in range(CAPTIONS_PER_CLIP)]))
         for aspect in ASPECT_SIZES:  # batched: one VAE call per 16 clips, one MiniLM call per chunk
             group = [it for it in items if it[0] == aspect]
             w, h = ASPECT_SIZES[aspect]
+            jobs = [(sc, w, h) for _, sc, _ in group]
+            rendered = pool.map(_render_clip, jobs, chunksize=8) if pool else [_render_clip(j) for j in jobs]
             for i in range(0, len(group), 16):
                 chunk = group[i:i + 16]
-                frames = [render(sc, w, h, BASE_FPS, CLIP_FRAMES) for _, sc, _ in chunk]
-                with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-                    z = vae.normalize(vae.encode(torch.stack([to_tensor(f) for f in frames])).float())
-                tok, mask, pooled = text.encode([c for _, _, caps in chunk for c in caps])
+                frames = [f for f, _ in rendered[i:i + 16]]
+                with torch.no_grad(), torch.autocast(device_type(device), dtype=torch.bfloat16):
+                    z = vae.normalize(vae.encode(torch.stack([to_tensor(f) for f in frames]).to(device)).float()).cpu()
+                tok, mask, pooled = (v.cpu() for v in text.encode([c for _, _, caps in chunk for c in caps]))
                 k = CAPTIONS_PER_CLIP
                 d = by_aspect[aspect]
                 d["latents"].append(z.half())
-                d["maps"].append(torch.stack([torch.from_numpy(object_map(sc, f, w, h, BASE_FPS))
-                                              for (_, sc, _), f in zip(chunk, frames)]).half())
+                d["maps"].append(torch.stack([torch.from_numpy(m) for _, m in rendered[i:i + 16]]).half())
                 d["tokens"].append(tok.half().view(len(chunk), k, *tok.shape[1:]))
                 d["masks"].append(mask.view(len(chunk), k, -1))
                 d["pooled"].append(pooled.half().view(len(chunk), k, -1))
@@ -263,6 +294,8 @@ def build_data(run: Path, vae: VideoVAE, clips: int = 8000, shard: int = 500, se
         torch.save(packed, path.with_suffix(".tmp"))
         os.replace(path.with_suffix(".tmp"), path)
         log(run, stage="data", shard=s, seconds=round(time.time() - start, 1))
+    if pool:
+        pool.close()
 
 
 def latent_stats(vae: VideoVAE, n: int = 64, seed: int = 7):
@@ -319,23 +352,25 @@ def sample_t(rng: torch.Generator, n: int, shift: float, uniform: float = 0.5) -
     Logit-normal alone almost never draws t near 1 (1% above 0.95), yet sampling starts at
     t = 1, where layout, colour and motion are decided: the first run's model, trained on
     logit-normal only, predicted noise-like x0 at t = 1 and sampled garbage."""
-    t = torch.sigmoid(torch.randn(n, generator=rng))
+    dev = rng.device
+    t = torch.sigmoid(torch.randn(n, generator=rng, device=dev))
     t = shift * t / (1 + (shift - 1) * t)
-    u = torch.rand(n, generator=rng)
-    return torch.where(torch.rand(n, generator=rng) < uniform, u, t)
+    u = torch.rand(n, generator=rng, device=dev)
+    return torch.where(torch.rand(n, generator=rng, device=dev) < uniform, u, t)
 
 
 class LatentData:
     """All shards in memory, grouped by aspect."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, device: str = "cpu"):
+        self.device = device
         self.parts: dict[str, dict[str, torch.Tensor]] = {}
         for path in sorted(folder.glob("shard_*.pt")):
             for aspect, d in torch.load(path).items():
                 p = self.parts.setdefault(aspect, {k: [] for k in d})
                 for k, v in d.items():
                     p[k].append(v)
-        self.parts = {a: {k: torch.cat(v) for k, v in d.items()} for a, d in self.parts.items()}
+        self.parts = {a: {k: torch.cat(v).to(device) for k, v in d.items()} for a, d in self.parts.items()}
         self.counts = {a: len(d["latents"]) for a, d in self.parts.items()}
 
     def batch(self, rng: random.Random, size: int, empty_text, drop: float, wide_frames: int | None = None):
@@ -344,8 +379,8 @@ class LatentData:
         square step; the square clips teach the whole 2 seconds of motion."""
         aspect = rng.choices(list(self.counts), weights=list(self.counts.values()))[0]
         d = self.parts[aspect]
-        idx = torch.tensor([rng.randrange(self.counts[aspect]) for _ in range(size)])
-        cap = torch.tensor([rng.randrange(d["tokens"].shape[1]) for _ in range(size)])
+        idx = torch.tensor([rng.randrange(self.counts[aspect]) for _ in range(size)], device=self.device)
+        cap = torch.tensor([rng.randrange(d["tokens"].shape[1]) for _ in range(size)], device=self.device)
         tokens, masks, pooled = d["tokens"][idx, cap].float(), d["masks"][idx, cap], d["pooled"][idx, cap].float()
         for i in range(size):  # text dropout: the unconditional branch of guidance sees the empty prompt
             if rng.random() < drop:
@@ -376,37 +411,65 @@ def token_maps(maps: torch.Tensor, pt: int) -> torch.Tensor:
     return maps.view(B, T, pt, h, w).mean(2).flatten(1)
 
 
+def flow_loss(model, fwd, x0, maps, text, clean, gen: torch.Generator, shift: float, t_uniform: float,
+              object_weight: float) -> torch.Tensor:
+    """The flow-matching loss of one batch: a noise level per clip (0 on its clean tokens), the
+    velocity error per token weighted by 1 + object_weight x object fraction, no loss on clean
+    tokens. `fwd` is `model` or its compiled form; `text` = (tokens, mask, pooled)."""
+    B = x0.shape[0]
+    t = sample_t(gen, B, shift, t_uniform)[:, None].expand(B, clean.shape[1]).masked_fill(clean, 0.0)  # B, N
+    noise = torch.randn(x0.shape, generator=gen, device=x0.device)
+    t_lat = model.expand_tokens(t, x0.shape)  # B, C, T, H, W
+    xt = (1 - t_lat) * x0 + t_lat * noise
+    with torch.autocast(x0.device.type, dtype=torch.bfloat16):
+        v = fwd(xt, t, *text)
+    err = model.patchify((v.float() - (noise - x0)).pow(2)).mean(-1)  # B, N
+    w = (1 + object_weight * token_maps(maps, model.config.patch_size[0])) * (~clean)
+    return (err * w).sum() / w.sum().clamp_min(1.0)
+
+
+@torch.no_grad()
+def ema_update(ema, model, step: int, decay: float):
+    """EMA of the weights, with a short warm-up (the decay grows from 0.1 towards `decay`)."""
+    d = min(decay, (1 + step) / (10 + step))
+    for pe, pm in zip(ema.parameters(), model.parameters()):
+        pe.lerp_(pm, 1 - d)
+
+
 def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 1e-3, shift: float = 2.0,
               t_uniform: float = 0.5, text_drop: float = 0.1, ema_decay: float = 0.998, max_seconds: float = 1e9, seed: int = 0,
               compile: bool = True, object_weight: float = 3.0, checkpoint_every_s: float = 600,
-              schedule=None, wide_frames: int | None = None):
+              schedule=None, wide_frames: int | None = None, device: str = "cpu", eval_every: int = 0,
+              on_eval=None):
     """`schedule`: segments (first_step, peak_lr, last_step) (see lr_at); default one cosine from
-    `lr` over `steps`."""
+    `lr` over `steps`. `device`: "cpu" is the recipe; "cuda" runs the same steps on a GPU (random
+    streams differ, so a GPU run does not reproduce a CPU run bit for bit). `on_eval(ema) -> dict`,
+    every `eval_every` steps: figures logged with the step (engine.evaluate.score_transformer)."""
     from engine.models.dit import SpacetimeDiT
     from engine.models.text import TextEncoder
 
     ckpt = run / "dit.pt"
     torch.manual_seed(seed)
-    model = SpacetimeDiT(**config)
-    ema = SpacetimeDiT(**config).eval().requires_grad_(False)
+    model = SpacetimeDiT(**config).to(device)
+    ema = SpacetimeDiT(**config).to(device).eval().requires_grad_(False)
     ema.load_state_dict(model.state_dict())
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.01)
     step = 0
     if ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
+        state = torch.load(ckpt, weights_only=False, map_location=device)
         model.load_state_dict(state["model"]), ema.load_state_dict(state["ema"])
         if state.get("opt"):
             opt.load_state_dict(state["opt"])
         step = state["step"]
     schedule = schedule or [(0, lr, steps)]
-    data = LatentData(run / "data")
+    data = LatentData(run / "data", device)
     log(run, stage="dit", event="start", step=step, clips=data.counts,
         params=sum(p.numel() for p in model.parameters()))
-    tok, mask, pooled = TextEncoder().encode([""])
+    tok, mask, pooled = TextEncoder(device).encode([""])
     empty_text = (tok[0], mask[0], pooled[0])
     fwd = torch.compile(model, dynamic=False) if compile else model  # three fixed shapes, one graph each
     rng = random.Random(seed * 7919 + step)
-    gen = torch.Generator().manual_seed(seed * 31 + step)
+    gen = torch.Generator(device).manual_seed(seed * 31 + step)
     start = last_ckpt = time.time()
     while step < steps and time.time() - start < max_seconds:
         for g in opt.param_groups:
@@ -414,26 +477,17 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
         x0, maps, text, text_mask, pool = data.batch(rng, batch, empty_text, text_drop, wide_frames)
         B = x0.shape[0]
         grid = model.grid(x0.shape)
-        clean = torch.stack([clean_pattern(rng, grid) for _ in range(B)]).flatten(1)  # B, N
-        t = sample_t(gen, B, shift, t_uniform)[:, None].expand(B, clean.shape[1]).masked_fill(clean, 0.0)  # B, N
-        noise = torch.randn(x0.shape, generator=gen)
-        t_lat = model.expand_tokens(t, x0.shape)  # B, C, T, H, W
-        xt = (1 - t_lat) * x0 + t_lat * noise
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            v = fwd(xt, t, text, text_mask, pool)
-        err = (v.float() - (noise - x0)).pow(2)
-        err = model.patchify(err).mean(-1)  # B, N
-        w = (1 + object_weight * token_maps(maps, model.config.patch_size[0])) * (~clean)
-        loss = (err * w).sum() / w.sum().clamp_min(1.0)
+        clean = torch.stack([clean_pattern(rng, grid) for _ in range(B)]).flatten(1).to(device)  # B, N
+        loss = flow_loss(model, fwd, x0, maps, (text, text_mask, pool), clean, gen, shift, t_uniform, object_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
-        d = min(ema_decay, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.lerp_(pm, 1 - d)
+        ema_update(ema, model, step, ema_decay)
+        if on_eval is not None and eval_every and step % eval_every == 0:
+            t_eval = time.time()
+            log(run, stage="dit", event="eval", step=step, **on_eval(ema), seconds=round(time.time() - t_eval, 1))
         if step % 20 == 0:
             log(run, stage="dit", step=step, loss=round(loss.item(), 4), gnorm=round(gnorm.item(), 3),
                 lr=round(opt.param_groups[0]["lr"], 6), elapsed=round(time.time() - start))
@@ -463,11 +517,11 @@ RECIPE = dict(vae_steps=800, vae_schedule_steps=900, vae_batch=8, clips=6000, di
 def load_vae(run: Path, decoder: bool = False) -> VideoVAE:
     """The trained VAE of a run, with latent statistics filled in (computed once). `decoder=True`:
     with the fine-tuned decoder of stage 4 when it exists."""
-    state = torch.load(run / "vae.pt", weights_only=False)
+    state = torch.load(run / "vae.pt", weights_only=False, map_location="cpu")
     vae = VideoVAE()
     vae.load_state_dict(state["model"])
     if decoder and (run / "vae_decoder.pt").exists():
-        vae.load_state_dict(torch.load(run / "vae_decoder.pt", weights_only=False)["model"])
+        vae.load_state_dict(torch.load(run / "vae_decoder.pt", weights_only=False, map_location="cpu")["model"])
     stats = run / "latent_stats.json"
     if not stats.exists():
         mean, std = latent_stats(vae.eval())
@@ -482,7 +536,7 @@ def export(run: Path, out: Path):
     from engine.pipeline import WorldPipeline
 
     vae = load_vae(run, decoder=True)
-    state = torch.load(run / "dit.pt", weights_only=False)
+    state = torch.load(run / "dit.pt", weights_only=False, map_location="cpu")
     dit = SpacetimeDiT(**state["config"])
     dit.load_state_dict(state["ema"])
     sched = {"num_train_timesteps": 1000, "shift": SHIFT, "use_dynamic_shifting": False}
@@ -494,8 +548,10 @@ def export(run: Path, out: Path):
 
 
 def train_all(run: Path, minutes: float, resume_from: Path | None = None, out: Path | None = None,
-              compile: bool = True):
-    """Run every stage that is not finished yet, within `minutes` of wall time in total."""
+              compile: bool = True, device: str = "cpu"):
+    """Run every stage that is not finished yet, within `minutes` of wall time in total. `device`:
+    "cpu" is the recipe's machine; "cuda" runs the same stages on a GPU (for trying recipes fast:
+    a model trained there is not the CPU recipe's model, see docs/TRAINING.md)."""
     from engine.models.dit import PRESETS
 
     run.mkdir(parents=True, exist_ok=True)
@@ -503,21 +559,21 @@ def train_all(run: Path, minutes: float, resume_from: Path | None = None, out: P
     r = RECIPE
     if resume_from is not None and not (run / "dit.pt").exists():
         seed_run_from_model(run, resume_from)
-    vae_state = torch.load(run / "vae.pt", weights_only=False) if (run / "vae.pt").exists() else {"step": 0}
+    vae_state = torch.load(run / "vae.pt", weights_only=False, map_location="cpu") if (run / "vae.pt").exists() else {"step": 0}
     if vae_state["step"] < r["vae_steps"]:
         train_vae(run, steps=r["vae_steps"], batch=r["vae_batch"], max_seconds=deadline - time.time(),
-                  schedule_steps=r["vae_schedule_steps"])
+                  schedule_steps=r["vae_schedule_steps"], device=device)
     vae = load_vae(run)
-    build_data(run, vae, clips=r["clips"], max_seconds=deadline - time.time())
+    build_data(run, vae, clips=r["clips"], max_seconds=deadline - time.time(), device=device)
     train_dit(run, {**PRESETS[r["dit_preset"]]}, steps=r["dit_steps"], batch=r["dit_batch"], lr=r["dit_lr"],
               shift=r["shift"], t_uniform=r["t_uniform"], text_drop=r["text_drop"], ema_decay=r["ema_decay"],
               object_weight=r["object_weight"], max_seconds=deadline - time.time() - 60, compile=compile,
-              schedule=r["dit_schedule"], wide_frames=r["wide_frames"])
+              schedule=r["dit_schedule"], wide_frames=r["wide_frames"], device=device)
     # 4. The decoder alone, encoder frozen (latents unchanged). In the first run it trained
     # alongside the transformer on the machine's second core.
     train_vae_decoder(run, steps=r["vae_decoder_steps"], tune_from=r["vae_decoder_tune_from"],
                       edge_weight=r["vae_decoder_edge_weight"], latent_noise=r["vae_decoder_latent_noise"],
-                      max_seconds=max(0.0, deadline - time.time()))
+                      max_seconds=max(0.0, deadline - time.time()), device=device)
     if out is not None:
         export(run, out)
 

@@ -125,3 +125,38 @@ def test_stages_checkpoint_resume_export_and_seed(tmp_path):
     decoder = torch.load(later / "vae_decoder.pt", weights_only=False)["model"]
     for name, p in pipe.vae.state_dict().items():
         assert torch.equal(decoder[name], p), name
+
+
+def test_training_device_is_checked(tmp_path, capsys):
+    from engine.__main__ import main
+
+    assert train.check_device("cpu") == "cpu"
+    with pytest.raises(ValueError, match="use 'cpu' or 'cuda'"):
+        train.check_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            train.check_device("cuda")
+        run = tmp_path / "run"
+        assert main(["train", "--run", str(run), "--device", "cuda", "--minutes", "1"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "no CUDA GPU" in err
+        assert not run.exists()  # refused before anything was written
+    assert train.sample_t(torch.Generator().manual_seed(0), 5, 2.0).device.type == "cpu"
+
+
+def test_recipe_search_scores_a_variant_while_it_trains(tmp_path):
+    from engine import recipe_search
+
+    root = tmp_path / "search"
+    assert recipe_search.main(["train", "--run", str(root), "--name", "v"]) == 2  # no data yet
+    assert recipe_search.main(["data", "--run", str(root), "--clips", "3", "--workers", "2"]) == 0
+    assert recipe_search.main(["train", "--run", str(root), "--name", "v", "--preset", "tiny", "--batch", "2",
+                               "--steps", "2", "--eval-every", "2", "--eval-size", "3", "--eval-batch", "5",
+                               "--no-compile", "--export", str(tmp_path / "model")]) == 0
+    evals = [json.loads(line) for line in (root / "v" / "log.jsonl").open() if '"eval"' in line]
+    assert [e["step"] for e in evals] == [2]
+    for name in ("train", "bench"):
+        assert evals[0][name]["cases"] == 5 and 0 <= evals[0][name]["direction_accuracy"] <= 1
+    pipe = WorldPipeline.from_pretrained(tmp_path / "model")
+    assert pipe.transformer.config.hidden_size == PRESETS["tiny"]["hidden_size"]
+    assert recipe_search.main(["data", "--run", str(root), "--device", "cuda:x"]) == 2

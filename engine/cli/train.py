@@ -12,6 +12,8 @@ def register(sub):
                    help="start the transformer from this model folder (e.g. assets/models/tenku-world)")
     p.add_argument("--out", default="assets/models/tenku-world", help="model folder to export to at the end")
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile (slower steps, no warm-up)")
+    p.add_argument("--device", default="cpu",
+                   help="cpu (the recipe's machine, default) or cuda: the same stages on a GPU, to try recipes fast")
     p.add_argument("--stage", choices=["all", "export"], default="all")
     p.set_defaults(func=run)
 
@@ -30,5 +32,9 @@ def run(args) -> int:
     resume = Path(args.resume_from) if args.resume_from else None
     if resume is not None and not (resume / "model_index.json").exists():
         raise InputError(f"--resume-from {resume} is not a model folder (no model_index.json)")
-    train.train_all(run_dir, args.minutes, resume_from=resume, out=out, compile=not args.no_compile)
+    try:
+        device = train.check_device(args.device)
+    except ValueError as e:
+        raise InputError(str(e)) from None
+    train.train_all(run_dir, args.minutes, resume_from=resume, out=out, compile=not args.no_compile, device=device)
     return 0
