@@ -187,21 +187,31 @@ def evaluate(engine, cases: list[Case], steps: int = defaults.STEPS, guidance: f
             req = GenerateRequest(prompt=case.prompt, seed=case.seed, steps=steps, guidance=guidance, fps=BASE_FPS,
                                   churn=churn)
             frames = engine.generate(req).frames
-        missing, extra = colour_errors(frames, case.scene)
-        row = {"kind": case.kind, "prompt": case.prompt, "seed": case.seed,
-               "colour": not missing and not extra, "missing_colours": missing, "extra_colours": extra,
-               "unplaceable_words": confusing_words(case.prompt),
-               "flicker": measure.flicker(frames),
-               "dominant_colour": measure.dominant_colour(frames) == case.scene.objects[0].colour,
-               "background": measure.background_distance(frames, case.scene.background) < measure.COLOUR_DISTANCE}
-        if case.kind == "direction":
-            row["direction"] = score_direction(frames, case.scene.objects[0])
-        if case.kind == "permanence":
-            row["permanence"] = score_permanence(frames, case.scene.objects[0])
+        row = score_case(frames, case)
         rows.append(row)
         if progress:
             progress(i + 1, len(cases), row)
+    return {**summarise(rows), "seconds": round(time.time() - t0, 1), "rows": rows}
 
+
+def score_case(frames: np.ndarray, case: Case) -> dict:
+    """One case's row of the report: every metric that applies to its kind."""
+    missing, extra = colour_errors(frames, case.scene)
+    row = {"kind": case.kind, "prompt": case.prompt, "seed": case.seed,
+           "colour": not missing and not extra, "missing_colours": missing, "extra_colours": extra,
+           "unplaceable_words": confusing_words(case.prompt),
+           "flicker": measure.flicker(frames),
+           "dominant_colour": measure.dominant_colour(frames) == case.scene.objects[0].colour,
+           "background": measure.background_distance(frames, case.scene.background) < measure.COLOUR_DISTANCE}
+    if case.kind == "direction":
+        row["direction"] = score_direction(frames, case.scene.objects[0])
+    if case.kind == "permanence":
+        row["permanence"] = score_permanence(frames, case.scene.objects[0])
+    return row
+
+
+def summarise(rows: list[dict]) -> dict:
+    """The report's figures over scored rows (score_case)."""
     def mean(key, kinds=None, rows=rows):
         vals = [r[key] for r in rows if key in r and (kinds is None or r["kind"] in kinds)]
         return round(float(np.mean(vals)), 3) if vals else None
@@ -211,5 +221,52 @@ def evaluate(engine, cases: list[Case], steps: int = defaults.STEPS, guidance: f
             # the same on the cases whose colour words the text encoder can place (encoder_confusions)
             "colour_adherence_placeable": mean("colour", rows=placeable), "placeable_cases": len(placeable), "dominant_colour": mean("dominant_colour", ("direction", "permanence")),
             "background": mean("background"), "direction_accuracy": mean("direction"),
-            "permanence": mean("permanence"), "flicker": mean("flicker"), "cases": len(rows),
-            "seconds": round(time.time() - t0, 1), "rows": rows}
+            "permanence": mean("permanence"), "flicker": mean("flicker"), "cases": len(rows)}
+
+
+def score_transformer(transformer, vae, cases: list[Case], steps: int = defaults.STEPS,
+                      guidance: float = defaults.GUIDANCE, batch: int = 32, shift: float | None = None,
+                      bf16: bool = True) -> dict:
+    """Score a world transformer while it trains (no model folder, no Engine): the cases' 1:1 clips
+    sampled in batches on the transformer's device with the engine's sampler, seeds and scheduler
+    settings, decoded by `vae` (normalised latents), scored as `evaluate` scores them. `bf16`: in
+    bfloat16 autocast, as the engine runs by default (False: float32)."""
+    import torch
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    from engine.models.text import TextEncoder
+    from engine.pipeline import WorldPipeline
+    from engine.sampler import sample
+    from engine.service import ASPECTS, BASE_FPS
+    from engine.train import SHIFT
+
+    device = next(transformer.parameters()).device
+    w, h = ASPECTS["1:1"]
+    spatial = WorldPipeline.spatial_ratio
+    shape = (vae.config.latent_channels, round(CLIP_SECONDS * BASE_FPS), h // spatial, w // spatial)
+    text = TextEncoder(str(device))
+    empty = text.encode([""])
+    config = {"num_train_timesteps": 1000, "shift": SHIFT if shift is None else shift, "use_dynamic_shifting": False}
+    was_training = transformer.training
+    transformer.eval()
+
+    def velocity(x, t, prompt):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            return transformer(x, t.to(device), *prompt).float()
+
+    rows = []
+    with torch.no_grad():
+        for i in range(0, len(cases), batch):
+            chunk = cases[i:i + batch]
+            noise = torch.cat([torch.randn((1, *shape), generator=torch.Generator().manual_seed(c.seed))
+                               for c in chunk]).to(device)
+            prompt = tuple(v.to(device) for v in text.encode([c.prompt for c in chunk]))
+            uncond = tuple(v.expand(len(chunk), *v.shape[1:]).to(device) for v in empty)
+            z = sample(velocity, FlowMatchEulerDiscreteScheduler.from_config(config), noise, prompt, uncond,
+                       steps=steps, guidance=guidance)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                x = vae.decode(vae.denormalize(z)).float()
+            frames = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 4, 1).cpu().numpy()
+            rows += [score_case(f, c) for f, c in zip(frames, chunk)]
+    transformer.train(was_training)
+    return summarise(rows)

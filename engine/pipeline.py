@@ -44,6 +44,7 @@ class WorldPipeline:
     # folder whose model_index.json says "per_token_timesteps": false gets one level per clip, and
     # the sampler's replacement path (engine.sampler) instead.
     per_token_timesteps = True
+    spatial_ratio = 8  # the world VAE: three 2x downsamplings
 
     def __init__(self, vae: VideoVAE, transformer: SpacetimeDiT, scheduler_config: dict,
                  name: str = "tenku-world", device: str = "cpu", dtype: torch.dtype = torch.float32):
@@ -52,7 +53,6 @@ class WorldPipeline:
         self.name, self.device, self.dtype = name, device, dtype
         self._text = None
         self.temporal_ratio = vae.config.temporal_ratio
-        self.spatial_ratio = 8
 
     # -- loading -------------------------------------------------------------
     @classmethod

@@ -87,3 +87,19 @@ def test_unplaceable_words_are_held_out_colour_words():
     for w in words:
         assert ev.confusing_words(f"A big {w} ball moves left.") == [w]
     assert ev.confusing_words("A big red ball moves left.") == []
+
+
+def test_scoring_in_training_matches_the_engine(tiny_model):
+    """score_transformer (batched, no Engine) makes the engine's clips: same seeds, noise and sampler."""
+    from engine.service import Engine
+
+    engine = Engine(tiny_model, dtype="float32")
+    cases = ev.build_cases(n_direction=2, n_colour=1, n_permanence=1)
+    ref = ev.evaluate(engine, cases, steps=3)
+    got = ev.score_transformer(engine.pipe.transformer, engine.pipe.vae, cases, steps=3, batch=3, bf16=False)
+    assert got["cases"] == 4
+    assert got["flicker"] == pytest.approx(ref["flicker"], abs=1e-3)
+    for key in ("colour_adherence", "dominant_colour", "background", "direction_accuracy", "permanence"):
+        assert got[key] == ref[key], key
+    other = ev.score_transformer(engine.pipe.transformer, engine.pipe.vae, cases, steps=3, guidance=1.0, bf16=False)
+    assert other["flicker"] != pytest.approx(got["flicker"], abs=1e-3)  # the settings are used

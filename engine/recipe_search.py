@@ -1,0 +1,113 @@
+"""Recipe search: transformer variants trained on one shared data set and scored while they train.
+
+The bundled model's recipe has to fit six hours of a 2-core CPU, so what a recipe learns per clip
+decides what ships. On a machine with a GPU this runs the recipe's own steps (engine.train:
+`flow_loss`, clean patterns, EMA) for any preset, batch and learning rate, many times faster, and
+scores the EMA weights every `--eval-every` steps on world cases in training wording and on the
+held-out benchmark (engine.evaluate.score_transformer). Several variants can share one GPU as
+separate processes. The latents come from the bundled model's VAE, so variants are comparable
+with the bundled transformer. Findings go into docs/TRAINING.md; nothing here is shipped.
+
+    python -m engine.recipe_search data --run runs/search --clips 24000 --device cuda --workers 15
+    python -m engine.recipe_search train --run runs/search --name s2 --preset S2 --device cuda \\
+        --batch 128 --steps 20000 --eval-every 3000 --minutes 10 --export runs/search/s2/model
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from engine import train
+from engine.evaluate import build_cases, score_transformer
+from engine.models.vae import VideoVAE
+from engine.pipeline import BUNDLED_MODEL, WorldPipeline
+
+
+def build(args):
+    vae = VideoVAE.from_pretrained(Path(args.vae))
+    train.build_data(Path(args.run), vae, clips=args.clips, device=args.device, workers=args.workers)
+
+
+def eval_sets(size: int) -> dict:
+    """Training wording on training combinations (does it fit?) and the benchmark (does it generalise?)."""
+    return {"train": build_cases(size, size // 3, size // 3, phrasing="train", combos="train"),
+            "bench": build_cases(size, size // 3, size // 3)}
+
+
+def run_variant(args):
+    from engine.models.dit import PRESETS
+
+    root = Path(args.run)
+    if not any((root / "data").glob("shard_*.pt")):
+        raise ValueError(f"{root / 'data'} holds no data shards: run `python -m engine.recipe_search data` first")
+    run = root / args.name
+    run.mkdir(parents=True, exist_ok=True)
+    if not (run / "data").exists():
+        (run / "data").symlink_to((root / "data").resolve(), target_is_directory=True)
+    config = {**PRESETS[args.preset], **json.loads(args.over)}
+    vae = VideoVAE.from_pretrained(Path(args.vae)).eval().to(args.device)
+    sets = eval_sets(args.eval_size)
+
+    def on_eval(ema):
+        return {name: score_transformer(ema, vae, cases, batch=args.eval_batch) for name, cases in sets.items()}
+
+    r = train.RECIPE
+    ema, step = train.train_dit(run, config, steps=args.steps, batch=args.batch, lr=args.lr, shift=r["shift"],
+                                t_uniform=r["t_uniform"], text_drop=r["text_drop"], ema_decay=args.ema,
+                                object_weight=r["object_weight"], max_seconds=args.minutes * 60,
+                                compile=not args.no_compile, wide_frames=args.wide_frames, device=args.device,
+                                eval_every=args.eval_every, on_eval=on_eval, seed=args.seed)
+    if args.export:
+        sched = {"num_train_timesteps": 1000, "shift": train.SHIFT, "use_dynamic_shifting": False}
+        WorldPipeline(vae.cpu(), ema.cpu(), sched).save_pretrained(
+            Path(args.export), extra_index={"training": {"dit_steps": step, "recipe_search": vars(args)}},
+            transformer_dtype=torch.float16)
+    print(json.dumps({"name": args.name, "step": step}))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m engine.recipe_search", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("data", help="render, caption and encode a shared data set (resumable)")
+    d.add_argument("--run", required=True, help="search folder; data goes to RUN/data")
+    d.add_argument("--clips", type=int, default=24000)
+    d.add_argument("--workers", type=int, default=0, help="rendering processes (0: in this process)")
+    t = sub.add_parser("train", help="train one variant (resumes from RUN/NAME/dit.pt)")
+    t.add_argument("--run", required=True)
+    t.add_argument("--name", required=True, help="variant folder under RUN")
+    t.add_argument("--preset", default=train.RECIPE["dit_preset"])
+    t.add_argument("--over", default="{}", help='JSON overrides of the preset, e.g. \'{"positions": "sincos"}\'')
+    t.add_argument("--batch", type=int, default=64)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--steps", type=int, default=20000, help="length of the cosine schedule")
+    t.add_argument("--minutes", type=float, default=10.0, help="wall-time budget of this call")
+    t.add_argument("--ema", type=float, default=train.RECIPE["ema_decay"])
+    t.add_argument("--wide-frames", type=int, default=train.RECIPE["wide_frames"])
+    t.add_argument("--eval-every", type=int, default=2000, help="steps between scorings of the EMA weights")
+    t.add_argument("--eval-size", type=int, default=48, help="direction cases per set (colour and permanence: a third)")
+    t.add_argument("--eval-batch", type=int, default=32)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--no-compile", action="store_true")
+    t.add_argument("--export", default=None, help="write the EMA weights as a model folder here at the end")
+    for q in (d, t):
+        q.add_argument("--device", default="cpu", help="cpu or cuda")
+        q.add_argument("--vae", default=str(BUNDLED_MODEL / "vae"), help="VAE folder (default: the bundled model's)")
+    args = p.parse_args(argv)
+    t0 = time.time()
+    try:
+        args.device = train.check_device(args.device)
+        build(args) if args.cmd == "data" else run_variant(args)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"done in {time.time() - t0:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
