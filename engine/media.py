@@ -198,6 +198,7 @@ def _read_file(path: str, max_frames, max_bytes=None) -> Video:
     import av
 
     frames, times = [], []
+    rotation = 0
     try:
         with av.open(path) as container:
             if not container.streams.video:
@@ -206,7 +207,8 @@ def _read_file(path: str, max_frames, max_bytes=None) -> Video:
             stream.thread_type = "AUTO"
             has_audio = bool(container.streams.audio)
             for frame in container.decode(stream):
-                frames.append(frame.to_ndarray(format="rgb24"))
+                rotation = getattr(frame, "rotation", 0) or 0
+                frames.append(upright(frame.to_ndarray(format="rgb24"), rotation))
                 times.append(frame.time if frame.time is not None else np.nan)
                 _check_budget(path, frames, max_bytes)
                 if max_frames is not None and len(frames) >= max_frames:
@@ -227,8 +229,18 @@ def _read_file(path: str, max_frames, max_bytes=None) -> Video:
         fps = (len(ts) - 1) / (ts[-1] - ts[0])
     else:
         fps = float(avg) if avg else 24.0
-    return Video(np.stack(frames), float(fps), ts, source=path, has_audio=has_audio,
-                 metadata={"declared_rate": str(avg) if avg else None})
+    metadata = {"declared_rate": str(avg) if avg else None}
+    if rotation:
+        metadata["display_rotation"] = rotation
+    return Video(np.stack(frames), float(fps), ts, source=path, has_audio=has_audio, metadata=metadata)
+
+
+def upright(frame: np.ndarray, rotation: float) -> np.ndarray:
+    """A decoded frame as it is meant to be seen: phones store portrait clips as landscape frames
+    plus a display rotation (counter-clockwise degrees, PyAV's `VideoFrame.rotation`); players
+    apply it, so the studio does too. Multiples of 90 degrees only (the only ones cameras write)."""
+    k = round(rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(frame, k)) if k else frame
 
 
 def _av_reason(e: Exception) -> str:

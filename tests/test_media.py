@@ -233,3 +233,30 @@ def test_decoding_stops_at_the_memory_allowed(tmp_path):
     folder = write_frames(str(tmp_path / "frames") + "/", frames)
     with pytest.raises(TooLarge):
         read_video(folder, max_bytes=5 * one)
+
+
+@pytest.mark.parametrize("degrees, white", [(-90, "top"), (90, "bottom"), (180, "right"), (0, "left")])
+def test_phone_clips_are_read_upright(tmp_path, degrees, white):
+    """Phones store portrait video as landscape frames plus a display rotation (counter-clockwise
+    degrees in the container's display matrix); players show it rotated, and so does the studio."""
+    import av
+
+    path = tmp_path / f"phone{degrees}.mp4"
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=8)
+        s.width, s.height, s.pix_fmt = 64, 32, "yuv420p"
+        if degrees:
+            s.set_display_rotation(degrees)
+        for _ in range(3):
+            a = np.zeros((32, 64, 3), np.uint8)
+            a[:, :16] = 255  # a white band on the left of the stored frame
+            for p in s.encode(av.VideoFrame.from_ndarray(a, format="rgb24")):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    v = read_video(path)
+    f = v.frames[0].astype(int).mean(-1)
+    assert v.frames.shape[1:3] == ((64, 32) if degrees in (90, -90) else (32, 64))
+    bands = {"top": f[:16].mean(), "bottom": f[-16:].mean(), "left": f[:, :16].mean(), "right": f[:, -16:].mean()}
+    assert max(bands, key=bands.get) == white and bands[white] > 200
+    assert v.metadata.get("display_rotation", 0) in ({degrees, -degrees} if abs(degrees) == 180 else {degrees})
