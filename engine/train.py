@@ -255,10 +255,10 @@ def build_data(run: Path, vae: VideoVAE, clips: int = 8000, shard: int = 500, se
 
     out = run / "data"
     out.mkdir(parents=True, exist_ok=True)
+    pool = Pool(workers) if workers > 0 else None  # forked before CUDA starts in this process
     text = TextEncoder(device)
     vae = vae.eval().to(device)
     start = time.time()
-    pool = Pool(workers) if workers > 0 else None
     for s in range(math.ceil(clips / shard)):
         path = out / f"shard_{s:04d}.pt"
         if path.exists():
