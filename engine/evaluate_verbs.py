@@ -127,12 +127,15 @@ def track_errors(frames: np.ndarray, truth: np.ndarray, colour: str) -> np.ndarr
 # The benchmark
 # --------------------------------------------------------------------------
 
-def evaluate_verbs(engine, n: int = 8, steps_: int = defaults.STEPS, guidance: float = defaults.GUIDANCE, progress=None) -> dict:
+def evaluate_verbs(engine, n: int = 8, steps_: int = defaults.STEPS, guidance: float | None = None, progress=None) -> dict:
+    """`guidance`: one scale for every verb; None, each verb at its own default (the engine's, and
+    defaults.EXTEND_GUIDANCE for extend)."""
     from engine import verbs
     from engine.media import Video
     from engine.service import GenerateRequest
 
-    kw = dict(steps=steps_, guidance=guidance)
+    kw = dict(steps=steps_, guidance=defaults.GUIDANCE if guidance is None else guidance)
+    kw_extend = dict(steps=steps_, guidance=defaults.EXTEND_GUIDANCE if guidance is None else guidance)
     rows, t0 = [], time.time()
     W = H = 128
     cases = build_verb_cases(n)
@@ -158,7 +161,7 @@ def evaluate_verbs(engine, n: int = 8, steps_: int = defaults.STEPS, guidance: f
         # extend 1 s forward: the original frames kept, no jump at the seam (a slow mover: 3 s in frame)
         sclip = render(slow_case.scene, W, H, FPS, 24)
         r = verbs.extend(engine, Video.from_frames(sclip[:16], FPS), seconds=1.0, prompt=slow_case.prompt,
-                         seed=slow_case.seed, **kw)
+                         seed=slow_case.seed, **kw_extend)
         out = roundtrip(r.frames)
         row["extend_psnr"] = measure.psnr(out[:16], sclip[:16])
         row["extend_seam"] = seam_ratio(r.frames, sobj.colour, 16)

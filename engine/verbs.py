@@ -76,7 +76,8 @@ def animate(engine, image, prompt: str, *, seconds: float = 2.0, fps: float = 24
 
 
 def extend(engine, video: Video, *, seconds: float, backward: bool = False, prompt: str = "", seed: int = 0,
-           steps: int = defaults.STEPS, guidance: float = defaults.GUIDANCE, progress: ProgressFn | None = None) -> Result:
+           steps: int = defaults.STEPS, guidance: float = defaults.EXTEND_GUIDANCE,
+           progress: ProgressFn | None = None) -> Result:
     """The whole clip with `seconds` of new footage after its end (or before its start with
     `backward`), at the input's frame rate and size; the original frames are untouched."""
     video = _check_video(video)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from engine import defaults
 import torch
 from PIL import Image
 
@@ -314,6 +316,10 @@ def test_cli_verbs_write_frames_and_a_sidecar(tiny_model, files, args):
     pngs = sorted(out.glob("*.png"))
     assert len(pngs) == side["frames"] == side["provenance"]["frame_count"] > 0
     assert digest(files) == before  # inputs untouched
+    if args[0] == "extend":  # a continuation's own default: the motion is in the held frames
+        assert side["settings"]["guidance"] == defaults.EXTEND_GUIDANCE
+    elif "guidance" in side["settings"]:  # (a fill that found nothing ran no model)
+        assert side["settings"]["guidance"] == defaults.GUIDANCE
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -12,13 +12,13 @@ from engine.families.cli import add_family_options
 from engine.pipeline import BUNDLED_MODEL, DTYPES
 
 
-def add_output_options(p, default_out: str):
+def add_output_options(p, default_out: str, guidance: float = defaults.GUIDANCE):
     p.add_argument("--out", default=default_out,
                    help=f"PATH.mp4 (H.264) or PATH/ (PNG sequence); a PATH.json sidecar is written too (default {default_out})")
     p.add_argument("--seed", type=int, default=0, help="same seed and settings give the same frames (default 0)")
     p.add_argument("--steps", type=int, default=defaults.STEPS, help=f"denoising steps (default {defaults.STEPS})")
-    p.add_argument("--guidance", type=float, default=defaults.GUIDANCE,
-                   help=f"classifier-free guidance scale (default {defaults.GUIDANCE:g})")
+    p.add_argument("--guidance", type=float, default=guidance,
+                   help=f"classifier-free guidance scale (default {guidance:g})")
     p.add_argument("--model", default=str(BUNDLED_MODEL), help="model folder (default: the bundled model)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "mps"], help="device (default cpu)")
     p.add_argument("--dtype", default="bfloat16", choices=list(DTYPES),
@@ -138,9 +138,10 @@ def write_result(result, out: str, args, decision=None, extra: dict | None = Non
 # Video verbs (extend, fill, bridge, remix, inpaint): inputs checked before the model loads
 # --------------------------------------------------------------------------
 
-def add_verb_options(p, default_out: str, prompt_help: str = "what the new frames show (optional)"):
+def add_verb_options(p, default_out: str, prompt_help: str = "what the new frames show (optional)",
+                     guidance: float = defaults.GUIDANCE):
     """The common options; --fps defaults to the input's own rate for verbs that take video."""
-    add_output_options(p, default_out)
+    add_output_options(p, default_out, guidance)
     p.set_defaults(fps=None)
     p.add_argument("--prompt", default="", help=prompt_help)
 

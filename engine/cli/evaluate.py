@@ -21,7 +21,8 @@ def register(sub):
                    help="held: mostly held-out colour x shape x motion combinations (the benchmark, default); "
                         "train: only combinations seen in training (with --phrasing train: in-distribution prompts)")
     p.add_argument("--steps", type=int, default=defaults.STEPS)
-    p.add_argument("--guidance", type=float, default=defaults.GUIDANCE)
+    p.add_argument("--guidance", type=float, default=None,
+                   help=f"guidance scale (default {defaults.GUIDANCE:g}; with --verbs, each verb's own default)")
     p.add_argument("--churn", type=float, default=0.0,
                    help="share of fresh noise per sampling step, 0-1 (default 0: deterministic Euler)")
     p.add_argument("--dtype", default="bfloat16", choices=["float32", "bfloat16"])
@@ -54,7 +55,8 @@ def run(args) -> int:
         sys.stderr.write(f"\r{i}/{n} {row['kind']:<10}")
         sys.stderr.flush()
 
-    report = evaluate(engine, cases, steps=args.steps, guidance=args.guidance, progress=show, truth=args.truth,
+    guidance = defaults.GUIDANCE if args.guidance is None else args.guidance
+    report = evaluate(engine, cases, steps=args.steps, guidance=guidance, progress=show, truth=args.truth,
                       churn=args.churn)
     sys.stderr.write("\n")
     if args.out:

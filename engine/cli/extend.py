@@ -1,6 +1,7 @@
 """`python -m engine extend`: continue a clip after its end (or before its start) (CLI.md)."""
 from __future__ import annotations
 
+from engine import defaults
 from engine.cli.common import (add_verb_options, check_before_work, finish, make_engine, need, progress_printer,
                                read_input)
 
@@ -10,7 +11,7 @@ def register(sub):
     p.add_argument("--video", help="the clip: a video file or a folder of PNG/JPG frames")
     p.add_argument("--seconds", type=float, help="how much new footage")
     p.add_argument("--backward", action="store_true", help="add the new footage before the start")
-    add_verb_options(p, "extend.mp4")
+    add_verb_options(p, "extend.mp4", guidance=defaults.EXTEND_GUIDANCE)
     p.set_defaults(func=run)
 
 
