@@ -16,7 +16,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from engine.world.captioner import COLOUR_WORDS, SHAPE_WORDS, SIZE_WORDS
+from engine.world.captioner import COLOUR_WORDS, SHAPE_WORDS, SIZE_WORDS, phrase_text
 from engine.world.measure import colour_mask
 from engine.world.scene import SIZES
 
@@ -51,7 +51,7 @@ def _words(table: dict) -> list[tuple[str, str]]:
 
 
 def _find(text: str, table: dict) -> str | None:
-    text = " " + re.sub(r"[^a-z\- ]", " ", text.lower()) + " "
+    text = phrase_text(text)
     for phrase, canon in _words(table):
         if f" {phrase} " in text or f" {phrase}s " in text:
             return canon

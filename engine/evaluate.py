@@ -15,13 +15,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import random
-import re
 import time
 
 import numpy as np
 
 from engine import defaults
 from engine.world import caption
+from engine.world.captioner import phrase_text
 from engine.world import measure
 from engine.world.render import render
 from engine.world.scene import (BACKGROUNDS, COLOURS, DIRECTIONS, HELD_OUT_COMBOS, SHAPES, SIZES, Obj, Scene,
@@ -118,7 +118,7 @@ def encoder_confusions() -> frozenset:
 
 
 def confusing_words(prompt: str) -> list[str]:
-    text = " " + re.sub(r"[^a-z\- ]", " ", prompt.lower()) + " "
+    text = phrase_text(prompt)
     return sorted(w for w in encoder_confusions() if f" {w} " in text)
 
 

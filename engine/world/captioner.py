@@ -191,6 +191,12 @@ def _phrases(table) -> list:
 _WORD = re.compile(r"[a-z]+(?:['-][a-z]+)*")
 
 
+def phrase_text(text: str) -> str:
+    """`text` lower-cased, everything but letters, hyphens and spaces made a space, padded with a
+    space each side: a phrase P occurs as a whole when f" {P} " is in it."""
+    return " " + re.sub(r"[^a-z\- ]", " ", (text or "").lower()) + " "
+
+
 @functools.lru_cache(maxsize=1)
 def training_words() -> frozenset:
     """Every word a training caption can contain (the `train` split's phrasings and frames)."""
