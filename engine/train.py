@@ -575,7 +575,22 @@ def train_all(run: Path, minutes: float, resume_from: Path | None = None, out: P
                       edge_weight=r["vae_decoder_edge_weight"], latent_noise=r["vae_decoder_latent_noise"],
                       max_seconds=max(0.0, deadline - time.time()), device=device)
     if out is not None:
-        export(run, out)
+        export(run, safe_out(run, out))
+
+
+def safe_out(run: Path, out: Path) -> Path:
+    """`out`, unless it holds a model trained further than this run's transformer: then the run's own
+    export folder, so a short or early run never replaces a better model (the bundled one)."""
+    index = out / "model_index.json"
+    if not index.exists():
+        return out
+    theirs = json.loads(index.read_text()).get("training", {}).get("dit_steps", 0)
+    ours = torch.load(run / "dit.pt", weights_only=False, map_location="cpu")["step"]
+    if ours >= theirs:
+        return out
+    log(run, stage="export", note=f"{out} holds a model trained for {theirs} steps, this run {ours}: "
+                                  f"exported to {run / 'export'} instead")
+    return run / "export"
 
 
 def seed_run_from_model(run: Path, model: Path):

@@ -160,3 +160,16 @@ def test_recipe_search_scores_a_variant_while_it_trains(tmp_path):
     pipe = WorldPipeline.from_pretrained(tmp_path / "model")
     assert pipe.transformer.config.hidden_size == PRESETS["tiny"]["hidden_size"]
     assert recipe_search.main(["data", "--run", str(root), "--device", "cuda:x"]) == 2
+
+
+def test_an_early_run_does_not_replace_a_model_trained_further(tmp_path):
+    run, out = tmp_path / "run", tmp_path / "model"
+    config = dict(PRESETS["tiny"], in_channels=8)
+    train.save_checkpoint(run.mkdir() or run / "dit.pt", step=3, config=config)
+    assert train.safe_out(run, out) == out  # nothing there yet
+    out.mkdir()
+    (out / "model_index.json").write_text(json.dumps({"training": {"dit_steps": 10}}))
+    assert train.safe_out(run, out) == run / "export"
+    assert "exported to" in (run / "log.jsonl").read_text()
+    train.save_checkpoint(run / "dit.pt", step=10, config=config)
+    assert train.safe_out(run, out) == out  # as far or further: the model folder is replaced
