@@ -225,8 +225,7 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def score_transformer(transformer, vae, cases: list[Case], steps: int = defaults.STEPS,
-                      guidance: float = defaults.GUIDANCE, batch: int = 32, shift: float | None = None,
-                      bf16: bool = True) -> dict:
+                      guidance: float = defaults.GUIDANCE, batch: int = 32, bf16: bool = True) -> dict:
     """Score a world transformer while it trains (no model folder, no Engine): the cases' 1:1 clips
     sampled in batches on the transformer's device with the engine's sampler, seeds and scheduler
     settings, decoded by `vae` (normalised latents), scored as `evaluate` scores them. `bf16`: in
@@ -238,7 +237,7 @@ def score_transformer(transformer, vae, cases: list[Case], steps: int = defaults
     from engine.pipeline import WorldPipeline
     from engine.sampler import sample
     from engine.service import ASPECTS, BASE_FPS
-    from engine.train import SHIFT
+    from engine.train import SCHEDULER_CONFIG
 
     device = next(transformer.parameters()).device
     w, h = ASPECTS["1:1"]
@@ -246,7 +245,6 @@ def score_transformer(transformer, vae, cases: list[Case], steps: int = defaults
     shape = (vae.config.latent_channels, round(CLIP_SECONDS * BASE_FPS), h // spatial, w // spatial)
     text = TextEncoder(str(device))
     empty = text.encode([""])
-    config = {"num_train_timesteps": 1000, "shift": SHIFT if shift is None else shift, "use_dynamic_shifting": False}
     was_training = transformer.training
     transformer.eval()
 
@@ -262,7 +260,7 @@ def score_transformer(transformer, vae, cases: list[Case], steps: int = defaults
                                for c in chunk]).to(device)
             prompt = tuple(v.to(device) for v in text.encode([c.prompt for c in chunk]))
             uncond = tuple(v.expand(len(chunk), *v.shape[1:]).to(device) for v in empty)
-            z = sample(velocity, FlowMatchEulerDiscreteScheduler.from_config(config), noise, prompt, uncond,
+            z = sample(velocity, FlowMatchEulerDiscreteScheduler.from_config(SCHEDULER_CONFIG), noise, prompt, uncond,
                        steps=steps, guidance=guidance)
             for j in range(0, len(chunk), 8):  # decoding holds every frame's activations: 8 clips at a time
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):

@@ -63,8 +63,7 @@ def run_variant(args):
                                 compile=not args.no_compile, wide_frames=args.wide_frames, device=args.device,
                                 eval_every=args.eval_every, on_eval=on_eval, seed=args.seed)
     if args.export:
-        sched = {"num_train_timesteps": 1000, "shift": train.SHIFT, "use_dynamic_shifting": False}
-        WorldPipeline(vae.cpu(), ema.cpu(), sched).save_pretrained(
+        WorldPipeline(vae.cpu(), ema.cpu(), train.SCHEDULER_CONFIG).save_pretrained(
             Path(args.export), extra_index={"training": {"dit_steps": step, "recipe_search": vars(args)}},
             transformer_dtype=torch.float16)
     print(json.dumps({"name": args.name, "step": step}))

@@ -505,6 +505,7 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
 # --------------------------------------------------------------------------
 
 SHIFT = 2.0
+SCHEDULER_CONFIG = {"num_train_timesteps": 1000, "shift": SHIFT, "use_dynamic_shifting": False}  # what models ship with
 RECIPE = dict(vae_steps=800, vae_schedule_steps=900, vae_batch=8, clips=6000, dit_preset="XS", dit_steps=12000,
               dit_batch=16, dit_lr=1e-3, shift=SHIFT, text_drop=0.1, ema_decay=0.998, object_weight=5.0,
               vae_decoder_steps=800, vae_decoder_tune_from=None, vae_decoder_edge_weight=0.0,
@@ -539,8 +540,7 @@ def export(run: Path, out: Path):
     state = torch.load(run / "dit.pt", weights_only=False, map_location="cpu")
     dit = SpacetimeDiT(**state["config"])
     dit.load_state_dict(state["ema"])
-    sched = {"num_train_timesteps": 1000, "shift": SHIFT, "use_dynamic_shifting": False}
-    pipe = WorldPipeline(vae, dit, sched)
+    pipe = WorldPipeline(vae, dit, SCHEDULER_CONFIG)
     # float16 storage halves the transformer on disk (21 MB to 11 MB for "XS"); loading upcasts
     pipe.save_pretrained(out, extra_index={"training": {"dit_steps": state["step"], "recipe": RECIPE}},
                          transformer_dtype=torch.float16)
