@@ -38,6 +38,77 @@ def transformer_flops(pipe, req) -> float:
     return float(counter.get_total_flops())
 
 
+def train_speed(preset: str = "S2", batch: int = 32, steps: int = 6, rounds: int = 3, compile: bool = True,
+                log=lambda line: None) -> dict:
+    """Seconds per step of the recipe's training step (`engine.train.train_step`: clean patterns, flow
+    loss, backward, clipping, AdamW; and the EMA update) for a transformer preset on 1:1 batches (2 s,
+    128 px: the recipe's main shape), with the plain attention the CPU trains with and with the fused
+    kernel, timed in alternating rounds in one process. Inputs are random: a step's cost does not
+    depend on the values."""
+    import random
+
+    from engine.models import dit
+    from engine.train import ASPECT_SIZES, CLIP_FRAMES, ema_update, train_step
+    from torch.utils.flop_counter import FlopCounterMode
+
+    w, h = ASPECT_SIZES["1:1"]
+    gen = torch.Generator().manual_seed(0)
+    x0 = torch.randn(batch, 8, CLIP_FRAMES, h // 8, w // 8, generator=gen)
+    _, ph, pw = dit.PRESETS[preset].get("patch_size", (1, 4, 4))
+    maps = torch.rand(batch, CLIP_FRAMES, h // 8 // ph, w // 8 // pw, generator=gen) * 0.1  # object share per token
+    text = (torch.randn(batch, 16, 384, generator=gen), torch.ones(batch, 16, dtype=torch.bool),
+            torch.randn(batch, 384, generator=gen))
+    runs = {}
+    for form in ("plain", "fused"):
+        torch.manual_seed(0)
+        model = dit.SpacetimeDiT(**dit.PRESETS[preset])
+        ema = dit.SpacetimeDiT(**dit.PRESETS[preset]).requires_grad_(False)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        fwd = torch.compile(model, dynamic=False) if compile else model
+        runs[form] = dict(model=model, ema=ema, opt=opt, fwd=fwd, rng=random.Random(0), times=[])
+
+    def steps_of(form: str, n: int) -> float:
+        r = runs[form]
+        dit.PLAIN_CPU_TRAINING_ATTENTION = form == "plain"
+        t = time.perf_counter()
+        for i in range(n):
+            train_step(r["model"], r["fwd"], r["opt"], x0, maps, text, r["rng"], gen, 2.0, 0.5, 5.0)
+            ema_update(r["ema"], r["model"], i, 0.998)
+        return (time.perf_counter() - t) / n
+
+    try:
+        for form in runs:  # compile and warm up
+            t = time.perf_counter()
+            steps_of(form, 2)
+            log(f"{form}: warm-up (compile) {time.perf_counter() - t:.0f} s")
+        for k in range(rounds):
+            for form in runs:
+                runs[form]["times"].append(steps_of(form, steps))
+                log(f"round {k + 1}: {form} {runs[form]['times'][-1]:.3f} s/step")
+        dit.PLAIN_CPU_TRAINING_ATTENTION = True
+        counter = FlopCounterMode(display=False)
+        r = runs["plain"]
+        with counter:
+            train_step(r["model"], r["model"], r["opt"], x0, maps, text, r["rng"], gen, 2.0, 0.5, 5.0)
+    finally:
+        dit.PLAIN_CPU_TRAINING_ATTENTION = True
+    per_step = {form: sorted(r["times"])[len(r["times"]) // 2] for form, r in runs.items()}
+    flops = float(counter.get_total_flops())
+    peak = matmul_peak()
+    return {
+        "preset": preset, "batch": batch, "clip": f"1:1 {w}x{h}, {CLIP_FRAMES} frames",
+        "params_m": round(sum(p.numel() for p in runs["plain"]["model"].parameters()) / 1e6, 2),
+        "compiled": compile, "threads": torch.get_num_threads(),
+        "s_per_step": {f: round(v, 3) for f, v in per_step.items()},
+        "clips_per_s": {f: round(batch / v, 1) for f, v in per_step.items()},
+        "plain_vs_fused_speedup": round(per_step["fused"] / per_step["plain"], 2),
+        "train_flops_per_s": round(flops / per_step["plain"] / 1e9, 1),
+        "bf16_matmul_peak_flops_per_s": round(peak / 1e9, 1),
+        "train_vs_peak": round(flops / per_step["plain"] / peak, 3),
+        "flop_unit": "GFLOP/s",
+    }
+
+
 def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 

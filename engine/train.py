@@ -428,6 +428,20 @@ def flow_loss(model, fwd, x0, maps, text, clean, gen: torch.Generator, shift: fl
     return (err * w).sum() / w.sum().clamp_min(1.0)
 
 
+def train_step(model, fwd, opt, x0, maps, text, rng: random.Random, gen: torch.Generator, shift: float,
+               t_uniform: float, object_weight: float):
+    """One optimiser step on a batch: random clean patterns, the flow loss, gradients clipped to norm 1.
+    Returns (loss, gradient norm) as tensors."""
+    grid = model.grid(x0.shape)
+    clean = torch.stack([clean_pattern(rng, grid) for _ in range(x0.shape[0])]).flatten(1).to(x0.device)  # B, N
+    loss = flow_loss(model, fwd, x0, maps, text, clean, gen, shift, t_uniform, object_weight)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return loss, gnorm
+
+
 @torch.no_grad()
 def ema_update(ema, model, step: int, decay: float):
     """EMA of the weights, with a short warm-up (the decay grows from 0.1 towards `decay`)."""
@@ -475,14 +489,8 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
         for g in opt.param_groups:
             g["lr"] = lr_at(step, schedule)
         x0, maps, text, text_mask, pool = data.batch(rng, batch, empty_text, text_drop, wide_frames)
-        B = x0.shape[0]
-        grid = model.grid(x0.shape)
-        clean = torch.stack([clean_pattern(rng, grid) for _ in range(B)]).flatten(1).to(device)  # B, N
-        loss = flow_loss(model, fwd, x0, maps, (text, text_mask, pool), clean, gen, shift, t_uniform, object_weight)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        loss, gnorm = train_step(model, fwd, opt, x0, maps, (text, text_mask, pool), rng, gen, shift, t_uniform,
+                                 object_weight)
         step += 1
         ema_update(ema, model, step, ema_decay)
         if on_eval is not None and eval_every and step % eval_every == 0:

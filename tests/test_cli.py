@@ -95,6 +95,14 @@ def test_model_folder_that_is_not_a_model(tmp_path, capsys):
     assert code == 2 and "no model_index.json" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("args,needle", [(["--preset", "XL"], "not a transformer preset"),
+                                         (["--batch", "0"], "--batch must be")])
+def test_bench_train_bad_input_exit_2(capsys, args, needle):
+    assert main(["bench", "--train", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1
+
+
 def test_batch_renders_good_lines_and_lists_bad_ones(tiny_model, tmp_path, capsys):
     jobs = tmp_path / "jobs.jsonl"
     jobs.write_text("\n".join([

@@ -135,6 +135,37 @@ def test_attention_pooling_reads_one_token_the_mean_hides(tmp_path):
         SpacetimeDiT(text_pool="max")
 
 
+def test_plain_cpu_training_attention_matches_the_fused_kernel():
+    """The plain attention the CPU trains with gives the fused kernel's outputs and gradients, masked
+    keys included; without autograd (sampling) the fused kernel itself runs."""
+    import torch.nn.functional as F
+    from engine.models import dit
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 10, 16, generator=g, requires_grad=True) for _ in range(3))
+    mask = torch.ones(2, 1, 1, 10, dtype=torch.bool)
+    mask[1, ..., 6:] = False
+    plain = dit.attention(q, k, v, mask)
+    grads = torch.autograd.grad(plain.square().sum(), (q, k, v))
+    fused = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    fused_grads = torch.autograd.grad(fused.square().sum(), (q, k, v))
+    assert torch.allclose(plain, fused, atol=1e-5)
+    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(grads, fused_grads))
+    assert grads[1][1, :, 6:].abs().max() == 0  # a masked key gets no gradient
+    with torch.no_grad():
+        assert torch.equal(dit.attention(q, k, v, mask), F.scaled_dot_product_attention(q, k, v, attn_mask=mask))
+
+
+def test_bench_train_times_both_attention_forms_on_the_recipe_step():
+    from engine.bench import train_speed
+    from engine.models import dit
+
+    r = train_speed("tiny", batch=2, steps=1, rounds=1, compile=False)
+    assert set(r["s_per_step"]) == {"plain", "fused"} and min(r["s_per_step"].values()) > 0
+    assert r["plain_vs_fused_speedup"] > 0 and r["train_flops_per_s"] > 0 and r["params_m"] > 0
+    assert dit.PLAIN_CPU_TRAINING_ATTENTION  # the switch is put back
+
+
 def test_vae_save_load_keeps_latent_stats(tmp_path):
     vae = VideoVAE(latent_channels=4, channels=(16, 16, 16), latents_mean=[0.1] * 4, latents_std=[2.0] * 4)
     vae.save_pretrained(tmp_path / "v")
