@@ -317,7 +317,7 @@ def even_pad(frames: np.ndarray) -> np.ndarray:
 
 
 def write_video(path, frames, fps, audio_from=None, audio_start: float | None = None,
-                crf: int = 17, preset: str = "veryfast") -> str:
+                crf: int = 17, preset: str = "veryfast", timecode: str | None = None) -> str:
     """Write a browser-playable H.264 yuv420p MP4, atomically; returns the path.
 
     frames: uint8 (N, H, W, 3) RGB (or a list of such frames); odd sizes are
@@ -327,6 +327,8 @@ def write_video(path, frames, fps, audio_from=None, audio_start: float | None = 
         video's length. The audio starts at `audio_start` seconds of the source
         (default: the source video's first frame time when a `Video` is given,
         else 0), so a clip retimed to the same duration stays in sync.
+    timecode: the start timecode ("HH:MM:SS:FF") written as the file's timecode track, as a camera
+        writes it (an edit list's media that stands for part of a camera file).
     The result is checked (h264, yuv420p, every frame present) before it
     replaces anything at `path`.
     """
@@ -343,6 +345,8 @@ def write_video(path, frames, fps, audio_from=None, audio_start: float | None = 
     tmp = _tmp_name(folder, os.path.basename(path), ".part.mp4")
     try:
         with av.open(tmp, "w", format="mp4", container_options={"movflags": "+faststart"}) as out:
+            if timecode:
+                out.metadata["timecode"] = timecode
             stream = out.add_stream("libx264", rate=rate)
             stream.width, stream.height = frames.shape[2], frames.shape[1]
             stream.pix_fmt = "yuv420p"

@@ -18,7 +18,10 @@ a take has nothing beyond a trim the handle is shorter (or none), never padded
 with held frames. A crossfade is centred on its cut and uses only frames inside
 both trims, so every dissolve has real media on both sides. A clip of the
 filmmaker's own footage names its uploaded file: as the reel (EDL), the file
-name (FCP XML), in the clip's name and in its `tenku.source_file` metadata (OTIO).
+name (FCP XML), in the clip's name and in its `tenku.source_file` metadata (OTIO),
+and its source timecodes are the uploaded file's own (its media file starts at the
+timecode of its first frame in the upload, written as the file's timecode track), so
+an editor who relinks to the camera original lands on the same frames.
 """
 from __future__ import annotations
 
@@ -196,6 +199,28 @@ def camera_source(clip: Clip) -> str:
                next((r.source for r in clip.record.ranges if r.kind == "camera" and r.source), ""))
 
 
+def source_offset(c: Clip, lo: int, fps: float) -> int:
+    """For a clip of the filmmaker's footage: where delivery frame `lo` of the clip sits in the uploaded file,
+    in delivery frames from the file's start (the source timecode of a media file that starts at `lo`). Found
+    from the first camera frame at or after `lo` and the upload's own rate, so a fix or a trim keeps the file's
+    time. 0 for a clip with no camera frames, or where `lo` would fall before the file's start (frames a
+    backward extension added)."""
+    src_fps = float(c.take["fps"] or fps)  # a footage take keeps the camera's rate
+    for r in c.record.ranges:
+        if r.kind == "camera" and r.source_start is not None and r.stop > lo:
+            j = max(r.start, lo)
+            seconds = (r.source_start + j - r.start) / src_fps - (j - lo) / fps
+            return max(0, int(round(seconds * fps)))
+    return 0
+
+
+def timecode(frames: int, fps: float) -> str:
+    """Non-drop-frame timecode HH:MM:SS:FF of a frame count at the nominal rate (23.976 counts as 24)."""
+    nominal = max(1, int(round(fps)))
+    ff, seconds = frames % nominal, frames // nominal
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}:{ff:02d}"
+
+
 def edit_list(clips: list[Clip], fps: float, name: str, folder):
     """An OTIO timeline of the cut; per-clip media (the trim plus real handle frames) is rendered into folder/media/."""
     import opentimelineio as otio
@@ -211,10 +236,12 @@ def edit_list(clips: list[Clip], fps: float, name: str, folder):
     tl.tracks.append(track)
     for i, c in enumerate(clips):
         lo, hi = max(0, c.start - handle), min(len(c.frames), c.stop + handle)  # handles: real frames only
-        stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(camera_source(c) or "").stem)[:40]
+        source = camera_source(c)
+        stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(source).stem)[:40]
         path = media_dir / f"clip{i + 1:02d}-{stem + '-' if stem else ''}{c.take['id']}.mp4"
-        media.write_video(str(path), c.frames[lo:hi], fps)
-        start, stop = c.start - lo, c.stop - lo  # the trim, in the media file's frames
+        tc = source_offset(c, lo, fps) if source else 0  # footage: the uploaded file's time of frame lo
+        media.write_video(str(path), c.frames[lo:hi], fps, timecode=timecode(tc, fps) if tc else None)
+        start, stop = tc + c.start - lo, tc + c.stop - lo  # the trim, in the media file's timecode
         if c.overlap:
             # The dissolve covers the last `overlap` frames of the previous clip's range and the first of this
             # one's (as `assemble` blends them); the cut sits in its middle.
@@ -226,9 +253,8 @@ def edit_list(clips: list[Clip], fps: float, name: str, folder):
             track.append(otio.schema.Transition(name="crossfade", transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
                                                 in_offset=rt(before), out_offset=rt(after)))
         s = c.take["settings"]
-        source = camera_source(c)
         ref = otio.schema.ExternalReference(target_url=path.resolve().as_uri(),
-                                            available_range=otio.opentime.TimeRange(rt(0), rt(hi - lo)))
+                                            available_range=otio.opentime.TimeRange(rt(tc), rt(hi - lo)))
         if source:  # the filmmaker's own footage: the reel (EDL) and file name (FCP XML) are the uploaded file
             ref.name = source
         clip = otio.schema.Clip(name=f"{c.name} {source + ' ' if source else ''}{c.take['id']}", media_reference=ref,

@@ -321,3 +321,40 @@ def test_long_shot_streams_windows_stops_and_resumes(studio, tmp_path):
     st.delete_shot(sid)
     assert not list(st.media(pid, "longtakes").iterdir())
     assert st.take(resumed)["frames"] == 40
+
+
+def test_footage_keeps_the_uploaded_files_timecode_in_the_edit_lists(tmp_path):
+    """A trimmed camera clip's source timecodes are the uploaded file's own time, and its media file starts at
+    the timecode of its first frame in the upload, so relinking to the camera original lands on the same frames."""
+    import av
+    import opentimelineio as otio
+
+    from engine.provenance import FrameRange, ProvenanceRecord
+    from studio import export
+
+    src_fps, n = 25.0, 75  # a 3-second upload at 25 fps
+    frames = np.zeros((n, 32, 32, 3), np.uint8)
+    frames[:, :, :, 0] = np.arange(n)[:, None, None]
+    rec = ProvenanceRecord.camera(n, "beach.mp4", src_fps)
+    take = {"id": "tcam", "shot_id": None, "kind": "camera", "fps": src_fps,
+            "settings": {"prompt": "", "source_file": "beach.mp4", "fps": src_fps}}
+    delivered, drec = export.retime(frames, rec, src_fps, 24.0)
+    clip = export.Clip("clip 1", take, delivered, drec, start=48, stop=60)  # 2.0 s .. 2.5 s of the upload
+    assert export.source_offset(clip, 24, 24.0) == 24  # media from 1.0 s (a one-second handle)
+    tl = export.edit_list([clip], 24.0, "tc", tmp_path)
+    otio.adapters.write_to_file(tl, str(tmp_path / "cut.edl"), adapter_name="cmx_3600", reelname_len=None)
+    event = next(line for line in (tmp_path / "cut.edl").read_text().splitlines() if line[:3].isdigit()).split()
+    assert event[1] == "beach.mp4" and event[4:6] == ["00:00:02:00", "00:00:02:12"], event  # source in and out
+    otio.adapters.write_to_file(tl, str(tmp_path / "cut.xml"), adapter_name="fcp_xml")
+    xml_clip = otio.adapters.read_from_file(str(tmp_path / "cut.xml")).find_clips()[0]
+    assert xml_clip.source_range.start_time.to_frames() == 48 and xml_clip.duration().to_frames() == 12
+    media_file = next((tmp_path / "media").glob("*.mp4"))
+    with av.open(str(media_file)) as f:
+        assert f.streams.video[0].metadata.get("timecode") == "00:00:01:00"
+    # footage whose first five frames were made before the upload's start (a backward extension): a media file
+    # from its frame 0 would start before the file, so it counts from 0; from frame 7 it is the file's frame 2
+    before = ProvenanceRecord([FrameRange(0, 5, "interpolated"),
+                               FrameRange(5, 20, "camera", source="beach.mp4", source_start=0)], 24.0)
+    back = export.Clip("clip 2", {**take, "fps": 24.0}, np.zeros((20, 32, 32, 3), np.uint8), before, 0, 20)
+    assert export.source_offset(back, 0, 24.0) == 0 and export.source_offset(back, 7, 24.0) == 2
+    assert export.timecode(24 * 3661 + 5, 24000 / 1001) == "01:01:01:05"
