@@ -20,7 +20,8 @@ checkpoint folder is removed.
 
 Anchor against drift: every window after the first also holds the take's anchor
 (its first frame, or the still of an image condition) in place of the oldest
-frame of its overlap, so colours and looks are pulled back to the start instead
+frame of its overlap (`engine.service.anchor_slot`, the same frames as
+`Engine.generate`; renders that hold footage have none), so colours and looks are pulled back to the start instead
 of being copied from copies (measured in docs/BENCHMARKS.md, "Long takes").
 """
 from __future__ import annotations
@@ -39,7 +40,7 @@ import torch
 
 from engine.conditioning import ClipCondition, ImageCondition, WindowKnowledge, fit_frames
 from engine.errors import InputError
-from engine.service import BASE_FPS, Engine, GenerateRequest, ProgressFn, frame_record, resample
+from engine.service import BASE_FPS, Engine, GenerateRequest, ProgressFn, anchor_slot, frame_record, resample, takes_anchor
 
 CHECKPOINT_SUFFIX = ".render"
 PARTIAL_SUFFIX = ".partial.mp4"
@@ -104,7 +105,7 @@ def render_take(engine: Engine, req: GenerateRequest, out: str | Path, progress:
     if watermark is None:
         from engine.provenance import watermark_record_frames as watermark
     job = engine.prepare(req)
-    plan = _Plan(job, req, anchor)
+    plan = _Plan(job, req, anchor and takes_anchor(req))
     ckpt = checkpoint_dir(out)
     fingerprint = _fingerprint(engine, req, plan)
     state = _open_checkpoint(ckpt, fingerprint, resume)
@@ -132,16 +133,16 @@ def render_take(engine: Engine, req: GenerateRequest, out: str | Path, progress:
             if prev is not None:
                 held = _held_from(prev, idx)
                 win.hold(*held)
-                if anchor and anchor_frame is not None:
-                    slot = plan.anchor_slot(win)
+                if plan.anchor and anchor_frame is not None:
+                    slot = anchor_slot(win)
                     if slot is not None:
                         win.hold(np.broadcast_to(anchor_frame, win.frames.shape), _one(len(idx), slot))
             frames, cancelled = engine.render_window(job, wi, idx, win, generator, progress)
             if frames is None or cancelled:
                 cancelled = True
                 break
-            if anchor and anchor_frame is None:
-                anchor_frame = plan.anchor_from(frames)
+            if plan.anchor and anchor_frame is None:
+                anchor_frame = frames[0].copy()  # the take's first frame (the still, when it starts from one)
             if slot is not None:  # the anchor only guided this window; its slot keeps what was made before
                 frames[slot] = held[0][slot]
             kinds = ["camera" if k else "generated" for k in own.exact]
@@ -165,7 +166,7 @@ def render_take(engine: Engine, req: GenerateRequest, out: str | Path, progress:
     from engine.provenance.record import concatenate
 
     record = concatenate([r for r in records if r is not None], req.fps) if any(records) else None
-    settings = {**engine.settings(req), "anchor": anchor, "windows": len(job.windows)}
+    settings = {**engine.settings(req), "anchor": plan.anchor, "windows": len(job.windows)}
     if cancelled:
         return TakeResult(str(writer.path), next_j, req.fps, len(job.windows), done_windows, True,
                           time.time() - t0, record, settings)
@@ -207,19 +208,6 @@ class _Plan:
         if last_base >= self.job.n - 1:
             return self.count
         return min(self.count, math.floor(last_base / BASE_FPS * self.req.fps + 1e-6) + 1)
-
-    def anchor_slot(self, win: WindowKnowledge) -> int | None:
-        """Where the anchor goes in a window: the oldest held frame, when at least two are held
-        (one must stay to carry the motion on), at the start of the window."""
-        held = np.flatnonzero(win.known_frames)
-        if len(held) < 2 or held[0] != 0 or not win.known_frames[:2].all():
-            return None
-        return 0
-
-    def anchor_from(self, frames: np.ndarray) -> np.ndarray:
-        """The take's anchor: its first frame (a given still when the take starts from one)."""
-        return frames[0].copy()
-
 
 def _one(n: int, i: int) -> np.ndarray:
     m = np.zeros(n, bool)

@@ -5,7 +5,10 @@
 the model's window are made by sliding windows: each new window holds the
 frames of its neighbour that are already made clean (prefix conditioning, which
 the model was trained for). Windows run forward from the start, or backward
-from the end when only the end of the clip is known (extend --backward).
+from the end when only the end of the clip is known (extend --backward). A take
+(no footage held: text, or a still to animate) also holds its anchor, its first
+frame, in the oldest overlap frame of every later window, against drift
+(`anchor_slot`; engine.longtake streams the same frames to disk).
 
 Loops (`GenerateRequest(loop=True)`): the clip is made as usual, then one more
 window is rendered across the wrap-around, on frames taken modulo the loop's
@@ -214,13 +217,15 @@ class Engine:
             s["strength"] = req.strength
         return Generation(self.pipe.name, req.prompt, req.seed, s)
 
-    def generate(self, req: GenerateRequest, progress: ProgressFn | None = None) -> Result:
+    def generate(self, req: GenerateRequest, progress: ProgressFn | None = None, anchor: bool = True) -> Result:
+        """anchor: a take longer than one window holds its first frame in every later window (see the
+        module's docstring; requests that hold footage, loops and remixes never do)."""
         with self._lock:
             if getattr(self.pipe, "renders_itself", False):  # LTX, Wan (engine.families)
                 return self.pipe.generate(req, progress)
-            return self._generate(req, progress)
+            return self._generate(req, progress, anchor)
 
-    def _generate(self, req: GenerateRequest, progress: ProgressFn | None) -> Result:
+    def _generate(self, req: GenerateRequest, progress: ProgressFn | None, anchor: bool = True) -> Result:
         t0 = time.time()
         job = self.prepare(req)  # 1-3: inputs checked, prompt encoded, windows planned
         known = _knowledge(req, job.n, job.width, job.height)
@@ -228,13 +233,22 @@ class Engine:
         done = np.zeros(job.n, bool)
         generator = torch.Generator().manual_seed(req.seed)
         cancelled = False
+        anchor = anchor and takes_anchor(req)
+        first = None  # the take's first frame, once made
         for wi, (idx, hold) in enumerate(job.windows):
             # 4. What this window knows: the request's conditions plus frames already made
             win = known.take(idx)
             win.hold(out[idx], done[idx] if hold is None else hold)
+            slot = anchor_slot(win) if first is not None else None
+            if slot is not None:
+                win.hold(np.broadcast_to(first, win.frames.shape), np.arange(len(idx)) == slot)
             frames, cancelled = self.render_window(job, wi, idx, win, generator, progress)
             if frames is None:
                 break
+            if anchor and first is None:
+                first = frames[0].copy()
+            if slot is not None:  # the anchor only guided this window; its slot keeps what was made before
+                frames[slot] = out[idx[slot]]
             out[idx], done[idx] = frames, True
             if cancelled:
                 break
@@ -253,8 +267,8 @@ class Engine:
             count = min(req.delivered(), math.floor((len(base) - 1) / BASE_FPS * req.fps + 1e-6) + 1)
             frames, pos = resample(base, np.arange(len(base)) / BASE_FPS, np.arange(max(count, 0)) / req.fps)
         record = frame_record(pos, kinds, self.generation(req), req.fps, source=_source(req))
-        return Result(frames, req.fps, base, self.settings(req), _ranges(record), cancelled, time.time() - t0,
-                      record)
+        settings = {**self.settings(req), "anchor": anchor}
+        return Result(frames, req.fps, base, settings, _ranges(record), cancelled, time.time() - t0, record)
 
     def prepare(self, req: GenerateRequest) -> "Job":
         """Everything a render needs before its first window: checked inputs, the encoded
@@ -353,6 +367,21 @@ def _windows(n: int, r: int = 1, backward: bool = False) -> list[tuple[int, int]
     if backward:  # the same windows, last first: each holds the start of the one after it
         return [(n - b, n - a) for a, b in out]
     return out
+
+
+def takes_anchor(req: GenerateRequest) -> bool:
+    """Whether a render holds its anchor in later windows: a take made from text or from stills. Footage held
+    by a clip condition (extend, fill, bridge) carries the look itself; loops, remixes and masks are excluded."""
+    return not req.loop and req.init_video is None and all(isinstance(c, ImageCondition) for c in req.conditions)
+
+
+def anchor_slot(win: WindowKnowledge) -> int | None:
+    """Where a take's anchor goes in a window: the oldest held frame, when at least two are held (one must stay
+    to carry the motion on), at the start of the window."""
+    held = np.flatnonzero(win.known_frames)
+    if len(held) < 2 or held[0] != 0 or not win.known_frames[:2].all():
+        return None
+    return 0
 
 
 def _only_end_known(known: WindowKnowledge, n: int, r: int) -> bool:

@@ -100,18 +100,22 @@ def test_memory_of_a_take_does_not_grow_with_its_length(engine, tmp_path):
     assert peaks[1] < 1.2 * peaks[0], peaks
 
 
-def test_stream_without_anchor_equals_the_in_memory_render(engine, tmp_path):
+@pytest.mark.parametrize("anchor", [False, True])
+def test_the_stream_equals_the_in_memory_render(engine, tmp_path, anchor):
+    """Engine.generate (scenes, PNG output, the API) and the stream make the same take, anchor and all."""
     req = GenerateRequest("a red ball moves right", seconds=5.0, fps=8, steps=2, seed=3)
-    mem = engine.generate(req)
+    mem = engine.generate(req, anchor=anchor)
     out = str(tmp_path / "s.mp4")
     written = []
 
     def capture(frames, record):  # what goes to the encoder, window by window
         written.append(frames)
         return frames
-    res = longtake.render_take(engine, req, out, watermark=capture, anchor=False)
-    assert res.frames == len(mem.frames) and len(written) == res.windows
+    res = longtake.render_take(engine, req, out, watermark=capture, anchor=anchor)
+    assert res.frames == len(mem.frames) and len(written) == res.windows > 2
     assert np.array_equal(np.concatenate(written), mem.frames)
+    if anchor:  # the anchor changed the later windows
+        assert not np.array_equal(mem.frames, engine.generate(req, anchor=False).frames)
 
 
 def test_long_take_refuses_non_mp4_and_loops(engine, tmp_path):

@@ -24,7 +24,7 @@ def register(sub):
     p.add_argument("--restart", action="store_true",
                    help="start over instead of resuming an unfinished render of --out (OUT.render/)")
     p.add_argument("--no-anchor", action="store_true",
-                   help="long takes: do not hold the first frame in later windows (anchor against drift)")
+                   help="takes longer than one window: do not hold the first frame in later windows (anchor against drift)")
     add_output_options(p, "tenku.mp4")
     p.set_defaults(func=run)
 
@@ -59,7 +59,7 @@ def run(args) -> int:
 
     if media.check_output_path(args.out) == "mp4" and longtake.streamable(engine, req):
         return write_take(engine, req, args, decision)
-    result = engine.generate(req, progress_printer(args.quiet))
+    result = engine.generate(req, progress_printer(args.quiet), anchor=not args.no_anchor)
     write_result(result, args.out, args, decision)
     return 0
 
