@@ -104,8 +104,8 @@ def attention(q, k, v, mask=None):
     (broadcast to B, h, N, L) is True where a key may be attended to. Training on the CPU, it is two
     batched matmuls and a float32 softmax: the fused kernel's backward took a quarter of a training
     step, and for this model's short sequences (128-640 tokens, 64-wide heads) the plain form trains
-    1.5x faster. Sampling (no autograd) and on a GPU, the fused kernel, which is faster there
-    (docs/BENCHMARKS.md, "Training speed")."""
+    1.2x (XS) to 1.5x (S2) faster. Sampling (no autograd) and on a GPU, the fused kernel, which is
+    faster there (docs/BENCHMARKS.md, "Training speed")."""
     if q.device.type != "cpu" or not torch.is_grad_enabled() or not PLAIN_CPU_TRAINING_ATTENTION:
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     scores = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5
