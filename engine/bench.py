@@ -54,8 +54,6 @@ def train_speed(preset: str = "S2", batch: int = 32, steps: int = 6, rounds: int
     w, h = ASPECT_SIZES["1:1"]
     gen = torch.Generator().manual_seed(0)
     x0 = torch.randn(batch, 8, CLIP_FRAMES, h // 8, w // 8, generator=gen)
-    _, ph, pw = dit.PRESETS[preset].get("patch_size", (1, 4, 4))
-    maps = torch.rand(batch, CLIP_FRAMES, h // 8 // ph, w // 8 // pw, generator=gen) * 0.1  # object share per token
     text = (torch.randn(batch, 16, 384, generator=gen), torch.ones(batch, 16, dtype=torch.bool),
             torch.randn(batch, 384, generator=gen))
     runs = {}
@@ -66,6 +64,8 @@ def train_speed(preset: str = "S2", batch: int = 32, steps: int = 6, rounds: int
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
         fwd = torch.compile(model, dynamic=False) if compile else model
         runs[form] = dict(model=model, ema=ema, opt=opt, fwd=fwd, rng=random.Random(0), times=[])
+    _, gh, gw = runs["plain"]["model"].grid(x0.shape)
+    maps = torch.rand(batch, CLIP_FRAMES, gh, gw, generator=gen) * 0.1  # object share per token, per frame
 
     def steps_of(form: str, n: int) -> float:
         r = runs[form]

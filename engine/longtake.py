@@ -20,7 +20,7 @@ checkpoint folder is removed.
 
 Anchor against drift: every window after the first also holds the take's anchor
 (its first frame, or the still of an image condition) in place of the oldest
-frame of its overlap (`engine.service.anchor_slot`, the same frames as
+frame of its overlap (`engine.service.hold_anchor`, the same frames as
 `Engine.generate`; renders that hold footage have none), so colours and looks are pulled back to the start instead
 of being copied from copies (measured in docs/BENCHMARKS.md, "Long takes").
 """
@@ -40,7 +40,7 @@ import torch
 
 from engine.conditioning import ClipCondition, ImageCondition, WindowKnowledge, fit_frames
 from engine.errors import InputError
-from engine.service import BASE_FPS, Engine, GenerateRequest, ProgressFn, anchor_slot, frame_record, resample, takes_anchor
+from engine.service import BASE_FPS, Engine, GenerateRequest, ProgressFn, frame_record, hold_anchor, resample, takes_anchor
 
 CHECKPOINT_SUFFIX = ".render"
 PARTIAL_SUFFIX = ".partial.mp4"
@@ -133,10 +133,7 @@ def render_take(engine: Engine, req: GenerateRequest, out: str | Path, progress:
             if prev is not None:
                 held = _held_from(prev, idx)
                 win.hold(*held)
-                if plan.anchor and anchor_frame is not None:
-                    slot = anchor_slot(win)
-                    if slot is not None:
-                        win.hold(np.broadcast_to(anchor_frame, win.frames.shape), _one(len(idx), slot))
+                slot = hold_anchor(win, anchor_frame)  # set only when the plan has an anchor
             frames, cancelled = engine.render_window(job, wi, idx, win, generator, progress)
             if frames is None or cancelled:
                 cancelled = True
@@ -208,12 +205,6 @@ class _Plan:
         if last_base >= self.job.n - 1:
             return self.count
         return min(self.count, math.floor(last_base / BASE_FPS * self.req.fps + 1e-6) + 1)
-
-def _one(n: int, i: int) -> np.ndarray:
-    m = np.zeros(n, bool)
-    m[i] = True
-    return m
-
 
 def _held_from(prev, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The previous window's frames that fall inside `idx`: (frames at idx, where held)."""

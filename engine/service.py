@@ -8,7 +8,7 @@ the model was trained for). Windows run forward from the start, or backward
 from the end when only the end of the clip is known (extend --backward). A take
 (no footage held: text, or a still to animate) also holds its anchor, its first
 frame, in the oldest overlap frame of every later window, against drift
-(`anchor_slot`; engine.longtake streams the same frames to disk).
+(`hold_anchor`; engine.longtake streams the same frames to disk).
 
 Loops (`GenerateRequest(loop=True)`): the clip is made as usual, then one more
 window is rendered across the wrap-around, on frames taken modulo the loop's
@@ -239,9 +239,7 @@ class Engine:
             # 4. What this window knows: the request's conditions plus frames already made
             win = known.take(idx)
             win.hold(out[idx], done[idx] if hold is None else hold)
-            slot = anchor_slot(win) if first is not None else None
-            if slot is not None:
-                win.hold(np.broadcast_to(first, win.frames.shape), np.arange(len(idx)) == slot)
+            slot = hold_anchor(win, first)
             frames, cancelled = self.render_window(job, wi, idx, win, generator, progress)
             if frames is None:
                 break
@@ -375,12 +373,14 @@ def takes_anchor(req: GenerateRequest) -> bool:
     return not req.loop and req.init_video is None and all(isinstance(c, ImageCondition) for c in req.conditions)
 
 
-def anchor_slot(win: WindowKnowledge) -> int | None:
-    """Where a take's anchor goes in a window: the oldest held frame, when at least two are held (one must stay
-    to carry the motion on), at the start of the window."""
+def hold_anchor(win: WindowKnowledge, anchor: np.ndarray | None) -> int | None:
+    """Hold a take's anchor frame in the window, in place of its oldest held frame when at least two are held
+    at its start (one must stay to carry the motion on). Returns that slot, whose frame the caller puts back
+    after rendering (the anchor only guides), or None when the anchor has no place (or there is none yet)."""
     held = np.flatnonzero(win.known_frames)
-    if len(held) < 2 or held[0] != 0 or not win.known_frames[:2].all():
+    if anchor is None or len(held) < 2 or held[0] != 0 or not win.known_frames[:2].all():
         return None
+    win.hold(np.broadcast_to(anchor, win.frames.shape), np.arange(len(win.known_frames)) == 0)
     return 0
 
 
