@@ -245,10 +245,41 @@ def _render_clip(job):
     return frames, object_map(scene, frames, w, h, BASE_FPS)
 
 
+def shard_items(seed: int, s: int, n: int, rich: bool = False, captions: int = CAPTIONS_PER_CLIP,
+                fits=None) -> list:
+    """The (aspect, scene, captions) of shard `s`'s `n` clips. The scenes depend only on (seed, s):
+    plain captions are drawn from the same stream as the scenes, as the first data sets did, and
+    `rich` captions (RICH_WORDS, `captions` of them) from a stream of their own, so a rich data set
+    has the same clips as a plain one. `fits(caption) -> bool`: a rich caption that does not fit the
+    text encoder is drawn again (a cut-off caption would teach the model to ignore its last words)."""
+    rng = random.Random(seed * 100003 + s)
+    crng = random.Random(seed * 100003 + s + 1_000_000_007)
+    items = []
+    for _ in range(n):
+        aspect = pick_aspect(rng)
+        scene = sample_scene(rng, seconds=CLIP_FRAMES / BASE_FPS)
+        caps = [caption(scene, rng) for _ in range(CAPTIONS_PER_CLIP)]
+        if rich:
+            caps = []
+            for _ in range(captions):
+                c = caption(scene, crng, rich=True)
+                for _ in range(5):
+                    if fits is None or fits(c):
+                        break
+                    c = caption(scene, crng, rich=True)
+                caps.append(c)
+        items.append((aspect, scene, caps))
+    return items
+
+
 def build_data(run: Path, vae: VideoVAE, clips: int = 8000, shard: int = 500, seed: int = 1,
-               max_seconds: float = 1e9, device: str = "cpu", workers: int = 0):
+               max_seconds: float = 1e9, device: str = "cpu", workers: int = 0, rich: bool = False,
+               captions: int = CAPTIONS_PER_CLIP, reuse: Path | None = None):
     """Render, caption and encode `clips` training clips into shards under run/data (resumable).
-    `workers`: render in that many processes (the same clips; for a GPU machine with many cores)."""
+    `workers`: render in that many processes (the same clips; for a GPU machine with many cores).
+    `rich`, `captions`: captions per clip from the rich grammar (see shard_items). `reuse`: a data
+    folder built with the same VAE and seed whose shards hold the same clips (any captions): their
+    latents and object maps are taken instead of rendering and encoding again."""
     from multiprocessing import Pool
 
     from engine.models.text import TextEncoder
@@ -265,28 +296,34 @@ def build_data(run: Path, vae: VideoVAE, clips: int = 8000, shard: int = 500, se
             continue
         if time.time() - start > max_seconds:
             break
-        rng = random.Random(seed * 100003 + s)
         by_aspect = {a: dict(latents=[], maps=[], tokens=[], masks=[], pooled=[]) for a in ASPECT_SIZES}
-        items = []
-        for _ in range(min(shard, clips - s * shard)):  # the last shard holds the remainder
-            aspect = pick_aspect(rng)
-            scene = sample_scene(rng, seconds=CLIP_FRAMES / BASE_FPS)
-            items.append((aspect, scene, [caption(scene, rng) for _ in range(CAPTIONS_PER_CLIP)]))
+        n = min(shard, clips - s * shard)  # the last shard holds the remainder
+        items = shard_items(seed, s, n, rich, captions, lambda c: text.count_tokens(c) <= text.max_tokens)
+        old = torch.load(reuse / path.name) if reuse is not None and (reuse / path.name).exists() else None
         for aspect in ASPECT_SIZES:  # batched: one VAE call per 16 clips, one MiniLM call per chunk
             group = [it for it in items if it[0] == aspect]
             w, h = ASPECT_SIZES[aspect]
-            jobs = [(sc, w, h) for _, sc, _ in group]
-            rendered = pool.map(_render_clip, jobs, chunksize=8) if pool else [_render_clip(j) for j in jobs]
+            if old is not None:
+                if len(old.get(aspect, {}).get("latents", ())) != len(group):
+                    raise ValueError(f"{reuse / path.name} holds other clips than shard {s} of seed {seed}")
+                rendered = None
+            else:
+                jobs = [(sc, w, h) for _, sc, _ in group]
+                rendered = pool.map(_render_clip, jobs, chunksize=8) if pool else [_render_clip(j) for j in jobs]
             for i in range(0, len(group), 16):
                 chunk = group[i:i + 16]
-                frames = [f for f, _ in rendered[i:i + 16]]
-                with torch.no_grad(), torch.autocast(device_type(device), dtype=torch.bfloat16):
-                    z = vae.normalize(vae.encode(torch.stack([to_tensor(f) for f in frames]).to(device)).float()).cpu()
+                if rendered is None:
+                    z, maps = old[aspect]["latents"][i:i + 16], old[aspect]["maps"][i:i + 16]
+                else:
+                    frames = [f for f, _ in rendered[i:i + 16]]
+                    with torch.no_grad(), torch.autocast(device_type(device), dtype=torch.bfloat16):
+                        z = vae.normalize(vae.encode(torch.stack([to_tensor(f) for f in frames]).to(device)).float()).cpu()
+                    maps = torch.stack([torch.from_numpy(m) for _, m in rendered[i:i + 16]])
                 tok, mask, pooled = (v.cpu() for v in text.encode([c for _, _, caps in chunk for c in caps]))
-                k = CAPTIONS_PER_CLIP
+                k = len(chunk[0][2])
                 d = by_aspect[aspect]
                 d["latents"].append(z.half())
-                d["maps"].append(torch.stack([torch.from_numpy(m) for _, m in rendered[i:i + 16]]).half())
+                d["maps"].append(maps.half())
                 d["tokens"].append(tok.half().view(len(chunk), k, *tok.shape[1:]))
                 d["masks"].append(mask.view(len(chunk), k, -1))
                 d["pooled"].append(pooled.half().view(len(chunk), k, -1))
@@ -320,11 +357,31 @@ PATTERNS = {"none": 0.40, "first": 0.15, "last": 0.05, "ends": 0.07, "keyframes"
             "prefix": 0.10, "suffix": 0.05, "inpaint": 0.08, "outpaint": 0.05}
 
 
-def clean_pattern(rng: random.Random, grid: tuple[int, int, int]) -> torch.Tensor:
-    """A random clean mask over the token grid (T, H, W), True = held clean."""
+# A curriculum's first phase (session 9's lineage): 80% of clips keep every token noisy or only one
+# end frame clean, so the motion has to come from the prompt. In the mix above, 27% of clips are
+# given their motion by clean frames (both ends, keyframes, prefix, suffix) and 13% most of the
+# picture (inpaint, outpaint), which teaches the verbs but not the words.
+TEXT_FIRST_PATTERNS = {"none": 0.60, "first": 0.15, "last": 0.05, "ends": 0.04, "keyframes": 0.03,
+                       "prefix": 0.06, "suffix": 0.03, "inpaint": 0.025, "outpaint": 0.015}
+
+
+def patterns_at(step: int, schedule) -> dict:
+    """The clean-pattern mix at `step` for a schedule [(first_step, mix), ...]; None: PATTERNS."""
+    if not schedule:
+        return PATTERNS
+    phases = sorted(schedule, key=lambda phase: phase[0])
+    return ([mix for first, mix in phases if step >= first] or [phases[0][1]])[-1]
+
+
+def clean_pattern(rng: random.Random, grid: tuple[int, int, int], patterns: dict | None = None) -> torch.Tensor:
+    """A random clean mask over the token grid (T, H, W), True = held clean; `patterns`: the mix of
+    kinds (default PATTERNS)."""
     T, H, W = grid
     m = torch.zeros(T, H, W, dtype=torch.bool)
-    kind = rng.choices(list(PATTERNS), weights=list(PATTERNS.values()))[0]
+    patterns = patterns or PATTERNS
+    if set(patterns) - set(PATTERNS):
+        raise ValueError(f"unknown clean patterns {sorted(set(patterns) - set(PATTERNS))}; allowed: {list(PATTERNS)}")
+    kind = rng.choices(list(patterns), weights=list(patterns.values()))[0]
     if kind == "first":
         m[0] = True
     elif kind == "last":
@@ -373,11 +430,17 @@ class LatentData:
         self.parts = {a: {k: torch.cat(v).to(device) for k, v in d.items()} for a, d in self.parts.items()}
         self.counts = {a: len(d["latents"]) for a, d in self.parts.items()}
 
-    def batch(self, rng: random.Random, size: int, empty_text, drop: float, wide_frames: int | None = None):
+    def batch(self, rng: random.Random, size: int, empty_text, drop: float, wide_frames: int | None = None,
+              aspects: dict | None = None):
         """`wide_frames`: 16:9 and 9:16 batches are cut to a random run of this many frames. They
         have 2.5x the tokens of 1:1 and attention is quadratic, so whole wide clips cost 2.8x a
-        square step; the square clips teach the whole 2 seconds of motion."""
-        aspect = rng.choices(list(self.counts), weights=list(self.counts.values()))[0]
+        square step; the square clips teach the whole 2 seconds of motion. `aspects`: the share of
+        batches per aspect (default: as many as the data has clips)."""
+        if aspects and set(aspects) - set(self.counts):
+            raise ValueError(f"no training clips for aspect(s) {sorted(set(aspects) - set(self.counts))}; "
+                             f"the data has {sorted(self.counts)}")
+        weights = aspects or self.counts
+        aspect = rng.choices(list(weights), weights=list(weights.values()))[0]
         d = self.parts[aspect]
         idx = torch.tensor([rng.randrange(self.counts[aspect]) for _ in range(size)], device=self.device)
         cap = torch.tensor([rng.randrange(d["tokens"].shape[1]) for _ in range(size)], device=self.device)
@@ -429,11 +492,11 @@ def flow_loss(model, fwd, x0, maps, text, clean, gen: torch.Generator, shift: fl
 
 
 def train_step(model, fwd, opt, x0, maps, text, rng: random.Random, gen: torch.Generator, shift: float,
-               t_uniform: float, object_weight: float):
-    """One optimiser step on a batch: random clean patterns, the flow loss, gradients clipped to norm 1.
-    Returns (loss, gradient norm) as tensors."""
+               t_uniform: float, object_weight: float, patterns: dict | None = None):
+    """One optimiser step on a batch: random clean patterns (`patterns`: their mix, default PATTERNS),
+    the flow loss, gradients clipped to norm 1. Returns (loss, gradient norm) as tensors."""
     grid = model.grid(x0.shape)
-    clean = torch.stack([clean_pattern(rng, grid) for _ in range(x0.shape[0])]).flatten(1).to(x0.device)  # B, N
+    clean = torch.stack([clean_pattern(rng, grid, patterns) for _ in range(x0.shape[0])]).flatten(1).to(x0.device)
     loss = flow_loss(model, fwd, x0, maps, text, clean, gen, shift, t_uniform, object_weight)
     opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -454,9 +517,10 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
               t_uniform: float = 0.5, text_drop: float = 0.1, ema_decay: float = 0.998, max_seconds: float = 1e9, seed: int = 0,
               compile: bool = True, object_weight: float = 3.0, checkpoint_every_s: float = 600,
               schedule=None, wide_frames: int | None = None, device: str = "cpu", eval_every: int = 0,
-              on_eval=None):
+              on_eval=None, aspects: dict | None = None, patterns=None):
     """`schedule`: segments (first_step, peak_lr, last_step) (see lr_at); default one cosine from
-    `lr` over `steps`. `device`: "cpu" is the recipe; "cuda" runs the same steps on a GPU (random
+    `lr` over `steps`. `aspects`: the share of batches per aspect (default by clip counts);
+    `patterns`: the clean-pattern mix per phase [(first_step, mix), ...] (default PATTERNS). `device`: "cpu" is the recipe; "cuda" runs the same steps on a GPU (random
     streams differ, so a GPU run does not reproduce a CPU run bit for bit). `on_eval(ema) -> dict`,
     every `eval_every` steps: figures logged with the step (engine.evaluate.score_transformer)."""
     from engine.models.dit import SpacetimeDiT
@@ -488,9 +552,9 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
     while step < steps and time.time() - start < max_seconds:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, schedule)
-        x0, maps, text, text_mask, pool = data.batch(rng, batch, empty_text, text_drop, wide_frames)
+        x0, maps, text, text_mask, pool = data.batch(rng, batch, empty_text, text_drop, wide_frames, aspects)
         loss, gnorm = train_step(model, fwd, opt, x0, maps, (text, text_mask, pool), rng, gen, shift, t_uniform,
-                                 object_weight)
+                                 object_weight, patterns_at(step, patterns))
         step += 1
         ema_update(ema, model, step, ema_decay)
         if on_eval is not None and eval_every and step % eval_every == 0:
@@ -518,6 +582,11 @@ RECIPE = dict(vae_steps=800, vae_schedule_steps=900, vae_batch=8, clips=6000, di
               dit_batch=16, dit_lr=1e-3, shift=SHIFT, text_drop=0.1, ema_decay=0.998, object_weight=5.0,
               vae_decoder_steps=800, vae_decoder_tune_from=None, vae_decoder_edge_weight=0.0,
               vae_decoder_latent_noise=0.0, t_uniform=0.5, wide_frames=8,
+              # share of batches per aspect (None: as many as the data has clips) and the clean-pattern
+              # mix per phase (None: PATTERNS throughout)
+              dit_aspects=None, dit_patterns=None,
+              # captions from the rich grammar (RICH_WORDS), and how many per clip
+              data_rich=False, data_captions=CAPTIONS_PER_CLIP,
               # learning-rate segments (first step, peak, last step): the first two runs, then a restart
               # in the third run (docs/TRAINING.md)
               dit_schedule=[(0, 1e-3, 4500), (4500, 6e-4, 12000)])
@@ -572,11 +641,13 @@ def train_all(run: Path, minutes: float, resume_from: Path | None = None, out: P
         train_vae(run, steps=r["vae_steps"], batch=r["vae_batch"], max_seconds=deadline - time.time(),
                   schedule_steps=r["vae_schedule_steps"], device=device)
     vae = load_vae(run)
-    build_data(run, vae, clips=r["clips"], max_seconds=deadline - time.time(), device=device)
+    build_data(run, vae, clips=r["clips"], max_seconds=deadline - time.time(), device=device,
+               rich=r.get("data_rich", False), captions=r.get("data_captions", CAPTIONS_PER_CLIP))
     train_dit(run, {**PRESETS[r["dit_preset"]]}, steps=r["dit_steps"], batch=r["dit_batch"], lr=r["dit_lr"],
               shift=r["shift"], t_uniform=r["t_uniform"], text_drop=r["text_drop"], ema_decay=r["ema_decay"],
               object_weight=r["object_weight"], max_seconds=deadline - time.time() - 60, compile=compile,
-              schedule=r["dit_schedule"], wide_frames=r["wide_frames"], device=device)
+              schedule=r["dit_schedule"], wide_frames=r["wide_frames"], device=device,
+              aspects=r.get("dit_aspects"), patterns=r.get("dit_patterns"))
     # 4. The decoder alone, encoder frozen (latents unchanged). In the first run it trained
     # alongside the transformer on the machine's second core.
     train_vae_decoder(run, steps=r["vae_decoder_steps"], tune_from=r["vae_decoder_tune_from"],

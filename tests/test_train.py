@@ -50,6 +50,11 @@ def test_wide_batches_are_cut_to_a_run_of_frames(tmp_path):
     assert seen == {(16, 16), (18, 32)}
     x, *_ = data.batch(random.Random(1), 4, empty, drop=1.0)  # no cut without wide_frames
     assert x.shape[2] == 16
+    for _ in range(10):  # a batch mix of the recipe's choosing rather than the data's
+        x, *_ = data.batch(rng, 4, empty, drop=0.0, aspects={"1:1": 1.0, "16:9": 0.0})
+        assert x.shape[3:] == (16, 16)
+    with pytest.raises(ValueError, match=r"no training clips for aspect\(s\) \['9:16'\]"):
+        data.batch(rng, 4, empty, drop=0.0, aspects={"9:16": 1.0})
 
 
 def test_edge_band_lies_on_both_sides_of_the_outline():
@@ -86,6 +91,27 @@ def test_clean_patterns_cover_every_kind():
     assert any(m.all(0).float().mean() < 0.5 for m in boxes)  # outpaint: only a box held
 
 
+def test_clean_pattern_mix_and_its_phases():
+    grid = (8, 4, 4)
+    rng = random.Random(0)
+    assert all(m[0].all() and not m[1:].any() for m in (train.clean_pattern(rng, grid, {"first": 1.0}) for _ in range(20)))
+    with pytest.raises(ValueError, match="unknown clean patterns.*everything"):
+        train.clean_pattern(rng, grid, {"everything": 1.0})
+    # without a mix, the recipe's own: the same draws as before mixes could be chosen
+    a, b = random.Random(3), random.Random(3)
+    assert all(torch.equal(train.clean_pattern(a, grid), train.clean_pattern(b, grid, train.PATTERNS)) for _ in range(50))
+    phases = [(0, train.TEXT_FIRST_PATTERNS), (100, train.PATTERNS)]
+    assert train.patterns_at(0, phases) is train.TEXT_FIRST_PATTERNS
+    assert train.patterns_at(99, phases) is train.TEXT_FIRST_PATTERNS and train.patterns_at(100, phases) is train.PATTERNS
+    assert train.patterns_at(7, None) is train.PATTERNS
+    for mix in (train.PATTERNS, train.TEXT_FIRST_PATTERNS):
+        assert sum(mix.values()) == pytest.approx(1.0) and set(mix) == set(train.PATTERNS)
+    # the text-first phase: four in five clips get their motion only from the prompt
+    free = ("none", "first", "last")
+    assert sum(train.TEXT_FIRST_PATTERNS[k] for k in free) == pytest.approx(0.8)
+    assert sum(train.PATTERNS[k] for k in free) == pytest.approx(0.6)
+
+
 def test_stages_checkpoint_resume_export_and_seed(tmp_path):
     run = tmp_path / "run"
     vae, step = train.train_vae(run, steps=2, batch=2)
@@ -99,6 +125,19 @@ def test_stages_checkpoint_resume_export_and_seed(tmp_path):
     assert sorted(p.name for p in (run / "data").iterdir()) == ["shard_0000.pt", "shard_0001.pt"]
     data = train.LatentData(run / "data")
     assert sum(data.counts.values()) == 4
+    # rich captions: the same clips, other captions, whether rendered again or taken from a data set
+    for name, reuse in (("again", None), ("reused", run / "data")):
+        train.build_data(tmp_path / name, vae, clips=4, shard=2, rich=True, captions=3, reuse=reuse)
+        for shard in ("shard_0000.pt", "shard_0001.pt"):
+            plain, rich = torch.load(run / "data" / shard), torch.load(tmp_path / name / "data" / shard)
+            assert plain.keys() == rich.keys()
+            for aspect in plain:
+                assert torch.equal(plain[aspect]["latents"], rich[aspect]["latents"])
+                assert plain[aspect]["tokens"].shape[1] == 2 and rich[aspect]["tokens"].shape[1] == 3
+                assert not torch.equal(plain[aspect]["pooled"][:, :2], rich[aspect]["pooled"][:, :2])
+    items = train.shard_items(1, 0, 2, rich=True, captions=3)
+    assert [it[1] for it in items] == [it[1] for it in train.shard_items(1, 0, 2)]  # same scenes
+    assert all(len(caps) == 3 for _, _, caps in items)
 
     config = dict(PRESETS["tiny"], in_channels=8)
     _, step = train.train_dit(run, config, steps=2, batch=2, compile=False)

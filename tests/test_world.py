@@ -87,3 +87,26 @@ def test_unseen_words_are_words_no_training_caption_has():
     held = [caption(sample_scene(i, split="eval"), rng, split="eval") for i in range(50)]
     assert any(unseen_words(c) for c in held)  # held-out phrasings are unseen words
     assert "ruby" not in training_words() and "red" in training_words()
+
+
+def test_rich_captions_add_wordings_and_keep_the_held_out_ones_out():
+    from engine.world.captioner import RICH_WORDS, phrase_text, unseen_words
+
+    held = held_phrases()
+    rng = random.Random(2)
+    rich = [caption(sample_scene(i), rng, rich=True) for i in range(400)]
+    for text in rich:
+        assert unseen_words(text) == [], text  # every rich word counts as a training word
+        for phrase in held:
+            assert not re.search(rf"\b{re.escape(phrase)}\b", text.lower()), (phrase, text)
+    extra = {p for options in RICH_WORDS["motion"].values() for o in options for p in o}
+    assert sum(any(f" {p} " in phrase_text(t) for p in extra) for t in rich) > 150  # they are drawn
+    # no rich phrasing shares the leading word of a held-out phrasing of its motion
+    for motion, options in caption_mod.MOTION_WORDS.items():
+        lead = {o[0][1:].split()[0] for o in options if o[0].startswith("~")}
+        assert not lead & {o[0].split()[0] for o in RICH_WORDS["motion"].get(motion, [])}, motion
+    # plain captions, and every evaluation prompt, are the same with or without the rich tables
+    for i in range(30):
+        s = sample_scene(i, split="eval")
+        assert caption(s, i, split="eval", rich=True) == caption(s, i, split="eval")
+    assert caption(sample_scene(3), 3) != caption(sample_scene(3), 3, rich=True)

@@ -111,11 +111,84 @@ FRAMES = [
     "~A short clip in which {objs}{bg}{cam}.",
 ]
 
+# More training phrasings, drawn only for `rich=True` captions (the data of session 9's lineage):
+# a model that has read each slot in many wordings has to read what the words mean rather than
+# which few strings occur, which is what prompts it never saw need. None of these is, or shares
+# the distinctive word of, a held-out (`~`) phrasing above, so the benchmark stays held out; the
+# tables above are unchanged, so plain captions (and the benchmark's prompts) are as before.
+RICH_WORDS = {
+    "motion": {
+        "right": [("goes right", "going right"), ("moves to the right", "moving to the right"),
+                  ("travels to the right", "travelling to the right"), ("heads to the right", "heading to the right"),
+                  ("makes its way to the right", "making its way to the right"),
+                  ("crosses from left to right", "crossing from left to right"),
+                  ("shifts to the right", "shifting to the right"), ("runs to the right", "running to the right"),
+                  ("rolls rightward", "rolling rightward"), ("moves over to the right", "moving over to the right"),
+                  ("heads for the right side", "heading for the right side"),
+                  ("moves across the frame to the right", "moving across the frame to the right"),
+                  ("passes from the left side to the right side", "passing from the left side to the right side"),
+                  ("races to the right", "racing to the right"), ("travels right", "travelling right")],
+        "left": [("goes left", "going left"), ("moves to the left", "moving to the left"),
+                 ("travels to the left", "travelling to the left"), ("heads to the left", "heading to the left"),
+                 ("makes its way to the left", "making its way to the left"),
+                 ("crosses from right to left", "crossing from right to left"),
+                 ("shifts to the left", "shifting to the left"), ("runs to the left", "running to the left"),
+                 ("rolls leftward", "rolling leftward"), ("moves over to the left", "moving over to the left"),
+                 ("heads for the left side", "heading for the left side"),
+                 ("moves across the frame to the left", "moving across the frame to the left"),
+                 ("passes from the right side to the left side", "passing from the right side to the left side"),
+                 ("races to the left", "racing to the left"), ("travels left", "travelling left")],
+        "up": [("goes up", "going up"), ("moves upward", "moving upward"), ("rises up", "rising up"),
+               ("travels upward", "travelling upward"), ("heads up", "heading up"), ("climbs", "climbing"),
+               ("floats upward", "floating upward"), ("heads for the top of the frame", "heading for the top of the frame"),
+               ("goes from bottom to top", "going from bottom to top"), ("soars upward", "soaring upward"),
+               ("moves up the frame", "moving up the frame"), ("travels up", "travelling up")],
+        "down": [("goes down", "going down"), ("moves downward", "moving downward"), ("drops", "dropping"),
+                 ("falls down", "falling down"), ("travels downward", "travelling downward"),
+                 ("heads down", "heading down"), ("sinks down", "sinking down"),
+                 ("heads for the bottom of the frame", "heading for the bottom of the frame"),
+                 ("goes from top to bottom", "going from top to bottom"), ("plunges downward", "plunging downward"),
+                 ("moves down the frame", "moving down the frame"), ("travels down", "travelling down")],
+        "bounce": [("hops up and down", "hopping up and down"), ("bounces on the ground", "bouncing on the ground"),
+                   ("springs up and down", "springing up and down"), ("keeps hopping", "hopping along"),
+                   ("bounds along", "bounding along")],
+        "orbit": [("moves in a circle", "moving in a circle"), ("revolves around the centre", "revolving around the centre"),
+                  ("goes round and round", "going round and round"), ("circles the middle", "circling the middle"),
+                  ("travels in a circle", "travelling in a circle")],
+        "grow": [("gets larger", "getting larger"), ("becomes bigger", "becoming bigger"),
+                 ("increases in size", "increasing in size"), ("grows bigger", "growing bigger"),
+                 ("enlarges", "enlarging")],
+        "shrink": [("gets tinier", "getting tinier"), ("becomes smaller", "becoming smaller"),
+                   ("decreases in size", "decreasing in size"), ("shrinks away", "shrinking away"),
+                   ("gets littler", "getting littler")],
+        "still": [("stands still", "standing still"), ("stays in place", "staying in place"),
+                  ("holds still", "holding still"), ("sits still", "sitting still"),
+                  ("doesn't move", "not moving at all"), ("keeps still", "keeping still")],
+    },
+    "speed": {"slowly": ["lazily", "at a gentle pace", "very slowly"],
+              "quickly": ["speedily", "at a fast pace", "very quickly"]},
+    "size": {"small": ["mini", "smallish"], "big": ["giant", "very big"]},
+    "determiner": ["the", "a lone"],
+    "joiner": [", while ", " and at the same time ", "; "],
+    "background": {
+        "studio": ["on a grey backdrop", "in a plain grey room"],
+        "sky": ["against the daytime sky", "in the open air"],
+        "night": ["in the night", "on a dark starry night"],
+        "desert": ["in a sandy desert", "across the desert sand"],
+        "grass": ["on a lawn", "in a grassy field"],
+        "ocean": ["over the sea", "above the ocean water"],
+    },
+    "frame": ["{objs_g}{bg}{cam}.", "A scene of {objs_g}{bg}{cam}.", "An animation of {objs_g}{bg}{cam}.",
+              "Video of {objs_g}{bg}{cam}.", "A recording of {objs_g}{bg}{cam}.", "There is {objs_g}{bg}{cam}.",
+              "In this shot, {objs}{bg}{cam}."],
+}
 
-def _pick(rng: random.Random, options: list, split: str):
-    """Choose a phrasing: train never sees `~` entries; eval prefers them."""
+
+def _pick(rng: random.Random, options: list, split: str, extra: list | None = None):
+    """Choose a phrasing: train never sees `~` entries; eval prefers them. `extra`: more training
+    phrasings (RICH_WORDS) for a rich training caption."""
     held = [o for o in options if _held(o)]
-    seen = [o for o in options if not _held(o)]
+    seen = [o for o in options if not _held(o)] + (list(extra) if extra and split == "train" else [])
     if split == "eval" and held and rng.random() < 0.7:
         choice = rng.choice(held)
     else:
@@ -137,17 +210,18 @@ def _article(word: str, det: str) -> str:
     return det
 
 
-def describe_object(obj, rng: random.Random, split: str, gerund: bool) -> str:
+def describe_object(obj, rng: random.Random, split: str, gerund: bool, rich: bool = False) -> str:
+    more = RICH_WORDS if rich else {}
     colour = _pick(rng, COLOUR_WORDS[obj.colour], split)
     shape = _pick(rng, SHAPE_WORDS[obj.shape], split)
     words = [colour, shape]
     if rng.random() < 0.85:
-        words.insert(0, _pick(rng, SIZE_WORDS[obj.size], split))
-    det = _pick(rng, DETERMINERS, split)
+        words.insert(0, _pick(rng, SIZE_WORDS[obj.size], split, more.get("size", {}).get(obj.size)))
+    det = _pick(rng, DETERMINERS, split, more.get("determiner"))
     noun = f"{_article(words[0], det)} {' '.join(words)}"
-    verb = _pick(rng, MOTION_WORDS[obj.motion], split)[1 if gerund else 0]
+    verb = _pick(rng, MOTION_WORDS[obj.motion], split, more.get("motion", {}).get(obj.motion))[1 if gerund else 0]
     if obj.speed != "normal":
-        adverb = _pick(rng, SPEED_WORDS[obj.speed], split)
+        adverb = _pick(rng, SPEED_WORDS[obj.speed], split, more.get("speed", {}).get(obj.speed))
         if " " not in adverb and rng.random() < 0.5 and not gerund:
             verb = f"{adverb} {verb}"
         else:
@@ -155,19 +229,21 @@ def describe_object(obj, rng: random.Random, split: str, gerund: bool) -> str:
     return f"{noun} {verb}"
 
 
-def caption(scene: Scene, rng: random.Random | int = 0, split: str = "train") -> str:
-    """One English caption of `scene`. Deterministic for a given rng seed."""
+def caption(scene: Scene, rng: random.Random | int = 0, split: str = "train", rich: bool = False) -> str:
+    """One English caption of `scene`. Deterministic for a given rng seed. `rich`: training
+    captions also draw from RICH_WORDS (ignored for the eval split)."""
     rng = random.Random(rng) if isinstance(rng, int) else rng
-    frame = _pick(rng, FRAMES, split)
+    more = RICH_WORDS if rich else {}
+    frame = _pick(rng, FRAMES, split, more.get("frame"))
     gerund = "{objs_g}" in frame
-    parts = [describe_object(o, rng, split, gerund) for o in scene.objects]
+    parts = [describe_object(o, rng, split, gerund, rich) for o in scene.objects]
     if gerund:
         objs = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     else:
         objs = parts[0]
         for p in parts[1:]:
-            objs += _pick(rng, JOINERS, split) + p
-    bg = _pick(rng, BACKGROUND_WORDS[scene.background], split)
+            objs += _pick(rng, JOINERS, split, more.get("joiner")) + p
+    bg = _pick(rng, BACKGROUND_WORDS[scene.background], split, more.get("background", {}).get(scene.background))
     if scene.wall:
         bg += " " + _pick(rng, WALL_WORDS, split)
     cam_clause, cam_gerund = _pick(rng, CAMERA_WORDS[scene.camera], split)
@@ -201,7 +277,7 @@ def phrase_text(text: str) -> str:
 def training_words() -> frozenset:
     """Every word a training caption can contain (the `train` split's phrasings and frames)."""
     tables = (COLOUR_WORDS, SHAPE_WORDS, SIZE_WORDS, MOTION_WORDS, SPEED_WORDS, BACKGROUND_WORDS, WALL_WORDS,
-              CAMERA_WORDS, JOINERS, DETERMINERS, FRAMES)
+              CAMERA_WORDS, JOINERS, DETERMINERS, FRAMES, *RICH_WORDS.values())
     words = {"an"}
     for table in tables:
         for phrase in _phrases(table):
