@@ -201,6 +201,18 @@ def test_recipe_search_scores_a_variant_while_it_trains(tmp_path):
     assert recipe_search.main(["data", "--run", str(root), "--device", "cuda:x"]) == 2
 
 
+def test_text_probe_reads_motion_and_checks_its_arguments(capsys):
+    from engine import recipe_search
+
+    torch.manual_seed(0)
+    report = recipe_search.text_probe(train_captions=300, test_captions=120, steps=150, seeds=1)
+    assert set(report) == {"plain", "rich", "test_cases"} and report["test_cases"]["all"] == 120
+    for grammar in ("plain", "rich"):  # even a small probe reads motion far above chance (1 in 9)
+        assert report[grammar]["motion"] > 0.4, report
+    assert recipe_search.main(["probe", "--steps", "0"]) == 2
+    assert "--steps must be at least 1" in capsys.readouterr().err
+
+
 def test_an_early_run_does_not_replace_a_model_trained_further(tmp_path):
     run, out = tmp_path / "run", tmp_path / "model"
     config = dict(PRESETS["tiny"], in_channels=8)
