@@ -590,6 +590,17 @@ RECIPE = dict(vae_steps=800, vae_schedule_steps=900, vae_batch=8, clips=6000, di
               # learning-rate segments (first step, peak, last step): the first two runs, then a restart
               # in the third run (docs/TRAINING.md)
               dit_schedule=[(0, 1e-3, 4500), (4500, 6e-4, 12000)])
+# Every lineage's recipe, by name (`python -m engine train --recipe NAME`). "xs" made the bundled
+# model. "s2-rich" is session 9's lineage (docs/TRAINING.md): the same VAE and clips, four rich
+# captions per clip, the S2 transformer (two frames per token, x0 prediction) at batch 32, one
+# cosine over 26000 steps, mostly square batches, and the text-first clean patterns until step 17000.
+RECIPES = {
+    "xs": RECIPE,
+    "s2-rich": {**RECIPE, "data_rich": True, "data_captions": 4, "dit_preset": "S2", "dit_batch": 32,
+                "dit_steps": 26000, "dit_lr": 1e-3, "dit_schedule": [(0, 1e-3, 26000)],
+                "dit_aspects": {"1:1": 0.85, "16:9": 0.075, "9:16": 0.075},
+                "dit_patterns": [(0, TEXT_FIRST_PATTERNS), (17000, PATTERNS)]},
+}
 
 
 def load_vae(run: Path, decoder: bool = False) -> VideoVAE:
@@ -609,7 +620,9 @@ def load_vae(run: Path, decoder: bool = False) -> VideoVAE:
     return vae.eval()
 
 
-def export(run: Path, out: Path):
+def export(run: Path, out: Path, recipe: dict | None = None):
+    """The run's EMA transformer and VAE (with its fine-tuned decoder) as a model folder; `recipe`
+    (default RECIPE) is recorded in its model_index.json."""
     from engine.models.dit import SpacetimeDiT
     from engine.pipeline import WorldPipeline
 
@@ -619,21 +632,22 @@ def export(run: Path, out: Path):
     dit.load_state_dict(state["ema"])
     pipe = WorldPipeline(vae, dit, SCHEDULER_CONFIG)
     # float16 storage halves the transformer on disk (21 MB to 11 MB for "XS"); loading upcasts
-    pipe.save_pretrained(out, extra_index={"training": {"dit_steps": state["step"], "recipe": RECIPE}},
+    pipe.save_pretrained(out, extra_index={"training": {"dit_steps": state["step"], "recipe": recipe or RECIPE}},
                          transformer_dtype=torch.float16)
     log(run, stage="export", out=str(out), dit_steps=state["step"])
 
 
 def train_all(run: Path, minutes: float, resume_from: Path | None = None, out: Path | None = None,
-              compile: bool = True, device: str = "cpu"):
+              compile: bool = True, device: str = "cpu", recipe: dict | None = None):
     """Run every stage that is not finished yet, within `minutes` of wall time in total. `device`:
     "cpu" is the recipe's machine; "cuda" runs the same stages on a GPU (for trying recipes fast:
-    a model trained there is not the CPU recipe's model, see docs/TRAINING.md)."""
+    a model trained there is not the CPU recipe's model, see docs/TRAINING.md). `recipe`: one of
+    RECIPES (default RECIPE, the bundled model's)."""
     from engine.models.dit import PRESETS
 
     run.mkdir(parents=True, exist_ok=True)
     deadline = time.time() + minutes * 60
-    r = RECIPE
+    r = recipe or RECIPE
     if resume_from is not None and not (run / "dit.pt").exists():
         seed_run_from_model(run, resume_from)
     vae_state = torch.load(run / "vae.pt", weights_only=False, map_location="cpu") if (run / "vae.pt").exists() else {"step": 0}
@@ -654,7 +668,7 @@ def train_all(run: Path, minutes: float, resume_from: Path | None = None, out: P
                       edge_weight=r["vae_decoder_edge_weight"], latent_noise=r["vae_decoder_latent_noise"],
                       max_seconds=max(0.0, deadline - time.time()), device=device)
     if out is not None:
-        export(run, safe_out(run, out))
+        export(run, safe_out(run, out), r)
 
 
 def safe_out(run: Path, out: Path) -> Path:

@@ -149,6 +149,9 @@ def test_stages_checkpoint_resume_export_and_seed(tmp_path):
                                    latent_noise=0.3) == 2  # the second segment
 
     out = tmp_path / "model"
+    train.export(run, out, train.RECIPES["s2-rich"])
+    assert json.loads((out / "model_index.json").read_text())["training"]["recipe"]["dit_patterns"][0][1] == \
+        train.TEXT_FIRST_PATTERNS  # the model folder says which recipe made it
     train.export(run, out)
     pipe = WorldPipeline.from_pretrained(out)
     assert json.loads((out / "model_index.json").read_text())["training"]["dit_steps"] == 3
@@ -180,6 +183,10 @@ def test_training_device_is_checked(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "no CUDA GPU" in err
         assert not run.exists()  # refused before anything was written
+    assert main(["train", "--run", str(tmp_path / "r2"), "--recipe", "xl", "--minutes", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "unknown --recipe 'xl'; choose one of xs, s2-rich" in err
+    assert not (tmp_path / "r2").exists()
     assert train.sample_t(torch.Generator().manual_seed(0), 5, 2.0).device.type == "cpu"
 
 

@@ -14,6 +14,8 @@ def register(sub):
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile (slower steps, no warm-up)")
     p.add_argument("--device", default="cpu",
                    help="cpu (the recipe's machine, default) or cuda: the same stages on a GPU, to try recipes fast")
+    p.add_argument("--recipe", default="xs",
+                   help="which lineage's recipe (docs/TRAINING.md): xs (the bundled model's, default) or s2-rich")
     p.add_argument("--stage", choices=["all", "export"], default="all")
     p.set_defaults(func=run)
 
@@ -23,11 +25,14 @@ def run(args) -> int:
 
     if args.minutes <= 0:
         raise InputError(f"--minutes must be positive, got {args.minutes}")
+    if args.recipe not in train.RECIPES:
+        raise InputError(f"unknown --recipe {args.recipe!r}; choose one of {', '.join(train.RECIPES)}")
+    recipe = train.RECIPES[args.recipe]
     run_dir, out = Path(args.run), Path(args.out)
     if args.stage == "export":
         if not (run_dir / "dit.pt").exists():
             raise InputError(f"{run_dir} holds no transformer checkpoint (dit.pt) to export")
-        train.export(run_dir, out)
+        train.export(run_dir, out, recipe)
         return 0
     resume = Path(args.resume_from) if args.resume_from else None
     if resume is not None and not (resume / "model_index.json").exists():
@@ -36,5 +41,6 @@ def run(args) -> int:
         device = train.check_device(args.device)
     except ValueError as e:
         raise InputError(str(e)) from None
-    train.train_all(run_dir, args.minutes, resume_from=resume, out=out, compile=not args.no_compile, device=device)
+    train.train_all(run_dir, args.minutes, resume_from=resume, out=out, compile=not args.no_compile, device=device,
+                    recipe=recipe)
     return 0
