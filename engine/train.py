@@ -365,12 +365,20 @@ TEXT_FIRST_PATTERNS = {"none": 0.60, "first": 0.15, "last": 0.05, "ends": 0.04, 
                        "prefix": 0.06, "suffix": 0.03, "inpaint": 0.025, "outpaint": 0.015}
 
 
-def patterns_at(step: int, schedule) -> dict:
-    """The clean-pattern mix at `step` for a schedule [(first_step, mix), ...]; None: PATTERNS."""
+def phase_at(step: int, schedule, default=None):
+    """What a schedule of phases [(first_step, mix), ...] uses at `step` (a plain mix: always that
+    mix; None: `default`)."""
     if not schedule:
-        return PATTERNS
+        return default
+    if isinstance(schedule, dict):
+        return schedule
     phases = sorted(schedule, key=lambda phase: phase[0])
     return ([mix for first, mix in phases if step >= first] or [phases[0][1]])[-1]
+
+
+def patterns_at(step: int, schedule) -> dict:
+    """The clean-pattern mix at `step` for a schedule [(first_step, mix), ...]; None: PATTERNS."""
+    return phase_at(step, schedule, PATTERNS)
 
 
 def clean_pattern(rng: random.Random, grid: tuple[int, int, int], patterns: dict | None = None) -> torch.Tensor:
@@ -517,9 +525,10 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
               t_uniform: float = 0.5, text_drop: float = 0.1, ema_decay: float = 0.998, max_seconds: float = 1e9, seed: int = 0,
               compile: bool = True, object_weight: float = 3.0, checkpoint_every_s: float = 600,
               schedule=None, wide_frames: int | None = None, device: str = "cpu", eval_every: int = 0,
-              on_eval=None, aspects: dict | None = None, patterns=None):
+              on_eval=None, aspects=None, patterns=None):
     """`schedule`: segments (first_step, peak_lr, last_step) (see lr_at); default one cosine from
-    `lr` over `steps`. `aspects`: the share of batches per aspect (default by clip counts);
+    `lr` over `steps`. `aspects`: the share of batches per aspect, or phases of them [(first_step,
+    shares), ...] (default by clip counts);
     `patterns`: the clean-pattern mix per phase [(first_step, mix), ...] (default PATTERNS). `device`: "cpu" is the recipe; "cuda" runs the same steps on a GPU (random
     streams differ, so a GPU run does not reproduce a CPU run bit for bit). `on_eval(ema) -> dict`,
     every `eval_every` steps: figures logged with the step (engine.evaluate.score_transformer)."""
@@ -552,7 +561,8 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
     while step < steps and time.time() - start < max_seconds:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, schedule)
-        x0, maps, text, text_mask, pool = data.batch(rng, batch, empty_text, text_drop, wide_frames, aspects)
+        x0, maps, text, text_mask, pool = data.batch(rng, batch, empty_text, text_drop, wide_frames,
+                                                     phase_at(step, aspects))
         loss, gnorm = train_step(model, fwd, opt, x0, maps, (text, text_mask, pool), rng, gen, shift, t_uniform,
                                  object_weight, patterns_at(step, patterns))
         step += 1
@@ -593,12 +603,14 @@ RECIPE = dict(vae_steps=800, vae_schedule_steps=900, vae_batch=8, clips=6000, di
 # Every lineage's recipe, by name (`python -m engine train --recipe NAME`). "xs" made the bundled
 # model. "s2-rich" is session 9's lineage (docs/TRAINING.md): the same VAE and clips, four rich
 # captions per clip, the S2 transformer (two frames per token, x0 prediction) at batch 32, one
-# cosine over 26000 steps, mostly square batches, and the text-first clean patterns until step 17000.
+# cosine over 26000 steps, mostly square batches and the text-first clean patterns until step 17000,
+# then the xs recipe's aspect and pattern mix (wide shots and the verbs).
 RECIPES = {
     "xs": RECIPE,
     "s2-rich": {**RECIPE, "data_rich": True, "data_captions": 4, "dit_preset": "S2", "dit_batch": 32,
                 "dit_steps": 26000, "dit_lr": 1e-3, "dit_schedule": [(0, 1e-3, 26000)],
-                "dit_aspects": {"1:1": 0.85, "16:9": 0.075, "9:16": 0.075},
+                "dit_aspects": [(0, {"1:1": 0.85, "16:9": 0.075, "9:16": 0.075}),
+                                (17000, {"1:1": 0.6, "16:9": 0.2, "9:16": 0.2})],
                 "dit_patterns": [(0, TEXT_FIRST_PATTERNS), (17000, PATTERNS)]},
 }
 

@@ -83,6 +83,10 @@ def page(studio):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        # What the page itself reports (script errors, Gradio's warnings) goes into a failed wait's message.
+        pg.problems = []
+        pg.on("console", lambda m: m.type in ("error", "warning") and pg.problems.append(f"console {m.type}: {m.text}"))
+        pg.on("pageerror", lambda e: pg.problems.append(f"page error: {e}"))
         pg.set_default_timeout(STEP)
         pg.goto(studio.url)
         pg.wait_for_selector("#new-project")
@@ -109,7 +113,9 @@ def says(page, elem_id, text, timeout=STEP):
     try:
         page.locator(f"#{elem_id}").filter(has_text=text).first.wait_for(timeout=timeout)
     except Timeout:
-        raise AssertionError(f"#{elem_id} says {page.locator(f'#{elem_id}').inner_text()!r}, not {text!r}") from None
+        seen = "; ".join(getattr(page, "problems", [])[-5:]) or "none"
+        raise AssertionError(f"#{elem_id} says {page.locator(f'#{elem_id}').inner_text()!r}, not {text!r} "
+                             f"(the page's last errors and warnings: {seen})") from None
 
 
 def add_shot(page, number):

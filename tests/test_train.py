@@ -104,6 +104,8 @@ def test_clean_pattern_mix_and_its_phases():
     assert train.patterns_at(0, phases) is train.TEXT_FIRST_PATTERNS
     assert train.patterns_at(99, phases) is train.TEXT_FIRST_PATTERNS and train.patterns_at(100, phases) is train.PATTERNS
     assert train.patterns_at(7, None) is train.PATTERNS
+    assert train.phase_at(5, {"1:1": 1.0}) == {"1:1": 1.0} and train.phase_at(5, None) is None  # a plain mix
+    assert train.phase_at(20000, train.RECIPES["s2-rich"]["dit_aspects"])["16:9"] == 0.2
     for mix in (train.PATTERNS, train.TEXT_FIRST_PATTERNS):
         assert sum(mix.values()) == pytest.approx(1.0) and set(mix) == set(train.PATTERNS)
     # the text-first phase: four in five clips get their motion only from the prompt
