@@ -26,6 +26,7 @@ a linear blend when that module is missing).
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import threading
 import time
@@ -147,6 +148,7 @@ class Engine:
         self.model_path, self.device, self.dtype = Path(model_path), device, dtype
         self._pipe: WorldPipeline | None = None
         self._family: str | None = None
+        self._rich: bool | None = None
         self._lock = threading.Lock()
 
     @property
@@ -197,7 +199,13 @@ class Engine:
         if self._family != "world":
             return []
         from engine.world.captioner import unseen_words
-        return unseen_words(prompt)
+        if self._rich is None:  # the recipe in model_index.json says whether it read rich captions
+            try:
+                index = json.loads((self.model_path / "model_index.json").read_text())
+                self._rich = bool(index.get("training", {}).get("recipe", {}).get("data_rich", False))
+            except (OSError, ValueError, AttributeError):
+                self._rich = False
+        return unseen_words(prompt, rich=self._rich)
 
     def settings(self, req: GenerateRequest) -> dict:
         d = {f.name: getattr(req, f.name) for f in dataclasses.fields(req) if f.name not in ("conditions", "init_video")}

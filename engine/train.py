@@ -601,13 +601,14 @@ RECIPE = dict(vae_steps=800, vae_schedule_steps=900, vae_batch=8, clips=6000, di
               # in the third run (docs/TRAINING.md)
               dit_schedule=[(0, 1e-3, 4500), (4500, 6e-4, 12000)])
 # Every lineage's recipe, by name (`python -m engine train --recipe NAME`). "xs" made the bundled
-# model. "s2-rich" is session 9's lineage (docs/TRAINING.md): the same VAE and clips, four rich
-# captions per clip, the S2 transformer (two frames per token, x0 prediction) at batch 32, one
+# model. "s2-rich" is session 9's lineage (docs/TRAINING.md): the same VAE, twice the clips (the
+# first 6000 are the xs recipe's; the second 6000 from its second run on), four rich captions per
+# clip, the S2 transformer (two frames per token, x0 prediction) at batch 32, one
 # cosine over 26000 steps, mostly square batches and the text-first clean patterns until step 17000,
 # then the xs recipe's aspect and pattern mix (wide shots and the verbs).
 RECIPES = {
     "xs": RECIPE,
-    "s2-rich": {**RECIPE, "data_rich": True, "data_captions": 4, "dit_preset": "S2", "dit_batch": 32,
+    "s2-rich": {**RECIPE, "clips": 12000, "data_rich": True, "data_captions": 4, "dit_preset": "S2", "dit_batch": 32,
                 "dit_steps": 26000, "dit_lr": 1e-3, "dit_schedule": [(0, 1e-3, 26000)],
                 "dit_aspects": [(0, {"1:1": 0.85, "16:9": 0.075, "9:16": 0.075}),
                                 (17000, {"1:1": 0.6, "16:9": 0.2, "9:16": 0.2})],

@@ -48,6 +48,22 @@ def test_generate_notes_words_the_world_model_never_saw(tiny_model, tmp_path, ca
     assert "never saw" not in capsys.readouterr().err
 
 
+def test_a_model_trained_on_rich_captions_knows_their_words(tiny_model, tmp_path):
+    import json
+    import shutil
+
+    from engine.service import Engine
+
+    rich = tmp_path / "rich-world"
+    shutil.copytree(tiny_model, rich)
+    index = json.loads((rich / "model_index.json").read_text())
+    index["training"] = {"recipe": {"data_rich": True}}
+    (rich / "model_index.json").write_text(json.dumps(index))
+    prompt = "the red ball makes its way to the right"
+    assert Engine(tiny_model).unseen_words(prompt) == ["makes", "its", "way"]
+    assert Engine(rich).unseen_words(prompt) == []
+
+
 def test_same_seed_same_frames_png_folder(tiny_model, tmp_path):
     a, b, c = tmp_path / "a/", tmp_path / "b/", tmp_path / "c/"
     for out, seed in ((a, "1"), (b, "1"), (c, "2")):

@@ -273,11 +273,12 @@ def phrase_text(text: str) -> str:
     return " " + re.sub(r"[^a-z\- ]", " ", (text or "").lower()) + " "
 
 
-@functools.lru_cache(maxsize=1)
-def training_words() -> frozenset:
-    """Every word a training caption can contain (the `train` split's phrasings and frames)."""
+@functools.lru_cache(maxsize=2)
+def training_words(rich: bool = False) -> frozenset:
+    """Every word a training caption can contain (the `train` split's phrasings and frames; `rich`:
+    also RICH_WORDS, for a model trained on rich captions)."""
     tables = (COLOUR_WORDS, SHAPE_WORDS, SIZE_WORDS, MOTION_WORDS, SPEED_WORDS, BACKGROUND_WORDS, WALL_WORDS,
-              CAMERA_WORDS, JOINERS, DETERMINERS, FRAMES, *RICH_WORDS.values())
+              CAMERA_WORDS, JOINERS, DETERMINERS, FRAMES, *(RICH_WORDS.values() if rich else ()))
     words = {"an"}
     for table in tables:
         for phrase in _phrases(table):
@@ -286,11 +287,12 @@ def training_words() -> frozenset:
     return frozenset(words)
 
 
-def unseen_words(prompt: str) -> list[str]:
+def unseen_words(prompt: str, rich: bool = False) -> list[str]:
     """The words of `prompt` that no training caption contains, in order (a known word with or
-    without a final -s/-es counts as known). A model trained on these captions has no reason to follow them; the
-    text encoder may still place them (see engine.evaluate.encoder_confusions)."""
-    known, out = training_words(), []
+    without a final -s/-es counts as known; `rich`: the model trained on rich captions). A model
+    trained on these captions has no reason to follow them; the text encoder may still place them
+    (see engine.evaluate.encoder_confusions)."""
+    known, out = training_words(rich), []
     for w in _WORD.findall((prompt or "").lower()):
         if {w, w + "s", w + "es", w[:-1] if w.endswith("s") else w, w[:-2] if w.endswith("es") else w} & known:
             continue
