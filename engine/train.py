@@ -528,10 +528,10 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
               on_eval=None, aspects=None, patterns=None):
     """`schedule`: segments (first_step, peak_lr, last_step) (see lr_at); default one cosine from
     `lr` over `steps`. `aspects`: the share of batches per aspect, or phases of them [(first_step,
-    shares), ...] (default by clip counts);
-    `patterns`: the clean-pattern mix per phase [(first_step, mix), ...] (default PATTERNS). `device`: "cpu" is the recipe; "cuda" runs the same steps on a GPU (random
-    streams differ, so a GPU run does not reproduce a CPU run bit for bit). `on_eval(ema) -> dict`,
-    every `eval_every` steps: figures logged with the step (engine.evaluate.score_transformer)."""
+    shares), ...] (default by clip counts); `patterns`: the clean-pattern mix per phase (default
+    PATTERNS). `device`: "cpu" is the recipe; "cuda" runs the same steps on a GPU (random streams
+    differ, so a GPU run does not reproduce a CPU run bit for bit). `on_eval(ema) -> dict`, every
+    `eval_every` steps: figures logged with the step (engine.evaluate.score_transformer)."""
     from engine.models.dit import SpacetimeDiT
     from engine.models.text import TextEncoder
 
