@@ -173,12 +173,12 @@ def main(argv=None) -> int:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--no-compile", action="store_true")
     t.add_argument("--export", default=None, help="write the EMA weights as a model folder here at the end")
-    q = sub.add_parser("probe", help="how well a reader of the text encoder's states follows held-out motion "
-                                     "wording after learning from plain or rich captions (CPU, minutes)")
-    q.add_argument("--train-captions", type=int, default=4000)
-    q.add_argument("--test-captions", type=int, default=1000)
-    q.add_argument("--steps", type=int, default=1500)
-    q.add_argument("--seeds", type=int, default=2)
+    pr = sub.add_parser("probe", help="how well a reader of the text encoder's states follows held-out motion "
+                                      "wording after learning from plain or rich captions (CPU, minutes)")
+    pr.add_argument("--train-captions", type=int, default=4000)
+    pr.add_argument("--test-captions", type=int, default=1000)
+    pr.add_argument("--steps", type=int, default=1500)
+    pr.add_argument("--seeds", type=int, default=2)
     for q in (d, t):
         q.add_argument("--device", default="cpu", help="cpu or cuda")
         q.add_argument("--vae", default=str(BUNDLED_MODEL / "vae"), help="VAE folder (default: the bundled model's)")

@@ -148,7 +148,7 @@ class Engine:
         self.model_path, self.device, self.dtype = Path(model_path), device, dtype
         self._pipe: WorldPipeline | None = None
         self._family: str | None = None
-        self._rich: bool | None = None
+        self._rich = False  # a world model trained on rich captions (set with _family)
         self._lock = threading.Lock()
 
     @property
@@ -195,16 +195,14 @@ class Engine:
         captions (the bundled one); [] for other families, whose vocabulary is open."""
         if self._family is None:  # read once: the storyboard asks for every shot
             from engine.families import family_of
-            self._family = family_of(self.model_path)
+            self._family = family_of(self.model_path)  # checks model_index.json is a JSON object
+            if self._family == "world":  # its recipe says whether it read the rich captions
+                training = json.loads((self.model_path / "model_index.json").read_text()).get("training")
+                recipe = training.get("recipe") if isinstance(training, dict) else None
+                self._rich = isinstance(recipe, dict) and bool(recipe.get("data_rich"))
         if self._family != "world":
             return []
         from engine.world.captioner import unseen_words
-        if self._rich is None:  # the recipe in model_index.json says whether it read rich captions
-            try:
-                index = json.loads((self.model_path / "model_index.json").read_text())
-                self._rich = bool(index.get("training", {}).get("recipe", {}).get("data_rich", False))
-            except (OSError, ValueError, AttributeError):
-                self._rich = False
         return unseen_words(prompt, rich=self._rich)
 
     def settings(self, req: GenerateRequest) -> dict:
