@@ -201,6 +201,19 @@ class WindowKnowledge:
         return bool(self.known_frames.any()) or (self.known_pixels is not None and bool(self.known_pixels.any()))
 
 
+def still_frames(index: int, n: int, temporal_ratio: int, time_patch: int = 1) -> range:
+    """The frames a still at frame `index` of an n-frame clip is laid on: every frame that shares
+    a transformer token with it (the latent frame covering it, and the other latent frames of its
+    time patch), so the token is held clean whole. A token covering two frames would otherwise be
+    half known, and a half-known token is only nudged toward the still (the replacement path), not
+    shown clean: an "S2" transformer (time patch 2) lost the still from frame 1 on. The price is
+    that the still lasts those frames (two at 8 fps for "S2", one for the bundled "XS")."""
+    j = 0 if index <= 0 else 1 + (index - 1) // temporal_ratio  # its latent frame
+    first, last = j // time_patch * time_patch, j // time_patch * time_patch + time_patch - 1
+    lo = 0 if first == 0 else (first - 1) * temporal_ratio + 1
+    return range(lo, min(n - 1, last * temporal_ratio) + 1)
+
+
 def latent_frame_known(known_frames: np.ndarray, temporal_ratio: int) -> np.ndarray:
     """A latent frame is known when every frame it covers is known."""
     T = 1 + (len(known_frames) - 1) // temporal_ratio

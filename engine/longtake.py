@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.conditioning import ClipCondition, ImageCondition, WindowKnowledge, fit_frames
+from engine.conditioning import ClipCondition, ImageCondition, WindowKnowledge, fit_frames, still_frames
 from engine.errors import InputError
 from engine.service import BASE_FPS, Engine, GenerateRequest, ProgressFn, frame_record, hold_anchor, resample, takes_anchor
 
@@ -190,7 +190,10 @@ class _Plan:
                 at = c.frame_index if c.frame_index >= 0 else job.n + c.frame_index
                 if not 0 <= at < job.n:
                     raise InputError(f"image condition at frame {c.frame_index} is outside the clip (0..{job.n - 1})")
-                win.place(fit_frames(np.asarray(c.image)[None], job.width, job.height), at - a, c.strength)
+                still = fit_frames(np.asarray(c.image)[None], job.width, job.height)
+                for j in still_frames(at, job.n, job.r, job.time_patch):  # as Engine's _knowledge lays it
+                    if j == at or not (0 <= j - a < len(idx) and win.known_frames[j - a]):
+                        win.place(still, j - a, c.strength)
             else:
                 if not -len(c.frames) < c.frame_index < job.n:
                     raise InputError(f"clip condition at frame {c.frame_index} does not overlap the clip (0..{job.n - 1})")

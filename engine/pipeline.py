@@ -53,6 +53,7 @@ class WorldPipeline:
         self.name, self.device, self.dtype = name, device, dtype
         self._text = None
         self.temporal_ratio = vae.config.temporal_ratio
+        self.time_patch = transformer.config.patch_size[0]  # latent frames per token
 
     # -- loading -------------------------------------------------------------
     @classmethod

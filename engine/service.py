@@ -38,7 +38,7 @@ import torch
 
 from engine.conditioning import (NATIVE_CANVASES, ClipCondition, ImageCondition, MaskCondition,
                                  WindowKnowledge, build_latent_conditions, check_strength, fit_frames,
-                                 fit_mask)
+                                 fit_mask, still_frames)
 from engine import defaults
 from engine.errors import InputError
 from engine.pipeline import BUNDLED_MODEL, DTYPES, WorldPipeline
@@ -173,6 +173,11 @@ class Engine:
         """Frames per latent frame after the first: a clip the model makes has 1 + r*k frames."""
         return self.pipe.temporal_ratio
 
+    @property
+    def time_patch(self) -> int:
+        """Latent frames per transformer token (engine.conditioning.still_frames)."""
+        return getattr(self.pipe, "time_patch", 1)
+
     def frames_for(self, seconds: float) -> int:
         """Smallest 1 + r*k frame count at the base rate that lasts `seconds` (r: temporal_ratio)."""
         need, r = max(1, math.ceil(seconds * BASE_FPS - 1e-6)), self.temporal_ratio
@@ -234,7 +239,7 @@ class Engine:
     def _generate(self, req: GenerateRequest, progress: ProgressFn | None, anchor: bool = True) -> Result:
         t0 = time.time()
         job = self.prepare(req)  # 1-3: inputs checked, prompt encoded, windows planned
-        known = _knowledge(req, job.n, job.width, job.height)
+        known = _knowledge(req, job.n, job.width, job.height, job.r, job.time_patch)
         out = np.zeros((job.n, job.height, job.width, 3), np.uint8)
         done = np.zeros(job.n, bool)
         generator = torch.Generator().manual_seed(req.seed)
@@ -288,13 +293,14 @@ class Engine:
         text, uncond = (tokens[:1], mask[:1], pooled[:1]), (tokens[1:], mask[1:], pooled[1:])
         guidance = req.guidance if req.prompt.strip() else 1.0
         # 3. Windows over the clip (then, for a loop, one across the wrap-around)
-        backward = _only_end_known(_knowledge(req, n, width, height), n, r) if req.conditions else False
+        pt = self.time_patch
+        backward = _only_end_known(_knowledge(req, n, width, height, r, pt), n, r) if req.conditions else False
         windows = [(np.arange(a, b), None) for a, b in _windows(n, r, backward=backward)]
         if req.loop:
             windows.append(_seam_window(_loop_period(req), r))
         init = None if req.init_video is None else _pad_frames(fit_frames(req.init_video, width, height), n)
         replacement = not getattr(pipe, "per_token_timesteps", True)
-        return Job(req, pipe, width, height, n, r, text, uncond, guidance, windows, init, replacement)
+        return Job(req, pipe, width, height, n, r, pt, text, uncond, guidance, windows, init, replacement)
 
     def render_window(self, job: "Job", wi: int, idx: np.ndarray, win: WindowKnowledge,
                       generator: torch.Generator, progress: ProgressFn | None):
@@ -340,6 +346,7 @@ class Job:
     height: int
     n: int  # frames at the base rate
     r: int  # temporal ratio
+    time_patch: int  # latent frames per transformer token
     text: tuple
     uncond: tuple
     guidance: float
@@ -425,15 +432,20 @@ def _pad_frames(frames: np.ndarray, n: int) -> np.ndarray:
 # Conditions -> what is known
 # --------------------------------------------------------------------------
 
-def _knowledge(req: GenerateRequest, n: int, width: int, height: int) -> WindowKnowledge:
-    """Everything the request knows about the n base-rate frames, at the canvas size."""
+def _knowledge(req: GenerateRequest, n: int, width: int, height: int, r: int = 1, time_patch: int = 1) \
+        -> WindowKnowledge:
+    """Everything the request knows about the n base-rate frames, at the canvas size (a still on
+    the frames of its token, `still_frames`, where no other condition holds them)."""
     known = WindowKnowledge.empty(n, width, height)
     for c in req.conditions:
         if isinstance(c, ImageCondition):
             idx = c.frame_index if c.frame_index >= 0 else n + c.frame_index
             if not 0 <= idx < n:
                 raise InputError(f"image condition at frame {c.frame_index} is outside the clip (0..{n - 1})")
-            known.place(fit_frames(np.asarray(c.image)[None], width, height), idx, c.strength)
+            still = fit_frames(np.asarray(c.image)[None], width, height)
+            for j in still_frames(idx, n, r, time_patch):
+                if j == idx or not known.known_frames[j]:
+                    known.place(still, j, c.strength)
         elif isinstance(c, ClipCondition):
             if not -len(c.frames) < c.frame_index < n:
                 raise InputError(f"clip condition at frame {c.frame_index} does not overlap the clip (0..{n - 1})")

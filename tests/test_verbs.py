@@ -408,6 +408,51 @@ def engine4(tmp_path_factory):
     return Engine(path, dtype="float32")
 
 
+def test_a_still_is_laid_on_every_frame_of_its_token():
+    from engine.conditioning import still_frames
+
+    # latent frame 0 is frame 0 alone; a time patch of 2 pairs latent frames (0, 1), (2, 3), ...
+    assert [list(still_frames(i, 17, 1, 2)) for i in (0, 1, 5, 16)] == [[0, 1], [0, 1], [4, 5], [16]]
+    assert [list(still_frames(i, 17, 1, 1)) for i in (0, 5, 16)] == [[0], [5], [16]]  # "XS": unchanged
+    assert [list(still_frames(i, 17, 4, 1)) for i in (0, 5, 16)] == [[0], [5, 6, 7, 8], [13, 14, 15, 16]]
+    # latents (0, 1), (2, 3), (4, padding): frames 0 and 1-4, then 13-16 alone
+    assert list(still_frames(0, 17, 4, 2)) == [0, 1, 2, 3, 4] and list(still_frames(16, 17, 4, 2)) == [13, 14, 15, 16]
+
+
+@pytest.fixture(scope="module")
+def engine_pt2(tmp_path_factory):
+    """A tiny model whose tokens span two latent frames in time, as the "S2" preset's do."""
+    from engine.models.dit import PRESETS, SpacetimeDiT
+    from engine.models.vae import VideoVAE
+    from engine.pipeline import WorldPipeline
+
+    torch.manual_seed(0)
+    dit = SpacetimeDiT(in_channels=4, **{**PRESETS["tiny"], "patch_size": (2, 4, 4)})
+    for p in dit.parameters():
+        torch.nn.init.normal_(p, std=0.02)
+    path = tmp_path_factory.mktemp("models") / "tiny-pt2"
+    WorldPipeline(VideoVAE(latent_channels=4, channels=(16, 16, 16)), dit,
+                  {"num_train_timesteps": 1000, "shift": 2.0}).save_pretrained(path)
+    return Engine(path, dtype="float32")
+
+
+def test_a_still_fills_the_token_it_shares_so_it_is_held_clean(engine_pt2, monkeypatch):
+    import engine.service as service
+
+    still = np.random.default_rng(3).integers(0, 255, (128, 128, 3), dtype=np.uint8)
+    seen = []
+    real = service.build_latent_conditions
+    monkeypatch.setattr(service, "build_latent_conditions", lambda *a: seen.append(real(*a)) or seen[-1])
+    for at in (0, -1):
+        r = engine_pt2.generate(GenerateRequest("a red ball", frames=9, fps=BASE_FPS, seed=1, **FAST,
+                                                conditions=[ImageCondition(still, at)]))
+        both = [0, 1] if at == 0 else [8]  # 9 frames: the last token is frame 8 and padding
+        assert all(np.array_equal(r.frames[i], still) for i in both) and not np.array_equal(r.frames[4], still)
+        assert [kinds(r)[i] for i in both] == ["camera"] * len(both) and kinds(r)[4] == "generated"
+        tokens = seen[-1].token_clean.view(-1, 4, 4)  # (time, height, width) token grid of a 1:1 window
+        assert tokens[0 if at == 0 else -1].all() and not tokens[1:-1].any()
+
+
 def test_verbs_on_a_vae_that_compresses_time(engine4, clip):
     video = Video.from_frames(clip, BASE_FPS)
     for backward in (False, True):
