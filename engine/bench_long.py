@@ -139,7 +139,8 @@ def bench_scene(rng: random.Random, recolour: bool = False) -> dict:
     return {"cast": cast, "shots": shots, "aspect": "1:1", "fps": 8, "seed": rng.randrange(10 ** 6)}
 
 
-def scene_benchmark(model: str, seeds: int = 10, steps: int = 24, retries: int = 2, log=print) -> dict:
+def scene_benchmark(model: str, seeds: int = 10, steps: int = 24, retries: int = 2, log=print,
+                    references: bool = True) -> dict:
     from engine.scene import parse_scene, render_scene
     from engine.service import Engine
 
@@ -148,7 +149,7 @@ def scene_benchmark(model: str, seeds: int = 10, steps: int = 24, retries: int =
     for s in range(seeds):
         for recolour in (False, True):
             data = bench_scene(random.Random(1000 + s), recolour)
-            data.update(steps=steps, retries=retries)
+            data.update(steps=steps, retries=retries, references=references)
             t = time.time()
             res = render_scene(engine, parse_scene(data))
             rep = res.continuity
@@ -156,13 +157,14 @@ def scene_benchmark(model: str, seeds: int = 10, steps: int = 24, retries: int =
                    len(rep.shots_checked) - len(rep.broken_shots), "broken": [b + 1 for b in rep.broken_shots],
                    "flagged_shot_3": 2 in rep.broken_shots, "attempts": sum(len(a) for a in res.attempts),
                    "seconds": round(time.time() - t, 1), "cast": data["cast"],
+                   "shots_with_references": sum(bool(s["references"]) for s in res.settings["shots"]),
                    "why": _reasons(rep)}
             rows.append(row)
             log(json.dumps(row))
     normal = [r for r in rows if not r["recoloured"]]
     recol = [r for r in rows if r["recoloured"]]
     return {"scenes": rows, "summary": {
-        "seeds": seeds, "steps": steps, "retries": retries,
+        "seeds": seeds, "steps": steps, "retries": retries, "references": references,
         "shot_pass_rate": round(sum(r["ok_shots"] for r in normal) / sum(r["shots"] for r in normal), 3),
         "recoloured_scene_flagged": round(sum(r["flagged_shot_3"] for r in recol) / len(recol), 3),
         "recoloured_scene_other_shots_pass": round(

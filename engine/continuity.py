@@ -43,6 +43,10 @@ class FeatureExtractor(Protocol):
     def observe(self, frames: np.ndarray, expected: Look) -> Look:
         """The look of the member expected to look like `expected` in a shot's frames (uint8 F, H, W, 3)."""
 
+    def locate(self, frames: np.ndarray, expected: Look) -> tuple[np.ndarray, np.ndarray] | None:
+        """Optional: a frame showing the member whole and the member's pixels in it (uint8 H, W, 3 and
+        bool H, W), the reference that later shots hold (engine.scene); None when it is not seen whole."""
+
 
 def _words(table: dict) -> list[tuple[str, str]]:
     """(phrase, canonical) longest phrase first, held-out `~` marks dropped."""
@@ -87,6 +91,28 @@ class WorldFeatures:
         extent = float(np.median(extents)) if extents else None
         size = None if extent is None else min(SIZES, key=lambda s: abs(np.log(extent / SIZES[s])))
         return Look(expected.colour if seen else None, shape, size, extent, seen / max(1, sampled))
+
+
+    def locate(self, frames: np.ndarray, expected: Look) -> tuple[np.ndarray, np.ndarray] | None:
+        if expected.colour is None:
+            return None
+        H, W = frames.shape[1:3]
+        whole = []  # (area, frame index, blob label map, label)
+        for i in range(0, len(frames), max(1, len(frames) // 24)):
+            mask = colour_mask(frames[i][None], expected.colour)[0].astype(np.uint8)
+            n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+            if n <= 1:
+                continue
+            k = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+            x, y, w, h, area = (int(v) for v in stats[k])
+            if area >= self.min_pixels * H * W and x > 0 and y > 0 and x + w < W and y + h < H:
+                whole.append((area, i, labels, k))
+        if not whole:
+            return None
+        median = float(np.median([a for a, *_ in whole]))
+        _, i, labels, k = min(whole, key=lambda e: abs(e[0] - median))  # a typical frame, not an outlier
+        blob = cv2.dilate((labels == k).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # with its soft edge
+        return frames[i], blob
 
 
 def _largest_blob(mask: np.ndarray, min_area: float):

@@ -18,13 +18,25 @@ Every `{member}` in a prompt becomes the member's description word for word, so
 each shot asks the model for the same look; the continuity check
 (`engine.continuity`) then reads each shot back, and a shot that broke the cast's
 look is rendered again with the next seed (`retries` times at most) before the
-scene is assembled. Shots are generated independently (a cut is a cut: no frame
-of one shot is held in the next); `bridge` transitions are generated between the
-last frame of one shot and the first of the next (engine.verbs.bridge).
+scene is assembled.
+
+References carry a look across cuts. Once a kept take shows a member as the check
+wants it, the extractor finds it whole in one frame (`locate`); every later shot
+that names the member by its `{placeholder}` then starts from a still: the shot's
+setting (the temporal median of a quick PLATE_STEPS render of its prompt, which
+clears what moves) with the members it names pasted side by side across the middle,
+held at frame 0 at REFERENCE_STRENGTH (an image condition, as `animate` holds one;
+the model blends the pasted edges in the last steps). The motion and the rest come
+from the prompt. A shot that describes a member in its own words gets no reference:
+the words win, and the check says so. `"references": false` turns them off, and a
+model that cannot animate a still renders from the descriptions alone. No frame of
+one shot is held in the next (a cut is a cut); `bridge` transitions are generated
+between the last frame of one shot and the first of the next (engine.verbs.bridge).
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 from pathlib import Path
@@ -37,10 +49,13 @@ from engine.errors import InputError
 CAMERAS = {"static": "", "pan_left": "the camera pans left", "pan_right": "the camera pans right",
            "zoom_in": "the camera zooms in", "zoom_out": "the camera zooms out"}
 TRANSITIONS = {"cut": 0.0, "crossfade": 0.5, "bridge": 1.0}  # default seconds
-SCENE_KEYS = {"cast", "setting", "aspect", "fps", "seed", "steps", "guidance", "shots", "retries", "title"}
+SCENE_KEYS = {"cast", "setting", "aspect", "fps", "seed", "steps", "guidance", "shots", "retries", "title",
+              "references"}
 SHOT_KEYS = {"prompt", "seconds", "camera", "transition", "cast", "seed", "setting"}
 MAX_SHOTS = 64
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+REFERENCE_STRENGTH = 0.8  # a shot's reference still is held until the noise level falls to 0.2
+PLATE_STEPS = 8  # the quick render a reference still takes its setting from
 
 
 @dataclasses.dataclass
@@ -51,8 +66,9 @@ class Shot:
     camera: str
     transition: str  # how this shot joins the one before: cut, crossfade, bridge
     transition_seconds: float
-    members: list
+    members: list  # the cast members the shot shows (checked for continuity)
     seed: int
+    named: list = dataclasses.field(default_factory=list)  # members named by {placeholder}: these get references
 
 
 @dataclasses.dataclass
@@ -66,6 +82,7 @@ class Scene:
     guidance: float = defaults.GUIDANCE
     retries: int = 2
     title: str = ""
+    references: bool = True
 
 
 def load_scene(path: str | Path) -> Scene:
@@ -116,6 +133,9 @@ def parse_scene(data, where: str = "scene") -> Scene:
     setting = data.get("setting", "")
     if not isinstance(setting, str):
         fail("setting", "a phrase such as 'on the grass'")
+    references = data.get("references", True)
+    if not isinstance(references, bool):
+        fail("references", f"true or false, got {references!r}")
     out, total = [], 0.0
     for i, s in enumerate(shots):
         key = f"shots[{i}]"
@@ -151,14 +171,14 @@ def parse_scene(data, where: str = "scene") -> Scene:
             text += ", " + CAMERAS[camera]
         text = text[:1].upper() + text[1:] + "."
         shot_seed = int(_number(s.get("seed", seed + 1000 * i), f"{key}.seed", fail, 0, 2 ** 31 - 1))
-        out.append(Shot(prompt, text, seconds, camera, kind, t_sec, members, shot_seed))
+        out.append(Shot(prompt, text, seconds, camera, kind, t_sec, members, shot_seed, list(dict.fromkeys(named))))
         total += seconds
     if total > MAX_SECONDS:
         fail("shots", f"the shots last {total:g} s in all; a scene may last at most {MAX_SECONDS:g} s")
     for i, s in enumerate(out[1:], 1):
         if s.transition == "crossfade" and s.transition_seconds >= min(out[i - 1].seconds, s.seconds):
             fail(f"shots[{i}].transition", f"a {s.transition_seconds:g} s crossfade is longer than a shot it joins")
-    return Scene(dict(cast), out, aspect, fps, seed, steps, guidance, retries, str(data.get("title", "")))
+    return Scene(dict(cast), out, aspect, fps, seed, steps, guidance, retries, str(data.get("title", "")), references)
 
 
 def _unknown(d: dict, allowed: set, where: str, prefix: str):
@@ -201,13 +221,20 @@ class SceneResult:
 
 def render_scene(engine, scene: Scene, progress=None, extractor=None, on_shot=None) -> SceneResult:
     """Render every shot (re-rendering a shot whose cast broke continuity, up to scene.retries
-    times, keeping the take with the fewest problems), then join them with their transitions."""
-    from engine.continuity import check_continuity
+    times, keeping the take with the fewest problems), then join them with their transitions.
+    Members keep their look through references (see the module's docstring)."""
+    from engine.conditioning import ImageCondition
+    from engine.continuity import WorldFeatures, check_continuity
     from engine.service import GenerateRequest
 
-    kept, attempts, shots_for_check = [], [], []
+    ex = extractor or WorldFeatures()
+    looks = {m: ex.expected(d) for m, d in scene.cast.items()}
+    refer = scene.references and hasattr(ex, "locate") and "animate" in getattr(engine.pipe, "verbs", {"animate"})
+    refs, ref_from = {}, {}  # member -> (frame, its pixels); member -> the shot it was taken from
+    kept, attempts, shots_for_check, held_in = [], [], [], []
     n = len(scene.shots)
     for i, shot in enumerate(scene.shots):
+        held = [m for m in shot.named if m in refs]
         best, tried = None, []
         for attempt in range(scene.retries + 1):
             seed = shot.seed + 7919 * attempt
@@ -215,32 +242,76 @@ def render_scene(engine, scene: Scene, progress=None, extractor=None, on_shot=No
             req = GenerateRequest(shot.text, seconds=shot.seconds, fps=scene.fps, aspect=scene.aspect, seed=seed,
                                   steps=scene.steps, guidance=scene.guidance)
 
-            def part(frac, stage, info=None, i=i):
+            def part(frac, stage, info=None, i=i, lo=0.0, hi=1.0, what=""):
                 if progress is not None:
-                    progress((i + frac) / (n + 1), f"shot {i + 1}/{n}: {stage}", info)
-            res = engine.generate(req, part)
+                    progress((i + lo + (hi - lo) * frac) / (n + 1), f"shot {i + 1}/{n}: {what}{stage}", info)
+            share = PLATE_STEPS / (PLATE_STEPS + scene.steps) if held else 0.0
+            if held:  # the setting first, then the members' looks on it
+                plate = engine.generate(dataclasses.replace(req, steps=PLATE_STEPS),
+                                        functools.partial(part, hi=share, what="setting, "))
+                if plate.cancelled:
+                    return _cancelled(scene, kept, attempts)
+                still = reference_still(np.median(plate.frames, 0).astype(np.uint8), [refs[m] for m in held])
+                req.conditions = [ImageCondition(still, 0, REFERENCE_STRENGTH)]
+            res = engine.generate(req, functools.partial(part, lo=share))
             if res.cancelled:
                 return _cancelled(scene, kept, attempts)
-            report = check_continuity(scene.cast, shots_for_check + [(res.frames, shot.members, shot.text)], extractor)
-            problems = sum(len(c.problems) for c in report.checks if c.shot == i)
+            report = check_continuity(scene.cast, shots_for_check + [(res.frames, shot.members, shot.text)], ex)
+            mine = [c for c in report.checks if c.shot == i]
+            problems = sum(len(c.problems) for c in mine)
             if best is None or problems < best[0]:
-                best = (problems, res)
+                best = (problems, res, mine)
             if problems == 0:
                 break
-        kept.append(best[1])
+        _, take, checks = best
+        if refer:  # the first take that keeps a named member as wanted lends it its look
+            for c in checks:
+                if c.ok and c.member in shot.named and c.member not in refs:
+                    found = ex.locate(take.frames, looks[c.member])
+                    if found is not None:
+                        refs[c.member], ref_from[c.member] = found, i
+        kept.append(take)
         attempts.append(tried)
-        shots_for_check.append((best[1].frames, shot.members, shot.text))
+        held_in.append(held)
+        shots_for_check.append((take.frames, shot.members, shot.text))
         if on_shot is not None:
-            on_shot(i, best[1])
-    report = check_continuity(scene.cast, shots_for_check, extractor)
+            on_shot(i, take)
+    report = check_continuity(scene.cast, shots_for_check, ex)
     frames, record = assemble(engine, scene, kept, progress)
     settings = {"scene": scene.title, "cast": scene.cast, "fps": scene.fps, "aspect": scene.aspect,
-                "seed": scene.seed, "steps": scene.steps, "guidance": scene.guidance,
+                "seed": scene.seed, "steps": scene.steps, "guidance": scene.guidance, "references": refer,
+                "reference_shots": {m: s + 1 for m, s in ref_from.items()},
                 "shots": [{"prompt": s.prompt, "text": s.text, "seconds": s.seconds, "camera": s.camera,
                            "transition": s.transition, "transition_seconds": s.transition_seconds,
-                           "seeds_tried": t, "seed": t[-1] if r is None else r.settings["seed"]}
-                          for s, t, r in zip(scene.shots, attempts, kept)], "model": engine.pipe.name}
+                           "seeds_tried": t, "seed": t[-1] if r is None else r.settings["seed"], "references": h}
+                          for s, t, r, h in zip(scene.shots, attempts, kept, held_in)], "model": engine.pipe.name}
     return SceneResult(frames, scene.fps, record, kept, report, attempts, settings)
+
+
+def reference_still(background: np.ndarray, looks: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Members' looks ((frame, bool pixels) each) pasted side by side across the middle of `background`."""
+    H, W = background.shape[:2]
+    out = background.copy()
+    for i, (frame, pixels) in enumerate(looks):
+        ys, xs = np.nonzero(pixels)
+        tx, ty = W * (i + 1) / (len(looks) + 1), H / 2
+        dx = int(np.clip(round(tx - (xs.min() + xs.max()) / 2), -xs.min(), W - 1 - xs.max()))
+        dy = int(np.clip(round(ty - (ys.min() + ys.max()) / 2), -ys.min(), H - 1 - ys.max()))
+        where = _shift(pixels, dx, dy, fill=False)
+        out[where] = _shift(frame, dx, dy)[where]
+    return out
+
+
+def _shift(a: np.ndarray, dx: int, dy: int, fill=None) -> np.ndarray:
+    """`a` moved right by dx and down by dy; what comes in repeats the edge (or is `fill`)."""
+    H, W = a.shape[:2]
+    ys, xs = np.arange(H) - dy, np.arange(W) - dx
+    out = a[np.clip(ys, 0, H - 1)][:, np.clip(xs, 0, W - 1)]
+    if fill is not None:
+        out = out.copy()
+        out[(ys < 0) | (ys >= H)] = fill
+        out[:, (xs < 0) | (xs >= W)] = fill
+    return out
 
 
 def _cancelled(scene, kept, attempts):

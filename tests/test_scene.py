@@ -177,3 +177,82 @@ def test_a_look_kept_in_every_shot_but_unlike_its_description_is_a_note_not_a_br
     assert report.ok, report.summary()
     notes = report.checks[0].seen["notes"]
     assert any("described as a box" in n for n in notes) and any("described as small" in n for n in notes)
+
+
+# -- references: a member's look carried into later shots ------------------------------------
+
+def test_locate_finds_a_member_whole_and_the_reference_still_puts_it_in_the_middle():
+    from engine.scene import reference_still
+    from engine.world.measure import colour_mask
+
+    ex = WorldFeatures()
+    frames = world_shot(Obj("pink", "ball", "big", "right", x0=0.3, y0=0.3), None, "sky", 0)
+    frame, pixels = ex.locate(frames, ex.expected("the big pink ball"))
+    pink = colour_mask(frame[None], "pink")[0]
+    assert pink.sum() > 100 and (pixels >= pink).all() and pixels.sum() < 1.5 * pink.sum()
+    assert ex.locate(frames, ex.expected("a green box")) is None
+    grey = np.full((128, 128, 3), 90, np.uint8)
+    still = reference_still(grey, [(frame, pixels)])
+    ys, xs = np.nonzero(colour_mask(still[None], "pink")[0])
+    assert abs(xs.mean() - 64) < 2 and abs(ys.mean() - 64) < 2 and len(xs) == pink.sum()  # all of it, moved
+    assert np.array_equal(still[:10], grey[:10])  # the setting is untouched away from the member
+    box = ex.locate(world_shot(None, Obj("blue", "box", "small", "down", x0=0.5, y0=0.2), "night", 1),
+                    ex.expected("a small blue box"))
+    two = reference_still(grey, [(frame, pixels), box])
+    assert colour_mask(two[None], "pink")[0].nonzero()[1].mean() < 128 / 3 + 2
+    assert colour_mask(two[None], "blue")[0].nonzero()[1].mean() > 2 * 128 / 3 - 2
+
+
+class TruthEngine:
+    """Renders the cast a prompt names exactly (the world's own renderer) and keeps every request."""
+
+    pipe = type("Pipe", (), {"name": "world-truth"})()
+    looks = {"red ball": Obj("red", "ball", "big", "right", x0=0.3, y0=0.4),
+             "blue box": Obj("blue", "box", "small", "down", x0=0.7, y0=0.3),
+             "green ball": Obj("green", "ball", "big", "still", x0=0.5, y0=0.5)}
+
+    def __init__(self):
+        self.requests = []
+
+    def generate(self, req, progress=None):
+        from engine.provenance.record import Generation, ProvenanceRecord
+        from engine.service import Result
+
+        self.requests.append(req)
+        objs = tuple(o for k, o in self.looks.items() if k in req.prompt)
+        frames = render(Scene(objs, "grass", seed=req.seed), 128, 128, 8, 8)
+        made = Generation(self.pipe.name, req.prompt, req.seed, {})
+        return Result(frames, 8.0, frames, {"seed": req.seed}, [], False, 0.0,
+                      ProvenanceRecord.uniform("generated", len(frames), 8.0, generation=made))
+
+
+def test_later_shots_naming_a_member_start_from_its_look_and_a_recolouring_shot_does_not():
+    from engine.scene import PLATE_STEPS, REFERENCE_STRENGTH
+    from engine.world.measure import colour_mask
+
+    data = {"cast": {"ball": "the big red ball", "box": "a small blue box"}, "aspect": "1:1", "fps": 8,
+            "retries": 0, "shots": [{"prompt": "{ball} rolls to the right", "seconds": 1},
+                                    {"prompt": "{box} falls while {ball} stays still", "seconds": 1},
+                                    {"prompt": "the big green ball rests", "cast": ["ball"], "seconds": 1},
+                                    {"prompt": "{ball} and {box} rest", "seconds": 1}]}
+    engine = TruthEngine()
+    res = render_scene(engine, parse_scene(data))
+    assert [s["references"] for s in res.settings["shots"]] == [[], ["ball"], [], ["ball", "box"]]
+    assert res.settings["reference_shots"] == {"ball": 1, "box": 2}
+    reqs = engine.requests
+    assert [(r.steps, len(r.conditions)) for r in reqs] == [(24, 0), (PLATE_STEPS, 0), (24, 1), (24, 0),
+                                                            (PLATE_STEPS, 0), (24, 1)]
+    shot2, shot4 = reqs[2].conditions[0], reqs[5].conditions[0]
+    assert shot2.frame_index == 0 and shot2.strength == REFERENCE_STRENGTH
+    red = colour_mask(shot2.image[None], "red")[0]
+    assert red.sum() > 100 and abs(red.nonzero()[1].mean() - 64) < 2
+    assert not colour_mask(shot2.image[None], "blue").any()
+    red4, blue4 = (colour_mask(shot4.image[None], c)[0].nonzero()[1].mean() for c in ("red", "blue"))
+    assert red4 < 64 < blue4  # side by side, in the order the prompt names them
+    assert res.continuity.broken_shots == [2]  # the recolouring shot is still flagged
+    engine = TruthEngine()
+    off = render_scene(engine, parse_scene({**data, "references": False}))
+    assert all(not r.conditions for r in engine.requests) and len(engine.requests) == 4
+    assert off.settings["references"] is False
+    with pytest.raises(InputError, match="references: true or false"):
+        parse_scene({**data, "references": "yes"})

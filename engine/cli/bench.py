@@ -30,6 +30,8 @@ def register(sub):
     p.add_argument("--scene", action="store_true",
                    help="scenes instead: four-shot scenes with two-member casts over --seeds seeds, continuity "
                         "pass rate, and whether a recoloured cast member is flagged")
+    p.add_argument("--no-references", action="store_true",
+                   help="--scene without references: every shot from its description alone")
     p.add_argument("--train", action="store_true",
                    help="training speed instead: seconds per training step of --preset at --batch on 1:1 clips, "
                         "with the CPU's plain attention and the fused kernel side by side (about 5 minutes "
@@ -70,7 +72,8 @@ def run(args) -> int:
         if args.long:
             result = bench_long.long_benchmark(args.model, seconds=60.0, fps=args.fps, steps=args.steps, log=log)
         else:
-            result = bench_long.scene_benchmark(args.model, seeds=args.seeds, steps=args.steps, log=log)
+            result = bench_long.scene_benchmark(args.model, seeds=args.seeds, steps=args.steps, log=log,
+                                                references=not args.no_references)
         if args.report:
             Path(args.report).write_text(json.dumps(result, indent=1))
         print(json.dumps(result["summary"], indent=1))
