@@ -92,7 +92,6 @@ class WorldFeatures:
         size = None if extent is None else min(SIZES, key=lambda s: abs(np.log(extent / SIZES[s])))
         return Look(expected.colour if seen else None, shape, size, extent, seen / max(1, sampled))
 
-
     def locate(self, frames: np.ndarray, expected: Look) -> tuple[np.ndarray, np.ndarray] | None:
         if expected.colour is None:
             return None

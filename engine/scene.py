@@ -20,9 +20,11 @@ each shot asks the model for the same look; the continuity check
 look is rendered again with the next seed (`retries` times at most) before the
 scene is assembled.
 
-References carry a look across cuts. Once a kept take shows a member as the check
-wants it, the extractor finds it whole in one frame (`locate`); every later shot
-that names the member by its `{placeholder}` then starts from a still: the shot's
+References carry a look across cuts. Before the first shot, a cast sheet renders
+each member alone until the extractor sees it as described and finds it whole
+(`locate`; up to CAST_TRIES seeds); a member it never finds takes its look from the
+first kept take that shows it as the check wants. Every shot that names a member
+with a reference by its `{placeholder}` then starts from a still: the shot's
 setting (the temporal median of a quick PLATE_STEPS render of its prompt, which
 clears what moves) with the members it names pasted side by side across the middle,
 held at frame 0 at REFERENCE_STRENGTH (an image condition, as `animate` holds one;
@@ -56,6 +58,7 @@ MAX_SHOTS = 64
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 REFERENCE_STRENGTH = 0.8  # a shot's reference still is held until the noise level falls to 0.2
 PLATE_STEPS = 8  # the quick render a reference still takes its setting from
+CAST_TRIES = 6  # seeds the cast sheet tries per member
 
 
 @dataclasses.dataclass
@@ -230,7 +233,11 @@ def render_scene(engine, scene: Scene, progress=None, extractor=None, on_shot=No
     ex = extractor or WorldFeatures()
     looks = {m: ex.expected(d) for m, d in scene.cast.items()}
     refer = scene.references and hasattr(ex, "locate") and "animate" in getattr(engine.pipe, "verbs", {"animate"})
-    refs, ref_from = {}, {}  # member -> (frame, its pixels); member -> the shot it was taken from
+    refs, ref_from = {}, {}  # member -> (frame, its pixels); member -> where it was found
+    if refer:
+        refs, ref_from = cast_sheet(engine, scene, ex, looks, progress)
+        if refs is None:
+            return _cancelled(scene, [], [])
     kept, attempts, shots_for_check, held_in = [], [], [], []
     n = len(scene.shots)
     for i, shot in enumerate(scene.shots):
@@ -269,7 +276,7 @@ def render_scene(engine, scene: Scene, progress=None, extractor=None, on_shot=No
                 if c.ok and c.member in shot.named and c.member not in refs:
                     found = ex.locate(take.frames, looks[c.member])
                     if found is not None:
-                        refs[c.member], ref_from[c.member] = found, i
+                        refs[c.member], ref_from[c.member] = found, f"shot {i + 1}"
         kept.append(take)
         attempts.append(tried)
         held_in.append(held)
@@ -280,12 +287,47 @@ def render_scene(engine, scene: Scene, progress=None, extractor=None, on_shot=No
     frames, record = assemble(engine, scene, kept, progress)
     settings = {"scene": scene.title, "cast": scene.cast, "fps": scene.fps, "aspect": scene.aspect,
                 "seed": scene.seed, "steps": scene.steps, "guidance": scene.guidance, "references": refer,
-                "reference_shots": {m: s + 1 for m, s in ref_from.items()},
+                "reference_from": ref_from,
                 "shots": [{"prompt": s.prompt, "text": s.text, "seconds": s.seconds, "camera": s.camera,
                            "transition": s.transition, "transition_seconds": s.transition_seconds,
                            "seeds_tried": t, "seed": t[-1] if r is None else r.settings["seed"], "references": h}
                           for s, t, r, h in zip(scene.shots, attempts, kept, held_in)], "model": engine.pipe.name}
     return SceneResult(frames, scene.fps, record, kept, report, attempts, settings)
+
+
+def cast_sheet(engine, scene: Scene, ex, looks: dict, progress=None):
+    """A reference for every member a shot names by placeholder, before the first shot: the member
+    alone ("<description> stays still.", one second), up to CAST_TRIES seeds, until the extractor
+    sees it as described (its colour in most frames, and the shape and size the description names)
+    and finds it whole. Returns (member -> (frame, pixels), member -> "cast sheet"), members never
+    seen as described left out (their first kept shot may lend their look instead), or (None,
+    None) when stopped."""
+    from engine.service import GenerateRequest
+
+    named = list(dict.fromkeys(m for shot in scene.shots for m in shot.named))
+    refs, where = {}, {}
+    min_present = getattr(ex, "min_present", 0.5)
+    for mi, m in enumerate(named):
+        want, text = looks[m], scene.cast[m].strip().rstrip(".")
+        for k in range(CAST_TRIES):
+            def part(frac, stage, info=None, m=m, k=k):
+                if progress is not None:
+                    progress(0.0, f"cast sheet: {m}, try {k + 1} of {CAST_TRIES}: {stage}", info)
+            req = GenerateRequest(text[:1].upper() + text[1:] + " stays still.", seconds=1.0, fps=scene.fps,
+                                  aspect=scene.aspect, seed=scene.seed + 104729 * (k + 1) + mi, steps=scene.steps,
+                                  guidance=scene.guidance)
+            res = engine.generate(req, part)
+            if res.cancelled:
+                return None, None
+            seen = ex.observe(res.frames, want)
+            if seen.present < min_present or (want.shape and seen.shape != want.shape) or \
+                    (want.size and seen.size != want.size):
+                continue
+            found = ex.locate(res.frames, want)
+            if found is not None:
+                refs[m], where[m] = found, "cast sheet"
+                break
+    return refs, where
 
 
 def reference_still(background: np.ndarray, looks: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:

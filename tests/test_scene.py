@@ -211,23 +211,24 @@ class TruthEngine:
              "blue box": Obj("blue", "box", "small", "down", x0=0.7, y0=0.3),
              "green ball": Obj("green", "ball", "big", "still", x0=0.5, y0=0.5)}
 
-    def __init__(self):
-        self.requests = []
+    def __init__(self, shy=()):
+        self.requests, self.shy = [], shy  # shy: prompts it renders without their cast
 
     def generate(self, req, progress=None):
         from engine.provenance.record import Generation, ProvenanceRecord
         from engine.service import Result
 
         self.requests.append(req)
-        objs = tuple(o for k, o in self.looks.items() if k in req.prompt)
+        objs = tuple(o for k, o in self.looks.items() if k in req.prompt and req.prompt not in self.shy) \
+            or (Obj("yellow", "triangle", "small", "still"),)  # something else
         frames = render(Scene(objs, "grass", seed=req.seed), 128, 128, 8, 8)
         made = Generation(self.pipe.name, req.prompt, req.seed, {})
         return Result(frames, 8.0, frames, {"seed": req.seed}, [], False, 0.0,
                       ProvenanceRecord.uniform("generated", len(frames), 8.0, generation=made))
 
 
-def test_later_shots_naming_a_member_start_from_its_look_and_a_recolouring_shot_does_not():
-    from engine.scene import PLATE_STEPS, REFERENCE_STRENGTH
+def test_shots_naming_a_member_start_from_its_look_and_a_recolouring_shot_does_not():
+    from engine.scene import CAST_TRIES, PLATE_STEPS, REFERENCE_STRENGTH
     from engine.world.measure import colour_mask
 
     data = {"cast": {"ball": "the big red ball", "box": "a small blue box"}, "aspect": "1:1", "fps": 8,
@@ -235,18 +236,22 @@ def test_later_shots_naming_a_member_start_from_its_look_and_a_recolouring_shot_
                                     {"prompt": "{box} falls while {ball} stays still", "seconds": 1},
                                     {"prompt": "the big green ball rests", "cast": ["ball"], "seconds": 1},
                                     {"prompt": "{ball} and {box} rest", "seconds": 1}]}
-    engine = TruthEngine()
+    # the cast sheet finds the ball, never the box alone: the box's look comes from shot 2, its first
+    engine = TruthEngine(shy={"A small blue box stays still."})
     res = render_scene(engine, parse_scene(data))
-    assert [s["references"] for s in res.settings["shots"]] == [[], ["ball"], [], ["ball", "box"]]
-    assert res.settings["reference_shots"] == {"ball": 1, "box": 2}
+    assert [s["references"] for s in res.settings["shots"]] == [["ball"], ["ball"], [], ["ball", "box"]]
+    assert res.settings["reference_from"] == {"ball": "cast sheet", "box": "shot 2"}
     reqs = engine.requests
-    assert [(r.steps, len(r.conditions)) for r in reqs] == [(24, 0), (PLATE_STEPS, 0), (24, 1), (24, 0),
-                                                            (PLATE_STEPS, 0), (24, 1)]
-    shot2, shot4 = reqs[2].conditions[0], reqs[5].conditions[0]
-    assert shot2.frame_index == 0 and shot2.strength == REFERENCE_STRENGTH
-    red = colour_mask(shot2.image[None], "red")[0]
+    assert [r.prompt for r in reqs[:1 + CAST_TRIES]] == ["The big red ball stays still."] + \
+        ["A small blue box stays still."] * CAST_TRIES
+    shots = reqs[1 + CAST_TRIES:]
+    assert [(r.steps, len(r.conditions)) for r in shots] == [(PLATE_STEPS, 0), (24, 1), (PLATE_STEPS, 0), (24, 1),
+                                                             (24, 0), (PLATE_STEPS, 0), (24, 1)]
+    shot1, shot2, shot4 = shots[1].conditions[0], shots[3].conditions[0], shots[6].conditions[0]
+    assert shot1.frame_index == 0 and shot1.strength == REFERENCE_STRENGTH
+    red = colour_mask(shot1.image[None], "red")[0]
     assert red.sum() > 100 and abs(red.nonzero()[1].mean() - 64) < 2
-    assert not colour_mask(shot2.image[None], "blue").any()
+    assert not colour_mask(shot2.image[None], "blue").any()  # not in the sheet, not kept yet
     red4, blue4 = (colour_mask(shot4.image[None], c)[0].nonzero()[1].mean() for c in ("red", "blue"))
     assert red4 < 64 < blue4  # side by side, in the order the prompt names them
     assert res.continuity.broken_shots == [2]  # the recolouring shot is still flagged
