@@ -14,8 +14,9 @@ def register(sub):
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile (slower steps, no warm-up)")
     p.add_argument("--device", default="cpu",
                    help="cpu (the recipe's machine, default) or cuda: the same stages on a GPU, to try recipes fast")
-    p.add_argument("--recipe", default="xs",
-                   help="which lineage's recipe (docs/TRAINING.md): xs (the bundled model's, default) or s2-rich")
+    p.add_argument("--recipe", default="s2-rich",
+                   help="which lineage's recipe (docs/TRAINING.md): s2-rich (the bundled model's, default) or xs "
+                        "(the first lineage's)")
     p.add_argument("--stage", choices=["all", "export"], default="all")
     p.set_defaults(func=run)
 
