@@ -170,6 +170,13 @@ class WindowKnowledge:
                 if self.strength is not None:
                     self.strength[j] = strength
 
+    def place_still(self, still: np.ndarray, at: int, frames, strength: float = 1.0):
+        """A still (1, H, W, 3) at frame `at`, and on `frames` (its token's, `still_frames`) wherever
+        nothing else is known yet (clipped to the window)."""
+        for j in frames:
+            if j == at or not (0 <= j < len(self.known_frames) and self.known_frames[j]):
+                self.place(still, j, strength)
+
     def take(self, idx: np.ndarray) -> "WindowKnowledge":
         """The knowledge of frames `idx` (any order, repeats allowed), as a new window."""
         return WindowKnowledge(self.frames[idx].copy(), self.known_frames[idx].copy(), self.known_pixels,

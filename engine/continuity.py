@@ -82,8 +82,8 @@ class WorldFeatures:
             if blob is None:
                 continue
             seen += 1
-            x, y, w, h, area = blob
-            if x > 0 and y > 0 and x + w < W and y + h < H:  # whole in view: shape and size are readable
+            x, y, w, h, area, _ = blob
+            if _whole(blob, W, H):  # shape and size are readable
                 shapes.append(_shape_of(area / float(w * h)))
                 extents.append(max(w, h) / min(W, H))
         sampled = len(frames[:: max(1, len(frames) // 24)])
@@ -96,31 +96,32 @@ class WorldFeatures:
         if expected.colour is None:
             return None
         H, W = frames.shape[1:3]
-        whole = []  # (area, frame index, blob label map, label)
+        whole = []  # (area, frame index, its pixels)
         for i in range(0, len(frames), max(1, len(frames) // 24)):
-            mask = colour_mask(frames[i][None], expected.colour)[0].astype(np.uint8)
-            n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-            if n <= 1:
-                continue
-            k = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-            x, y, w, h, area = (int(v) for v in stats[k])
-            if area >= self.min_pixels * H * W and x > 0 and y > 0 and x + w < W and y + h < H:
-                whole.append((area, i, labels, k))
+            blob = _largest_blob(colour_mask(frames[i][None], expected.colour)[0], self.min_pixels * H * W)
+            if blob is not None and _whole(blob, W, H):
+                whole.append((blob[4], i, blob[5]))
         if not whole:
             return None
         median = float(np.median([a for a, *_ in whole]))
-        _, i, labels, k = min(whole, key=lambda e: abs(e[0] - median))  # a typical frame, not an outlier
-        blob = cv2.dilate((labels == k).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # with its soft edge
-        return frames[i], blob
+        _, i, pixels = min(whole, key=lambda e: abs(e[0] - median))  # a typical frame, not an outlier
+        return frames[i], cv2.dilate(pixels.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # with its soft edge
 
 
 def _largest_blob(mask: np.ndarray, min_area: float):
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    """(x, y, w, h, area, its pixels) of the largest connected blob of `mask`, or None below `min_area`."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if n <= 1:
         return None
     i = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     x, y, w, h, area = (int(v) for v in stats[i])
-    return (x, y, w, h, area) if area >= min_area else None
+    return (x, y, w, h, area, labels == i) if area >= min_area else None
+
+
+def _whole(blob, W: int, H: int) -> bool:
+    """Whether a blob lies whole in view (touches no edge of the frame)."""
+    x, y, w, h = blob[:4]
+    return x > 0 and y > 0 and x + w < W and y + h < H
 
 
 def _shape_of(fill: float) -> str:

@@ -190,10 +190,8 @@ class _Plan:
                 at = c.frame_index if c.frame_index >= 0 else job.n + c.frame_index
                 if not 0 <= at < job.n:
                     raise InputError(f"image condition at frame {c.frame_index} is outside the clip (0..{job.n - 1})")
-                still = fit_frames(np.asarray(c.image)[None], job.width, job.height)
-                for j in still_frames(at, job.n, job.r, job.time_patch):  # as Engine's _knowledge lays it
-                    if j == at or not (0 <= j - a < len(idx) and win.known_frames[j - a]):
-                        win.place(still, j - a, c.strength)
+                win.place_still(fit_frames(np.asarray(c.image)[None], job.width, job.height), at - a,
+                                [j - a for j in still_frames(at, job.n, job.r, job.time_patch)], c.strength)
             else:
                 if not -len(c.frames) < c.frame_index < job.n:
                     raise InputError(f"clip condition at frame {c.frame_index} does not overlap the clip (0..{job.n - 1})")

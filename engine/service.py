@@ -442,10 +442,8 @@ def _knowledge(req: GenerateRequest, n: int, width: int, height: int, r: int = 1
             idx = c.frame_index if c.frame_index >= 0 else n + c.frame_index
             if not 0 <= idx < n:
                 raise InputError(f"image condition at frame {c.frame_index} is outside the clip (0..{n - 1})")
-            still = fit_frames(np.asarray(c.image)[None], width, height)
-            for j in still_frames(idx, n, r, time_patch):
-                if j == idx or not known.known_frames[j]:
-                    known.place(still, j, c.strength)
+            known.place_still(fit_frames(np.asarray(c.image)[None], width, height), idx,
+                              still_frames(idx, n, r, time_patch), c.strength)
         elif isinstance(c, ClipCondition):
             if not -len(c.frames) < c.frame_index < n:
                 raise InputError(f"clip condition at frame {c.frame_index} does not overlap the clip (0..{n - 1})")
