@@ -513,6 +513,15 @@ def train_step(model, fwd, opt, x0, maps, text, rng: random.Random, gen: torch.G
     return loss, gnorm
 
 
+def rewarm(step: int, fresh_from: int | None, steps: int = 100) -> float:
+    """A factor on the learning rate for the first `steps` steps after a fresh optimizer joins a
+    trained model (a run seeded from a model folder): with zero moments Adam's first updates are
+    sign-sized whatever the gradient, so they ramp up as a first run's warm-up does."""
+    if fresh_from is None:
+        return 1.0
+    return min(1.0, (step - fresh_from + 1) / steps)
+
+
 @torch.no_grad()
 def ema_update(ema, model, step: int, decay: float):
     """EMA of the weights, with a short warm-up (the decay grows from 0.1 towards `decay`)."""
@@ -541,13 +550,15 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
     ema = SpacetimeDiT(**config).to(device).eval().requires_grad_(False)
     ema.load_state_dict(model.state_dict())
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.01)
-    step = 0
+    step, fresh_from = 0, None
     if ckpt.exists():
         state = torch.load(ckpt, weights_only=False, map_location=device)
         model.load_state_dict(state["model"]), ema.load_state_dict(state["ema"])
+        step = state["step"]
         if state.get("opt"):
             opt.load_state_dict(state["opt"])
-        step = state["step"]
+        elif step > 0:
+            fresh_from = step  # seeded from a model folder: Adam's moments start from zero
     schedule = schedule or [(0, lr, steps)]
     data = LatentData(run / "data", device)
     log(run, stage="dit", event="start", step=step, clips=data.counts,
@@ -560,7 +571,7 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
     start = last_ckpt = time.time()
     while step < steps and time.time() - start < max_seconds:
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, schedule)
+            g["lr"] = lr_at(step, schedule) * rewarm(step, fresh_from)
         x0, maps, text, text_mask, pool = data.batch(rng, batch, empty_text, text_drop, wide_frames,
                                                      phase_at(step, aspects))
         loss, gnorm = train_step(model, fwd, opt, x0, maps, (text, text_mask, pool), rng, gen, shift, t_uniform,

@@ -171,6 +171,13 @@ def test_stages_checkpoint_resume_export_and_seed(tmp_path):
         assert torch.equal(decoder[name], p), name
 
 
+def test_a_fresh_optimizer_on_a_trained_model_warms_up_again():
+    assert train.rewarm(500, None) == 1.0  # a run that kept its optimizer
+    assert train.rewarm(500, 500) == pytest.approx(0.01)  # seeded at step 500: the first step is small
+    assert train.rewarm(549, 500) == pytest.approx(0.5) and train.rewarm(599, 500) == 1.0
+    assert train.rewarm(5000, 500) == 1.0
+
+
 def test_training_device_is_checked(tmp_path, capsys):
     from engine.__main__ import main
 
