@@ -16,17 +16,21 @@ A scene file (JSON) describes the cast once and refers to it from every shot:
 
 Every `{member}` in a prompt becomes the member's description word for word, so
 each shot asks the model for the same look; the continuity check
-(`engine.continuity`) then reads each shot back, and a shot that broke the cast's
-look is rendered again with the next seed (`retries` times at most) before the
-scene is assembled.
+(`engine.continuity`) then reads each shot back, and a shot that broke the look of
+a member it names is rendered again with the next seed (`retries` times at most,
+first against the shots before it, then against the whole scene) before the scene
+is assembled.
 
 References carry a look across cuts. Before the first shot, a cast sheet renders
 each member alone until the extractor sees it as described and finds it whole
-(`locate`; up to CAST_TRIES seeds); a member it never finds takes its look from the
-first kept take that shows it as the check wants. Every shot that names a member
-with a reference by its `{placeholder}` then starts from a still: the shot's
-setting (the temporal median of a quick PLATE_STEPS render of its prompt, which
-clears what moves) with the members it names pasted side by side across the middle,
+(`locate`; up to CAST_TRIES seeds); failing that, the try that showed it whole in
+most frames, whatever its shape and size (a look kept in every shot beats one that
+changes; the check notes the difference from the description); a member it never
+finds whole takes its look from the first kept take that shows it as the check
+wants. Every shot that names a member with a reference by its `{placeholder}` then
+starts from a still: the shot's setting with nobody in it (the temporal median of a
+quick PLATE_STEPS render of `plate_prompt`, the cast's descriptions as its negative
+prompt) with the members it names pasted side by side across the middle,
 held at frame 0 at REFERENCE_STRENGTH (an image condition, as `animate` holds one;
 the model blends the pasted edges in the last steps). The motion and the rest come
 from the prompt. A shot that describes a member in its own words gets no reference:
@@ -59,6 +63,7 @@ PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 REFERENCE_STRENGTH = 0.8  # a shot's reference still is held until the noise level falls to 0.2
 PLATE_STEPS = 8  # the quick render a reference still takes its setting from
 CAST_TRIES = 6  # seeds the cast sheet tries per member
+DEFAULT_RETRIES = 2  # re-renders a shot may have when its cast breaks continuity
 
 
 @dataclasses.dataclass
@@ -72,6 +77,7 @@ class Shot:
     members: list  # the cast members the shot shows (checked for continuity)
     seed: int
     named: list = dataclasses.field(default_factory=list)  # members named by {placeholder}: these get references
+    setting: str = ""  # where the shot happens ("on the grass"), as written; the reference still's background
 
 
 @dataclasses.dataclass
@@ -83,7 +89,7 @@ class Scene:
     seed: int = 0
     steps: int = defaults.STEPS
     guidance: float = defaults.GUIDANCE
-    retries: int = 2
+    retries: int = DEFAULT_RETRIES
     title: str = ""
     references: bool = True
 
@@ -132,7 +138,7 @@ def parse_scene(data, where: str = "scene") -> Scene:
     seed = int(_number(data.get("seed", 0), "seed", fail, 0, 2 ** 31 - 1))
     steps = int(_number(data.get("steps", defaults.STEPS), "steps", fail, 1, 200))
     guidance = _number(data.get("guidance", defaults.GUIDANCE), "guidance", fail, 0, 30)
-    retries = int(_number(data.get("retries", 2), "retries", fail, 0, 10))
+    retries = int(_number(data.get("retries", DEFAULT_RETRIES), "retries", fail, 0, 10))
     setting = data.get("setting", "")
     if not isinstance(setting, str):
         fail("setting", "a phrase such as 'on the grass'")
@@ -174,7 +180,8 @@ def parse_scene(data, where: str = "scene") -> Scene:
             text += ", " + CAMERAS[camera]
         text = text[:1].upper() + text[1:] + "."
         shot_seed = int(_number(s.get("seed", seed + 1000 * i), f"{key}.seed", fail, 0, 2 ** 31 - 1))
-        out.append(Shot(prompt, text, seconds, camera, kind, t_sec, members, shot_seed, list(dict.fromkeys(named))))
+        out.append(Shot(prompt, text, seconds, camera, kind, t_sec, members, shot_seed, list(dict.fromkeys(named)),
+                        shot_setting.strip().rstrip(".")))
         total += seconds
     if total > MAX_SECONDS:
         fail("shots", f"the shots last {total:g} s in all; a scene may last at most {MAX_SECONDS:g} s")
@@ -223,12 +230,18 @@ class SceneResult:
 
 
 def render_scene(engine, scene: Scene, progress=None, extractor=None, on_shot=None) -> SceneResult:
-    """Render every shot (re-rendering a shot whose cast broke continuity, up to scene.retries
-    times, keeping the take with the fewest problems), then join them with their transitions.
-    Members keep their look through references (see the module's docstring)."""
-    from engine.conditioning import ImageCondition
+    """Render every shot, then join them with their transitions. Members keep their look through
+    references (see the module's docstring), and the continuity check picks the takes:
+
+    1. In order, each shot is checked against the shots kept before it; while a member it names by
+       placeholder breaks, it is rendered again with the next seed.
+    2. The whole scene is checked (a member's look is the one most shots share, which the first
+       shots could not know). A shot it flags for a member it names is rendered again with its next
+       seeds, and a new take is kept only when the scene as a whole breaks less.
+
+    A shot has at most `scene.retries` re-renders over both passes. A member a shot describes in
+    its own words (a deliberate change) is reported but never retried: the words win."""
     from engine.continuity import WorldFeatures, check_continuity
-    from engine.service import GenerateRequest
 
     ex = extractor or WorldFeatures()
     looks = {m: ex.expected(d) for m, d in scene.cast.items()}
@@ -238,61 +251,108 @@ def render_scene(engine, scene: Scene, progress=None, extractor=None, on_shot=No
         refs, ref_from = cast_sheet(engine, scene, ex, looks, progress)
         if refs is None:
             return _cancelled(scene, [], [])
-    kept, attempts, shots_for_check, held_in = [], [], [], []
     n = len(scene.shots)
-    for i, shot in enumerate(scene.shots):
-        held = [m for m in shot.named if m in refs]
-        best, tried = None, []
-        for attempt in range(scene.retries + 1):
-            seed = shot.seed + 7919 * attempt
-            tried.append(seed)
-            req = GenerateRequest(shot.text, seconds=shot.seconds, fps=scene.fps, aspect=scene.aspect, seed=seed,
-                                  steps=scene.steps, guidance=scene.guidance)
+    kept, attempts, checked, held_in = [None] * n, [[] for _ in range(n)], [None] * n, [[] for _ in range(n)]
 
-            def part(frac, stage, info=None, i=i, lo=0.0, hi=1.0, what=""):
-                if progress is not None:
-                    progress((i + lo + (hi - lo) * frac) / (n + 1), f"shot {i + 1}/{n}: {what}{stage}", info)
-            share = PLATE_STEPS / (PLATE_STEPS + scene.steps) if held else 0.0
-            if held:  # the setting first, then the members' looks on it
-                plate = engine.generate(dataclasses.replace(req, steps=PLATE_STEPS),
-                                        functools.partial(part, hi=share, what="setting, "))
-                if plate.cancelled:
-                    return _cancelled(scene, kept, attempts)
-                still = reference_still(np.median(plate.frames, 0).astype(np.uint8), [refs[m] for m in held])
-                req.conditions = [ImageCondition(still, 0, REFERENCE_STRENGTH)]
-            res = engine.generate(req, functools.partial(part, lo=share))
-            if res.cancelled:
-                return _cancelled(scene, kept, attempts)
-            report = check_continuity(scene.cast, shots_for_check + [(res.frames, shot.members, shot.text)], ex)
-            mine = [c for c in report.checks if c.shot == i]
-            problems = sum(len(c.problems) for c in mine)
+    def shot_take(i: int, again: bool):
+        """Shot i with its next seed (None when stopped)."""
+        shot = scene.shots[i]
+        k = len(attempts[i])
+        attempts[i].append(shot.seed + 7919 * k)
+
+        def part(frac, stage, info=None):
+            if progress is not None:
+                where = f"shot {i + 1}/{n}" + (", again for continuity" if again else "")
+                progress((n if again else i + frac) / (n + 1), f"{where}: {stage}", info)
+        res, held = _attempt(engine, scene, shot, attempts[i][-1], [m for m in shot.named if m in refs], refs, part)
+        if res is not None:
+            held_in[i] = held
+        return res
+
+    def broken(report, i: int) -> int:
+        """Problems of shot i's members that it names (the ones a new seed should fix)."""
+        return sum(len(c.problems) for c in report.checks if c.shot == i and c.member in scene.shots[i].named)
+
+    # 1. shot by shot, against the shots before
+    for i, shot in enumerate(scene.shots):
+        best = None
+        while len(attempts[i]) <= scene.retries:
+            res = shot_take(i, False)
+            if res is None:
+                return _cancelled(scene, [k for k in kept if k is not None], attempts)
+            report = check_continuity(scene.cast, checked[:i] + [(res.frames, shot.members, shot.text)], ex)
+            problems = broken(report, i)
             if best is None or problems < best[0]:
-                best = (problems, res, mine)
+                best = (problems, res, report)
             if problems == 0:
                 break
-        _, take, checks = best
+        _, take, report = best
         if refer:  # the first take that keeps a named member as wanted lends it its look
-            for c in checks:
-                if c.ok and c.member in shot.named and c.member not in refs:
+            for c in report.checks:
+                if c.shot == i and c.ok and c.member in shot.named and c.member not in refs:
                     found = ex.locate(take.frames, looks[c.member])
                     if found is not None:
                         refs[c.member], ref_from[c.member] = found, f"shot {i + 1}"
-        kept.append(take)
-        attempts.append(tried)
-        held_in.append(held)
-        shots_for_check.append((take.frames, shot.members, shot.text))
+        kept[i], checked[i] = take, (take.frames, shot.members, shot.text)
         if on_shot is not None:
             on_shot(i, take)
-    report = check_continuity(scene.cast, shots_for_check, ex)
+    # 2. the whole scene: shots it flags, again while they have retries left
+    report = check_continuity(scene.cast, checked, ex)
+    for i in report.broken_shots:
+        shot = scene.shots[i]
+        while broken(report, i) and len(attempts[i]) <= scene.retries:
+            res = shot_take(i, True)
+            if res is None:
+                return _cancelled(scene, kept, attempts)
+            trial = checked[:i] + [(res.frames, shot.members, shot.text)] + checked[i + 1:]
+            new = check_continuity(scene.cast, trial, ex)
+            if _breaks(new) < _breaks(report):
+                kept[i], checked[i], report = res, trial[i], new
+                if on_shot is not None:
+                    on_shot(i, res)
     frames, record = assemble(engine, scene, kept, progress)
     settings = {"scene": scene.title, "cast": scene.cast, "fps": scene.fps, "aspect": scene.aspect,
                 "seed": scene.seed, "steps": scene.steps, "guidance": scene.guidance, "references": refer,
                 "reference_from": ref_from,
                 "shots": [{"prompt": s.prompt, "text": s.text, "seconds": s.seconds, "camera": s.camera,
                            "transition": s.transition, "transition_seconds": s.transition_seconds,
-                           "seeds_tried": t, "seed": t[-1] if r is None else r.settings["seed"], "references": h}
+                           "seeds_tried": t, "seed": r.settings["seed"], "references": h}
                           for s, t, r, h in zip(scene.shots, attempts, kept, held_in)], "model": engine.pipe.name}
     return SceneResult(frames, scene.fps, record, kept, report, attempts, settings)
+
+
+def plate_prompt(setting: str) -> str:
+    """What a reference still's background is rendered from: the shot's setting with nobody in it (the
+    cast's descriptions are the negative prompt). A plate of the shot's own prompt kept a slow member
+    in its median, and the pasted look then met a second copy of itself."""
+    return f"An empty scene {setting}." if setting else "An empty scene."
+
+
+def _breaks(report) -> tuple[int, int]:
+    """How much a scene breaks: shots broken, then problems in all."""
+    return len(report.broken_shots), sum(len(c.problems) for c in report.checks)
+
+
+def _attempt(engine, scene: Scene, shot: Shot, seed: int, held: list, refs: dict, progress):
+    """One take of a shot: (Result, members held) or (None, held) when stopped. With members to hold,
+    the shot's setting first (a PLATE_STEPS render), then the take from a still of the members'
+    looks on it."""
+    from engine.conditioning import ImageCondition
+    from engine.service import GenerateRequest
+
+    req = GenerateRequest(shot.text, seconds=shot.seconds, fps=scene.fps, aspect=scene.aspect, seed=seed,
+                          steps=scene.steps, guidance=scene.guidance)
+    share = PLATE_STEPS / (PLATE_STEPS + scene.steps) if held else 0.0
+    if held:
+        plate = engine.generate(dataclasses.replace(req, prompt=plate_prompt(shot.setting), steps=PLATE_STEPS,
+                                                    negative=", ".join(scene.cast.values())),
+                                lambda f, stage, info=None: progress(share * f, "setting, " + stage, info))
+        if plate.cancelled:
+            return None, held
+        still = reference_still(np.median(plate.frames, 0).astype(np.uint8), [refs[m] for m in held])
+        req.conditions = [ImageCondition(still, 0, REFERENCE_STRENGTH)]
+    res = engine.generate(req, lambda f, stage, info=None: progress(share + (1 - share) * f, stage, info))
+    return (None if res.cancelled else res), held
 
 
 def cast_sheet(engine, scene: Scene, ex, looks: dict, progress=None):
@@ -309,6 +369,7 @@ def cast_sheet(engine, scene: Scene, ex, looks: dict, progress=None):
     min_present = getattr(ex, "min_present", 0.5)
     for mi, m in enumerate(named):
         want, text = looks[m], scene.cast[m].strip().rstrip(".")
+        best = None  # (share of frames seen, its reference): seen whole, not as described
         for k in range(CAST_TRIES):
             def part(frac, stage, info=None, m=m, k=k):
                 if progress is not None:
@@ -320,27 +381,39 @@ def cast_sheet(engine, scene: Scene, ex, looks: dict, progress=None):
             if res.cancelled:
                 return None, None
             seen = ex.observe(res.frames, want)
-            if seen.present < min_present or (want.shape and seen.shape != want.shape) or \
-                    (want.size and seen.size != want.size):
+            found = ex.locate(res.frames, want) if seen.present >= min_present else None
+            if found is None:
                 continue
-            found = ex.locate(res.frames, want)
-            if found is not None:
-                refs[m], where[m] = found, "cast sheet"
-                break
+            if (want.shape and seen.shape != want.shape) or (want.size and seen.size != want.size):
+                if best is None or seen.present > best[0]:
+                    best = (seen.present, found)
+                continue
+            refs[m], where[m] = found, "cast sheet"
+            break
+        else:
+            if best is not None:  # one look held in every shot beats a look that changes shot to shot
+                refs[m], where[m] = best[1], "cast sheet, not as described"
     return refs, where
 
 
 def reference_still(background: np.ndarray, looks: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """Members' looks ((frame, bool pixels) each) pasted side by side across the middle of `background`."""
+    """Members' looks ((frame, bool pixels) each) pasted side by side across the middle of `background`,
+    with equal gaps between them and the edges, so that they do not cover each other where they fit."""
     H, W = background.shape[:2]
     out = background.copy()
-    for i, (frame, pixels) in enumerate(looks):
+    boxes = []
+    for frame, pixels in looks:
         ys, xs = np.nonzero(pixels)
-        tx, ty = W * (i + 1) / (len(looks) + 1), H / 2
-        dx = int(np.clip(round(tx - (xs.min() + xs.max()) / 2), -xs.min(), W - 1 - xs.max()))
-        dy = int(np.clip(round(ty - (ys.min() + ys.max()) / 2), -ys.min(), H - 1 - ys.max()))
+        boxes.append((xs.min(), xs.max(), ys.min(), ys.max()))
+    widths = [x1 - x0 + 1 for x0, x1, _, _ in boxes]
+    gap = (W - sum(widths)) / (len(looks) + 1)  # negative when they cannot fit: they overlap evenly
+    left = gap
+    for (frame, pixels), (x0, x1, y0, y1), w in zip(looks, boxes, widths):
+        dx = int(np.clip(round(left - x0), -x0, W - 1 - x1))
+        dy = int(np.clip(round(H / 2 - (y0 + y1) / 2), -y0, H - 1 - y1))
         where = _shift(pixels, dx, dy, fill=False)
         out[where] = _shift(frame, dx, dy)[where]
+        left += w + gap
     return out
 
 

@@ -379,7 +379,7 @@ def _run_scene(store, engine, pid, p, progress, config_dir=None):
         enforce(s.text, policy())
     shot_ids = list(p.get("shot_ids") or [])
     alive = {s["id"] for s in store.shots(pid)}
-    made = []
+    made, kept = [], {}  # every take saved; shot index -> the take the scene keeps
 
     def on_shot(i, res):
         shot = scene.shots[i]
@@ -387,8 +387,10 @@ def _run_scene(store, engine, pid, p, progress, config_dir=None):
         settings = {**res.settings, "shot_prompt": shot.prompt, "camera": shot.camera, "scene_shot": i + 1,
                     "scene": scene.title, "cast": {m: scene.cast[m] for m in shot.members}}
         rec = record_of(res, lambda: ProvenanceRecord.generated(len(res.frames), _generation(settings), res.fps))
-        made.append(save_take(store, pid, sid, res.frames, res.fps, rec, settings, "scene",
-                              f"scene shot {i + 1}/{len(scene.shots)}", sign=config_dir))
+        again = ", again for continuity" if i in kept else ""  # the whole-scene check chose a new take
+        kept[i] = save_take(store, pid, sid, res.frames, res.fps, rec, settings, "scene",
+                            f"scene shot {i + 1}/{len(scene.shots)}{again}", sign=config_dir)
+        made.append(kept[i])
 
     result = render_scene(engine, scene, progress, on_shot=on_shot)
     if result.cancelled:
@@ -396,7 +398,7 @@ def _run_scene(store, engine, pid, p, progress, config_dir=None):
     report = result.continuity
     settings = {**result.settings, "prompt": f"scene: {scene.title or f'{len(scene.shots)} shots'}",
                 "seed": scene.seed, "continuity": report.to_dict(), "continuity_summary": report.summary(),
-                "shot_takes": list(made), "shot_ids": shot_ids}
+                "shot_takes": [kept[i] for i in range(len(scene.shots))], "shot_ids": shot_ids}
     rec = result.record or ProvenanceRecord.generated(len(result.frames), _generation(settings), result.fps)
     tid = save_take(store, pid, None, result.frames, result.fps, rec, settings, "scene", p.get("label", "scene"),
                     sign=config_dir)

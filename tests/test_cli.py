@@ -119,6 +119,12 @@ def test_bench_train_bad_input_exit_2(capsys, args, needle):
     assert needle in err and len(err.splitlines()) == 1
 
 
+def test_bench_scene_retries_are_checked_before_any_render(capsys):
+    assert main(["bench", "--scene", "--retries", "11"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--retries must be from 0 to 10, got 11" in err and len(err.splitlines()) == 1
+
+
 def test_batch_renders_good_lines_and_lists_bad_ones(tiny_model, tmp_path, capsys):
     jobs = tmp_path / "jobs.jsonl"
     jobs.write_text("\n".join([

@@ -11,7 +11,7 @@ from engine.continuity import WorldFeatures, check_continuity
 from engine.errors import InputError
 from engine.scene import assemble, load_scene, parse_scene, render_scene
 from engine.world.render import render
-from engine.world.scene import Obj, Scene
+from engine.world.scene import COLOURS, Obj, Scene
 
 CAST = {"ball": "the big red ball", "box": "a small blue box"}
 SCENE = {"cast": CAST, "setting": "on the grass", "aspect": "1:1", "fps": 8, "steps": 2, "retries": 0,
@@ -201,6 +201,16 @@ def test_locate_finds_a_member_whole_and_the_reference_still_puts_it_in_the_midd
     two = reference_still(grey, [(frame, pixels), box])
     assert colour_mask(two[None], "pink")[0].nonzero()[1].mean() < 128 / 3 + 2
     assert colour_mask(two[None], "blue")[0].nonzero()[1].mean() > 2 * 128 / 3 - 2
+    # two wide members: spaced so that neither covers the other (centred at thirds, they would overlap)
+    wide = []
+    for colour in ("pink", "blue"):
+        f = np.full((128, 128, 3), 90, np.uint8)
+        f[50:80, 60:110] = COLOURS[colour]
+        m = np.zeros((128, 128), bool)
+        m[50:80, 60:110] = True
+        wide.append((f, m))
+    both = reference_still(grey, wide)
+    assert [colour_mask(both[None], c)[0].sum() for c in ("pink", "blue")] == [50 * 30, 50 * 30]
 
 
 class TruthEngine:
@@ -247,6 +257,8 @@ def test_shots_naming_a_member_start_from_its_look_and_a_recolouring_shot_does_n
     shots = reqs[1 + CAST_TRIES:]
     assert [(r.steps, len(r.conditions)) for r in shots] == [(PLATE_STEPS, 0), (24, 1), (PLATE_STEPS, 0), (24, 1),
                                                              (24, 0), (PLATE_STEPS, 0), (24, 1)]
+    plates = [r for r in shots if r.steps == PLATE_STEPS]  # the setting with nobody in it
+    assert {(r.prompt, r.negative) for r in plates} == {("An empty scene.", "the big red ball, a small blue box")}
     shot1, shot2, shot4 = shots[1].conditions[0], shots[3].conditions[0], shots[6].conditions[0]
     assert shot1.frame_index == 0 and shot1.strength == REFERENCE_STRENGTH
     red = colour_mask(shot1.image[None], "red")[0]
@@ -261,3 +273,75 @@ def test_shots_naming_a_member_start_from_its_look_and_a_recolouring_shot_does_n
     assert off.settings["references"] is False
     with pytest.raises(InputError, match="references: true or false"):
         parse_scene({**data, "references": "yes"})
+
+
+class FirstTakeSmall(TruthEngine):
+    """Draws the red ball small in the first take of the first shot (seed 0), big in every other."""
+
+    def generate(self, req, progress=None):
+        import dataclasses
+
+        if req.seed != 0:
+            return super().generate(req, progress)
+        normal = self.looks
+        self.looks = {**normal, "red ball": dataclasses.replace(normal["red ball"], size="small")}
+        try:
+            return super().generate(req, progress)
+        finally:
+            self.looks = normal
+
+
+def test_the_whole_scene_check_sends_a_shot_back_and_a_deliberate_change_is_not_retried():
+    # shot 1 alone cannot know the ball is big in the shots after it; the whole-scene check can
+    data = {"cast": {"ball": "the big red ball"}, "aspect": "1:1", "fps": 8, "retries": 2, "references": False,
+            "shots": [{"prompt": "{ball} rolls to the right", "seconds": 1},
+                      {"prompt": "{ball} rolls on", "seconds": 1},
+                      {"prompt": "the big green ball rests", "cast": ["ball"], "seconds": 1},
+                      {"prompt": "{ball} rests", "seconds": 1}]}
+    engine = FirstTakeSmall()
+    kept = []
+    res = render_scene(engine, parse_scene(data), on_shot=lambda i, take: kept.append((i, take.settings["seed"])))
+    assert res.attempts == [[0, 7919], [1000], [2000], [3000]]  # the recolour (own words) is tried once
+    assert res.continuity.broken_shots == [2]  # and still flagged; shot 1 now keeps the ball's size
+    assert kept == [(0, 0), (1, 1000), (2, 2000), (3, 3000), (0, 7919)]  # the new take of shot 1 is reported
+    assert [s["seed"] for s in res.settings["shots"]] == [7919, 1000, 2000, 3000]
+    assert len(res.frames) == 4 * 8
+    # without retries the first take stays, and the check says why
+    res = render_scene(FirstTakeSmall(), parse_scene({**data, "retries": 0}))
+    assert res.attempts == [[0], [1000], [2000], [3000]] and res.continuity.broken_shots == [0, 2]
+    assert "size" in res.continuity.summary()
+
+
+class SquareBall(TruthEngine):
+    """Draws the red ball as a box whenever it is asked for alone (the cast sheet)."""
+
+    def generate(self, req, progress=None):
+        import dataclasses
+
+        if "stays still" not in req.prompt:
+            return super().generate(req, progress)
+        normal = self.looks
+        self.looks = {**normal, "red ball": dataclasses.replace(normal["red ball"], shape="box", motion="still")}
+        try:
+            return super().generate(req, progress)
+        finally:
+            self.looks = normal
+
+
+def test_the_cast_sheet_keeps_a_look_not_as_described_rather_than_none():
+    from engine.scene import CAST_TRIES, cast_sheet
+
+    scene = parse_scene({"cast": {"ball": "the big red ball"}, "aspect": "1:1", "fps": 8, "setting": "on the grass",
+                         "shots": [{"prompt": "{ball} rolls", "seconds": 1}]})
+    ex = WorldFeatures()
+    engine = SquareBall()
+    refs, where = cast_sheet(engine, scene, ex, {"ball": ex.expected("the big red ball")})
+    assert len(engine.requests) == CAST_TRIES  # every seed tried for the look as described
+    assert where == {"ball": "cast sheet, not as described"}
+    frame, pixels = refs["ball"]
+    assert ex.observe(frame[None], ex.expected("the big red ball")).shape == "box"
+    engine = SquareBall()
+    res = render_scene(engine, scene)  # the shot starts from it, on its setting with nobody in it
+    assert res.settings["reference_from"] == {"ball": "cast sheet, not as described"}
+    assert [r.prompt for r in engine.requests[CAST_TRIES:]] == ["An empty scene on the grass.",
+                                                                "The big red ball rolls on the grass."]

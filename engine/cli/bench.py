@@ -40,6 +40,8 @@ def register(sub):
     p.add_argument("--batch", type=int, default=32, help="batch for --train (default 32)")
     p.add_argument("--no-compile", action="store_true", help="--train without torch.compile")
     p.add_argument("--seeds", type=int, default=10, help="scenes for --scene (default 10)")
+    p.add_argument("--retries", type=int, default=None,
+                   help="re-renders a shot may have for --scene (default: a scene file's default, 2)")
     p.add_argument("--clips", type=int, default=40, help="takes for --watermark (default 40)")
     p.add_argument("--report", default=None, help="--watermark, --long, --scene: also write the full per-clip report (JSON) here")
     p.add_argument("--data", default=None, help="real footage folder for --interp/--watermark "
@@ -72,8 +74,14 @@ def run(args) -> int:
         if args.long:
             result = bench_long.long_benchmark(args.model, seconds=60.0, fps=args.fps, steps=args.steps, log=log)
         else:
+            from engine.errors import InputError
+            from engine.scene import DEFAULT_RETRIES
+
+            retries = DEFAULT_RETRIES if args.retries is None else args.retries
+            if not 0 <= retries <= 10:
+                raise InputError(f"--retries must be from 0 to 10, got {retries}")
             result = bench_long.scene_benchmark(args.model, seeds=args.seeds, steps=args.steps, log=log,
-                                                references=not args.no_references)
+                                                references=not args.no_references, retries=retries)
         if args.report:
             Path(args.report).write_text(json.dumps(result, indent=1))
         print(json.dumps(result["summary"], indent=1))
