@@ -255,7 +255,7 @@ def render_scene(engine, scene: Scene, progress=None, extractor=None, on_shot=No
     kept, attempts, checked, held_in = [None] * n, [[] for _ in range(n)], [None] * n, [[] for _ in range(n)]
 
     def shot_take(i: int, again: bool):
-        """Shot i with its next seed (None when stopped)."""
+        """Shot i with its next seed and the members it held: (Result or None when stopped, held)."""
         shot = scene.shots[i]
         k = len(attempts[i])
         attempts[i].append(shot.seed + 7919 * k)
@@ -264,10 +264,7 @@ def render_scene(engine, scene: Scene, progress=None, extractor=None, on_shot=No
             if progress is not None:
                 where = f"shot {i + 1}/{n}" + (", again for continuity" if again else "")
                 progress((n if again else i + frac) / (n + 1), f"{where}: {stage}", info)
-        res, held = _attempt(engine, scene, shot, attempts[i][-1], [m for m in shot.named if m in refs], refs, part)
-        if res is not None:
-            held_in[i] = held
-        return res
+        return _attempt(engine, scene, shot, attempts[i][-1], [m for m in shot.named if m in refs], refs, part)
 
     def broken(report, i: int) -> int:
         """Problems of shot i's members that it names (the ones a new seed should fix)."""
@@ -277,16 +274,16 @@ def render_scene(engine, scene: Scene, progress=None, extractor=None, on_shot=No
     for i, shot in enumerate(scene.shots):
         best = None
         while len(attempts[i]) <= scene.retries:
-            res = shot_take(i, False)
+            res, held = shot_take(i, False)
             if res is None:
                 return _cancelled(scene, [k for k in kept if k is not None], attempts)
             report = check_continuity(scene.cast, checked[:i] + [(res.frames, shot.members, shot.text)], ex)
             problems = broken(report, i)
             if best is None or problems < best[0]:
-                best = (problems, res, report)
+                best = (problems, res, report, held)
             if problems == 0:
                 break
-        _, take, report = best
+        _, take, report, held_in[i] = best
         if refer:  # the first take that keeps a named member as wanted lends it its look
             for c in report.checks:
                 if c.shot == i and c.ok and c.member in shot.named and c.member not in refs:
@@ -301,13 +298,13 @@ def render_scene(engine, scene: Scene, progress=None, extractor=None, on_shot=No
     for i in report.broken_shots:
         shot = scene.shots[i]
         while broken(report, i) and len(attempts[i]) <= scene.retries:
-            res = shot_take(i, True)
+            res, held = shot_take(i, True)
             if res is None:
                 return _cancelled(scene, kept, attempts)
             trial = checked[:i] + [(res.frames, shot.members, shot.text)] + checked[i + 1:]
             new = check_continuity(scene.cast, trial, ex)
             if _breaks(new) < _breaks(report):
-                kept[i], checked[i], report = res, trial[i], new
+                kept[i], checked[i], report, held_in[i] = res, trial[i], new, held
                 if on_shot is not None:
                     on_shot(i, res)
     frames, record = assemble(engine, scene, kept, progress)
