@@ -20,6 +20,7 @@ from engine.world.captioner import COLOUR_WORDS, SHAPE_WORDS, SIZE_WORDS, phrase
 from engine.world.measure import colour_mask
 from engine.world.scene import SIZES
 
+SIZE_TOLERANCE = 1.67  # a member seen this many times larger or smaller than its other shots changed size
 GROWING = re.compile(r"\b(grow|grows|growing|bigger|larger|shrink|shrinks|shrinking|smaller|zoom|zooms|zooming|"
                      r"pushes in|pulls back|tightens|widens)\b", re.I)
 
@@ -30,7 +31,7 @@ class Look:
     colour: str | None = None
     shape: str | None = None
     size: str | None = None
-    extent: float | None = None  # seen: median size across, as a fraction of min(width, height)
+    extent: float | None = None  # size across, as a fraction of min(width, height): seen (median), or described
     present: float = 0.0  # seen: share of frames where the member shows
 
 
@@ -70,7 +71,9 @@ class WorldFeatures:
     min_pixels = 0.002  # of the frame, for a blob to count
 
     def expected(self, description: str) -> Look:
-        return Look(_find(description, COLOUR_WORDS), _find(description, SHAPE_WORDS), _find(description, SIZE_WORDS))
+        size = _find(description, SIZE_WORDS)  # its extent: what the world draws for that word
+        return Look(_find(description, COLOUR_WORDS), _find(description, SHAPE_WORDS), size,
+                    SIZES[size] if size else None)
 
     def observe(self, frames: np.ndarray, expected: Look) -> Look:
         if expected.colour is None:
@@ -217,7 +220,7 @@ def check_continuity(cast: dict[str, str], shots: list[tuple[np.ndarray, list[st
             if ref.shape and seen.shape and seen.shape != ref.shape:
                 fail("shape", f"shape {seen.shape}, in its other shots {ref.shape}")
             sized = not GROWING.search(prompt) and seen.extent is not None and ref.extent
-            if sized and not 0.6 < seen.extent / ref.extent < 1.67:
+            if sized and not 1 / SIZE_TOLERANCE < seen.extent / ref.extent < SIZE_TOLERANCE:
                 fail("size", f"size {seen.extent:.2f} across, in its other shots {ref.extent:.2f}")
             if want.shape and seen.shape and seen.shape != want.shape:
                 notes.append(f"drawn as a {seen.shape}, described as a {want.shape}")

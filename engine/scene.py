@@ -22,15 +22,16 @@ first against the shots before it, then against the whole scene) before the scen
 is assembled.
 
 References carry a look across cuts. Before the first shot, a cast sheet renders
-each member alone until the extractor sees it as described and finds it whole
-(`locate`; up to CAST_TRIES seeds); failing that, the try that showed it whole in
-most frames, whatever its shape and size (a look kept in every shot beats one that
-changes; the check notes the difference from the description); a member it never
-finds whole takes its look from the first kept take that shows it as the check
-wants. Every shot that names a member with a reference by its `{placeholder}` then
-starts from a still: the shot's setting with nobody in it (the temporal median of a
-quick PLATE_STEPS render of `plate_prompt`, the cast's descriptions as its negative
-prompt) with the members it names pasted side by side across the middle,
+each member alone until the extractor sees it as described (colour, shape, and a
+size within SIZE_TOLERANCE of the one named) and finds it whole (`locate`; up to
+CAST_TRIES seeds); failing that, the try closest to the description, scaled to the
+size it names (a look kept in every shot beats one that changes; the check notes
+the difference from the description); a member it never finds whole takes its look
+from the first kept take that shows it as the check wants. Every shot that names a
+member with a reference by its `{placeholder}` then starts from a still: the shot's
+setting with nobody in it (`plate`: quick renders of `plate_prompt`, the cast's
+descriptions as their negative prompt, once per setting and scene) with the members
+it names pasted side by side across the middle, whole in view,
 held at frame 0 at REFERENCE_STRENGTH (an image condition, as `animate` holds one;
 the model blends the pasted edges in the last steps). The motion and the rest come
 from the prompt. A shot that describes a member in its own words gets no reference:
@@ -61,8 +62,10 @@ SHOT_KEYS = {"prompt", "seconds", "camera", "transition", "cast", "seed", "setti
 MAX_SHOTS = 64
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 REFERENCE_STRENGTH = 0.8  # a shot's reference still is held until the noise level falls to 0.2
-PLATE_STEPS = 8  # the quick render a reference still takes its setting from
+PLATE_STEPS = 8  # the quick renders a reference still takes its setting from
+PLATE_SEEDS = 4  # of which the one most like the others is kept (a stray object is in one, not in most)
 CAST_TRIES = 6  # seeds the cast sheet tries per member
+MARGIN = 2  # px a pasted member keeps clear of the frame's edges
 DEFAULT_RETRIES = 2  # re-renders a shot may have when its cast breaks continuity
 
 
@@ -253,6 +256,7 @@ def render_scene(engine, scene: Scene, progress=None, extractor=None, on_shot=No
             return _cancelled(scene, [], [])
     n = len(scene.shots)
     kept, attempts, checked, held_in = [None] * n, [[] for _ in range(n)], [None] * n, [[] for _ in range(n)]
+    plates = {}  # setting -> its plate, rendered once per scene
 
     def shot_take(i: int, again: bool):
         """Shot i with its next seed and the members it held: (Result or None when stopped, held)."""
@@ -264,7 +268,8 @@ def render_scene(engine, scene: Scene, progress=None, extractor=None, on_shot=No
             if progress is not None:
                 where = f"shot {i + 1}/{n}" + (", again for continuity" if again else "")
                 progress((n if again else i + frac) / (n + 1), f"{where}: {stage}", info)
-        return _attempt(engine, scene, shot, attempts[i][-1], [m for m in shot.named if m in refs], refs, part)
+        return _attempt(engine, scene, shot, attempts[i][-1], [m for m in shot.named if m in refs], refs, part,
+                        plates)
 
     def broken(report, i: int) -> int:
         """Problems of shot i's members that it names (the ones a new seed should fix)."""
@@ -330,35 +335,65 @@ def _breaks(report) -> tuple[int, int]:
     return len(report.broken_shots), sum(len(c.problems) for c in report.checks)
 
 
-def _attempt(engine, scene: Scene, shot: Shot, seed: int, held: list, refs: dict, progress):
+def _attempt(engine, scene: Scene, shot: Shot, seed: int, held: list, refs: dict, progress, plates=None):
     """One take of a shot: (Result, members held) or (None, held) when stopped. With members to hold,
-    the shot's setting first (a PLATE_STEPS render), then the take from a still of the members'
-    looks on it."""
+    the take starts from a still of their looks on the shot's setting (`plate`, kept in `plates`
+    for the scene's other shots)."""
     from engine.conditioning import ImageCondition
     from engine.service import GenerateRequest
 
+    plates = {} if plates is None else plates
     req = GenerateRequest(shot.text, seconds=shot.seconds, fps=scene.fps, aspect=scene.aspect, seed=seed,
                           steps=scene.steps, guidance=scene.guidance)
-    share = PLATE_STEPS / (PLATE_STEPS + scene.steps) if held else 0.0
+    share = PLATE_SEEDS * PLATE_STEPS / (PLATE_SEEDS * PLATE_STEPS + scene.steps) \
+        if held and shot.setting not in plates else 0.0
     if held:
-        plate = engine.generate(dataclasses.replace(req, prompt=plate_prompt(shot.setting), steps=PLATE_STEPS,
-                                                    negative=", ".join(scene.cast.values())),
-                                lambda f, stage, info=None: progress(share * f, "setting, " + stage, info))
-        if plate.cancelled:
-            return None, held
-        still = reference_still(np.median(plate.frames, 0).astype(np.uint8), [refs[m] for m in held])
+        if shot.setting not in plates:
+            background = plate(engine, scene, shot.setting, lambda f, stage, info=None: progress(share * f, stage, info))
+            if background is None:
+                return None, held
+            plates[shot.setting] = background
+        still = reference_still(plates[shot.setting], [refs[m] for m in held])
         req.conditions = [ImageCondition(still, 0, REFERENCE_STRENGTH)]
     res = engine.generate(req, lambda f, stage, info=None: progress(share + (1 - share) * f, stage, info))
     return (None if res.cancelled else res), held
 
 
+def plate(engine, scene: Scene, setting: str, progress=None) -> np.ndarray | None:
+    """The setting with nobody in it, for reference stills: PLATE_SEEDS quick renders of `plate_prompt`
+    (the cast's descriptions as the negative prompt), each reduced to its temporal median, and of
+    those the one closest to their per-pixel median. A model asked for an empty scene still draws a
+    stray object now and then; it lands in one render, not in most, so the one kept has none. (A
+    median of the renders themselves would be as clean on the world, but a blur of several
+    compositions on a real model.) None when stopped."""
+    from engine.service import GenerateRequest
+
+    stills = []
+    for k in range(PLATE_SEEDS):
+        def part(frac, stage, info=None, k=k):
+            if progress is not None:
+                progress((k + frac) / PLATE_SEEDS, f"setting, try {k + 1} of {PLATE_SEEDS}: {stage}", info)
+        req = GenerateRequest(plate_prompt(setting), seconds=1.0, fps=scene.fps, aspect=scene.aspect,
+                              seed=scene.seed + 15485863 * (k + 1), steps=PLATE_STEPS, guidance=scene.guidance,
+                              negative=", ".join(scene.cast.values()))
+        res = engine.generate(req, part)
+        if res.cancelled:
+            return None
+        stills.append(np.median(res.frames, 0))
+    middle = np.median(np.stack(stills), 0)
+    return stills[int(np.argmin([np.abs(p - middle).mean() for p in stills]))].astype(np.uint8)
+
+
 def cast_sheet(engine, scene: Scene, ex, looks: dict, progress=None):
     """A reference for every member a shot names by placeholder, before the first shot: the member
     alone ("<description> stays still.", one second), up to CAST_TRIES seeds, until the extractor
-    sees it as described (its colour in most frames, and the shape and size the description names)
-    and finds it whole. Returns (member -> (frame, pixels), member -> "cast sheet"), members never
-    seen as described left out (their first kept shot may lend their look instead), or (None,
-    None) when stopped."""
+    sees it as described (its colour in most frames, the shape the description names, and a size
+    within SIZE_TOLERANCE of the one it names) and finds it whole. Failing that, the try closest
+    to the description (its shape, then its size, then how long it showed) becomes the reference,
+    scaled to the size the description names. Returns (member -> (frame, pixels), member -> where
+    from), members never seen whole left out (their first kept shot may lend their look instead),
+    or (None, None) when stopped."""
+    from engine.continuity import SIZE_TOLERANCE
     from engine.service import GenerateRequest
 
     named = list(dict.fromkeys(m for shot in scene.shots for m in shot.named))
@@ -366,7 +401,7 @@ def cast_sheet(engine, scene: Scene, ex, looks: dict, progress=None):
     min_present = getattr(ex, "min_present", 0.5)
     for mi, m in enumerate(named):
         want, text = looks[m], scene.cast[m].strip().rstrip(".")
-        best = None  # (share of frames seen, its reference): seen whole, not as described
+        best = None  # (how close to the description, its reference, its extent): seen whole, not as described
         for k in range(CAST_TRIES):
             def part(frac, stage, info=None, m=m, k=k):
                 if progress is not None:
@@ -381,21 +416,42 @@ def cast_sheet(engine, scene: Scene, ex, looks: dict, progress=None):
             found = ex.locate(res.frames, want) if seen.present >= min_present else None
             if found is None:
                 continue
-            if (want.shape and seen.shape != want.shape) or (want.size and seen.size != want.size):
-                if best is None or seen.present > best[0]:
-                    best = (seen.present, found)
-                continue
-            refs[m], where[m] = found, "cast sheet"
-            break
+            shape_ok = not want.shape or seen.shape == want.shape
+            off = abs(np.log(seen.extent / want.extent)) if want.extent and seen.extent else 0.0
+            if shape_ok and off < np.log(SIZE_TOLERANCE):
+                refs[m], where[m] = found, "cast sheet"
+                break
+            closeness = (shape_ok, -off, seen.present)
+            if best is None or closeness > best[0]:
+                best = (closeness, found, seen.extent)
         else:
             if best is not None:  # one look held in every shot beats a look that changes shot to shot
-                refs[m], where[m] = best[1], "cast sheet, not as described"
+                found, extent = best[1], best[2]
+                if want.extent and extent:
+                    found = scaled_look(*found, want.extent / extent)
+                refs[m], where[m] = found, "cast sheet, not as described"
     return refs, where
+
+
+def scaled_look(frame: np.ndarray, pixels: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """A member's look ((frame, bool pixels)) made `factor` times larger or smaller about its centre."""
+    import cv2
+
+    H, W = pixels.shape
+    ys, xs = np.nonzero(pixels)
+    cy, cx = (ys.min() + ys.max()) / 2, (xs.min() + xs.max()) / 2
+    M = np.float32([[factor, 0, cx * (1 - factor)], [0, factor, cy * (1 - factor)]])
+    frame2 = cv2.warpAffine(frame, M, (W, H), flags=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE)
+    pixels2 = cv2.warpAffine(pixels.astype(np.uint8), M, (W, H), flags=cv2.INTER_NEAREST) > 0
+    return frame2, pixels2
 
 
 def reference_still(background: np.ndarray, looks: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """Members' looks ((frame, bool pixels) each) pasted side by side across the middle of `background`,
-    with equal gaps between them and the edges, so that they do not cover each other where they fit."""
+    in the order given, with equal gaps between them and the edges, so that they do not cover each
+    other where they fit. Where they do not, the smaller ones go in front, and every member stays
+    whole in view (MARGIN px clear of the edges), since one cut by the frame is one the model drops."""
     H, W = background.shape[:2]
     out = background.copy()
     boxes = []
@@ -404,14 +460,21 @@ def reference_still(background: np.ndarray, looks: list[tuple[np.ndarray, np.nda
         boxes.append((xs.min(), xs.max(), ys.min(), ys.max()))
     widths = [x1 - x0 + 1 for x0, x1, _, _ in boxes]
     gap = (W - sum(widths)) / (len(looks) + 1)  # negative when they cannot fit: they overlap evenly
-    left = gap
+    placed, left = [], gap
     for (frame, pixels), (x0, x1, y0, y1), w in zip(looks, boxes, widths):
-        dx = int(np.clip(round(left - x0), -x0, W - 1 - x1))
-        dy = int(np.clip(round(H / 2 - (y0 + y1) / 2), -y0, H - 1 - y1))
+        dx = _within(round(left - x0), MARGIN - x0, W - 1 - MARGIN - x1)
+        dy = _within(round(H / 2 - (y0 + y1) / 2), MARGIN - y0, H - 1 - MARGIN - y1)
+        placed.append((pixels.sum(), frame, pixels, dx, dy))
+        left += w + gap
+    for _, frame, pixels, dx, dy in sorted(placed, key=lambda p: -p[0]):  # the largest first, the smallest on top
         where = _shift(pixels, dx, dy, fill=False)
         out[where] = _shift(frame, dx, dy)[where]
-        left += w + gap
     return out
+
+
+def _within(shift: int, lo: int, hi: int) -> int:
+    """`shift` kept in [lo, hi]; the middle of the two when a member is too large for both."""
+    return int(np.clip(shift, lo, hi)) if lo <= hi else round((lo + hi) / 2)
 
 
 def _shift(a: np.ndarray, dx: int, dy: int, fill=None) -> np.ndarray:

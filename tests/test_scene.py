@@ -238,7 +238,7 @@ class TruthEngine:
 
 
 def test_shots_naming_a_member_start_from_its_look_and_a_recolouring_shot_does_not():
-    from engine.scene import CAST_TRIES, PLATE_STEPS, REFERENCE_STRENGTH
+    from engine.scene import CAST_TRIES, PLATE_SEEDS, PLATE_STEPS, REFERENCE_STRENGTH
     from engine.world.measure import colour_mask
 
     data = {"cast": {"ball": "the big red ball", "box": "a small blue box"}, "aspect": "1:1", "fps": 8,
@@ -255,11 +255,13 @@ def test_shots_naming_a_member_start_from_its_look_and_a_recolouring_shot_does_n
     assert [r.prompt for r in reqs[:1 + CAST_TRIES]] == ["The big red ball stays still."] + \
         ["A small blue box stays still."] * CAST_TRIES
     shots = reqs[1 + CAST_TRIES:]
-    assert [(r.steps, len(r.conditions)) for r in shots] == [(PLATE_STEPS, 0), (24, 1), (PLATE_STEPS, 0), (24, 1),
-                                                             (24, 0), (PLATE_STEPS, 0), (24, 1)]
-    plates = [r for r in shots if r.steps == PLATE_STEPS]  # the setting with nobody in it
+    # the setting with nobody in it, rendered once for the scene (every shot has the same setting)
+    assert [(r.steps, len(r.conditions)) for r in shots] == [(PLATE_STEPS, 0)] * PLATE_SEEDS + [(24, 1), (24, 1),
+                                                                                               (24, 0), (24, 1)]
+    plates = [r for r in shots if r.steps == PLATE_STEPS]
     assert {(r.prompt, r.negative) for r in plates} == {("An empty scene.", "the big red ball, a small blue box")}
-    shot1, shot2, shot4 = shots[1].conditions[0], shots[3].conditions[0], shots[6].conditions[0]
+    assert len({r.seed for r in plates}) == PLATE_SEEDS
+    shot1, shot2, shot4 = (shots[PLATE_SEEDS + k].conditions[0] for k in (0, 1, 3))
     assert shot1.frame_index == 0 and shot1.strength == REFERENCE_STRENGTH
     red = colour_mask(shot1.image[None], "red")[0]
     assert red.sum() > 100 and abs(red.nonzero()[1].mean() - 64) < 2
@@ -329,7 +331,7 @@ class SquareBall(TruthEngine):
 
 
 def test_the_cast_sheet_keeps_a_look_not_as_described_rather_than_none():
-    from engine.scene import CAST_TRIES, cast_sheet
+    from engine.scene import CAST_TRIES, PLATE_SEEDS, cast_sheet
 
     scene = parse_scene({"cast": {"ball": "the big red ball"}, "aspect": "1:1", "fps": 8, "setting": "on the grass",
                          "shots": [{"prompt": "{ball} rolls", "seconds": 1}]})
@@ -343,5 +345,106 @@ def test_the_cast_sheet_keeps_a_look_not_as_described_rather_than_none():
     engine = SquareBall()
     res = render_scene(engine, scene)  # the shot starts from it, on its setting with nobody in it
     assert res.settings["reference_from"] == {"ball": "cast sheet, not as described"}
-    assert [r.prompt for r in engine.requests[CAST_TRIES:]] == ["An empty scene on the grass.",
-                                                                "The big red ball rolls on the grass."]
+    assert [r.prompt for r in engine.requests[CAST_TRIES:]] == ["An empty scene on the grass."] * PLATE_SEEDS + \
+        ["The big red ball rolls on the grass."]
+
+
+class Drawn(TruthEngine):
+    """Draws by hand: a red box `side` px across on the grass for the cast sheet ("stays still"),
+    and for the plate an empty grass field, with a stray blue box in the render of `stray_seed`."""
+
+    def __init__(self, side=80, stray_seed=None):
+        super().__init__()
+        self.side, self.stray_seed = side, stray_seed
+
+    def generate(self, req, progress=None):
+        from engine.provenance.record import Generation, ProvenanceRecord
+        from engine.service import Result
+
+        self.requests.append(req)
+        frames = np.zeros((8, 128, 128, 3), np.uint8)
+        frames[:] = (96, 120, 48)  # grass
+        if "stays still" in req.prompt:
+            a = 64 - self.side // 2
+            frames[:, a:a + self.side, a:a + self.side] = COLOURS["red"]
+        elif req.seed == self.stray_seed:
+            frames[:, 20:50, 30:60] = COLOURS["blue"]
+        made = Generation(self.pipe.name, req.prompt, req.seed, {})
+        return Result(frames, 8.0, frames, {"seed": req.seed}, [], False, 0.0,
+                      ProvenanceRecord.uniform("generated", len(frames), 8.0, generation=made))
+
+
+def test_the_plate_leaves_out_a_stray_object_one_render_drew():
+    from engine.scene import PLATE_SEEDS, plate
+    from engine.world.measure import colour_mask
+
+    scene = parse_scene({**SCENE, "seed": 5})
+    clean = plate(Drawn(), scene, "on the grass")
+    for k in range(PLATE_SEEDS):
+        engine = Drawn(stray_seed=5 + 15485863 * (k + 1))  # the stray box in the k-th render
+        still = plate(engine, scene, "on the grass")
+        assert len(engine.requests) == PLATE_SEEDS
+        assert not colour_mask(still[None], "blue").any() and np.array_equal(still, clean)
+
+
+def test_the_cast_sheet_turns_down_a_look_of_the_wrong_size_and_scales_the_closest_one():
+    from engine.continuity import SIZE_TOLERANCE
+    from engine.scene import CAST_TRIES, cast_sheet
+
+    ex = WorldFeatures()
+    scene = parse_scene({"cast": {"box": "the big red box"}, "aspect": "1:1", "fps": 8,
+                         "shots": [{"prompt": "{box} rests", "seconds": 1}]})
+    want = ex.expected("the big red box")
+    assert want.size == "big" and want.extent == 0.25
+    engine = Drawn(side=80)  # 80 px: 0.62 of the frame, where "big" is 0.25 (32 px); its size word is still "big"
+    assert ex.observe(engine.generate(scene_request("The big red box stays still.")).frames, want).size == "big"
+    engine.requests.clear()
+    refs, where = cast_sheet(engine, scene, ex, {"box": want})
+    assert len(engine.requests) == CAST_TRIES and where == {"box": "cast sheet, not as described"}
+    frame, pixels = refs["box"]
+    ys, xs = np.nonzero(pixels)
+    assert abs((xs.max() - xs.min() + 1) - 32) <= 3 and abs((ys.max() - ys.min() + 1) - 32) <= 3
+    assert (np.abs(frame[pixels].astype(int) - COLOURS["red"]).sum(-1) < 60).mean() > 0.8  # still red, all of it
+    engine = Drawn(side=36)  # within SIZE_TOLERANCE of 32 px: as described, at the first try, as it is
+    assert 36 / 32 < SIZE_TOLERANCE
+    refs, where = cast_sheet(engine, scene, ex, {"box": want})
+    assert len(engine.requests) == 1 and where == {"box": "cast sheet"}
+    assert refs["box"][1].sum() >= 36 * 36
+
+
+def scene_request(prompt):
+    from engine.service import GenerateRequest
+
+    return GenerateRequest(prompt, seconds=1, fps=8, aspect="1:1")
+
+
+def test_a_small_member_beside_a_wide_one_stays_whole_in_view_and_in_front():
+    from engine.scene import MARGIN, reference_still
+    from engine.world.measure import colour_mask
+
+    grey = np.full((128, 128, 3), 90, np.uint8)
+    looks = []
+    for colour, (y0, y1, x0, x1) in (("green", (30, 100, 5, 120)), ("red", (60, 75, 100, 115))):
+        f = np.full((128, 128, 3), 90, np.uint8)
+        f[y0:y1, x0:x1] = COLOURS[colour]
+        m = np.zeros((128, 128), bool)
+        m[y0:y1, x0:x1] = True
+        looks.append((f, m))
+    still = reference_still(grey, looks)
+    red = colour_mask(still[None], "red")[0]
+    assert red.sum() == 15 * 15  # all of it: the small one goes on top of the wide one
+    ys, xs = np.nonzero(red)
+    assert xs.min() >= MARGIN and xs.max() <= 127 - MARGIN  # not cut by the frame's edge
+    green = colour_mask(still[None], "green")[0]
+    assert green.sum() > 0.9 * 70 * 115 - 15 * 15 and np.nonzero(green)[1].min() >= MARGIN
+    ahead = reference_still(grey, looks[::-1])  # named first: still in front
+    assert colour_mask(ahead[None], "red")[0].sum() == 15 * 15
+    # a look found at the frame's edge is moved in; one wider than the frame is centred
+    f = np.full((128, 128, 3), 90, np.uint8)
+    f[0:20, 0:20] = COLOURS["red"]
+    m = np.zeros((128, 128), bool)
+    m[0:20, 0:20] = True
+    ys, xs = np.nonzero(colour_mask(reference_still(grey, [(f, m), (f, m)])[None], "red")[0])
+    assert xs.min() >= MARGIN and ys.min() >= MARGIN and len(xs) == 2 * 20 * 20
+    f[:, :] = COLOURS["red"]
+    assert colour_mask(reference_still(grey, [(f, np.ones((128, 128), bool))])[None], "red")[0].all()
