@@ -139,17 +139,20 @@ def bench_scene(rng: random.Random, recolour: bool = False) -> dict:
     return {"cast": cast, "shots": shots, "aspect": "1:1", "fps": 8, "seed": rng.randrange(10 ** 6)}
 
 
-def scene_benchmark(model: str, seeds: int = 10, steps: int = 24, retries: int = 2, log=print,
-                    references: bool = True) -> dict:
-    from engine.scene import parse_scene, render_scene
+def scene_benchmark(model: str, seeds: int = 10, steps: int = 24, retries: int | None = None, log=print,
+                    references: bool = True, guidance: float | None = None) -> dict:
+    from engine import defaults
+    from engine.scene import DEFAULT_RETRIES, parse_scene, render_scene
     from engine.service import Engine
 
+    retries = DEFAULT_RETRIES if retries is None else retries
+    guidance = defaults.GUIDANCE if guidance is None else guidance
     engine = Engine(model)
     rows = []
     for s in range(seeds):
         for recolour in (False, True):
             data = bench_scene(random.Random(1000 + s), recolour)
-            data.update(steps=steps, retries=retries, references=references)
+            data.update(steps=steps, retries=retries, references=references, guidance=guidance)
             t = time.time()
             res = render_scene(engine, parse_scene(data))
             rep = res.continuity
@@ -164,7 +167,7 @@ def scene_benchmark(model: str, seeds: int = 10, steps: int = 24, retries: int =
     normal = [r for r in rows if not r["recoloured"]]
     recol = [r for r in rows if r["recoloured"]]
     return {"scenes": rows, "summary": {
-        "seeds": seeds, "steps": steps, "retries": retries, "references": references,
+        "seeds": seeds, "steps": steps, "retries": retries, "guidance": guidance, "references": references,
         "shot_pass_rate": round(sum(r["ok_shots"] for r in normal) / sum(r["shots"] for r in normal), 3),
         "recoloured_scene_flagged": round(sum(r["flagged_shot_3"] for r in recol) / len(recol), 3),
         "recoloured_scene_other_shots_pass": round(

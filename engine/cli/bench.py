@@ -42,6 +42,8 @@ def register(sub):
     p.add_argument("--seeds", type=int, default=10, help="scenes for --scene (default 10)")
     p.add_argument("--retries", type=int, default=None,
                    help="re-renders a shot may have for --scene (default: a scene file's default, 2)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help=f"guidance for --scene (default: a scene file's default, {defaults.GUIDANCE:g})")
     p.add_argument("--clips", type=int, default=40, help="takes for --watermark (default 40)")
     p.add_argument("--report", default=None, help="--watermark, --long, --scene: also write the full per-clip report (JSON) here")
     p.add_argument("--data", default=None, help="real footage folder for --interp/--watermark "
@@ -80,8 +82,12 @@ def run(args) -> int:
             retries = DEFAULT_RETRIES if args.retries is None else args.retries
             if not 0 <= retries <= 10:
                 raise InputError(f"--retries must be from 0 to 10, got {retries}")
+            guidance = defaults.GUIDANCE if args.guidance is None else args.guidance
+            if not 0 <= guidance <= 30:
+                raise InputError(f"--guidance must be from 0 to 30, got {guidance:g}")
             result = bench_long.scene_benchmark(args.model, seeds=args.seeds, steps=args.steps, log=log,
-                                                references=not args.no_references, retries=retries)
+                                                references=not args.no_references, retries=retries,
+                                                guidance=guidance)
         if args.report:
             Path(args.report).write_text(json.dumps(result, indent=1))
         print(json.dumps(result["summary"], indent=1))
