@@ -335,14 +335,13 @@ def _breaks(report) -> tuple[int, int]:
     return len(report.broken_shots), sum(len(c.problems) for c in report.checks)
 
 
-def _attempt(engine, scene: Scene, shot: Shot, seed: int, held: list, refs: dict, progress, plates=None):
+def _attempt(engine, scene: Scene, shot: Shot, seed: int, held: list, refs: dict, progress, plates: dict):
     """One take of a shot: (Result, members held) or (None, held) when stopped. With members to hold,
     the take starts from a still of their looks on the shot's setting (`plate`, kept in `plates`
     for the scene's other shots)."""
     from engine.conditioning import ImageCondition
     from engine.service import GenerateRequest
 
-    plates = {} if plates is None else plates
     req = GenerateRequest(shot.text, seconds=shot.seconds, fps=scene.fps, aspect=scene.aspect, seed=seed,
                           steps=scene.steps, guidance=scene.guidance)
     share = PLATE_SEEDS * PLATE_STEPS / (PLATE_SEEDS * PLATE_STEPS + scene.steps) \

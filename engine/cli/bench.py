@@ -77,17 +77,14 @@ def run(args) -> int:
             result = bench_long.long_benchmark(args.model, seconds=60.0, fps=args.fps, steps=args.steps, log=log)
         else:
             from engine.errors import InputError
-            from engine.scene import DEFAULT_RETRIES
 
-            retries = DEFAULT_RETRIES if args.retries is None else args.retries
-            if not 0 <= retries <= 10:
-                raise InputError(f"--retries must be from 0 to 10, got {retries}")
-            guidance = defaults.GUIDANCE if args.guidance is None else args.guidance
-            if not 0 <= guidance <= 30:
-                raise InputError(f"--guidance must be from 0 to 30, got {guidance:g}")
+            if args.retries is not None and not 0 <= args.retries <= 10:  # checked before the model loads
+                raise InputError(f"--retries must be from 0 to 10, got {args.retries}")
+            if args.guidance is not None and not 0 <= args.guidance <= 30:
+                raise InputError(f"--guidance must be from 0 to 30, got {args.guidance:g}")
             result = bench_long.scene_benchmark(args.model, seeds=args.seeds, steps=args.steps, log=log,
-                                                references=not args.no_references, retries=retries,
-                                                guidance=guidance)
+                                                references=not args.no_references, retries=args.retries,
+                                                guidance=args.guidance)
         if args.report:
             Path(args.report).write_text(json.dumps(result, indent=1))
         print(json.dumps(result["summary"], indent=1))
