@@ -140,7 +140,8 @@ def bench_scene(rng: random.Random, recolour: bool = False) -> dict:
 
 
 def scene_benchmark(model: str, seeds: int = 10, steps: int = 24, retries: int | None = None, log=print,
-                    references: bool = True, guidance: float | None = None) -> dict:
+                    references: bool = True, guidance: float | None = None, keyframes: bool = True,
+                    first_seed: int = 0) -> dict:
     from engine import defaults
     from engine.scene import DEFAULT_RETRIES, parse_scene, render_scene
     from engine.service import Engine
@@ -149,25 +150,31 @@ def scene_benchmark(model: str, seeds: int = 10, steps: int = 24, retries: int |
     guidance = defaults.GUIDANCE if guidance is None else guidance
     engine = Engine(model)
     rows = []
-    for s in range(seeds):
+    for s in range(first_seed, first_seed + seeds):
         for recolour in (False, True):
             data = bench_scene(random.Random(1000 + s), recolour)
-            data.update(steps=steps, retries=retries, references=references, guidance=guidance)
+            data.update(steps=steps, retries=retries, references=references, guidance=guidance, keyframes=keyframes)
             t = time.time()
-            res = render_scene(engine, parse_scene(data))
+            scene = parse_scene(data)
+            res = render_scene(engine, scene)
             rep = res.continuity
             row = {"seed": s, "recoloured": recolour, "shots": len(rep.shots_checked), "ok_shots":
                    len(rep.shots_checked) - len(rep.broken_shots), "broken": [b + 1 for b in rep.broken_shots],
                    "flagged_shot_3": 2 in rep.broken_shots, "attempts": sum(len(a) for a in res.attempts),
                    "seconds": round(time.time() - t, 1), "cast": data["cast"],
                    "shots_with_references": sum(bool(s["references"]) for s in res.settings["shots"]),
+                   "shots_with_keyframes": sum(bool(s["keyframes"]) for s in res.settings["shots"]),
+                   "drawn": _drawn(engine, scene, res),
                    "why": _reasons(rep)}
             rows.append(row)
             log(json.dumps(row))
     normal = [r for r in rows if not r["recoloured"]]
     recol = [r for r in rows if r["recoloured"]]
     return {"scenes": rows, "summary": {
-        "seeds": seeds, "steps": steps, "retries": retries, "guidance": guidance, "references": references,
+        "seeds": seeds, "first_seed": first_seed, "steps": steps, "retries": retries, "guidance": guidance,
+        "references": references,
+        "keyframes": keyframes,
+        "members_shown_in_drawn_frames": round(np.mean([d for r in normal for d in r["drawn"]]), 3),
         "shot_pass_rate": round(sum(r["ok_shots"] for r in normal) / sum(r["shots"] for r in normal), 3),
         "recoloured_scene_flagged": round(sum(r["flagged_shot_3"] for r in recol) / len(recol), 3),
         "recoloured_scene_other_shots_pass": round(
@@ -176,6 +183,28 @@ def scene_benchmark(model: str, seeds: int = 10, steps: int = 24, retries: int |
         "attempts_per_shot": round(sum(r["attempts"] for r in normal) / sum(r["shots"] for r in normal), 2),
         "member_checks_broken_by": {k: sum(r["why"][k] for r in normal) for k in ("colour", "shape", "size")},
         "member_checks": sum(r["why"]["checks"] for r in normal)}}
+
+
+def _drawn(engine, scene, res) -> list[bool]:
+    """Per shot and member it names: is the member seen (in at least the check's share of frames)
+    in the frames the model drew itself, leaving out every frame a reference or keyframe held?"""
+    from engine.conditioning import still_frames
+    from engine.continuity import WorldFeatures
+
+    ex, out = WorldFeatures(), []
+    for shot, take in zip(scene.shots, res.shots):
+        n = len(take.base_frames)
+        held = np.zeros(n, bool)
+        for c in take.settings.get("conditions", []):
+            i = c["frame_index"] % n
+            if c["type"] == "image":
+                held[list(still_frames(i, n, engine.temporal_ratio, engine.time_patch))] = True
+            else:
+                held[i: i + c.get("frames", n)] = True
+        drawn = take.base_frames[~held]
+        for m in shot.named:
+            out.append(bool(len(drawn)) and ex.observe(drawn, ex.expected(scene.cast[m])).present >= ex.min_present)
+    return out
 
 
 def _reasons(rep) -> dict:

@@ -34,7 +34,9 @@ descriptions as their negative prompt, once per setting and scene) with the memb
 it names pasted side by side across the middle, whole in view,
 held at frame 0 at REFERENCE_STRENGTH (an image condition, as `animate` holds one;
 the model blends the pasted edges in the last steps). The motion and the rest come
-from the prompt. A shot that describes a member in its own words gets no reference:
+from the prompt. Where the shot's words say how each of those members moves and the
+camera is static, the looks are held once a second instead, each member where its
+motion puts it (engine.keyframes; `"keyframes": false` turns this off). A shot that describes a member in its own words gets no reference:
 the words win, and the check says so. `"references": false` turns them off, and a
 model that cannot animate a still renders from the descriptions alone. No frame of
 one shot is held in the next (a cut is a cut); `bridge` transitions are generated
@@ -57,7 +59,7 @@ CAMERAS = {"static": "", "pan_left": "the camera pans left", "pan_right": "the c
            "zoom_in": "the camera zooms in", "zoom_out": "the camera zooms out"}
 TRANSITIONS = {"cut": 0.0, "crossfade": 0.5, "bridge": 1.0}  # default seconds
 SCENE_KEYS = {"cast", "setting", "aspect", "fps", "seed", "steps", "guidance", "shots", "retries", "title",
-              "references"}
+              "references", "keyframes"}
 SHOT_KEYS = {"prompt", "seconds", "camera", "transition", "cast", "seed", "setting"}
 MAX_SHOTS = 64
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -95,6 +97,7 @@ class Scene:
     retries: int = DEFAULT_RETRIES
     title: str = ""
     references: bool = True
+    keyframes: bool = True  # references held once a second where the members' motions are read
 
 
 def load_scene(path: str | Path) -> Scene:
@@ -148,6 +151,9 @@ def parse_scene(data, where: str = "scene") -> Scene:
     references = data.get("references", True)
     if not isinstance(references, bool):
         fail("references", f"true or false, got {references!r}")
+    keyframes = data.get("keyframes", True)
+    if not isinstance(keyframes, bool):
+        fail("keyframes", f"true or false, got {keyframes!r}")
     out, total = [], 0.0
     for i, s in enumerate(shots):
         key = f"shots[{i}]"
@@ -191,7 +197,8 @@ def parse_scene(data, where: str = "scene") -> Scene:
     for i, s in enumerate(out[1:], 1):
         if s.transition == "crossfade" and s.transition_seconds >= min(out[i - 1].seconds, s.seconds):
             fail(f"shots[{i}].transition", f"a {s.transition_seconds:g} s crossfade is longer than a shot it joins")
-    return Scene(dict(cast), out, aspect, fps, seed, steps, guidance, retries, str(data.get("title", "")), references)
+    return Scene(dict(cast), out, aspect, fps, seed, steps, guidance, retries, str(data.get("title", "")), references,
+                 keyframes)
 
 
 def _unknown(d: dict, allowed: set, where: str, prefix: str):
@@ -315,10 +322,11 @@ def render_scene(engine, scene: Scene, progress=None, extractor=None, on_shot=No
     frames, record = assemble(engine, scene, kept, progress)
     settings = {"scene": scene.title, "cast": scene.cast, "fps": scene.fps, "aspect": scene.aspect,
                 "seed": scene.seed, "steps": scene.steps, "guidance": scene.guidance, "references": refer,
-                "reference_from": ref_from,
+                "keyframes": refer and scene.keyframes, "reference_from": ref_from,
                 "shots": [{"prompt": s.prompt, "text": s.text, "seconds": s.seconds, "camera": s.camera,
                            "transition": s.transition, "transition_seconds": s.transition_seconds,
-                           "seeds_tried": t, "seed": r.settings["seed"], "references": h}
+                           "seeds_tried": t, "seed": r.settings["seed"], "references": h,
+                           "keyframes": sum(c["type"] == "clip" for c in r.settings.get("conditions", []))}
                           for s, t, r, h in zip(scene.shots, attempts, kept, held_in)], "model": engine.pipe.name}
     return SceneResult(frames, scene.fps, record, kept, report, attempts, settings)
 
@@ -337,10 +345,12 @@ def _breaks(report) -> tuple[int, int]:
 
 def _attempt(engine, scene: Scene, shot: Shot, seed: int, held: list, refs: dict, progress, plates: dict):
     """One take of a shot: (Result, members held) or (None, held) when stopped. With members to hold,
-    the take starts from a still of their looks on the shot's setting (`plate`, kept in `plates`
-    for the scene's other shots)."""
+    the take holds their looks on the shot's setting (`plate`, kept in `plates` for the scene's
+    other shots): where the shot's words move them, once a second (engine.keyframes), else as a
+    still at frame 0."""
     from engine.conditioning import ImageCondition
-    from engine.service import GenerateRequest
+    from engine.keyframes import keyframe_conditions
+    from engine.service import BASE_FPS, GenerateRequest
 
     req = GenerateRequest(shot.text, seconds=shot.seconds, fps=scene.fps, aspect=scene.aspect, seed=seed,
                           steps=scene.steps, guidance=scene.guidance)
@@ -352,8 +362,12 @@ def _attempt(engine, scene: Scene, shot: Shot, seed: int, held: list, refs: dict
             if background is None:
                 return None, held
             plates[shot.setting] = background
-        still = reference_still(plates[shot.setting], [refs[m] for m in held])
-        req.conditions = [ImageCondition(still, 0, REFERENCE_STRENGTH)]
+        looks = [refs[m] for m in held]
+        keys = None
+        if scene.keyframes and shot.camera == "static":
+            keys = keyframe_conditions(plates[shot.setting], looks, shot.prompt, held, engine.base_frames(req), BASE_FPS,
+                                       REFERENCE_STRENGTH, engine.temporal_ratio, engine.time_patch)
+        req.conditions = keys or [ImageCondition(reference_still(plates[shot.setting], looks), 0, REFERENCE_STRENGTH)]
     res = engine.generate(req, lambda f, stage, info=None: progress(share + (1 - share) * f, stage, info))
     return (None if res.cancelled else res), held
 

@@ -126,6 +126,9 @@ def test_bench_scene_retries_are_checked_before_any_render(capsys):
     assert main(["bench", "--scene", "--guidance", "-1"]) == 2
     err = capsys.readouterr().err.strip()
     assert "--guidance must be from 0 to 30, got -1" in err and len(err.splitlines()) == 1
+    assert main(["bench", "--scene", "--first-seed", "-3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--first-seed from 0 to 1000000, got 10 and -3" in err and len(err.splitlines()) == 1
 
 
 def test_batch_renders_good_lines_and_lists_bad_ones(tiny_model, tmp_path, capsys):

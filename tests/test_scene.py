@@ -10,6 +10,7 @@ from engine.__main__ import main
 from engine.continuity import WorldFeatures, check_continuity
 from engine.errors import InputError
 from engine.scene import assemble, load_scene, parse_scene, render_scene
+from engine.service import _describe
 from engine.world.render import render
 from engine.world.scene import COLOURS, Obj, Scene
 
@@ -221,8 +222,13 @@ class TruthEngine:
              "blue box": Obj("blue", "box", "small", "down", x0=0.7, y0=0.3),
              "green ball": Obj("green", "ball", "big", "still", x0=0.5, y0=0.5)}
 
+    temporal_ratio, time_patch = 1, 1
+
     def __init__(self, shy=()):
         self.requests, self.shy = [], shy  # shy: prompts it renders without their cast
+
+    def base_frames(self, req):
+        return 8  # what it renders, whatever the length asked for
 
     def generate(self, req, progress=None):
         from engine.provenance.record import Generation, ProvenanceRecord
@@ -233,7 +239,8 @@ class TruthEngine:
             or (Obj("yellow", "triangle", "small", "still"),)  # something else
         frames = render(Scene(objs, "grass", seed=req.seed), 128, 128, 8, 8)
         made = Generation(self.pipe.name, req.prompt, req.seed, {})
-        return Result(frames, 8.0, frames, {"seed": req.seed}, [], False, 0.0,
+        settings = {"seed": req.seed, "conditions": [_describe(c) for c in req.conditions]}  # as the engine's
+        return Result(frames, 8.0, frames, settings, [], False, 0.0,
                       ProvenanceRecord.uniform("generated", len(frames), 8.0, generation=made))
 
 
@@ -242,7 +249,7 @@ def test_shots_naming_a_member_start_from_its_look_and_a_recolouring_shot_does_n
     from engine.world.measure import colour_mask
 
     data = {"cast": {"ball": "the big red ball", "box": "a small blue box"}, "aspect": "1:1", "fps": 8,
-            "retries": 0, "shots": [{"prompt": "{ball} rolls to the right", "seconds": 1},
+            "retries": 0, "keyframes": False, "shots": [{"prompt": "{ball} rolls to the right", "seconds": 1},
                                     {"prompt": "{box} falls while {ball} stays still", "seconds": 1},
                                     {"prompt": "the big green ball rests", "cast": ["ball"], "seconds": 1},
                                     {"prompt": "{ball} and {box} rest", "seconds": 1}]}
@@ -448,3 +455,32 @@ def test_a_small_member_beside_a_wide_one_stays_whole_in_view_and_in_front():
     assert xs.min() >= MARGIN and ys.min() >= MARGIN and len(xs) == 2 * 20 * 20
     f[:, :] = COLOURS["red"]
     assert colour_mask(reference_still(grey, [(f, np.ones((128, 128), bool))])[None], "red")[0].all()
+
+
+def test_shots_hold_their_members_where_their_words_move_them_once_a_second():
+    from engine.conditioning import ClipCondition, ImageCondition
+    from engine.scene import PLATE_SEEDS, REFERENCE_STRENGTH
+    from engine.world.measure import colour_mask
+
+    data = {"cast": {"ball": "the big red ball"}, "aspect": "1:1", "fps": 8, "retries": 0,
+            "shots": [{"prompt": "{ball} rolls to the right", "seconds": 1},
+                      {"prompt": "{ball} rolls to the left", "seconds": 1, "camera": "pan_left"},
+                      {"prompt": "{ball} does something odd", "seconds": 1}]}
+    engine = TruthEngine()
+    res = render_scene(engine, parse_scene(data))
+    shots = [r for r in engine.requests if r.steps == 24 and r.conditions]
+    assert len(shots) == 3
+    keys = shots[0].conditions
+    assert all(isinstance(c, ClipCondition) and c.strength == REFERENCE_STRENGTH for c in keys)
+    assert [c.frame_index for c in keys] == [0, 7]  # 8 frames at 8 fps: frame 0 and the last
+    xs = [colour_mask(c.frames[:1], "red")[0].nonzero()[1].mean() for c in keys]
+    assert xs[1] - xs[0] > 0.3 * 128  # rolled right between them, as the world rolls it
+    # a panning camera moves the world under the members, a motion it cannot read: frame 0 only
+    assert [type(c) for r in shots[1:] for c in r.conditions] == [ImageCondition, ImageCondition]
+    assert [s["keyframes"] for s in res.settings["shots"]] == [2, 0, 0] and res.settings["keyframes"] is True
+    engine = TruthEngine()
+    render_scene(engine, parse_scene({**data, "keyframes": False}))
+    assert all(type(c) is ImageCondition for r in engine.requests for c in r.conditions)
+    assert len([r for r in engine.requests if r.conditions]) == 3 and len(engine.requests) > 3 + PLATE_SEEDS - 1
+    with pytest.raises(InputError, match="keyframes: true or false"):
+        parse_scene({**data, "keyframes": "yes"})

@@ -32,6 +32,8 @@ def register(sub):
                         "pass rate, and whether a recoloured cast member is flagged")
     p.add_argument("--no-references", action="store_true",
                    help="--scene without references: every shot from its description alone")
+    p.add_argument("--no-keyframes", action="store_true",
+                   help="--scene with a reference still at frame 0 only, no keyframes where the words move the cast")
     p.add_argument("--train", action="store_true",
                    help="training speed instead: seconds per training step of --preset at --batch on 1:1 clips, "
                         "with the CPU's plain attention and the fused kernel side by side (about 5 minutes "
@@ -40,6 +42,8 @@ def register(sub):
     p.add_argument("--batch", type=int, default=32, help="batch for --train (default 32)")
     p.add_argument("--no-compile", action="store_true", help="--train without torch.compile")
     p.add_argument("--seeds", type=int, default=10, help="scenes for --scene (default 10)")
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="--scene: the first of the --seeds scenes (default 0; e.g. 10 for ten scenes not tuned on)")
     p.add_argument("--retries", type=int, default=None,
                    help="re-renders a shot may have for --scene (default: a scene file's default, 2)")
     p.add_argument("--guidance", type=float, default=None,
@@ -82,9 +86,13 @@ def run(args) -> int:
                 raise InputError(f"--retries must be from 0 to 10, got {args.retries}")
             if args.guidance is not None and not 0 <= args.guidance <= 30:
                 raise InputError(f"--guidance must be from 0 to 30, got {args.guidance:g}")
+            if not 1 <= args.seeds <= 1000 or not 0 <= args.first_seed <= 10 ** 6:
+                raise InputError(f"--seeds must be from 1 to 1000 and --first-seed from 0 to 1000000, "
+                                 f"got {args.seeds} and {args.first_seed}")
             result = bench_long.scene_benchmark(args.model, seeds=args.seeds, steps=args.steps, log=log,
                                                 references=not args.no_references, retries=args.retries,
-                                                guidance=args.guidance)
+                                                guidance=args.guidance, keyframes=not args.no_keyframes,
+                                                first_seed=args.first_seed)
         if args.report:
             Path(args.report).write_text(json.dumps(result, indent=1))
         print(json.dumps(result["summary"], indent=1))
