@@ -93,8 +93,8 @@ def paths(motions: list[tuple[str, str]], extents: list[tuple[float, float]], se
     m_w, m_h = min(1.0, 1 / aspect), min(1.0, aspect)  # the short side, in widths and in heights
     out = []
     for k, ((motion, speed), (hw, hh)) in enumerate(zip(motions, extents)):
-        lane, v = (k + 1) / (n + 1), world.TRAVEL_PER_SECOND * world.SPEEDS[speed]
-        rate = world.SPEEDS[speed]
+        lane, rate = (k + 1) / (n + 1), world.SPEEDS[speed]
+        v = world.TRAVEL_PER_SECOND * rate
         if motion in ("right", "left", "up", "down"):
             half = hw if motion in ("right", "left") else hh
             lo, span = half + EDGE, max(1e-6, 1 - 2 * (half + EDGE))
@@ -113,11 +113,11 @@ def paths(motions: list[tuple[str, str]], extents: list[tuple[float, float]], se
             out.append(lambda t, lane=lane, hh=hh, rate=rate: (
                 lane, world.GROUND - hh - world.BOUNCE_HEIGHT * abs(math.sin(math.pi * t * rate / world.BOUNCE_PERIOD_S)),
                 1.0))
-        elif motion == "orbit":
-            out.append(lambda t, k=k, rate=rate: (
-                0.5 + world.ORBIT_RADIUS * m_w * math.cos(2 * math.pi * (t * rate / world.ORBIT_PERIOD_S + k / n)),
-                0.5 - world.ORBIT_RADIUS * m_h * math.sin(2 * math.pi * (t * rate / world.ORBIT_PERIOD_S + k / n)),
-                1.0))
+        elif motion == "orbit":  # counter-clockwise, members spread around the circle
+            def orbit(t, k=k, rate=rate):
+                a = 2 * math.pi * (t * rate / world.ORBIT_PERIOD_S + k / n)
+                return 0.5 + world.ORBIT_RADIUS * m_w * math.cos(a), 0.5 - world.ORBIT_RADIUS * m_h * math.sin(a), 1.0
+            out.append(orbit)
         elif motion in ("grow", "shrink"):  # the world's 0.7x to 1.6x of the named size, or back
             def scale(t, motion=motion, rate=rate):
                 p = min(t * rate / world.GROW_SECONDS, 1.0)
@@ -144,14 +144,13 @@ def key_frames(n: int, fps: float, ratio: int = 1, time_patch: int = 1) -> list[
     return out
 
 
-def place(background: np.ndarray, looks: list, where: list[tuple[float, float, float]], margin: int = 2) -> np.ndarray:
+def place(background: np.ndarray, looks: list, where: list[tuple[float, float, float]]) -> np.ndarray:
     """`background` with each look ((frame, bool pixels)) pasted with its centre at (x, y) (fractions of
-    the frame) at `scale` times its size, whole in view (`margin` px clear of the edges); the largest
-    first, the smallest on top."""
-    from engine.scene import _shift, _within, scaled_look
+    the frame) at `scale` times its size, whole in view (engine.scene.MARGIN px clear of the edges);
+    the largest first, the smallest on top (engine.scene.paste)."""
+    from engine.scene import MARGIN, _within, paste, scaled_look
 
     H, W = background.shape[:2]
-    out = background.copy()
     placed = []
     for (frame, pixels), (x, y, s) in zip(looks, where):
         if abs(s - 1.0) > 1e-3:
@@ -160,13 +159,10 @@ def place(background: np.ndarray, looks: list, where: list[tuple[float, float, f
         if not len(xs):
             continue
         x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
-        dx = _within(round(x * W - (x0 + x1) / 2), margin - x0, W - 1 - margin - x1)
-        dy = _within(round(y * H - (y0 + y1) / 2), margin - y0, H - 1 - margin - y1)
-        placed.append((pixels.sum(), frame, pixels, dx, dy))
-    for _, frame, pixels, dx, dy in sorted(placed, key=lambda p: -p[0]):
-        mask = _shift(pixels, dx, dy, fill=False)
-        out[mask] = _shift(frame, dx, dy)[mask]
-    return out
+        dx = _within(round(x * W - (x0 + x1) / 2), MARGIN - x0, W - 1 - MARGIN - x1)
+        dy = _within(round(y * H - (y0 + y1) / 2), MARGIN - y0, H - 1 - MARGIN - y1)
+        placed.append((frame, pixels, dx, dy))
+    return paste(background, placed)
 
 
 def keyframe_conditions(background: np.ndarray, looks: list, prompt: str, members: list[str], n: int, fps: float,

@@ -36,8 +36,8 @@ held at frame 0 at REFERENCE_STRENGTH (an image condition, as `animate` holds on
 the model blends the pasted edges in the last steps). The motion and the rest come
 from the prompt. Where the shot's words say how each of those members moves and the
 camera is static, the looks are held once a second instead, each member where its
-motion puts it (engine.keyframes; `"keyframes": false` turns this off). A shot that describes a member in its own words gets no reference:
-the words win, and the check says so. `"references": false` turns them off, and a
+motion puts it (engine.keyframes; `"keyframes": false` turns this off). A shot that
+describes a member in its own words gets no reference: the words win, and the check says so. `"references": false` turns them off, and a
 model that cannot animate a still renders from the descriptions alone. No frame of
 one shot is held in the next (a cut is a cut); `bridge` transitions are generated
 between the last frame of one shot and the first of the next (engine.verbs.bridge).
@@ -466,7 +466,6 @@ def reference_still(background: np.ndarray, looks: list[tuple[np.ndarray, np.nda
     other where they fit. Where they do not, the smaller ones go in front, and every member stays
     whole in view (MARGIN px clear of the edges), since one cut by the frame is one the model drops."""
     H, W = background.shape[:2]
-    out = background.copy()
     boxes = []
     for frame, pixels in looks:
         ys, xs = np.nonzero(pixels)
@@ -477,9 +476,16 @@ def reference_still(background: np.ndarray, looks: list[tuple[np.ndarray, np.nda
     for (frame, pixels), (x0, x1, y0, y1), w in zip(looks, boxes, widths):
         dx = _within(round(left - x0), MARGIN - x0, W - 1 - MARGIN - x1)
         dy = _within(round(H / 2 - (y0 + y1) / 2), MARGIN - y0, H - 1 - MARGIN - y1)
-        placed.append((pixels.sum(), frame, pixels, dx, dy))
+        placed.append((frame, pixels, dx, dy))
         left += w + gap
-    for _, frame, pixels, dx, dy in sorted(placed, key=lambda p: -p[0]):  # the largest first, the smallest on top
+    return paste(background, placed)
+
+
+def paste(background: np.ndarray, placed: list) -> np.ndarray:
+    """`background` with each (frame, bool pixels, dx, dy) look moved by (dx, dy) and pasted, the
+    largest first, the smallest on top."""
+    out = background.copy()
+    for frame, pixels, dx, dy in sorted(placed, key=lambda p: -p[1].sum()):
         where = _shift(pixels, dx, dy, fill=False)
         out[where] = _shift(frame, dx, dy)[where]
     return out
