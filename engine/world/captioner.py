@@ -210,33 +210,49 @@ def _article(word: str, det: str) -> str:
     return det
 
 
-def describe_object(obj, rng: random.Random, split: str, gerund: bool, rich: bool = False) -> str:
+MARK_OPEN, MARK_SEP, MARK_CLOSE = "\x01", "\x02", "\x03"  # around "slot:value" and its phrase
+
+
+def _mark(tag: str | None, phrase: str) -> str:
+    """`phrase` wrapped in the slot markers `spans` reads (tag None: unmarked)."""
+    return phrase if tag is None else f"{MARK_OPEN}{tag}{MARK_SEP}{phrase}{MARK_CLOSE}"
+
+
+def describe_object(obj, rng: random.Random, split: str, gerund: bool, rich: bool = False,
+                    mark: bool = False) -> str:
     more = RICH_WORDS if rich else {}
+    tag = (lambda slot, value: f"{slot}:{value}") if mark else (lambda slot, value: None)
     colour = _pick(rng, COLOUR_WORDS[obj.colour], split)
     shape = _pick(rng, SHAPE_WORDS[obj.shape], split)
-    words = [colour, shape]
+    words = [(colour, tag("colour", obj.colour)), (shape, tag("shape", obj.shape))]
     if rng.random() < 0.85:
-        words.insert(0, _pick(rng, SIZE_WORDS[obj.size], split, more.get("size", {}).get(obj.size)))
+        words.insert(0, (_pick(rng, SIZE_WORDS[obj.size], split, more.get("size", {}).get(obj.size)),
+                         tag("size", obj.size)))
     det = _pick(rng, DETERMINERS, split, more.get("determiner"))
-    noun = f"{_article(words[0], det)} {' '.join(words)}"
+    noun = f"{_article(words[0][0], det)} {' '.join(_mark(t, w) for w, t in words)}"
     verb = _pick(rng, MOTION_WORDS[obj.motion], split, more.get("motion", {}).get(obj.motion))[1 if gerund else 0]
+    verb = _mark(tag("motion", obj.motion), verb)
     if obj.speed != "normal":
         adverb = _pick(rng, SPEED_WORDS[obj.speed], split, more.get("speed", {}).get(obj.speed))
+        marked = _mark(tag("speed", obj.speed), adverb)
         if " " not in adverb and rng.random() < 0.5 and not gerund:
-            verb = f"{adverb} {verb}"
+            verb = f"{marked} {verb}"
         else:
-            verb = f"{verb} {adverb}"
+            verb = f"{verb} {marked}"
     return f"{noun} {verb}"
 
 
-def caption(scene: Scene, rng: random.Random | int = 0, split: str = "train", rich: bool = False) -> str:
+def caption(scene: Scene, rng: random.Random | int = 0, split: str = "train", rich: bool = False,
+            mark: bool = False) -> str:
     """One English caption of `scene`. Deterministic for a given rng seed. `rich`: training
-    captions also draw from RICH_WORDS (ignored for the eval split)."""
+    captions also draw from RICH_WORDS (ignored for the eval split). `mark`: every slot's phrase
+    is wrapped in markers that `spans` turns into (start, stop, "slot:value") character spans
+    (the same draws, so the caption is the same one)."""
     rng = random.Random(rng) if isinstance(rng, int) else rng
     more = RICH_WORDS if rich else {}
     frame = _pick(rng, FRAMES, split, more.get("frame"))
     gerund = "{objs_g}" in frame
-    parts = [describe_object(o, rng, split, gerund, rich) for o in scene.objects]
+    parts = [describe_object(o, rng, split, gerund, rich, mark) for o in scene.objects]
     if gerund:
         objs = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     else:
@@ -244,9 +260,13 @@ def caption(scene: Scene, rng: random.Random | int = 0, split: str = "train", ri
         for p in parts[1:]:
             objs += _pick(rng, JOINERS, split, more.get("joiner")) + p
     bg = _pick(rng, BACKGROUND_WORDS[scene.background], split, more.get("background", {}).get(scene.background))
+    if mark:
+        bg = _mark(f"background:{scene.background}", bg)
     if scene.wall:
-        bg += " " + _pick(rng, WALL_WORDS, split)
+        bg += " " + _mark("wall:wall" if mark else None, _pick(rng, WALL_WORDS, split))
     cam_clause, cam_gerund = _pick(rng, CAMERA_WORDS[scene.camera], split)
+    if mark:
+        cam_clause, cam_gerund = (_mark(f"camera:{scene.camera}", c) for c in (cam_clause, cam_gerund))
     show_cam = scene.camera != "static" or rng.random() < 0.15
     if "{Cam_clause}" in frame and not show_cam:
         frame = "{Objs}{bg}{cam}."
@@ -255,7 +275,29 @@ def caption(scene: Scene, rng: random.Random | int = 0, split: str = "train", ri
         cam_clause = "as " + cam_clause if rng.random() < 0.5 else cam_clause
     text = frame.format(Objs=objs, objs=objs, objs_g=objs, bg=" " + bg, Bg=bg, cam=cam,
                         Cam_clause=cam_clause)
+    if mark:
+        return text
     return text[0].upper() + text[1:]
+
+
+def spans(marked: str) -> tuple[str, list[tuple[int, int, str]]]:
+    """A caption made with `mark=True` -> (the caption as `caption` writes it, its slot spans
+    [(start, stop, "slot:value")] in character offsets, in order)."""
+    text, out, i = [], [], 0
+    while i < len(marked):
+        ch = marked[i]
+        if ch == MARK_OPEN:
+            sep = marked.index(MARK_SEP, i)
+            close = marked.index(MARK_CLOSE, sep)
+            start = sum(map(len, text))
+            text.append(marked[sep + 1:close])
+            out.append((start, start + close - sep - 1, marked[i + 1:sep]))
+            i = close + 1
+        else:
+            text.append(ch)
+            i += 1
+    plain = "".join(text)
+    return plain[0].upper() + plain[1:], out
 
 
 def _phrases(table) -> list:
