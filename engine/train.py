@@ -644,6 +644,35 @@ def load_vae(run: Path, decoder: bool = False) -> VideoVAE:
     return vae.eval()
 
 
+READER = dict(captions=12000, steps=1500, batch=64, lr=1e-3, seed=0)  # engine.reading.train_reader's recipe
+
+
+def train_reader_stage(run: Path, recipe: dict | None = None):
+    """Stage 5: the prompt reader (engine.reading), trained on tagged training captions with MiniLM
+    frozen; a few minutes. Saved in the run folder (`reader/`), which `export` copies."""
+    from engine.reading import train_reader
+
+    if (run / "reader" / "config.json").exists():
+        return
+    run.mkdir(parents=True, exist_ok=True)
+    settings = {**READER, **((recipe or {}).get("reader") or {})}
+    t0 = time.time()
+    model = train_reader(**settings, log=lambda **k: log(run, stage="reader", **k))
+    model.save_pretrained(run / "reader")
+    log(run, stage="reader", done=True, seconds=round(time.time() - t0, 1))
+
+
+def export_reader(source: Path, out: Path, recipe: dict | None = None):
+    """Copy a trained reader folder into a model folder and record its recipe in model_index.json."""
+    import shutil
+
+    shutil.copytree(source, out / "reader", dirs_exist_ok=True)
+    index = json.loads((out / "model_index.json").read_text())
+    index["reader"] = ["engine.models.reader", "PromptReader"]
+    index.setdefault("training", {})["reader"] = {**READER, **((recipe or {}).get("reader") or {})}
+    (out / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+
+
 def export(run: Path, out: Path, recipe: dict | None = None):
     """The run's EMA transformer and VAE (with its fine-tuned decoder) as a model folder; `recipe`
     (default RECIPE) is recorded in its model_index.json."""
@@ -658,6 +687,8 @@ def export(run: Path, out: Path, recipe: dict | None = None):
     # float16 storage halves the transformer on disk (21 MB to 11 MB for "XS"); loading upcasts
     pipe.save_pretrained(out, extra_index={"training": {"dit_steps": state["step"], "recipe": recipe or RECIPE}},
                          transformer_dtype=torch.float16)
+    if (run / "reader" / "config.json").exists():
+        export_reader(run / "reader", out, recipe)
     log(run, stage="export", out=str(out), dit_steps=state["step"])
 
 
@@ -691,6 +722,8 @@ def train_all(run: Path, minutes: float, resume_from: Path | None = None, out: P
     train_vae_decoder(run, steps=r["vae_decoder_steps"], tune_from=r["vae_decoder_tune_from"],
                       edge_weight=r["vae_decoder_edge_weight"], latent_noise=r["vae_decoder_latent_noise"],
                       max_seconds=max(0.0, deadline - time.time()), device=device)
+    # 5. The prompt reader (minutes; MiniLM frozen, so it does not depend on the stages above)
+    train_reader_stage(run, r)
     if out is not None:
         export(run, safe_out(run, out), r)
 

@@ -17,7 +17,9 @@ def register(sub):
     p.add_argument("--recipe", default="s2-rich",
                    help="which lineage's recipe (docs/TRAINING.md): s2-rich (the bundled model's, default) or xs "
                         "(the first lineage's)")
-    p.add_argument("--stage", choices=["all", "export"], default="all")
+    p.add_argument("--stage", choices=["all", "export", "reader"], default="all",
+                   help="all (default); export: the run's checkpoints to --out; reader: train only the prompt "
+                        "reader (minutes) into the run folder and add it to the model folder --out")
     p.set_defaults(func=run)
 
 
@@ -34,6 +36,12 @@ def run(args) -> int:
         if not (run_dir / "dit.pt").exists():
             raise InputError(f"{run_dir} holds no transformer checkpoint (dit.pt) to export")
         train.export(run_dir, out, recipe)
+        return 0
+    if args.stage == "reader":
+        if not (out / "model_index.json").exists():
+            raise InputError(f"--out {out} is not a model folder (no model_index.json) to add a reader to")
+        train.train_reader_stage(run_dir, recipe)
+        train.export_reader(run_dir / "reader", out, recipe)
         return 0
     resume = Path(args.resume_from) if args.resume_from else None
     if resume is not None and not (resume / "model_index.json").exists():
