@@ -172,9 +172,10 @@ def truth_frames(case: Case, engine=None, vae: bool = False) -> np.ndarray:
 
 
 def evaluate(engine, cases: list[Case], steps: int = defaults.STEPS, guidance: float = defaults.GUIDANCE,
-             progress=None, truth: str | None = None, churn: float = 0.0) -> dict:
+             progress=None, truth: str | None = None, churn: float = 0.0, literal: bool = False) -> dict:
     """Score `engine`'s clips for `cases`; `truth` ("render" or "vae", see the module notes): score
-    the cases' own scenes instead, the ceiling of each metric."""
+    the cases' own scenes instead, the ceiling of each metric. `literal`: the model is given each
+    prompt as written, not as its prompt reader reads it (engine.reading)."""
     from engine.service import BASE_FPS, GenerateRequest
 
     if truth not in (None, *TRUTH):
@@ -185,9 +186,11 @@ def evaluate(engine, cases: list[Case], steps: int = defaults.STEPS, guidance: f
             frames = truth_frames(case, engine, vae=truth == "vae")
         else:
             req = GenerateRequest(prompt=case.prompt, seed=case.seed, steps=steps, guidance=guidance, fps=BASE_FPS,
-                                  churn=churn)
+                                  churn=churn, literal=literal)
             frames = engine.generate(req).frames
         row = score_case(frames, case)
+        if not truth:
+            row["read_as"] = engine.model_prompt(case.prompt, literal)
         rows.append(row)
         if progress:
             progress(i + 1, len(cases), row)

@@ -7,6 +7,7 @@ Folder layout (what `export` writes and `from_pretrained` reads):
     transformer/config.json + ...    SpacetimeDiT
     scheduler/scheduler_config.json  FlowMatchEulerDiscreteScheduler (shift)
     text_encoder/config.json         which MiniLM package provides the token embeddings
+    reader/config.json + ...         PromptReader (optional): prompts read into training wording
 """
 from __future__ import annotations
 
@@ -52,6 +53,8 @@ class WorldPipeline:
         self.scheduler_config = scheduler_config
         self.name, self.device, self.dtype = name, device, dtype
         self._text = None
+        self._reader = None
+        self.reader_path: Path | None = None  # a prompt reader (engine.reading) shipped with the model
         self.temporal_ratio = vae.config.temporal_ratio
         self.time_patch = transformer.config.patch_size[0]  # latent frames per token
 
@@ -64,6 +67,8 @@ class WorldPipeline:
         transformer = SpacetimeDiT.from_pretrained(path / "transformer", torch_dtype=torch.float32)
         scheduler_config = json.loads((path / "scheduler" / "scheduler_config.json").read_text())
         pipe = cls(vae, transformer, scheduler_config, name=path.name, device=device, dtype=dtype)
+        if (path / "reader" / "config.json").exists():
+            pipe.reader_path = path / "reader"
         per_token = json.loads((path / "model_index.json").read_text()).get("per_token_timesteps", True)
         if per_token is not True:
             pipe.per_token_timesteps = bool(per_token)
@@ -96,6 +101,19 @@ class WorldPipeline:
         if self._text is None:
             self._text = TextEncoder(self.device)
         return self._text
+
+    @property
+    def reader(self):
+        """The model's prompt reader (engine.reading.Reader), loaded on first use; None without one."""
+        if self._reader is None and self.reader_path is not None:
+            from engine.models.text import _LOADING
+            from engine.reading import Reader
+
+            text = self.text
+            with _LOADING:  # one model load at a time in the process (see engine.models.text)
+                if self._reader is None:
+                    self._reader = Reader.from_pretrained(self.reader_path, text)
+        return self._reader
 
     # -- stages ----------------------------------------------------------------
     def encode_prompt(self, prompts: list[str]):

@@ -72,6 +72,7 @@ class GenerateRequest:
     conditions: list = dataclasses.field(default_factory=list)
     init_video: np.ndarray | None = None  # remix: start from this video (uint8 F, H, W, 3 at base rate)
     strength: float = 1.0  # remix: how much of the schedule to run (1 = ignore the init video)
+    literal: bool = False  # give the model the prompt as written, not as its prompt reader reads it
 
     def canvas(self) -> tuple[int, int]:
         if self.width is not None or self.height is not None:
@@ -149,17 +150,20 @@ class Engine:
         self._pipe: WorldPipeline | None = None
         self._family: str | None = None
         self._rich = False  # a world model trained on rich captions (set with _family)
+        self._read: dict[str, str] = {}  # prompt -> what the model is given (model_prompt), most recent last
         self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
 
     @property
     def pipe(self) -> WorldPipeline:
         """The model, loaded on first use: the bundled world model, or a family adapter for an
         open checkpoint (engine.families: LTX-Video, Wan) that renders requests itself."""
-        if self._pipe is None:
-            from engine.families import load_family
+        with self._load_lock:  # the studio's handlers and its render queue may ask at once: load once
+            if self._pipe is None:
+                from engine.families import load_family
 
-            self._pipe = load_family(self.model_path, self.device, DTYPES[self.dtype], offload=self.offload,
-                                     vae_tiling=self.vae_tiling)
+                self._pipe = load_family(self.model_path, self.device, DTYPES[self.dtype], offload=self.offload,
+                                         vae_tiling=self.vae_tiling)
         return self._pipe
 
     @property
@@ -210,9 +214,26 @@ class Engine:
         from engine.world.captioner import unseen_words
         return unseen_words(prompt, rich=self._rich)
 
+    def model_prompt(self, prompt: str, literal: bool = False) -> str:
+        """The prompt the model is given: for a model with a prompt reader (engine.reading), the
+        prompt as the reader reads it, in the model's training wording, when it finds every object's
+        colour and shape; else the prompt as written."""
+        if literal or not prompt or not prompt.strip() or not (self.model_path / "reader" / "config.json").exists():
+            return prompt  # no reader: nothing to load (a model folder without one is never loaded for this)
+        reader = getattr(self.pipe, "reader", None)
+        if reader is None:
+            return prompt
+        if prompt not in self._read:
+            reading = reader.read(prompt)
+            self._read[prompt] = reading.caption() if reading.usable() else prompt
+            if len(self._read) > 256:
+                self._read.pop(next(iter(self._read)))
+        return self._read[prompt]
+
     def settings(self, req: GenerateRequest) -> dict:
         d = {f.name: getattr(req, f.name) for f in dataclasses.fields(req) if f.name not in ("conditions", "init_video")}
         w, h = req.canvas()
+        d.update(read_as=self.model_prompt(req.prompt, req.literal))
         d.update(width=w, height=h, base_fps=BASE_FPS, model=self.pipe.name, dtype=self.dtype,
                  device=self.device, conditions=[_describe(c) for c in req.conditions],
                  remix=req.init_video is not None,
@@ -226,6 +247,9 @@ class Engine:
             s["churn"] = req.churn
         if req.init_video is not None:
             s["strength"] = req.strength
+        read_as = self.model_prompt(req.prompt, req.literal)
+        if read_as != req.prompt:
+            s["read_as"] = read_as
         return Generation(self.pipe.name, req.prompt, req.seed, s)
 
     def generate(self, req: GenerateRequest, progress: ProgressFn | None = None, anchor: bool = True) -> Result:
@@ -289,7 +313,7 @@ class Engine:
         n = self.base_frames(req)
         r = pipe.temporal_ratio
         # 2. Encode prompt (no prompt: guidance has nothing to steer by, so it is skipped)
-        tokens, mask, pooled = pipe.encode_prompt([req.prompt, req.negative])
+        tokens, mask, pooled = pipe.encode_prompt([self.model_prompt(req.prompt, req.literal), req.negative])
         text, uncond = (tokens[:1], mask[:1], pooled[:1]), (tokens[1:], mask[1:], pooled[1:])
         guidance = req.guidance if req.prompt.strip() else 1.0
         # 3. Windows over the clip (then, for a loop, one across the wrap-around)

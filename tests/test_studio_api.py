@@ -574,3 +574,25 @@ def test_every_public_event_was_called(server):
     api = c.view_api(return_format="dict", print_info=False)
     names = {n.strip("/") for n in api["named_endpoints"]}
     assert names - CALLED == set()
+
+
+def test_a_model_with_a_prompt_reader_says_how_it_read_the_shot(server):
+    """A world model that ships a prompt reader (engine.reading) is given the prompt in its training
+    wording: the message says how it was read, and the take's settings keep both."""
+    from engine.pipeline import BUNDLED_MODEL
+
+    demo, c, root = server
+    folder = root / "models" / "reading"
+    shutil.copytree(demo.studio.engines.default, folder)
+    shutil.copytree(BUNDLED_MODEL / "reader", folder / "reader")
+    assert "added" in msg(call(c, "add_model", str(folder)))
+    pid = call(c, "create_project", "Read")[0]
+    sid = call(c, "add_shot", pid)[1]
+    prompt = "one petite sapphire sphere lifts upwards out at sea"
+    editor = [prompt, "", 1.0, "1:1", 0, "", 1, 2, 5.0, None, None]
+    queued = msg(call(c, "render_shot", pid, sid, "reading", *editor))
+    assert 'read as: "A small blue ball rises' in queued, queued
+    demo.studio.queue.wait(120)
+    take = demo.studio.store.takes(pid)[-1]
+    settings = take["settings"] if isinstance(take["settings"], dict) else __import__("json").loads(take["settings"])
+    assert settings["prompt"] == prompt and settings["read_as"].startswith("A small blue ball rises")

