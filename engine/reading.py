@@ -252,9 +252,9 @@ def _words(offsets: list[tuple[int, int]], text: str) -> list[list[int]]:
         if a == b:  # [CLS], [SEP], padding
             last_end = None
             continue
-        if last_end is not None and a == last_end and text[a - 1:a].isalnum() and text[a:a + 1].isalnum():
-            groups[-1].append(i)
-        elif last_end is not None and a == last_end and (text[a:a + 1] in "-'" or text[a - 1:a] in "-'"):
+        before, here = text[a - 1:a], text[a:a + 1]
+        joined = (before.isalnum() and here.isalnum()) or here in "-'" or before in "-'"
+        if a == last_end and joined:
             groups[-1].append(i)
         else:
             groups.append([i])

@@ -217,7 +217,7 @@ class Engine:
     def model_prompt(self, prompt: str, literal: bool = False) -> str:
         """The prompt the model is given: for a model with a prompt reader (engine.reading), the
         prompt as the reader reads it, in the model's training wording, when it finds every object's
-        colour and shape; else the prompt as written."""
+        colour, noun and motion (engine.reading.Reading.usable); else the prompt as written."""
         if literal or not prompt or not prompt.strip() or not (self.model_path / "reader" / "config.json").exists():
             return prompt  # no reader: nothing to load (a model folder without one is never loaded for this)
         reader = getattr(self.pipe, "reader", None)

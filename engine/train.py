@@ -647,6 +647,11 @@ def load_vae(run: Path, decoder: bool = False) -> VideoVAE:
 READER = dict(captions=12000, steps=1500, batch=64, lr=1e-3, seed=0)  # engine.reading.train_reader's recipe
 
 
+def reader_recipe(recipe: dict | None) -> dict:
+    """READER with a lineage recipe's own "reader" settings over it."""
+    return {**READER, **((recipe or {}).get("reader") or {})}
+
+
 def train_reader_stage(run: Path, recipe: dict | None = None):
     """Stage 5: the prompt reader (engine.reading), trained on tagged training captions with MiniLM
     frozen; a few minutes. Saved in the run folder (`reader/`), which `export` copies."""
@@ -655,9 +660,8 @@ def train_reader_stage(run: Path, recipe: dict | None = None):
     if (run / "reader" / "config.json").exists():
         return
     run.mkdir(parents=True, exist_ok=True)
-    settings = {**READER, **((recipe or {}).get("reader") or {})}
     t0 = time.time()
-    model = train_reader(**settings, log=lambda **k: log(run, stage="reader", **k))
+    model = train_reader(**reader_recipe(recipe), log=lambda **k: log(run, stage="reader", **k))
     model.save_pretrained(run / "reader")
     log(run, stage="reader", done=True, seconds=round(time.time() - t0, 1))
 
@@ -669,7 +673,7 @@ def export_reader(source: Path, out: Path, recipe: dict | None = None):
     shutil.copytree(source, out / "reader", dirs_exist_ok=True)
     index = json.loads((out / "model_index.json").read_text())
     index["reader"] = ["engine.models.reader", "PromptReader"]
-    index.setdefault("training", {})["reader"] = {**READER, **((recipe or {}).get("reader") or {})}
+    index.setdefault("training", {})["reader"] = reader_recipe(recipe)
     (out / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
 
 
