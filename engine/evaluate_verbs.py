@@ -127,15 +127,19 @@ def track_errors(frames: np.ndarray, truth: np.ndarray, colour: str) -> np.ndarr
 # The benchmark
 # --------------------------------------------------------------------------
 
-def evaluate_verbs(engine, n: int = 8, steps_: int = defaults.STEPS, guidance: float | None = None, progress=None) -> dict:
-    """`guidance`: one scale for every verb; None, each verb at its own default (the engine's, and
-    defaults.EXTEND_GUIDANCE for extend)."""
+def evaluate_verbs(engine, n: int = 8, steps_: int = defaults.STEPS, guidance: float | None = None, progress=None,
+                   literal: bool = False, remix_method: str = defaults.REMIX_METHOD) -> dict:
+    """`guidance`: one scale for every verb; None, each verb at its own default (the engine's,
+    defaults.EXTEND_GUIDANCE for extend and defaults.REMIX_GUIDANCE for remix). `literal`: prompts
+    as written, not as the model's prompt reader reads them."""
     from engine import verbs
     from engine.media import Video
     from engine.service import GenerateRequest
 
-    kw = dict(steps=steps_, guidance=defaults.GUIDANCE if guidance is None else guidance)
-    kw_extend = dict(steps=steps_, guidance=defaults.EXTEND_GUIDANCE if guidance is None else guidance)
+    def kw_at(default):
+        return dict(steps=steps_, guidance=default if guidance is None else guidance, literal=literal)
+
+    kw, kw_extend, kw_remix = kw_at(defaults.GUIDANCE), kw_at(defaults.EXTEND_GUIDANCE), kw_at(defaults.REMIX_GUIDANCE)
     rows, t0 = [], time.time()
     W = H = 128
     cases = build_verb_cases(n)
@@ -190,7 +194,7 @@ def evaluate_verbs(engine, n: int = 8, steps_: int = defaults.STEPS, guidance: f
         new = random.Random(case.seed).choice([c for c in COLOURS if c != obj.colour])
         scene2 = dataclasses.replace(case.scene, objects=(dataclasses.replace(obj, colour=new),))
         prompt2 = caption(scene2, random.Random(case.seed), split="eval")
-        r = verbs.remix(engine, video, prompt2, strength=0.6, seed=case.seed, **kw)
+        r = verbs.remix(engine, video, prompt2, strength=0.6, seed=case.seed, method=remix_method, **kw_remix)
         row["remix_prompt"] = prompt2
         row["remix_colour"] = bool(measure.present(r.frames, new) and not measure.present(r.frames, obj.colour))
         row["remix_track"] = bool(np.median(track_errors(r.frames, truth, new)) <= TRACK_TOLERANCE)
@@ -222,5 +226,6 @@ def evaluate_verbs(engine, n: int = 8, steps_: int = defaults.STEPS, guidance: f
         **{f"{k}_lost": share(k, lambda v: v >= LOST) for k in ("extend_seam", "bridge_seam", "loop_seam")},
         "remix_colour": mean("remix_colour"), "remix_track": mean("remix_track"),
         "remix_both": round(float(np.mean([r["remix_colour"] and r["remix_track"] for r in rows])), 3),
+        "remix_method": remix_method, "literal": literal,
         "cases": len(rows), "seconds": round(time.time() - t0, 1), "rows": rows,
     }

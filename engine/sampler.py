@@ -7,6 +7,12 @@ latents and told the model they have noise level 0 (native per-token path); for
 models without per-token noise levels, `replacement=True` resets the known
 region after every step to the known content noised to the current level
 (RePaint/SDEdit-style replacement).
+
+`edit` is the other way to remake a whole video (remix): instead of noising the input and
+denoising it toward the new prompt (SDEdit, `sample` with `start_latents`), it moves the input
+along the difference between what the model does with the new prompt and with no prompt at all
+(after FlowEdit, Kulikov et al. 2024, with the empty prompt as the source's), so what the prompt
+asks for changes and the rest of the input stays.
 """
 from __future__ import annotations
 
@@ -96,6 +102,40 @@ def sample(model: Callable, scheduler, noise: torch.Tensor, text, uncond, *, ste
         if callback is not None:
             callback(StepInfo(i + 1, steps, s_next, x, denoised))
     return x
+
+
+@torch.no_grad()
+def edit(model: Callable, scheduler, source: torch.Tensor, text, uncond, *, steps: int, guidance: float,
+         strength: float, generator: torch.Generator, cond: LatentConditions | None = None,
+         callback: Callable[[StepInfo], None] | None = None) -> torch.Tensor:
+    """Edit `source` latents (B, C, T, H, W) toward `text`, from noise level `strength` down. At every
+    level a fresh noising of the source, shifted by the edit so far, is given to the model with the
+    new prompt (guided), and the unshifted noising with the empty prompt; the edit moves by the
+    difference of the two velocities. Nothing is sampled from noise, so where the prompt asks for
+    nothing new the difference is small and the source stays. `cond`: latents held as they are
+    (frames a previous window already edited), shown to the model as `sample` shows them."""
+    scheduler.set_timesteps(steps)
+    sigmas = scheduler.sigmas.tolist()
+    first = min(range(steps), key=lambda i: abs(sigmas[i] - strength))
+    z, B = source.clone(), source.shape[0]
+    for i in range(first, steps):
+        s, s_next = sigmas[i], sigmas[i + 1]
+        eps = torch.randn(source.shape, generator=generator)
+        noised = (1 - s) * source + s * eps
+        shifted = noised + (z - source)
+        t = t_source = torch.full((B,), s)
+        if cond is not None:
+            shifted = _hold(shifted, cond, eps, s, s, False)
+            t_source = torch.full(cond.token_clean.shape, s)
+            t = torch.where(cond.token_clean, 0.0, t_source)
+        v_c, v_u, v_source = model(torch.cat([shifted, shifted, noised]), torch.cat([t, t, t_source]),
+                                   _cat(_cat(text, uncond), uncond)).chunk(3)
+        z = z + (s_next - s) * (v_u + guidance * (v_c - v_u) - v_source)
+        if cond is not None:
+            z = torch.where(cond.clean, cond.latents, z)
+        if callback is not None:
+            callback(StepInfo(i + 1, steps, s_next, z, z))
+    return z
 
 
 def _hold(x, cond: LatentConditions, noise, gate: float, sigma: float, replacement: bool):

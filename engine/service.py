@@ -43,13 +43,14 @@ from engine import defaults
 from engine.errors import InputError
 from engine.pipeline import BUNDLED_MODEL, DTYPES, WorldPipeline
 from engine.provenance.record import FrameRange, Generation, ProvenanceRecord
-from engine.sampler import Cancelled, StepInfo, sample
+from engine.sampler import Cancelled, StepInfo, edit, sample
 
 ASPECTS = NATIVE_CANVASES  # native canvases (width, height)
 BASE_FPS = 8.0
 WINDOW_FRAMES = 17  # frames per window at the base rate: the 16 of training plus one, so a 2-second take at 24 fps (whose last frame needs base frame 16) is one window
 OVERLAP_FRAMES = 4  # frames of the previous window held clean in the next one
 MIN_LOOP_SECONDS = 1.0
+REMIX_METHODS = ("flowedit", "sdedit")
 MAX_SECONDS = 600.0
 MAX_SIDE = 512
 
@@ -71,7 +72,8 @@ class GenerateRequest:
     loop: bool = False
     conditions: list = dataclasses.field(default_factory=list)
     init_video: np.ndarray | None = None  # remix: start from this video (uint8 F, H, W, 3 at base rate)
-    strength: float = 1.0  # remix: how much of the schedule to run (1 = ignore the init video)
+    strength: float = 1.0  # remix: the noise level the remix starts from (1: a new take, the init video ignored)
+    remix_method: str = defaults.REMIX_METHOD  # "flowedit" or "sdedit" (engine.sampler.edit / sample)
     literal: bool = False  # give the model the prompt as written, not as its prompt reader reads it
 
     def canvas(self) -> tuple[int, int]:
@@ -116,6 +118,8 @@ class GenerateRequest:
             raise InputError(f"churn must be between 0 and 1, got {self.churn}")
         if self.init_video is not None:
             check_strength(self.strength)
+            if self.remix_method not in REMIX_METHODS:
+                raise InputError(f"remix method {self.remix_method!r} is unknown; allowed: {', '.join(REMIX_METHODS)}")
         for c in self.conditions:
             check_strength(c.strength, "condition strength")
         self.canvas(), self.duration()
@@ -230,13 +234,22 @@ class Engine:
                 self._read.pop(next(iter(self._read)))
         return self._read[prompt]
 
+    @staticmethod
+    def remix_method(req: GenerateRequest) -> str | None:
+        """How a remix is made: the request's method, but sampling (SDEdit) where the request also
+        holds conditions or loops (flowedit edits a whole clip, nothing held) and at strength 1 (a new
+        take from the prompt alone, whichever the method); None when not a remix."""
+        if req.init_video is None:
+            return None
+        return req.remix_method if not req.conditions and not req.loop and req.strength < 1.0 else "sdedit"
+
     def settings(self, req: GenerateRequest) -> dict:
         d = {f.name: getattr(req, f.name) for f in dataclasses.fields(req) if f.name not in ("conditions", "init_video")}
         w, h = req.canvas()
         d.update(read_as=self.model_prompt(req.prompt, req.literal))
         d.update(width=w, height=h, base_fps=BASE_FPS, model=self.pipe.name, dtype=self.dtype,
                  device=self.device, conditions=[_describe(c) for c in req.conditions],
-                 remix=req.init_video is not None,
+                 remix=req.init_video is not None, remix_method=self.remix_method(req),
                  conditioning="native" if getattr(self.pipe, "per_token_timesteps", True) else "replacement")
         return d
 
@@ -247,6 +260,7 @@ class Engine:
             s["churn"] = req.churn
         if req.init_video is not None:
             s["strength"] = req.strength
+            s["remix_method"] = self.remix_method(req)
         read_as = self.model_prompt(req.prompt, req.literal)
         if read_as != req.prompt:
             s["read_as"] = read_as
@@ -324,7 +338,8 @@ class Engine:
             windows.append(_seam_window(_loop_period(req), r))
         init = None if req.init_video is None else _pad_frames(fit_frames(req.init_video, width, height), n)
         replacement = not getattr(pipe, "per_token_timesteps", True)
-        return Job(req, pipe, width, height, n, r, pt, text, uncond, guidance, windows, init, replacement)
+        return Job(req, pipe, width, height, n, r, pt, text, uncond, guidance, windows, init, replacement,
+                   self.remix_method(req) == "flowedit")
 
     def render_window(self, job: "Job", wi: int, idx: np.ndarray, win: WindowKnowledge,
                       generator: torch.Generator, progress: ProgressFn | None):
@@ -350,9 +365,14 @@ class Engine:
         # 6. Denoise
         cancelled = False
         try:
-            z = sample(pipe.model_fn, pipe.make_scheduler(), noise, job.text, job.uncond, steps=req.steps,
-                       guidance=job.guidance, cond=cond, start_latents=start, strength=req.strength,
-                       replacement=job.replacement, callback=on_step, churn=req.churn, generator=generator)
+            if job.edit:
+                z = edit(pipe.model_fn, pipe.make_scheduler(), start, job.text, job.uncond, steps=req.steps,
+                         guidance=job.guidance, strength=req.strength, generator=generator, cond=cond,
+                         callback=on_step)
+            else:
+                z = sample(pipe.model_fn, pipe.make_scheduler(), noise, job.text, job.uncond, steps=req.steps,
+                           guidance=job.guidance, cond=cond, start_latents=start, strength=req.strength,
+                           replacement=job.replacement, callback=on_step, churn=req.churn, generator=generator)
         except Cancelled as c:
             cancelled, z = True, c.latents
             if z is None:
@@ -377,6 +397,7 @@ class Job:
     windows: list  # [(frame indices, frames to hold or None: those already made)]
     init: np.ndarray | None
     replacement: bool
+    edit: bool = False  # a flowedit remix (engine.sampler.edit) rather than sampling
 
 
 # --------------------------------------------------------------------------

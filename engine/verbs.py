@@ -63,13 +63,13 @@ MAX_SPAN_FRAMES = 4800  # 10 minutes at the base rate
 
 def animate(engine, image, prompt: str, *, seconds: float = 2.0, fps: float = 24.0, seed: int = 0,
             steps: int = defaults.STEPS, guidance: float = defaults.GUIDANCE, aspect: str | None = None,
-            progress: ProgressFn | None = None) -> Result:
+            progress: ProgressFn | None = None, literal: bool = False) -> Result:
     """Animate a still: frame 0 is the image (fitted to the canvas), the rest follows the prompt.
     `image`: uint8 (H, W, 3) array, a PIL image or a path. The output is the native canvas of
     `aspect` (default: the image's nearest of 1:1, 16:9, 9:16)."""
     img = load_image(image)
     req = GenerateRequest(prompt, seconds=seconds, fps=fps, aspect=aspect or nearest_aspect(img.shape[1], img.shape[0]),
-                          seed=seed, steps=steps, guidance=guidance, conditions=[ImageCondition(img, 0)])
+                          seed=seed, steps=steps, guidance=guidance, conditions=[ImageCondition(img, 0)], literal=literal)
     result = engine.generate(req, progress)
     result.settings.update(verb="animate", image=str(image) if isinstance(image, (str, Path)) else None)
     return result
@@ -77,7 +77,7 @@ def animate(engine, image, prompt: str, *, seconds: float = 2.0, fps: float = 24
 
 def extend(engine, video: Video, *, seconds: float, backward: bool = False, prompt: str = "", seed: int = 0,
            steps: int = defaults.STEPS, guidance: float = defaults.EXTEND_GUIDANCE,
-           progress: ProgressFn | None = None) -> Result:
+           progress: ProgressFn | None = None, literal: bool = False) -> Result:
     """The whole clip with `seconds` of new footage after its end (or before its start with
     `backward`), at the input's frame rate and size; the original frames are untouched."""
     video = _check_video(video)
@@ -87,10 +87,10 @@ def extend(engine, video: Video, *, seconds: float, backward: bool = False, prom
     clip = _Clip.of(video)
     if backward:
         t = clip.times[0] - np.arange(count, 0, -1) / rate
-        span = _span(engine, clip, None, clip.times[0], t, prompt, seed, steps, guidance, progress)
+        span = _span(engine, clip, None, clip.times[0], t, prompt, seed, steps, guidance, progress, literal=literal)
     else:
         t = clip.times[-1] + np.arange(1, count + 1) / rate
-        span = _span(engine, clip, clip.times[-1], None, t, prompt, seed, steps, guidance, progress)
+        span = _span(engine, clip, clip.times[-1], None, t, prompt, seed, steps, guidance, progress, literal=literal)
     if span.cancelled:
         return _unchanged(video, span, "extend")
     cam = _camera(video)
@@ -102,7 +102,8 @@ def extend(engine, video: Video, *, seconds: float, backward: bool = False, prom
 
 
 def fill(engine, video: Video, ranges=None, *, prompt: str = "", seed: int = 0, steps: int = defaults.STEPS,
-         guidance: float = defaults.GUIDANCE, method: str = "auto", progress: ProgressFn | None = None) -> Result:
+         guidance: float = defaults.GUIDANCE, method: str = "auto", progress: ProgressFn | None = None,
+         literal: bool = False) -> Result:
     """Frames A..B (inclusive, 0-based; `ranges` = [(A, B), ...]) remade from the frames around
     them; `ranges=None` fills what `detect_bad_frames` finds (and inserts dropped frames).
     `method`: "auto" (flow for short gaps it can bridge, the model otherwise), "generate" or
@@ -143,7 +144,7 @@ def fill(engine, video: Video, ranges=None, *, prompt: str = "", seed: int = 0, 
             new = resample(np.stack([frames[a - 1], frames[b + 1]]), [t_a, t_b], times[a:b + 1])[0]
             rec = ProvenanceRecord.uniform("interpolated", b - a + 1, rate, details={"method": "flow", "confidence": flow})
         else:
-            span = _span(engine, clip, t_a, t_b, times[a:b + 1], prompt, seed, steps, guidance, part)
+            span = _span(engine, clip, t_a, t_b, times[a:b + 1], prompt, seed, steps, guidance, part, literal=literal)
             if span.cancelled:
                 return _unchanged(video, span, "fill")
             new, rec = span.frames, span.record(rate)
@@ -163,7 +164,7 @@ def fill(engine, video: Video, ranges=None, *, prompt: str = "", seed: int = 0, 
 
 
 def bridge(engine, a: Video, b: Video, *, seconds: float, prompt: str = "", seed: int = 0, steps: int = defaults.STEPS,
-           guidance: float = defaults.GUIDANCE, progress: ProgressFn | None = None) -> Result:
+           guidance: float = defaults.GUIDANCE, progress: ProgressFn | None = None, literal: bool = False) -> Result:
     """A transition `seconds` long (at a's frame rate and size) that starts at a's last frame and
     ends at b's first frame (b is fitted to a's size). Cut a[:-1] + bridge + b[1:] to join them."""
     a, b = _check_video(a), _check_video(b)
@@ -176,7 +177,7 @@ def bridge(engine, a: Video, b: Video, *, seconds: float, prompt: str = "", seed
     clip = _Clip(np.concatenate([a.frames, b_frames]),
                  np.concatenate([a.timestamps - a.timestamps[-1], b.timestamps - b.timestamps[0] + end]))
     span = _span(engine, clip, 0.0, end, np.arange(1, count) / rate, prompt, seed, steps, guidance, progress,
-                 model_kind="transition")
+                 model_kind="transition", literal=literal)
     if span.cancelled:
         return _unchanged(a, span, "bridge")
     frames = np.concatenate([a.frames[-1:], span.frames, b_frames[:1]])
@@ -188,21 +189,24 @@ def bridge(engine, a: Video, b: Video, *, seconds: float, prompt: str = "", seed
 
 
 def remix(engine, video: Video, prompt: str, *, strength: float, seed: int = 0, steps: int = defaults.STEPS,
-          guidance: float = defaults.GUIDANCE, progress: ProgressFn | None = None) -> Result:
-    """Video to video (SDEdit): the clip noised to `strength` in (0, 1] and denoised toward the
-    prompt, so layout and motion stay and what the prompt changes changes. Input size and rate."""
+          guidance: float = defaults.REMIX_GUIDANCE, method: str = defaults.REMIX_METHOD,
+          progress: ProgressFn | None = None, literal: bool = False) -> Result:
+    """Video to video from noise level `strength` in (0, 1] toward the prompt, so layout and motion
+    stay and what the prompt changes changes. `method`: "flowedit" (the default: the input is moved
+    by the difference the prompt makes, engine.sampler.edit) or "sdedit" (the input noised to
+    `strength`, then sampled). Input size and rate."""
     video = _check_video(video)
     check_strength(strength)
     if not prompt or not prompt.strip():
         raise InputError("remix needs a prompt saying what to change, e.g. 'a blue ball rolls to the right'")
     clip, grid = _Clip.of(video), _whole_grid(engine, video)
     req = _request(engine, prompt, len(grid), video.size, seed, steps, guidance,
-                   init_video=clip.at(grid), strength=strength)
-    return _whole(engine, video, req, grid, progress, "remix", {"strength": strength})
+                   init_video=clip.at(grid), strength=strength, remix_method=method, literal=literal)
+    return _whole(engine, video, req, grid, progress, "remix", {"strength": strength, "method": method})
 
 
 def inpaint(engine, video: Video, mask, prompt: str, *, invert: bool = False, seed: int = 0, steps: int = defaults.STEPS,
-            guidance: float = defaults.GUIDANCE, progress: ProgressFn | None = None) -> Result:
+            guidance: float = defaults.GUIDANCE, progress: ProgressFn | None = None, literal: bool = False) -> Result:
     """Repaint the white region of `mask` (bool or grey image, the video's size or aspect) in
     every frame and keep the rest exactly; `invert=True` repaints the rest (outpaint)."""
     video = _check_video(video)
@@ -211,7 +215,7 @@ def inpaint(engine, video: Video, mask, prompt: str, *, invert: bool = False, se
     region = mask_region(mask, *video.size, invert=invert)
     clip, grid = _Clip.of(video), _whole_grid(engine, video)
     req = _request(engine, prompt, len(grid), video.size, seed, steps, guidance,
-                   conditions=[MaskCondition(clip.at(grid), region)])
+                   conditions=[MaskCondition(clip.at(grid), region)], literal=literal)
     return _whole(engine, video, req, grid, progress, "inpaint", {"region": "outside mask" if invert else "mask",
                                                                   "pixels": int(region.sum())}, region)
 
@@ -427,7 +431,7 @@ class _Span:
 
 
 def _span(engine, clip: _Clip, t_a, t_b, out_times, prompt, seed, steps, guidance, progress,
-          model_kind: str = "generated") -> _Span:
+          model_kind: str = "generated", literal: bool = False) -> _Span:
     """Make the frames at `out_times`, which lie after `t_a` and before `t_b` (either may be None:
     extend), from the footage in `clip` around them."""
     r = engine.temporal_ratio
@@ -464,7 +468,7 @@ def _span(engine, clip: _Clip, t_a, t_b, out_times, prompt, seed, steps, guidanc
     footage = clip.at(times[held])
     W, H = clip.frames.shape[2], clip.frames.shape[1]
     conditions = [ClipCondition(f, a) for f, (a, b) in _split(footage, held)]
-    req = _request(engine, prompt, n, (W, H), seed, steps, guidance, conditions=conditions)
+    req = _request(engine, prompt, n, (W, H), seed, steps, guidance, conditions=conditions, literal=literal)
     result = engine.generate(req, progress)
     grid = np.zeros((n, H, W, 3), np.uint8)
     grid[held] = footage

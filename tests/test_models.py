@@ -6,7 +6,7 @@ import torch
 from engine.conditioning import ImageCondition, WindowKnowledge, build_latent_conditions
 from engine.models.dit import PRESETS, SpacetimeDiT
 from engine.models.vae import VideoVAE
-from engine.sampler import Cancelled, LatentConditions, sample
+from engine.sampler import Cancelled, LatentConditions, edit, sample
 from engine.pipeline import WorldPipeline
 
 
@@ -271,6 +271,49 @@ def test_two_frame_tokens_hold_whole_tokens_natively_and_partial_ones_by_replace
     assert torch.equal(out[:, :, :3], known[:, :, :3])
     assert not torch.equal(out[:, :, 3], known[:, :, 3])
     assert all(t.dim() == 2 and (t[:, 0] == 0).all() and (t[:, 1:] > 0).all() for t in seen)
+
+
+def test_edit_leaves_the_source_where_the_prompt_makes_no_difference():
+    """engine.sampler.edit moves the source by the difference the prompt makes: a model blind to the
+    prompt gives back the source (to rounding); a real one changes it, the same way for the same seed, and
+    less from a lower strength."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    m = tiny_dit()
+    source = torch.randn(1, 4, 3, 4, 4, generator=torch.Generator().manual_seed(3))
+    uncond = (torch.zeros(1, 5, 384), torch.ones(1, 5, dtype=torch.bool), torch.zeros(1, 384))
+    blind = lambda x, t, text: _model_fn(m)(x, t, tuple(torch.zeros_like(p) for p in text))  # noqa: E731
+
+    def run(fn, strength=0.6, seed=0):
+        return edit(fn, FlowMatchEulerDiscreteScheduler(shift=2.0), source, _text(), uncond, steps=6, guidance=5.0,
+                    strength=strength, generator=torch.Generator().manual_seed(seed))
+
+    assert torch.allclose(run(blind), source, atol=1e-5)  # to rounding: batch rows may differ in the last bit
+    a = run(_model_fn(m))
+    assert torch.equal(a, run(_model_fn(m))) and not torch.allclose(a, source)
+    assert not torch.equal(a, run(_model_fn(m), seed=1))
+    assert (run(_model_fn(m), strength=0.3) - source).norm() < (a - source).norm()
+
+
+def test_edit_keeps_held_latents_exactly():
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    m = tiny_dit()
+    shape = (1, 4, 3, 4, 4)
+    known = torch.randn(shape, generator=torch.Generator().manual_seed(5))
+    win = WindowKnowledge.empty(3, 32, 32)
+    win.known_frames[0] = True
+    cond = build_latent_conditions(known, win, 1, 8, (1, 4, 4))
+    seen = []
+
+    def fn(x, t, text):
+        seen.append(t.clone())
+        return _model_fn(m)(x, t, text)
+
+    out = edit(fn, FlowMatchEulerDiscreteScheduler(shift=2.0), torch.randn(shape), _text(), _text(), steps=4,
+               guidance=3.0, strength=0.7, generator=torch.Generator().manual_seed(0), cond=cond)
+    assert torch.equal(out[:, :, 0], known[:, :, 0])
+    assert all(t.shape == (3, 3) and (t[:2, 0] == 0).all() and (t[2] > 0).all() for t in seen)
 
 
 def test_callback_can_cancel_within_one_step():

@@ -185,6 +185,23 @@ def test_remix_strength_one_is_plain_generation(engine, clip):
             verbs.remix(engine, video, "x", strength=s)
 
 
+def test_remix_methods(engine, clip):
+    """flowedit (the default) and sdedit are different edits of the same clip, each recorded; a
+    remix that also holds frames or loops samples, and an unknown method is refused."""
+    video = Video.from_frames(clip, BASE_FPS)
+    a = verbs.remix(engine, video, "a blue ball", strength=0.6, seed=3, **FAST)
+    b = verbs.remix(engine, video, "a blue ball", strength=0.6, seed=3, method="sdedit", **FAST)
+    assert a.settings["remix_method"] == "flowedit" and b.settings["remix_method"] == "sdedit"
+    assert a.record.ranges[0].generation.settings["remix_method"] == "flowedit"
+    assert np.array_equal(a.frames, verbs.remix(engine, video, "a blue ball", strength=0.6, seed=3, **FAST).frames)
+    assert not np.array_equal(a.frames, b.frames)
+    req = GenerateRequest("a blue ball", frames=16, fps=BASE_FPS, width=128, height=128, init_video=clip,
+                          strength=0.6, loop=True, **FAST)
+    assert engine.generate(req).settings["remix_method"] == "sdedit"
+    with pytest.raises(InputError, match="remix method 'magic' is unknown; allowed: flowedit, sdedit"):
+        verbs.remix(engine, video, "a blue ball", strength=0.6, method="magic")
+
+
 def test_inpaint_and_outpaint_leave_the_rest_exact(engine, clip):
     video = Video.from_frames(np.concatenate([clip, clip[:8]]), 24)  # 24 fps: in-betweens too
     mask = np.zeros((128, 128), bool)
@@ -318,6 +335,9 @@ def test_cli_verbs_write_frames_and_a_sidecar(tiny_model, files, args):
     assert digest(files) == before  # inputs untouched
     if args[0] == "extend":  # a continuation's own default: the motion is in the held frames
         assert side["settings"]["guidance"] == defaults.EXTEND_GUIDANCE
+    elif args[0] == "remix":  # an edit's own default, and its method recorded
+        assert side["settings"]["guidance"] == defaults.REMIX_GUIDANCE
+        assert side["settings"]["remix_method"] == side["settings"]["method"] == defaults.REMIX_METHOD
     elif "guidance" in side["settings"]:  # (a fill that found nothing ran no model)
         assert side["settings"]["guidance"] == defaults.GUIDANCE
 

@@ -1,7 +1,7 @@
 """`python -m engine animate`: animate a still; frame 0 is the image (CLI.md)."""
 from __future__ import annotations
 
-from engine.cli.common import (add_output_options, check_prompt, make_engine, need, progress_printer,
+from engine.cli.common import (add_literal_option, add_output_options, check_prompt, make_engine, need, progress_printer,
                                write_result)
 from engine.errors import InputError
 
@@ -14,6 +14,7 @@ def register(sub):
     p.add_argument("--aspect", default=None, help="1:1, 16:9 or 9:16 (default: the nearest to the image's)")
     p.add_argument("--negative", default="", help="what to steer away from")
     add_output_options(p, "animate.mp4")
+    add_literal_option(p)
     p.set_defaults(func=run)
 
 
@@ -32,6 +33,6 @@ def run(args) -> int:
     engine = make_engine(args)
     result = verbs.animate(engine, image, args.prompt, seconds=args.seconds, fps=args.fps, seed=args.seed,
                            steps=args.steps, guidance=args.guidance, aspect=args.aspect,
-                           progress=progress_printer(args.quiet))
+                           progress=progress_printer(args.quiet), literal=args.literal)
     write_result(result, args.out, args, decision)
     return 0

@@ -23,5 +23,5 @@ def run(args) -> int:
     decision = check_before_work(args, args.src, args.dst, prompt=args.prompt)
     engine = make_engine(args)
     result = verbs.bridge(engine, a, b, seconds=args.seconds, prompt=args.prompt, seed=args.seed, steps=args.steps,
-                          guidance=args.guidance, progress=progress_printer(args.quiet))
+                          guidance=args.guidance, progress=progress_printer(args.quiet), literal=args.literal)
     return finish(result, args, decision)

@@ -32,6 +32,8 @@ def register(sub):
     p.add_argument("--truth", choices=["render", "vae"], default=None,
                    help="score the cases' own scenes instead of the model's clips: 'render' is what a perfect "
                         "model would score, 'vae' the same clips through the model's VAE (the metrics' ceilings)")
+    p.add_argument("--remix-method", choices=["flowedit", "sdedit"], default=defaults.REMIX_METHOD,
+                   help=f"with --verbs: how remix is made (default {defaults.REMIX_METHOD})")
     p.add_argument("--verbs", type=int, nargs="?", const=8, default=None, metavar="N",
                    help="instead: the editing verbs' conditioning metrics on N world cases (default 8)")
     p.set_defaults(func=run)
@@ -76,7 +78,8 @@ def run_verbs(engine, args) -> int:
         sys.stderr.write(f"\r{i}/{n} verb cases")
         sys.stderr.flush()
 
-    report = evaluate_verbs(engine, n=args.verbs, steps_=args.steps, guidance=args.guidance, progress=show)
+    report = evaluate_verbs(engine, n=args.verbs, steps_=args.steps, guidance=args.guidance, progress=show,
+                            literal=args.literal, remix_method=args.remix_method)
     sys.stderr.write("\n")
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1) + "\n")

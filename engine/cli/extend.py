@@ -25,5 +25,5 @@ def run(args) -> int:
     engine = make_engine(args)
     result = verbs.extend(engine, video, seconds=args.seconds, backward=args.backward, prompt=args.prompt,
                           seed=args.seed, steps=args.steps, guidance=args.guidance,
-                          progress=progress_printer(args.quiet))
+                          progress=progress_printer(args.quiet), literal=args.literal)
     return finish(result, args, decision)

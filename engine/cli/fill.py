@@ -39,5 +39,6 @@ def run(args) -> int:
             print("found nothing to fill; writing the clip unchanged", file=sys.stderr)
     engine = make_engine(args)
     result = verbs.fill(engine, video, ranges, prompt=args.prompt, seed=args.seed, steps=args.steps,
-                        guidance=args.guidance, method=args.method, progress=progress_printer(args.quiet))
+                        guidance=args.guidance, method=args.method, progress=progress_printer(args.quiet),
+                        literal=args.literal)
     return finish(result, args, decision)

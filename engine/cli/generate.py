@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from engine.cli.common import (add_output_options, check_prompt, make_engine, note_vocabulary, progress_printer,
+from engine.cli.common import (add_literal_option, add_output_options, check_prompt, make_engine, note_vocabulary, progress_printer,
                                write_result)
 from engine.errors import InputError
 from engine.families.cli import show_preflight, validate
@@ -20,9 +20,7 @@ def register(sub):
     p.add_argument("--width", type=int, default=None, help="custom width, multiple of 16 (with --height)")
     p.add_argument("--height", type=int, default=None, help="custom height, multiple of 16 (with --width)")
     p.add_argument("--loop", action="store_true", help="make the end flow back into the start")
-    p.add_argument("--literal", action="store_true",
-                   help="give the model the prompt as written (by default a world model with a prompt reader is "
-                        "given the prompt in its training wording; the sidecar's settings.read_as says how)")
+    add_literal_option(p)
     p.add_argument("--batch", default=None, help="FILE.jsonl: one job per line with the same keys as the options")
     p.add_argument("--restart", action="store_true",
                    help="start over instead of resuming an unfinished render of --out (OUT.render/)")

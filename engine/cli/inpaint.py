@@ -25,5 +25,5 @@ def run(args) -> int:
     decision = check_before_work(args, args.video, args.mask, prompt=args.prompt)
     engine = make_engine(args)
     result = verbs.inpaint(engine, video, mask, args.prompt, invert=args.invert, seed=args.seed, steps=args.steps,
-                           guidance=args.guidance, progress=progress_printer(args.quiet))
+                           guidance=args.guidance, progress=progress_printer(args.quiet), literal=args.literal)
     return finish(result, args, decision)

@@ -1,6 +1,7 @@
 """`python -m engine remix`: video to video; keep motion and layout, change what the prompt changes."""
 from __future__ import annotations
 
+from engine import defaults
 from engine.cli.common import (add_verb_options, check_before_work, finish, make_engine, need, progress_printer,
                                read_input)
 
@@ -9,7 +10,10 @@ def register(sub):
     p = sub.add_parser("remix", help="video to video at a strength in (0, 1]")
     p.add_argument("--video", help="the clip: a video file or a folder of PNG/JPG frames")
     p.add_argument("--strength", type=float, help="0 < X <= 1: how far from the input (0.6 keeps layout and motion)")
-    add_verb_options(p, "remix.mp4", "what the remixed clip shows (required)")
+    p.add_argument("--method", choices=["flowedit", "sdedit"], default=defaults.REMIX_METHOD,
+                   help="flowedit: move the clip by the difference the prompt makes (default); "
+                        "sdedit: noise the clip to the strength and denoise it toward the prompt")
+    add_verb_options(p, "remix.mp4", "what the remixed clip shows (required)", guidance=defaults.REMIX_GUIDANCE)
     p.set_defaults(func=run)
 
 
@@ -23,5 +27,6 @@ def run(args) -> int:
     decision = check_before_work(args, args.video, prompt=args.prompt)
     engine = make_engine(args)
     result = verbs.remix(engine, video, args.prompt, strength=args.strength, seed=args.seed, steps=args.steps,
-                         guidance=args.guidance, progress=progress_printer(args.quiet))
+                         guidance=args.guidance, method=args.method, progress=progress_printer(args.quiet),
+                         literal=args.literal)
     return finish(result, args, decision)

@@ -390,6 +390,8 @@ class DiffusersFamily:
                  conditions=[{"type": type(c).__name__, "frame_index": getattr(c, "frame_index", None),
                               "strength": c.strength} for c in req.conditions],
                  remix=req.init_video is not None,
+                 # the families' loops sample: a remix is SDEdit whatever the request asked
+                 remix_method="sdedit" if req.init_video is not None else None,
                  conditioning="native" if self.per_token_timesteps else "replacement")
         return d
 
