@@ -128,16 +128,18 @@ def track_errors(frames: np.ndarray, truth: np.ndarray, colour: str) -> np.ndarr
 # --------------------------------------------------------------------------
 
 def evaluate_verbs(engine, n: int = 8, steps_: int = defaults.STEPS, guidance: float | None = None, progress=None,
-                   literal: bool = False, remix_method: str = defaults.REMIX_METHOD) -> dict:
+                   literal: bool | None = None, remix_method: str = defaults.REMIX_METHOD) -> dict:
     """`guidance`: one scale for every verb; None, each verb at its own default (the engine's,
-    defaults.EXTEND_GUIDANCE for extend and defaults.REMIX_GUIDANCE for remix). `literal`: prompts
-    as written, not as the model's prompt reader reads them."""
+    defaults.EXTEND_GUIDANCE for extend and defaults.REMIX_GUIDANCE for remix). `literal`: True,
+    every prompt as written; False, every prompt as the model's prompt reader reads it; None, each
+    verb's own default (fill and bridge as written, defaults.BETWEEN_LITERAL)."""
     from engine import verbs
     from engine.media import Video
     from engine.service import GenerateRequest
 
     def kw_at(default):
-        return dict(steps=steps_, guidance=default if guidance is None else guidance, literal=literal)
+        return dict(steps=steps_, guidance=default if guidance is None else guidance,
+                    **({} if literal is None else {"literal": literal}))
 
     kw, kw_extend, kw_remix = kw_at(defaults.GUIDANCE), kw_at(defaults.EXTEND_GUIDANCE), kw_at(defaults.REMIX_GUIDANCE)
     rows, t0 = [], time.time()

@@ -103,11 +103,12 @@ def extend(engine, video: Video, *, seconds: float, backward: bool = False, prom
 
 def fill(engine, video: Video, ranges=None, *, prompt: str = "", seed: int = 0, steps: int = defaults.STEPS,
          guidance: float = defaults.GUIDANCE, method: str = "auto", progress: ProgressFn | None = None,
-         literal: bool = False) -> Result:
+         literal: bool = defaults.BETWEEN_LITERAL) -> Result:
     """Frames A..B (inclusive, 0-based; `ranges` = [(A, B), ...]) remade from the frames around
     them; `ranges=None` fills what `detect_bad_frames` finds (and inserts dropped frames).
     `method`: "auto" (flow for short gaps it can bridge, the model otherwise), "generate" or
-    "interpolate" (flow only; a gap at either end of the clip always needs the model)."""
+    "interpolate" (flow only; a gap at either end of the clip always needs the model). The prompt
+    goes to the model as written unless `literal=False` (defaults.BETWEEN_LITERAL)."""
     video = _check_video(video)
     if method not in ("auto", "generate", "interpolate"):
         raise InputError(f"fill method {method!r} is unknown; allowed: auto, generate, interpolate")
@@ -164,9 +165,11 @@ def fill(engine, video: Video, ranges=None, *, prompt: str = "", seed: int = 0, 
 
 
 def bridge(engine, a: Video, b: Video, *, seconds: float, prompt: str = "", seed: int = 0, steps: int = defaults.STEPS,
-           guidance: float = defaults.GUIDANCE, progress: ProgressFn | None = None, literal: bool = False) -> Result:
+           guidance: float = defaults.GUIDANCE, progress: ProgressFn | None = None,
+           literal: bool = defaults.BETWEEN_LITERAL) -> Result:
     """A transition `seconds` long (at a's frame rate and size) that starts at a's last frame and
-    ends at b's first frame (b is fitted to a's size). Cut a[:-1] + bridge + b[1:] to join them."""
+    ends at b's first frame (b is fitted to a's size). Cut a[:-1] + bridge + b[1:] to join them.
+    The prompt goes to the model as written unless `literal=False` (defaults.BETWEEN_LITERAL)."""
     a, b = _check_video(a), _check_video(b)
     _check_seconds(seconds)
     rate = float(a.fps)

@@ -340,6 +340,17 @@ def test_cli_verbs_write_frames_and_a_sidecar(tiny_model, files, args):
         assert side["settings"]["remix_method"] == side["settings"]["method"] == defaults.REMIX_METHOD
     elif "guidance" in side["settings"]:  # (a fill that found nothing ran no model)
         assert side["settings"]["guidance"] == defaults.GUIDANCE
+    if "literal" in side["settings"]:  # between footage the prompt goes as written; elsewhere as read
+        assert side["settings"]["literal"] is (args[0] in ("fill", "bridge"))
+
+
+def test_cli_read_and_literal_flip_the_verbs_default(tiny_model, files):
+    for verb, flag, literal in (("bridge", "--read", False), ("extend", "--literal", True)):
+        out = files / f"out-{verb}"
+        args = ["--from", f"{files}/in.mp4", "--to", f"{files}/in.mp4"] if verb == "bridge" else \
+            ["--video", f"{files}/in.mp4"]
+        assert run_cli(tiny_model, verb, *args, "--seconds", "1", flag, "--out", f"{out}/") == 0
+        assert json.loads((out / "tenku.json").read_text())["settings"]["literal"] is literal
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -1,6 +1,7 @@
 """`python -m engine bridge`: a transition from the end of one clip to the start of another (CLI.md)."""
 from __future__ import annotations
 
+from engine import defaults
 from engine.cli.common import (add_verb_options, check_before_work, finish, make_engine, need, progress_printer,
                                read_input)
 
@@ -10,7 +11,7 @@ def register(sub):
     p.add_argument("--from", dest="src", help="the clip to leave (its last frame starts the bridge)")
     p.add_argument("--to", dest="dst", help="the clip to reach (its first frame ends the bridge)")
     p.add_argument("--seconds", type=float, help="length of the transition")
-    add_verb_options(p, "bridge.mp4")
+    add_verb_options(p, "bridge.mp4", literal=defaults.BETWEEN_LITERAL)
     p.set_defaults(func=run)
 
 

@@ -145,19 +145,26 @@ def write_result(result, out: str, args, decision=None, extra: dict | None = Non
 # Video verbs (extend, fill, bridge, remix, inpaint): inputs checked before the model loads
 # --------------------------------------------------------------------------
 
-def add_literal_option(p):
+def add_literal_option(p, literal: bool = False):
+    """--literal, or for verbs that give the model the prompt as written by default (`literal`), --read."""
+    if literal:
+        p.add_argument("--read", dest="literal", action="store_false",
+                       help="give the model the prompt as its prompt reader reads it (this verb gives it as written "
+                            "by default: the footage on both sides says what is there)")
+        p.set_defaults(literal=True)
+        return
     p.add_argument("--literal", action="store_true",
                    help="give the model the prompt as written (by default a world model with a prompt reader is "
                         "given the prompt in its training wording; the sidecar's settings.read_as says how)")
 
 
 def add_verb_options(p, default_out: str, prompt_help: str = "what the new frames show (optional)",
-                     guidance: float = defaults.GUIDANCE):
+                     guidance: float = defaults.GUIDANCE, literal: bool = False):
     """The common options; --fps defaults to the input's own rate for verbs that take video."""
     add_output_options(p, default_out, guidance)
     p.set_defaults(fps=None)
     p.add_argument("--prompt", default="", help=prompt_help)
-    add_literal_option(p)
+    add_literal_option(p, literal)
 
 
 def need(value, option: str, what: str):

@@ -79,7 +79,7 @@ def run_verbs(engine, args) -> int:
         sys.stderr.flush()
 
     report = evaluate_verbs(engine, n=args.verbs, steps_=args.steps, guidance=args.guidance, progress=show,
-                            literal=args.literal, remix_method=args.remix_method)
+                            literal=True if args.literal else None, remix_method=args.remix_method)
     sys.stderr.write("\n")
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1) + "\n")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 
+from engine import defaults
 from engine.cli.common import (add_verb_options, check_before_work, finish, make_engine, need, progress_printer,
                                read_input)
 from engine.errors import InputError
@@ -15,7 +16,7 @@ def register(sub):
     p.add_argument("--auto", action="store_true", help="find dropped, duplicated, frozen or black frames and fill them")
     p.add_argument("--method", default="auto", choices=["auto", "generate", "interpolate"],
                    help="auto: optical flow for short gaps it can bridge, the model otherwise (default auto)")
-    add_verb_options(p, "fill.mp4")
+    add_verb_options(p, "fill.mp4", literal=defaults.BETWEEN_LITERAL)
     p.set_defaults(func=run)
 
 
