@@ -87,6 +87,8 @@ def page(studio):
         pg.problems = []
         pg.on("console", lambda m: m.type in ("error", "warning") and pg.problems.append(f"console {m.type}: {m.text}"))
         pg.on("pageerror", lambda e: pg.problems.append(f"page error: {e}"))
+        pg.joins = []  # every event the page sends the server
+        pg.on("request", lambda r: "/queue/join" in r.url and pg.joins.append(r.post_data))
         pg.set_default_timeout(STEP)
         pg.goto(studio.url)
         pg.wait_for_selector("#new-project")
@@ -150,6 +152,13 @@ def test_project_three_shots_render_and_promote(studio, page):
     # Opening the project redraws the storyboard in its own event: wait for it, or under load that redraw can
     # land after "Add shot" and reset the shot being edited (the once-in-three #shot-msg timeout).
     says(page, "shot-cards", "No shots yet")
+    # An idle page sends nothing. (Gradio 6's default trigger mode for .change, "always_last", re-fired the five
+    # listeners of the project picker in a cycle, about ten events a second for as long as the page was open,
+    # and a click could wait behind them for ever.)
+    page.wait_for_timeout(1500)
+    sent = len(page.joins)
+    page.wait_for_timeout(2000)
+    assert len(page.joins) == sent, f"an idle page sent {len(page.joins) - sent} events in 2 s: {page.joins[-3:]}"
     for i, prompt in enumerate(PROMPTS):
         add_shot(page, i + 1)
         type_into(page, "shot-prompt", prompt)

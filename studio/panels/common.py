@@ -12,6 +12,11 @@ from engine.errors import InputError
 log = logging.getLogger("tenku.studio")
 KIND_NAMES = {"C": "camera", "G": "generated", "I": "interpolated", "P": "inpainted", "T": "transition"}
 
+# Every listener on the project picker's .change runs once per change. Gradio 6's default for .change,
+# "always_last", re-fired the picker's five listeners (storyboard, scene, timeline, fill, queue) in a cycle:
+# about ten events a second for as long as a page was open, and a click could wait behind them for ever.
+ON_PROJECT = dict(trigger_mode="multiple")
+
 
 def err(text: str) -> str:
     return f"⚠️ {text}"

@@ -17,7 +17,7 @@ from engine.errors import InputError
 from engine.provenance import ProvenanceRecord
 from studio import jobs
 from studio.jobs import call_verb, parse_ranges, save_take, take_record
-from studio.panels.common import err, guarded, message, need_project, ok, strip_html, use_on_timeline
+from studio.panels.common import ON_PROJECT, err, guarded, message, need_project, ok, strip_html, use_on_timeline
 
 VIDEO_TYPES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 _CACHE: OrderedDict = OrderedDict()  # take or preview id -> decoded frames, the clips being scrubbed
@@ -288,7 +288,7 @@ def listen(studio, demo):
                                                "Apply → new take or Discard")
 
     ui["project"].change(lambda pid: gr.update(choices=take_choices(studio, pid), value=None), [ui["project"]],
-                         [ui["fill_source"]], api_name="fill_takes", show_progress="hidden")
+                         [ui["fill_source"]], api_name="fill_takes", show_progress="hidden", **ON_PROJECT)
     ui["fill_upload"].upload(upload, [ui["project"], ui["fill_upload"]], [*loaded, ui["fill_msg"]],
                              api_name="upload_clip").then(lambda: None, None, [ui["fill_upload"]],
                                                           api_visibility="private", show_progress="hidden").then(

@@ -6,7 +6,7 @@ import time
 
 import gradio as gr
 
-from studio.panels.common import guarded, message, ok
+from studio.panels.common import ON_PROJECT, guarded, message, ok
 
 HEADERS = ["job", "kind", "what", "status", "%", "stage"]
 POLL_S = 0.4
@@ -100,4 +100,4 @@ def listen(studio, demo):
                               concurrency_limit=WATCHERS, show_progress="hidden")
     # A page opened after a restart follows the jobs the studio resumed.
     ui["project"].change(watch_fn, ins, outs, api_visibility="private", concurrency_id="engine",
-                         concurrency_limit=WATCHERS, show_progress="hidden")
+                         concurrency_limit=WATCHERS, show_progress="hidden", **ON_PROJECT)

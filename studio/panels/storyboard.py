@@ -17,7 +17,8 @@ from engine.errors import InputError
 from engine.service import ASPECTS
 from studio import scene as scenes
 from studio.jobs import shot_request, take_record
-from studio.panels.common import esc, footage_name, guarded, message, need_project, ok, use_on_timeline
+from studio.panels.common import (ON_PROJECT, esc, footage_name, guarded, message, need_project, ok,
+                                  use_on_timeline)
 
 CAMERA_WORDS = ["", "static camera", "the camera pans left", "the camera pans right", "the camera zooms in",
                 "the camera zooms out"]
@@ -428,7 +429,7 @@ def listen(studio, demo):
         return dep
 
     ui["project"].change(on_project, [ui["project"]], [*view, ui["shot_msg"]], api_name="storyboard",
-                         show_progress="hidden")
+                         show_progress="hidden", **ON_PROJECT)
     ui["shot"].input(select_shot, [ui["project"], ui["shot"]], [*view, ui["shot_msg"]], api_name="select_shot")
     # Needs the browser's click data, so it is not an API endpoint; `choose_take` and `select_take` are.
     ui["cards"].click(card_click, [ui["project"], ui["shot"]], [*view, ui["cards_msg"]], api_visibility="private",
@@ -448,7 +449,7 @@ def listen(studio, demo):
     after(ui["render_all"].click(render_all, [ui["project"], ui["model"]], [ui["cards"], ui["shot_msg"]],
                                  api_name="render_all"))
     # cast and scene
-    ui["project"].change(*studio.refreshers["scene"], api_name="scene", show_progress="hidden")
+    ui["project"].change(*studio.refreshers["scene"], api_name="scene", show_progress="hidden", **ON_PROJECT)
     cast_out = [ui["cast_table"], ui["cast_name"], ui["cast_desc"], ui["cast_msg"]]
     ui["set_member"].click(set_member, [ui["project"], ui["cast_name"], ui["cast_desc"]], cast_out,
                            api_name="set_cast_member")

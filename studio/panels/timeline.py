@@ -5,7 +5,7 @@ import gradio as gr
 
 from engine.errors import InputError
 from studio import export
-from studio.panels.common import footage_name, guarded, message, need_project, ok
+from studio.panels.common import ON_PROJECT, footage_name, guarded, message, need_project, ok
 from studio.project import TRANSITIONS
 
 HEADERS = ["#", "shot", "take", "frames", "in", "out", "transition in", "seconds"]
@@ -162,7 +162,7 @@ def listen(studio, demo):
         return files, ok(f"exported {', '.join(out)}{note}")
 
     ui["project"].change(on_project, [ui["project"]], [*view, ui["tl_msg"]], api_name="timeline",
-                         show_progress="hidden")
+                         show_progress="hidden", **ON_PROJECT)
     ui["entry"].input(select, [ui["entry"]], [*entry_fields, ui["tl_msg"]], api_name="select_clip")
     ui["clip_up"].click(lambda p, e: move(p, e, -1), [ui["project"], ui["entry"]], [*view, ui["tl_msg"]],
                         api_name="move_clip_earlier")
