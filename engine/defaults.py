@@ -13,10 +13,18 @@ EXTEND_GUIDANCE = 2.0
 # benchmark's (docs/BENCHMARKS.md, session 15): the asked colour in and the old one out at strength
 # 0.6 in 3 cases of 16 with sdedit at guidance 5, in 5 with flowedit at guidance 8 or 12.
 REMIX_METHOD = "flowedit"
+REMIX_METHODS = ("flowedit", "sdedit")
+REMIX_GUIDANCE = 8.0
 # Fill and bridge make frames between footage on both sides, which says what is there and how it
 # moves. Given the prompt as written rather than as the prompt reader reads it (engine.reading:
 # the plainest training wording, which the model follows harder), they keep to the footage better:
 # bridge seams within 1.5x in 7 and 10 of 16 cases (verb benchmark; 16 cases drawn apart) against 2
 # and 7 read; fills on track in 3 and 3 of 16 against 2 and 2 (docs/BENCHMARKS.md, session 15).
 BETWEEN_LITERAL = True
-REMIX_GUIDANCE = 8.0
+
+
+def check_remix_method(method: str) -> None:
+    if method not in REMIX_METHODS:
+        from engine.errors import InputError
+
+        raise InputError(f"remix method {method!r} is unknown; allowed: {', '.join(REMIX_METHODS)}")

@@ -50,7 +50,6 @@ BASE_FPS = 8.0
 WINDOW_FRAMES = 17  # frames per window at the base rate: the 16 of training plus one, so a 2-second take at 24 fps (whose last frame needs base frame 16) is one window
 OVERLAP_FRAMES = 4  # frames of the previous window held clean in the next one
 MIN_LOOP_SECONDS = 1.0
-REMIX_METHODS = ("flowedit", "sdedit")
 MAX_SECONDS = 600.0
 MAX_SIDE = 512
 
@@ -118,8 +117,7 @@ class GenerateRequest:
             raise InputError(f"churn must be between 0 and 1, got {self.churn}")
         if self.init_video is not None:
             check_strength(self.strength)
-            if self.remix_method not in REMIX_METHODS:
-                raise InputError(f"remix method {self.remix_method!r} is unknown; allowed: {', '.join(REMIX_METHODS)}")
+            defaults.check_remix_method(self.remix_method)
         for c in self.conditions:
             check_strength(c.strength, "condition strength")
         self.canvas(), self.duration()

@@ -197,7 +197,8 @@ def remix(engine, video: Video, prompt: str, *, strength: float, seed: int = 0, 
     """Video to video from noise level `strength` in (0, 1] toward the prompt, so layout and motion
     stay and what the prompt changes changes. `method`: "flowedit" (the default: the input is moved
     by the difference the prompt makes, engine.sampler.edit) or "sdedit" (the input noised to
-    `strength`, then sampled). Input size and rate."""
+    `strength`, then sampled; what the real-checkpoint families always do). The method used is in
+    the result's settings["remix_method"]. Input size and rate."""
     video = _check_video(video)
     check_strength(strength)
     if not prompt or not prompt.strip():
@@ -205,7 +206,7 @@ def remix(engine, video: Video, prompt: str, *, strength: float, seed: int = 0, 
     clip, grid = _Clip.of(video), _whole_grid(engine, video)
     req = _request(engine, prompt, len(grid), video.size, seed, steps, guidance,
                    init_video=clip.at(grid), strength=strength, remix_method=method, literal=literal)
-    return _whole(engine, video, req, grid, progress, "remix", {"strength": strength, "method": method})
+    return _whole(engine, video, req, grid, progress, "remix", {"strength": strength})
 
 
 def inpaint(engine, video: Video, mask, prompt: str, *, invert: bool = False, seed: int = 0, steps: int = defaults.STEPS,

@@ -519,6 +519,8 @@ def test_verbs_a_family_cannot_do_fail_before_any_work(folders, families):
             fam.generate(request([ImageCondition(STILL, 0), ImageCondition(LAST, 23)], loop=True, frames=24))
         with pytest.raises(InputError, match="multiple of 32"):
             fam.generate(GenerateRequest(prompt=PROMPT, width=48, height=32))
+        with pytest.raises(InputError, match="remix method 'magic' is unknown; allowed: flowedit, sdedit"):
+            fam.generate(GenerateRequest(prompt=PROMPT, init_video=CLIP[:N], strength=0.5, remix_method="magic"))
     finally:
         fam.transformer.forward, fam.text_encoder.forward = forward, encode
         vars(fam).pop("verbs", None)

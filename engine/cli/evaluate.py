@@ -32,7 +32,7 @@ def register(sub):
     p.add_argument("--truth", choices=["render", "vae"], default=None,
                    help="score the cases' own scenes instead of the model's clips: 'render' is what a perfect "
                         "model would score, 'vae' the same clips through the model's VAE (the metrics' ceilings)")
-    p.add_argument("--remix-method", choices=["flowedit", "sdedit"], default=defaults.REMIX_METHOD,
+    p.add_argument("--remix-method", choices=defaults.REMIX_METHODS, default=defaults.REMIX_METHOD,
                    help=f"with --verbs: how remix is made (default {defaults.REMIX_METHOD})")
     p.add_argument("--verbs", type=int, nargs="?", const=8, default=None, metavar="N",
                    help="instead: the editing verbs' conditioning metrics on N world cases (default 8)")

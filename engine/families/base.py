@@ -18,6 +18,7 @@ import torch
 
 from engine.conditioning import (ClipCondition, ImageCondition, MaskCondition, WindowKnowledge,
                                  build_latent_conditions, check_strength, fit_frames, fit_mask)
+from engine import defaults
 from engine.errors import InputError
 from engine.families import VERBS, seam
 from engine.sampler import Cancelled, LatentConditions, StepInfo, sample
@@ -176,6 +177,7 @@ class DiffusersFamily:
             self.check_verb(verb)
         if req.init_video is not None:
             check_strength(req.strength)
+            defaults.check_remix_method(req.remix_method)
         for c in req.conditions:
             check_strength(c.strength, "condition strength")
         if req.loop and any(isinstance(c, MaskCondition) for c in req.conditions):
