@@ -107,13 +107,14 @@ def sample(model: Callable, scheduler, noise: torch.Tensor, text, uncond, *, ste
 @torch.no_grad()
 def edit(model: Callable, scheduler, source: torch.Tensor, text, uncond, *, steps: int, guidance: float,
          strength: float, generator: torch.Generator, cond: LatentConditions | None = None,
-         callback: Callable[[StepInfo], None] | None = None) -> torch.Tensor:
+         replacement: bool = False, callback: Callable[[StepInfo], None] | None = None) -> torch.Tensor:
     """Edit `source` latents (B, C, T, H, W) toward `text`, from noise level `strength` down. At every
     level a fresh noising of the source, shifted by the edit so far, is given to the model with the
-    new prompt (guided), and the unshifted noising with the empty prompt; the edit moves by the
-    difference of the two velocities. Nothing is sampled from noise, so where the prompt asks for
-    nothing new the difference is small and the source stays. `cond`: latents held as they are
-    (frames a previous window already edited), shown to the model as `sample` shows them."""
+    new prompt (guided), and the unshifted noising with `uncond` (the empty prompt unless a negative
+    one is given); the edit moves by the difference of the two velocities. Nothing is sampled from
+    noise, so where the prompt asks for nothing new the difference is small and the source stays.
+    `cond`: latents held as they are (frames a previous window already edited), shown to the model
+    as `sample` shows them (`replacement`: for models without per-token noise levels)."""
     scheduler.set_timesteps(steps)
     sigmas = scheduler.sigmas.tolist()
     first = min(range(steps), key=lambda i: abs(sigmas[i] - strength))
@@ -125,9 +126,10 @@ def edit(model: Callable, scheduler, source: torch.Tensor, text, uncond, *, step
         shifted = noised + (z - source)
         t = t_source = torch.full((B,), s)
         if cond is not None:
-            shifted = _hold(shifted, cond, eps, s, s, False)
-            t_source = torch.full(cond.token_clean.shape, s)
-            t = torch.where(cond.token_clean, 0.0, t_source)
+            shifted = _hold(shifted, cond, eps, s, s, replacement)
+            if not replacement:
+                t_source = torch.full(cond.token_clean.shape, s)
+                t = torch.where(cond.token_clean, 0.0, t_source)
         v_c, v_u, v_source = model(torch.cat([shifted, shifted, noised]), torch.cat([t, t, t_source]),
                                    _cat(_cat(text, uncond), uncond)).chunk(3)
         z = z + (s_next - s) * (v_u + guidance * (v_c - v_u) - v_source)

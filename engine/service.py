@@ -366,7 +366,7 @@ class Engine:
             if job.edit:
                 z = edit(pipe.model_fn, pipe.make_scheduler(), start, job.text, job.uncond, steps=req.steps,
                          guidance=job.guidance, strength=req.strength, generator=generator, cond=cond,
-                         callback=on_step)
+                         replacement=job.replacement, callback=on_step)
             else:
                 z = sample(pipe.model_fn, pipe.make_scheduler(), noise, job.text, job.uncond, steps=req.steps,
                            guidance=job.guidance, cond=cond, start_latents=start, strength=req.strength,

@@ -295,7 +295,8 @@ def test_edit_leaves_the_source_where_the_prompt_makes_no_difference():
     assert (run(_model_fn(m), strength=0.3) - source).norm() < (a - source).norm()
 
 
-def test_edit_keeps_held_latents_exactly():
+@pytest.mark.parametrize("replacement", [False, True])
+def test_edit_keeps_held_latents_exactly(replacement):
     from diffusers import FlowMatchEulerDiscreteScheduler
 
     m = tiny_dit()
@@ -311,9 +312,13 @@ def test_edit_keeps_held_latents_exactly():
         return _model_fn(m)(x, t, text)
 
     out = edit(fn, FlowMatchEulerDiscreteScheduler(shift=2.0), torch.randn(shape), _text(), _text(), steps=4,
-               guidance=3.0, strength=0.7, generator=torch.Generator().manual_seed(0), cond=cond)
+               guidance=3.0, strength=0.7, generator=torch.Generator().manual_seed(0), cond=cond,
+               replacement=replacement)
     assert torch.equal(out[:, :, 0], known[:, :, 0])
-    assert all(t.shape == (3, 3) and (t[:2, 0] == 0).all() and (t[2] > 0).all() for t in seen)
+    if replacement:  # a model without per-token levels gets one t
+        assert all(t.shape == (3,) and (t > 0).all() for t in seen)
+    else:
+        assert all(t.shape == (3, 3) and (t[:2, 0] == 0).all() and (t[2] > 0).all() for t in seen)
 
 
 def test_callback_can_cancel_within_one_step():
