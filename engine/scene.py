@@ -237,6 +237,8 @@ class SceneResult:
     attempts: list  # per shot: the seeds tried
     settings: dict
     cancelled: bool = False
+    references: dict = dataclasses.field(default_factory=dict)  # member -> the still its look came from
+    # (uint8 H, W, 3; settings["reference_from"] says where: the cast sheet or a shot)
 
 
 def render_scene(engine, scene: Scene, progress=None, extractor=None, on_shot=None) -> SceneResult:
@@ -328,7 +330,8 @@ def render_scene(engine, scene: Scene, progress=None, extractor=None, on_shot=No
                            "seeds_tried": t, "seed": r.settings["seed"], "references": h,
                            "keyframes": sum(c["type"] == "clip" for c in r.settings.get("conditions", []))}
                           for s, t, r, h in zip(scene.shots, attempts, kept, held_in)], "model": engine.pipe.name}
-    return SceneResult(frames, scene.fps, record, kept, report, attempts, settings)
+    return SceneResult(frames, scene.fps, record, kept, report, attempts, settings,
+                       references={m: frame for m, (frame, _) in refs.items()})
 
 
 def plate_prompt(setting: str) -> str:

@@ -36,6 +36,9 @@ CSS = """
 .scene-report table { border-collapse: collapse; font-size: 13px; }
 .scene-report td, .scene-report th { border: 1px solid #eaecf0; padding: 2px 8px; }
 .scene-report tr.broken td { color: #b42318; }
+.cast-sheet figure { display: inline-block; margin: 4px 8px 4px 0; }
+.cast-sheet img { height: 96px; border: 1px solid #eaecf0; border-radius: 4px; }
+.cast-sheet figcaption { font-size: 12px; }
 .strip { display: flex; height: 18px; border: 1px solid #999; }
 .strip span { flex: 1; min-width: 1px; }
 .strip span.cur { outline: 2px solid #101828; z-index: 1; }

@@ -398,11 +398,27 @@ def _run_scene(store, engine, pid, p, progress, config_dir=None):
     report = result.continuity
     settings = {**result.settings, "prompt": f"scene: {scene.title or f'{len(scene.shots)} shots'}",
                 "seed": scene.seed, "continuity": report.to_dict(), "continuity_summary": report.summary(),
-                "shot_takes": [kept[i] for i in range(len(scene.shots))], "shot_ids": shot_ids}
+                "shot_takes": [kept[i] for i in range(len(scene.shots))], "shot_ids": shot_ids,
+                "cast_sheet": _save_cast_sheet(store, pid, result)}
     rec = result.record or ProvenanceRecord.generated(len(result.frames), _generation(settings), result.fps)
     tid = save_take(store, pid, None, result.frames, result.fps, rec, settings, "scene", p.get("label", "scene"),
                     sign=config_dir)
     return [*made, tid], False
+
+
+def _save_cast_sheet(store, pid, result) -> dict:
+    """The stills the scene took its members' looks from, as PNGs in the project:
+    {member: {"image": path in the project, "from": "cast sheet" | "shot N" | ...}}."""
+    from PIL import Image
+
+    from studio.project import new_id
+
+    sheet = {}
+    for member, frame in result.references.items():
+        path = store.media(pid, "cast") / f"{new_id('c')}.png"
+        Image.fromarray(np.ascontiguousarray(frame)).save(path)
+        sheet[member] = {"image": store.rel(path), "from": result.settings.get("reference_from", {}).get(member, "")}
+    return sheet
 
 
 def _run_loop(store, engine, pid, p, progress, config_dir=None):

@@ -105,6 +105,25 @@ def shot_checks(scene_take: dict | None) -> dict:
     return out
 
 
+def cast_sheet_html(store, scene_take: dict | None) -> str:
+    """The stills a scene took its members' looks from (the cast sheet, or the shot that lent a look),
+    inlined so that the page reads nothing outside the project; empty when the scene held none."""
+    import base64
+
+    sheet = (scene_take or {}).get("settings", {}).get("cast_sheet") or {}
+    cells = []
+    for member, ref in sheet.items():
+        try:
+            data = base64.b64encode(store.path(ref["image"]).read_bytes()).decode()
+        except (OSError, InputError, KeyError, TypeError):
+            continue  # a still deleted or moved: the rest of the sheet still shows
+        cells.append(f"<figure data-member='{esc(member)}'><img alt='{esc(member)}' src='data:image/png;base64,{data}'>"
+                     f"<figcaption><b>{esc(member)}</b> · from {esc(ref.get('from') or '?')}</figcaption></figure>")
+    if not cells:
+        return ""
+    return f"<div class='cast-sheet' id='cast-sheet'><p><b>Cast sheet</b>: the still each member's look was taken from</p>{''.join(cells)}</div>"
+
+
 def report_html(scene_take: dict | None) -> str:
     """The continuity report of a scene take: every member kept its look, or which shots broke whose."""
     if not scene_take:

@@ -258,6 +258,9 @@ def test_shots_naming_a_member_start_from_its_look_and_a_recolouring_shot_does_n
     res = render_scene(engine, parse_scene(data))
     assert [s["references"] for s in res.settings["shots"]] == [["ball"], ["ball"], [], ["ball", "box"]]
     assert res.settings["reference_from"] == {"ball": "cast sheet", "box": "shot 2"}
+    # the stills those looks came from, for the studio's cast sheet: the ball on its own, red
+    assert set(res.references) == {"ball", "box"} and res.references["ball"].shape == res.frames.shape[1:]
+    assert colour_mask(res.references["ball"], "red").any()
     reqs = engine.requests
     assert [r.prompt for r in reqs[:1 + CAST_TRIES]] == ["The big red ball stays still."] + \
         ["A small blue box stays still."] * CAST_TRIES

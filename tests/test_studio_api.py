@@ -395,6 +395,9 @@ def test_cast_scene_render_and_continuity_report(server):
     side = json.loads(Path(f"{store.path(whole['path'])}.json").read_text())
     assert side["settings"]["continuity"]["checks"]
     cast, report, video = call(c, "scene", pid)
+    for member, ref in whole["settings"]["cast_sheet"].items():  # the stills the looks came from, in the project
+        assert member in ("ball", "box") and store.path(ref["image"]).is_file() and ref["from"]
+        assert f"<figure data-member='{member}'><img alt='{member}' src='data:image/png;base64," in report
     checks = whole["settings"]["continuity"]["checks"]
     assert [(ch["shot"], ch["member"]) for ch in checks] == [(1, "ball"), (2, "box")]
     head = "Continuity passed" if whole["settings"]["continuity"]["ok"] else "Continuity broken in shot(s)"
@@ -403,6 +406,26 @@ def test_cast_scene_render_and_continuity_report(server):
         if not ch["ok"]:
             assert ch["problems"][0].split(" (")[0] in report
     assert (video["video"]["path"] if isinstance(video, dict) else video).endswith(".mp4")
+    # the cast sheet as the page shows it: each still inlined with where it came from; a missing file is left out
+    from PIL import Image
+
+    still = store.media(pid, "cast") / "test-still.png"
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(still)
+    take = {"settings": {"cast_sheet": {"ball": {"image": store.rel(still), "from": "cast sheet"},
+                                        "box": {"image": store.rel(still.with_name("gone.png")), "from": "shot 2"}}}}
+    sheet = scenes.cast_sheet_html(store, take)
+    assert "data-member='ball'" in sheet and "from cast sheet" in sheet and "box" not in sheet
+    assert scenes.cast_sheet_html(store, None) == "" and scenes.cast_sheet_html(store, {"settings": {}}) == ""
+    from types import SimpleNamespace
+
+    from studio.jobs import _save_cast_sheet
+
+    grey = np.full((32, 48, 3), 200, np.uint8)  # what a scene's references look like to the job that saves them
+    saved = _save_cast_sheet(store, pid, SimpleNamespace(references={"ball": grey},
+                                                         settings={"reference_from": {"ball": "cast sheet"}}))
+    assert saved["ball"]["from"] == "cast sheet"
+    assert np.array_equal(np.asarray(Image.open(store.path(saved["ball"]["image"]))), grey)
+    assert "data-member='ball'" in scenes.cast_sheet_html(store, {"settings": {"cast_sheet": saved}})
     # the report's two outcomes, as the page words them
     passed = {"settings": {"shots": [1, 2], "continuity": {"ok": True, "extractor": "world", "pass_rate": 1.0,
                                                            "broken_shots": [], "checks": [

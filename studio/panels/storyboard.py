@@ -116,7 +116,7 @@ def scene_view(studio, pid):
     cast = [[k, v] for k, v in studio.store.cast(pid).items()]
     take = scenes.latest_scene(studio.store, pid)
     video = str(studio.store.path(take["path"])) if take else None
-    return cast, scenes.report_html(take), video
+    return cast, scenes.report_html(take) + scenes.cast_sheet_html(studio.store, take), video
 
 
 def _editor(ui):
