@@ -69,7 +69,8 @@ def animate(engine, image, prompt: str, *, seconds: float = 2.0, fps: float = 24
     `aspect` (default: the image's nearest of 1:1, 16:9, 9:16)."""
     img = load_image(image)
     req = GenerateRequest(prompt, seconds=seconds, fps=fps, aspect=aspect or nearest_aspect(img.shape[1], img.shape[0]),
-                          seed=seed, steps=steps, guidance=guidance, conditions=[ImageCondition(img, 0)], literal=literal)
+                          seed=seed, steps=steps, guidance=guidance, conditions=[ImageCondition(img, 0)],
+                          literal=literal)
     result = engine.generate(req, progress)
     result.settings.update(verb="animate", image=str(image) if isinstance(image, (str, Path)) else None)
     return result

@@ -121,7 +121,8 @@ def cast_sheet_html(store, scene_take: dict | None) -> str:
                      f"<figcaption><b>{esc(member)}</b> · from {esc(ref.get('from') or '?')}</figcaption></figure>")
     if not cells:
         return ""
-    return f"<div class='cast-sheet' id='cast-sheet'><p><b>Cast sheet</b>: the still each member's look was taken from</p>{''.join(cells)}</div>"
+    head = "<p><b>Cast sheet</b>: the still each member's look was taken from</p>"
+    return f"<div class='cast-sheet' id='cast-sheet'>{head}{''.join(cells)}</div>"
 
 
 def report_html(scene_take: dict | None) -> str:

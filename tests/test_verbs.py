@@ -195,7 +195,8 @@ def test_remix_methods(engine, clip):
     assert a.record.ranges[0].generation.settings["remix_method"] == "flowedit"
     assert np.array_equal(a.frames, verbs.remix(engine, video, "a blue ball", strength=0.6, seed=3, **FAST).frames)
     assert not np.array_equal(a.frames, b.frames)
-    long = Video.from_frames(np.concatenate([clip, clip[::-1]]), BASE_FPS)  # two windows: the second holds the first's end
+    # two windows: the second holds the first's end
+    long = Video.from_frames(np.concatenate([clip, clip[::-1]]), BASE_FPS)
     r = verbs.remix(engine, long, "a blue ball", strength=0.6, seed=3, **FAST)
     assert r.frames.shape == long.frames.shape and r.settings["remix_method"] == "flowedit"
     req = GenerateRequest("a blue ball", frames=16, fps=BASE_FPS, width=128, height=128, init_video=clip,

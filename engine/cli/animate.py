@@ -1,8 +1,8 @@
 """`python -m engine animate`: animate a still; frame 0 is the image (CLI.md)."""
 from __future__ import annotations
 
-from engine.cli.common import (add_literal_option, add_output_options, check_prompt, make_engine, need, progress_printer,
-                               write_result)
+from engine.cli.common import (add_literal_option, add_output_options, check_prompt, make_engine, need,
+                               progress_printer, write_result)
 from engine.errors import InputError
 
 

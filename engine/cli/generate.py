@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import sys
 
-from engine.cli.common import (add_literal_option, add_output_options, check_prompt, make_engine, note_vocabulary, progress_printer,
-                               write_result)
+from engine.cli.common import (add_literal_option, add_output_options, check_prompt, make_engine, note_vocabulary,
+                               progress_printer, write_result)
 from engine.errors import InputError
 from engine.families.cli import show_preflight, validate
 
