@@ -71,7 +71,7 @@ def sample(model: Callable, scheduler, noise: torch.Tensor, text, uncond, *, ste
     sigmas = scheduler.sigmas.tolist()  # steps + 1 values, from ~1 down to 0
     first = 0
     if start_latents is not None and strength < 1.0:
-        first = min(range(steps), key=lambda i: abs(sigmas[i] - strength))
+        first = start_step(sigmas, steps, strength)
         x = (1 - sigmas[first]) * start_latents + sigmas[first] * noise
     else:
         x = noise
@@ -104,6 +104,11 @@ def sample(model: Callable, scheduler, noise: torch.Tensor, text, uncond, *, ste
     return x
 
 
+def start_step(sigmas: list, steps: int, strength: float) -> int:
+    """The step a remix of `strength` starts at: the one whose noise level is nearest it."""
+    return min(range(steps), key=lambda i: abs(sigmas[i] - strength))
+
+
 @torch.no_grad()
 def edit(model: Callable, scheduler, source: torch.Tensor, text, uncond, *, steps: int, guidance: float,
          strength: float, generator: torch.Generator, cond: LatentConditions | None = None,
@@ -117,7 +122,7 @@ def edit(model: Callable, scheduler, source: torch.Tensor, text, uncond, *, step
     as `sample` shows them (`replacement`: for models without per-token noise levels)."""
     scheduler.set_timesteps(steps)
     sigmas = scheduler.sigmas.tolist()
-    first = min(range(steps), key=lambda i: abs(sigmas[i] - strength))
+    first = start_step(sigmas, steps, strength)
     z, B = source.clone(), source.shape[0]
     for i in range(first, steps):
         s, s_next = sigmas[i], sigmas[i + 1]

@@ -219,22 +219,29 @@ def test_churn_is_seeded_and_zero_churn_is_euler():
     assert not torch.allclose(run(0.9, seed=0), run(0.9, seed=1))
 
 
-@pytest.mark.parametrize("replacement", [False, True])
-def test_clean_tokens_are_kept_exactly(replacement):
-    from diffusers import FlowMatchEulerDiscreteScheduler
-
+def _first_frame_known():
+    """Latents of three frames (one 4x4 token each) with frame 0 known: (shape, known, conditions), and a
+    tiny model that records the noise levels it is shown (fn, seen)."""
     m = tiny_dit()
     shape = (1, 4, 3, 4, 4)
     known = torch.randn(shape, generator=torch.Generator().manual_seed(5))
     win = WindowKnowledge.empty(3, 32, 32)
     win.known_frames[0] = True  # per-frame VAE: latent frame 0 = frame 0, one 4x4 token per frame
     cond = build_latent_conditions(known, win, 1, 8, (1, 4, 4))
-    assert cond.token_clean.sum() == 1 and cond.clean[:, :, 0].all() and not cond.clean[:, :, 1:].any()
     seen = []
 
     def fn(x, t, text):
         seen.append(t.clone())
         return _model_fn(m)(x, t, text)
+    return shape, known, cond, fn, seen
+
+
+@pytest.mark.parametrize("replacement", [False, True])
+def test_clean_tokens_are_kept_exactly(replacement):
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    shape, known, cond, fn, seen = _first_frame_known()
+    assert cond.token_clean.sum() == 1 and cond.clean[:, :, 0].all() and not cond.clean[:, :, 1:].any()
 
     out = sample(fn, FlowMatchEulerDiscreteScheduler(shift=2.0), torch.randn(shape), _text(), _text(),
                  steps=3, guidance=1.0, cond=cond, replacement=replacement)
@@ -299,17 +306,7 @@ def test_edit_leaves_the_source_where_the_prompt_makes_no_difference():
 def test_edit_keeps_held_latents_exactly(replacement):
     from diffusers import FlowMatchEulerDiscreteScheduler
 
-    m = tiny_dit()
-    shape = (1, 4, 3, 4, 4)
-    known = torch.randn(shape, generator=torch.Generator().manual_seed(5))
-    win = WindowKnowledge.empty(3, 32, 32)
-    win.known_frames[0] = True
-    cond = build_latent_conditions(known, win, 1, 8, (1, 4, 4))
-    seen = []
-
-    def fn(x, t, text):
-        seen.append(t.clone())
-        return _model_fn(m)(x, t, text)
+    shape, known, cond, fn, seen = _first_frame_known()
 
     out = edit(fn, FlowMatchEulerDiscreteScheduler(shift=2.0), torch.randn(shape), _text(), _text(), steps=4,
                guidance=3.0, strength=0.7, generator=torch.Generator().manual_seed(0), cond=cond,

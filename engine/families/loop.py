@@ -13,7 +13,7 @@ from typing import Callable
 
 import torch
 
-from engine.sampler import LatentConditions, StepInfo, _cat
+from engine.sampler import LatentConditions, StepInfo, _cat, start_step
 
 
 def sample_stepped(model: Callable, scheduler, noise: torch.Tensor, text, uncond, *, steps: int, guidance: float,
@@ -27,7 +27,7 @@ def sample_stepped(model: Callable, scheduler, noise: torch.Tensor, text, uncond
     train = scheduler.config.num_train_timesteps
     first, x = 0, noise
     if start_latents is not None and strength < 1.0:
-        first = min(range(steps), key=lambda i: abs(sigmas[i] - strength))
+        first = start_step(sigmas, steps, strength)
         x = (1 - sigmas[first]) * start_latents + sigmas[first] * noise
         scheduler.set_begin_index(first)
     B = x.shape[0]
