@@ -11,9 +11,16 @@ COMMANDS = ["generate", "animate", "extend", "fill", "bridge", "remix", "inpaint
             "interpolate", "scene", "evaluate", "bench", "train", "verify"]
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line, like every other refusal (the usage block is one --help away)."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """All verbs, or only `only` (so a command pays for its own imports, not every verb's)."""
-    parser = argparse.ArgumentParser(prog="python -m engine", description="Tenku Studio engine")
+    parser = Parser(prog="python -m engine", description="Tenku Studio engine")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in ([only] if only else COMMANDS):
         try:

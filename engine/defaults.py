@@ -21,6 +21,9 @@ REMIX_GUIDANCE = 8.0
 # bridge seams within 1.5x in 7 and 10 of 16 cases (verb benchmark; 16 cases drawn apart) against 2
 # and 7 read; fills on track in 3 and 3 of 16 against 2 and 2 (docs/BENCHMARKS.md, session 15).
 BETWEEN_LITERAL = True
+# Seeds: whole numbers that every random generator used takes (numpy's are at most 32 bits), and that a
+# project's database and a C2PA manifest's JSON store as they are.
+MAX_SEED = 2 ** 32 - 1
 
 
 def check_remix_method(method: str) -> None:
@@ -28,3 +31,12 @@ def check_remix_method(method: str) -> None:
         from engine.errors import InputError
 
         raise InputError(f"remix method {method!r} is unknown; allowed: {', '.join(REMIX_METHODS)}")
+
+
+def check_seed(seed) -> None:
+    from numbers import Integral
+
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= seed <= MAX_SEED:
+        from engine.errors import InputError
+
+        raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")

@@ -104,11 +104,21 @@ class GenerateRequest:
         return max(1, round(self.duration() * self.fps))
 
     def validate(self):
+        for name in ("prompt", "negative"):
+            text = getattr(self, name)
+            if text is not None and not isinstance(text, str):
+                raise InputError(f"the {name} must be text, got {type(text).__name__} {text!r}")
+            try:
+                (text or "").encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: bytes that were not UTF-8 on the command line
+                raise InputError(f"the {name} holds bytes that are not UTF-8 text; type it again, or set the "
+                                 "terminal (or file) to UTF-8") from None
         # An edit (conditions or a video to remix) may go without a prompt: then it follows what it holds.
         if (not self.prompt or not self.prompt.strip()) and not self.conditions and self.init_video is None:
             raise InputError("the prompt is empty; describe the shot, e.g. 'a red ball rolls to the right'")
         if not (0 < self.fps <= 120) or math.isnan(self.fps):
             raise InputError(f"fps must be in (0, 120], got {self.fps}")
+        defaults.check_seed(self.seed)
         if not (1 <= self.steps <= 200):
             raise InputError(f"steps must be between 1 and 200, got {self.steps}")
         if not (0 <= self.guidance <= 30):

@@ -146,6 +146,43 @@ def test_batch_renders_good_lines_and_lists_bad_ones(tiny_model, tmp_path, capsy
     assert (tmp_path / "1.mp4").exists() and (tmp_path / "4.mp4").exists() and not (tmp_path / "3.mp4").exists()
 
 
+def test_batch_lines_that_hold_the_wrong_things_fail_alone(tiny_model, tmp_path, capsys):
+    """Each of these once stopped the whole batch with a traceback, or wrote two lines into one file."""
+    ok = tmp_path / "ok.mp4"
+    lines = [json.dumps({"prompt": "a red ball", "out": str(ok), "fps": 8}).encode(),
+             json.dumps({"prompt": 5, "out": str(tmp_path / "2.mp4")}).encode(),
+             json.dumps({"prompt": "a blue box", "seconds": "two", "out": str(tmp_path / "3.mp4")}).encode(),
+             json.dumps({"prompt": "a blue box", "out": str(ok)}).encode(),
+             b'{"prompt": "a \xff ball", "out": "x.mp4"}',
+             json.dumps({"prompt": "a green box", "loop": 1, "out": str(tmp_path / "6.mp4")}).encode(),
+             json.dumps({"out": str(tmp_path / "7.mp4")}).encode()]
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_bytes(b"\xef\xbb\xbf" + b"\r\n".join(lines) + b"\r\n")  # a Windows editor's UTF-8
+    assert gen(tiny_model, "--batch", str(jobs)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert [e.split(":")[1].strip() for e in err] == [f"line {n}" for n in range(2, 8)], err  # line 1 rendered
+    for line, needle in zip(err, ["line 2: 'prompt' must be text, got 5", "line 3: 'seconds' must be a number",
+                                  "line 4: out", "line 5: not UTF-8", "line 6: 'loop' must be true or false",
+                                  "line 7: the prompt is empty"]):
+        assert needle in line, (needle, err)
+    assert "line 1's output too" in err[2]
+    assert ok.exists() and not list(tmp_path.glob("[2-7].mp4"))
+
+
+def test_usage_mistakes_and_undecodable_prompts_are_one_line(tiny_model, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        gen(tiny_model, "--prompt", "x", "--seed", "many")
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and len(err.splitlines()) == 1 and "invalid int value: 'many'" in err
+    for seed in ("-1", str(2 ** 32)):
+        assert gen(tiny_model, "--prompt", "x", "--seed", seed, "--out", str(tmp_path / "s.mp4")) == 2
+        assert "seed must be a whole number from 0 to 4294967295" in capsys.readouterr().err
+    # bytes that are not UTF-8 reach Python's argv as lone surrogates
+    assert gen(tiny_model, "--prompt", "a red \udcff ball", "--out", str(tmp_path / "u.mp4")) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not UTF-8" in err and len(err.splitlines()) == 1 and not list(tmp_path.glob("*.mp4"))
+
+
 def test_real_process_exit_status(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     r = subprocess.run([sys.executable, "-m", "engine", "generate", "--prompt", "", "--out", str(tmp_path / "x.mp4")],

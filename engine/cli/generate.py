@@ -34,11 +34,30 @@ KEYS = {"prompt", "negative", "seconds", "frames", "aspect", "width", "height", 
         "guidance", "fps", "out", "literal"}
 
 
+# What each batch key holds, and what a line is told when it holds something else.
+KEY_TYPES = {"prompt": ((str,), "text"), "negative": ((str,), "text"), "aspect": ((str,), "text"),
+             "out": ((str,), "a path"), "seconds": ((int, float), "a number"), "guidance": ((int, float), "a number"),
+             "fps": ((int, float), "a number"), "frames": ((int,), "a whole number"),
+             "width": ((int,), "a whole number"), "height": ((int,), "a whole number"),
+             "seed": ((int,), "a whole number"), "steps": ((int,), "a whole number"),
+             "loop": ((bool,), "true or false"), "literal": ((bool,), "true or false")}
+
+
+def check_types(d: dict) -> None:
+    """A batch line's values are JSON of the kinds the options take (`"seconds": "two"` is named, not a
+    traceback); null means the option's default. JSON's true is not a number here, though Python's is."""
+    for k, v in d.items():
+        kinds, what = KEY_TYPES[k]
+        if v is not None and (not isinstance(v, kinds) or isinstance(v, bool) and bool not in kinds):
+            raise InputError(f"{k!r} must be {what}, got {json.dumps(v)}")
+
+
 def request_from(d: dict):
     from engine.service import GenerateRequest
 
     fields = {k: d[k] for k in ("prompt", "negative", "seconds", "frames", "aspect", "width", "height",
                                 "seed", "steps", "guidance", "fps", "loop", "literal") if d.get(k) is not None}
+    fields.setdefault("prompt", "")
     return GenerateRequest(**fields)
 
 
@@ -107,16 +126,33 @@ def write_take(engine, req, args, decision) -> int:
     return 0
 
 
+def batch_lines(path) -> list[tuple[int, str | None]]:
+    """(line number, text) for each line of a JSONL file; text is None where the line is not UTF-8 (that line
+    fails, the others still render). A byte-order mark before the first line is not part of it."""
+    try:
+        data = open(path, "rb").read()
+    except OSError as e:
+        raise InputError(f"cannot read batch file {path}: {e.strerror}") from None
+    out = []
+    for n, raw in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), 1):
+        try:
+            out.append((n, raw.decode("utf-8").rstrip("\r")))
+        except UnicodeDecodeError:
+            out.append((n, None))
+    return out
+
+
 def run_batch(args) -> int:
+    import os
+
     from engine import media
 
-    try:
-        lines = open(args.batch, encoding="utf-8").read().splitlines()
-    except OSError as e:
-        raise InputError(f"cannot read batch file {args.batch}: {e.strerror}") from None
-    jobs, failures = [], []
+    jobs, failures, outs = [], [], {}
     defaults = {k: v for k, v in vars(args).items() if k in KEYS and k not in ("prompt", "out")}
-    for n, line in enumerate(lines, 1):
+    for n, line in batch_lines(args.batch):
+        if line is None:
+            failures.append(f"line {n}: not UTF-8 text; save the batch file as UTF-8")
+            continue
         if not line.strip():
             continue
         try:
@@ -126,16 +162,20 @@ def run_batch(args) -> int:
             unknown = set(d) - KEYS
             if unknown:
                 raise InputError(f"unknown keys {sorted(unknown)}; allowed: {sorted(KEYS)}")
-            d = {**defaults, **d}
+            check_types(d)
+            d = {**defaults, **{k: v for k, v in d.items() if v is not None}}
             d.setdefault("out", f"batch-{n:03d}.mp4")
             req = request_from(d)
             req.validate()
             decision = check_prompt(args, req.prompt)
             media.check_output_path(d["out"])
+            same = outs.setdefault(os.path.abspath(d["out"]), n)
+            if same != n:
+                raise InputError(f"out {d['out']!r} is line {same}'s output too; give each line its own out")
             jobs.append((n, req, d["out"], decision))
         except json.JSONDecodeError as e:
             failures.append(f"line {n}: not valid JSON ({e.msg} at column {e.colno})")
-        except (InputError, TypeError) as e:
+        except InputError as e:
             failures.append(f"line {n}: {e}")
     if jobs:
         engine = make_engine(args)
@@ -146,6 +186,9 @@ def run_batch(args) -> int:
                 write_result(result, out, args, decision)
             except InputError as e:
                 failures.append(f"line {n}: {e}")
+            except OSError as e:  # a full disk or a folder gone since: this line fails, the next may not
+                failures.append(f"line {n}: could not write {out}: {e.strerror or e}")
+    failures.sort(key=lambda f: int(f.split(":")[0].split()[1]))
     for f in failures:
         print(f"error: {f}", file=sys.stderr)
     if not jobs and not failures:
