@@ -1,10 +1,12 @@
 """Launch Tenku Studio in the browser:
-`python app.py [--host H] [--port P] [--auth USER:PASSWORD] [--projects DIR] [--model PATH]`.
+`python app.py [--host H] [--port P] [--auth USER:PASSWORD] [--projects DIR] [--model PATH]
+[--model-dir DIR]...`.
 
 Binds 127.0.0.1 unless told otherwise; any other host (or --share) needs --auth
 (or TENKU_AUTH=user:password in the environment). Everything the studio keeps
 (projects, takes, exports, Gradio's upload cache) lives under the projects
-folder, which is also the only folder the page may serve files from.
+folder; the page is served the projects' media (takes, stills, exports) and
+nothing else (not the database, not the upload cache as a page).
 """
 from __future__ import annotations
 
@@ -28,6 +30,9 @@ def parse_args(argv=None):
     p.add_argument("--share", action="store_true", help="expose through a Gradio share link (needs --auth)")
     p.add_argument("--projects", default=None, help="projects folder (default: your user data folder)")
     p.add_argument("--model", default=str(BUNDLED_MODEL), help="model folder (default: the bundled model)")
+    p.add_argument("--model-dir", action="append", default=[], metavar="DIR",
+                   help="a folder the page's Add model may take model folders from (repeatable; the projects "
+                        "folder's models/ always counts)")
     p.add_argument("--config", default=None, help="settings folder with the C2PA signing credentials "
                                                   "(default: your user config folder)")
     p.add_argument("--dtype", default="bfloat16", choices=("float32", "bfloat16", "float16"),
@@ -68,7 +73,7 @@ def main(argv=None) -> int:
 
     demo, launch_kwargs = build_app(model=args.model, projects=str(projects),
                                     config_dir=args.config or str(default_config_dir()), dtype=args.dtype,
-                                    device=args.device, max_upload_mb=args.max_upload_mb)
+                                    device=args.device, max_upload_mb=args.max_upload_mb, model_dirs=args.model_dir)
     demo.queue(default_concurrency_limit=1).launch(server_name=args.host, server_port=args.port, auth=auth,
                                                    share=args.share, **launch_kwargs)
     return 0

@@ -50,9 +50,9 @@ CSS = """
 
 
 def make_studio(model, projects, config_dir, dtype: str = "bfloat16", device: str = "cpu",
-                max_upload_mb: float = 200.0, start: bool = True) -> Studio:
+                max_upload_mb: float = 200.0, start: bool = True, model_dirs=()) -> Studio:
     store = Store(projects)
-    engines = Engines(model, store, dtype=dtype, device=device)
+    engines = Engines(model, store, dtype=dtype, device=device, model_dirs=model_dirs)
     queue = RenderQueue(store, engines, functools.partial(run_job, config_dir=Path(config_dir)))
     queue.recover()
     if start:
@@ -61,15 +61,15 @@ def make_studio(model, projects, config_dir, dtype: str = "bfloat16", device: st
 
 
 def build_app(model: str, projects: str | None = None, config_dir: str | None = None, dtype: str = "bfloat16",
-              max_upload_mb: float = 200.0, device: str = "cpu"):
-    """Returns (demo, launch kwargs). Launch kwargs keep Gradio's file access to the projects folder."""
+              max_upload_mb: float = 200.0, device: str = "cpu", model_dirs=()):
+    """Returns (demo, launch kwargs). Launch kwargs keep Gradio's file access to the projects' media."""
     from studio.panels import fill, projects as projects_panel, queue as queue_panel, storyboard, takes, timeline
 
     from studio.paths import default_config_dir, default_projects_dir
 
     studio = make_studio(model, Path(projects) if projects else default_projects_dir(),
                          Path(config_dir) if config_dir else default_config_dir(), dtype=dtype, device=device,
-                         max_upload_mb=max_upload_mb)
+                         max_upload_mb=max_upload_mb, model_dirs=model_dirs)
     panels = [projects_panel, storyboard, takes, timeline, fill]
     with gr.Blocks(title="Tenku Studio") as demo:
         gr.Markdown("# Tenku Studio")
@@ -86,6 +86,12 @@ def build_app(model: str, projects: str | None = None, config_dir: str | None = 
         for panel in panels + [queue_panel]:
             panel.listen(studio, demo)
     demo.studio = studio
-    launch = {"allowed_paths": [str(studio.store.root)], "css": CSS, "theme": gr.themes.Soft(),
-              "max_file_size": f"{int(max_upload_mb * 2)}mb"}
+    # The page may be served the projects' media (takes, previews, stills, exports) and nothing else in the
+    # projects folder: not the database (a reader that opens and closes it drops SQLite's locks, and the next
+    # one can delete the live write-ahead log), not the model list, and not Gradio's upload folder, whose files
+    # it serves as downloads by itself (served from an allowed path, an uploaded page would run on ours).
+    root = studio.store.root
+    launch = {"allowed_paths": [str(root / "media")],
+              "blocked_paths": [str(root / n) for n in ("studio.db", "studio.db-wal", "studio.db-shm", "models.json")],
+              "css": CSS, "theme": gr.themes.Soft(), "max_file_size": f"{int(max_upload_mb * 2)}mb"}
     return demo, launch

@@ -17,11 +17,14 @@ from studio.queue import RenderQueue
 class Engines:
     """Model picker backend: the bundled model plus folders the user added; one Engine per model, made lazily."""
 
-    def __init__(self, default_path, store: Store, dtype: str = "bfloat16", device: str = "cpu"):
+    def __init__(self, default_path, store: Store, dtype: str = "bfloat16", device: str = "cpu", model_dirs=()):
         self.default = Path(default_path)
         self.store, self.dtype, self.device = store, dtype, device
         self._file = store.root / "models.json"
         self._engines: dict[str, object] = {}
+        # Where the page may add models from: the projects folder's models/ and the folders the person who
+        # started the studio named (--model-dir). A page (maybe a remote one) never names other server paths.
+        self.roots = [store.root / "models", *(Path(d).expanduser().resolve() for d in model_dirs)]
 
     def folders(self) -> dict[str, str]:
         extra = json.loads(self._file.read_text()) if self._file.is_file() else {}
@@ -33,7 +36,13 @@ class Engines:
         folder = (folder or "").strip()
         if not folder:
             raise InputError("give the path of a model folder (one holding model_index.json)")
-        path = Path(folder).expanduser().resolve()
+        try:
+            path = (self.store.root / folder).resolve()  # a relative path is the projects folder's
+        except (OSError, ValueError):
+            raise InputError("give the path of a model folder (one holding model_index.json)") from None
+        if not any(path == r or r in path.parents for r in self.roots):
+            raise InputError(f"models are added from {' or '.join(str(r) for r in self.roots)}; put the folder there, "
+                             "or start the studio with --model-dir naming the folder that holds it")
         check_model_folder(path)
         models = {k: v for k, v in self.folders().items() if not k.endswith("(bundled)")}
         name = path.name if path.name not in models else f"{path.name} ({len(models)})"
