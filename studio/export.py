@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import re
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -221,6 +222,12 @@ def timecode(frames: int, fps: float) -> str:
     return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}:{ff:02d}"
 
 
+def one_line(text: str) -> str:
+    """`text` with control and format characters as spaces: an EDL is read line by line (a name made before
+    names were checked must not add lines to it)."""
+    return " ".join("".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text).split())
+
+
 def edit_list(clips: list[Clip], fps: float, name: str, folder):
     """An OTIO timeline of the cut; per-clip media (the trim plus real handle frames) is rendered into folder/media/."""
     import opentimelineio as otio
@@ -230,7 +237,7 @@ def edit_list(clips: list[Clip], fps: float, name: str, folder):
     handle = int(round(HANDLE_SECONDS * fps))
     media_dir = folder / "media"
     media_dir.mkdir(exist_ok=True)
-    tl = otio.schema.Timeline(name=name)
+    tl = otio.schema.Timeline(name=one_line(name))
     tl.global_start_time = rt(0)
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     tl.tracks.append(track)
@@ -257,8 +264,8 @@ def edit_list(clips: list[Clip], fps: float, name: str, folder):
                                             available_range=otio.opentime.TimeRange(rt(tc), rt(hi - lo)))
         if source:  # the filmmaker's own footage: the reel (EDL) and file name (FCP XML) are the uploaded file
             ref.name = source
-        clip = otio.schema.Clip(name=f"{c.name} {source + ' ' if source else ''}{c.take['id']}", media_reference=ref,
-                                source_range=otio.opentime.TimeRange(rt(start), rt(stop - start)))
+        clip = otio.schema.Clip(name=one_line(f"{c.name} {source + ' ' if source else ''}{c.take['id']}"),
+                                media_reference=ref, source_range=otio.opentime.TimeRange(rt(start), rt(stop - start)))
         clip.metadata["tenku"] = {"prompt": s.get("prompt", ""), "seed": s.get("seed"), "model": s.get("model", ""),
                                   "take": c.take["id"], "shot": c.take["shot_id"], "kind": c.take["kind"],
                                   "negative": s.get("negative", ""), "steps": s.get("steps"),

@@ -513,7 +513,9 @@ def parse_ranges(text: str, n: int) -> list[tuple[int, int]]:
         if not (0 <= a <= b < n):
             raise InputError(f"frame range {part!r} is outside the clip (frames 0-{n - 1})")
         out.append((a, b))
-    return out
+    from engine.verbs import check_ranges
+
+    return check_ranges(out, n) if out else out  # sorted; overlaps refused now, not when the job runs
 
 
 def _run_fill(store, engine, pid, p, progress, config_dir=None):

@@ -15,6 +15,7 @@ import shutil
 import sqlite3
 import threading
 import time
+import unicodedata
 import uuid
 from pathlib import Path
 
@@ -118,6 +119,9 @@ class Store:
     def projects(self) -> list[dict]:
         return self._q("SELECT * FROM projects ORDER BY updated DESC")
 
+    def has_project(self, project_id: str) -> bool:
+        return bool(self._q("SELECT 1 FROM projects WHERE id=?", (project_id,)))
+
     def project(self, project_id: str) -> dict:
         rows = self._q("SELECT * FROM projects WHERE id=?", (project_id,))
         if not rows:
@@ -141,8 +145,12 @@ class Store:
 
     def duplicate_project(self, project_id: str, name: str | None = None) -> str:
         src = self.project(project_id)
-        new = self.create_project(name or f"{src['name']} (copy)")
-        shutil.copytree(self.media(project_id), self.media(new), dirs_exist_ok=True)
+        copy = f"{src['name'][:MAX_NAME - len(' (copy)')]} (copy)"
+        new = self.create_project(name or copy)
+        # Unfinished long takes stay behind: their checkpoints are named by the source's shot ids, and
+        # only the source's shots can resume them.
+        shutil.copytree(self.media(project_id), self.media(new), dirs_exist_ok=True,
+                        ignore=lambda d, names: [LONG_TAKES] if Path(d) == self.media(project_id) else [])
         old_prefix, new_prefix = f"media/{project_id}/", f"media/{new}/"
         ids: dict[str, str] = {}
 
@@ -410,12 +418,22 @@ class Store:
         self.touch(project_id)
 
 
+MAX_NAME = 120
+JOINERS = "\u200c\u200d"  # format characters that emoji and some scripts need inside a name
+
+
 def _name(name: str) -> str:
+    """A project name as given, checked: it titles the edit lists (EDL, FCP XML, OTIO) an editor opens, so
+    one line of printable text (no control or direction-override characters)."""
     name = (name or "").strip()
     if not name:
         raise InputError("give the project a name")
-    if len(name) > 120:
-        raise InputError("project names are at most 120 characters")
+    if len(name) > MAX_NAME:
+        raise InputError(f"project names are at most {MAX_NAME} characters")
+    bad = next((c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") and c not in JOINERS), None)
+    if bad is not None:
+        raise InputError("project names are one line of printable text, without control characters; this one holds "
+                         + unicodedata.name(bad, f"U+{ord(bad):04X}"))
     return name
 
 

@@ -75,6 +75,18 @@ class RenderQueue:
     def busy(self, project_id: str | None = None) -> bool:
         return any(j["status"] in ACTIVE for j in self.store.jobs(project_id=project_id))
 
+    def uses_shot(self, project_id: str, shot_id: str) -> bool:
+        """Whether a job waiting or running renders the shot, or edits one of its takes."""
+        for j in self.store.jobs(project_id=project_id):
+            p = j["params"]
+            if j["status"] not in ACTIVE:
+                continue
+            if p.get("shot_id") == shot_id or shot_id in (p.get("shot_ids") or ()):
+                return True
+            if {p.get("take_id"), p.get("to_take_id")} & {t["id"] for t in self.store.takes(project_id, shot_id)}:
+                return True
+        return False
+
     def wait(self, timeout: float = 600.0) -> None:
         """Block until no job is waiting or running (tests, shutdown)."""
         end = time.time() + timeout

@@ -2,6 +2,7 @@
 import re
 import shutil
 import socket
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def server(tiny_model, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("studio-api")
     demo, kw = build_app(model=str(tiny_model), projects=str(root / "projects"), config_dir=str(root / "config"),
-                         dtype="float32", max_upload_mb=1)
+                         dtype="float32", max_upload_mb=1, model_dirs=[root / "models"])
     port = free_port()
     demo.queue(default_concurrency_limit=1).launch(server_port=port, prevent_thread_lock=True, quiet=True, **kw)
     client = Client(f"http://127.0.0.1:{port}/", verbose=False)
@@ -71,7 +72,12 @@ def test_projects_and_bad_input(server, tmp_path):
     ex, m = call(c, "open_example")
     sb = call(c, "storyboard", ex)
     assert "Shot 3" in sb[0] and "animates a still" in sb[0]
-    assert "⚠️" in msg(call(c, "add_model", str(tmp_path)))  # not a model folder
+    assert "⚠️" in msg(call(c, "add_model", str(tmp_path)))  # not a folder models are added from
+    (root / "models" / "empty").mkdir(parents=True)
+    assert "not a model folder" in msg(call(c, "add_model", str(root / "models" / "empty")))
+    # a page names no other server path, and learns nothing of one: a folder that exists and one that
+    # does not get the same answer
+    assert msg(call(c, "add_model", "/etc")) == msg(call(c, "add_model", "/nonexistent"))
     model_copy = root / "models" / "mine"
     shutil.copytree(demo.studio.engines.default, model_copy)
     assert "added" in msg(call(c, "add_model", str(model_copy)))
@@ -177,6 +183,9 @@ def test_storyboard_takes_and_timeline(server):
     assert "⚠️" in msg(call(c, "trim_clip", pid, entries[1], 5, 5))
     assert "crossfade" in msg(call(c, "set_transition", pid, entries[1], "crossfade", 0.25, None))
     assert "⚠️" in msg(call(c, "set_transition", pid, entries[0], "crossfade", 0.25, None))
+    # a crossfade overlaps the clips it joins: one as long as a (1 s) clip is refused, the 0.25 s one stays
+    assert "lasts at most" in msg(call(c, "set_transition", pid, entries[1], "crossfade", 1.0, None))
+    assert store.entry(entries[1])["transition_seconds"] == 0.25
     assert "bridge" in msg(call(c, "set_transition", pid, entries[2], "bridge", 0.5, None))
     call(c, "watch_queue", pid, None)
     assert store.entry(entries[2])["transition"] == "bridge" and store.entry(entries[2])["bridge_take_id"]
@@ -281,6 +290,73 @@ def test_fill_inpaint_and_uploads(server, tmp_path):
     finally:
         demo.studio.max_upload_gb = limit
     assert len(store.takes(pid)) == before
+
+
+def test_refusals_say_why_and_keep_the_project_whole(server, tmp_path):
+    """What a fuzzed page sent: each is refused inline, says what is allowed, and nothing is lost or left over."""
+    from gradio_client import handle_file
+    from gradio.utils import get_upload_folder
+
+    demo, c, root = server
+    store = demo.studio.store
+    base = c.src.rstrip("/")
+    pid = call(c, "create_project", "Refusals")[0]
+    # the page is served the projects' media and nothing else of the projects folder: never the database
+    for name in ("studio.db", "studio.db-wal", "models.json"):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"{base}/gradio_api/file={root / 'projects' / name}")
+        assert e.value.code in (403, 404), name
+    assert store.has_project(pid)  # the database is whole after the attempts
+    # names: one line of printable text, at most 120 characters; a duplicate of a long name still fits
+    assert "one line" in msg(call(c, "rename_project", pid, "Act 1\nINSERT"))
+    assert "one line" in msg(call(c, "rename_project", pid, "Act\u202e1"))
+    assert "renamed" in msg(call(c, "rename_project", pid, "x" * 120))
+    dup = call(c, "duplicate_project", pid)[0]
+    assert len(store.project(dup)["name"]) <= 120 and store.project(dup)["name"].endswith("(copy)")
+    call(c, "delete_project", dup)
+    # a project deleted (in another tab, say) is not written to
+    assert "no project is open" in msg(call(c, "add_shot", dup))
+    assert "no project is open" in msg(call(c, "upload_clip", dup, handle_file(str(CARPHONE))))
+    assert not store.has_project(dup)
+    # seeds: whole numbers a generator takes; take k renders with seed + k - 1
+    sid = call(c, "add_shot", pid)[1]
+    editor = ["a red ball rolls right", "", 1.0, "1:1", 10 ** 30, "", 1, 2, 5.0, None, None]
+    assert "seed must be a whole number from 0" in msg(call(c, "save_shot", pid, sid, *editor))
+    editor[4], editor[6] = 2 ** 32 - 1, 2
+    assert "with 2 takes" in msg(call(c, "save_shot", pid, sid, *editor))
+    editor[4] = 7
+    # stills: anything that is not a readable image is refused with what is allowed, and not kept anywhere
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    out = msg(call(c, "save_shot", pid, sid, *editor[:9], handle_file(str(text)), None))
+    assert "notes.png is not an image this studio can read (PNG or JPEG)" in out and str(tmp_path) not in out
+    assert not list(Path(get_upload_folder()).rglob("notes.png"))  # the refused upload left no copy behind
+    big = tmp_path / "big.png"
+    Image.new("RGB", (9000, 16), "red").save(big)
+    assert "stills are at most" in msg(call(c, "save_shot", pid, sid, *editor[:9], handle_file(str(big)), None))
+    still = tmp_path / "still.png"
+    Image.new("RGB", (96, 64), "blue").save(still)
+    assert "saved" in msg(call(c, "save_shot", pid, sid, *editor[:9], handle_file(str(still)), None))
+    kept = store.path(store.shot(sid)["start_image"])
+    assert kept.parent == store.media(pid, "stills") and Image.open(kept).size == (96, 64)
+    # saving again with the project's own still (as the page sends it back) keeps it as it is
+    from studio.panels.storyboard import _still
+
+    assert _still(demo.studio, pid, str(kept)) == store.shot(sid)["start_image"]
+    # a shot with a job waiting or rendering is not deleted from under it
+    call(c, "render_shot", pid, sid, None, editor[0], "", 4.0, "1:1", 7, "", 1, 60, 5.0, None, None)
+    assert demo.studio.queue.uses_shot(pid, sid)
+    assert "jobs waiting or rendering" in msg(call(c, "delete_shot", pid, sid))
+    assert store.shot(sid)["prompt"] == editor[0]
+    call(c, "stop", pid)
+    call(c, "watch_queue", pid, None)
+    assert not demo.studio.queue.uses_shot(pid, sid)
+    assert "shot deleted" in msg(call(c, "delete_shot", pid, sid))
+    # fill ranges that overlap are refused before anything is queued
+    tid = call(c, "upload_clip", pid, handle_file(str(CARPHONE)))[0]
+    jobs = len(store.jobs(pid))
+    assert "overlap" in call(c, "fill", pid, tid, "3-8,6-10", "", None)
+    assert len(store.jobs(pid)) == jobs
 
 
 def test_stop_keeps_partial(server):

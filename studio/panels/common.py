@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import html
 import logging
+from pathlib import Path
 
 import gradio as gr
 
@@ -47,8 +48,57 @@ def guarded(n_outputs: int):
     return wrap
 
 
-def need_project(pid):
-    if not pid:
+def discard_upload(path) -> None:
+    """Remove a refused upload from Gradio's upload folder (the file and its folder), so that refused files do
+    not pile up on disk. Paths anywhere else are left alone."""
+    from gradio.utils import get_upload_folder
+
+    p, cache = Path(path).resolve(), Path(get_upload_folder()).resolve()
+    if cache not in p.parents:
+        return
+    p.unlink(missing_ok=True)
+    if p.parent != cache and not any(p.parent.iterdir()):
+        p.parent.rmdir()
+
+
+class Still(gr.Image):
+    """gr.Image that hands every upload to the handler, even one that is not an image (Gradio's own
+    decoding would fail first with a generic "Error"), so the handler's check can say what is wrong and
+    what is allowed. Give it type="filepath" and image_mode=None (the handler decodes). It keeps
+    gr.Image's constructor: Gradio sends the page the props that constructor names, and a page given
+    none of them never finishes loading."""
+
+    def get_block_name(self) -> str:
+        return "image"
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except Exception:
+            if payload is None or not getattr(payload, "path", None):
+                raise
+            return str(payload.path)
+
+
+class Mask(gr.ImageMask):
+    """gr.ImageMask whose undecodable upload (a text file, an SVG, an image too large to decode) is a clear
+    message instead of a generic "Error"."""
+
+    def get_block_name(self) -> str:
+        return "imageeditor"
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except Exception:
+            log.info("mask upload refused", exc_info=True)
+            raise gr.Error("the mask is not an image this studio can read: paint over the frame, or upload a "
+                           "PNG or JPEG (white where to repaint)") from None
+
+
+def need_project(pid, store=None):
+    """`pid`, when it names a project (of `store`, when given: one deleted in another tab is not open)."""
+    if not pid or (store is not None and not store.has_project(pid)):
         raise InputError("no project is open; create one (or open the example) in Projects")
     return pid
 

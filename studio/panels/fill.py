@@ -17,7 +17,8 @@ from engine.errors import InputError
 from engine.provenance import ProvenanceRecord
 from studio import jobs
 from studio.jobs import call_verb, parse_ranges, save_take, take_record
-from studio.panels.common import ON_PROJECT, err, guarded, message, need_project, ok, strip_html, use_on_timeline
+from studio.panels.common import (ON_PROJECT, Mask, discard_upload, err, guarded, message, need_project, ok, strip_html,
+                                  use_on_timeline)
 
 VIDEO_TYPES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 _CACHE: OrderedDict = OrderedDict()  # take or preview id -> decoded frames, the clips being scrubbed
@@ -61,8 +62,8 @@ def render(studio):
             ui["fill_prompt"] = gr.Textbox(label="Prompt (optional)", placeholder="what the missing frames show")
             ui["fill_go"] = gr.Button("Fill frames → preview", variant="primary", elem_id="fill-go")
         with gr.Column():
-            ui["mask"] = gr.ImageMask(label="Paint the region to repaint", type="numpy", format="png",
-                                      sources=["upload"], elem_id="fill-mask", height=260)
+            ui["mask"] = Mask(label="Paint the region to repaint", type="numpy", format="png", sources=["upload"],
+                              elem_id="fill-mask", height=260)
             with gr.Row():
                 ui["mask_load"] = gr.Button("Paint on this frame", size="sm", elem_id="mask-load")
                 ui["inpaint_prompt"] = gr.Textbox(label="Inpaint prompt", scale=3, elem_id="inpaint-prompt")
@@ -127,8 +128,8 @@ def check_upload(studio, path) -> media.Video:
         video = media.read_video(path, max_frames=studio.max_upload_frames + 1, max_bytes=studio.max_upload_gb * 1e9)
     except media.TooLarge:
         raise
-    except InputError as e:
-        raise InputError(f"{name} could not be decoded as video ({e})") from None
+    except InputError as e:  # said of the file by name: where the server keeps uploads is not the user's business
+        raise InputError(f"{name} could not be decoded as video ({str(e).replace(str(path), name)})") from None
     except Exception as e:
         raise InputError(f"{name} could not be decoded as video ({type(e).__name__})") from None
     if len(video) > studio.max_upload_frames:
@@ -153,8 +154,12 @@ def listen(studio, demo):
 
     @guarded(len(loaded) + 1)
     def upload(pid, path):
-        need_project(pid)
-        video = check_upload(studio, path)
+        try:
+            need_project(pid, store)
+            video = check_upload(studio, path)
+        finally:  # decoded into a take, or refused: Gradio's copy is not needed either way
+            if path:
+                discard_upload(path)
         name = Path(path).name
         rec = ProvenanceRecord.camera(len(video), source=name, fps=video.fps)
         tid = save_take(store, pid, None, video.frames, video.fps, rec,
@@ -165,7 +170,7 @@ def listen(studio, demo):
     def use(pid, tid):
         """The clip being edited onto the timeline: footage is appended as a clip of its own, a shot's take
         becomes its shot's clip (as under its card)."""
-        need_project(pid)
+        need_project(pid, store)
         t = store.take(_clip(tid))
         if t["project_id"] != pid:
             raise InputError("that clip belongs to another project; load one of this project")
@@ -173,7 +178,7 @@ def listen(studio, demo):
 
     @guarded(len(loaded) + 1)
     def load_take(pid, tid):
-        need_project(pid)
+        need_project(pid, store)
         if not tid:
             raise InputError("pick a take to load")
         return load(pid, tid, f"loaded take {tid}")
@@ -215,7 +220,7 @@ def listen(studio, demo):
 
     @guarded(1)
     def fill(pid, tid, text, prompt, model):
-        need_project(pid)
+        need_project(pid, store)
         n = len(frames_of(studio, _clip(tid)))
         auto_ranges = (text or "").strip().lower() == "auto"
         ranges = None if auto_ranges else parse_ranges(text, n)
@@ -235,7 +240,7 @@ def listen(studio, demo):
 
     @guarded(1)
     def inpaint(pid, tid, value, prompt, model):
-        need_project(pid)
+        need_project(pid, store)
         frames = frames_of(studio, _clip(tid))
         h, w = frames.shape[1:3]
         if not value or value.get("background") is None:
@@ -266,13 +271,13 @@ def listen(studio, demo):
 
     @guarded(len(loaded) + 1)
     def apply(pid, tid, vid):
-        need_project(pid)
+        need_project(pid, store)
         new = jobs.apply_preview(store, pid, vid)
         return load(pid, new, f"applied as new take {new}; the clip it was made from is unchanged")
 
     @guarded(len(loaded) + 1)
     def discard(pid, tid, vid):
-        need_project(pid)
+        need_project(pid, store)
         jobs.discard_preview(store, pid, vid)
         return load(pid, _clip(tid), "preview discarded; the clip is as it was")
 

@@ -57,22 +57,22 @@ def listen(studio, demo):
 
     @guarded(2)
     def rename(pid, name):
-        store.rename_project(need_project(pid), name)
+        store.rename_project(need_project(pid, store), name)
         return picker(pid), ok("renamed")
 
     @guarded(2)
     def duplicate(pid):
-        new = store.duplicate_project(need_project(pid))
+        new = store.duplicate_project(need_project(pid, store))
         return picker(new), ok(f"duplicated as “{store.project(new)['name']}”")
 
     @guarded(2)
     def ask(pid):
-        need_project(pid)
+        need_project(pid, store)
         return gr.update(visible=True), ""
 
     @guarded(3)
     def delete(pid):
-        need_project(pid)
+        need_project(pid, store)
         if studio.queue.busy(pid):
             raise InputError("this project has jobs rendering; stop them before deleting it")
         name = store.project(pid)["name"]

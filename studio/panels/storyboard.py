@@ -17,8 +17,8 @@ from engine.errors import InputError
 from engine.service import ASPECTS
 from studio import scene as scenes
 from studio.jobs import shot_request, take_record
-from studio.panels.common import (ON_PROJECT, esc, footage_name, guarded, message, need_project, ok,
-                                  use_on_timeline)
+from studio.panels.common import (ON_PROJECT, Still, discard_upload, esc, footage_name, guarded, message,
+                                  need_project, ok, use_on_timeline)
 
 CAMERA_WORDS = ["", "static camera", "the camera pans left", "the camera pans right", "the camera zooms in",
                 "the camera zooms out"]
@@ -72,10 +72,9 @@ def render(studio):
                 ui["render_all"] = gr.Button("Render all shots", elem_id="render-all")
         with gr.Column(scale=2):
             with gr.Row():
-                ui["start_image"] = gr.Image(label="Start image (animate a still)", type="filepath", height=150,
-                                             format="png", sources=["upload", "clipboard"])
-                ui["end_image"] = gr.Image(label="End image", type="filepath", height=150, format="png",
-                                           sources=["upload", "clipboard"])
+                still = dict(type="filepath", image_mode=None, height=150, format="png", sources=["upload", "clipboard"])
+                ui["start_image"] = Still(label="Start image (animate a still)", **still)
+                ui["end_image"] = Still(label="End image", **still)
     with gr.Accordion("Cast and scene", open=True, elem_id="scene-panel"):
         gr.Markdown("Describe each cast member once; shot prompts say `{member}` (e.g. `{ball} rolls to the "
                     "right`). **Render scene** renders every shot as one scene that keeps the cast's look, "
@@ -245,6 +244,9 @@ def _fields(studio, pid, values) -> dict:
         raise InputError("duration, seed, takes and steps must be numbers") from None
     if not 1 <= f["takes"] <= 4:
         raise InputError("a shot has 1 to 4 takes")
+    if not 0 <= f["seed"] <= defaults.MAX_SEED - (f["takes"] - 1):
+        raise InputError(f"seed must be a whole number from 0 to {defaults.MAX_SEED - (f['takes'] - 1)} "
+                         f"(with {f['takes']} takes: take k renders with seed + k - 1)")
     for key in ("start_image", "end_image"):
         f[key] = _still(studio, pid, f[key])
     shot_request({**f, "camera": f["camera"] or ""}, f["seed"]).validate()
@@ -252,26 +254,33 @@ def _fields(studio, pid, values) -> dict:
 
 
 def _still(studio, pid, path):
-    """A still the user gave, decoded and checked, kept in the project (or None)."""
+    """A still the user gave, decoded and checked, kept in the project (or None). A path already among this
+    project's stills (a saved shot's) stays as it is; anything else (an upload) is decoded, checked and copied
+    in, so the project owns its stills and nothing is kept that is not a readable image of a sane size."""
     if not path:
         return None
     from pathlib import Path
 
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     store = studio.store
     try:
-        return store.rel(path)  # already one of this project's stills
+        if store.inside(path).parent == store.media(pid, "stills"):
+            return store.rel(path)
     except InputError:
         pass
+    name = Path(path).name
     try:
         with Image.open(path) as im:
-            im.load()
-            if max(im.size) > MAX_STILL_SIDE:
-                raise InputError(f"the image is {im.size[0]}x{im.size[1]}; stills are at most {MAX_STILL_SIDE} px a side")
-            img = im.convert("RGB")
-    except (UnidentifiedImageError, OSError):
-        raise InputError(f"{Path(path).name} is not an image this studio can read (PNG or JPEG)") from None
+            if max(im.size) > MAX_STILL_SIDE:  # before decoding: the header says how big it is
+                raise InputError(f"{name} is {im.size[0]}x{im.size[1]}; stills are at most {MAX_STILL_SIDE} px a side")
+            img = ImageOps.exif_transpose(im).convert("RGB")  # a phone photo stands as it was taken
+    except InputError:  # (a ValueError: caught before the decoding errors below)
+        discard_upload(path)
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        discard_upload(path)
+        raise InputError(f"{name} is not an image this studio can read (PNG or JPEG)") from None
     from studio.project import new_id
 
     dst = store.media(pid, "stills") / f"{new_id('i')}.png"
@@ -288,7 +297,7 @@ def listen(studio, demo):
     def card_click(pid, sid, evt: gr.EventData):
         """A click in the cards: a card selects its shot; a take's buttons select it or use it on the timeline."""
         data = evt._data or {}
-        need_project(pid)
+        need_project(pid, store)
         if data.get("act") == "shot":
             return (*refresh(studio, pid, data.get("shot")), "")
         t = store.take(data.get("take") or "")
@@ -314,11 +323,11 @@ def listen(studio, demo):
 
     @guarded(len(view) + 1)
     def select_shot(pid, sid):
-        return (*refresh(studio, need_project(pid), sid), "")
+        return (*refresh(studio, need_project(pid, store), sid), "")
 
     @guarded(len(view) + 1)
     def add(pid):
-        sid = store.add_shot(need_project(pid))
+        sid = store.add_shot(need_project(pid, store))
         return (*refresh(studio, pid, sid), ok(f"added shot {len(store.shots(pid))}: type its prompt and press Save shot"))
 
     @guarded(len(view) + 1)
@@ -328,18 +337,21 @@ def listen(studio, demo):
 
     @guarded(len(view) + 1)
     def delete(pid, sid):
-        store.delete_shot(_shot_id(pid, sid))
+        sid = _shot_id(pid, sid)
+        if queue.uses_shot(pid, sid):
+            raise InputError("this shot has jobs waiting or rendering; stop them in the queue before deleting it")
+        store.delete_shot(sid)
         return (*refresh(studio, pid), ok("shot deleted (its takes stay in the project)"))
 
     def _shot_id(pid, sid):
-        need_project(pid)
+        need_project(pid, store)
         if not sid:
             raise InputError("pick a shot first (or add one with 'Add shot')")
         return sid
 
     @guarded(3)
     def save(pid, sid, *values):
-        f = _fields(studio, need_project(pid), values)
+        f = _fields(studio, need_project(pid, store), values)
         store.update_shot(_shot_id(pid, sid), **f)
         return cards_html(studio, pid, sid), gr.update(choices=shot_choices(studio, pid), value=sid), ok("saved")
 
@@ -365,7 +377,7 @@ def listen(studio, demo):
 
     @guarded(3)
     def render_shot(pid, sid, model, *values):
-        f = _fields(studio, need_project(pid), values)
+        f = _fields(studio, need_project(pid, store), values)
         prompt = scenes.expand(f["prompt"], store.cast(pid))
         store.update_shot(_shot_id(pid, sid), **f)
         n = len(shot_choices(studio, pid))
@@ -378,7 +390,7 @@ def listen(studio, demo):
 
     @guarded(2)
     def render_all(pid, model):
-        shots = store.shots(need_project(pid))
+        shots = store.shots(need_project(pid, store))
         if not shots:
             raise InputError("no shots to render; add a shot first")
         prompts = []
@@ -397,19 +409,19 @@ def listen(studio, demo):
 
     @guarded(4)
     def set_member(pid, name, description):
-        new = store.set_member(need_project(pid), name, description)
+        new = store.set_member(need_project(pid, store), name, description)
         what = f"added {name.strip()}: shot prompts can say {{{name.strip()}}}" if new else \
             f"{name.strip()} is now {' '.join(description.split())!r}"
         return scene_view(studio, pid)[0], "", "", ok(what)
 
     @guarded(4)
     def remove_member(pid, name):
-        store.remove_member(need_project(pid), name)
+        store.remove_member(need_project(pid, store), name)
         return scene_view(studio, pid)[0], "", "", ok(f"removed {name.strip()} from the cast")
 
     @guarded(2)
     def render_scene(pid, model, retries):
-        scene, shot_ids = scenes.scene_dict(store, need_project(pid), int(retries if retries is not None else 2))
+        scene, shot_ids = scenes.scene_dict(store, need_project(pid, store), int(retries if retries is not None else 2))
         checked = scenes.check(scene)
         n, secs = len(checked.shots), sum(s.seconds for s in checked.shots)
         queue.submit(pid, "scene", {"scene": scene, "shot_ids": shot_ids, "model": model,

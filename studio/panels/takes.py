@@ -167,7 +167,7 @@ def listen(studio, demo):
         if not t["shot_id"]:
             raise InputError("a bridge from footage is a transition: put it on the timeline and set a bridge "
                              "transition into the next clip")
-        ids = [s["id"] for s in store.shots(need_project(pid))]
+        ids = [s["id"] for s in store.shots(need_project(pid, store))]
         if t["shot_id"] not in ids or ids.index(t["shot_id"]) + 1 >= len(ids):
             raise InputError("this is the last shot; a bridge connects a take to the next shot")
         nxt = store.takes(pid, ids[ids.index(t["shot_id"]) + 1])

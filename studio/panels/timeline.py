@@ -49,17 +49,30 @@ def render(studio):
     studio.refreshers["timeline"] = (lambda pid, eid: refresh(studio, pid, eid), [ui["project"], ui["entry"]], view)
 
 
+def clip_seconds(store, entry) -> tuple[float, float]:
+    """A timeline clip's length after its trims, and its take's frame time, in seconds."""
+    t = store.take(entry["take_id"])
+    return max(1, t["frames"] - entry["trim_in"] - entry["trim_out"]) / t["fps"], 1 / t["fps"]
+
+
+def longest_crossfade(store, before, entry) -> float:
+    """A crossfade shares frames of the clips it joins, so it is shorter than either by a frame at least (as
+    export.timeline_clips plays and exports it)."""
+    (a, fa), (b, fb) = clip_seconds(store, before), clip_seconds(store, entry)
+    return max(0.0, min(a - fa, b - fb))
+
+
 def rows(studio, pid):
     store = studio.store
     shots = {s["id"]: (i + 1, s["prompt"]) for i, s in enumerate(store.shots(pid))}
     out, total = [], 0.0
-    for i, e in enumerate(store.timeline(pid)):
+    entries = store.timeline(pid)
+    for i, e in enumerate(entries):
         t = store.take(e["take_id"])
-        n = max(1, t["frames"] - e["trim_in"] - e["trim_out"])
-        seconds = n / t["fps"]
+        seconds = clip_seconds(store, e)[0]
         trans = e["transition"] if i else "—"
-        if i and e["transition"] == "crossfade":
-            seconds -= e["transition_seconds"]
+        if i and e["transition"] == "crossfade":  # a fade longer than a clip trimmed since plays shortened
+            seconds -= min(e["transition_seconds"], longest_crossfade(store, entries[i - 1], e))
         if i and e["transition"] == "bridge" and e["bridge_take_id"]:
             b = store.take(e["bridge_take_id"])
             seconds += b["frames"] / b["fps"]
@@ -129,12 +142,15 @@ def listen(studio, demo):
     @guarded(len(view) + 1)
     def set_transition(pid, eid, kind, seconds, model):
         e = _entry(eid)
-        entries = store.timeline(need_project(pid))
+        entries = store.timeline(need_project(pid, store))
         pos = [x["id"] for x in entries].index(eid)
         if pos == 0 and kind != "cut":
             raise InputError("the first clip has nothing before it; set the transition on a later clip")
         if seconds is None or not 0 < float(seconds) <= 5:
             raise InputError("a transition lasts more than 0 and at most 5 seconds")
+        if kind == "crossfade" and float(seconds) > (most := longest_crossfade(store, entries[pos - 1], e)):
+            raise InputError(f"a crossfade into clip {pos + 1} lasts at most {most:.2f} s: it overlaps the two clips "
+                             f"it joins, and must be shorter than both")
         if kind == "bridge":
             prev = entries[pos - 1]
             store.update_entry(eid, transition="cut", transition_seconds=float(seconds))
@@ -152,11 +168,11 @@ def listen(studio, demo):
 
     @guarded(2)
     def play(pid, fps):
-        return export.play_cut(store, need_project(pid), _fps(fps)), ""
+        return export.play_cut(store, need_project(pid, store), _fps(fps)), ""
 
     @guarded(2)
     def do_export(pid, fps, formats):
-        out = export.export(store, need_project(pid), _fps(fps), formats, studio.config_dir)
+        out = export.export(store, need_project(pid, store), _fps(fps), formats, studio.config_dir)
         files = [p for k, p in out.items() if k != "PNG sequence"]
         note = f" (PNG frames in {out['PNG sequence']})" if "PNG sequence" in out else ""
         return files, ok(f"exported {', '.join(out)}{note}")
