@@ -92,6 +92,36 @@ class Reading:
                 "words": [list(w) for w in self.words], "lexicon": [list(w) for w in self.lexicon]}
 
 
+# Words the tagger cannot learn from training captions, kept as tables like the colour names are (each is
+# English or WORLD.md, not a benchmark's wording; docs/BENCHMARKS.md "Session 17" says what they changed).
+# Shape nouns: WORLD.md's synonym table (the words any caption of the world may use) and plain English
+# near-synonyms; a noun read this way gives its object the shape instead of staying the user's own word.
+SHAPE_NOUNS = {**dict.fromkeys(("ball", "circle", "sphere", "orb", "disc", "disk", "globe", "bubble", "dot",
+                                "marble", "bead", "puck"), "ball"),
+               **dict.fromkeys(("box", "square", "cube", "block", "crate", "brick", "tile", "carton", "chest",
+                                "dice", "die"), "box"),
+               **dict.fromkeys(("triangle", "wedge", "pyramid", "tetrahedron", "arrowhead"), "triangle")}
+# Compass directions on screen, as on a map: north is up, east is right.
+COMPASS = {**dict.fromkeys(("east", "eastward", "eastwards", "eastbound"), "right"),
+           **dict.fromkeys(("west", "westward", "westwards", "westbound"), "left"),
+           **dict.fromkeys(("north", "northward", "northwards", "northbound"), "up"),
+           **dict.fromkeys(("south", "southward", "southwards", "southbound"), "down")}
+# Words that alone name no motion or camera move ("it" in "it is big", "out" in "out of frame"). (A pillar
+# keeps its "with a": the tagger reads it from the words around it, "with a dark post splitting the view".)
+FUNCTION_WORDS = frozenset("a an the it its it's is are was be of in on at to into onto by for from and or but "
+                           "with while as this that these those there then one ones any some out off".split())
+NEGATIONS = frozenset("no not without never nor none".split())
+# Verbs that make a left/right said with them the camera's: "tracking left", "the shot pans right".
+CAMERA_MOVES = re.compile(r"\b(pan|pans|panning|panned|track|tracks|tracking|tracked|truck|trucks|trucking)\b")
+# A noun that stands for an object already named: "the red one moves left".
+ANAPHORA = frozenset(("one", "ones"))
+_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?")
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
 MIN_CONFIDENCE = 0.75  # a tagged run less sure than this (its value's share of the probability) is left out
 MIN_GUESS = 0.4  # ... except a motion this sure, for an object that would otherwise have none
 
@@ -106,23 +136,50 @@ def assemble(words: list[tuple], lexicon: dict | None = None, known=frozenset())
     right before a background is the background's ("against a blue sky"). An object
     whose noun the reader does not know keeps the prompt's own word for it (the first O word right
     after its colour). `lexicon`: colour name -> palette colour, for colour words outside `known` (the
-    words training captions contain)."""
+    words training captions contain).
+
+    Rules for what a tagger trained on captions cannot know: a run of function words alone ("it", "out")
+    names no motion or camera move; a compass word is a motion (east: right); left or right said with a camera move
+    ("tracking left") is the camera's pan; a pillar said with a negation ("no pillar") is not there; an
+    unknown noun in SHAPE_NOUNS is that shape; "the red one" and a part with no noun fold into the object
+    they stand for; an object with no motion of its own shares the next one's ("a ball and a box move
+    right")."""
     objects, reading = [], Reading([])
     current, previous = None, None
     pending = {}  # motion or speed said before any object
+    no_wall = False  # "with no pillar", "without a wall"
     for i, run in enumerate(words):
         text, slot, value = run[:3]
+        sure = run[3] if len(run) > 3 else 1.0
+        tokens = _tokens(text)
+        if slot in ("motion", "camera") and all(t in FUNCTION_WORDS for t in tokens):
+            slot = "O"  # "it" is no motion and "out" (of frame) no zoom, whatever the tagger leaned to
+        if compass := [COMPASS[t] for t in tokens if t in COMPASS]:
+            slot, value, sure = "motion", compass[0], 1.0  # "heads east"
+        if slot in ("motion", "camera", "O") and {"left", "right"} & set(tokens) and (
+                CAMERA_MOVES.search(text.lower()) or i and CAMERA_MOVES.search(words[i - 1][0].lower())):
+            slot, value, sure = "camera", "pan_left" if "left" in tokens else "pan_right", 1.0  # "tracking left"
         if slot == "colour" and i + 1 < len(words) and words[i + 1][1] == "background":
             slot = "O"  # "against a blue sky": the colour of the background, not of an object
         floor = MIN_GUESS if slot == "colour" else MIN_CONFIDENCE  # a colour word is seldom anything else
-        if slot != "O" and len(run) > 3 and run[3] < floor:
+        if slot != "O" and sure < floor:
             if slot == "motion" and run[3] >= MIN_GUESS:  # kept as a guess, for an object with no surer motion
                 (current if current is not None else pending).setdefault("guess", value)
             slot = "O"
         if slot == "O":
             if current is not None and previous == "colour" and "shape" not in current \
-                    and "noun" not in current and "motion" not in current:
-                current["noun"] = text.split()[0]
+                    and "noun" not in current and "motion" not in current and tokens:
+                noun = tokens[0]
+                shape = SHAPE_NOUNS.get(noun) or SHAPE_NOUNS.get(noun[:-1] if noun.endswith("s") else noun)
+                if shape:
+                    current["shape"] = shape
+                    reading.words.append((text.split()[0], f"shape:{shape}"))
+                else:
+                    current["noun"] = text.split()[0]
+            previous = slot
+            continue
+        if slot == "wall" and NEGATIONS & set(tokens + (_tokens(words[i - 1][0])[-2:] if i else [])):
+            no_wall = True  # a pillar said not to be there
             previous = slot
             continue
         if slot in ("colour", "size", "shape"):
@@ -150,9 +207,40 @@ def assemble(words: list[tuple], lexicon: dict | None = None, known=frozenset())
         reading.words.append((text, f"{slot}:{value}"))
     for o in objects:
         o.setdefault("motion", o.get("guess"))
+    objects = _resolve_references(objects)
+    for i, o in enumerate(objects):  # "a red ball and a blue box move right": both of them
+        if o.get("motion") is None:
+            said = next((m for m in objects[i + 1:] if m.get("motion")), None)
+            if said is not None:
+                o["motion"], o["speed"] = said["motion"], o.get("speed") or said.get("speed")
+    reading.wall = reading.wall and not no_wall
     reading.objects = [{k: o.get(k) for k in (*OBJECT_SLOTS, "noun") if k != "noun" or o.get(k)}
                        for o in objects[:3]]
     return reading
+
+
+def _resolve_references(objects: list[dict]) -> list[dict]:
+    """Objects that stand for one already named fold into it: "the red one" (the earlier red object), and
+    a part with no colour, shape or noun of its own ("..., it is big": the object before). What they say
+    fills what the object had not said. A "one" of a colour no earlier object has is a new object of the
+    shape before it ("a red ball and a blue one")."""
+    out = []
+    for o in objects:
+        bare = not (o.get("colour") or o.get("shape") or o.get("noun"))
+        if out and (bare or (o.get("noun") or "").lower() in ANAPHORA):
+            same = [m for m in out if o.get("colour") and m.get("colour") == o["colour"]]
+            if o.get("colour") and not same:
+                o = {**o, "shape": o.get("shape") or out[-1].get("shape"), "noun": None}
+                if o["shape"] is None:
+                    o["noun"] = out[-1].get("noun")
+            else:
+                target = same[-1] if same else out[-1]
+                for k, v in o.items():
+                    if k != "noun" and v is not None and target.get(k) is None:
+                        target[k] = v
+                continue
+        out.append(o)
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -212,12 +300,16 @@ def load_lexicon(path: Path = LEXICON) -> dict:
 
 def lexicon_colour(text: str, lexicon: dict, known=frozenset()) -> str | None:
     """The world colour the table gives a colour phrase ("jade", "pumpkin-coloured", "sunflower
-    yellow"), or None when the phrase is made of training words (the tagger has read those) or the
-    table has no such name. Tries the whole phrase, then its last word, then its first."""
+    yellow"), or None when the phrase is made of training words (the tagger has read those; a "-coloured"
+    phrase is a colour whatever its words) or the table has no such name. A phrase ending in a palette
+    word is that colour; otherwise tries the whole phrase, then its last word, then its first."""
+    suffixed = bool(_SUFFIX.search(text.lower().strip()))  # "rose-coloured" is a colour, though "rose" rises
     phrase = _SUFFIX.sub("", text.lower().strip()).replace("-", " ").strip()
     tokens = phrase.split()
-    if not tokens or all(w in known for w in tokens):
+    if not tokens or not suffixed and all(w in known for w in tokens):
         return None
+    if tokens[-1] in COLOURS:  # "salmon pink", "blood red": the last word names the colour, the rest its shade
+        return tokens[-1]
     for candidate in (phrase, tokens[-1], tokens[0]):
         if candidate in lexicon:
             return lexicon[candidate]
@@ -307,7 +399,7 @@ class Reader:
                 a, e = offsets[word[0]][0], offsets[word[-1]][1]
                 named = lexicon_colour(text[a:e], self.lexicon, self.known)
                 other = max((q for t, q in zip(TAGS, p) if t != "O" and not t.startswith("colour:")), default=0.0)
-                if named is not None and other < MIN_CONFIDENCE:
+                if named is not None and (other < MIN_CONFIDENCE or _SUFFIX.search(text[a:e].lower())):
                     # a colour name the training captions never used, which the tagger reads as no other slot
                     # (so "sea" in "out at sea" stays a background): the table knows its colour
                     p = np.eye(len(TAGS))[TAGS.index(f"colour:{named}")]
