@@ -25,6 +25,13 @@ MAX_ATTEMPTS = 2
 ACTIVE = ("waiting", "running")
 
 
+def unexpected(e: Exception, root) -> str:
+    """The page's one line for a job that failed by a bug: what failed, with no server path in it (the
+    traceback is in the studio's log)."""
+    text = f"{type(e).__name__}: {e}".replace(str(root), "<projects>").strip().splitlines() or [type(e).__name__]
+    return f"failed unexpectedly ({text[0][:300]}); the details are in the studio's log"
+
+
 class RenderQueue:
     def __init__(self, store, engines, runner):
         """engines: callable model name -> Engine (shared instances); runner: studio.jobs.run_job."""
@@ -139,7 +146,7 @@ class RenderQueue:
             self.store.update_job(jid, status="failed", error=str(e), finished=time.time(), stage="failed")
         except Exception as e:  # a bug, not bad input: keep the job and say what happened
             traceback.print_exc()
-            self.store.update_job(jid, status="failed", error=f"{type(e).__name__}: {e}", finished=time.time(),
+            self.store.update_job(jid, status="failed", error=unexpected(e, self.store.root), finished=time.time(),
                                   stage="failed")
         finally:
             self._stop.discard(jid)

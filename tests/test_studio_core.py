@@ -147,6 +147,13 @@ def test_a_job_that_cannot_run_fails_with_its_reason(tmp_path):
     s.queue.wait(60)
     job = s.store.job(jid)
     assert job["status"] == "failed" and "does not exist" in job["error"]
+    # a job that fails by a bug says what failed in one line, and names no server path
+    from studio.queue import unexpected
+
+    bug = FileNotFoundError(2, "No such file or directory", str(s.store.root / "media" / "x.mp4"))
+    line = unexpected(bug, s.store.root)
+    assert line.startswith("failed unexpectedly (FileNotFoundError") and str(tmp_path) not in line
+    assert "<projects>/media/x.mp4" in line and "\n" not in unexpected(RuntimeError("a\nb"), s.store.root)
     s.store.close()
 
 
