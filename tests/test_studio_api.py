@@ -307,6 +307,11 @@ def test_refusals_say_why_and_keep_the_project_whole(server, tmp_path):
             urllib.request.urlopen(f"{base}/gradio_api/file={root / 'projects' / name}")
         assert e.value.code in (403, 404), name
     assert store.has_project(pid)  # the database is whole after the attempts
+    import httpx  # an uploaded page comes back as a download, never as a page on the studio's origin
+
+    up = httpx.post(f"{base}/gradio_api/upload", files={"files": ("x.html", b"<script>1</script>", "text/html")})
+    got = httpx.get(f"{base}/gradio_api/file={up.json()[0]}")
+    assert got.headers["content-disposition"].startswith("attachment") and "html" not in got.headers["content-type"]
     # names: one line of printable text, at most 120 characters; a duplicate of a long name still fits
     assert "one line" in msg(call(c, "rename_project", pid, "Act 1\nINSERT"))
     assert "one line" in msg(call(c, "rename_project", pid, "Act\u202e1"))
