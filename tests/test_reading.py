@@ -90,7 +90,8 @@ def test_rules_for_what_training_captions_never_say():
     r = read(*red_ball, ("heads", "motion", "up", 0.7), ("east", "background", "studio", 0.21))
     assert r.objects[0]["motion"] == "right" and r.background is None
     # a pillar said not to be there is not there, even after the tagger read "a" as one
-    r = read(("a", "wall", "wall", 0.82), *red_ball, ("moves left", "motion", "left"), (", no wall", "wall", "wall", 0.87))
+    r = read(("a", "wall", "wall", 0.82), *red_ball, ("moves left", "motion", "left"),
+             (", no wall", "wall", "wall", 0.87))
     assert not r.wall and r.objects[0]["motion"] == "left"
     assert read(*red_ball, ("rolls", "motion", "left"), ("past a pillar", "wall", "wall")).wall
     # one motion said for two objects is both objects'
@@ -101,14 +102,16 @@ def test_rules_for_what_training_captions_never_say():
     r = read(*red_ball, ("and a", "O", None), ("blue", "colour", "blue"), ("box", "shape", "box"), ("; the", "O", None),
              ("red", "colour", "red"), ("one", "O", None), ("moves left", "motion", "left"), ("and the", "O", None),
              ("blue", "colour", "blue"), ("one", "O", None), ("falls", "motion", "down"))
-    assert [(o["colour"], o["shape"], o["motion"]) for o in r.objects] == [("red", "ball", "left"), ("blue", "box", "down")]
+    assert [(o["colour"], o["shape"], o["motion"]) for o in r.objects] == [("red", "ball", "left"),
+                                                                          ("blue", "box", "down")]
     r = read(*red_ball, ("rolls right", "motion", "right"), (",", "O", None), ("it", "motion", "up", 0.93),
              ("is big", "size", "big"))
     assert r.objects == [{"colour": "red", "shape": "ball", "size": "big", "motion": "right", "speed": None}]
     r = read(*red_ball, ("and a", "O", None), ("blue", "colour", "blue"), ("one", "O", None), ("rise", "motion", "up"))
     assert [(o["colour"], o["shape"]) for o in r.objects] == [("red", "ball"), ("blue", "ball")]  # a blue ball
     # left or right with a camera move is the camera's; "out" of frame is no zoom
-    r = read(*red_ball, ("rolls right", "motion", "right"), (",", "O", None), ("tracking left", "motion", "right", 0.51))
+    r = read(*red_ball, ("rolls right", "motion", "right"), (",", "O", None),
+             ("tracking left", "motion", "right", 0.51))
     assert r.objects[0]["motion"] == "right" and r.camera == "pan_left"
     r = read(*red_ball, ("moves", "motion", "right"), ("out", "camera", "zoom_out", 0.98), ("of frame", "O", None))
     assert r.camera is None

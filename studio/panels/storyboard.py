@@ -72,7 +72,8 @@ def render(studio):
                 ui["render_all"] = gr.Button("Render all shots", elem_id="render-all")
         with gr.Column(scale=2):
             with gr.Row():
-                still = dict(type="filepath", image_mode=None, height=150, format="png", sources=["upload", "clipboard"])
+                still = dict(type="filepath", image_mode=None, height=150, format="png",
+                             sources=["upload", "clipboard"])
                 ui["start_image"] = Still(label="Start image (animate a still)", **still)
                 ui["end_image"] = Still(label="End image", **still)
     with gr.Accordion("Cast and scene", open=True, elem_id="scene-panel"):
