@@ -21,7 +21,8 @@ def register(sub):
     p.add_argument("--height", type=int, default=None, help="custom height, multiple of 16 (with --width)")
     p.add_argument("--loop", action="store_true", help="make the end flow back into the start")
     add_literal_option(p)
-    p.add_argument("--batch", default=None, help="FILE.jsonl: one job per line with the same keys as the options")
+    p.add_argument("--batch", default=None, help="FILE.jsonl (UTF-8): one job per line with the same keys as the "
+                                                 "options; each line its own out (default batch-NNN.mp4)")
     p.add_argument("--restart", action="store_true",
                    help="start over instead of resuming an unfinished render of --out (OUT.render/)")
     p.add_argument("--no-anchor", action="store_true",
