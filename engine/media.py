@@ -28,6 +28,10 @@ from engine.errors import InputError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 SIDECAR_NAME = "tenku.json"
 _FRAME_NAME = re.compile(r"^\d{6}\.png$")
+# The largest frame or still read, per side: 4096 holds DCI 4K; past it the engine would spend minutes
+# retiming frames it then shrinks to its canvas anyway (an 8000x8000 clip ran for minutes, silently).
+MAX_INPUT_SIDE = 4096
+JITTER_SECONDS = 0.0015  # timestamp rounding that is not a variable frame rate (Video.variable_rate)
 
 
 # ---------------------------------------------------------------------------
@@ -63,11 +67,13 @@ class Video:
 
     @property
     def variable_rate(self) -> bool:
-        """True when frame intervals differ by more than 1% of the mean interval."""
+        """True when frame intervals differ by more than 1% of the mean interval, and by more than a
+        millisecond-and-a-half: WebM and MKV keep time in whole milliseconds, so 29.97 fps comes out as
+        33 and 34 ms steps, which is constant-rate video."""
         if len(self.timestamps) < 3:
             return False
         d = np.diff(self.timestamps)
-        return bool(np.ptp(d) > 0.01 * d.mean())
+        return bool(np.ptp(d) > max(0.01 * d.mean(), JITTER_SECONDS))
 
     @classmethod
     def from_frames(cls, frames, fps=24.0) -> "Video":
@@ -167,9 +173,43 @@ def list_frame_files(folder) -> list[str]:
     return [os.path.join(folder, n) for n in sorted(names, key=_natural_key)]
 
 
-def _read_folder(folder: str, fps, max_frames, max_bytes=None) -> Video:
-    from PIL import Image, UnidentifiedImageError
+def check_side(width: int, height: int, what: str) -> None:
+    if max(width, height) > MAX_INPUT_SIDE:
+        raise InputError(f"{what} is {width}x{height}; up to {MAX_INPUT_SIDE} px a side is read (scale it down "
+                         "first, e.g. to 1920 wide)")
 
+
+def open_image(path, what: str):
+    """A PIL image of the still or frame at `path`, as it is meant to be seen, in 8 bits a channel: its
+    EXIF orientation applied (a phone's portrait photo stands upright), 16-bit grey scaled down (Pillow's
+    own conversion clips it to white), and its size checked from the header before it is decoded.
+    Modes kept otherwise (RGB, RGBA, L, LA, P...). `what` names it in errors ("image 'x.png'")."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            check_side(*im.size, what)
+            im = ImageOps.exif_transpose(im)
+            im.load()
+            if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+                a = np.asarray(im, dtype=np.float64)
+                scale = 257.0 if im.mode.startswith("I;16") or a.max(initial=0) > 255 else 1.0
+                return Image.fromarray(np.clip(np.round(a / scale), 0, 255).astype(np.uint8), "L")
+            if im.mode == "F":
+                return Image.fromarray(np.clip(np.asarray(im), 0, 255).astype(np.uint8), "L")
+            return im.copy()
+    except InputError:
+        raise
+    except FileNotFoundError:
+        raise InputError(f"{what} does not exist") from None
+    except Image.DecompressionBombError:
+        raise InputError(f"{what} is too many pixels to decode safely; up to {MAX_INPUT_SIDE} px a side is "
+                         "read") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        raise InputError(f"{what} is not a readable image ({e.__class__.__name__}); give a PNG or JPEG") from None
+
+
+def _read_folder(folder: str, fps, max_frames, max_bytes=None) -> Video:
     rate = parse_fps(fps)
     files = list_frame_files(folder)
     if max_frames is not None:
@@ -178,11 +218,7 @@ def _read_folder(folder: str, fps, max_frames, max_bytes=None) -> Video:
         raise InputError(f"folder {folder!r} has no .png/.jpg frames")
     frames = []
     for f in files:
-        try:
-            with Image.open(f) as im:
-                arr = np.asarray(im.convert("RGB"))
-        except (UnidentifiedImageError, OSError) as e:
-            raise InputError(f"frame {os.path.basename(f)!r} in {folder!r} is not a readable image ({e.__class__.__name__})") from None
+        arr = np.asarray(open_image(f, f"frame {os.path.basename(f)!r} in {folder!r}").convert("RGB"))
         if frames and arr.shape != frames[0].shape:
             h0, w0 = frames[0].shape[:2]
             raise InputError(f"frame {os.path.basename(f)!r} is {arr.shape[1]}x{arr.shape[0]} but "
@@ -204,6 +240,7 @@ def _read_file(path: str, max_frames, max_bytes=None) -> Video:
             if not container.streams.video:
                 raise InputError(f"{path!r} has no video stream")
             stream = container.streams.video[0]
+            check_side(stream.codec_context.width, stream.codec_context.height, f"{path!r}'s frame")
             stream.thread_type = "AUTO"
             has_audio = bool(container.streams.audio)
             for frame in container.decode(stream):
@@ -227,6 +264,8 @@ def _read_file(path: str, max_frames, max_bytes=None) -> Video:
         ts = np.arange(len(frames), dtype=np.float64) / rate
     if len(ts) > 1:
         fps = (len(ts) - 1) / (ts[-1] - ts[0])
+        if avg and abs(fps - float(avg)) < 0.005 * float(avg):  # rounded timestamps: the declared rate is exact
+            fps = float(avg)
     else:
         fps = float(avg) if avg else 24.0
     metadata = {"declared_rate": str(avg) if avg else None}
@@ -269,6 +308,11 @@ def check_output_path(out) -> str:
         parent = os.path.dirname(os.path.abspath(target))
         if os.path.isdir(target):
             _check_writable(target, out)
+            other = sorted(n for n in os.listdir(target) if n.lower().endswith(IMAGE_SUFFIXES)
+                           and not _FRAME_NAME.match(n) and not n.startswith("."))
+            if other:  # read back, the folder would mix them in with the new frames
+                raise InputError(f"output folder {out!r} already holds other images ({', '.join(other[:3])}"
+                                 f"{', ...' if len(other) > 3 else ''}); give an empty or new folder")
         else:
             _check_writable(parent, out)
         return "folder"
@@ -277,6 +321,16 @@ def check_output_path(out) -> str:
         _check_writable(parent, out)
         return "mp4"
     raise InputError(f"output {out!r} must end in .mp4 (H.264 video) or / (PNG folder)")
+
+
+def check_not_input(out, *inputs) -> None:
+    """Refuse an output path that is one of the inputs (a file, the same file by a link, or a frame
+    folder): inputs are never modified."""
+    target = os.path.realpath(os.fspath(out).rstrip("/" + os.sep) or os.fspath(out))
+    for path in inputs:
+        if path is not None and os.path.realpath(os.fspath(path).rstrip("/" + os.sep) or os.fspath(path)) == target:
+            raise InputError(f"--out {os.fspath(out)!r} is one of the inputs; inputs are never modified, "
+                             "write elsewhere")
 
 
 def _check_writable(folder: str, out: str) -> None:

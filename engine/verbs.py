@@ -309,18 +309,12 @@ def parse_ranges(text: str) -> list[tuple[int, int]]:
 
 def load_image(image) -> np.ndarray:
     """A still as uint8 (H, W, 3): from an array (grey, RGB or RGBA), a PIL image or a file path."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
+
+    from engine.media import open_image
 
     if isinstance(image, (str, Path)):
-        try:
-            with Image.open(image) as im:
-                im.load()
-                image = im.convert("RGB")
-        except FileNotFoundError:
-            raise InputError(f"image {str(image)!r} does not exist") from None
-        except (UnidentifiedImageError, OSError, ValueError) as e:
-            raise InputError(f"image {str(image)!r} cannot be decoded ({e.__class__.__name__}); "
-                             "give a PNG or JPEG") from None
+        image = open_image(image, f"image {str(image)!r}").convert("RGB")
     if isinstance(image, Image.Image):
         image = np.asarray(image.convert("RGB"))
     a = np.asarray(image)
@@ -335,18 +329,17 @@ def load_mask(mask, width: int, height: int) -> np.ndarray:
     """bool (height, width), True where to repaint: from a bool array, a grey/RGB(A) image array,
     a PIL image or a file path (white = repaint; alpha, when present, is multiplied in). A mask
     of another size must have the video's aspect (it is resized)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
+
+    from engine.media import open_image
 
     if isinstance(mask, (str, Path)):
         try:
-            with Image.open(mask) as im:
-                im.load()
-                mask = im.copy()
-        except FileNotFoundError:
-            raise InputError(f"mask {str(mask)!r} does not exist") from None
-        except (UnidentifiedImageError, OSError, ValueError) as e:
-            raise InputError(f"mask {str(mask)!r} is not an image ({e.__class__.__name__}); give a PNG, "
-                             "white where to repaint") from None
+            mask = open_image(mask, f"mask {str(mask)!r}")
+        except InputError as e:
+            if "is not a readable image" not in str(e):
+                raise
+            raise InputError(f"mask {str(mask)!r} is not an image; give a PNG, white where to repaint") from None
     if isinstance(mask, Image.Image):
         grey = np.asarray(mask.convert("L"), np.float32)
         if "A" in mask.getbands():

@@ -1,6 +1,7 @@
 """engine.interpolate and `python -m engine interpolate`: small synthetic scenes, seconds to run."""
 import json
 import os
+from pathlib import Path
 
 import av
 import cv2
@@ -230,7 +231,7 @@ def test_cli_mp4_with_audio_stays_in_sync(tmp_path):
 
 
 @pytest.mark.parametrize("case", ["factor1", "factor_frac", "fps0", "one_frame", "sizes", "unreadable",
-                                  "missing", "both", "bad_out"])
+                                  "missing", "both", "bad_out", "out_is_input"])
 def test_cli_bad_input_one_line_exit_2_no_output(tmp_path, capsys, case):
     two = save_folder(tmp_path / "two", clip(2))
     args = {"factor1": [two, "--factor", "1"], "factor_frac": [two, "--factor", "2.5"],
@@ -250,9 +251,18 @@ def test_cli_bad_input_one_line_exit_2_no_output(tmp_path, capsys, case):
     out = tmp_path / "result.mp4"
     if case == "bad_out":
         args, out = [two, "--factor", "2"], tmp_path / "result.avi"
+    if case == "out_is_input":  # once overwrote the input: 24 frames became 47 in place
+        from engine.media import write_video
+
+        out = write_video(tmp_path / "result.mp4", clip(3), 24)
+        before = Path(out).read_bytes()
+        args = [str(out), "--factor", "2"]
     capsys.readouterr()
     assert main(["interpolate", *args, "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err
     leftover = [n for n in os.listdir(tmp_path) if n.startswith(("result", ".result"))]
+    if case == "out_is_input":
+        assert "is one of the inputs" in err and Path(out).read_bytes() == before
+        return
     assert leftover == []

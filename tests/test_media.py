@@ -260,3 +260,63 @@ def test_phone_clips_are_read_upright(tmp_path, degrees, white):
     bands = {"top": f[:16].mean(), "bottom": f[-16:].mean(), "left": f[:, :16].mean(), "right": f[:, -16:].mean()}
     assert max(bands, key=bands.get) == white and bands[white] > 200
     assert v.metadata.get("display_rotation", 0) in ({degrees, -degrees} if abs(degrees) == 180 else {degrees})
+
+
+def test_stills_and_frames_are_read_as_they_are_meant_to_be_seen(tmp_path):
+    """Found by a footage fuzz: a phone photo lay on its side, 16-bit grey came out white, a 23 kB PNG
+    claiming 16000x12000 ended in Pillow's traceback."""
+    from engine.media import open_image
+    from engine.verbs import load_image, load_mask
+
+    portrait = Image.new("RGB", (64, 32), "red")  # stored landscape, EXIF says: turn 90 degrees to view
+    exif = portrait.getexif()
+    exif[0x0112] = 6
+    portrait.save(tmp_path / "phone.jpg", exif=exif)
+    assert load_image(tmp_path / "phone.jpg").shape == (64, 32, 3)
+    grey16 = np.full((8, 8), 30000, np.uint16)  # 46% grey
+    Image.fromarray(grey16).save(tmp_path / "grey16.png")
+    assert abs(int(load_image(tmp_path / "grey16.png").mean()) - 117) <= 1
+    half = np.zeros((8, 8), np.uint16)
+    half[:, :4] = 60000
+    half[:, 4:] = 30000  # under half of 16 bits: not to repaint
+    Image.fromarray(half).save(tmp_path / "mask16.png")
+    assert load_mask(tmp_path / "mask16.png", 8, 8).sum() == 32
+    Image.new("L", (5000, 16)).save(tmp_path / "wide.png")
+    with pytest.raises(InputError, match="5000x16; up to 4096 px a side"):
+        open_image(tmp_path / "wide.png", "image 'wide.png'")
+    with pytest.raises(InputError, match="5000x16"):
+        load_image(tmp_path / "wide.png")
+
+
+def test_a_frame_too_large_is_refused_before_decoding(tmp_path):
+    from engine import media
+
+    write_video(tmp_path / "ok.mp4", moving_frames(3, 32, 48), 24)
+    limit, media.MAX_INPUT_SIDE = media.MAX_INPUT_SIDE, 40
+    try:
+        with pytest.raises(InputError, match="frame is 48x32; up to 40 px a side"):
+            read_video(tmp_path / "ok.mp4")
+    finally:
+        media.MAX_INPUT_SIDE = limit
+
+
+def test_an_output_folder_never_mixes_in_other_images(tmp_path):
+    from engine.media import check_not_input
+
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    Image.new("RGB", (8, 8)).save(folder / "1.png")
+    with pytest.raises(InputError, match=r"already holds other images \(1.png\)"):
+        check_output_path(str(folder) + "/")
+    write_frames(tmp_path / "ours", moving_frames(3))  # our own frames from an earlier run may be replaced
+    assert check_output_path(str(tmp_path / "ours") + "/") == "folder"
+    for out, inp in ((tmp_path / "a.mp4", tmp_path / "a.mp4"), (str(folder) + "/", folder)):
+        with pytest.raises(InputError, match="is one of the inputs"):
+            check_not_input(out, tmp_path / "x.mp4", inp)
+
+
+def test_millisecond_timestamps_are_not_a_variable_rate():
+    ts = np.round(np.arange(30) / (30000 / 1001), 3)  # 29.97 fps kept in whole milliseconds (WebM)
+    assert not Video(np.zeros((30, 8, 8, 3), np.uint8), 29.97, ts).variable_rate
+    uneven = np.cumsum([0] + [0.08, 0.1] * 10)
+    assert Video(np.zeros((21, 8, 8, 3), np.uint8), 11.1, uneven).variable_rate

@@ -368,7 +368,7 @@ def test_cli_read_and_literal_flip_the_verbs_default(tiny_model, files):
     (["inpaint", "--video", "{d}/in.mp4", "--mask", "{d}/junk.png", "--prompt", "x"], "not an image"),
     (["remix", "--video", "{d}/in.mp4", "--prompt", "x", "--strength", "0"], "strength must be in (0, 1]"),
     (["remix", "--video", "{d}/in.mp4", "--prompt", "x", "--strength", "1.01"], "strength must be in (0, 1]"),
-    (["animate", "--image", "{d}/junk.png", "--prompt", "x"], "cannot be decoded"),
+    (["animate", "--image", "{d}/junk.png", "--prompt", "x"], "not a readable image"),
     (["bridge", "--from", "{d}/in.mp4", "--to", "{d}/in.mp4", "--seconds", "-1"], "seconds must be"),
     (["extend", "--video", "{d}/in.mp4", "--seconds", "1", "--out", "{d}/in.mp4"], "one of the inputs"),
 ])

@@ -198,8 +198,6 @@ def check_before_work(args, *inputs, prompt: str = "") -> object:
     """Everything about a verb's run that can fail cheaply, before the model loads: sampling
     settings, the prompt policy, the output path (never one of the inputs). Returns the
     policy decision for the record."""
-    import os
-
     from engine import media
     from engine.service import GenerateRequest
 
@@ -207,10 +205,7 @@ def check_before_work(args, *inputs, prompt: str = "") -> object:
                     fps=24.0 if args.fps is None else args.fps).validate()
     decision = check_prompt(args, prompt)
     media.check_output_path(args.out)
-    target = os.path.realpath(str(args.out).rstrip("/" + os.sep) or str(args.out))
-    for path in inputs:
-        if path is not None and os.path.realpath(str(path)) == target:
-            raise InputError(f"--out {args.out!r} is one of the inputs; inputs are never modified, write elsewhere")
+    media.check_not_input(args.out, *inputs)
     return decision
 
 

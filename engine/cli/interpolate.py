@@ -32,7 +32,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from engine.interpolate import InterpolationConfig, Interpolator, check_factor
-    from engine.media import check_output_path, parse_fps, read_video, write_output
+    from engine.media import check_not_input, check_output_path, parse_fps, read_video, write_output
 
     # 1. Check inputs before any work
     if (args.factor is None) == (args.fps is None):
@@ -40,6 +40,7 @@ def run(args) -> int:
     factor = check_factor(args.factor) if args.factor is not None else None
     fps = parse_fps(args.fps) if args.fps is not None else None
     check_output_path(args.out)
+    check_not_input(args.out, args.input)
 
     # 2. Read
     started = time.perf_counter()

@@ -24,6 +24,9 @@ def top_level_boxes(path) -> list[tuple[str, int, int]]:
         while offset < total:
             fh.seek(offset)
             head = fh.read(16)
+            if len(head) < 8 and not boxes:
+                raise InputError(f"{str(path)!r} is not an MP4 video ({total} bytes, no 'ftyp' box); verify reads MP4 "
+                                 "files")
             if len(head) < 8:
                 raise InputError(f"{str(path)!r} is truncated: {total - offset} stray bytes after the last complete box")
             size, kind = struct.unpack(">I4s", head[:8])

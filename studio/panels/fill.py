@@ -121,7 +121,10 @@ def check_upload(studio, path) -> media.Video:
     name = Path(path).name
     if Path(name).suffix.lower() not in VIDEO_TYPES:
         raise InputError(f"{name} is not a video file; upload {', '.join(VIDEO_TYPES)}")
-    size = os.path.getsize(path)
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        raise InputError(f"{name} did not arrive whole; upload it again") from None
     if size > studio.max_upload_mb * 1e6:
         raise InputError(f"{name} is {size / 1e6:.1f} MB; uploads are limited to {studio.max_upload_mb:g} MB")
     try:
@@ -129,7 +132,11 @@ def check_upload(studio, path) -> media.Video:
     except media.TooLarge:
         raise
     except InputError as e:  # said of the file by name: where the server keeps uploads is not the user's business
-        raise InputError(f"{name} could not be decoded as video ({str(e).replace(str(path), name)})") from None
+        text = str(e).replace(repr(str(path)), name).replace(str(path), name)
+        if "is not a readable video (" in text:  # the decoder's reason, said once
+            raise InputError(f"{name} could not be decoded as video ({text.rsplit('(', 1)[1].rstrip(')')}); it may "
+                             "be damaged or cut short") from None
+        raise InputError(text) from None
     except Exception as e:
         raise InputError(f"{name} could not be decoded as video ({type(e).__name__})") from None
     if len(video) > studio.max_upload_frames:

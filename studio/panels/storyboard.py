@@ -26,7 +26,6 @@ DEFAULTS = {"prompt": "", "negative": "", "seconds": 2.0, "aspect": "16:9", "see
             "steps": defaults.STEPS, "guidance": defaults.GUIDANCE, "start_image": None, "end_image": None}
 EDIT_KEYS = ("prompt", "negative", "seconds", "aspect", "seed", "camera", "takes", "steps", "guidance",
              "start_image", "end_image")
-MAX_STILL_SIDE = 4096
 # The cards are one HTML block; its buttons and cards report clicks as one event (Gradio 6's gr.HTML trigger).
 CARDS_JS = """
 element.addEventListener('click', (e) => {
@@ -262,7 +261,7 @@ def _still(studio, pid, path):
         return None
     from pathlib import Path
 
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from engine.media import open_image
 
     store = studio.store
     try:
@@ -271,16 +270,12 @@ def _still(studio, pid, path):
     except InputError:
         pass
     name = Path(path).name
-    try:
-        with Image.open(path) as im:
-            if max(im.size) > MAX_STILL_SIDE:  # before decoding: the header says how big it is
-                raise InputError(f"{name} is {im.size[0]}x{im.size[1]}; stills are at most {MAX_STILL_SIDE} px a side")
-            img = ImageOps.exif_transpose(im).convert("RGB")  # a phone photo stands as it was taken
-    except InputError:  # (a ValueError: caught before the decoding errors below)
+    try:  # upright as taken, 16-bit grey scaled, its size read from the header before decoding
+        img = open_image(path, name).convert("RGB")
+    except InputError as e:
         discard_upload(path)
-        raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        discard_upload(path)
+        if "up to" in str(e):
+            raise
         raise InputError(f"{name} is not an image this studio can read (PNG or JPEG)") from None
     from studio.project import new_id
 
