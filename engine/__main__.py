@@ -35,12 +35,16 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    argv = sys.argv[1:] if argv is None else list(argv)
     import warnings
 
     # torch's note that a bf16 input met an fp32 norm weight (it takes the unfused path): not the user's
     # business, and it broke --quiet's promise of a silent stderr
     warnings.filterwarnings("ignore", message="Mismatch dtype between input and weight")
-    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--quiet" in argv:  # nor do the libraries' own bars ("Loading weights") belong on a quiet stderr
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+        if "transformers" in sys.modules:  # already imported (a caller in this process): tell it directly
+            sys.modules["transformers"].utils.logging.disable_progress_bar()
     parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     try:

@@ -332,13 +332,19 @@ class RetimePlan:
     cuts: list[int]
 
 
+MAX_FACTOR = 16  # 15 new frames between each pair: past it, flow from two frames has nothing left to say
+MAX_OUTPUT_FPS = 240  # players and editors take up to this; a typo of 1e6 asked for 44 GB of frames
+MAX_INPUT_FPS = 1000  # a frame folder's rate: high-speed cameras shoot up to about this
+
+
 def check_factor(factor) -> int:
     try:
         f = float(factor)
     except (TypeError, ValueError):
         raise InputError(f"factor must be a whole number >= 2, got {factor!r}") from None
-    if not np.isfinite(f) or f != int(f) or f < 2:
-        raise InputError(f"factor must be a whole number >= 2, got {factor!r}; for other rates use fps")
+    if not np.isfinite(f) or f != int(f) or not 2 <= f <= MAX_FACTOR:
+        raise InputError(f"factor must be a whole number from 2 to {MAX_FACTOR}, got {factor!r}; for other rates "
+                         "use fps")
     return int(f)
 
 

@@ -334,10 +334,19 @@ def check_not_input(out, *inputs) -> None:
 
 
 def _check_writable(folder: str, out: str) -> None:
+    """A file can be made in `folder` now (tried, not assumed: permissions alone pass /proc for root)."""
+    import tempfile
+
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise InputError(f"cannot write {out!r}: {folder!r} is a file, not a folder")
     if not os.path.isdir(folder):
         raise InputError(f"cannot write {out!r}: folder {folder!r} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(f"cannot write {out!r}: folder {folder!r} is not writable")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".tenku-probe-", dir=folder)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise InputError(f"cannot write {out!r}: folder {folder!r} is not writable ({e.strerror})") from None
 
 
 def _sidecar_text(sidecar: dict | None) -> str:

@@ -104,7 +104,7 @@ def load_scene(path: str | Path) -> Scene:
     """Read and check a scene file; InputError names the line (bad JSON) or the key."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a Windows editor's byte-order mark is not JSON
     except OSError as e:
         raise InputError(f"cannot read scene file {path}: {e.strerror}") from None
     except UnicodeDecodeError:

@@ -89,8 +89,10 @@ class GenerateRequest:
 
     def duration(self) -> float:
         if self.frames is not None:
-            if self.frames < 1:
-                raise InputError(f"frames must be at least 1, got {self.frames}")
+            most = math.floor(MAX_SECONDS * self.fps)
+            if not 1 <= self.frames <= most:
+                raise InputError(f"frames must be from 1 to {most} ({MAX_SECONDS:g} s at {self.fps:g} fps), "
+                                 f"got {self.frames}")
             return self.frames / self.fps
         seconds = 2.0 if self.seconds is None else self.seconds
         if not (0 < seconds <= MAX_SECONDS) or math.isnan(seconds):

@@ -291,13 +291,14 @@ def check_ranges(ranges, n: int) -> list[tuple[int, int]]:
 
 
 def parse_ranges(text: str) -> list[tuple[int, int]]:
-    """'3-5,9,12-14' -> [(3, 5), (9, 9), (12, 14)] (no checks against a clip yet)."""
+    """'3-5,9,12-14' -> [(3, 5), (9, 9), (12, 14)] (no checks against a clip yet); a lone number is one
+    frame, and "3-" (no end) is refused rather than read as frame 3."""
     out = []
     for part in str(text).split(","):
         part = part.strip()
         try:
-            a, _, b = part.partition("-")
-            out.append((int(a), int(b) if b else int(a)))
+            a, dash, b = part.partition("-")
+            out.append((int(a), int(b) if dash else int(a)))
         except ValueError:
             raise InputError(f"frame range {part!r} is not A-B (0-based, inclusive), e.g. 10-17") from None
     return out

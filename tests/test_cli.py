@@ -183,6 +183,35 @@ def test_usage_mistakes_and_undecodable_prompts_are_one_line(tiny_model, tmp_pat
     assert "not UTF-8" in err and len(err.splitlines()) == 1 and not list(tmp_path.glob("*.mp4"))
 
 
+def test_mistakes_found_by_fuzzing_are_refused_before_any_render(tiny_model, tmp_path, capsys):
+    """Each once rendered first and failed after, or rendered for minutes, or left a traceback."""
+    import shutil
+
+    good = tmp_path / "good.mp4"
+    assert gen(tiny_model, "--prompt", "a red ball", "--fps", "8", "--out", str(good)) == 0
+    signed = good.read_bytes()
+    assert capsys.readouterr().err == ""  # --quiet: not even a library's progress bar
+    cases = [(["--config", str(good)], "--config"),  # replaced a signed file with an unsigned one
+             (["--frames", str(10 ** 9)], "frames must be from 1 to 14400"),  # 1.2 GB of windows, no end
+             (["--aspect", "16:9", "--width", "128", "--height", "128"], "not both"),
+             (["--model", str(good)], "is a file")]
+    for extra, needle in cases:
+        assert gen(tiny_model, "--prompt", "a red ball", "--out", str(good), *extra) == 2, extra
+        err = capsys.readouterr().err.strip()
+        assert needle in err and len(err.splitlines()) == 1, err
+        assert good.read_bytes() == signed
+    broken = tmp_path / "broken"  # weights cut short: one line, not fifty of traceback
+    shutil.copytree(tiny_model, broken)
+    weights = next(broken.glob("transformer/*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:1000])
+    assert gen(tiny_model, "--prompt", "x", "--model", str(broken), "--out", str(tmp_path / "b.mp4")) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot be loaded" in err and len(err.splitlines()) == 1 and not (tmp_path / "b.mp4").exists()
+    # a PNG folder whose name ends in .mp4/ is a folder, as the contract says; it keeps its record in tenku.json
+    assert gen(tiny_model, "--prompt", "a red ball", "--fps", "8", "--out", str(tmp_path / "y.mp4") + "/") == 0
+    assert (tmp_path / "y.mp4" / "000000.png").exists() and (tmp_path / "y.mp4" / "tenku.json").exists()
+
+
 def test_real_process_exit_status(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     r = subprocess.run([sys.executable, "-m", "engine", "generate", "--prompt", "", "--out", str(tmp_path / "x.mp4")],

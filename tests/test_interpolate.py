@@ -231,7 +231,8 @@ def test_cli_mp4_with_audio_stays_in_sync(tmp_path):
 
 
 @pytest.mark.parametrize("case", ["factor1", "factor_frac", "fps0", "one_frame", "sizes", "unreadable",
-                                  "missing", "both", "bad_out", "out_is_input"])
+                                  "missing", "both", "bad_out", "out_is_input", "factor_huge", "fps_huge",
+                                  "input_fps_huge"])
 def test_cli_bad_input_one_line_exit_2_no_output(tmp_path, capsys, case):
     two = save_folder(tmp_path / "two", clip(2))
     args = {"factor1": [two, "--factor", "1"], "factor_frac": [two, "--factor", "2.5"],
@@ -248,6 +249,12 @@ def test_cli_bad_input_one_line_exit_2_no_output(tmp_path, capsys, case):
         args = [str(tmp_path / "bad.mp4"), "--factor", "2"]
     elif case == "missing":
         args = [str(tmp_path / "nope.mp4"), "--factor", "2"]
+    elif case == "factor_huge":  # asked for 105 GB of frames, and a traceback
+        args = [two, "--factor", "100000"]
+    elif case == "fps_huge":
+        args = [two, "--fps", "1e6"]
+    elif case == "input_fps_huge":  # wrote an MP4 at 2e9 fps
+        args = [two, "--factor", "2", "--input-fps", "1e9"]
     out = tmp_path / "result.mp4"
     if case == "bad_out":
         args, out = [two, "--factor", "2"], tmp_path / "result.avi"

@@ -56,6 +56,12 @@ def test_generate_then_verify_checks_the_sidecar(tiny_model, files, capsys):
     (files / "a.mp4.json").write_text(json.dumps(side))
     assert main(["verify", str(out), "--config", str(files / "config")]) == 1
     assert "sidecar: MISMATCH" in capsys.readouterr().out
+    # a trust file with no certificate in it, or a config folder that is not there, is a mistake said aloud
+    (files / "notes.pem").write_text("my root\n")
+    assert main(["verify", str(out), "--trust", str(files / "notes.pem")]) == 2
+    assert "holds no PEM certificate" in capsys.readouterr().err
+    assert main(["verify", str(out), "--config", str(files / "no-such-config")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
 
 
 def test_inpainted_mp4_verifies_and_says_what_was_marked(tiny_model, files, capsys):

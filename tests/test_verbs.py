@@ -371,6 +371,9 @@ def test_cli_read_and_literal_flip_the_verbs_default(tiny_model, files):
     (["animate", "--image", "{d}/junk.png", "--prompt", "x"], "not a readable image"),
     (["bridge", "--from", "{d}/in.mp4", "--to", "{d}/in.mp4", "--seconds", "-1"], "seconds must be"),
     (["extend", "--video", "{d}/in.mp4", "--seconds", "1", "--out", "{d}/in.mp4"], "one of the inputs"),
+    (["fill", "--video", "{d}/in.mp4", "--frames", "3-"], "not A-B"),  # once read as frame 3 alone
+    (["animate", "--image", "{d}/still.png", "--prompt", "x", "--out", "/proc/x.mp4"], "is not writable"),
+    (["animate", "--image", "{d}/still.png", "--prompt", "x", "--config", "{d}/still.png"], "--config"),
 ])
 def test_cli_bad_input_one_line_exit_2_nothing_written(tiny_model, files, capsys, args, needle):
     before = digest(files)

@@ -69,16 +69,44 @@ def note_vocabulary(engine, prompt: str, quiet: bool, prefix: str = "", literal:
         sys.stderr.write(prefix + note + "\n")
 
 
+def signer(args):
+    """The C2PA signer of --config (its local chain made on first use), or an InputError: called before
+    any render, so a --config that cannot hold credentials never costs a render, nor leaves an unsigned
+    file where a signed one was."""
+    from engine.provenance import SignerConfig
+
+    folder = config_dir(args)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"--config {str(folder)!r} is a file; give the folder that holds (or will hold) the "
+                         "signing credentials")
+    try:
+        return SignerConfig.from_config_dir(folder)
+    except OSError as e:
+        raise InputError(f"--config {str(folder)!r} cannot hold the signing credentials "
+                         f"({e.strerror or e.__class__.__name__})") from None
+
+
 def make_engine(args):
     from engine.service import Engine
 
     check_model_folder(Path(args.model))
+    args.signer = signer(args)
     if args.device != "cpu":
         import torch
         ok = torch.cuda.is_available() if args.device == "cuda" else torch.backends.mps.is_available()
         if not ok:
             raise InputError(f"device {args.device} is not available on this machine; use --device cpu")
-    return Engine(args.model, device=args.device, dtype=args.dtype, offload=args.offload, vae_tiling=args.vae_tiling)
+    try:
+        engine = Engine(args.model, device=args.device, dtype=args.dtype, offload=args.offload,
+                        vae_tiling=args.vae_tiling)
+        engine.pipe  # loaded now (it would be at the first render anyway), so a broken folder is one line
+        return engine
+    except (OSError, ValueError, KeyError) as e:  # weights cut short, a config that is not JSON...
+        if isinstance(e, InputError):
+            raise
+        reason = (str(e).strip().splitlines() or [e.__class__.__name__])[0]
+        raise InputError(f"model folder {args.model!r} cannot be loaded ({reason[:300]}); copy it again, or use "
+                         "the bundled model (leave out --model)") from None
 
 
 def progress_printer(quiet: bool):
@@ -131,9 +159,10 @@ def write_result(result, out: str, args, decision=None, extra: dict | None = Non
     sidecar = {"settings": result.settings, "fps": result.fps, "frames": int(len(frames)),
                "provenance": record.to_dict(), "cancelled": result.cancelled,
                "render_seconds": round(result.seconds, 2), **(extra or {})}
+    kind = media.check_output_path(out)
     path = media.write_output(out, frames, result.fps, sidecar=sidecar)
-    if str(path).lower().endswith(".mp4"):
-        sign_mp4(path, record, SignerConfig.from_config_dir(config_dir(args)))
+    if kind == "mp4":  # (a PNG folder named like.mp4/ keeps its record in its tenku.json)
+        sign_mp4(path, record, getattr(args, "signer", None) or signer(args))
     if not args.quiet:
         sys.stderr.write("\n")
     print(path)

@@ -16,7 +16,7 @@ def register(sub):
     p.add_argument("--negative", default="", help="what to steer away from")
     p.add_argument("--seconds", type=float, default=None, help="duration (default 2)")
     p.add_argument("--frames", type=int, default=None, help="number of frames at the delivery rate (instead of --seconds)")
-    p.add_argument("--aspect", default="1:1", help="1:1, 16:9 or 9:16 (default 1:1)")
+    p.add_argument("--aspect", default=None, help="1:1, 16:9 or 9:16 (default 1:1; or --width and --height)")
     p.add_argument("--width", type=int, default=None, help="custom width, multiple of 16 (with --height)")
     p.add_argument("--height", type=int, default=None, help="custom height, multiple of 16 (with --width)")
     p.add_argument("--loop", action="store_true", help="make the end flow back into the start")
@@ -58,6 +58,8 @@ def request_from(d: dict):
 
     fields = {k: d[k] for k in ("prompt", "negative", "seconds", "frames", "aspect", "width", "height",
                                 "seed", "steps", "guidance", "fps", "loop", "literal") if d.get(k) is not None}
+    if "aspect" in fields and ("width" in fields or "height" in fields):
+        raise InputError("give an aspect or a width and height, not both (the size decides the aspect)")
     fields.setdefault("prompt", "")
     return GenerateRequest(**fields)
 
@@ -91,8 +93,7 @@ def write_take(engine, req, args, decision) -> int:
     import os
 
     from engine import longtake, media
-    from engine.cli.common import config_dir
-    from engine.provenance import SignerConfig, sign_mp4
+    from engine.provenance import sign_mp4
 
     ckpt = longtake.checkpoint_dir(args.out)
     if ckpt.exists() and not args.restart and not args.quiet:
@@ -120,7 +121,7 @@ def write_take(engine, req, args, decision) -> int:
     with open(tmp, "w") as fh:
         fh.write(media._sidecar_text(sidecar))
     os.replace(tmp, json_path)
-    sign_mp4(args.out, record, SignerConfig.from_config_dir(config_dir(args)))
+    sign_mp4(args.out, record, args.signer)
     if not args.quiet:
         sys.stderr.write("\n")
     print(args.out)

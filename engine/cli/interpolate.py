@@ -31,7 +31,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from engine.interpolate import InterpolationConfig, Interpolator, check_factor
+    from engine.interpolate import MAX_INPUT_FPS, MAX_OUTPUT_FPS, InterpolationConfig, Interpolator, check_factor
     from engine.media import check_not_input, check_output_path, parse_fps, read_video, write_output
 
     # 1. Check inputs before any work
@@ -39,17 +39,25 @@ def run(args) -> int:
         raise InputError("give exactly one of --factor K (whole number >= 2) or --fps F (> 0)")
     factor = check_factor(args.factor) if args.factor is not None else None
     fps = parse_fps(args.fps) if args.fps is not None else None
+    if fps is not None and fps > MAX_OUTPUT_FPS:
+        raise InputError(f"--fps must be more than 0 and at most {MAX_OUTPUT_FPS}, got {args.fps}")
+    input_fps = parse_fps(args.input_fps)
+    if input_fps > MAX_INPUT_FPS:
+        raise InputError(f"--input-fps must be more than 0 and at most {MAX_INPUT_FPS}, got {args.input_fps}")
     check_output_path(args.out)
     check_not_input(args.out, args.input)
 
     # 2. Read
     started = time.perf_counter()
-    video = read_video(args.input, fps=parse_fps(args.input_fps))
+    video = read_video(args.input, fps=input_fps)
     if len(video) < 2:
         raise InputError(f"{args.input!r} has {len(video)} frame; interpolation needs at least two")
 
     # 3. Plan and render
     interp = Interpolator(InterpolationConfig(flow_preset=args.flow))
+    if factor is not None and video.fps * factor > MAX_OUTPUT_FPS:
+        raise InputError(f"--factor {factor} makes {video.fps * factor:g} fps of a {video.fps:g} fps clip; the most is "
+                         f"{MAX_OUTPUT_FPS} (use --fps {MAX_OUTPUT_FPS} for the highest rate)")
     plan = interp.plan(video, fps=fps, factor=factor, cuts=[] if args.no_cuts else None)
     out_frames = interp.render(plan.frames, plan.steps)
 

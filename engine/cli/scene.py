@@ -16,6 +16,8 @@ def register(sub):
     p = sub.add_parser("scene", help="a multi-shot scene with a consistent cast, from a JSON scene file")
     p.add_argument("file", help="scene file (JSON): cast, shots with prompt, seconds, camera and transition")
     add_output_options(p, "scene.mp4")
+    next(a for a in p._actions if a.dest == "out").help = ("PATH.mp4 (H.264): the scene; its shots go to "
+                                                          "PATH_shots/ (default scene.mp4)")
     # the scene file decides these; an option given here overrides it
     p.set_defaults(seed=None, steps=None, guidance=None, fps=None)
     p.add_argument("--retries", type=int, default=None,

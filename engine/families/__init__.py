@@ -30,7 +30,11 @@ VERBS = ("generate", "animate", "extend", "fill", "bridge", "loop", "remix", "in
 
 def family_of(path) -> str:
     """The family of a model folder; InputError naming the first thing missing otherwise."""
+    if not str(path).strip():
+        raise InputError("no model folder given; pass a folder holding model_index.json (or leave out --model)")
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"model {path} is a file; pass the folder holding model_index.json")
     if not path.is_dir():
         raise InputError(f"model folder {path} does not exist; pass a folder holding model_index.json")
     index = path / "model_index.json"
