@@ -19,10 +19,10 @@ def register(subparsers) -> None:
                               description=__doc__.split("\n\n")[0])
     p.add_argument("input", metavar="IN", help="video file or folder of PNG/JPG frames")
     # Parsed as text and checked in run(), so bad values give the one-line error (exit 2).
-    p.add_argument("--factor", help="whole number >= 2: K-1 new frames between each pair")
-    p.add_argument("--fps", help="output frame rate, e.g. 24, 59.94 or 24000/1001")
+    p.add_argument("--factor", help="whole number from 2 to 16: K-1 new frames between each pair (at most 240 fps out)")
+    p.add_argument("--fps", help="output frame rate up to 240, e.g. 24, 59.94 or 24000/1001")
     p.add_argument("--out", required=True, help="output .mp4, or folder/ for a PNG sequence")
-    p.add_argument("--input-fps", default="24", help="frame rate of a frame folder (default 24)")
+    p.add_argument("--input-fps", default="24", help="frame rate of a frame folder, up to 1000 (default 24)")
     p.add_argument("--no-audio", action="store_true", help="leave the input's audio out")
     p.add_argument("--no-cuts", action="store_true", help="do not detect scene cuts (interpolate everything)")
     p.add_argument("--flow", default="ultrafast", choices=["ultrafast", "fast", "medium"],
