@@ -161,6 +161,8 @@ def parse_scene(data, where: str = "scene") -> Scene:
             fail(key, "a shot is an object with prompt and seconds")
         _unknown(s, SHOT_KEYS, where, key + ".")
         prompt = s.get("prompt")
+        if prompt is not None and not isinstance(prompt, str):
+            fail(f"{key}.prompt", f"must be text, got {json.dumps(prompt)}; e.g. \"{{ball}} rolls to the right\"")
         if not isinstance(prompt, str) or not prompt.strip():
             fail(f"{key}.prompt", "missing or empty; describe the shot, e.g. '{ball} rolls to the right'")
         named = [m.strip() for m in PLACEHOLDER.findall(prompt)]
@@ -209,7 +211,8 @@ def _unknown(d: dict, allowed: set, where: str, prefix: str):
 
 def _number(v, key, fail, lo, hi) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
-        fail(key, f"must be a number from {lo:g} to {hi:g}, got {v!r}")
+        fail(key, f"must be a number from {lo:{'d' if isinstance(lo, int) else 'g'}} to "
+                  f"{hi:{'d' if isinstance(hi, int) else 'g'}}, got {v!r}")
     return float(v)
 
 

@@ -79,11 +79,16 @@ def signer(args):
     if folder.exists() and not folder.is_dir():
         raise InputError(f"--config {str(folder)!r} is a file; give the folder that holds (or will hold) the "
                          "signing credentials")
+    new = not (folder / "c2pa").is_dir()
     try:
-        return SignerConfig.from_config_dir(folder)
+        config = SignerConfig.from_config_dir(folder)
     except OSError as e:
         raise InputError(f"--config {str(folder)!r} cannot hold the signing credentials "
                          f"({e.strerror or e.__class__.__name__})") from None
+    if new and not getattr(args, "quiet", False):  # a typo'd --config would sign as someone new, unsaid
+        sys.stderr.write(f"note: made a new signing identity in {folder / 'c2pa'}; files it signs verify with "
+                         f"--config {folder}\n")
+    return config
 
 
 def make_engine(args):
