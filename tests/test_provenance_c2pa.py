@@ -176,9 +176,10 @@ def test_verify_rejects_a_one_byte_flip(signed, tmp_path, capsys, where):
 
 def test_verify_untrusted_signer(signed, tmp_path, capsys):
     path, _, _ = signed
+    (tmp_path / "other-user").mkdir()  # another user's config folder, with no signing roots of ours
     rc, out = verify(path, "--config", tmp_path / "other-user", capsys=capsys)
     assert rc == 1 and "not trusted" in out.out
-    assert not (tmp_path / "other-user").exists()  # verify never creates a chain
+    assert not list((tmp_path / "other-user").iterdir())  # verify never creates a chain
     rc, _ = verify(path, "--config", tmp_path / "other-user", "--allow-untrusted", capsys=capsys)
     assert rc == 0
 
