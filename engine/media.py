@@ -571,7 +571,8 @@ def _move_into(tmp: str, folder: str, n: int) -> None:
     os.rmdir(tmp)
 
 
-def write_output(out, frames, fps, sidecar: dict | None = None, audio_from=None) -> str:
+def write_output(out, frames, fps, sidecar: dict | None = None, audio_from=None,
+                 audio_start: float | None = None) -> str:
     """Write frames where the CLI's `--out` says, with the provenance sidecar.
 
     `out` ending in .mp4: the MP4 plus `out + ".json"`; `out` ending in "/" or an
@@ -589,7 +590,7 @@ def write_output(out, frames, fps, sidecar: dict | None = None, audio_from=None)
     try:
         with open(tmp_json, "x") as fh:
             fh.write(text)
-        write_video(out, frames, fps, audio_from=audio_from)
+        write_video(out, frames, fps, audio_from=audio_from, audio_start=audio_start)
         os.replace(tmp_json, json_path)
     except BaseException:
         _remove(tmp_json)

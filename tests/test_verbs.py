@@ -535,3 +535,35 @@ def test_every_verb_on_the_bundled_model(clip):
     r = engine.generate(GenerateRequest(kw["prompt"], seconds=2.0, fps=BASE_FPS, loop=True, steps=6))
     assert len(r.frames) == 16
 
+
+
+def test_verbs_keep_the_footages_sound_under_its_own_frames(tiny_model, files, tmp_path):
+    """fill, remix and inpaint keep the clip's span of time, so its sound stays; extend keeps it under the
+    original frames (backward: after the new ones, which are silent). They used to drop it."""
+    import av
+
+    from conftest import REAL_DATA
+
+    clip = tmp_path / "fire.mp4"  # a real camera clip with an AAC track
+    shutil.copyfile(REAL_DATA / "clips" / "fire2.mp4", clip)
+
+    def sound(path):
+        with av.open(str(path)) as c:
+            if not c.streams.audio:
+                return None
+            rate = c.streams.audio[0].rate
+            x = np.concatenate([f.to_ndarray().mean(0) for f in c.decode(c.streams.audio[0])])
+        return x, rate
+
+    src, rate = sound(clip)
+    fill = tmp_path / "fill.mp4"
+    assert run_cli(tiny_model, "fill", "--video", str(clip), "--frames", "5-7", "--out", str(fill)) == 0
+    x, _ = sound(fill)
+    n = min(len(x), len(src)) // 2
+    assert np.corrcoef(x[:n], src[:n])[0, 1] > 0.9  # the same sound, in sync (AAC re-encoded)
+    back = tmp_path / "back.mp4"
+    assert run_cli(tiny_model, "extend", "--video", str(clip), "--seconds", "1", "--backward", "--out", str(back)) == 0
+    x, _ = sound(back)
+    start = -json.loads((tmp_path / "back.mp4.json").read_text())["audio"]["start_seconds"]
+    assert 0.9 < start < 1.2 and np.abs(x[:int(0.8 * rate)]).max() == 0  # the new second is silent
+    assert np.sqrt((x[int((start + 0.2) * rate):] ** 2).mean()) > 0.5 * np.sqrt((src ** 2).mean())

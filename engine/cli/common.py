@@ -151,21 +151,27 @@ def painted_region(result, args):
     return mask_region(args.mask, w, h, invert=getattr(args, "invert", False))
 
 
-def write_result(result, out: str, args, decision=None, extra: dict | None = None) -> str:
+def write_result(result, out: str, args, decision=None, extra: dict | None = None, audio_from=None,
+                 audio_start: float | None = None) -> str:
     """The write path: watermark what the model made, write atomically with the sidecar,
-    sign the MP4 last (any re-encode would strip the manifest)."""
+    sign the MP4 last (any re-encode would strip the manifest). `audio_from`: an input `Video` whose
+    sound is carried over from `audio_start` seconds of it (media.write_video)."""
     from engine import media
-    from engine.provenance import SignerConfig, sign_mp4, watermark_record_frames
+    from engine.provenance import sign_mp4, watermark_record_frames
 
     record = record_of(result)
     if decision is not None:
         record.log_decision(decision)
     frames = watermark_record_frames(result.frames, record, region=painted_region(result, args))
+    kind = media.check_output_path(out)
     sidecar = {"settings": result.settings, "fps": result.fps, "frames": int(len(frames)),
                "provenance": record.to_dict(), "cancelled": result.cancelled,
                "render_seconds": round(result.seconds, 2), **(extra or {})}
-    kind = media.check_output_path(out)
-    path = media.write_output(out, frames, result.fps, sidecar=sidecar)
+    if audio_from is not None and getattr(audio_from, "has_audio", False) and kind == "mp4":
+        sidecar["audio"] = {"from": str(audio_from.source), "start_seconds": round(
+            float(audio_from.timestamps[0]) if audio_start is None else audio_start, 6)}
+    path = media.write_output(out, frames, result.fps, sidecar=sidecar, audio_from=audio_from,
+                              audio_start=audio_start)
     if kind == "mp4":  # (a PNG folder named like.mp4/ keeps its record in its tenku.json)
         sign_mp4(path, record, getattr(args, "signer", None) or signer(args))
     if not args.quiet:
@@ -243,11 +249,12 @@ def check_before_work(args, *inputs, prompt: str = "") -> object:
     return decision
 
 
-def finish(result, args, decision, extra: dict | None = None) -> int:
-    """Retime to --fps when one was given, then the common write path."""
+def finish(result, args, decision, extra: dict | None = None, audio_from=None, audio_start=None) -> int:
+    """Retime to --fps when one was given (the clip's length, hence its sound, stays), then the
+    common write path."""
     if args.fps is not None and abs(args.fps - result.fps) > 1e-6:
         from engine.verbs import retime
 
         result = retime(result, args.fps)
-    write_result(result, args.out, args, decision, extra)
+    write_result(result, args.out, args, decision, extra, audio_from=audio_from, audio_start=audio_start)
     return 0

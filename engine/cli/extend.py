@@ -26,4 +26,7 @@ def run(args) -> int:
     result = verbs.extend(engine, video, seconds=args.seconds, backward=args.backward, prompt=args.prompt,
                           seed=args.seed, steps=args.steps, guidance=args.guidance,
                           progress=progress_printer(args.quiet), literal=args.literal)
-    return finish(result, args, decision)
+    # the clip's sound stays under its own frames: the new ones are silent (before it, when going backward)
+    added = len(result.frames) / result.fps - len(video) / video.fps
+    start = float(video.timestamps[0]) - (added if args.backward else 0.0)
+    return finish(result, args, decision, audio_from=video, audio_start=start)

@@ -42,4 +42,4 @@ def run(args) -> int:
     result = verbs.fill(engine, video, ranges, prompt=args.prompt, seed=args.seed, steps=args.steps,
                         guidance=args.guidance, method=args.method, progress=progress_printer(args.quiet),
                         literal=args.literal)
-    return finish(result, args, decision)
+    return finish(result, args, decision, audio_from=video)  # same span of time: its sound stays

@@ -26,4 +26,4 @@ def run(args) -> int:
     engine = make_engine(args)
     result = verbs.inpaint(engine, video, mask, args.prompt, invert=args.invert, seed=args.seed, steps=args.steps,
                            guidance=args.guidance, progress=progress_printer(args.quiet), literal=args.literal)
-    return finish(result, args, decision)
+    return finish(result, args, decision, audio_from=video)

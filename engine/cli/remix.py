@@ -29,4 +29,4 @@ def run(args) -> int:
     result = verbs.remix(engine, video, args.prompt, strength=args.strength, seed=args.seed, steps=args.steps,
                          guidance=args.guidance, method=args.method, progress=progress_printer(args.quiet),
                          literal=args.literal)
-    return finish(result, args, decision)
+    return finish(result, args, decision, audio_from=video)
