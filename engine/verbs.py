@@ -308,6 +308,9 @@ def parse_ranges(text: str) -> list[tuple[int, int]]:
 # Inputs
 # --------------------------------------------------------------------------
 
+MIN_IMAGE_SIDE = 16  # one latent patch's worth of pixels at the least
+
+
 def load_image(image) -> np.ndarray:
     """A still as uint8 (H, W, 3): from an array (grey, RGB or RGBA), a PIL image or a file path."""
     from PIL import Image
@@ -323,6 +326,8 @@ def load_image(image) -> np.ndarray:
         a = np.repeat(a[..., None], 3, -1)
     if a.ndim != 3 or a.shape[-1] not in (3, 4) or a.dtype != np.uint8 or 0 in a.shape:
         raise InputError(f"an image must be uint8 (H, W, 3) RGB, got {a.dtype} {a.shape}")
+    if min(a.shape[:2]) < MIN_IMAGE_SIDE:  # a 1x1 still was stretched into a flat frame without a word
+        raise InputError(f"the image is {a.shape[1]}x{a.shape[0]}; give one at least {MIN_IMAGE_SIDE} px a side")
     return np.ascontiguousarray(a[..., :3])
 
 

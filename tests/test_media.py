@@ -273,7 +273,7 @@ def test_stills_and_frames_are_read_as_they_are_meant_to_be_seen(tmp_path):
     exif[0x0112] = 6
     portrait.save(tmp_path / "phone.jpg", exif=exif)
     assert load_image(tmp_path / "phone.jpg").shape == (64, 32, 3)
-    grey16 = np.full((8, 8), 30000, np.uint16)  # 46% grey
+    grey16 = np.full((16, 16), 30000, np.uint16)  # 46% grey
     Image.fromarray(grey16).save(tmp_path / "grey16.png")
     assert abs(int(load_image(tmp_path / "grey16.png").mean()) - 117) <= 1
     half = np.zeros((8, 8), np.uint16)

@@ -357,6 +357,10 @@ def test_refusals_say_why_and_keep_the_project_whole(server, tmp_path):
     call(c, "watch_queue", pid, None)
     assert not demo.studio.queue.uses_shot(pid, sid)
     assert "shot deleted" in msg(call(c, "delete_shot", pid, sid))
+    # a still renamed .mp4 decodes as one frame: not a clip to fill
+    fake = tmp_path / "still.mp4"
+    shutil.copyfile(still, fake)
+    assert "holds one frame" in msg(call(c, "upload_clip", pid, handle_file(str(fake))))
     # fill ranges that overlap are refused before anything is queued
     tid = call(c, "upload_clip", pid, handle_file(str(CARPHONE)))[0]
     jobs = len(store.jobs(pid))

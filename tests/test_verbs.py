@@ -308,6 +308,7 @@ def files(tmp_path, clip, monkeypatch):
     Image.fromarray(m).save(tmp_path / "mask.png")
     (tmp_path / "junk.png").write_bytes(b"not an image")
     media.write_video(tmp_path / "short.mp4", clip[:1], 8)
+    Image.new("RGB", (1, 1), "red").save(tmp_path / "dot.png")
     return tmp_path
 
 
@@ -374,6 +375,7 @@ def test_cli_read_and_literal_flip_the_verbs_default(tiny_model, files):
     (["fill", "--video", "{d}/in.mp4", "--frames", "3-"], "not A-B"),  # once read as frame 3 alone
     (["animate", "--image", "{d}/still.png", "--prompt", "x", "--out", "/proc/x.mp4"], "is not writable"),
     (["animate", "--image", "{d}/still.png", "--prompt", "x", "--config", "{d}/still.png"], "--config"),
+    (["animate", "--image", "{d}/dot.png", "--prompt", "x"], "at least 16 px a side"),
 ])
 def test_cli_bad_input_one_line_exit_2_nothing_written(tiny_model, files, capsys, args, needle):
     before = digest(files)

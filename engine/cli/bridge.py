@@ -1,6 +1,8 @@
 """`python -m engine bridge`: a transition from the end of one clip to the start of another (CLI.md)."""
 from __future__ import annotations
 
+import sys
+
 from engine import defaults
 from engine.cli.common import (add_verb_options, check_before_work, finish, make_engine, need, progress_printer,
                                read_input)
@@ -21,6 +23,10 @@ def run(args) -> int:
     need(args.seconds, "--seconds", "the length of the transition, e.g. --seconds 1")
     verbs._check_seconds(args.seconds)
     a, b = read_input(args.src, "--from"), read_input(args.dst, "--to")
+    if a.size != b.size and not args.quiet:  # said, not done silently: --to's frames are cropped
+        (wa, ha), (wb, hb) = a.size, b.size
+        print(f"note: --to is {wb}x{hb} and --from {wa}x{ha}; the bridge is {wa}x{ha}, and --to's first frame is "
+              f"scaled to cover it and centre-cropped", file=sys.stderr)
     decision = check_before_work(args, args.src, args.dst, prompt=args.prompt)
     engine = make_engine(args)
     result = verbs.bridge(engine, a, b, seconds=args.seconds, prompt=args.prompt, seed=args.seed, steps=args.steps,

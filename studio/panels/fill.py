@@ -141,6 +141,9 @@ def check_upload(studio, path) -> media.Video:
         raise InputError(f"{name} could not be decoded as video ({type(e).__name__})") from None
     if len(video) > studio.max_upload_frames:
         raise InputError(f"{name} has more than {studio.max_upload_frames} frames; trim it first")
+    if len(video) < 2:  # a still renamed .mp4 decodes as one frame: nothing to fill or cut
+        raise InputError(f"{name} holds one frame; upload a clip (a still animates from the storyboard's Start "
+                         "image)")
     return video
 
 
