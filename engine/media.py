@@ -136,6 +136,10 @@ class TooLarge(InputError):
     """A clip whose decoded frames would not fit the memory allowed for it."""
 
 
+class UnreadableImage(InputError):
+    """A file that is not an image Pillow decodes (callers may say it in their own words)."""
+
+
 def read_video(path, fps=24.0, max_frames: int | None = None, max_bytes: float | None = None) -> Video:
     """Read a video file (any container PyAV opens) or a folder of PNG/JPG frames.
 
@@ -206,7 +210,7 @@ def open_image(path, what: str):
         raise InputError(f"{what} is too many pixels to decode safely; up to {MAX_INPUT_SIDE} px a side is "
                          "read") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise InputError(f"{what} is not a readable image ({e.__class__.__name__}); give a PNG or JPEG") from None
+        raise UnreadableImage(f"{what} is not a readable image ({e.__class__.__name__}); give a PNG or JPEG") from None
 
 
 def _read_folder(folder: str, fps, max_frames, max_bytes=None) -> Video:
@@ -291,6 +295,15 @@ def _av_reason(e: Exception) -> str:
 # Output paths
 # ---------------------------------------------------------------------------
 
+def output_kind(out) -> str | None:
+    """"folder" (a path ending in / or naming a folder), "mp4" (ending in .mp4) or None, by the name alone:
+    for a path `check_output_path` has passed already (it tries the folder with a real file)."""
+    out = os.fspath(out)
+    if out.endswith(("/", os.sep)) or os.path.isdir(out):
+        return "folder"
+    return "mp4" if out.lower().endswith(".mp4") else None
+
+
 def check_output_path(out) -> str:
     """Validate an output path before any expensive work; returns "mp4" or "folder".
 
@@ -301,7 +314,7 @@ def check_output_path(out) -> str:
     if out is None or os.fspath(out) == "":
         raise InputError("no output path given; use a path ending in .mp4 or / (PNG folder)")
     out = os.fspath(out)
-    if out.endswith(("/", os.sep)) or os.path.isdir(out):
+    if output_kind(out) == "folder":
         target = out.rstrip("/" + os.sep) or out
         if os.path.exists(target) and not os.path.isdir(target):
             raise InputError(f"output {out!r} exists and is not a folder")
@@ -316,7 +329,7 @@ def check_output_path(out) -> str:
         else:
             _check_writable(parent, out)
         return "folder"
-    if out.lower().endswith(".mp4"):
+    if output_kind(out) == "mp4":
         parent = os.path.dirname(os.path.abspath(out))
         _check_writable(parent, out)
         return "mp4"

@@ -337,14 +337,12 @@ def load_mask(mask, width: int, height: int) -> np.ndarray:
     of another size must have the video's aspect (it is resized)."""
     from PIL import Image
 
-    from engine.media import open_image
+    from engine.media import UnreadableImage, open_image
 
     if isinstance(mask, (str, Path)):
         try:
             mask = open_image(mask, f"mask {str(mask)!r}")
-        except InputError as e:
-            if "is not a readable image" not in str(e):
-                raise
+        except UnreadableImage:
             raise InputError(f"mask {str(mask)!r} is not an image; give a PNG, white where to repaint") from None
     if isinstance(mask, Image.Image):
         grey = np.asarray(mask.convert("L"), np.float32)

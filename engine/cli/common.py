@@ -106,9 +106,9 @@ def make_engine(args):
                         vae_tiling=args.vae_tiling)
         engine.pipe  # loaded now (it would be at the first render anyway), so a broken folder is one line
         return engine
+    except InputError:
+        raise
     except (OSError, ValueError, KeyError) as e:  # weights cut short, a config that is not JSON...
-        if isinstance(e, InputError):
-            raise
         reason = (str(e).strip().splitlines() or [e.__class__.__name__])[0]
         raise InputError(f"model folder {args.model!r} cannot be loaded ({reason[:300]}); copy it again, or use "
                          "the bundled model (leave out --model)") from None
@@ -163,7 +163,7 @@ def write_result(result, out: str, args, decision=None, extra: dict | None = Non
     if decision is not None:
         record.log_decision(decision)
     frames = watermark_record_frames(result.frames, record, region=painted_region(result, args))
-    kind = media.check_output_path(out)
+    kind = media.output_kind(out)
     sidecar = {"settings": result.settings, "fps": result.fps, "frames": int(len(frames)),
                "provenance": record.to_dict(), "cancelled": result.cancelled,
                "render_seconds": round(result.seconds, 2), **(extra or {})}

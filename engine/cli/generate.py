@@ -80,7 +80,7 @@ def run(args) -> int:
     note_vocabulary(engine, req.prompt, args.quiet, literal=req.literal)
     from engine import longtake
 
-    if media.check_output_path(args.out) == "mp4" and longtake.streamable(engine, req):
+    if media.output_kind(args.out) == "mp4" and longtake.streamable(engine, req):
         return write_take(engine, req, args, decision)
     result = engine.generate(req, progress_printer(args.quiet), anchor=not args.no_anchor)
     write_result(result, args.out, args, decision)
@@ -153,7 +153,7 @@ def run_batch(args) -> int:
     defaults = {k: v for k, v in vars(args).items() if k in KEYS and k not in ("prompt", "out")}
     for n, line in batch_lines(args.batch):
         if line is None:
-            failures.append(f"line {n}: not UTF-8 text; save the batch file as UTF-8")
+            failures.append((n, "not UTF-8 text; save the batch file as UTF-8"))
             continue
         if not line.strip():
             continue
@@ -176,9 +176,9 @@ def run_batch(args) -> int:
                 raise InputError(f"out {d['out']!r} is line {same}'s output too; give each line its own out")
             jobs.append((n, req, d["out"], decision))
         except json.JSONDecodeError as e:
-            failures.append(f"line {n}: not valid JSON ({e.msg} at column {e.colno})")
+            failures.append((n, f"not valid JSON ({e.msg} at column {e.colno})"))
         except InputError as e:
-            failures.append(f"line {n}: {e}")
+            failures.append((n, str(e)))
     if jobs:
         engine = make_engine(args)
         for n, req, out, decision in jobs:
@@ -187,12 +187,11 @@ def run_batch(args) -> int:
                 result = engine.generate(req, progress_printer(args.quiet))
                 write_result(result, out, args, decision)
             except InputError as e:
-                failures.append(f"line {n}: {e}")
+                failures.append((n, str(e)))
             except OSError as e:  # a full disk or a folder gone since: this line fails, the next may not
-                failures.append(f"line {n}: could not write {out}: {e.strerror or e}")
-    failures.sort(key=lambda f: int(f.split(":")[0].split()[1]))
-    for f in failures:
-        print(f"error: {f}", file=sys.stderr)
+                failures.append((n, f"could not write {out}: {e.strerror or e}"))
+    for n, f in sorted(failures):
+        print(f"error: line {n}: {f}", file=sys.stderr)
     if not jobs and not failures:
         raise InputError(f"batch file {args.batch} has no jobs")
     return 2 if failures else 0

@@ -261,7 +261,7 @@ def _still(studio, pid, path):
         return None
     from pathlib import Path
 
-    from engine.media import open_image
+    from engine.media import UnreadableImage, open_image
 
     store = studio.store
     try:
@@ -272,11 +272,12 @@ def _still(studio, pid, path):
     name = Path(path).name
     try:  # upright as taken, 16-bit grey scaled, its size read from the header before decoding
         img = open_image(path, name).convert("RGB")
-    except InputError as e:
+    except UnreadableImage:
         discard_upload(path)
-        if "up to" in str(e):
-            raise
         raise InputError(f"{name} is not an image this studio can read (PNG or JPEG)") from None
+    except InputError:  # too large to read
+        discard_upload(path)
+        raise
     from studio.project import new_id
 
     dst = store.media(pid, "stills") / f"{new_id('i')}.png"
