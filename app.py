@@ -35,8 +35,9 @@ def parse_args(argv=None):
                         "folder's models/ always counts)")
     p.add_argument("--config", default=None, help="settings folder with the C2PA signing credentials "
                                                   "(default: your user config folder)")
-    p.add_argument("--dtype", default="bfloat16", choices=("float32", "bfloat16", "float16"),
-                   help="compute precision (default bfloat16, the fast path on CPUs with AMX/AVX-512)")
+    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"),
+                   help="compute precision; auto (default): bfloat16 where the processor computes it (AMX, "
+                        "AVX-512 BF16) or on a GPU, float32 elsewhere (emulated bfloat16 is many times slower)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default cpu)")
     p.add_argument("--max-upload-mb", type=float, default=200.0, help="largest clip or still accepted (default 200)")
     return p.parse_args(argv)

@@ -171,30 +171,98 @@ def truth_frames(case: Case, engine=None, vae: bool = False) -> np.ndarray:
     return pipe.decode_latents(pipe.encode_video(padded))[:len(frames)]
 
 
+PATHS = ("planned", "text", "planner")  # evaluate's paths: the default render, the prompt alone, the plan drawn
+
+
 def evaluate(engine, cases: list[Case], steps: int = defaults.STEPS, guidance: float = defaults.GUIDANCE,
-             progress=None, truth: str | None = None, churn: float = 0.0, literal: bool = False) -> dict:
+             progress=None, truth: str | None = None, churn: float = 0.0, literal: bool = False,
+             aspect: str = "1:1", paths: tuple = ("planned",)) -> dict:
     """Score `engine`'s clips for `cases`; `truth` ("render" or "vae", see the module notes): score
     the cases' own scenes instead, the ceiling of each metric. `literal`: the model is given each
-    prompt as written, not as its prompt reader reads it (engine.reading)."""
-    from engine.service import BASE_FPS, GenerateRequest
-
+    prompt as written, not as its prompt reader reads it (engine.reading). `paths` (PATHS), side by side
+    on the same cases: "planned" the engine's default render (planned through a layout on a model that
+    takes one), "text" the text-only path, "planner" the planned layout drawn as the world draws it (is
+    the plan what the prompt asked?). With several paths the figures are reported per path."""
     if truth not in (None, *TRUTH):
         raise ValueError(f"truth must be one of {TRUTH} or None, got {truth!r}")
-    rows, t0 = [], time.time()
-    for i, case in enumerate(cases):
-        if truth:
-            frames = truth_frames(case, engine, vae=truth == "vae")
-        else:
-            req = GenerateRequest(prompt=case.prompt, seed=case.seed, steps=steps, guidance=guidance, fps=BASE_FPS,
-                                  churn=churn, literal=literal)
-            frames = engine.generate(req).frames
-        row = score_case(frames, case)
-        if not truth:
-            row["read_as"] = engine.model_prompt(case.prompt, literal)
-        rows.append(row)
-        if progress:
-            progress(i + 1, len(cases), row)
-    return {**summarise(rows), "seconds": round(time.time() - t0, 1), "rows": rows}
+    if truth:
+        paths = ("truth",)
+    report, t0 = {}, time.time()
+    for path in paths:
+        rows = []
+        for i, case in enumerate(cases):
+            if truth:
+                frames, layout = truth_frames(case, engine, vae=truth == "vae"), None
+            else:
+                frames, layout = _path_frames(engine, case, path, steps, guidance, churn, literal, aspect)
+            row = score_case(frames, case)
+            if layout is not None:
+                row.update(layout_fidelity(frames, layout))
+            if not truth:
+                row["read_as"] = engine.model_prompt(case.prompt, literal)
+                row["path"] = path
+            rows.append(row)
+            if progress:
+                progress(i + 1, len(cases), row)
+        report[path] = {**summarise(rows), "rows": rows}
+    if len(paths) == 1:
+        return {**report[paths[0]], "seconds": round(time.time() - t0, 1)}
+    return {"paths": {p: {k: v for k, v in r.items() if k != "rows"} for p, r in report.items()},
+            "seconds": round(time.time() - t0, 1), "rows": [row for r in report.values() for row in r["rows"]]}
+
+
+def _path_frames(engine, case: Case, path: str, steps: int, guidance: float, churn: float, literal: bool,
+                 aspect: str):
+    """(frames at the base rate, the layout they were to follow or None) of one case on one path."""
+    from engine.layout.planner import draw
+    from engine.service import BASE_FPS, GenerateRequest
+
+    if path not in PATHS:
+        raise ValueError(f"path must be one of {PATHS}, got {path!r}")
+    req = GenerateRequest(prompt=case.prompt, seed=case.seed, steps=steps, guidance=guidance, fps=BASE_FPS,
+                          churn=churn, literal=literal, aspect=aspect, plan=False if path == "text" else None)
+    if path == "planner":
+        layout = engine.plan(dataclasses.replace(req, plan=True))
+        w, h = req.canvas()
+        return draw(layout, w, h, np.arange(round(CLIP_SECONDS * BASE_FPS)) / BASE_FPS, seed=case.seed), layout
+    result = engine.generate(req)
+    layout = result.settings.get("layout")
+    if layout is not None:
+        from engine.layout import Layout
+
+        layout = Layout.from_dict(layout)
+    return result.frames, layout
+
+
+VISIBLE = 0.9  # layout fidelity counts the frames where at least this share of a planned box is visible
+
+
+def layout_fidelity(frames: np.ndarray, layout, fps: float = 8.0) -> dict:
+    """Per frame and object, the intersection over union of the planned box (clipped to the canvas) with the
+    bounding box of the generated object of its colour (engine.world.measure.object_mask; no pixels: 0), over
+    the frames where the box is visible (VISIBLE): {"layout_iou": mean, "layout_iou_frames": [IoU, ...]}."""
+    F_, H, W = frames.shape[:3]
+    arrays = layout.arrays(W, H, np.arange(F_) / fps)
+    ious = []
+    for o, track in enumerate(layout.objects):
+        mask = measure.object_mask(frames, track.colour)
+        for f in range(F_):
+            if arrays["visible"][o, f] < VISIBLE:
+                continue
+            x0, y0, x1, y1 = arrays["boxes"][o, f] * [W, H, W, H]
+            x0, x1, y0, y1 = max(x0, 0), min(x1, W), max(y0, 0), min(y1, H)
+            ys, xs = np.nonzero(mask[f])
+            if len(xs) == 0:
+                ious.append(0.0)
+                continue
+            gx0, gx1, gy0, gy1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+            iw = max(0.0, min(x1, gx1) - max(x0, gx0))
+            ih = max(0.0, min(y1, gy1) - max(y0, gy0))
+            inter = iw * ih
+            union = (x1 - x0) * (y1 - y0) + (gx1 - gx0) * (gy1 - gy0) - inter
+            ious.append(float(inter / union) if union > 0 else 0.0)
+    return {"layout_iou": round(float(np.mean(ious)), 3) if ious else None,
+            "layout_iou_frames": [round(v, 3) for v in ious]}
 
 
 def score_case(frames: np.ndarray, case: Case) -> dict:
@@ -224,7 +292,16 @@ def summarise(rows: list[dict]) -> dict:
             # the same on the cases whose colour words the text encoder can place (encoder_confusions)
             "colour_adherence_placeable": mean("colour", rows=placeable), "placeable_cases": len(placeable), "dominant_colour": mean("dominant_colour", ("direction", "permanence")),
             "background": mean("background"), "direction_accuracy": mean("direction"),
-            "permanence": mean("permanence"), "flicker": mean("flicker"), "cases": len(rows)}
+            "permanence": mean("permanence"), "flicker": mean("flicker"), "cases": len(rows), **fidelity(rows)}
+
+
+def fidelity(rows: list[dict]) -> dict:
+    """Layout fidelity over rows that have it: mean IoU over every visible frame, and the share above 0.5."""
+    ious = [v for r in rows for v in r.get("layout_iou_frames") or []]
+    if not ious:
+        return {}
+    return {"layout_iou": round(float(np.mean(ious)), 3), "layout_iou_over_half": round(float(np.mean(
+        np.array(ious) > 0.5)), 3), "layout_frames": len(ious)}
 
 
 def score_transformer(transformer, vae, cases: list[Case], steps: int = defaults.STEPS,
@@ -272,3 +349,64 @@ def score_transformer(transformer, vae, cases: list[Case], steps: int = defaults
                 rows += [score_case(f, c) for f, c in zip(frames, chunk[j:j + 8])]
     transformer.train(was_training)
     return summarise(rows)
+
+
+# --------------------------------------------------------------------------
+# Hand-written paths: layouts no motion word makes (evaluate --layouts)
+# --------------------------------------------------------------------------
+
+PATH_KINDS = ("zigzag", "diagonal", "crossing", "back")
+
+
+def path_cases(n: int = 16, seed: int = 4321, aspect: str = "1:1") -> list[tuple[str, object, int]]:
+    """`n` hand-written layouts over 2 s, drawn apart from training's random paths (other seeds, other
+    shapes of path): a zig-zag across the frame, a diagonal, two objects crossing each other, an object that
+    stops and goes back. Returns (kind, Layout, seed)."""
+    from engine.layout import Layout
+
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        kind = PATH_KINDS[i % len(PATH_KINDS)]
+        colours = rng.sample(list(COLOURS), 2)
+        obj = dict(colour=colours[0], shape=rng.choice(SHAPES), size=rng.choice(list(SIZES)))
+        y = rng.uniform(0.3, 0.7)
+        if kind == "zigzag":
+            lo, hi = y - 0.18, y + 0.18
+            path = [[0.0, 0.15, lo], [0.5, 0.35, hi], [1.0, 0.5, lo], [1.5, 0.65, hi], [2.0, 0.85, lo]]
+        elif kind == "diagonal":
+            a, b = rng.choice([((0.2, 0.2), (0.8, 0.8)), ((0.2, 0.8), (0.8, 0.2)), ((0.8, 0.2), (0.2, 0.8))])
+            path = [[0.0, *a], [2.0, *b]]
+        elif kind == "back":
+            path = [[0.0, 0.2, y], [0.8, 0.6, y], [1.2, 0.6, y], [2.0, 0.3, y]]
+        else:
+            path = [[0.0, 0.2, y - 0.15], [2.0, 0.8, y + 0.15]]
+        objects = [{**obj, "path": path}]
+        if kind == "crossing":
+            objects.append(dict(colour=colours[1], shape=rng.choice(SHAPES), size="small",
+                                path=[[0.0, 0.8, y - 0.15], [2.0, 0.2, y + 0.15]]))
+        d = {"background": rng.choice(BACKGROUNDS), "pillar": False, "camera": "static", "objects": objects}
+        out.append((kind, Layout.from_dict(d), 5000 + i))
+    return out
+
+
+def evaluate_paths(engine, cases, steps: int = defaults.STEPS, guidance: float = defaults.GUIDANCE,
+                   aspect: str = "1:1", progress=None) -> dict:
+    """Render each hand-written layout (no prompt) and score how closely it is followed: layout fidelity,
+    and every colour there and no other."""
+    from engine.service import BASE_FPS, GenerateRequest
+
+    rows, t0 = [], time.time()
+    for i, (kind, layout, seed) in enumerate(cases):
+        req = GenerateRequest(prompt="", layout=layout, seconds=CLIP_SECONDS, fps=BASE_FPS, seed=seed, steps=steps,
+                              guidance=guidance, aspect=aspect)
+        frames = engine.generate(req).frames
+        wanted = {o.colour for o in layout.objects}
+        present = {c for c in COLOURS if measure.present(frames, c)}
+        row = {"kind": kind, "seed": seed, "colour": present == wanted, **layout_fidelity(frames, layout)}
+        rows.append(row)
+        if progress:
+            progress(i + 1, len(cases), row)
+    by_kind = {k: fidelity([r for r in rows if r["kind"] == k]) for k in PATH_KINDS}
+    return {**fidelity(rows), "colour": round(float(np.mean([r["colour"] for r in rows])), 3),
+            "by_kind": by_kind, "cases": len(rows), "seconds": round(time.time() - t0, 1), "rows": rows}

@@ -163,7 +163,7 @@ def render_take(engine: Engine, req: GenerateRequest, out: str | Path, progress:
     from engine.provenance.record import concatenate
 
     record = concatenate([r for r in records if r is not None], req.fps) if any(records) else None
-    settings = {**engine.settings(req), "anchor": plan.anchor, "windows": len(job.windows)}
+    settings = {**engine.settings(req), "anchor": plan.anchor, "windows": len(job.windows), **job.layout_settings()}
     if cancelled:
         return TakeResult(str(writer.path), next_j, req.fps, len(job.windows), done_windows, True,
                           time.time() - t0, record, settings)
@@ -234,6 +234,10 @@ def _chunk_record(engine: Engine, req: GenerateRequest, chunk):
 def _fingerprint(engine: Engine, req: GenerateRequest, plan: _Plan) -> str:
     s = {k: v for k, v in engine.settings(req).items() if k not in ("dtype", "device")}
     s["conditions_digest"] = [_digest(c) for c in req.conditions]
+    if req.layout is not None:  # a given layout is part of what was asked for
+        from engine.layout import Layout
+
+        s["layout"] = req.layout.to_dict() if isinstance(req.layout, Layout) else req.layout
     s["anchor"] = plan.anchor
     s["model_folder"] = str(engine.model_path.resolve())
     index = engine.model_path / "model_index.json"

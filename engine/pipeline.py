@@ -125,9 +125,9 @@ class WorldPipeline:
 
     def model_fn(self, x, t, text):
         """The velocity model in the sampler's calling convention."""
-        tokens, mask, pooled = text
+        tokens, mask, pooled, *layout = text  # a layout's coverage tensors follow the prompt (engine.layout)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == torch.bfloat16):
-            return self.transformer(x, t, tokens, mask, pooled).float()
+            return self.transformer(x, t, tokens, mask, pooled, *layout).float()
 
     @torch.no_grad()
     def encode_video(self, frames: np.ndarray) -> torch.Tensor:

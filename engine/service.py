@@ -74,6 +74,8 @@ class GenerateRequest:
     strength: float = 1.0  # remix: the noise level the remix starts from (1: a new take, the init video ignored)
     remix_method: str = defaults.REMIX_METHOD  # "flowedit" or "sdedit" (engine.sampler.edit / sample)
     literal: bool = False  # give the model the prompt as written, not as its prompt reader reads it
+    layout: object = None  # a Layout (engine.layout) or its JSON form to render; None: planned or text only
+    plan: bool | None = None  # plan a layout from the prompt: None plans text-to-video on models with a layout input
 
     def canvas(self) -> tuple[int, int]:
         if self.width is not None or self.height is not None:
@@ -116,7 +118,8 @@ class GenerateRequest:
                 raise InputError(f"the {name} holds bytes that are not UTF-8 text; type it again, or set the "
                                  "terminal (or file) to UTF-8") from None
         # An edit (conditions or a video to remix) may go without a prompt: then it follows what it holds.
-        if (not self.prompt or not self.prompt.strip()) and not self.conditions and self.init_video is None:
+        if (not self.prompt or not self.prompt.strip()) and not self.conditions and self.init_video is None \
+                and self.layout is None:
             raise InputError("the prompt is empty; describe the shot, e.g. 'a red ball rolls to the right'")
         if not (0 < self.fps <= 120) or math.isnan(self.fps):
             raise InputError(f"fps must be in (0, 120], got {self.fps}")
@@ -155,16 +158,18 @@ ProgressFn = Callable[[float, str, StepInfo | None], None]
 class Engine:
     """Loads a model folder once (lazily) and serves requests, one at a time."""
 
-    def __init__(self, model_path: str | Path = BUNDLED_MODEL, device: str = "cpu", dtype: str = "bfloat16",
+    def __init__(self, model_path: str | Path = BUNDLED_MODEL, device: str = "cpu", dtype: str = "auto",
                  offload: bool = False, vae_tiling: bool = False):
         self.offload, self.vae_tiling = offload, vae_tiling
+        if dtype == "auto":  # bfloat16 only where it is computed in hardware: emulated, it costs 28x (issue 30)
+            dtype = "bfloat16" if device != "cpu" or defaults.cpu_has_bf16() else "float32"
         if dtype not in DTYPES:
-            raise InputError(f"unknown dtype {dtype!r}; allowed: {', '.join(DTYPES)}")
+            raise InputError(f"unknown dtype {dtype!r}; allowed: auto, {', '.join(DTYPES)}")
         self.model_path, self.device, self.dtype = Path(model_path), device, dtype
         self._pipe: WorldPipeline | None = None
         self._family: str | None = None
         self._rich = False  # a world model trained on rich captions (set with _family)
-        self._read: dict[str, str] = {}  # prompt -> what the model is given (model_prompt), most recent last
+        self._read: dict = {}  # prompt -> its reading (engine.reading.Reading), most recent last
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()
 
@@ -232,17 +237,63 @@ class Engine:
         """The prompt the model is given: for a model with a prompt reader (engine.reading), the
         prompt as the reader reads it, in the model's training wording, when it finds every object's
         colour, noun and motion (engine.reading.Reading.usable); else the prompt as written."""
-        if literal or not prompt or not prompt.strip() or not (self.model_path / "reader" / "config.json").exists():
-            return prompt  # no reader: nothing to load (a model folder without one is never loaded for this)
+        if literal:
+            return prompt
+        reading = self.reading(prompt)
+        return reading.caption() if reading is not None and reading.usable() else prompt
+
+    def reading(self, prompt: str):
+        """The prompt reader's reading of `prompt` (engine.reading.Reading), None without a reader."""
+        if not prompt or not prompt.strip() or not (self.model_path / "reader" / "config.json").exists():
+            return None
         reader = getattr(self.pipe, "reader", None)
         if reader is None:
-            return prompt
+            return None
         if prompt not in self._read:
-            reading = reader.read(prompt)
-            self._read[prompt] = reading.caption() if reading.usable() else prompt
+            self._read[prompt] = reader.read(prompt)
             if len(self._read) > 256:
                 self._read.pop(next(iter(self._read)))
         return self._read[prompt]
+
+    @property
+    def takes_layout(self) -> bool:
+        """Whether the model renders layouts (the bundled world model trained with a layout input)."""
+        transformer = getattr(self.pipe, "transformer", None)
+        return getattr(self.pipe, "family", "") == "world" and bool(getattr(getattr(transformer, "config", None),
+                                                                            "layout_dim", 0))
+
+    def layout(self, req: GenerateRequest):
+        """The layout a request renders (engine.layout.Layout), or None for the text-only path: the
+        request's own layout, else a plan from the prompt's reading when `req.plan` asks (None: for
+        text-to-video on a model with a layout input). InputError for a layout the model cannot take."""
+        from engine.layout import Layout
+
+        given = req.layout
+        if given is not None and not isinstance(given, Layout):
+            given = Layout.from_dict(given)
+        if given is not None or req.plan:  # asked for a layout (engine.generate checks before any work)
+            if not self.takes_layout:
+                raise InputError(f"{self.pipe.name} has no layout input ({getattr(self.pipe, 'family', '?')} "
+                                 "models render from the prompt alone); leave out --layout and --plan-only")
+        if given is not None:
+            return given
+        wanted = req.plan if req.plan is not None else (
+            self.takes_layout and not req.conditions and req.init_video is None and not req.loop)
+        return self.plan(req) if wanted else None
+
+    def plan(self, req: GenerateRequest):
+        """The planner's layout for a request's prompt (engine.layout.planner), whatever the model renders;
+        None when the prompt names no object (InputError when the request asks for a plan: `req.plan`)."""
+        from engine.layout.planner import plan
+
+        reading = self.reading(req.prompt)
+        if reading is None or not reading.objects:
+            if req.plan:
+                raise InputError("the planner found no object in the prompt (a colour and a shape, e.g. 'a red ball "
+                                 "rolls right'); write one, or give a layout with --layout")
+            return None  # nothing to place: the text-only path
+        w, h = req.canvas()
+        return plan(reading, req.seed, (self.base_frames(req) - 1) / BASE_FPS, w, h)
 
     @staticmethod
     def remix_method(req: GenerateRequest) -> str | None:
@@ -254,7 +305,8 @@ class Engine:
         return req.remix_method if not req.conditions and not req.loop and req.strength < 1.0 else "sdedit"
 
     def settings(self, req: GenerateRequest) -> dict:
-        d = {f.name: getattr(req, f.name) for f in dataclasses.fields(req) if f.name not in ("conditions", "init_video")}
+        d = {f.name: getattr(req, f.name) for f in dataclasses.fields(req)
+             if f.name not in ("conditions", "init_video", "layout")}
         w, h = req.canvas()
         d.update(read_as=self.model_prompt(req.prompt, req.literal))
         d.update(width=w, height=h, base_fps=BASE_FPS, model=self.pipe.name, dtype=self.dtype,
@@ -280,6 +332,8 @@ class Engine:
         """anchor: a take longer than one window holds its first frame in every later window (see the
         module's docstring; requests that hold footage, loops and remixes never do)."""
         with self._lock:
+            if req.layout is not None or req.plan:
+                self.layout(req)  # a model without a layout input refuses here rather than ignore the layout
             if getattr(self.pipe, "renders_itself", False):  # LTX, Wan (engine.families)
                 return self.pipe.generate(req, progress)
             return self._generate(req, progress, anchor)
@@ -324,7 +378,7 @@ class Engine:
             count = min(req.delivered(), math.floor((len(base) - 1) / BASE_FPS * req.fps + 1e-6) + 1)
             frames, pos = resample(base, np.arange(len(base)) / BASE_FPS, np.arange(max(count, 0)) / req.fps)
         record = frame_record(pos, kinds, self.generation(req), req.fps, source=_source(req))
-        settings = {**self.settings(req), "anchor": anchor}
+        settings = {**self.settings(req), "anchor": anchor, **job.layout_settings()}
         return Result(frames, req.fps, base, settings, _ranges(record), cancelled, time.time() - t0, record)
 
     def prepare(self, req: GenerateRequest) -> "Job":
@@ -348,8 +402,11 @@ class Engine:
             windows.append(_seam_window(_loop_period(req), r))
         init = None if req.init_video is None else _pad_frames(fit_frames(req.init_video, width, height), n)
         replacement = not getattr(pipe, "per_token_timesteps", True)
+        layout = self.layout(req)
+        if layout is not None:  # the layout guides as the prompt does, with or without a prompt
+            guidance = req.guidance
         return Job(req, pipe, width, height, n, r, pt, text, uncond, guidance, windows, init, replacement,
-                   self.remix_method(req) == "flowedit")
+                   self.remix_method(req) == "flowedit", layout)
 
     def render_window(self, job: "Job", wi: int, idx: np.ndarray, win: WindowKnowledge,
                       generator: torch.Generator, progress: ProgressFn | None):
@@ -372,15 +429,23 @@ class Engine:
                 n = len(job.windows)
                 progress((wi + info.step / info.steps) / n, f"window {wi + 1}/{n}", info)
 
+        text, uncond = job.text, job.uncond
+        if job.layout is not None:  # the window's part of the layout, at the latent grid
+            from engine.layout.raster import cover, layout_arrays, null_arrays, stack
+
+            h, w = noise.shape[-2:]
+            text = (*text, cover(stack([layout_arrays(job.layout, job.width, job.height, idx / BASE_FPS)]), h, w))
+            uncond = (*uncond, cover(stack([null_arrays(len(idx))]), h, w))
+
         # 6. Denoise
         cancelled = False
         try:
             if job.edit:
-                z = edit(pipe.model_fn, pipe.make_scheduler(), start, job.text, job.uncond, steps=req.steps,
+                z = edit(pipe.model_fn, pipe.make_scheduler(), start, text, uncond, steps=req.steps,
                          guidance=job.guidance, strength=req.strength, generator=generator, cond=cond,
                          replacement=job.replacement, callback=on_step)
             else:
-                z = sample(pipe.model_fn, pipe.make_scheduler(), noise, job.text, job.uncond, steps=req.steps,
+                z = sample(pipe.model_fn, pipe.make_scheduler(), noise, text, uncond, steps=req.steps,
                            guidance=job.guidance, cond=cond, start_latents=start, strength=req.strength,
                            replacement=job.replacement, callback=on_step, churn=req.churn, generator=generator)
         except Cancelled as c:
@@ -408,6 +473,14 @@ class Job:
     init: np.ndarray | None
     replacement: bool
     edit: bool = False  # a flowedit remix (engine.sampler.edit) rather than sampling
+    layout: object = None  # the Layout rendered (engine.layout), None: the prompt alone
+
+    def layout_settings(self) -> dict:
+        """What a sidecar records of the layout: the layout itself and whether it was planned or given."""
+        if self.layout is None:
+            return {"layout": None, "planned": None}
+        how = "given" if self.req.layout is not None else "planned"
+        return {"layout": self.layout.to_dict(), "planned": f"{how}: {self.layout.describe()}"}
 
 
 # --------------------------------------------------------------------------

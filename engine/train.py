@@ -10,6 +10,7 @@ Three stages, each resumable from its last checkpoint in the run folder:
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -21,6 +22,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.defaults import autocast_dtype
+from engine.layout.planner import draw, random_layout, scene_layout
+from engine.layout.raster import cover, layout_arrays
 from engine.models.vae import VideoVAE
 from engine.world import caption, render, sample_scene
 
@@ -439,11 +443,12 @@ class LatentData:
         self.counts = {a: len(d["latents"]) for a, d in self.parts.items()}
 
     def batch(self, rng: random.Random, size: int, empty_text, drop: float, wide_frames: int | None = None,
-              aspects: dict | None = None):
+              aspects: dict | None = None, layout_drop: float = 0.0):
         """`wide_frames`: 16:9 and 9:16 batches are cut to a random run of this many frames. They
         have 2.5x the tokens of 1:1 and attention is quadratic, so whole wide clips cost 2.8x a
         square step; the square clips teach the whole 2 seconds of motion. `aspects`: the share of
-        batches per aspect (default: as many as the data has clips)."""
+        batches per aspect (default: as many as the data has clips). Data with layouts (the layout
+        lineage) also returns the batch's packed layouts, each dropped with `layout_drop`."""
         if aspects and set(aspects) - set(self.counts):
             raise ValueError(f"no training clips for aspect(s) {sorted(set(aspects) - set(self.counts))}; "
                              f"the data has {sorted(self.counts)}")
@@ -453,15 +458,27 @@ class LatentData:
         idx = torch.tensor([rng.randrange(self.counts[aspect]) for _ in range(size)], device=self.device)
         cap = torch.tensor([rng.randrange(d["tokens"].shape[1]) for _ in range(size)], device=self.device)
         tokens, masks, pooled = d["tokens"][idx, cap].float(), d["masks"][idx, cap], d["pooled"][idx, cap].float()
+        dropped = [rng.random() < drop for _ in range(size)]
         for i in range(size):  # text dropout: the unconditional branch of guidance sees the empty prompt
-            if rng.random() < drop:
+            if dropped[i]:
                 tokens[i], masks[i], pooled[i] = empty_text
         latents, maps = d["latents"][idx], d["maps"][idx]
         T = latents.shape[2]
+        s = 0
         if wide_frames and aspect != "1:1" and wide_frames < T:
             s = rng.randrange(T - wide_frames + 1)
             latents, maps = latents[:, :, s:s + wide_frames], maps[:, s:s + wide_frames]
-        return latents.float(), maps.float(), tokens, masks, pooled
+        if "boxes" not in d:
+            return latents.float(), maps.float(), tokens, masks, pooled
+        F_ = latents.shape[2]
+        layout = {"boxes": d["boxes"][idx][:, :, s:s + F_].float(), "visible": d["visible"][idx][:, :, s:s + F_].float(),
+                  "attrs": d["attrs"][idx].long(), "pillar": d["pillar"][idx][:, s:s + F_].float(),
+                  "scene": d["scene"][idx].long()}
+        for i in range(size):  # layout dropout: about half the text-dropped clips lose it too (unconditional)
+            if rng.random() < (LAYOUT_DROP_WITH_TEXT if dropped[i] else layout_drop):
+                layout["boxes"][i], layout["visible"][i] = 0, 0
+                layout["attrs"][i], layout["pillar"][i], layout["scene"][i] = -1, float("nan"), -1
+        return latents.float(), maps.float(), tokens, masks, pooled, layout
 
 
 def lr_at(step: int, segments) -> float:
@@ -492,7 +509,8 @@ def flow_loss(model, fwd, x0, maps, text, clean, gen: torch.Generator, shift: fl
     noise = torch.randn(x0.shape, generator=gen, device=x0.device)
     t_lat = model.expand_tokens(t, x0.shape)  # B, C, T, H, W
     xt = (1 - t_lat) * x0 + t_lat * noise
-    with torch.autocast(x0.device.type, dtype=torch.bfloat16):
+    dtype = autocast_dtype(x0.device.type)
+    with torch.autocast(x0.device.type, dtype=dtype, enabled=dtype != torch.float32):
         v = fwd(xt, t, *text)
     err = model.patchify((v.float() - (noise - x0)).pow(2)).mean(-1)  # B, N
     w = (1 + object_weight * token_maps(maps, model.config.patch_size[0])) * (~clean)
@@ -534,7 +552,7 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
               t_uniform: float = 0.5, text_drop: float = 0.1, ema_decay: float = 0.998, max_seconds: float = 1e9, seed: int = 0,
               compile: bool = True, object_weight: float = 3.0, checkpoint_every_s: float = 600,
               schedule=None, wide_frames: int | None = None, device: str = "cpu", eval_every: int = 0,
-              on_eval=None, aspects=None, patterns=None):
+              on_eval=None, aspects=None, patterns=None, layout_drop: float = 0.0):
     """`schedule`: segments (first_step, peak_lr, last_step) (see lr_at); default one cosine from
     `lr` over `steps`. `aspects`: the share of batches per aspect, or phases of them [(first_step,
     shares), ...] (default by clip counts); `patterns`: the clean-pattern mix per phase (default
@@ -553,7 +571,12 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
     step, fresh_from = 0, None
     if ckpt.exists():
         state = torch.load(ckpt, weights_only=False, map_location=device)
-        model.load_state_dict(state["model"]), ema.load_state_dict(state["ema"])
+        # A model without the layout input warm-starts one with it: the new weights keep their zero start
+        strict = bool(state["config"].get("layout_dim")) or not config.get("layout_dim")
+        for m, key in ((model, "model"), (ema, "ema")):
+            missing, unexpected = m.load_state_dict(state[key], strict=strict)
+            if unexpected or any(not k.startswith("layout.") for k in missing):
+                raise ValueError(f"{ckpt} does not fit the transformer {config}: {missing[:3]} {unexpected[:3]}")
         step = state["step"]
         if state.get("opt"):
             opt.load_state_dict(state["opt"])
@@ -572,9 +595,11 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
     while step < steps and time.time() - start < max_seconds:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, schedule) * rewarm(step, fresh_from)
-        x0, maps, text, text_mask, pool = data.batch(rng, batch, empty_text, text_drop, wide_frames,
-                                                     phase_at(step, aspects))
-        loss, gnorm = train_step(model, fwd, opt, x0, maps, (text, text_mask, pool), rng, gen, shift, t_uniform,
+        x0, maps, *text = data.batch(rng, batch, empty_text, text_drop, wide_frames, phase_at(step, aspects),
+                                     layout_drop)
+        if len(text) == 4:  # a layout: its coverage at the latent grid
+            text[3] = cover(text[3], *x0.shape[-2:])
+        loss, gnorm = train_step(model, fwd, opt, x0, maps, tuple(text), rng, gen, shift, t_uniform,
                                  object_weight, patterns_at(step, patterns))
         step += 1
         ema_update(ema, model, step, ema_decay)
@@ -591,6 +616,95 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
     save_checkpoint(ckpt, model=model.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(),
                     step=step, config=config)
     return ema, step
+
+
+# --------------------------------------------------------------------------
+# 6. The layout lineage's data: clips drawn from layouts (plan, then render)
+# --------------------------------------------------------------------------
+
+LAYOUT_WORLD_SHARE = 0.6  # clips of world scenes, captioned; the rest random paths, uncaptioned
+LAYOUT_DROP = 0.12  # layout dropped alone (the text-only path keeps working)...
+LAYOUT_DROP_WITH_TEXT = 0.5  # ...and with the text in half the text-dropped clips (guidance's unconditional)
+
+
+def layout_items(seed: int, s: int, n: int) -> list:
+    """The (aspect, layout, captions, background seed) of shard `s`'s `n` clips: world scenes (their
+    layout is the world's truth, engine.layout.planner.scene_layout) and random smooth paths (no
+    motion word says them, so they carry no caption: the layout alone says where things go)."""
+    rng = random.Random(seed * 100003 + s + 7_000_000_019)
+    seconds = (CLIP_FRAMES - 1) / BASE_FPS
+    items = []
+    for _ in range(n):
+        aspect = pick_aspect(rng)
+        w, h = ASPECT_SIZES[aspect]
+        if rng.random() < LAYOUT_WORLD_SHARE:
+            scene = sample_scene(rng, seconds=CLIP_FRAMES / BASE_FPS)
+            items.append((aspect, scene_layout(scene, seconds, w, h), [caption(scene, rng) for _ in
+                                                                       range(CAPTIONS_PER_CLIP)], scene.seed))
+        else:
+            items.append((aspect, random_layout(rng, seconds, w, h), [""] * CAPTIONS_PER_CLIP, rng.randrange(1 << 30)))
+    return items
+
+
+def _draw_clip(job):
+    """(layout, width, height, seed) -> (frames, per-token object map, packed layout arrays)."""
+    layout, w, h, seed = job
+    times = np.arange(CLIP_FRAMES) / BASE_FPS
+    frames = draw(layout, w, h, times, seed)
+    empty = draw(dataclasses.replace(layout, objects=[]), w, h, times, seed)
+    hit = (np.abs(frames.astype(np.int16) - empty.astype(np.int16)).sum(-1) > 0).astype(np.float32)
+    P = TOKEN_PIXELS
+    hh, ww = -(-h // P), -(-w // P)
+    hit = np.pad(hit, ((0, 0), (0, hh * P - h), (0, ww * P - w)))
+    return frames, hit.reshape(len(hit), hh, P, ww, P).mean((2, 4)), layout_arrays(layout, w, h, times)
+
+
+def build_layout_data(run: Path, vae: VideoVAE, clips: int, shard: int = 500, seed: int = 11,
+                      max_seconds: float = 1e9, device: str = "cpu"):
+    """Draw, caption and encode `clips` clips with their layouts into shards under run/data (resumable);
+    the shards hold what `build_data`'s do plus each clip's packed layout (engine.layout.raster.pack)."""
+    from engine.models.text import TextEncoder
+
+    out = run / "data"
+    out.mkdir(parents=True, exist_ok=True)
+    text = TextEncoder(device)
+    vae = vae.eval().to(device)
+    dtype = autocast_dtype(device)
+    start = time.time()
+    for s in range(math.ceil(clips / shard)):
+        path = out / f"shard_{s:04d}.pt"
+        if path.exists():
+            continue
+        if time.time() - start > max_seconds:
+            break
+        items = layout_items(seed, s, min(shard, clips - s * shard))
+        packed = {}
+        for aspect in ASPECT_SIZES:
+            group = [it for it in items if it[0] == aspect]
+            if not group:
+                continue
+            w, h = ASPECT_SIZES[aspect]
+            d = {}
+            for i in range(0, len(group), 16):
+                chunk = group[i:i + 16]
+                drawn = [_draw_clip((lay, w, h, sd)) for _, lay, _, sd in chunk]
+                with torch.no_grad(), torch.autocast(device_type(device), dtype=dtype, enabled=dtype != torch.float32):
+                    z = vae.normalize(vae.encode(torch.stack([to_tensor(f) for f, _, _ in drawn]).to(device)).float())
+                tok, mask, pooled = (v.cpu() for v in text.encode([c for _, _, caps, _ in chunk for c in caps]))
+                k = CAPTIONS_PER_CLIP
+                parts = {"latents": z.cpu().half(), "maps": torch.stack([torch.from_numpy(m) for _, m, _ in drawn]).half(),
+                         "tokens": tok.half().view(len(chunk), k, *tok.shape[1:]), "masks": mask.view(len(chunk), k, -1),
+                         "pooled": pooled.half().view(len(chunk), k, -1)}
+                for key in ("boxes", "visible", "pillar"):
+                    parts[key] = torch.from_numpy(np.stack([a[key] for _, _, a in drawn])).half()
+                for key in ("attrs", "scene"):
+                    parts[key] = torch.from_numpy(np.stack([a[key] for _, _, a in drawn])).to(torch.int8)
+                for key, v in parts.items():
+                    d.setdefault(key, []).append(v)
+            packed[aspect] = {key: torch.cat(v) for key, v in d.items()}
+        torch.save(packed, path.with_suffix(".tmp"))
+        os.replace(path.with_suffix(".tmp"), path)
+        log(run, stage="data", shard=s, layouts=True, seconds=round(time.time() - start, 1))
 
 
 # --------------------------------------------------------------------------
@@ -624,6 +738,14 @@ RECIPES = {
                 "dit_aspects": [(0, {"1:1": 0.85, "16:9": 0.075, "9:16": 0.075}),
                                 (17000, {"1:1": 0.6, "16:9": 0.2, "9:16": 0.2})],
                 "dit_patterns": [(0, TEXT_FIRST_PATTERNS), (17000, PATTERNS)]},
+    # Plan, then render (docs/TRAINING.md, "The layout lineage"): the bundled S2 transformer, warm-started,
+    # given a layout input (engine.layout; zero at the start, so it begins as the bundled model), on clips drawn
+    # from layouts: world scenes with captions and random smooth paths without. `dit_steps` count from the
+    # warm start's step; the learning rate warms up again and decays by cosine over them.
+    "layout": {**RECIPE, "warm_start": "assets/models/tenku-world", "layout_data": True, "clips": 6000,
+               "dit_preset": "S2", "layout_dim": 16, "dit_batch": 16, "dit_steps": 6000, "dit_lr": 4e-4,
+               "dit_schedule": None, "layout_drop": LAYOUT_DROP, "dit_aspects": None,
+               "dit_patterns": [(0, TEXT_FIRST_PATTERNS)]},
 }
 
 
@@ -707,8 +829,15 @@ def train_all(run: Path, minutes: float, resume_from: Path | None = None, out: P
     run.mkdir(parents=True, exist_ok=True)
     deadline = time.time() + minutes * 60
     r = recipe or RECIPE
+    if resume_from is None and r.get("warm_start"):
+        resume_from = Path(__file__).resolve().parent.parent / r["warm_start"]
     if resume_from is not None and not (run / "dit.pt").exists():
         seed_run_from_model(run, resume_from)
+    if r.get("layout_data"):
+        train_layout(run, r, deadline, compile, device)
+        if out is not None:
+            export(run, safe_out(run, out), r)
+        return
     vae_state = torch.load(run / "vae.pt", weights_only=False, map_location="cpu") if (run / "vae.pt").exists() else {"step": 0}
     if vae_state["step"] < r["vae_steps"]:
         train_vae(run, steps=r["vae_steps"], batch=r["vae_batch"], max_seconds=deadline - time.time(),
@@ -730,6 +859,25 @@ def train_all(run: Path, minutes: float, resume_from: Path | None = None, out: P
     train_reader_stage(run, r)
     if out is not None:
         export(run, safe_out(run, out), r)
+
+
+def train_layout(run: Path, r: dict, deadline: float, compile: bool, device: str):
+    """The layout lineage's stages: its data (clips drawn from layouts), then the transformer from the
+    warm start with the layout input added; the VAE and the prompt reader are the warm start's."""
+    from engine.models.dit import PRESETS
+
+    lineage = run / "lineage.json"
+    if not lineage.exists():  # the step the warm start ended at: this lineage's steps count from it
+        start = torch.load(run / "dit.pt", weights_only=False, map_location="cpu")["step"] if (run / "dit.pt").exists() else 0
+        lineage.write_text(json.dumps({"from_step": start}))
+    first = json.loads(lineage.read_text())["from_step"]
+    build_layout_data(run, load_vae(run), clips=r["clips"], max_seconds=deadline - time.time(), device=device)
+    last = first + r["dit_steps"]
+    train_dit(run, {**PRESETS[r["dit_preset"]], "layout_dim": r["layout_dim"]}, steps=last, batch=r["dit_batch"],
+              lr=r["dit_lr"], shift=r["shift"], t_uniform=r["t_uniform"], text_drop=r["text_drop"],
+              ema_decay=r["ema_decay"], object_weight=r["object_weight"], max_seconds=deadline - time.time() - 60,
+              compile=compile, schedule=[(first, r["dit_lr"], last)], wide_frames=r["wide_frames"], device=device,
+              aspects=r.get("dit_aspects"), patterns=r.get("dit_patterns"), layout_drop=r["layout_drop"])
 
 
 def safe_out(run: Path, out: Path) -> Path:
@@ -765,3 +913,7 @@ def seed_run_from_model(run: Path, model: Path):
                                                        "std": vae.config.latents_std}))
     save_checkpoint(run / "dit.pt", model=dit.state_dict(), ema=dit.state_dict(), opt=None, step=step,
                     config={k: v for k, v in dit.config.items() if not k.startswith("_")})
+    if (model / "reader" / "config.json").exists() and not (run / "reader").exists():  # the model's reader goes on
+        import shutil
+
+        shutil.copytree(model / "reader", run / "reader")

@@ -49,7 +49,7 @@ CSS = """
 """
 
 
-def make_studio(model, projects, config_dir, dtype: str = "bfloat16", device: str = "cpu",
+def make_studio(model, projects, config_dir, dtype: str = "auto", device: str = "cpu",
                 max_upload_mb: float = 200.0, start: bool = True, model_dirs=()) -> Studio:
     store = Store(projects)
     engines = Engines(model, store, dtype=dtype, device=device, model_dirs=model_dirs)
@@ -60,7 +60,7 @@ def make_studio(model, projects, config_dir, dtype: str = "bfloat16", device: st
     return Studio(store, engines, queue, Path(config_dir), max_upload_mb=max_upload_mb)
 
 
-def build_app(model: str, projects: str | None = None, config_dir: str | None = None, dtype: str = "bfloat16",
+def build_app(model: str, projects: str | None = None, config_dir: str | None = None, dtype: str = "auto",
               max_upload_mb: float = 200.0, device: str = "cpu", model_dirs=()):
     """Returns (demo, launch kwargs). Launch kwargs keep Gradio's file access to the projects' media."""
     from studio.panels import fill, projects as projects_panel, queue as queue_panel, storyboard, takes, timeline

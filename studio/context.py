@@ -17,7 +17,7 @@ from studio.queue import RenderQueue
 class Engines:
     """Model picker backend: the bundled model plus folders the user added; one Engine per model, made lazily."""
 
-    def __init__(self, default_path, store: Store, dtype: str = "bfloat16", device: str = "cpu", model_dirs=()):
+    def __init__(self, default_path, store: Store, dtype: str = "auto", device: str = "cpu", model_dirs=()):
         self.default = Path(default_path)
         self.store, self.dtype, self.device = store, dtype, device
         self._file = store.root / "models.json"

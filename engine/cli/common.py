@@ -21,8 +21,9 @@ def add_output_options(p, default_out: str, guidance: float = defaults.GUIDANCE)
                    help=f"classifier-free guidance scale (default {guidance:g})")
     p.add_argument("--model", default=str(BUNDLED_MODEL), help="model folder (default: the bundled model)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "mps"], help="device (default cpu)")
-    p.add_argument("--dtype", default="bfloat16", choices=list(DTYPES),
-                   help="compute dtype; bfloat16 uses AMX on recent CPUs (default bfloat16)")
+    p.add_argument("--dtype", default="auto", choices=["auto", *DTYPES],
+                   help="compute dtype; auto (default): bfloat16 on GPUs and on processors that compute it (AMX, "
+                        "AVX-512 BF16), float32 elsewhere, where bfloat16 is emulated and many times slower")
     p.add_argument("--fps", type=float, default=24.0,
                    help="delivery frame rate; the model renders 8 fps and interpolation fills in (default 24)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")

@@ -27,13 +27,22 @@ def register(sub):
                    help="share of fresh noise per sampling step, 0-1 (default 0: deterministic Euler)")
     p.add_argument("--literal", action="store_true",
                    help="give the model each prompt as written, not as its prompt reader reads it (engine.reading)")
-    p.add_argument("--dtype", default="bfloat16", choices=["float32", "bfloat16"])
+    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"],
+                   help="auto (default): bfloat16 where the processor has it (AMX, AVX-512 BF16), else float32")
     p.add_argument("--out", default=None, help="also write the full report (every case) as JSON here")
     p.add_argument("--truth", choices=["render", "vae"], default=None,
                    help="score the cases' own scenes instead of the model's clips: 'render' is what a perfect "
                         "model would score, 'vae' the same clips through the model's VAE (the metrics' ceilings)")
     p.add_argument("--remix-method", choices=defaults.REMIX_METHODS, default=defaults.REMIX_METHOD,
                    help=f"with --verbs: how remix is made (default {defaults.REMIX_METHOD})")
+    p.add_argument("--paths", default="planned",
+                   help="comma-separated, side by side on the same cases: planned (the default render: through a "
+                        "planned layout on a model that takes one), text (the prompt alone), planner (the planned "
+                        "layout drawn as the world draws it: is the plan what was asked?)")
+    p.add_argument("--aspect", default="1:1", choices=["1:1", "16:9", "9:16"], help="canvas of every case (default 1:1)")
+    p.add_argument("--layouts", type=int, nargs="?", const=16, default=None, metavar="N",
+                   help="instead: N hand-written layouts (zig-zags, diagonals, two objects crossing, stop and go "
+                        "back) rendered without a prompt, scored by layout fidelity (default 16)")
     p.add_argument("--verbs", type=int, nargs="?", const=8, default=None, metavar="N",
                    help="instead: the editing verbs' conditioning metrics on N world cases (default 8)")
     p.set_defaults(func=run)
@@ -49,9 +58,17 @@ def run(args) -> int:
     if args.truth and args.verbs is not None:
         from engine.errors import InputError
         raise InputError("--truth scores the prompt benchmark's scenes; it does not go with --verbs")
+    from engine.errors import InputError
+    from engine.evaluate import PATHS
+
+    paths = tuple(p.strip() for p in args.paths.split(",") if p.strip())
+    if not paths or set(paths) - set(PATHS):
+        raise InputError(f"--paths {args.paths!r}: choose from {', '.join(PATHS)}, comma-separated")
     engine = Engine(args.model, dtype=args.dtype)
     if args.verbs is not None:
         return run_verbs(engine, args)
+    if args.layouts is not None:
+        return run_layouts(engine, args)
     cases = build_cases(args.direction, args.colour, args.permanence, phrasing=args.phrasing,
                         combos=args.combos)
 
@@ -61,7 +78,7 @@ def run(args) -> int:
 
     guidance = defaults.GUIDANCE if args.guidance is None else args.guidance
     report = evaluate(engine, cases, steps=args.steps, guidance=guidance, progress=show, truth=args.truth,
-                      churn=args.churn, literal=args.literal)
+                      churn=args.churn, literal=args.literal, aspect=args.aspect, paths=paths)
     sys.stderr.write("\n")
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
@@ -80,6 +97,29 @@ def run_verbs(engine, args) -> int:
 
     report = evaluate_verbs(engine, n=args.verbs, steps_=args.steps, guidance=args.guidance, progress=show,
                             literal=True if args.literal else None, remix_method=args.remix_method)
+    sys.stderr.write("\n")
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in report.items() if k != "rows"}))
+    return 0
+
+
+def run_layouts(engine, args) -> int:
+    from pathlib import Path
+
+    from engine.evaluate import evaluate_paths, path_cases
+
+    if not engine.takes_layout:
+        from engine.errors import InputError
+        raise InputError(f"{args.model} has no layout input; --layouts scores a model that renders layouts")
+
+    def show(i, n, row):
+        sys.stderr.write(f"\r{i}/{n} layouts")
+        sys.stderr.flush()
+
+    guidance = defaults.GUIDANCE if args.guidance is None else args.guidance
+    report = evaluate_paths(engine, path_cases(args.layouts), steps=args.steps, guidance=guidance,
+                            aspect=args.aspect, progress=show)
     sys.stderr.write("\n")
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1) + "\n")

@@ -7,6 +7,7 @@ import sys
 from engine.cli.common import (add_literal_option, add_output_options, check_prompt, make_engine, note_vocabulary,
                                progress_printer, write_result)
 from engine.errors import InputError
+from engine.families import family_of
 from engine.families.cli import show_preflight, validate
 
 
@@ -25,6 +26,14 @@ def register(sub):
                                                  "options; each line its own out (default batch-NNN.mp4)")
     p.add_argument("--restart", action="store_true",
                    help="start over instead of resuming an unfinished render of --out (OUT.render/)")
+    p.add_argument("--layout", default=None,
+                   help="FILE.json: render this layout (objects' paths, background, pillar, camera; docs/LAYOUTS.md), "
+                        "with or without a prompt (bundled model only)")
+    p.add_argument("--plan-only", action="store_true",
+                   help="write the planned layout (OUT.layout.json) and its animatic (--out: boxes over the "
+                        "background) at once, without rendering")
+    p.add_argument("--no-plan", action="store_true",
+                   help="the text-only path: render from the prompt alone, no layout planned")
     p.add_argument("--no-anchor", action="store_true",
                    help="takes longer than one window: do not hold the first frame in later windows (anchor against drift)")
     add_output_options(p, "tenku.mp4")
@@ -32,7 +41,7 @@ def register(sub):
 
 
 KEYS = {"prompt", "negative", "seconds", "frames", "aspect", "width", "height", "loop", "seed", "steps",
-        "guidance", "fps", "out", "literal"}
+        "guidance", "fps", "out", "literal", "layout", "plan"}
 
 
 # What each batch key holds, and what a line is told when it holds something else.
@@ -41,7 +50,8 @@ KEY_TYPES = {"prompt": ((str,), "text"), "negative": ((str,), "text"), "aspect":
              "fps": ((int, float), "a number"), "frames": ((int,), "a whole number"),
              "width": ((int,), "a whole number"), "height": ((int,), "a whole number"),
              "seed": ((int,), "a whole number"), "steps": ((int,), "a whole number"),
-             "loop": ((bool,), "true or false"), "literal": ((bool,), "true or false")}
+             "loop": ((bool,), "true or false"), "literal": ((bool,), "true or false"),
+             "layout": ((str,), "a path to a layout file"), "plan": ((bool,), "true or false")}
 
 
 def check_types(d: dict) -> None:
@@ -61,7 +71,36 @@ def request_from(d: dict):
     if "aspect" in fields and ("width" in fields or "height" in fields):
         raise InputError("give an aspect or a width and height, not both (the size decides the aspect)")
     fields.setdefault("prompt", "")
+    if d.get("no_plan") or d.get("plan") is False:
+        fields["plan"] = False
+    if d.get("layout") is not None:
+        if fields.get("plan") is False:
+            raise InputError("give --layout or --no-plan, not both")
+        fields["layout"] = read_layout(d["layout"])
+        if "seconds" not in fields and "frames" not in fields:
+            fields["seconds"] = max(fields["layout"].seconds, 0.25)  # the layout's own length
     return GenerateRequest(**fields)
+
+
+MAX_LAYOUT_BYTES = 8 * 1024 * 1024  # a keyframe per frame of three ten-minute paths is about 1 MB
+
+
+def read_layout(path: str):
+    """A layout file (engine.layout's JSON form), every field checked; InputError naming the file."""
+    from engine.layout import Layout
+
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_LAYOUT_BYTES + 1)
+    except OSError as e:
+        raise InputError(f"--layout {path} cannot be read ({e.strerror or e})") from None
+    if len(raw) > MAX_LAYOUT_BYTES:
+        raise InputError(f"--layout {path} is over {MAX_LAYOUT_BYTES // 2**20} MB; a layout is at most that")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise InputError(f"--layout {path} is not JSON ({str(e).splitlines()[0][:80]})") from None
+    return Layout.from_dict(data, where=path)
 
 
 def run(args) -> int:
@@ -71,19 +110,68 @@ def run(args) -> int:
         return run_batch(args)
     if args.seconds is not None and args.frames is not None:
         raise InputError("give --seconds or --frames, not both")
+    if args.plan_only and args.no_plan:
+        raise InputError("give --plan-only or --no-plan, not both")
     req = request_from(vars(args))
+    if (req.layout is not None or args.plan_only) and family_of(args.model) != "world":
+        raise InputError(f"{args.model} is a {family_of(args.model).upper()} model, which has no layout input; "
+                         "--layout and --plan-only need the bundled model (leave them out to render the prompt)")
     validate(args.model, req)
     decision = check_prompt(args, req.prompt)
     media.check_output_path(args.out)
     engine = make_engine(args)
+    if args.plan_only:
+        return write_plan(engine, req, args)
     show_preflight(args, req)
     note_vocabulary(engine, req.prompt, args.quiet, literal=req.literal)
+    show_plan(engine, req, args.quiet)
     from engine import longtake
 
     if media.output_kind(args.out) == "mp4" and longtake.streamable(engine, req):
         return write_take(engine, req, args, decision)
     result = engine.generate(req, progress_printer(args.quiet), anchor=not args.no_anchor)
     write_result(result, args.out, args, decision)
+    return 0
+
+
+def show_plan(engine, req, quiet: bool) -> None:
+    """Say on stderr what layout the take renders: planned from the prompt, given, or none."""
+    if quiet:
+        return
+    layout = engine.layout(req)
+    if layout is not None:
+        how = "layout" if req.layout is not None else "planned"
+        sys.stderr.write(f"{how}: {layout.describe()}\n")
+    elif engine.takes_layout and req.plan is not False and not req.loop:
+        sys.stderr.write("planned: nothing (the prompt names no object to place); rendering from the prompt alone\n")
+
+
+def write_plan(engine, req, args) -> int:
+    """--plan-only: the layout as JSON beside --out and its animatic at --out, no model run."""
+    import numpy as np
+
+    from engine import media
+    from engine.layout.planner import draw
+    from engine.service import BASE_FPS
+
+    req.validate()
+    req.plan = True
+    layout = req.layout or engine.plan(req)
+    w, h = req.canvas()
+    n = req.delivered()
+    frames = draw(layout, w, h, np.arange(n) / req.fps, seed=req.seed, boxes_only=True)
+    path = args.out + ".layout.json" if not args.out.endswith("/") else args.out.rstrip("/") + ".layout.json"
+    tmp = path + ".part"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(layout.to_dict(), f, indent=1)
+        f.write("\n")
+    media.write_video(args.out, frames, req.fps)
+    import os
+
+    os.replace(tmp, path)
+    if not args.quiet:
+        sys.stderr.write(f"planned: {layout.describe()}\nwrote the layout to {path} and its animatic to {args.out} "
+                         f"({n} frames; the model renders at {BASE_FPS:g} fps)\n")
     return 0
 
 

@@ -159,6 +159,43 @@ class DiTBlock(nn.Module):
         return x
 
 
+class LayoutEmbed(nn.Module):
+    """The layout's way in (engine.layout): each object's code (learned colour + shape + size + index
+    embeddings) painted over the latent cells its amodal box covers and, separately, over those where
+    it is visible, plus the pillar's coverage; patchified like the latents and added to the patch
+    embeddings through `proj`. Background, pillar and camera are learned embeddings added to the
+    global conditioning. `proj` and the scene embeddings start at zero, so a trained model given this
+    input starts out exactly as it was (as ControlNet and GLIGEN add a condition)."""
+
+    SLOTS = (7, 3, 2, 3)  # colours, shapes, sizes, object indices (engine.layout.layout's id tables)
+    SCENE = (6, 2, 5)  # backgrounds, pillar, cameras; each table has one more row: "none" (no layout)
+
+    def __init__(self, dim: int, patch: int, hidden: int):
+        super().__init__()
+        self.codes = nn.ModuleList([nn.Embedding(n, dim) for n in self.SLOTS])
+        self.scene = nn.ModuleList([nn.Embedding(n + 1, hidden) for n in self.SCENE])
+        self.proj = nn.Linear((2 * dim + 1) * patch, hidden)
+
+    def reset(self):
+        for e in self.codes:
+            nn.init.normal_(e.weight, std=0.5)
+        for e in self.scene:
+            nn.init.zeros_(e.weight)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, layout):
+        amodal, visible, pillar, attrs, scene = layout
+        code = sum(e(attrs[..., k].clamp_min(0)) for k, e in enumerate(self.codes))  # B, O, d
+        code = code * (attrs[..., :1] >= 0)
+        maps = torch.cat([torch.einsum("bofhw,bod->bdfhw", amodal.to(code.dtype), code),
+                          torch.einsum("bofhw,bod->bdfhw", visible.to(code.dtype), code),
+                          pillar.to(code.dtype)], 1)  # B, 2d + 1, F, h, w
+        none = torch.tensor(self.SCENE, device=scene.device)
+        ids = torch.where(scene < 0, none, scene)
+        return maps, sum(e(ids[:, k]) for k, e in enumerate(self.scene))
+
+
 # --------------------------------------------------------------------------
 # Model
 # --------------------------------------------------------------------------
@@ -170,7 +207,7 @@ class SpacetimeDiT(ModelMixin, ConfigMixin):
     def __init__(self, in_channels: int = 8, patch_size: tuple = (1, 4, 4), hidden_size: int = 256,
                  depth: int = 10, num_heads: int = 4, mlp_ratio: float = 4.0, text_dim: int = 384,
                  rope_axes: tuple = (16, 24, 24), rope_theta: float = 100.0, prediction: str = "velocity",
-                 positions: str = "rope", text_pool: str = "mean", pool_queries: int = 4):
+                 positions: str = "rope", text_pool: str = "mean", pool_queries: int = 4, layout_dim: int = 0):
         super().__init__()
         if text_pool not in ("mean", "attention"):
             raise ValueError(f"text_pool must be 'mean' or 'attention', got {text_pool!r}")
@@ -197,7 +234,11 @@ class SpacetimeDiT(ModelMixin, ConfigMixin):
         self.final_norm = nn.LayerNorm(D, elementwise_affine=False, eps=1e-6)
         self.final_adaLN = nn.Sequential(nn.SiLU(), nn.Linear(D, 2 * D))
         self.final = nn.Linear(D, in_channels * pt * ph * pw)
+        if layout_dim:
+            self.layout = LayoutEmbed(layout_dim, pt * ph * pw, D)
         self._init_weights()
+        if layout_dim:
+            self.layout.reset()
 
     def _init_weights(self):
         for m in self.modules():
@@ -239,13 +280,18 @@ class SpacetimeDiT(ModelMixin, ConfigMixin):
         p = math.prod(self.config.patch_size) * shape[1]
         return self.unpatchify(values[..., None].expand(-1, -1, p).contiguous(), shape)
 
-    def forward(self, x, t, text, text_mask, pooled):
+    def forward(self, x, t, text, text_mask, pooled, layout=None):
         """x: (B, C, T, H, W) noisy latents; t: (B,) or (B, N) noise level per token in [0, 1];
-        text: (B, L, 384) token embeddings, text_mask: (B, L) bool, pooled: (B, 384).
+        text: (B, L, 384) token embeddings, text_mask: (B, L) bool, pooled: (B, 384); `layout`: the
+        coverage tensors of engine.layout.raster.cover at the latent grid (models with `layout_dim`).
         Returns the velocity (noise - x_0), shape (B, C, T, H, W)."""
         shape = x.shape
         h = self.x_embed(self.patchify(x))  # B, N, D
         B, N, _ = h.shape
+        scene = None
+        if layout is not None and self.config.layout_dim:
+            maps, scene = self.layout(layout)  # B, C_l, T, H, W and B, D
+            h = h + self.layout.proj(self.patchify(maps.to(h.dtype)))
         if t.dim() == 1:
             t = t[:, None].expand(B, N)
         context = self.text_embed(text)  # B, L, D
@@ -254,6 +300,8 @@ class SpacetimeDiT(ModelMixin, ConfigMixin):
         if self.config.text_pool == "attention":
             read = self.pool_attn(self.pool_query.expand(B, -1, -1).to(context.dtype), context, mask=mask)
             g = g + self.pool_out(read.flatten(1))
+        if scene is not None:
+            g = g + scene.to(g.dtype)
         c = self.t_embed(timestep_embedding(t, 256)) + g[:, None]  # B, N, D
         mod = self.adaLN(c)  # B, N, 6D
         rope = None
