@@ -30,6 +30,7 @@ CSS = """
                      border-radius: 4px; background: #f9fafb; color: #101828; cursor: pointer; }
 .card.footage { background: #f9fafb; cursor: default; }
 .card .take.rendering { border: 2px dashed #7f56d9; }
+.card .take.animatic { border: 2px dotted #98a2b3; background: #f9fafb; }
 .card .take .window { color: #6941c6; font-weight: 600; }
 .card .take .continuity { display: block; }
 .card .take .continuity.broken { color: #b42318; }

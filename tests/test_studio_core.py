@@ -365,3 +365,41 @@ def test_footage_keeps_the_uploaded_files_timecode_in_the_edit_lists(tmp_path):
     back = export.Clip("clip 2", {**take, "fps": 24.0}, np.zeros((20, 32, 32, 3), np.uint8), before, 0, 20)
     assert export.source_offset(back, 0, 24.0) == 0 and export.source_offset(back, 7, 24.0) == 2
     assert export.timecode(24 * 3661 + 5, 24000 / 1001) == "01:01:01:05"
+
+
+def test_a_saved_shot_shows_its_plan_as_an_animatic_and_replans_by_seed(tiny_model, tmp_path):
+    """A model with a prompt reader plans every saved shot: its card plays the animatic (the planned boxes, no
+    render), drawn once and kept in the project; Re-plan moves the shot to the next seed and a new plan."""
+    import shutil
+
+    from engine import media
+    from engine.pipeline import BUNDLED_MODEL
+    from studio.animatic import animatic
+    from studio.app import make_studio
+    from studio.panels.storyboard import cards_html
+
+    model = tmp_path / "tiny-reader"
+    shutil.copytree(tiny_model, model)
+    shutil.copytree(BUNDLED_MODEL / "reader", model / "reader")
+    s = make_studio(model=str(model), projects=tmp_path / "projects", config_dir=tmp_path / "config", dtype="float32")
+    pid = s.store.create_project("Plans")
+    sid = s.store.add_shot(pid, prompt="a big blue box moves left on a sandy desert", seconds=2.0, aspect="16:9",
+                           seed=3)
+    t0 = time.time()
+    rel, planned = animatic(s, pid, s.store.shot(sid))
+    assert time.time() - t0 < 30  # the first plan loads the reader; drawing itself is a fraction of a second
+    assert planned.startswith("big blue box, left") and "desert" in planned
+    video = media.read_video(str(s.store.path(rel)))
+    assert video.frames.shape[1:3] == (144, 256) and len(video) == 24
+    blue = np.array([0x28, 0x50, 0xDC])
+    xs = [np.nonzero((np.abs(f.astype(int) - blue).sum(-1) < 60).any(0))[0].mean() for f in video.frames[[0, -1]]]
+    assert xs[1] < xs[0] - 60  # the box moves left in the animatic, as planned
+    t0 = time.time()
+    assert animatic(s, pid, s.store.shot(sid))[0] == rel and time.time() - t0 < 0.5  # kept, not drawn again
+    html = cards_html(s, pid, sid)
+    assert "Plan (animatic)" in html and "data-act='replan'" in html and rel.split("/")[-1] in html
+    s.store.update_shot(sid, seed=4)
+    again, _ = animatic(s, pid, s.store.shot(sid))
+    assert again != rel and not s.store.path(rel).exists()  # one animatic per shot: the plan it has now
+    s.store.update_shot(sid, prompt="something moody and vague")
+    assert animatic(s, pid, s.store.shot(sid)) is None  # no object to place: no animatic, the card says nothing

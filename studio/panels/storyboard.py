@@ -16,6 +16,7 @@ from engine import defaults
 from engine.errors import InputError
 from engine.service import ASPECTS
 from studio import scene as scenes
+from studio.animatic import animatic
 from studio.jobs import shot_request, take_record
 from studio.panels.common import (ON_PROJECT, Still, discard_upload, esc, footage_name, guarded, message,
                                   need_project, ok, use_on_timeline)
@@ -30,7 +31,7 @@ EDIT_KEYS = ("prompt", "negative", "seconds", "aspect", "seed", "camera", "takes
 CARDS_JS = """
 element.addEventListener('click', (e) => {
   const b = e.target.closest('button[data-act]');
-  if (b) { trigger('click', {act: b.dataset.act, take: b.dataset.take}); return; }
+  if (b) { trigger('click', {act: b.dataset.act, take: b.dataset.take, shot: b.dataset.shot}); return; }
   if (e.target.closest('video')) return;
   const c = e.target.closest('.card[data-shot]');
   if (c) trigger('click', {act: 'shot', shot: c.dataset.shot});
@@ -142,6 +143,7 @@ def cards_html(studio, pid, shot_id) -> str:
                         for k, t in enumerate(takes))
         if s["id"] in partials:
             strip += partial_html(studio, partials[s["id"]])
+        strip = animatic_html(studio, pid, s) + strip
         cards.append(f"<div class='card{' sel' if s['id'] == shot_id else ''}' data-shot='{s['id']}'>"
                      f"<b>Shot {i + 1}</b>{esc(s['prompt'][:90]) or '<i>no prompt yet</i>'}"
                      f"<small><br>{s['seconds']:g} s · {s['aspect']} · seed {s['seed']} · {len(takes)} take(s){still}"
@@ -196,6 +198,22 @@ def take_html(studio, number: int, t: dict, chosen: bool, checks: list | None = 
             f"<figcaption>Take {number} {badge}{part}{cont}<br><small>{esc(what)}</small></figcaption>"
             f"<button data-act='open' data-take='{t['id']}'>Select</button>"
             f"<button data-act='choose' data-take='{t['id']}'>Use on timeline</button></figure>")
+
+
+def animatic_html(studio, pid, shot: dict) -> str:
+    """The shot's plan as an animatic (studio.animatic), first under its card, with Re-plan (the next seed)."""
+    try:
+        made = animatic(studio, pid, shot)
+    except InputError:  # a prompt the planner refuses: the card says nothing more than its prompt does
+        made = None
+    if made is None:
+        return ""
+    rel, planned = made
+    url = "gradio_api/file=" + quote(str(studio.store.path(rel)))
+    return (f"<figure class='take animatic' data-shot='{shot['id']}' title='{esc(planned)}'>"
+            f"<video src='{url}' muted autoplay loop playsinline preload='auto'></video>"
+            f"<figcaption>Plan (animatic) · seed {shot['seed']}<br><small>{esc(planned[:120])}</small></figcaption>"
+            f"<button data-act='replan' data-shot='{shot['id']}'>Re-plan</button></figure>")
 
 
 def partial_html(studio, part: dict) -> str:
@@ -297,6 +315,17 @@ def listen(studio, demo):
         need_project(pid, store)
         if data.get("act") == "shot":
             return (*refresh(studio, pid, data.get("shot")), "")
+        if data.get("act") == "replan":  # the next seed: a new plan, and the takes render what it shows
+            shot = store.shot(data.get("shot") or "")
+            if shot["project_id"] != pid:
+                raise InputError("that shot is not in this project")
+            seed = shot["seed"] + 1 if shot["seed"] + shot["takes"] <= defaults.MAX_SEED else 0
+            store.update_shot(shot["id"], seed=seed)
+            out = refresh(studio, pid, shot["id"])
+            if shot["id"] == sid:  # the editor keeps what it holds (it may be unsaved), but the seed is new
+                out[2:2 + len(editor)] = [gr.update()] * len(editor)
+                out[2 + EDIT_KEYS.index("seed")] = seed
+            return (*out, ok(f"re-planned shot with seed {seed}; its takes will follow the new plan"))
         t = store.take(data.get("take") or "")
         footage = not t["shot_id"] and t["id"] in {f["id"] for f in store.footage(pid)}
         if t["project_id"] != pid or not (t["shot_id"] or footage):
