@@ -16,8 +16,7 @@ import numpy as np
 
 from engine.layout.layout import MAX_OBJECTS, Layout, Track
 from engine.world.render import BG, _background, _shape_mask, camera_at, object_at, to_screen
-from engine.world.scene import (BACKGROUNDS, COLOURS, GROUND, SHAPES, SIZES, SPEEDS, TRAVEL_PER_SECOND,
-                                Obj, Scene)
+from engine.world.scene import BACKGROUNDS, COLOURS, GROUND, SHAPES, SIZES, SPEEDS, TRAVEL_PER_SECOND, Obj, Scene
 
 PLAN_FPS = 8.0  # keyframes per second of a planned path (the model's base rate)
 MIN_GAP = 0.04  # planned start boxes keep at least this much screen between them

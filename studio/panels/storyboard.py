@@ -209,10 +209,12 @@ def animatic_html(studio, pid, shot: dict) -> str:
     if made is None:
         return ""
     rel, planned = made
+    follows = "" if studio.engines().takes_layout else " · this model renders from the prompt alone, not the plan"
     url = "gradio_api/file=" + quote(str(studio.store.path(rel)))
     return (f"<figure class='take animatic' data-shot='{shot['id']}' title='{esc(planned)}'>"
             f"<video src='{url}' muted autoplay loop playsinline preload='auto'></video>"
-            f"<figcaption>Plan (animatic) · seed {shot['seed']}<br><small>{esc(planned[:120])}</small></figcaption>"
+            f"<figcaption>Plan (animatic) · seed {shot['seed']}<br><small>{esc(planned[:120])}{follows}</small>"
+            "</figcaption>"
             f"<button data-act='replan' data-shot='{shot['id']}'>Re-plan</button></figure>")
 
 
