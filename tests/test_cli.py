@@ -241,3 +241,32 @@ def test_an_input_too_large_for_this_machine_is_refused_while_decoding(tiny_mode
                  "--out", str(tmp_path / "out.mp4")])
     assert code == 2 and not (tmp_path / "out.mp4").exists()
     assert "--video: in.mp4 decodes to more than" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------
+# Issue 34: what a bad-input sweep found
+# --------------------------------------------------------------------------
+
+def test_batch_lines_and_files_too_deep_or_too_large_are_named(tmp_path, monkeypatch, capsys):
+    from engine import datafiles
+
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(json.dumps({"prompt": "", "out": str(tmp_path / "1.mp4")}) + "\n"
+                    + '{"prompt": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    assert main(["generate", "--batch", str(jobs)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and err[1].startswith("error: line 2: nested more than 64 levels deep"), err
+    monkeypatch.setitem(datafiles.MAX_BYTES, "batch file", 1 << 20)
+    jobs.write_text("\n" * ((1 << 20) + 1))
+    assert main(["generate", "--batch", str(jobs)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"batch file {str(jobs)!r} is over 1 MiB, the most a batch file may be" in err and "\n" not in err
+
+
+def test_scene_files_too_deep_are_named_by_line(tmp_path, capsys):
+    scene = tmp_path / "scene.json"
+    scene.write_text('{"cast": {},\n "shots": ' + "[" * 5000 + "]" * 5000 + "}")
+    assert main(["scene", str(scene), "--out", str(tmp_path / "s.mp4")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: scene file {str(scene)!r} line 2: nested more than 64 levels deep")
+    assert "\n" not in err

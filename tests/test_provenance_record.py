@@ -120,3 +120,13 @@ def test_decisions_survive_edits_without_duplicates():
     cut = concatenate([a, b, a])
     assert [d["prompt"] for d in cut.decisions] == ["p1", "p2"]
     assert [d["prompt"] for d in cut.slice(0, 2).decisions] == ["p1", "p2"]
+
+
+# --------------------------------------------------------------------------
+# The JSON form (issue 34)
+# --------------------------------------------------------------------------
+
+def test_a_record_nested_too_deep_is_refused_by_line():
+    text = '{"ranges":\n' + "[" * 100_000 + "]" * 100_000 + "}"
+    with pytest.raises(InputError, match="line 2: nested more than 64 levels deep"):
+        ProvenanceRecord.from_json(text)

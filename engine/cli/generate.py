@@ -131,10 +131,9 @@ def write_take(engine, req, args, decision) -> int:
 def batch_lines(path) -> list[tuple[int, str | None]]:
     """(line number, text) for each line of a JSONL file; text is None where the line is not UTF-8 (that line
     fails, the others still render). A byte-order mark before the first line is not part of it."""
-    try:
-        data = open(path, "rb").read()
-    except OSError as e:
-        raise InputError(f"cannot read batch file {path}: {e.strerror}") from None
+    from engine.datafiles import read_bytes
+
+    data = read_bytes(path, "batch file")
     out = []
     for n, raw in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), 1):
         try:
@@ -148,6 +147,7 @@ def run_batch(args) -> int:
     import os
 
     from engine import media
+    from engine.datafiles import parse_json
 
     jobs, failures, outs = [], [], {}
     defaults = {k: v for k, v in vars(args).items() if k in KEYS and k not in ("prompt", "out")}
@@ -158,7 +158,7 @@ def run_batch(args) -> int:
         if not line.strip():
             continue
         try:
-            d = json.loads(line)
+            d = parse_json(line, "batch file")  # errors say what is wrong; the line number is added below
             if not isinstance(d, dict):
                 raise InputError("a line must be a JSON object")
             unknown = set(d) - KEYS
@@ -175,8 +175,6 @@ def run_batch(args) -> int:
             if same != n:
                 raise InputError(f"out {d['out']!r} is line {same}'s output too; give each line its own out")
             jobs.append((n, req, d["out"], decision))
-        except json.JSONDecodeError as e:
-            failures.append((n, f"not valid JSON ({e.msg} at column {e.colno})"))
         except InputError as e:
             failures.append((n, str(e)))
     if jobs:

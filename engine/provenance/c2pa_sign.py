@@ -27,7 +27,6 @@ import datetime
 import os
 import secrets
 import shutil
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,12 +117,17 @@ class SignerConfig:
         folder = Path(config_dir) / "c2pa"
         studio = folder / "signer.toml"
         if studio.is_file():
-            try:
-                cfg = tomllib.loads(studio.read_text("utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-                raise InputError(f"{studio} is not valid TOML ({e})") from None
+            from engine.datafiles import read_toml
+
+            cfg = read_toml(studio, "signer file")
             if "cert_chain" not in cfg or "private_key" not in cfg:
                 raise InputError(f"{studio} needs cert_chain and private_key paths")
+            for key in ("cert_chain", "private_key", "alg", "tsa_url"):
+                if key in cfg and not isinstance(cfg[key], str):
+                    raise InputError(f"{studio}: {key} must be text, got {cfg[key]!r}")
+            anchors = cfg.get("trust_anchors", [])
+            if not isinstance(anchors, list) or not all(isinstance(a, str) for a in anchors):
+                raise InputError(f"{studio}: trust_anchors must be a list of paths, got {anchors!r}")
             rel = lambda p: (studio.parent / p) if not os.path.isabs(p) else Path(p)  # noqa: E731
             return cls.from_files(rel(cfg["cert_chain"]), rel(cfg["private_key"]),
                                   [rel(a) for a in cfg.get("trust_anchors", [])], cfg.get("alg", "es256"), cfg.get("tsa_url"))
@@ -341,7 +345,7 @@ def read_manifest(path, anchors_pem: str = "") -> ManifestReport:
                 state = reader.get_validation_state()
                 results = reader.get_validation_results() or {}
                 active = reader.get_active_manifest() or {}
-    except (c2pa.C2paError, KeyError, ValueError) as e:
+    except (c2pa.C2paError, KeyError, ValueError, RecursionError) as e:
         # A damaged manifest store: c2pa raises, or reads a store without an active manifest.
         text = str(e).strip("'\"").splitlines()
         return ManifestReport(present=True, state="Invalid", error=(text[0] if text else e.__class__.__name__)[:300])

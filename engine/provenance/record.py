@@ -312,11 +312,9 @@ class ProvenanceRecord:
 
     @classmethod
     def from_json(cls, text: str) -> "ProvenanceRecord":
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InputError(f"provenance record is not valid JSON ({e.msg} at line {e.lineno})") from None
-        return cls.from_dict(d)
+        from engine.datafiles import parse_json
+
+        return cls.from_dict(parse_json(text, "provenance record", "provenance record"))
 
 
 def concatenate(records: Iterable[ProvenanceRecord], fps: float | None = None) -> ProvenanceRecord:
