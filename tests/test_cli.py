@@ -270,3 +270,19 @@ def test_scene_files_too_deep_are_named_by_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: scene file {str(scene)!r} line 2: nested more than 64 levels deep")
     assert "\n" not in err
+
+
+@pytest.mark.parametrize("prompt, says", [
+    ("a red ball " * 400, "the prompt is 4,400 characters; at most 4,000"),
+    ("a red\x00 ball", "the prompt holds a NUL character at position 5"),
+])
+def test_prompts_too_long_or_with_a_nul_are_refused_before_work(tmp_path, capsys, prompt, says):
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(json.dumps({"prompt": prompt, "out": str(tmp_path / "1.mp4")}) + "\n")
+    assert main(["generate", "--batch", str(jobs)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: line 1: ") and says in err and "\n" not in err
+    if "\x00" not in prompt:  # (a command line cannot hold a NUL)
+        assert main(["generate", "--prompt", prompt, "--out", str(tmp_path / "2.mp4")]) == 2
+        assert says in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.mp4"))
