@@ -393,7 +393,7 @@ def even_pad(frames: np.ndarray) -> np.ndarray:
 
 
 def write_video(path, frames, fps, audio_from=None, audio_start: float | None = None,
-                crf: int = 17, preset: str = "veryfast", timecode: str | None = None) -> str:
+                crf: int = 17, preset: str = "veryfast", timecode: str | None = None, seal=None) -> str:
     """Write a browser-playable H.264 yuv420p MP4, atomically; returns the path.
 
     frames: uint8 (N, H, W, 3) RGB (or a list of such frames); odd sizes are
@@ -407,6 +407,8 @@ def write_video(path, frames, fps, audio_from=None, audio_start: float | None = 
         writes it (an edit list's media that stands for part of a camera file).
     The result is checked (h264, yuv420p, every frame present) before it
     replaces anything at `path`.
+    seal: called with the finished temporary file before it takes `path`'s place (the CLI signs it
+        there, so a file that cannot be signed never stands where a signed one was promised).
     """
     import av
 
@@ -438,6 +440,8 @@ def write_video(path, frames, fps, audio_from=None, audio_start: float | None = 
             if audio is not None:
                 audio()
         _verify_mp4(tmp, len(frames))
+        if seal is not None:
+            seal(tmp)
         os.replace(tmp, path)
     except BaseException:
         _remove(tmp)
@@ -585,13 +589,13 @@ def _move_into(tmp: str, folder: str, n: int) -> None:
 
 
 def write_output(out, frames, fps, sidecar: dict | None = None, audio_from=None,
-                 audio_start: float | None = None) -> str:
+                 audio_start: float | None = None, seal=None) -> str:
     """Write frames where the CLI's `--out` says, with the provenance sidecar.
 
     `out` ending in .mp4: the MP4 plus `out + ".json"`; `out` ending in "/" or an
     existing folder: a PNG sequence plus `out/tenku.json`. The path is checked
     and the sidecar serialised before any file is written. Returns the path of
-    the video or folder.
+    the video or folder. `seal`: see `write_video` (MP4 only).
     """
     kind = check_output_path(out)
     out = os.fspath(out)
@@ -603,7 +607,7 @@ def write_output(out, frames, fps, sidecar: dict | None = None, audio_from=None,
     try:
         with open(tmp_json, "x") as fh:
             fh.write(text)
-        write_video(out, frames, fps, audio_from=audio_from, audio_start=audio_start)
+        write_video(out, frames, fps, audio_from=audio_from, audio_start=audio_start, seal=seal)
         os.replace(tmp_json, json_path)
     except BaseException:
         _remove(tmp_json)

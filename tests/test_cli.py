@@ -286,3 +286,38 @@ def test_prompts_too_long_or_with_a_nul_are_refused_before_work(tmp_path, capsys
         assert main(["generate", "--prompt", prompt, "--out", str(tmp_path / "2.mp4")]) == 2
         assert says in capsys.readouterr().err
     assert not list(tmp_path.glob("*.mp4"))
+
+
+def test_a_key_that_does_not_sign_is_one_line_before_any_frame(tiny_model, tmp_path, capsys):
+    from engine.provenance import ensure_local_chain
+
+    cfg = ensure_local_chain(tmp_path / "config")
+    cfg.private_key.write_text("-----BEGIN PRIVATE KEY-----\nbroken\n-----END PRIVATE KEY-----\n")
+    out = tmp_path / "a.mp4"
+    args = ["--prompt", "a red ball", "--fps", "8", "--out", str(out), "--config", str(tmp_path / "config")]
+    assert gen(tiny_model, *args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: signing credentials in") and "\n" not in err
+    assert not out.exists() and not list(tmp_path.glob("*.mp4*"))
+
+
+@pytest.mark.parametrize("verb", ["generate", "animate"])
+def test_a_failed_signature_leaves_nothing_and_its_error_has_its_own_line(tiny_model, tmp_path, monkeypatch,
+                                                                         capsys, verb):
+    """Signing after the render (say, a disk that fills): no unsigned file where a signed one was promised, and
+    the error is not glued to the progress line."""
+    import engine.provenance
+
+    def refuse(*a, **k):
+        raise engine.__main__.InputError("C2PA did not sign a.mp4 (test)")
+
+    import engine.__main__
+    monkeypatch.setattr(engine.provenance, "sign_mp4", refuse)
+    out = tmp_path / "a.mp4"
+    still = ["--image", str(ROOT / "assets" / "examples" / "desert-ball.png")] if verb == "animate" else []
+    assert main([verb, *still, "--prompt", "a red ball", "--fps", "8", "--seconds", "1", "--out", str(out),
+                 "--model", str(tiny_model), "--steps", "1", "--dtype", "float32"]) == 2
+    err = capsys.readouterr().err
+    assert "\nerror: C2PA did not sign a.mp4 (test)\n" in err and "%" in err  # progress was shown, then the error
+    left = sorted(p.name for p in tmp_path.iterdir())  # no file, no sidecar, no temporary; a take keeps its
+    assert left == (["a.mp4.render", "a.partial.mp4"] if verb == "generate" else []), left  # windows to resume

@@ -351,6 +351,34 @@ def test_a_take_signed_with_a_version_1_record_still_verifies(tmp_path, capsys):
     assert "take.mp4.json matches the signed record" in out.out
 
 
+def test_credentials_that_do_not_sign_are_found_by_check(tmp_path):
+    cfg = ensure_local_chain(tmp_path / "good")
+    cfg.check()  # signs a few bytes, quietly
+    broken = ensure_local_chain(tmp_path / "broken")
+    broken.private_key.write_text("-----BEGIN PRIVATE KEY-----\nbroken\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(InputError, match="signing credentials in .*broken.* are not usable"):
+        broken.check()
+    other = ensure_local_chain(tmp_path / "other")  # a key that is not the certificate's
+    other.private_key.write_bytes(cfg.private_key.read_bytes())
+    with pytest.raises(InputError, match=r"do not sign \(.*signature does not match"):
+        other.check()
+    other.private_key.unlink()
+    with pytest.raises(InputError, match="cannot be read"):
+        other.check()
+
+
+def test_a_file_that_cannot_be_signed_is_never_left_in_place(tmp_path):
+    out = tmp_path / "take.mp4"
+    out.write_bytes(b"the earlier take")
+
+    def fail(path):
+        raise InputError("C2PA did not sign take.mp4 (test)")
+
+    with pytest.raises(InputError, match="did not sign"):
+        media.write_output(out, world_clip(frames=4), 8, sidecar={"provenance": {}}, seal=fail)
+    assert out.read_bytes() == b"the earlier take" and sorted(p.name for p in tmp_path.iterdir()) == ["take.mp4"]
+
+
 def test_verify_names_a_sidecar_nested_too_deep(signed, tmp_path, capsys):
     _, config, _ = signed
     copy = copy_with_sidecar(signed, tmp_path, text='{"provenance":\n' + "[" * 100_000 + "]" * 100_000 + "}")

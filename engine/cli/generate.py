@@ -89,10 +89,11 @@ def run(args) -> int:
 
 def write_take(engine, req, args, decision) -> int:
     """An MP4 take, streamed window by window into OUT.partial.mp4 (playable while it grows) and
-    resumable from OUT.render/ after a crash or Ctrl-C; then the sidecar, and the C2PA signature last."""
+    resumable from OUT.render/ after a crash or Ctrl-C; signed before it takes OUT's place, then the sidecar."""
     import os
 
     from engine import longtake, media
+    from engine.cli.progress import end_line, say
     from engine.provenance import sign_mp4
 
     ckpt = longtake.checkpoint_dir(args.out)
@@ -101,29 +102,30 @@ def write_take(engine, req, args, decision) -> int:
 
     def on_window(done, total, partial):
         if not args.quiet and total > 1:
-            sys.stderr.write(f"\rwindow {done}/{total} written to {partial}" + " " * 8 + "\n")
+            say(f"window {done}/{total} written to {partial}")
+
+    def seal(path, record):
+        if decision is not None:
+            record.log_decision(decision)
+        sign_mp4(path, record, args.signer, title=os.path.basename(args.out))
 
     try:
         take = longtake.render_take(engine, req, args.out, progress_printer(args.quiet), on_window=on_window,
-                                    resume=not args.restart, anchor=not args.no_anchor)
+                                    resume=not args.restart, anchor=not args.no_anchor, seal=seal)
     except KeyboardInterrupt:
-        sys.stderr.write(f"\ninterrupted; the finished windows are kept in {ckpt}: run the same command "
+        end_line()
+        sys.stderr.write(f"interrupted; the finished windows are kept in {ckpt}: run the same command "
                          f"again to resume\n")
         return 130
-    record = take.record
-    if decision is not None:
-        record.log_decision(decision)
-    sidecar = {"settings": take.settings, "fps": take.fps, "frames": take.frames, "provenance": record.to_dict(),
-               "cancelled": take.cancelled, "render_seconds": round(take.seconds, 2),
-               "resumed_from_window": take.resumed_from}
+    sidecar = {"settings": take.settings, "fps": take.fps, "frames": take.frames,
+               "provenance": take.record.to_dict(), "cancelled": take.cancelled,
+               "render_seconds": round(take.seconds, 2), "resumed_from_window": take.resumed_from}
     json_path = args.out + ".json"
     tmp = json_path + ".part"
     with open(tmp, "w") as fh:
         fh.write(media._sidecar_text(sidecar))
     os.replace(tmp, json_path)
-    sign_mp4(args.out, record, args.signer)
-    if not args.quiet:
-        sys.stderr.write("\n")
+    end_line()
     print(args.out)
     return 0
 

@@ -136,6 +136,41 @@ class SignerConfig:
     def anchors_pem(self) -> str:
         return "".join(p.read_text("ascii") for p in self.trust_anchors if p.is_file())
 
+    def signer(self):
+        """A c2pa.Signer of these credentials, or an InputError saying which file is not usable."""
+        import c2pa
+
+        try:
+            chain, key = self.cert_chain.read_bytes(), self.private_key.read_bytes()
+        except OSError as e:
+            raise InputError(f"signing credential file {e.filename!r} cannot be read "
+                             f"({e.strerror or e.__class__.__name__})") from None
+        try:
+            return c2pa.Signer.from_info(c2pa.C2paSignerInfo(self.alg, chain, key, self.tsa_url))
+        except c2pa.C2paError as e:
+            raise InputError(f"signing credentials in {self.cert_chain.parent} are not usable ({_reason(e)})") from None
+
+    def check(self) -> None:
+        """Sign a few bytes (a 1x1 PNG, in memory) with these credentials: a key that is unreadable, or is
+        not the certificate's, is found before a render starts, not at its end (issue 34)."""
+        import io
+
+        import c2pa
+        from PIL import Image
+
+        still = io.BytesIO()
+        Image.new("RGB", (1, 1)).save(still, "png")
+        still.seek(0)
+        manifest = {"claim_generator_info": [{"name": SOFTWARE}], "title": "credentials check", "format": "image/png",
+                    "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": [
+                        {"action": "c2pa.created", "digitalSourceType": IPTC + "algorithmicMedia"}]}}]}
+        try:
+            with self.signer() as signer, c2pa.Builder(manifest, context=_context(sign=True)) as builder:
+                builder.sign(signer, "image/png", still, io.BytesIO())
+        except c2pa.C2paError as e:
+            raise InputError(f"the signing credentials in {self.cert_chain.parent} do not sign ({_reason(e)}); "
+                             "replace them, or give another --config") from None
+
 
 def trust_anchors_pem(config_dir) -> str:
     """Root certificates a config folder trusts, without creating anything."""
@@ -248,13 +283,15 @@ def _context(anchors_pem: str = "", sign: bool = False):
     return c2pa.Context.from_dict(settings)
 
 
-def sign_mp4(path, record: ProvenanceRecord, signer_config) -> dict:
+def sign_mp4(path, record: ProvenanceRecord, signer_config, title: str | None = None) -> dict:
     """Sign the MP4 at `path` in place with `record`; returns the manifest's summary.
 
     signer_config: a SignerConfig, or a config folder (str/Path) whose
     credentials `SignerConfig.from_config_dir` picks. The engine reads no
     environment: the CLI and the studio pass the user's config folder.
-    The signed file replaces `path` only once it is complete.
+    The signed file replaces `path` only once it is complete. `title`: the
+    file's name in the manifest (default: `path`'s; a writer signing its
+    temporary file before moving it into place passes the final name).
     """
     import c2pa
 
@@ -267,7 +304,7 @@ def sign_mp4(path, record: ProvenanceRecord, signer_config) -> dict:
     cfg = signer_config if isinstance(signer_config, SignerConfig) else SignerConfig.from_config_dir(signer_config)
     manifest = {
         "claim_generator_info": [{"name": SOFTWARE}],
-        "title": path.name,
+        "title": title or path.name,
         "format": "video/mp4",
         "assertions": [
             {"label": "c2pa.actions.v2", "data": {"actions": _actions(record)}},
@@ -275,16 +312,15 @@ def sign_mp4(path, record: ProvenanceRecord, signer_config) -> dict:
                                                 "sealed": True}},
         ],
     }
-    try:
-        signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(
-            cfg.alg, cfg.cert_chain.read_bytes(), cfg.private_key.read_bytes(), cfg.tsa_url))
-    except c2pa.C2paError as e:
-        raise InputError(f"signing credentials in {cfg.cert_chain.parent} are not usable ({e})") from None
+    signer = cfg.signer()
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.signing.mp4")
     try:
         with signer, c2pa.Builder(manifest, context=_context(cfg.anchors_pem(), sign=True)) as builder:
             with open(path, "rb") as src, open(tmp, "w+b") as dst:
-                builder.sign(signer, "video/mp4", src, dst)
+                try:
+                    builder.sign(signer, "video/mp4", src, dst)
+                except c2pa.C2paError as e:
+                    raise InputError(f"C2PA did not sign {title or path.name} ({_reason(e)})") from None
         append_seal(tmp)
         shutil.copymode(path, tmp)
         os.replace(tmp, path)
@@ -293,6 +329,12 @@ def sign_mp4(path, record: ProvenanceRecord, signer_config) -> dict:
         raise
     return {"digital_source_type": digital_source_type(record), "frames": record.frame_count,
             "signer": str(cfg.cert_chain)}
+
+
+def _reason(e: Exception) -> str:
+    """The first line of a c2pa error, short."""
+    text = str(e).strip().splitlines()
+    return (text[0] if text else e.__class__.__name__)[:300]
 
 
 # --------------------------------------------------------------------------
