@@ -246,13 +246,22 @@ def _read_file(path: str, max_frames, max_bytes=None) -> Video:
             stream = container.streams.video[0]
             check_side(stream.codec_context.width, stream.codec_context.height, f"{path!r}'s frame")
             stream.thread_type = "AUTO"
-            has_audio = bool(container.streams.audio)
-            for frame in container.decode(stream):
-                rotation = getattr(frame, "rotation", 0) or 0
-                frames.append(upright(frame.to_ndarray(format="rgb24"), rotation))
-                times.append(frame.time if frame.time is not None else np.nan)
-                _check_budget(path, frames, max_bytes)
+            audio = container.streams.audio[0] if container.streams.audio else None
+            audio_error = None
+            # The sound is decoded alongside the picture (and dropped), so a broken audio stream is found
+            # now, not when the output is written after the work (issue 34).
+            for packet in container.demux(*(s for s in (stream, audio) if s is not None)):
+                if audio is not None and packet.stream.index == audio.index:
+                    if audio_error is None:
+                        audio_error = _try_decode(packet)
+                    continue
+                for frame in packet.decode():
+                    rotation = getattr(frame, "rotation", 0) or 0
+                    frames.append(upright(frame.to_ndarray(format="rgb24"), rotation))
+                    times.append(frame.time if frame.time is not None else np.nan)
+                    _check_budget(path, frames, max_bytes)
                 if max_frames is not None and len(frames) >= max_frames:
+                    frames, times = frames[:max_frames], times[:max_frames]
                     break
             avg = stream.average_rate or stream.guessed_rate
     except av.FFmpegError as e:
@@ -275,7 +284,31 @@ def _read_file(path: str, max_frames, max_bytes=None) -> Video:
     metadata = {"declared_rate": str(avg) if avg else None}
     if rotation:
         metadata["display_rotation"] = rotation
-    return Video(np.stack(frames), float(fps), ts, source=path, has_audio=has_audio, metadata=metadata)
+    if audio_error is not None:
+        metadata["audio_dropped"] = audio_error
+    return Video(np.stack(frames), float(fps), ts, source=path, has_audio=audio is not None and audio_error is None,
+                 metadata=metadata)
+
+
+def _try_decode(packet) -> str | None:
+    """None when the audio packet decodes, else why not (the sound is then left out, with a note)."""
+    import av
+
+    try:
+        packet.decode()
+    except av.FFmpegError as e:
+        return f"its sound cannot be decoded ({_av_reason(e)})"
+    return None
+
+
+def note_dropped_audio(video: Video, quiet: bool = False) -> None:
+    """Say on stderr that an input's sound is left out because it cannot be decoded (media.read_video found
+    it); the picture is kept."""
+    import sys
+
+    if video.metadata.get("audio_dropped") and not quiet:
+        sys.stderr.write(f"note: {os.path.basename(video.source or 'the input')}: {video.metadata['audio_dropped']}; "
+                         "the picture is kept, without sound (repair the file to keep its sound)\n")
 
 
 def upright(frame: np.ndarray, rotation: float) -> np.ndarray:

@@ -321,3 +321,21 @@ def test_a_failed_signature_leaves_nothing_and_its_error_has_its_own_line(tiny_m
     assert "\nerror: C2PA did not sign a.mp4 (test)\n" in err and "%" in err  # progress was shown, then the error
     left = sorted(p.name for p in tmp_path.iterdir())  # no file, no sidecar, no temporary; a take keeps its
     assert left == (["a.mp4.render", "a.partial.mp4"] if verb == "generate" else []), left  # windows to resume
+
+
+def test_fill_keeps_the_picture_of_footage_whose_sound_is_broken(tiny_model, tmp_path, capsys):
+    import av
+
+    from conftest import broken_audio_clip
+
+    clip = broken_audio_clip(tmp_path / "in.mp4")
+    out = tmp_path / "out.mp4"
+    assert main(["fill", "--video", str(clip), "--frames", "6-7", "--method", "interpolate", "--out", str(out),
+                 "--model", str(tiny_model), "--steps", "1", "--dtype", "float32", "--quiet"]) == 0
+    with av.open(str(out)) as c:
+        assert len(c.streams.video) == 1 and not c.streams.audio
+    side = json.loads(Path(f"{out}.json").read_text())
+    assert side["audio"]["dropped"].startswith("its sound cannot be decoded")
+    assert main(["fill", "--video", str(clip), "--frames", "6-7", "--method", "interpolate", "--out", str(out),
+                 "--model", str(tiny_model), "--steps", "1", "--dtype", "float32"]) == 0
+    assert "in.mp4: its sound cannot be decoded" in capsys.readouterr().err

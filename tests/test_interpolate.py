@@ -273,3 +273,22 @@ def test_cli_bad_input_one_line_exit_2_no_output(tmp_path, capsys, case):
         assert "is one of the inputs" in err and Path(out).read_bytes() == before
         return
     assert leftover == []
+
+
+# ---------------------------------------------------------------------------
+# Issue 34: what a bad-input sweep found
+# ---------------------------------------------------------------------------
+
+
+def test_footage_with_a_broken_sound_track_keeps_its_picture(tmp_path, capsys):
+    from conftest import broken_audio_clip
+
+    src = broken_audio_clip(tmp_path / "in.mp4")
+    out = tmp_path / "out.mp4"
+    assert main(["interpolate", str(src), "--factor", "2", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "note: in.mp4: its sound cannot be decoded" in err and "the picture is kept, without sound" in err
+    with av.open(str(out)) as c:
+        assert c.streams.video and not c.streams.audio
+    settings = json.loads(Path(f"{out}.json").read_text())["settings"]
+    assert settings["audio"] is False and settings["audio_dropped"].startswith("its sound cannot be decoded")

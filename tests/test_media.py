@@ -320,3 +320,15 @@ def test_millisecond_timestamps_are_not_a_variable_rate():
     assert not Video(np.zeros((30, 8, 8, 3), np.uint8), 29.97, ts).variable_rate
     uneven = np.cumsum([0] + [0.08, 0.1] * 10)
     assert Video(np.zeros((21, 8, 8, 3), np.uint8), 11.1, uneven).variable_rate
+
+
+def test_a_broken_sound_track_is_found_when_read_and_dropped_from_what_is_written(tmp_path):
+    from conftest import broken_audio_clip
+
+    src = broken_audio_clip(tmp_path / "in.mp4")
+    v = read_video(src)
+    assert len(v) == 16 and not v.has_audio
+    assert v.metadata["audio_dropped"].startswith("its sound cannot be decoded")
+    out = write_video(tmp_path / "out.mp4", v.frames, v.fps, audio_from=v)  # once: InvalidDataError, after the work
+    with av.open(str(out)) as c:
+        assert len(c.streams.video) == 1 and not c.streams.audio

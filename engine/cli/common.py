@@ -130,6 +130,10 @@ def write_result(result, out: str, args, decision=None, extra: dict | None = Non
     if audio_from is not None and getattr(audio_from, "has_audio", False) and kind == "mp4":
         sidecar["audio"] = {"from": str(audio_from.source), "start_seconds": round(
             float(audio_from.timestamps[0]) if audio_start is None else audio_start, 6)}
+    elif audio_from is not None and audio_from.metadata.get("audio_dropped") and kind == "mp4":
+        sidecar["audio"] = {"from": str(audio_from.source), "dropped": audio_from.metadata["audio_dropped"]}
+        end_line()
+        media.note_dropped_audio(audio_from, args.quiet)
     config = (getattr(args, "signer", None) or signer(args)) if kind == "mp4" else None
     # Signed before it takes its place (a PNG folder named like.mp4/ keeps its record in its tenku.json)
     seal = None if config is None else lambda tmp: sign_mp4(tmp, record, config, title=os.path.basename(out))

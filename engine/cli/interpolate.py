@@ -27,12 +27,13 @@ def register(subparsers) -> None:
     p.add_argument("--no-cuts", action="store_true", help="do not detect scene cuts (interpolate everything)")
     p.add_argument("--flow", default="ultrafast", choices=["ultrafast", "fast", "medium"],
                    help="optical-flow effort (DIS preset); default ultrafast, see docs/BENCHMARKS.md")
+    p.add_argument("--quiet", action="store_true", help="no notes on stderr")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from engine.interpolate import MAX_INPUT_FPS, MAX_OUTPUT_FPS, InterpolationConfig, Interpolator, check_factor
-    from engine.media import check_not_input, check_output_path, parse_fps, read_video, write_output
+    from engine.media import check_not_input, check_output_path, note_dropped_audio, parse_fps, read_video, write_output
 
     # 1. Check inputs before any work
     if (args.factor is None) == (args.fps is None):
@@ -52,6 +53,7 @@ def run(args) -> int:
     video = read_video(args.input, fps=input_fps)
     if len(video) < 2:
         raise InputError(f"{args.input!r} has {len(video)} frame; interpolation needs at least two")
+    note_dropped_audio(video, args.quiet)
 
     # 3. Plan and render
     interp = Interpolator(InterpolationConfig(flow_preset=args.flow))
@@ -75,6 +77,8 @@ def run(args) -> int:
         "frames": [p.record() for p in plan.steps],
         "seconds": round(time.perf_counter() - started, 3),
     }
+    if video.metadata.get("audio_dropped"):
+        sidecar["settings"]["audio_dropped"] = video.metadata["audio_dropped"]
     audio = video if (video.has_audio and not args.no_audio) else None
     write_output(args.out, out_frames, plan.rate, sidecar, audio_from=audio)
     print(f"{args.out}: {len(out_frames)} frames at {float(plan.rate):.6g} fps "
