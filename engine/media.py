@@ -370,13 +370,26 @@ def check_output_path(out) -> str:
 
 
 def check_not_input(out, *inputs) -> None:
-    """Refuse an output path that is one of the inputs (a file, the same file by a link, or a frame
-    folder): inputs are never modified."""
-    target = os.path.realpath(os.fspath(out).rstrip("/" + os.sep) or os.fspath(out))
+    """Refuse an output path that is one of the inputs (a file, the same file by a link or by "../", or a
+    frame folder), or a PNG folder holding an input under a name it writes (000000.png, tenku.json):
+    inputs are never modified."""
+    def real(p) -> str:
+        p = os.fspath(p)
+        return os.path.realpath(p.rstrip("/" + os.sep) or p)
+
+    target = real(out)
+    folder = output_kind(out) == "folder"
     for path in inputs:
-        if path is not None and os.path.realpath(os.fspath(path).rstrip("/" + os.sep) or os.fspath(path)) == target:
+        if path is None:
+            continue
+        src = real(path)
+        if src == target:
             raise InputError(f"--out {os.fspath(out)!r} is one of the inputs; inputs are never modified, "
                              "write elsewhere")
+        name = os.path.basename(src)
+        if folder and os.path.dirname(src) == target and (_FRAME_NAME.match(name) or name == SIDECAR_NAME):
+            raise InputError(f"--out {os.fspath(out)!r} would write over the input {os.fspath(path)!r} (its frames "
+                             "are named 000000.png, ...); inputs are never modified, write elsewhere")
 
 
 def _check_writable(folder: str, out: str) -> None:

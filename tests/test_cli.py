@@ -288,6 +288,23 @@ def test_prompts_too_long_or_with_a_nul_are_refused_before_work(tmp_path, capsys
     assert not list(tmp_path.glob("*.mp4"))
 
 
+def test_animate_never_writes_over_its_image(tmp_path, capsys):
+    still = tmp_path / "still.mp4"  # a PNG under a video's name: it opens, and --out may name it
+    Image.fromarray(np.full((64, 64, 3), 200, np.uint8)).save(still, format="png")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.png").symlink_to(still)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(frames / "000000.png")
+    before = still.read_bytes()
+    for image, out in ((still, still), (tmp_path / "sub" / ".." / "still.mp4", still), (tmp_path / "link.png", still),
+                       (frames / "000000.png", f"{frames}/")):
+        assert main(["animate", "--image", str(image), "--prompt", "a ball", "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "inputs are never modified" in err and "\n" not in err, err
+    assert still.read_bytes() == before and sorted(p.name for p in frames.iterdir()) == ["000000.png"]
+
+
 def test_a_key_that_does_not_sign_is_one_line_before_any_frame(tiny_model, tmp_path, capsys):
     from engine.provenance import ensure_local_chain
 

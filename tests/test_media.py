@@ -332,3 +332,13 @@ def test_a_broken_sound_track_is_found_when_read_and_dropped_from_what_is_writte
     out = write_video(tmp_path / "out.mp4", v.frames, v.fps, audio_from=v)  # once: InvalidDataError, after the work
     with av.open(str(out)) as c:
         assert len(c.streams.video) == 1 and not c.streams.audio
+
+
+def test_an_output_folder_never_overwrites_an_input_frame(tmp_path):
+    from engine.media import check_not_input
+
+    (tmp_path / "frames").mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "frames" / "000003.png")
+    with pytest.raises(InputError, match="would write over the input"):
+        check_not_input(f"{tmp_path}/frames/", tmp_path / "frames" / "000003.png")
+    check_not_input(f"{tmp_path}/frames/", tmp_path / "elsewhere.png")  # other names and folders are fine
