@@ -379,6 +379,21 @@ def test_a_file_that_cannot_be_signed_is_never_left_in_place(tmp_path):
     assert out.read_bytes() == b"the earlier take" and sorted(p.name for p in tmp_path.iterdir()) == ["take.mp4"]
 
 
+@pytest.mark.parametrize("pem, says", [
+    ("-----BEGIN CERTIFICATE-----\nnot base64 at all!!\n-----END CERTIFICATE-----\n",
+     "certificate 1 of 1 cannot be read"),
+    (None, "without its END line"),
+])
+def test_verify_blames_an_unreadable_trust_file(signed, tmp_path, capsys, pem, says):
+    path, config, _ = signed
+    trust = tmp_path / "root.pem"
+    trust.write_text(pem if pem is not None else (FIXTURE / "root.pem").read_text()[:300])
+    rc, out = verify(path, "--config", config, "--trust", trust, capsys=capsys)
+    assert rc == 2 and out.out == "", out.out
+    assert out.err.startswith(f"error: --trust {str(trust)!r}") and says in out.err and "manifest" not in out.err
+    assert out.err.count("\n") == 1
+
+
 def test_verify_names_a_sidecar_nested_too_deep(signed, tmp_path, capsys):
     _, config, _ = signed
     copy = copy_with_sidecar(signed, tmp_path, text='{"provenance":\n' + "[" * 100_000 + "]" * 100_000 + "}")

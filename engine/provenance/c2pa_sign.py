@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import secrets
 import shutil
 from dataclasses import dataclass, field
@@ -180,6 +181,24 @@ def trust_anchors_pem(config_dir) -> str:
         pem += (folder / "trust-anchors.pem").read_text("ascii")
     if (folder / "signer.toml").is_file():
         pem += SignerConfig.from_config_dir(config_dir).anchors_pem()
+    return pem
+
+
+def check_anchors(pem: str, name: str) -> str:
+    """`pem` when every certificate in it parses, else an InputError blaming `name` (the trust file): an
+    unreadable root made c2pa report the manifest unreadable instead (issue 34)."""
+    from cryptography import x509
+
+    blocks = re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", pem, re.S)
+    if pem.count("-----BEGIN CERTIFICATE-----") != len(blocks):
+        raise InputError(f"{name} has a certificate without its END line; copy the PEM file again")
+    for i, block in enumerate(blocks, 1):
+        try:
+            x509.load_pem_x509_certificate(block.encode("ascii"))
+        except (ValueError, UnicodeEncodeError) as e:
+            reason = (str(e).splitlines() or [e.__class__.__name__])[0].split(". See ")[0][:200]
+            raise InputError(f"{name}: certificate {i} of {len(blocks)} cannot be read ({reason}); copy the PEM "
+                             "file again") from None
     return pem
 
 
