@@ -12,6 +12,7 @@ Frames are always uint8 RGB arrays shaped (N, H, W, 3).
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -26,6 +27,7 @@ import numpy as np
 from engine.errors import InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+ANIMATED_FORMATS = ("GIF", "PNG", "WEBP")  # formats whose animated files are refused where a still is read
 SIDECAR_NAME = "tenku.json"
 _FRAME_NAME = re.compile(r"^\d{6}\.png$")
 # The largest frame or still read, per side: 4096 holds DCI 4K; past it the engine would spend minutes
@@ -193,6 +195,10 @@ def open_image(path, what: str):
     try:
         with Image.open(path) as im:
             check_side(*im.size, what)
+            # Frame 0 of an animation is not the still that was meant (a phone's MPO JPEG, which holds a
+            # second picture, is a still and passes).
+            if im.format in ANIMATED_FORMATS and getattr(im, "is_animated", False):
+                raise InputError(f"{what} is an animated {im.format} ({im.n_frames} frames); give a still PNG or JPEG")
             im = ImageOps.exif_transpose(im)
             im.load()
             if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
@@ -405,7 +411,9 @@ def _check_writable(folder: str, out: str) -> None:
         os.close(fd)
         os.remove(probe)
     except OSError as e:
-        raise InputError(f"cannot write {out!r}: folder {folder!r} is not writable ({e.strerror})") from None
+        # /proc exists yet answers "no such file" to a new one: that is a folder that takes no files, said so
+        reason = "it takes no new files" if e.errno == errno.ENOENT else e.strerror
+        raise InputError(f"cannot write {out!r}: folder {folder!r} is not writable ({reason})") from None
 
 
 def _sidecar_text(sidecar: dict | None) -> str:

@@ -305,6 +305,31 @@ def test_animate_never_writes_over_its_image(tmp_path, capsys):
     assert still.read_bytes() == before and sorted(p.name for p in frames.iterdir()) == ["000000.png"]
 
 
+def test_an_animated_gif_is_not_a_still(tmp_path, capsys):
+    gif = tmp_path / "spin.gif"
+    first, *rest = [Image.fromarray(np.full((64, 64, 3), v, np.uint8)) for v in (0, 120, 240)]
+    first.save(gif, save_all=True, append_images=rest, duration=100)
+    assert main(["animate", "--image", str(gif), "--prompt", "a ball", "--out", str(tmp_path / "a.mp4")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is an animated GIF (3 frames); give a still PNG or JPEG" in err and "\n" not in err
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
+def test_an_output_folder_that_takes_no_files_is_said_to_be_not_writable(tmp_path, capsys):
+    assert main(["generate", "--prompt", "a red ball", "--out", "/proc/x.mp4"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "folder '/proc' is not writable" in err and "No such file" not in err
+
+
+def test_fill_says_a_reversed_range_is_reversed(tmp_path, capsys):
+    from engine.media import write_video
+
+    clip = write_video(tmp_path / "in.mp4", np.zeros((12, 64, 64, 3), np.uint8), 8)
+    assert main(["fill", "--video", str(clip), "--frames", "10-5", "--out", str(tmp_path / "o.mp4")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "frame range 10-5 is reversed; give the first frame first (5-10)" in err
+
+
 def test_a_key_that_does_not_sign_is_one_line_before_any_frame(tiny_model, tmp_path, capsys):
     from engine.provenance import ensure_local_chain
 

@@ -334,6 +334,19 @@ def test_a_broken_sound_track_is_found_when_read_and_dropped_from_what_is_writte
         assert len(c.streams.video) == 1 and not c.streams.audio
 
 
+@pytest.mark.parametrize("fmt", ["GIF", "PNG", "WEBP"])
+def test_an_animated_image_is_not_read_as_a_still(tmp_path, fmt):
+    from engine.media import open_image
+
+    path = tmp_path / f"anim.{fmt.lower()}"
+    first, *rest = [Image.fromarray(np.full((32, 32, 3), v, np.uint8)) for v in (0, 120, 240)]
+    first.save(path, format=fmt, save_all=True, append_images=rest, duration=100)
+    with pytest.raises(InputError, match=f"is an animated {fmt} \\(3 frames\\); give a still PNG or JPEG"):
+        open_image(path, "image 'anim'")
+    first.save(tmp_path / "still.gif")  # a one-frame GIF is a still
+    assert open_image(tmp_path / "still.gif", "image").size == (32, 32)
+
+
 def test_an_output_folder_never_overwrites_an_input_frame(tmp_path):
     from engine.media import check_not_input
 
