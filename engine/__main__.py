@@ -47,12 +47,16 @@ def main(argv=None) -> int:
             sys.modules["transformers"].utils.logging.disable_progress_bar()
     parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
+    from engine.cli.progress import end_line
+
     try:
         return int(args.func(args) or 0)
     except InputError as e:
+        end_line()  # the error's own line, not the tail of a progress line
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        end_line()
         print("interrupted", file=sys.stderr)
         return 130
 

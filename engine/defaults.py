@@ -24,6 +24,10 @@ BETWEEN_LITERAL = True
 # Seeds: whole numbers that every random generator used takes (numpy's are at most 32 bits), and that a
 # project's database and a C2PA manifest's JSON store as they are.
 MAX_SEED = 2 ** 32 - 1
+# Prompts (and negative prompts): the longest reader of the families here, Wan's umT5, reads 512
+# tokens, some 2,500 characters, and cuts the rest; every prompt is also signed into each file's
+# provenance record (issue 34: a 100,000-character prompt made a manifest C2PA refuses to sign).
+MAX_PROMPT_CHARS = 4000
 
 
 def check_remix_method(method: str) -> None:
@@ -60,3 +64,26 @@ def autocast_dtype(device: str = "cpu"):
     if device.startswith("cuda") or cpu_has_bf16():
         return torch.bfloat16
     return torch.float32
+
+
+def check_text(text, name: str = "prompt") -> None:
+    """A prompt or negative prompt: text, UTF-8, no NUL or other control characters but line breaks and
+    tabs, at most MAX_PROMPT_CHARS characters."""
+    from engine.errors import InputError
+
+    if text is None:
+        return
+    if not isinstance(text, str):
+        raise InputError(f"the {name} must be text, got {type(text).__name__} {text!r}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: bytes that were not UTF-8 on the command line
+        raise InputError(f"the {name} holds bytes that are not UTF-8 text; type it again, or set the "
+                         "terminal (or file) to UTF-8") from None
+    bad = next((c for c in text if (c < " " and c not in "\t\n\r") or c == "\x7f"), None)
+    if bad is not None:
+        what = "a NUL character" if bad == "\0" else f"the control character {bad!r}"
+        raise InputError(f"the {name} holds {what} at position {text.index(bad)}; a {name} is plain text")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise InputError(f"the {name} is {len(text):,} characters; at most {MAX_PROMPT_CHARS:,} (no model here reads "
+                         "more than about 2,500, and the prompt is signed into every file's provenance)")

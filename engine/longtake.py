@@ -84,13 +84,15 @@ def partial_path(out: str | Path) -> Path:
 # --------------------------------------------------------------------------
 
 def render_take(engine: Engine, req: GenerateRequest, out: str | Path, progress: ProgressFn | None = None,
-                on_window=None, watermark=None, resume: bool = True, anchor: bool = True) -> TakeResult:
+                on_window=None, watermark=None, resume: bool = True, anchor: bool = True, seal=None) -> TakeResult:
     """Render `req` into the MP4 `out`, streaming and resumable (see the module's docstring).
 
     on_window(done, total, partial_path): after each finished window (the studio shows it).
     watermark(frames, record) -> frames: marks model-made frames before they are encoded
         (default: engine.provenance.watermark_record_frames).
     resume: pick up a matching checkpoint under OUT.render (False: start over).
+    seal(path, record): called on the finished file before it takes `out`'s place (the CLI signs it there);
+        when it fails, the checkpoint stays, so the same command again only finishes and seals.
     The file at `out` is replaced only when the whole take is finished; a stopped
     render (the progress callback raised Cancelled) returns cancelled=True and leaves
     the checkpoint and the partial file for the next run."""
@@ -167,7 +169,7 @@ def render_take(engine: Engine, req: GenerateRequest, out: str | Path, progress:
     if cancelled:
         return TakeResult(str(writer.path), next_j, req.fps, len(job.windows), done_windows, True,
                           time.time() - t0, record, settings)
-    _finish(writer.path, out, next_j)
+    _finish(writer.path, out, next_j, None if seal is None else lambda path: seal(path, record))
     shutil.rmtree(ckpt, ignore_errors=True)
     return TakeResult(str(out), next_j, req.fps, len(job.windows), done_windows, False, time.time() - t0,
                       record, settings)
@@ -340,8 +342,9 @@ class _PartialWriter:
             self.container = None
 
 
-def _finish(partial: Path, out, frames: int) -> None:
-    """Remux the fragmented file into an ordinary, fast-start MP4 at `out` (no re-encode), atomically."""
+def _finish(partial: Path, out, frames: int, seal=None) -> None:
+    """Remux the fragmented file into an ordinary, fast-start MP4 at `out` (no re-encode), atomically;
+    `seal(path)` is called on the remuxed file before it takes `out`'s place."""
     import av
 
     from engine.media import _remove, _tmp_name, _verify_mp4
@@ -359,6 +362,8 @@ def _finish(partial: Path, out, frames: int) -> None:
                 packet.stream = s_out
                 dst.mux(packet)
         _verify_mp4(tmp, frames)
+        if seal is not None:
+            seal(tmp)
         os.replace(tmp, out)
     except BaseException:
         _remove(tmp)

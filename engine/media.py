@@ -12,6 +12,7 @@ Frames are always uint8 RGB arrays shaped (N, H, W, 3).
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -26,6 +27,7 @@ import numpy as np
 from engine.errors import InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+ANIMATED_FORMATS = ("GIF", "PNG", "WEBP")  # formats whose animated files are refused where a still is read
 SIDECAR_NAME = "tenku.json"
 _FRAME_NAME = re.compile(r"^\d{6}\.png$")
 # The largest frame or still read, per side: 4096 holds DCI 4K; past it the engine would spend minutes
@@ -193,6 +195,10 @@ def open_image(path, what: str):
     try:
         with Image.open(path) as im:
             check_side(*im.size, what)
+            # Frame 0 of an animation is not the still that was meant (a phone's MPO JPEG, which holds a
+            # second picture, is a still and passes).
+            if im.format in ANIMATED_FORMATS and getattr(im, "is_animated", False):
+                raise InputError(f"{what} is an animated {im.format} ({im.n_frames} frames); give a still PNG or JPEG")
             im = ImageOps.exif_transpose(im)
             im.load()
             if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
@@ -246,13 +252,22 @@ def _read_file(path: str, max_frames, max_bytes=None) -> Video:
             stream = container.streams.video[0]
             check_side(stream.codec_context.width, stream.codec_context.height, f"{path!r}'s frame")
             stream.thread_type = "AUTO"
-            has_audio = bool(container.streams.audio)
-            for frame in container.decode(stream):
-                rotation = getattr(frame, "rotation", 0) or 0
-                frames.append(upright(frame.to_ndarray(format="rgb24"), rotation))
-                times.append(frame.time if frame.time is not None else np.nan)
-                _check_budget(path, frames, max_bytes)
+            audio = container.streams.audio[0] if container.streams.audio else None
+            audio_error = None
+            # The sound is decoded alongside the picture (and dropped), so a broken audio stream is found
+            # now, not when the output is written after the work (issue 34).
+            for packet in container.demux(*(s for s in (stream, audio) if s is not None)):
+                if audio is not None and packet.stream.index == audio.index:
+                    if audio_error is None:
+                        audio_error = _try_decode(packet)
+                    continue
+                for frame in packet.decode():
+                    rotation = getattr(frame, "rotation", 0) or 0
+                    frames.append(upright(frame.to_ndarray(format="rgb24"), rotation))
+                    times.append(frame.time if frame.time is not None else np.nan)
+                    _check_budget(path, frames, max_bytes)
                 if max_frames is not None and len(frames) >= max_frames:
+                    frames, times = frames[:max_frames], times[:max_frames]
                     break
             avg = stream.average_rate or stream.guessed_rate
     except av.FFmpegError as e:
@@ -275,7 +290,31 @@ def _read_file(path: str, max_frames, max_bytes=None) -> Video:
     metadata = {"declared_rate": str(avg) if avg else None}
     if rotation:
         metadata["display_rotation"] = rotation
-    return Video(np.stack(frames), float(fps), ts, source=path, has_audio=has_audio, metadata=metadata)
+    if audio_error is not None:
+        metadata["audio_dropped"] = audio_error
+    return Video(np.stack(frames), float(fps), ts, source=path, has_audio=audio is not None and audio_error is None,
+                 metadata=metadata)
+
+
+def _try_decode(packet) -> str | None:
+    """None when the audio packet decodes, else why not (the sound is then left out, with a note)."""
+    import av
+
+    try:
+        packet.decode()
+    except av.FFmpegError as e:
+        return f"its sound cannot be decoded ({_av_reason(e)})"
+    return None
+
+
+def note_dropped_audio(video: Video, quiet: bool = False) -> None:
+    """Say on stderr that an input's sound is left out because it cannot be decoded (media.read_video found
+    it); the picture is kept."""
+    import sys
+
+    if video.metadata.get("audio_dropped") and not quiet:
+        sys.stderr.write(f"note: {os.path.basename(video.source or 'the input')}: {video.metadata['audio_dropped']}; "
+                         "the picture is kept, without sound (repair the file to keep its sound)\n")
 
 
 def upright(frame: np.ndarray, rotation: float) -> np.ndarray:
@@ -337,13 +376,26 @@ def check_output_path(out) -> str:
 
 
 def check_not_input(out, *inputs) -> None:
-    """Refuse an output path that is one of the inputs (a file, the same file by a link, or a frame
-    folder): inputs are never modified."""
-    target = os.path.realpath(os.fspath(out).rstrip("/" + os.sep) or os.fspath(out))
+    """Refuse an output path that is one of the inputs (a file, the same file by a link or by "../", or a
+    frame folder), or a PNG folder holding an input under a name it writes (000000.png, tenku.json):
+    inputs are never modified."""
+    def real(p) -> str:
+        p = os.fspath(p)
+        return os.path.realpath(p.rstrip("/" + os.sep) or p)
+
+    target = real(out)
+    folder = output_kind(out) == "folder"
     for path in inputs:
-        if path is not None and os.path.realpath(os.fspath(path).rstrip("/" + os.sep) or os.fspath(path)) == target:
+        if path is None:
+            continue
+        src = real(path)
+        if src == target:
             raise InputError(f"--out {os.fspath(out)!r} is one of the inputs; inputs are never modified, "
                              "write elsewhere")
+        name = os.path.basename(src)
+        if folder and os.path.dirname(src) == target and (_FRAME_NAME.match(name) or name == SIDECAR_NAME):
+            raise InputError(f"--out {os.fspath(out)!r} would write over the input {os.fspath(path)!r} (its frames "
+                             "are named 000000.png, ...); inputs are never modified, write elsewhere")
 
 
 def _check_writable(folder: str, out: str) -> None:
@@ -359,7 +411,9 @@ def _check_writable(folder: str, out: str) -> None:
         os.close(fd)
         os.remove(probe)
     except OSError as e:
-        raise InputError(f"cannot write {out!r}: folder {folder!r} is not writable ({e.strerror})") from None
+        # /proc exists yet answers "no such file" to a new one: that is a folder that takes no files, said so
+        reason = "it takes no new files" if e.errno == errno.ENOENT else e.strerror
+        raise InputError(f"cannot write {out!r}: folder {folder!r} is not writable ({reason})") from None
 
 
 def _sidecar_text(sidecar: dict | None) -> str:
@@ -393,7 +447,7 @@ def even_pad(frames: np.ndarray) -> np.ndarray:
 
 
 def write_video(path, frames, fps, audio_from=None, audio_start: float | None = None,
-                crf: int = 17, preset: str = "veryfast", timecode: str | None = None) -> str:
+                crf: int = 17, preset: str = "veryfast", timecode: str | None = None, seal=None) -> str:
     """Write a browser-playable H.264 yuv420p MP4, atomically; returns the path.
 
     frames: uint8 (N, H, W, 3) RGB (or a list of such frames); odd sizes are
@@ -407,6 +461,8 @@ def write_video(path, frames, fps, audio_from=None, audio_start: float | None = 
         writes it (an edit list's media that stands for part of a camera file).
     The result is checked (h264, yuv420p, every frame present) before it
     replaces anything at `path`.
+    seal: called with the finished temporary file before it takes `path`'s place (the CLI signs it
+        there, so a file that cannot be signed never stands where a signed one was promised).
     """
     import av
 
@@ -438,6 +494,8 @@ def write_video(path, frames, fps, audio_from=None, audio_start: float | None = 
             if audio is not None:
                 audio()
         _verify_mp4(tmp, len(frames))
+        if seal is not None:
+            seal(tmp)
         os.replace(tmp, path)
     except BaseException:
         _remove(tmp)
@@ -585,13 +643,13 @@ def _move_into(tmp: str, folder: str, n: int) -> None:
 
 
 def write_output(out, frames, fps, sidecar: dict | None = None, audio_from=None,
-                 audio_start: float | None = None) -> str:
+                 audio_start: float | None = None, seal=None) -> str:
     """Write frames where the CLI's `--out` says, with the provenance sidecar.
 
     `out` ending in .mp4: the MP4 plus `out + ".json"`; `out` ending in "/" or an
     existing folder: a PNG sequence plus `out/tenku.json`. The path is checked
     and the sidecar serialised before any file is written. Returns the path of
-    the video or folder.
+    the video or folder. `seal`: see `write_video` (MP4 only).
     """
     kind = check_output_path(out)
     out = os.fspath(out)
@@ -603,7 +661,7 @@ def write_output(out, frames, fps, sidecar: dict | None = None, audio_from=None,
     try:
         with open(tmp_json, "x") as fh:
             fh.write(text)
-        write_video(out, frames, fps, audio_from=audio_from, audio_start=audio_start)
+        write_video(out, frames, fps, audio_from=audio_from, audio_start=audio_start, seal=seal)
         os.replace(tmp_json, json_path)
     except BaseException:
         _remove(tmp_json)

@@ -102,18 +102,9 @@ class Scene:
 
 def load_scene(path: str | Path) -> Scene:
     """Read and check a scene file; InputError names the line (bad JSON) or the key."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # a Windows editor's byte-order mark is not JSON
-    except OSError as e:
-        raise InputError(f"cannot read scene file {path}: {e.strerror}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a UTF-8 text file") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
-    return parse_scene(data, str(path))
+    from engine.datafiles import read_json
+
+    return parse_scene(read_json(path, "scene file"), str(path))  # (a byte-order mark is dropped)
 
 
 def parse_scene(data, where: str = "scene") -> Scene:

@@ -109,14 +109,7 @@ class GenerateRequest:
 
     def validate(self):
         for name in ("prompt", "negative"):
-            text = getattr(self, name)
-            if text is not None and not isinstance(text, str):
-                raise InputError(f"the {name} must be text, got {type(text).__name__} {text!r}")
-            try:
-                (text or "").encode("utf-8")
-            except UnicodeEncodeError:  # a lone surrogate: bytes that were not UTF-8 on the command line
-                raise InputError(f"the {name} holds bytes that are not UTF-8 text; type it again, or set the "
-                                 "terminal (or file) to UTF-8") from None
+            defaults.check_text(getattr(self, name), name)
         # An edit (conditions or a video to remix) may go without a prompt: then it follows what it holds.
         if (not self.prompt or not self.prompt.strip()) and not self.conditions and self.init_video is None \
                 and self.layout is None:

@@ -278,6 +278,8 @@ def check_ranges(ranges, n: int) -> list[tuple[int, int]]:
             a, b = (int(r[0]), int(r[1]))
         except (TypeError, ValueError, IndexError):
             raise InputError(f"frame range {r!r} is not a pair of frame numbers A-B") from None
+        if a > b:
+            raise InputError(f"frame range {a}-{b} is reversed; give the first frame first ({b}-{a})")
         if not 0 <= a <= b < n:
             raise InputError(f"frame range {a}-{b} is outside the clip; frames are 0..{n - 1} and A <= B")
         out.append((a, b))

@@ -38,3 +38,27 @@ def tiny_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "tiny-world"
     WorldPipeline(vae, dit, {"num_train_timesteps": 1000, "shift": 2.0}).save_pretrained(path)
     return path
+
+
+def broken_audio_clip(path, seconds: float = 2.0, fps: int = 8, size: int = 64) -> Path:
+    """A clip whose picture is fine and whose audio stream is not: made by ffmpeg (test pattern and a
+    tone, H.264 and AAC), then every audio packet's bytes overwritten with noise in place."""
+    import subprocess
+
+    import av
+    import imageio_ffmpeg
+    import numpy as np
+
+    path = Path(path)
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error",
+                    "-f", "lavfi", "-i", f"testsrc=size={size}x{size}:rate={fps}:duration={seconds}",
+                    "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path)], check=True)
+    with av.open(str(path)) as c:
+        packets = [(p.pos, p.size) for p in c.demux(c.streams.audio[0]) if p.size]
+    data = bytearray(path.read_bytes())
+    noise = np.random.default_rng(0)
+    for pos, n in packets:
+        data[pos:pos + n] = noise.integers(0, 256, n, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    return path

@@ -241,3 +241,143 @@ def test_an_input_too_large_for_this_machine_is_refused_while_decoding(tiny_mode
                  "--out", str(tmp_path / "out.mp4")])
     assert code == 2 and not (tmp_path / "out.mp4").exists()
     assert "--video: in.mp4 decodes to more than" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------
+# Issue 34: what a bad-input sweep found
+# --------------------------------------------------------------------------
+
+def test_batch_lines_and_files_too_deep_or_too_large_are_named(tmp_path, monkeypatch, capsys):
+    from engine import datafiles
+
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(json.dumps({"prompt": "", "out": str(tmp_path / "1.mp4")}) + "\n"
+                    + '{"prompt": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    assert main(["generate", "--batch", str(jobs)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and err[1].startswith("error: line 2: nested more than 64 levels deep"), err
+    monkeypatch.setitem(datafiles.MAX_BYTES, "batch file", 1 << 20)
+    jobs.write_text("\n" * ((1 << 20) + 1))
+    assert main(["generate", "--batch", str(jobs)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"batch file {str(jobs)!r} is over 1 MiB, the most a batch file may be" in err and "\n" not in err
+
+
+def test_scene_files_too_deep_are_named_by_line(tmp_path, capsys):
+    scene = tmp_path / "scene.json"
+    scene.write_text('{"cast": {},\n "shots": ' + "[" * 5000 + "]" * 5000 + "}")
+    assert main(["scene", str(scene), "--out", str(tmp_path / "s.mp4")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: scene file {str(scene)!r} line 2: nested more than 64 levels deep")
+    assert "\n" not in err
+
+
+@pytest.mark.parametrize("prompt, says", [
+    ("a red ball " * 400, "the prompt is 4,400 characters; at most 4,000"),
+    ("a red\x00 ball", "the prompt holds a NUL character at position 5"),
+])
+def test_prompts_too_long_or_with_a_nul_are_refused_before_work(tmp_path, capsys, prompt, says):
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(json.dumps({"prompt": prompt, "out": str(tmp_path / "1.mp4")}) + "\n")
+    assert main(["generate", "--batch", str(jobs)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: line 1: ") and says in err and "\n" not in err
+    if "\x00" not in prompt:  # (a command line cannot hold a NUL)
+        assert main(["generate", "--prompt", prompt, "--out", str(tmp_path / "2.mp4")]) == 2
+        assert says in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.mp4"))
+
+
+def test_animate_never_writes_over_its_image(tmp_path, capsys):
+    still = tmp_path / "still.mp4"  # a PNG under a video's name: it opens, and --out may name it
+    Image.fromarray(np.full((64, 64, 3), 200, np.uint8)).save(still, format="png")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.png").symlink_to(still)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(frames / "000000.png")
+    before = still.read_bytes()
+    for image, out in ((still, still), (tmp_path / "sub" / ".." / "still.mp4", still), (tmp_path / "link.png", still),
+                       (frames / "000000.png", f"{frames}/")):
+        assert main(["animate", "--image", str(image), "--prompt", "a ball", "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "inputs are never modified" in err and "\n" not in err, err
+    assert still.read_bytes() == before and sorted(p.name for p in frames.iterdir()) == ["000000.png"]
+
+
+def test_an_animated_gif_is_not_a_still(tmp_path, capsys):
+    gif = tmp_path / "spin.gif"
+    first, *rest = [Image.fromarray(np.full((64, 64, 3), v, np.uint8)) for v in (0, 120, 240)]
+    first.save(gif, save_all=True, append_images=rest, duration=100)
+    assert main(["animate", "--image", str(gif), "--prompt", "a ball", "--out", str(tmp_path / "a.mp4")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is an animated GIF (3 frames); give a still PNG or JPEG" in err and "\n" not in err
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
+def test_an_output_folder_that_takes_no_files_is_said_to_be_not_writable(tmp_path, capsys):
+    assert main(["generate", "--prompt", "a red ball", "--out", "/proc/x.mp4"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "folder '/proc' is not writable" in err and "No such file" not in err
+
+
+def test_fill_says_a_reversed_range_is_reversed(tmp_path, capsys):
+    from engine.media import write_video
+
+    clip = write_video(tmp_path / "in.mp4", np.zeros((12, 64, 64, 3), np.uint8), 8)
+    assert main(["fill", "--video", str(clip), "--frames", "10-5", "--out", str(tmp_path / "o.mp4")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "frame range 10-5 is reversed; give the first frame first (5-10)" in err
+
+
+def test_a_key_that_does_not_sign_is_one_line_before_any_frame(tiny_model, tmp_path, capsys):
+    from engine.provenance import ensure_local_chain
+
+    cfg = ensure_local_chain(tmp_path / "config")
+    cfg.private_key.write_text("-----BEGIN PRIVATE KEY-----\nbroken\n-----END PRIVATE KEY-----\n")
+    out = tmp_path / "a.mp4"
+    args = ["--prompt", "a red ball", "--fps", "8", "--out", str(out), "--config", str(tmp_path / "config")]
+    assert gen(tiny_model, *args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: signing credentials in") and "\n" not in err
+    assert not out.exists() and not list(tmp_path.glob("*.mp4*"))
+
+
+@pytest.mark.parametrize("verb", ["generate", "animate"])
+def test_a_failed_signature_leaves_nothing_and_its_error_has_its_own_line(tiny_model, tmp_path, monkeypatch,
+                                                                         capsys, verb):
+    """Signing after the render (say, a disk that fills): no unsigned file where a signed one was promised, and
+    the error is not glued to the progress line."""
+    import engine.provenance
+
+    def refuse(*a, **k):
+        raise engine.__main__.InputError("C2PA did not sign a.mp4 (test)")
+
+    import engine.__main__
+    monkeypatch.setattr(engine.provenance, "sign_mp4", refuse)
+    out = tmp_path / "a.mp4"
+    still = ["--image", str(ROOT / "assets" / "examples" / "desert-ball.png")] if verb == "animate" else []
+    assert main([verb, *still, "--prompt", "a red ball", "--fps", "8", "--seconds", "1", "--out", str(out),
+                 "--model", str(tiny_model), "--steps", "1", "--dtype", "float32"]) == 2
+    err = capsys.readouterr().err
+    assert "\nerror: C2PA did not sign a.mp4 (test)\n" in err and "%" in err  # progress was shown, then the error
+    left = sorted(p.name for p in tmp_path.iterdir())  # no file, no sidecar, no temporary; a take keeps its
+    assert left == (["a.mp4.render", "a.partial.mp4"] if verb == "generate" else []), left  # windows to resume
+
+
+def test_fill_keeps_the_picture_of_footage_whose_sound_is_broken(tiny_model, tmp_path, capsys):
+    import av
+
+    from conftest import broken_audio_clip
+
+    clip = broken_audio_clip(tmp_path / "in.mp4")
+    out = tmp_path / "out.mp4"
+    assert main(["fill", "--video", str(clip), "--frames", "6-7", "--method", "interpolate", "--out", str(out),
+                 "--model", str(tiny_model), "--steps", "1", "--dtype", "float32", "--quiet"]) == 0
+    with av.open(str(out)) as c:
+        assert len(c.streams.video) == 1 and not c.streams.audio
+    side = json.loads(Path(f"{out}.json").read_text())
+    assert side["audio"]["dropped"].startswith("its sound cannot be decoded")
+    assert main(["fill", "--video", str(clip), "--frames", "6-7", "--method", "interpolate", "--out", str(out),
+                 "--model", str(tiny_model), "--steps", "1", "--dtype", "float32"]) == 0
+    assert "in.mp4: its sound cannot be decoded" in capsys.readouterr().err

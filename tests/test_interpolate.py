@@ -15,6 +15,19 @@ from engine.interpolate import (Interpolator, detect_cuts, fill_gap, flow_confid
                                 interpolate_pair, plan_retime, retime)
 from engine.media import Video, read_video
 
+FIXTURE = Path(__file__).parent / "fixtures" / "record-v1"
+
+
+@pytest.fixture(autouse=True)
+def config_dir(tmp_path_factory, monkeypatch):
+    """interpolate signs what it writes: with credentials made once in a test folder, never the user's."""
+    from engine.provenance import ensure_local_chain
+
+    folder = tmp_path_factory.getbasetemp() / "tenku-config"
+    ensure_local_chain(folder)
+    monkeypatch.setenv("TENKU_CONFIG", str(folder))
+    return folder
+
 
 def texture(h=96, w=128, seed=0):
     """Random texture with detail at every scale (blurred noise at sigma 1..16), like the
@@ -273,3 +286,58 @@ def test_cli_bad_input_one_line_exit_2_no_output(tmp_path, capsys, case):
         assert "is one of the inputs" in err and Path(out).read_bytes() == before
         return
     assert leftover == []
+
+
+# ---------------------------------------------------------------------------
+# Issue 34: what a bad-input sweep found
+# ---------------------------------------------------------------------------
+
+def test_a_retimed_signed_take_is_signed_with_the_input_record_retimed(tmp_path, config_dir, capsys):
+    import shutil
+
+    from engine.provenance import ProvenanceRecord
+
+    src = tmp_path / "take.mp4"
+    shutil.copy(FIXTURE / "take.mp4", src)
+    out = tmp_path / "slow.mp4"
+    assert main(["interpolate", str(src), "--factor", "2", "--no-cuts", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(out), "--config", str(config_dir)]) == 0
+    text = capsys.readouterr().out
+    assert "VERIFIED" in text and "matches the signed record" in text
+    side = json.loads(Path(f"{out}.json").read_text())
+    assert side["input_provenance"] == "the input's signed C2PA record"
+    rec = ProvenanceRecord.from_dict(side["provenance"])
+    before = ProvenanceRecord.from_dict(json.loads((FIXTURE / "take.mp4.json").read_text())["provenance"])
+    assert rec.frame_count == 59 and rec.fps == 48.0
+    assert rec.strip() == "".join(k + "I" for k in before.strip())[:-1]  # every frame kept, one new between each
+    assert rec.ranges[0].generation == before.ranges[0].generation and rec.decisions == before.decisions
+    assert rec.range_at(58).source_start == 45 and rec.watermark == before.watermark
+
+
+def test_retimed_camera_footage_is_signed_as_footage_with_frames_added(tmp_path, config_dir, capsys):
+    from engine.media import write_video
+
+    src = write_video(tmp_path / "cam.mp4", clip(4), 8)
+    out = tmp_path / "cam24.mp4"
+    assert main(["interpolate", src, "--fps", "24", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(out), "--config", str(config_dir), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["c2pa"]["digital_source_type"].endswith("compositeSynthetic")
+    assert json.loads(Path(f"{out}.json").read_text())["input_provenance"] == "camera footage (no C2PA manifest)"
+    assert report["c2pa"]["record"]["ranges"][0]["repeat"][0]["source"] == "cam.mp4"
+
+
+def test_footage_with_a_broken_sound_track_keeps_its_picture(tmp_path, capsys):
+    from conftest import broken_audio_clip
+
+    src = broken_audio_clip(tmp_path / "in.mp4")
+    out = tmp_path / "out.mp4"
+    assert main(["interpolate", str(src), "--factor", "2", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "note: in.mp4: its sound cannot be decoded" in err and "the picture is kept, without sound" in err
+    with av.open(str(out)) as c:
+        assert c.streams.video and not c.streams.audio
+    settings = json.loads(Path(f"{out}.json").read_text())["settings"]
+    assert settings["audio"] is False and settings["audio_dropped"].startswith("its sound cannot be decoded")

@@ -320,3 +320,38 @@ def test_millisecond_timestamps_are_not_a_variable_rate():
     assert not Video(np.zeros((30, 8, 8, 3), np.uint8), 29.97, ts).variable_rate
     uneven = np.cumsum([0] + [0.08, 0.1] * 10)
     assert Video(np.zeros((21, 8, 8, 3), np.uint8), 11.1, uneven).variable_rate
+
+
+def test_a_broken_sound_track_is_found_when_read_and_dropped_from_what_is_written(tmp_path):
+    from conftest import broken_audio_clip
+
+    src = broken_audio_clip(tmp_path / "in.mp4")
+    v = read_video(src)
+    assert len(v) == 16 and not v.has_audio
+    assert v.metadata["audio_dropped"].startswith("its sound cannot be decoded")
+    out = write_video(tmp_path / "out.mp4", v.frames, v.fps, audio_from=v)  # once: InvalidDataError, after the work
+    with av.open(str(out)) as c:
+        assert len(c.streams.video) == 1 and not c.streams.audio
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "PNG", "WEBP"])
+def test_an_animated_image_is_not_read_as_a_still(tmp_path, fmt):
+    from engine.media import open_image
+
+    path = tmp_path / f"anim.{fmt.lower()}"
+    first, *rest = [Image.fromarray(np.full((32, 32, 3), v, np.uint8)) for v in (0, 120, 240)]
+    first.save(path, format=fmt, save_all=True, append_images=rest, duration=100)
+    with pytest.raises(InputError, match=f"is an animated {fmt} \\(3 frames\\); give a still PNG or JPEG"):
+        open_image(path, "image 'anim'")
+    first.save(tmp_path / "still.gif")  # a one-frame GIF is a still
+    assert open_image(tmp_path / "still.gif", "image").size == (32, 32)
+
+
+def test_an_output_folder_never_overwrites_an_input_frame(tmp_path):
+    from engine.media import check_not_input
+
+    (tmp_path / "frames").mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "frames" / "000003.png")
+    with pytest.raises(InputError, match="would write over the input"):
+        check_not_input(f"{tmp_path}/frames/", tmp_path / "frames" / "000003.png")
+    check_not_input(f"{tmp_path}/frames/", tmp_path / "elsewhere.png")  # other names and folders are fine

@@ -3,6 +3,7 @@ import json
 import os
 import random
 import stat
+from pathlib import Path
 
 import c2pa
 import pytest
@@ -260,7 +261,7 @@ def test_verify_reports_a_missing_sidecar_as_absent(signed, tmp_path, capsys):
 
 
 def _set_prompt(d):
-    d["provenance"]["ranges"][0]["generation"]["prompt"] = "a blue cube"
+    d["provenance"]["generations"][0]["prompt"] = "a blue cube"
 
 
 def _set_kind(d):
@@ -317,3 +318,84 @@ def test_verify_does_not_compare_a_sidecar_without_an_intact_manifest(tmp_path, 
     media.write_output(tmp_path / "plain.mp4", world_clip(5), 8, sidecar={"provenance": {"ranges": []}})
     rc, out = verify(tmp_path / "plain.mp4", "--config", tmp_path, capsys=capsys)
     assert rc == 1 and "no manifest" in out.out and "not checked" in out.out
+
+
+# --------------------------------------------------------------------------
+# Issue 34: what a bad-input sweep found
+# --------------------------------------------------------------------------
+
+FIXTURE = Path(__file__).parent / "fixtures" / "record-v1"
+
+
+def test_a_600_second_take_with_a_2000_character_prompt_signs_and_verifies(signed, tmp_path, capsys):
+    from engine.bench_records import stretched_record
+
+    _, config, _ = signed
+    record = stretched_record(600, prompt_chars=2000)  # 14,400 frames in 9,600 ranges
+    record.log_decision({"allowed": True, "prompt": record.ranges[0].generation.prompt, "policy": "test"}, at="t")
+    path = tmp_path / "long.mp4"  # a short real clip: a manifest's size does not depend on the frames it signs
+    media.write_output(path, world_clip(4, frames=24), 24, sidecar={"provenance": record.to_dict()})
+    sign_mp4(path, record, config)
+    rc, out = verify(path, "--config", config, capsys=capsys)
+    assert rc == 0, out.out
+    assert "record: 14400 frames at 24 fps: 4800 generated, 9600 interpolated" in out.out
+    assert "matches the signed record" in out.out and "... 9560 more ranges" in out.out
+    assert read_manifest(path, trust_anchors_pem(config)).record == record
+
+
+def test_a_take_signed_with_a_version_1_record_still_verifies(tmp_path, capsys):
+    rc, out = verify(FIXTURE / "take.mp4", "--config", tmp_path, "--trust", FIXTURE / "root.pem", capsys=capsys)
+    assert rc == 0, out.out
+    assert "record: 30 frames at 24 fps: 8 generated, 16 interpolated, 6 camera" in out.out
+    assert "frames 24-29: camera from interview.mp4 frame 40" in out.out
+    assert "take.mp4.json matches the signed record" in out.out
+
+
+def test_credentials_that_do_not_sign_are_found_by_check(tmp_path):
+    cfg = ensure_local_chain(tmp_path / "good")
+    cfg.check()  # signs a few bytes, quietly
+    broken = ensure_local_chain(tmp_path / "broken")
+    broken.private_key.write_text("-----BEGIN PRIVATE KEY-----\nbroken\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(InputError, match="signing credentials in .*broken.* are not usable"):
+        broken.check()
+    other = ensure_local_chain(tmp_path / "other")  # a key that is not the certificate's
+    other.private_key.write_bytes(cfg.private_key.read_bytes())
+    with pytest.raises(InputError, match=r"do not sign \(.*signature does not match"):
+        other.check()
+    other.private_key.unlink()
+    with pytest.raises(InputError, match="cannot be read"):
+        other.check()
+
+
+def test_a_file_that_cannot_be_signed_is_never_left_in_place(tmp_path):
+    out = tmp_path / "take.mp4"
+    out.write_bytes(b"the earlier take")
+
+    def fail(path):
+        raise InputError("C2PA did not sign take.mp4 (test)")
+
+    with pytest.raises(InputError, match="did not sign"):
+        media.write_output(out, world_clip(frames=4), 8, sidecar={"provenance": {}}, seal=fail)
+    assert out.read_bytes() == b"the earlier take" and sorted(p.name for p in tmp_path.iterdir()) == ["take.mp4"]
+
+
+@pytest.mark.parametrize("pem, says", [
+    ("-----BEGIN CERTIFICATE-----\nnot base64 at all!!\n-----END CERTIFICATE-----\n",
+     "certificate 1 of 1 cannot be read"),
+    (None, "without its END line"),
+])
+def test_verify_blames_an_unreadable_trust_file(signed, tmp_path, capsys, pem, says):
+    path, config, _ = signed
+    trust = tmp_path / "root.pem"
+    trust.write_text(pem if pem is not None else (FIXTURE / "root.pem").read_text()[:300])
+    rc, out = verify(path, "--config", config, "--trust", trust, capsys=capsys)
+    assert rc == 2 and out.out == "", out.out
+    assert out.err.startswith(f"error: --trust {str(trust)!r}") and says in out.err and "manifest" not in out.err
+    assert out.err.count("\n") == 1
+
+
+def test_verify_names_a_sidecar_nested_too_deep(signed, tmp_path, capsys):
+    _, config, _ = signed
+    copy = copy_with_sidecar(signed, tmp_path, text='{"provenance":\n' + "[" * 100_000 + "]" * 100_000 + "}")
+    rc, out = verify(copy, "--config", config, capsys=capsys)
+    assert rc == 1 and "line 2: nested more than 64 levels deep" in out.out and "sidecar: MISMATCH" in out.out

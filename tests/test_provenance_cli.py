@@ -52,7 +52,7 @@ def test_generate_then_verify_checks_the_sidecar(tiny_model, files, capsys):
     text = capsys.readouterr().out
     assert "VERIFIED" in text and "matches the signed record" in text
     side = json.loads((files / "a.mp4.json").read_text())
-    side["provenance"]["ranges"][0]["generation"]["seed"] = 12345
+    side["provenance"]["generations"][0]["seed"] = 12345
     (files / "a.mp4.json").write_text(json.dumps(side))
     assert main(["verify", str(out), "--config", str(files / "config")]) == 1
     assert "sidecar: MISMATCH" in capsys.readouterr().out

@@ -95,3 +95,35 @@ def test_custom_policy_file_with_wildcards(tmp_path):
     assert p.label.startswith("studio v3")
     assert not check_prompt("Dragons circle the tower", p).allowed
     assert check_prompt("a red ball", p).allowed
+
+
+@pytest.mark.parametrize("text, says", [
+    ('version = "one"\n', "'version' must be a whole number, got 'one'"),
+    ('version = 1.5\n', "'version' must be a whole number, got 1.5"),
+    ('rule = "no gore"\n', "'rule' must be a list of [[rule]] tables, got 'no gore'"),
+    ('[rule]\nid = "a"\ncategory = "x"\n', "'rule' must be a list of [[rule]] tables"),
+    ('[[rule]]\nid = "a"\ncategory = "x"\nterms = "gore"\n', "'rule #1.terms' must be a list of non-empty strings"),
+    ('[[rule]]\nid = 3\ncategory = "x"\n', "'rule #1.id' must be non-empty text, got 3"),
+    ('[[rule]]\nid = "a"\ncategory = "x"\nmessage = 5\n', "'rule #1.message' must be text, got 5"),
+    ('[[rule]]\nid = "a"\ncategory = "x"\nterm = ["gore"]\n',
+     "unknown key 'rule #1.term'; allowed: id, category, terms"),
+    ('rules = []\n', "unknown key 'rules'; allowed: name, version, rule, people"),
+    ('people = ["Ada"]\n', "'people' must be a [people] table"),
+    ('[people]\nnamed = "Ada Lovelace"\n', "'people.named' must be a list of non-empty strings"),
+    ('[people]\nconsents = []\n', "unknown key 'people.consents'; allowed: named, consent, titles"),
+    ('name = ""\n', "'name' must be non-empty text, got ''"),
+    ("a = " + "[" * 100_000 + "]" * 100_000 + "\n", "line 1: nested more than 64 levels deep"),
+])
+def test_policy_files_are_checked_against_their_schema(tmp_path, text, says):
+    f = tmp_path / "studio.toml"
+    f.write_text(text)
+    with pytest.raises(InputError) as err:
+        load_policy(f)
+    assert says in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_policy_file_past_its_size_limit_says_the_limit(tmp_path):
+    f = tmp_path / "huge.toml"
+    f.write_bytes(b"# " + b"x" * (4 << 20) + b"\n")
+    with pytest.raises(InputError, match=r"over 4 MiB, the most a policy file may be"):
+        load_policy(f)

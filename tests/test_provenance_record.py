@@ -1,5 +1,7 @@
 """engine.provenance.record: per-frame-range provenance and the edits that change it."""
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +122,83 @@ def test_decisions_survive_edits_without_duplicates():
     cut = concatenate([a, b, a])
     assert [d["prompt"] for d in cut.decisions] == ["p1", "p2"]
     assert [d["prompt"] for d in cut.slice(0, 2).decisions] == ["p1", "p2"]
+
+
+# --------------------------------------------------------------------------
+# The JSON form (issue 34)
+# --------------------------------------------------------------------------
+
+FIXTURE = Path(__file__).parent / "fixtures" / "record-v1"
+
+
+def test_a_take_record_grows_with_its_sources_not_its_length():
+    from engine.bench_records import stretched_record
+
+    short, long = stretched_record(10, prompt_chars=2000), stretched_record(600, prompt_chars=2000)
+    assert len(long.ranges) == 9600  # generated and interpolated ranges alternate, 16 a second
+    text = long.to_json(indent=None)
+    assert len(text) < 8000 and len(text) - len(short.to_json(indent=None)) < 50
+    prompt = long.ranges[0].generation.prompt
+    assert len(prompt) == 2000 and text.count(prompt) == 1  # once (its reading, capitalised, once more)
+    assert ProvenanceRecord.from_json(text) == long
+
+
+def test_distinct_generations_are_each_written_once_and_rows_refer_to_them():
+    other = Generation("tenku-small", "a blue box falls", seed=2)
+    cut = concatenate([generated(4), camera(3), generated(2, other), generated(3)])
+    d = cut.to_dict()
+    assert d["version"] == 2 and [g["prompt"] for g in d["generations"]] == [GEN.prompt, other.prompt]
+    assert [r.get("generation") for r in d["ranges"]] == [0, None, 1, 0]
+    assert ProvenanceRecord.from_dict(json.loads(json.dumps(d))) == cut
+
+
+def test_repeated_patterns_fold_and_keep_their_source_frames():
+    rec = ProvenanceRecord.camera(9, "cam.mp4", fps=8.0, source_start=100).retime_fps(24.0)  # C I I C I I ... C
+    d = rec.to_dict()
+    folded, last = d["ranges"]
+    assert (folded["start"], folded["stop"], last["start"]) == (0, 24, 24)
+    assert folded["repeat"][0] == {"frames": 1, "kind": "camera", "source": "cam.mp4", "source_start": 100,
+                                   "source_step": 1}
+    assert last["source_start"] == 108
+    back = ProvenanceRecord.from_dict(d)
+    assert back == rec and back.range_at(12).source_start == 104
+
+
+def test_version_1_records_are_still_read():
+    side = json.loads((FIXTURE / "take.mp4.json").read_text())
+    assert side["provenance"]["version"] == 1 and isinstance(side["provenance"]["ranges"][0]["generation"], dict)
+    rec = ProvenanceRecord.from_dict(side["provenance"])
+    assert rec.frame_count == 30 and rec.strip() == "GII" * 8 + "C" * 6
+    assert rec.ranges[0].generation.settings["read_as"] == "A red ball moves right on a grassy field."
+    assert rec.range_at(29).source_start == 40  # the camera range of frames 24-29 starts at source frame 40
+    again = rec.to_dict()
+    assert again["version"] == 2 and ProvenanceRecord.from_dict(again) == rec
+
+
+def _repeat(start, stop, parts):
+    return {"version": 2, "ranges": [{"start": start, "stop": stop, "repeat": parts}]}
+
+
+@pytest.mark.parametrize("d, says", [
+    ({"ranges": [{"start": 0, "stop": 3, "kind": "generated", "generation": 1}],
+      "generations": [{"model": "m", "prompt": "p"}]}, "refers to generation 1; the record holds 1"),
+    ({"ranges": [{"start": 0, "stop": 3, "kind": "generated", "generation": 0}]}, "holds 0"),
+    (_repeat(0, 5, [{"frames": 1, "kind": "camera"}, {"frames": 1, "kind": "interpolated"}]), "not a whole number"),
+    (_repeat(0, 10 ** 12, [{"frames": 1, "kind": "camera", "source": "a"}, {"frames": 1, "kind": "interpolated"}]),
+     "over 10,000,000 frames"),
+    (_repeat(0, 4_000_000, [{"frames": 1, "kind": "camera", "source": "a"}, {"frames": 1, "kind": "interpolated"}]),
+     "over 1,000,000 frame ranges"),
+    (_repeat(0, 4, [{"frames": 0, "kind": "camera"}]), "not a whole number"),
+    ({"ranges": [{"start": 0, "stop": 3, "kind": "camera"}], "decisions": "allowed"}, "'decisions' is a list"),
+    ({"ranges": [{"start": 0, "stop": 3, "kind": "camera", "details": [1]}]}, "details"),
+    ({"version": "2", "ranges": [{"start": 0, "stop": 3, "kind": "camera"}]}, "not a whole number"),
+])
+def test_malformed_version_2_records_are_one_line_input_errors(d, says):
+    with pytest.raises(InputError, match=re.escape(says)):
+        ProvenanceRecord.from_dict(d)
+
+
+def test_a_record_nested_too_deep_is_refused_by_line():
+    text = '{"ranges":\n' + "[" * 100_000 + "]" * 100_000 + "}"
+    with pytest.raises(InputError, match="line 2: nested more than 64 levels deep"):
+        ProvenanceRecord.from_json(text)

@@ -30,6 +30,7 @@ def run(args) -> int:
     GenerateRequest(args.prompt, seconds=args.seconds, fps=args.fps, steps=args.steps, guidance=args.guidance).validate()
     decision = check_prompt(args, args.prompt)
     media.check_output_path(args.out)
+    media.check_not_input(args.out, args.image)
     engine = make_engine(args)
     result = verbs.animate(engine, image, args.prompt, seconds=args.seconds, fps=args.fps, seed=args.seed,
                            steps=args.steps, guidance=args.guidance, aspect=args.aspect,

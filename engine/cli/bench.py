@@ -27,6 +27,9 @@ def register(sub):
     p.add_argument("--long", action="store_true",
                    help="long takes instead: 60 s takes with and without the anchor (presence, background "
                         "drift, time), peak memory at 10 s vs 60 s (about 15 minutes)")
+    p.add_argument("--records", action="store_true",
+                   help="provenance records instead: the record of a 10, 60 and 600 s take with a 2,000-character "
+                        "prompt, its size (and the old form's), signed and verified (under a minute, no model)")
     p.add_argument("--scene", action="store_true",
                    help="scenes instead: four-shot scenes with two-member casts over --seeds seeds, continuity "
                         "pass rate, and whether a recoloured cast member is flagged")
@@ -49,7 +52,8 @@ def register(sub):
     p.add_argument("--guidance", type=float, default=None,
                    help=f"guidance for --scene (default: a scene file's default, {defaults.GUIDANCE:g})")
     p.add_argument("--clips", type=int, default=40, help="takes for --watermark (default 40)")
-    p.add_argument("--report", default=None, help="--watermark, --long, --scene: also write the full per-clip report (JSON) here")
+    p.add_argument("--report", default=None,
+                   help="--watermark, --long, --scene, --records: also write the full per-clip report (JSON) here")
     p.add_argument("--data", default=None, help="real footage folder for --interp/--watermark "
                                                 "(default ../shared/data/real)")
     p.set_defaults(func=run)
@@ -72,6 +76,14 @@ def run(args) -> int:
             raise InputError(f"--batch must be between 1 and 256, got {args.batch}")
         print(json.dumps(train_speed(args.preset, args.batch, compile=not args.no_compile,
                                      log=lambda line: print(line, file=sys.stderr, flush=True)), indent=1))
+        return 0
+    if args.records:
+        from engine.bench_records import record_benchmark
+
+        result = record_benchmark(log=lambda line: print(line, file=sys.stderr, flush=True))
+        if args.report:
+            Path(args.report).write_text(json.dumps(result, indent=1))
+        print(json.dumps(result["summary"], indent=1))
         return 0
     if args.long or args.scene:
         from engine import bench_long

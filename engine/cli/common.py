@@ -1,11 +1,13 @@
 """Options and steps shared by every command that writes video (CLI.md contract)."""
 from __future__ import annotations
 
+import os
 import sys
-import time
 from pathlib import Path
 
 from engine import defaults
+from engine.cli.progress import end_line, progress_printer  # noqa: F401 (the verbs import it from here)
+from engine.cli.signing import signer
 from engine.errors import InputError
 from engine.families import check_model_folder
 from engine.families.cli import add_family_options
@@ -31,16 +33,6 @@ def add_output_options(p, default_out: str, guidance: float = defaults.GUIDANCE)
     p.add_argument("--config", default=None,
                    help="config folder holding the C2PA signing credentials (default: your user config folder)")
     p.add_argument("--policy", default=None, help="prompt policy file (default: assets/policy/default_policy.toml)")
-
-
-def config_dir(args) -> Path:
-    if getattr(args, "config", None):
-        return Path(args.config)
-    import os
-    if os.environ.get("TENKU_CONFIG"):
-        return Path(os.environ["TENKU_CONFIG"])
-    import platformdirs
-    return Path(platformdirs.user_config_dir("tenku"))
 
 
 def check_prompt(args, prompt: str):
@@ -70,28 +62,6 @@ def note_vocabulary(engine, prompt: str, quiet: bool, prefix: str = "", literal:
         sys.stderr.write(prefix + note + "\n")
 
 
-def signer(args):
-    """The C2PA signer of --config (its local chain made on first use), or an InputError: called before
-    any render, so a --config that cannot hold credentials never costs a render, nor leaves an unsigned
-    file where a signed one was."""
-    from engine.provenance import SignerConfig
-
-    folder = config_dir(args)
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"--config {str(folder)!r} is a file; give the folder that holds (or will hold) the "
-                         "signing credentials")
-    new = not (folder / "c2pa").is_dir()
-    try:
-        config = SignerConfig.from_config_dir(folder)
-    except OSError as e:
-        raise InputError(f"--config {str(folder)!r} cannot hold the signing credentials "
-                         f"({e.strerror or e.__class__.__name__})") from None
-    if new and not getattr(args, "quiet", False):  # a typo'd --config would sign as someone new, unsaid
-        sys.stderr.write(f"note: made a new signing identity in {folder / 'c2pa'}; files it signs verify with "
-                         f"--config {folder}\n")
-    return config
-
-
 def make_engine(args):
     from engine.service import Engine
 
@@ -113,16 +83,6 @@ def make_engine(args):
         reason = (str(e).strip().splitlines() or [e.__class__.__name__])[0]
         raise InputError(f"model folder {args.model!r} cannot be loaded ({reason[:300]}); copy it again, or use "
                          "the bundled model (leave out --model)") from None
-
-
-def progress_printer(quiet: bool):
-    start = time.time()
-
-    def show(fraction: float, stage: str, info=None):
-        if not quiet:
-            sys.stderr.write(f"\r{stage}: {fraction * 100:5.1f}%  {time.time() - start:6.1f}s")
-            sys.stderr.flush()
-    return show
 
 
 def record_of(result):
@@ -171,12 +131,16 @@ def write_result(result, out: str, args, decision=None, extra: dict | None = Non
     if audio_from is not None and getattr(audio_from, "has_audio", False) and kind == "mp4":
         sidecar["audio"] = {"from": str(audio_from.source), "start_seconds": round(
             float(audio_from.timestamps[0]) if audio_start is None else audio_start, 6)}
+    elif audio_from is not None and audio_from.metadata.get("audio_dropped") and kind == "mp4":
+        sidecar["audio"] = {"from": str(audio_from.source), "dropped": audio_from.metadata["audio_dropped"]}
+        end_line()
+        media.note_dropped_audio(audio_from, args.quiet)
+    config = (getattr(args, "signer", None) or signer(args)) if kind == "mp4" else None
+    # Signed before it takes its place (a PNG folder named like.mp4/ keeps its record in its tenku.json)
+    seal = None if config is None else lambda tmp: sign_mp4(tmp, record, config, title=os.path.basename(out))
     path = media.write_output(out, frames, result.fps, sidecar=sidecar, audio_from=audio_from,
-                              audio_start=audio_start)
-    if kind == "mp4":  # (a PNG folder named like.mp4/ keeps its record in its tenku.json)
-        sign_mp4(path, record, getattr(args, "signer", None) or signer(args))
-    if not args.quiet:
-        sys.stderr.write("\n")
+                              audio_start=audio_start, seal=seal)
+    end_line()
     print(path)
     return path
 

@@ -177,10 +177,11 @@ def write_plan(engine, req, args) -> int:
 
 def write_take(engine, req, args, decision) -> int:
     """An MP4 take, streamed window by window into OUT.partial.mp4 (playable while it grows) and
-    resumable from OUT.render/ after a crash or Ctrl-C; then the sidecar, and the C2PA signature last."""
+    resumable from OUT.render/ after a crash or Ctrl-C; signed before it takes OUT's place, then the sidecar."""
     import os
 
     from engine import longtake, media
+    from engine.cli.progress import end_line, say
     from engine.provenance import sign_mp4
 
     ckpt = longtake.checkpoint_dir(args.out)
@@ -189,29 +190,30 @@ def write_take(engine, req, args, decision) -> int:
 
     def on_window(done, total, partial):
         if not args.quiet and total > 1:
-            sys.stderr.write(f"\rwindow {done}/{total} written to {partial}" + " " * 8 + "\n")
+            say(f"window {done}/{total} written to {partial}")
+
+    def seal(path, record):
+        if decision is not None:
+            record.log_decision(decision)
+        sign_mp4(path, record, args.signer, title=os.path.basename(args.out))
 
     try:
         take = longtake.render_take(engine, req, args.out, progress_printer(args.quiet), on_window=on_window,
-                                    resume=not args.restart, anchor=not args.no_anchor)
+                                    resume=not args.restart, anchor=not args.no_anchor, seal=seal)
     except KeyboardInterrupt:
-        sys.stderr.write(f"\ninterrupted; the finished windows are kept in {ckpt}: run the same command "
+        end_line()
+        sys.stderr.write(f"interrupted; the finished windows are kept in {ckpt}: run the same command "
                          f"again to resume\n")
         return 130
-    record = take.record
-    if decision is not None:
-        record.log_decision(decision)
-    sidecar = {"settings": take.settings, "fps": take.fps, "frames": take.frames, "provenance": record.to_dict(),
-               "cancelled": take.cancelled, "render_seconds": round(take.seconds, 2),
-               "resumed_from_window": take.resumed_from}
+    sidecar = {"settings": take.settings, "fps": take.fps, "frames": take.frames,
+               "provenance": take.record.to_dict(), "cancelled": take.cancelled,
+               "render_seconds": round(take.seconds, 2), "resumed_from_window": take.resumed_from}
     json_path = args.out + ".json"
     tmp = json_path + ".part"
     with open(tmp, "w") as fh:
         fh.write(media._sidecar_text(sidecar))
     os.replace(tmp, json_path)
-    sign_mp4(args.out, record, args.signer)
-    if not args.quiet:
-        sys.stderr.write("\n")
+    end_line()
     print(args.out)
     return 0
 
@@ -219,10 +221,9 @@ def write_take(engine, req, args, decision) -> int:
 def batch_lines(path) -> list[tuple[int, str | None]]:
     """(line number, text) for each line of a JSONL file; text is None where the line is not UTF-8 (that line
     fails, the others still render). A byte-order mark before the first line is not part of it."""
-    try:
-        data = open(path, "rb").read()
-    except OSError as e:
-        raise InputError(f"cannot read batch file {path}: {e.strerror}") from None
+    from engine.datafiles import read_bytes
+
+    data = read_bytes(path, "batch file")
     out = []
     for n, raw in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), 1):
         try:
@@ -236,6 +237,7 @@ def run_batch(args) -> int:
     import os
 
     from engine import media
+    from engine.datafiles import parse_json
 
     jobs, failures, outs = [], [], {}
     defaults = {k: v for k, v in vars(args).items() if k in KEYS and k not in ("prompt", "out")}
@@ -246,7 +248,7 @@ def run_batch(args) -> int:
         if not line.strip():
             continue
         try:
-            d = json.loads(line)
+            d = parse_json(line, "batch file")  # errors say what is wrong; the line number is added below
             if not isinstance(d, dict):
                 raise InputError("a line must be a JSON object")
             unknown = set(d) - KEYS
@@ -263,8 +265,6 @@ def run_batch(args) -> int:
             if same != n:
                 raise InputError(f"out {d['out']!r} is line {same}'s output too; give each line its own out")
             jobs.append((n, req, d["out"], decision))
-        except json.JSONDecodeError as e:
-            failures.append((n, f"not valid JSON ({e.msg} at column {e.colno})"))
         except InputError as e:
             failures.append((n, str(e)))
     if jobs:

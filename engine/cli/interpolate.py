@@ -5,6 +5,9 @@ frames between each pair (N frames -> (N-1)*K+1 at K times the rate);
 `--fps F` resamples to F frames per second by the source's timestamps, so
 variable-frame-rate input is placed correctly. Scene cuts are never
 interpolated across. Audio, when the input has it, is carried over in sync.
+An MP4 is signed like every command's output (C2PA), its per-frame record
+the input's own, retimed: the signed record of an engine file, the
+tenku.json of a frame folder, else camera footage.
 """
 from __future__ import annotations
 
@@ -27,12 +30,17 @@ def register(subparsers) -> None:
     p.add_argument("--no-cuts", action="store_true", help="do not detect scene cuts (interpolate everything)")
     p.add_argument("--flow", default="ultrafast", choices=["ultrafast", "fast", "medium"],
                    help="optical-flow effort (DIS preset); default ultrafast, see docs/BENCHMARKS.md")
+    p.add_argument("--config", default=None,
+                   help="config folder holding the C2PA signing credentials (default: your user config folder)")
+    p.add_argument("--quiet", action="store_true", help="no notes on stderr")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from engine.cli.signing import signer
     from engine.interpolate import MAX_INPUT_FPS, MAX_OUTPUT_FPS, InterpolationConfig, Interpolator, check_factor
-    from engine.media import check_not_input, check_output_path, parse_fps, read_video, write_output
+    from engine.media import check_not_input, check_output_path, note_dropped_audio, parse_fps, read_video, write_output
+    from engine.provenance import sign_mp4
 
     # 1. Check inputs before any work
     if (args.factor is None) == (args.fps is None):
@@ -44,14 +52,17 @@ def run(args) -> int:
     input_fps = parse_fps(args.input_fps)
     if input_fps > MAX_INPUT_FPS:
         raise InputError(f"--input-fps must be more than 0 and at most {MAX_INPUT_FPS}, got {args.input_fps}")
-    check_output_path(args.out)
+    kind = check_output_path(args.out)
     check_not_input(args.out, args.input)
+    config = signer(args) if kind == "mp4" else None  # tried now: a key that does not sign costs no work
 
     # 2. Read
     started = time.perf_counter()
     video = read_video(args.input, fps=input_fps)
     if len(video) < 2:
         raise InputError(f"{args.input!r} has {len(video)} frame; interpolation needs at least two")
+    note_dropped_audio(video, args.quiet)
+    source, source_note = input_record(args.input, video)
 
     # 3. Plan and render
     interp = Interpolator(InterpolationConfig(flow_preset=args.flow))
@@ -61,8 +72,10 @@ def run(args) -> int:
     plan = interp.plan(video, fps=fps, factor=factor, cuts=[] if args.no_cuts else None)
     out_frames = interp.render(plan.frames, plan.steps)
 
-    # 4. Write with provenance
+    # 4. Write with provenance: the input's record retimed, signed before the file takes its place
     kinds = [p.kind for p in plan.steps]
+    at = [p.source + (p.t if p.kind == "interpolated" else 0.0) for p in plan.steps]
+    record = source.retime(at, float(plan.rate), {"method": "flow"})
     sidecar = {
         "command": "interpolate",
         "input": os.path.abspath(args.input),
@@ -70,13 +83,57 @@ def run(args) -> int:
                      "input_variable_rate": video.variable_rate, "cuts_detected": not args.no_cuts,
                      "audio": bool(video.has_audio and not args.no_audio),
                      "interpolator": vars(interp.config)},
+        "input_provenance": source_note,
+        "provenance": record.to_dict(),
         "cuts": plan.cuts,
         "counts": {k: kinds.count(k) for k in ("original", "interpolated", "held")},
         "frames": [p.record() for p in plan.steps],
         "seconds": round(time.perf_counter() - started, 3),
     }
+    if video.metadata.get("audio_dropped"):
+        sidecar["settings"]["audio_dropped"] = video.metadata["audio_dropped"]
     audio = video if (video.has_audio and not args.no_audio) else None
-    write_output(args.out, out_frames, plan.rate, sidecar, audio_from=audio)
+    seal = None if config is None else lambda tmp: sign_mp4(tmp, record, config, title=os.path.basename(args.out))
+    write_output(args.out, out_frames, plan.rate, sidecar, audio_from=audio, seal=seal)
     print(f"{args.out}: {len(out_frames)} frames at {float(plan.rate):.6g} fps "
           f"({sidecar['counts']['interpolated']} interpolated, {sidecar['counts']['held']} held at cuts)")
     return 0
+
+
+def input_record(path: str, video):
+    """(the input's per-frame record, a note saying where it came from): an MP4's signed record when its
+    manifest holds up, a frame folder's tenku.json record, else the frames are camera footage."""
+    from engine.provenance import ProvenanceRecord, read_manifest
+
+    name = os.path.basename(os.path.normpath(path))
+    camera = ProvenanceRecord.camera(len(video), name, fps=float(video.fps))
+    if os.path.isdir(path):
+        from engine.datafiles import read_json
+        from engine.media import SIDECAR_NAME
+
+        side = os.path.join(path, SIDECAR_NAME)
+        if not os.path.isfile(side):
+            return camera, "camera footage (the folder has no tenku.json)"
+        try:
+            data = read_json(side, "sidecar")
+            rec = ProvenanceRecord.from_dict(data["provenance"])
+        except (InputError, KeyError, TypeError) as e:
+            return camera, f"camera footage (its tenku.json has no readable record: {e})"
+        if rec.frame_count != len(video):
+            return camera, f"camera footage (its tenku.json describes {rec.frame_count} frames, not {len(video)})"
+        return rec, "the folder's tenku.json record (a PNG sequence is not signed)"
+    from engine.provenance.mp4 import check_mp4
+
+    try:
+        check_mp4(path)
+    except InputError:  # another container (MOV, MKV, WebM...): C2PA is not looked for there
+        return camera, "camera footage (not an MP4, so no C2PA manifest)"
+    report = read_manifest(path)
+    if not report.present:
+        return camera, "camera footage (no C2PA manifest)"
+    if not report.intact or report.record is None:
+        return camera, "camera footage (its C2PA manifest does not hold up: " + (report.error or "changed") + ")"
+    if report.record.frame_count != len(video):
+        return camera, f"camera footage (its signed record describes {report.record.frame_count} frames, not " \
+                       f"{len(video)})"
+    return report.record, "the input's signed C2PA record"

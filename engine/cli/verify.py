@@ -41,11 +41,17 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from engine.provenance import DEFAULT_KEY, trust_anchors_pem, verify_file
+    from engine.provenance.c2pa_sign import check_anchors
 
     if args.config is not None and not Path(args.config).is_dir():
         raise InputError(f"--config {args.config!r} is not a folder; give the config folder whose signing roots "
                          "are trusted")
-    anchors = trust_anchors_pem(args.config or default_config_dir())
+    config = args.config or default_config_dir()
+    try:
+        anchors = check_anchors(trust_anchors_pem(config), f"the trusted roots of config folder {config!r}")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"the trusted roots of config folder {config!r} cannot be read "
+                         f"({e.__class__.__name__})") from None
     for pem in args.trust:
         try:
             text = Path(pem).read_text("ascii")
@@ -53,7 +59,7 @@ def run(args) -> int:
             raise InputError(f"--trust {pem!r} cannot be read as a PEM file ({e.__class__.__name__})") from None
         if "-----BEGIN CERTIFICATE-----" not in text:  # else a typo'd file trusts nothing, and says nothing
             raise InputError(f"--trust {pem!r} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
-        anchors += text
+        anchors += check_anchors(text, f"--trust {pem!r}")
     if args.sidecar is not None and not Path(args.sidecar).is_file():
         raise InputError(f"--sidecar {args.sidecar!r} is not a file")
     report = verify_file(args.file, anchors, key=args.watermark_key or DEFAULT_KEY,

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import secrets
 import shutil
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,12 +118,17 @@ class SignerConfig:
         folder = Path(config_dir) / "c2pa"
         studio = folder / "signer.toml"
         if studio.is_file():
-            try:
-                cfg = tomllib.loads(studio.read_text("utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-                raise InputError(f"{studio} is not valid TOML ({e})") from None
+            from engine.datafiles import read_toml
+
+            cfg = read_toml(studio, "signer file")
             if "cert_chain" not in cfg or "private_key" not in cfg:
                 raise InputError(f"{studio} needs cert_chain and private_key paths")
+            for key in ("cert_chain", "private_key", "alg", "tsa_url"):
+                if key in cfg and not isinstance(cfg[key], str):
+                    raise InputError(f"{studio}: {key} must be text, got {cfg[key]!r}")
+            anchors = cfg.get("trust_anchors", [])
+            if not isinstance(anchors, list) or not all(isinstance(a, str) for a in anchors):
+                raise InputError(f"{studio}: trust_anchors must be a list of paths, got {anchors!r}")
             rel = lambda p: (studio.parent / p) if not os.path.isabs(p) else Path(p)  # noqa: E731
             return cls.from_files(rel(cfg["cert_chain"]), rel(cfg["private_key"]),
                                   [rel(a) for a in cfg.get("trust_anchors", [])], cfg.get("alg", "es256"), cfg.get("tsa_url"))
@@ -131,6 +136,41 @@ class SignerConfig:
 
     def anchors_pem(self) -> str:
         return "".join(p.read_text("ascii") for p in self.trust_anchors if p.is_file())
+
+    def signer(self):
+        """A c2pa.Signer of these credentials, or an InputError saying which file is not usable."""
+        import c2pa
+
+        try:
+            chain, key = self.cert_chain.read_bytes(), self.private_key.read_bytes()
+        except OSError as e:
+            raise InputError(f"signing credential file {e.filename!r} cannot be read "
+                             f"({e.strerror or e.__class__.__name__})") from None
+        try:
+            return c2pa.Signer.from_info(c2pa.C2paSignerInfo(self.alg, chain, key, self.tsa_url))
+        except c2pa.C2paError as e:
+            raise InputError(f"signing credentials in {self.cert_chain.parent} are not usable ({_reason(e)})") from None
+
+    def check(self) -> None:
+        """Sign a few bytes (a 1x1 PNG, in memory) with these credentials: a key that is unreadable, or is
+        not the certificate's, is found before a render starts, not at its end (issue 34)."""
+        import io
+
+        import c2pa
+        from PIL import Image
+
+        still = io.BytesIO()
+        Image.new("RGB", (1, 1)).save(still, "png")
+        still.seek(0)
+        manifest = {"claim_generator_info": [{"name": SOFTWARE}], "title": "credentials check", "format": "image/png",
+                    "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": [
+                        {"action": "c2pa.created", "digitalSourceType": IPTC + "algorithmicMedia"}]}}]}
+        try:
+            with self.signer() as signer, c2pa.Builder(manifest, context=_context(sign=True)) as builder:
+                builder.sign(signer, "image/png", still, io.BytesIO())
+        except c2pa.C2paError as e:
+            raise InputError(f"the signing credentials in {self.cert_chain.parent} do not sign ({_reason(e)}); "
+                             "replace them, or give another --config") from None
 
 
 def trust_anchors_pem(config_dir) -> str:
@@ -141,6 +181,24 @@ def trust_anchors_pem(config_dir) -> str:
         pem += (folder / "trust-anchors.pem").read_text("ascii")
     if (folder / "signer.toml").is_file():
         pem += SignerConfig.from_config_dir(config_dir).anchors_pem()
+    return pem
+
+
+def check_anchors(pem: str, name: str) -> str:
+    """`pem` when every certificate in it parses, else an InputError blaming `name` (the trust file): an
+    unreadable root made c2pa report the manifest unreadable instead (issue 34)."""
+    from cryptography import x509
+
+    blocks = re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", pem, re.S)
+    if pem.count("-----BEGIN CERTIFICATE-----") != len(blocks):
+        raise InputError(f"{name} has a certificate without its END line; copy the PEM file again")
+    for i, block in enumerate(blocks, 1):
+        try:
+            x509.load_pem_x509_certificate(block.encode("ascii"))
+        except (ValueError, UnicodeEncodeError) as e:
+            reason = (str(e).splitlines() or [e.__class__.__name__])[0].split(". See ")[0][:200]
+            raise InputError(f"{name}: certificate {i} of {len(blocks)} cannot be read ({reason}); copy the PEM "
+                             "file again") from None
     return pem
 
 
@@ -244,13 +302,15 @@ def _context(anchors_pem: str = "", sign: bool = False):
     return c2pa.Context.from_dict(settings)
 
 
-def sign_mp4(path, record: ProvenanceRecord, signer_config) -> dict:
+def sign_mp4(path, record: ProvenanceRecord, signer_config, title: str | None = None) -> dict:
     """Sign the MP4 at `path` in place with `record`; returns the manifest's summary.
 
     signer_config: a SignerConfig, or a config folder (str/Path) whose
     credentials `SignerConfig.from_config_dir` picks. The engine reads no
     environment: the CLI and the studio pass the user's config folder.
-    The signed file replaces `path` only once it is complete.
+    The signed file replaces `path` only once it is complete. `title`: the
+    file's name in the manifest (default: `path`'s; a writer signing its
+    temporary file before moving it into place passes the final name).
     """
     import c2pa
 
@@ -263,7 +323,7 @@ def sign_mp4(path, record: ProvenanceRecord, signer_config) -> dict:
     cfg = signer_config if isinstance(signer_config, SignerConfig) else SignerConfig.from_config_dir(signer_config)
     manifest = {
         "claim_generator_info": [{"name": SOFTWARE}],
-        "title": path.name,
+        "title": title or path.name,
         "format": "video/mp4",
         "assertions": [
             {"label": "c2pa.actions.v2", "data": {"actions": _actions(record)}},
@@ -271,16 +331,15 @@ def sign_mp4(path, record: ProvenanceRecord, signer_config) -> dict:
                                                 "sealed": True}},
         ],
     }
-    try:
-        signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(
-            cfg.alg, cfg.cert_chain.read_bytes(), cfg.private_key.read_bytes(), cfg.tsa_url))
-    except c2pa.C2paError as e:
-        raise InputError(f"signing credentials in {cfg.cert_chain.parent} are not usable ({e})") from None
+    signer = cfg.signer()
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.signing.mp4")
     try:
         with signer, c2pa.Builder(manifest, context=_context(cfg.anchors_pem(), sign=True)) as builder:
             with open(path, "rb") as src, open(tmp, "w+b") as dst:
-                builder.sign(signer, "video/mp4", src, dst)
+                try:
+                    builder.sign(signer, "video/mp4", src, dst)
+                except c2pa.C2paError as e:
+                    raise InputError(f"C2PA did not sign {title or path.name} ({_reason(e)})") from None
         append_seal(tmp)
         shutil.copymode(path, tmp)
         os.replace(tmp, path)
@@ -289,6 +348,12 @@ def sign_mp4(path, record: ProvenanceRecord, signer_config) -> dict:
         raise
     return {"digital_source_type": digital_source_type(record), "frames": record.frame_count,
             "signer": str(cfg.cert_chain)}
+
+
+def _reason(e: Exception) -> str:
+    """The first line of a c2pa error, short."""
+    text = str(e).strip().splitlines()
+    return (text[0] if text else e.__class__.__name__)[:300]
 
 
 # --------------------------------------------------------------------------
@@ -341,7 +406,7 @@ def read_manifest(path, anchors_pem: str = "") -> ManifestReport:
                 state = reader.get_validation_state()
                 results = reader.get_validation_results() or {}
                 active = reader.get_active_manifest() or {}
-    except (c2pa.C2paError, KeyError, ValueError) as e:
+    except (c2pa.C2paError, KeyError, ValueError, RecursionError) as e:
         # A damaged manifest store: c2pa raises, or reads a store without an active manifest.
         text = str(e).strip("'\"").splitlines()
         return ManifestReport(present=True, state="Invalid", error=(text[0] if text else e.__class__.__name__)[:300])

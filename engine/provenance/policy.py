@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,43 +81,84 @@ class PromptBlocked(InputError):
 # Loading
 # --------------------------------------------------------------------------
 
+# The policy file's schema: key -> what it holds (the error names the key and this).
+POLICY_KEYS = {"name": "non-empty text", "version": "a whole number", "rule": "a list of [[rule]] tables",
+               "people": "a [people] table"}
+RULE_KEYS = {"id": "non-empty text", "category": "non-empty text", "terms": "a list of non-empty strings",
+             "with_terms": "a list of non-empty strings", "message": "text"}
+PEOPLE_KEYS = {"named": "a list of non-empty strings", "consent": "a list of non-empty strings",
+               "titles": "a list of non-empty strings"}
+
+
 def load_policy(path=None) -> Policy:
     """Read a policy file (default: the bundled assets/policy/default_policy.toml)."""
+    from engine.datafiles import decode, parse_toml, read_bytes
+
     path = Path(path) if path is not None else DEFAULT_POLICY_PATH
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise InputError(f"policy file {str(path)!r} cannot be read ({e.strerror}); give a TOML policy file") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"policy file {str(path)!r} is not valid TOML ({e})") from None
+    raw = read_bytes(path, "policy file")
+    data = parse_toml(decode(raw, "policy file", path), f"policy file {str(path)!r}")
     return policy_from_dict(data, source=str(path), digest=hashlib.sha256(raw).hexdigest())
 
 
 def policy_from_dict(data: dict, source: str = "<memory>", digest: str = "") -> Policy:
-    def strings(value, where):
+    """A Policy from its TOML table, checked against POLICY_KEYS, RULE_KEYS and PEOPLE_KEYS: a wrong key or
+    value is one line naming the key and what it may hold."""
+    def fail(key: str, table: dict, value=None, unknown: bool = False):
+        if unknown:
+            raise InputError(f"policy {source}: unknown key {key!r}; allowed: {', '.join(table)}")
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise InputError(f"policy {source}: {key!r} must be {table[key.rsplit('.', 1)[-1]]}, got {shown}")
+
+    def text(value, key, table):
+        if not isinstance(value, str) or not value.strip():
+            fail(key, table, value)
+        return value.strip()
+
+    def strings(value, key, table):
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise InputError(f"policy {source}: {where} must be a list of non-empty strings")
+            fail(key, table, value)
         return tuple(v.strip() for v in value)
 
+    if not isinstance(data, dict):
+        raise InputError(f"policy {source}: a policy is a TOML table with {', '.join(POLICY_KEYS)}")
+    for key in data:
+        if key not in POLICY_KEYS:
+            fail(key, POLICY_KEYS, unknown=True)
+    version = data.get("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int):
+        fail("version", POLICY_KEYS, version)
+    name = text(data.get("name", "unnamed"), "name", POLICY_KEYS)
+    rule_list = data.get("rule", [])
+    if not isinstance(rule_list, list) or not all(isinstance(r, dict) for r in rule_list):
+        fail("rule", POLICY_KEYS, rule_list)
     rules, seen = [], set()
-    for i, r in enumerate(data.get("rule", [])):
-        if not isinstance(r, dict) or not r.get("id") or not r.get("category"):
-            raise InputError(f"policy {source}: rule #{i + 1} needs an 'id' and a 'category'")
-        if r["id"] in seen:
-            raise InputError(f"policy {source}: rule id {r['id']!r} is used twice")
-        seen.add(r["id"])
-        rules.append(Rule(id=str(r["id"]), category=str(r["category"]), terms=strings(r.get("terms", []), f"rule {r['id']!r} terms"),
-                          with_terms=strings(r.get("with_terms", []), f"rule {r['id']!r} with_terms"),
-                          message=str(r.get("message", ""))))
+    for i, r in enumerate(rule_list):
+        where = f"rule #{i + 1}"
+        for key in r:
+            if key not in RULE_KEYS:
+                fail(f"{where}.{key}", RULE_KEYS, unknown=True)
+        if "id" not in r or "category" not in r:
+            raise InputError(f"policy {source}: {where} needs an 'id' and a 'category'")
+        rid = text(r["id"], f"{where}.id", RULE_KEYS)
+        if rid in seen:
+            raise InputError(f"policy {source}: rule id {rid!r} is used twice")
+        seen.add(rid)
+        if not isinstance(r.get("message", ""), str):
+            fail(f"{where}.message", RULE_KEYS, r["message"])
+        rules.append(Rule(id=rid, category=text(r["category"], f"{where}.category", RULE_KEYS),
+                          terms=strings(r.get("terms", []), f"{where}.terms", RULE_KEYS),
+                          with_terms=strings(r.get("with_terms", []), f"{where}.with_terms", RULE_KEYS),
+                          message=r.get("message", "")))
     people = data.get("people", {})
     if not isinstance(people, dict):
-        raise InputError(f"policy {source}: [people] must be a table")
-    return Policy(name=str(data.get("name", "unnamed")), version=int(data.get("version", 1)), rules=tuple(rules),
-                  named_people=strings(people.get("named", []), "people.named"),
-                  consent=strings(people.get("consent", []), "people.consent"),
-                  titles=strings(people.get("titles", []), "people.titles"),
+        fail("people", POLICY_KEYS, people)
+    for key in people:
+        if key not in PEOPLE_KEYS:
+            fail(f"people.{key}", PEOPLE_KEYS, unknown=True)
+    return Policy(name=name, version=version, rules=tuple(rules),
+                  named_people=strings(people.get("named", []), "people.named", PEOPLE_KEYS),
+                  consent=strings(people.get("consent", []), "people.consent", PEOPLE_KEYS),
+                  titles=strings(people.get("titles", []), "people.titles", PEOPLE_KEYS),
                   source=source, digest=digest)
 
 

@@ -10,6 +10,15 @@ contiguous from frame 0, neighbours that say the same thing merged.
 
 Frame ranges are half-open, like Python slices: `start` is the first frame,
 `stop` is one past the last (frames 10-17 inclusive are start=10, stop=18).
+
+In JSON (version 2, issue 34) a record's size follows what made the clip, not its length: a take
+alternates generated and interpolated ranges (16 a second at 24 fps), and version 1 repeated the
+prompt, the negative prompt and the reading in each, so a minute with a detailed prompt passed the
+C2PA library's 1 MiB manifest limit. Now each distinct Generation is written once, in
+"generations", and rows refer to it by index; a run of ranges that repeats one pattern (G, I, I, G,
+I, I, ...) is one row, {"start", "stop", "repeat": [part, ...]}, each part a range's fields with
+"frames" for its length (and "source_step", how far its source frame moves each repetition).
+Version 1 records are still read.
 """
 from __future__ import annotations
 
@@ -23,13 +32,22 @@ from typing import Iterable, Sequence
 
 from engine.errors import InputError
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2
 KINDS = ("camera", "generated", "interpolated", "inpainted", "transition")
 # One letter per kind for the compact strip a UI draws under a clip.
 KIND_CODES = {"camera": "C", "generated": "G", "interpolated": "I", "inpainted": "P", "transition": "T"}
 # Frames the model painted (in whole or in part): these carry the watermark and
 # make a file "trained algorithmic media" for C2PA.
 MODEL_KINDS = ("generated", "inpainted")
+# JSON rows: a pattern of up to MAX_PERIOD ranges met MIN_REPEATS times or more in a row is one "repeat"
+# row (a take delivered at 24 fps from the model's 8 fps is a pattern of 2; fewer repeats save nothing).
+MAX_PERIOD = 8
+MIN_REPEATS = 3
+# What a record read from JSON may expand to: a few rows can claim any number of frames, and views such
+# as `model_made_mask` make a list per frame. 10 million frames is over 11 hours at 240 fps; a
+# 600-second take at 240 fps (interpolate's most) is 144,000 frames in at most as many ranges.
+MAX_FRAMES = 10_000_000
+MAX_RANGES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -46,6 +64,8 @@ class Generation:
     @classmethod
     def from_dict(cls, d: dict) -> "Generation":
         _expect(isinstance(d, dict) and "model" in d and "prompt" in d, "generation needs 'model' and 'prompt'")
+        _expect(d.get("settings") is None or isinstance(d["settings"], dict),
+                "a generation's settings are a JSON object")
         return cls(model=str(d["model"]), prompt=str(d["prompt"]), seed=d.get("seed"),
                    settings=dict(d.get("settings") or {}))
 
@@ -118,13 +138,15 @@ class FrameRange:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "FrameRange":
+    def from_dict(cls, d: dict, generations: Sequence[Generation] = ()) -> "FrameRange":
+        """A range from its JSON row; `generation` is the Generation itself (version 1) or its index in
+        `generations` (version 2)."""
         _expect(isinstance(d, dict) and {"start", "stop", "kind"} <= d.keys(),
                 "each frame range needs 'start', 'stop' and 'kind'")
-        gen = Generation.from_dict(d["generation"]) if d.get("generation") is not None else None
-        return cls(start=_int(d["start"]), stop=_int(d["stop"]), kind=d["kind"], generation=gen,
-                   source=d.get("source"), source_start=None if d.get("source_start") is None else _int(d["source_start"]),
-                   details=dict(d.get("details") or {}))
+        return cls(start=_int(d["start"]), stop=_int(d["stop"]), kind=d["kind"],
+                   generation=_generation_of(d.get("generation"), generations), source=_text(d.get("source")),
+                   source_start=None if d.get("source_start") is None else _int(d["source_start"]),
+                   details=_details(d.get("details")))
 
 
 @dataclass
@@ -287,19 +309,36 @@ class ProvenanceRecord:
     # ---- JSON ---------------------------------------------------------------
 
     def to_dict(self) -> dict:
+        """The version-2 JSON form (see the module's docstring): each distinct Generation once, rows that
+        refer to it, repeated patterns folded."""
+        generations = _GenerationTable()
         d = {"version": RECORD_VERSION, "fps": self.fps, "frame_count": self.frame_count,
-             "ranges": [r.to_dict() for r in self.ranges], "decisions": [dict(x) for x in self.decisions]}
+             "ranges": _rows(self.ranges, generations), "generations": generations.dicts(),
+             "decisions": [dict(x) for x in self.decisions]}
         if self.watermark is not None:
             d["watermark"] = dict(self.watermark)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "ProvenanceRecord":
+        """A record from its JSON form, version 2 or version 1 (every row holding its own generation)."""
         _expect(isinstance(d, dict) and isinstance(d.get("ranges"), list),
                 "a provenance record is a JSON object with a 'ranges' list")
-        _expect(d.get("version", RECORD_VERSION) <= RECORD_VERSION,
-                f"provenance record version {d.get('version')} is newer than this engine reads ({RECORD_VERSION})")
-        rec = cls([FrameRange.from_dict(r) for r in d["ranges"]],
+        version = d.get("version", RECORD_VERSION)
+        _expect(isinstance(version, int) and not isinstance(version, bool),
+                f"provenance record version {version!r} is not a whole number")
+        _expect(version <= RECORD_VERSION,
+                f"provenance record version {version} is newer than this engine reads ({RECORD_VERSION})")
+        table = d.get("generations") or []
+        _expect(isinstance(table, list), "a provenance record's 'generations' is a list")
+        generations = [Generation.from_dict(g) for g in table]
+        _expect(d.get("decisions") is None or isinstance(d["decisions"], list) and all(
+            isinstance(x, dict) for x in d["decisions"]), "a provenance record's 'decisions' is a list of objects")
+        _expect(d.get("watermark") is None or isinstance(d["watermark"], dict),
+                "a provenance record's 'watermark' is an object")
+        _expect(d.get("fps") is None or isinstance(d["fps"], numbers.Real) and not isinstance(d["fps"], bool),
+                f"a provenance record's fps {d.get('fps')!r} is not a number")
+        rec = cls(_unfold(d["ranges"], generations),
                   fps=None if d.get("fps") is None else float(d["fps"]),
                   decisions=[dict(x) for x in d.get("decisions") or []], watermark=d.get("watermark"))
         if "frame_count" in d:
@@ -312,11 +351,9 @@ class ProvenanceRecord:
 
     @classmethod
     def from_json(cls, text: str) -> "ProvenanceRecord":
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InputError(f"provenance record is not valid JSON ({e.msg} at line {e.lineno})") from None
-        return cls.from_dict(d)
+        from engine.datafiles import parse_json
+
+        return cls.from_dict(parse_json(text, "provenance record", "provenance record"))
 
 
 def concatenate(records: Iterable[ProvenanceRecord], fps: float | None = None) -> ProvenanceRecord:
@@ -356,6 +393,150 @@ def _normalise(ranges: Iterable[FrameRange]) -> list[FrameRange]:
         else:
             out.append(r)
     return out
+
+
+class _GenerationTable:
+    """Each distinct Generation once, in order of first use (rows refer to them by index)."""
+
+    def __init__(self):
+        self.items: list[Generation] = []
+        self._by_id: dict[int, int] = {}  # the ranges of one render share one Generation object
+        self._by_value: dict[str, int] = {}
+
+    def index(self, g: Generation) -> int:
+        i = self._by_id.get(id(g))
+        if i is None:
+            key = json.dumps(g.to_dict(), sort_keys=True, default=str)
+            i = self._by_value.setdefault(key, len(self.items))
+            if i == len(self.items):
+                self.items.append(g)
+            self._by_id[id(g)] = i
+        return i
+
+    def dicts(self) -> list[dict]:
+        return [g.to_dict() for g in self.items]
+
+
+def _fields(r: FrameRange, generations: _GenerationTable) -> dict:
+    """A range's JSON fields other than where it lies."""
+    d = {"kind": r.kind}
+    if r.generation is not None:
+        d["generation"] = generations.index(r.generation)
+    if r.source is not None:
+        d["source"] = r.source
+    if r.source_start is not None:
+        d["source_start"] = r.source_start
+    if r.details:
+        d["details"] = dict(r.details)
+    return d
+
+
+def _rows(ranges: list[FrameRange], generations: _GenerationTable) -> list[dict]:
+    """JSON rows: a range as {"start", "stop", "kind", ...}, a repeated pattern as one "repeat" row."""
+    out, i = [], 0
+    while i < len(ranges):
+        period, times = _pattern_at(ranges, i)
+        if times < MIN_REPEATS:
+            out.append({"start": ranges[i].start, "stop": ranges[i].stop, **_fields(ranges[i], generations)})
+            i += 1
+            continue
+        parts = []
+        for r, nxt in zip(ranges[i:i + period], ranges[i + period:i + 2 * period]):
+            part = {"frames": len(r), **_fields(r, generations)}
+            if r.source_start is not None:
+                part["source_step"] = nxt.source_start - r.source_start
+            parts.append(part)
+        out.append({"start": ranges[i].start, "stop": ranges[i + period * times - 1].stop, "repeat": parts})
+        i += period * times
+    return out
+
+
+def _pattern_at(ranges: list[FrameRange], i: int) -> tuple[int, int]:
+    """(period, times): the pattern of ranges starting at `i` that repeats over the most ranges."""
+    best = (1, 1)
+    for period in range(1, MAX_PERIOD + 1):
+        times = _repeats(ranges, i, period)
+        if times >= 2 and period * times > best[0] * best[1]:
+            best = (period, times)
+    return best
+
+
+def _repeats(ranges: list[FrameRange], i: int, period: int) -> int:
+    """How many times in a row ranges[i:i + period] occurs from `i`: the same lengths and fields, each
+    range's source frame moving by the same step every time."""
+    if i + 2 * period > len(ranges):
+        return 1
+    first, steps = ranges[i:i + period], []
+    for r, nxt in zip(first, ranges[i + period:i + 2 * period]):
+        if not _alike(r, nxt):
+            return 1
+        steps.append(None if r.source_start is None else nxt.source_start - r.source_start)
+    times = 2
+    while i + (times + 1) * period <= len(ranges):
+        group = ranges[i + times * period:i + (times + 1) * period]
+        if not all(_alike(r, o) and (r.source_start is None or o.source_start == r.source_start + times * step)
+                   for r, o, step in zip(first, group, steps)):
+            break
+        times += 1
+    return times
+
+
+def _alike(a: FrameRange, b: FrameRange) -> bool:
+    return (len(a) == len(b) and a.kind == b.kind and a.generation == b.generation and a.source == b.source
+            and a.details == b.details and (a.source_start is None) == (b.source_start is None))
+
+
+def _unfold(rows: list, generations: Sequence[Generation]) -> list[FrameRange]:
+    """The FrameRanges of JSON rows (plain or "repeat"), within MAX_FRAMES and MAX_RANGES."""
+    out = []
+    for row in rows:
+        _expect(isinstance(row, dict), "each frame range is a JSON object")
+        if "repeat" not in row:
+            out.append(FrameRange.from_dict(row, generations))
+            _expect(out[-1].stop <= MAX_FRAMES, f"a provenance record of over {MAX_FRAMES:,} frames is not read")
+            continue
+        _expect("start" in row and "stop" in row, "a repeat row needs 'start' and 'stop'")
+        start, stop, parts = _int(row["start"]), _int(row["stop"]), row["repeat"]
+        _expect(isinstance(parts, list) and parts and all(isinstance(p, dict) for p in parts),
+                f"repeat row {start}..{stop - 1} needs a list of parts")
+        lengths = [_int(p.get("frames")) for p in parts]
+        period = sum(lengths)
+        _expect(all(n > 0 for n in lengths) and stop > start and (stop - start) % period == 0,
+                f"repeat row {start}..{stop - 1} is not a whole number of its {period}-frame pattern")
+        _expect(stop <= MAX_FRAMES, f"a provenance record of over {MAX_FRAMES:,} frames is not read")
+        times = (stop - start) // period
+        _expect(len(out) + times * len(parts) <= MAX_RANGES,
+                f"a provenance record of over {MAX_RANGES:,} frame ranges is not read")
+        base = [FrameRange.from_dict({**p, "start": 0, "stop": n}, generations) for p, n in zip(parts, lengths)]
+        steps = [_int(p.get("source_step", 0)) for p in parts]
+        at = start
+        for k in range(times):
+            for r, n, step in zip(base, lengths, steps):
+                src = None if r.source_start is None else r.source_start + k * step
+                out.append(dataclasses.replace(r, start=at, stop=at + n, source_start=src))
+                at += n
+        _expect(len(out) <= MAX_RANGES, f"a provenance record of over {MAX_RANGES:,} frame ranges is not read")
+    return out
+
+
+def _generation_of(value, generations: Sequence[Generation]) -> Generation | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):  # version 1: each row held its own
+        return Generation.from_dict(value)
+    _expect(isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(generations),
+            f"a frame range refers to generation {value!r}; the record holds {len(generations)}")
+    return generations[value]
+
+
+def _text(value) -> str | None:
+    _expect(value is None or isinstance(value, str), f"a frame range's source {value!r} is not text")
+    return value
+
+
+def _details(value) -> dict:
+    _expect(value is None or isinstance(value, dict), f"a frame range's details {value!r} are not an object")
+    return dict(value or {})
 
 
 def _merge_marks(a: dict | None, b: dict | None) -> dict | None:

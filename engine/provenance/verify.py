@@ -65,43 +65,47 @@ def check_sidecar(sidecar_path, signed: ProvenanceRecord | None) -> SidecarCheck
         return SidecarCheck(str(path), "absent")
     if signed is None:
         return SidecarCheck(str(path), "unchecked")
+    from engine.datafiles import read_json
+
     try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        return SidecarCheck(str(path), "mismatch", [f"the sidecar cannot be read as JSON ({e.__class__.__name__})"])
+        data = read_json(path, "sidecar")
+    except InputError as e:
+        return SidecarCheck(str(path), "mismatch", [f"the sidecar cannot be read as JSON ({e})"])
     if not isinstance(data, dict) or not isinstance(data.get("provenance"), dict):
         return SidecarCheck(str(path), "mismatch", ["the sidecar has no 'provenance' record"])
     try:
-        theirs = ProvenanceRecord.from_dict(data["provenance"]).to_dict()
+        theirs = ProvenanceRecord.from_dict(data["provenance"])
     except InputError as e:
         return SidecarCheck(str(path), "mismatch", [f"the sidecar's record is malformed ({e})"])
-    diffs = _record_differences(theirs, signed.to_dict())
-    if "frames" in data and data["frames"] != signed.frame_count:
+    diffs = _record_differences(theirs, signed)
+    # (interpolate's sidecar keeps its per-frame plan under "frames": a count is compared, a list is not)
+    if isinstance(data.get("frames"), int) and data["frames"] != signed.frame_count:
         diffs.append(f"the sidecar says the clip has {data['frames']!r} frames, the signed record {signed.frame_count}")
     if data.get("fps") is not None and signed.fps is not None and not _same_number(data["fps"], signed.fps):
         diffs.append(f"the sidecar says {data['fps']!r} fps, the signed record {signed.fps:g}")
     return SidecarCheck(str(path), "mismatch" if diffs else "matches", diffs)
 
 
-def _record_differences(side: dict, signed: dict) -> list[str]:
-    """What differs between two record dicts, in words (the first few differences)."""
+def _record_differences(side: ProvenanceRecord, signed: ProvenanceRecord) -> list[str]:
+    """What differs between two records, in words (the first few differences). Records are compared as
+    read, so a version-1 sidecar beside a version-2 manifest that says the same thing matches."""
     out = []
-    if side.get("frame_count") != signed.get("frame_count"):
-        out.append(f"frame count {side.get('frame_count')} in the sidecar, {signed.get('frame_count')} signed")
-    if not _same_number(side.get("fps"), signed.get("fps")):
-        out.append(f"fps {side.get('fps')} in the sidecar, {signed.get('fps')} signed")
-    a, b = side.get("ranges") or [], signed.get("ranges") or []
-    for i, (x, y) in enumerate(zip(a, b)):
+    if side.frame_count != signed.frame_count:
+        out.append(f"frame count {side.frame_count} in the sidecar, {signed.frame_count} signed")
+    if not _same_number(side.fps, signed.fps):
+        out.append(f"fps {side.fps} in the sidecar, {signed.fps} signed")
+    for i, (x, y) in enumerate(zip(side.ranges, signed.ranges)):
         if x != y:
-            keys = sorted(k for k in x.keys() | y.keys() if x.get(k) != y.get(k))
-            out.append(f"frame range {i} (signed: frames {y.get('start')}-{y.get('stop', 1) - 1} {y.get('kind')}) "
-                       f"differs in {', '.join(keys)}")
+            a, b = x.to_dict(), y.to_dict()
+            keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+            out.append(f"frame range {i} (signed: frames {y.start}-{y.stop - 1} {y.kind}) differs in {', '.join(keys)}")
             break
-    if len(a) != len(b):
-        out.append(f"{len(a)} frame ranges in the sidecar, {len(b)} signed")
-    for key, what in (("decisions", "prompt-policy decisions"), ("watermark", "watermark note")):
-        if side.get(key) != signed.get(key):
-            out.append(f"the {what} differ")
+    if len(side.ranges) != len(signed.ranges):
+        out.append(f"{len(side.ranges)} frame ranges in the sidecar, {len(signed.ranges)} signed")
+    if side.decisions != signed.decisions:
+        out.append("the prompt-policy decisions differ")
+    if side.watermark != signed.watermark:
+        out.append("the watermark note differs")
     return out
 
 
