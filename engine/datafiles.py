@@ -24,6 +24,7 @@ MAX_BYTES = {
     "provenance record": 64 * MiB,
     "policy file": 4 * MiB,
     "signer file": 1 * MiB,
+    "layout file": 8 * MiB,  # a keyframe per frame of three ten-minute paths is about 1 MiB
 }
 # Where nesting is counted: brackets outside strings (and, in TOML, outside comments).
 _JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)

@@ -253,8 +253,8 @@ def test_cli_layout_file_renders_and_bad_layouts_write_nothing(layout_model, tmp
     assert side["layout"]["objects"][0]["path"][-1] == [2.0, 0.9, 0.5] and side["seconds"] == 2.0
     bad = tmp_path / "bad.json"
     for content, words in ((json.dumps({**EXAMPLE, "objects": [{**EXAMPLE["objects"][0], "colour": "teal"}]}),
-                            "colour 'teal' is unknown"), ("{not json", "is not JSON"),
-                           ("[" * 100000 + "]" * 100000, "is not JSON")):
+                            "colour 'teal' is unknown"), ("{not json", "not valid JSON"),
+                           ("[" * 100000 + "]" * 100000, "nested more than")):
         bad.write_text(content)
         r = cli("generate", "--layout", str(bad), "--model", str(layout_model), "--out", str(tmp_path / "b.mp4"),
                 cwd=tmp_path)

@@ -82,25 +82,12 @@ def request_from(d: dict):
     return GenerateRequest(**fields)
 
 
-MAX_LAYOUT_BYTES = 8 * 1024 * 1024  # a keyframe per frame of three ten-minute paths is about 1 MB
-
-
 def read_layout(path: str):
-    """A layout file (engine.layout's JSON form), every field checked; InputError naming the file."""
+    """A layout file (engine.layout's JSON form), bounded (engine.datafiles) and every field checked."""
+    from engine.datafiles import read_json
     from engine.layout import Layout
 
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_LAYOUT_BYTES + 1)
-    except OSError as e:
-        raise InputError(f"--layout {path} cannot be read ({e.strerror or e})") from None
-    if len(raw) > MAX_LAYOUT_BYTES:
-        raise InputError(f"--layout {path} is over {MAX_LAYOUT_BYTES // 2**20} MB; a layout is at most that")
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise InputError(f"--layout {path} is not JSON ({str(e).splitlines()[0][:80]})") from None
-    return Layout.from_dict(data, where=path)
+    return Layout.from_dict(read_json(path, "layout file"), where=f"layout file {path!r}")
 
 
 def run(args) -> int:
