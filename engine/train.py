@@ -743,7 +743,7 @@ RECIPES = {
     # from layouts: world scenes with captions and random smooth paths without. `dit_steps` count from the
     # warm start's step; the learning rate warms up again and decays by cosine over them.
     "layout": {**RECIPE, "warm_start": "assets/models/tenku-world", "layout_data": True, "clips": 6000,
-               "dit_preset": "S2", "layout_dim": 16, "dit_batch": 16, "dit_steps": 3000, "dit_lr": 4e-4,
+               "dit_preset": "S2", "layout_dim": 16, "dit_batch": 16, "dit_steps": 3000, "dit_lr": 1.5e-4,
                "dit_schedule": None, "layout_drop": LAYOUT_DROP, "dit_aspects": None,
                "dit_patterns": [(0, TEXT_FIRST_PATTERNS)]},
 }
