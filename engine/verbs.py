@@ -324,8 +324,8 @@ def _plan(engine, video: Video, line: _Timeline, method: str) -> tuple[list[GapP
     camera = f"{who} draws only its own world of shapes; this clip is camera footage"
     if method == "generate" and not own_world:
         raise CameraFootage(f"{who} draws only its own world of coloured shapes and would paint them into this "
-                            f"clip, which is camera footage (world share {share:.2f}; its own world measures "
-                            f"{WORLD_SHARE_MIN:g} and up)")
+                            f"clip, which is camera footage (world share {share:.2f}; footage of its world measures "
+                            f"at least {WORLD_SHARE_MIN:g})")
     out = []
     for a, b in line.gaps:
         at_start, at_end = a == 0, b == len(line.times) - 1
