@@ -667,3 +667,27 @@ def write_output(out, frames, fps, sidecar: dict | None = None, audio_from=None,
         _remove(tmp_json)
         raise
     return out
+
+
+def copy_output(src, out, sidecar: dict | None = None) -> str:
+    """The file `src` itself at `out` (a path ending in .mp4), byte for byte, with the sidecar at
+    `out + ".json"`: for a clip that needed no change, so nothing is lost to a re-encode. Written as
+    `write_output` writes, hidden copies beside `out` moved into place once both are whole."""
+    if check_output_path(out) != "mp4":
+        raise InputError(f"output {os.fspath(out)!r} must end in .mp4 to hold a copy of the input file")
+    out = os.fspath(out)
+    text = _sidecar_text(sidecar)
+    folder = os.path.dirname(os.path.abspath(out))
+    tmp_json = _tmp_name(folder, os.path.basename(out) + ".json", ".part")
+    tmp = _tmp_name(folder, os.path.basename(out), ".part")
+    try:
+        with open(tmp_json, "x") as fh:
+            fh.write(text)
+        shutil.copyfile(os.fspath(src), tmp)
+        os.replace(tmp, out)
+        os.replace(tmp_json, out + ".json")
+    except BaseException:
+        _remove(tmp)
+        _remove(tmp_json)
+        raise
+    return out

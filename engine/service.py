@@ -211,9 +211,10 @@ class Engine:
         n = self.base_frames(req)
         return len(_windows(n, self.temporal_ratio)) + (1 if req.loop else 0)
 
-    def unseen_words(self, prompt: str) -> list[str]:
-        """Words of `prompt` the model was never trained on, for a model trained on the world's
-        captions (the bundled one); [] for other families, whose vocabulary is open."""
+    @property
+    def family(self) -> str:
+        """The model folder's family (engine.families: "world", "ltx", "wan"), read from its
+        model_index.json without loading any weights. A "world" model knows only the procedural world."""
         if self._family is None:  # read once: the storyboard asks for every shot
             from engine.families import family_of
             self._family = family_of(self.model_path)  # checks model_index.json is a JSON object
@@ -221,7 +222,12 @@ class Engine:
                 training = json.loads((self.model_path / "model_index.json").read_text()).get("training")
                 recipe = training.get("recipe") if isinstance(training, dict) else None
                 self._rich = isinstance(recipe, dict) and bool(recipe.get("data_rich"))
-        if self._family != "world":
+        return self._family
+
+    def unseen_words(self, prompt: str) -> list[str]:
+        """Words of `prompt` the model was never trained on, for a model trained on the world's
+        captions (the bundled one); [] for other families, whose vocabulary is open."""
+        if self.family != "world":
             return []
         from engine.world.captioner import unseen_words
         return unseen_words(prompt, rich=self._rich)

@@ -28,7 +28,8 @@ Time (how footage at any frame rate meets a model that renders BASE_FPS):
     neighbours ("interpolated" in the record, carrying the generation).
   * fill hands a gap to the interpolator alone (no model) when flow can bridge it: at most
     FLOW_MAX_GAP_S long and `flow_confidence` of the frames around it at least
-    FLOW_MIN_CONFIDENCE; otherwise the model fills it.
+    FLOW_MIN_CONFIDENCE; otherwise the model fills it, if it may draw there: a world model
+    draws only its own world, never into camera footage (`plan_fill`, issue 31).
 
 Size: video verbs render on `canvas_for(width, height)` (the input's aspect, see
 engine.conditioning) and map back with `unfit_frames`; animate renders on a native canvas.
@@ -107,46 +108,35 @@ def fill(engine, video: Video, ranges=None, *, prompt: str = "", seed: int = 0, 
          literal: bool = defaults.BETWEEN_LITERAL) -> Result:
     """Frames A..B (inclusive, 0-based; `ranges` = [(A, B), ...]) remade from the frames around
     them; `ranges=None` fills what `detect_bad_frames` finds (and inserts dropped frames).
-    `method`: "auto" (flow for short gaps it can bridge, the model otherwise), "generate" or
-    "interpolate" (flow only; a gap at either end of the clip always needs the model). The prompt
-    goes to the model as written unless `literal=False` (defaults.BETWEEN_LITERAL)."""
+    `method`: "auto", "generate" or "interpolate"; what makes each gap is decided first, by
+    `plan_fill` (its rules there), and recorded in settings["plan"]. The prompt goes to the model
+    as written unless `literal=False` (defaults.BETWEEN_LITERAL)."""
     video = _check_video(video)
-    if method not in ("auto", "generate", "interpolate"):
-        raise InputError(f"fill method {method!r} is unknown; allowed: auto, generate, interpolate")
-    findings = detect_bad_frames(video) if ranges is None else []
-    bad = check_ranges(ranges, len(video)) if ranges is not None else \
-        [(f.start, f.end) for f in findings if f.kind != "dropped"]
-    rate = float(video.fps)
-    # The output timeline: the input's frames, plus a place for every dropped frame.
-    times, src = list(video.timestamps), list(range(len(video)))
-    for f in findings:
-        if f.kind == "dropped":
-            t0, t1 = video.timestamps[f.start], video.timestamps[f.end]
-            times += list(t0 + (t1 - t0) * np.arange(1, f.missing + 1) / (f.missing + 1))
-            src += [-1] * f.missing
-    order = np.argsort(times, kind="stable")
-    times, src = np.asarray(times, np.float64)[order], np.asarray(src)[order]
-    good = src >= 0
-    for a, b in bad:
-        good[np.isin(src, np.arange(a, b + 1))] = False
-    if not good.any():
-        raise InputError("every frame of the clip is to be filled; at least one good frame is needed around a gap")
+    _check_fill_method(method)
+    line = _timeline(video, ranges)
+    plan, share = _plan(engine, video, line, method)
+    rate, times, src, good = float(video.fps), line.times, line.src, line.good.copy()
     frames = np.zeros((len(times), *video.frames.shape[1:]), np.uint8)
     frames[src >= 0] = video.frames[src[src >= 0]]
-    gaps = _runs(~good)
     cam = _camera(video)
     parts, pos, spans, base = [], 0, [], []
-    for gi, (a, b) in enumerate(gaps):
-        clip = _Clip(frames[good], times[good])
+    for gi, gap in enumerate(plan):
+        a, b = gap.start, gap.end
         t_a = times[a - 1] if a > 0 else None
         t_b = times[b + 1] if b + 1 < len(times) else None
-        part = _part(progress, gi, len(gaps))
-        flow = _flow_choice(method, clip, t_a, t_b)
-        if flow is not None:
+        if gap.how == "hold":  # an end of the clip: the nearest good frame, repeated
+            near = b + 1 if t_a is None else a - 1
+            new = np.repeat(frames[near][None], b - a + 1, 0)
+            rec = ProvenanceRecord.uniform("interpolated", b - a + 1, rate,
+                                           details={"method": "hold", "frame": int(src[near])})
+        elif gap.how == "flow":
             new = resample(np.stack([frames[a - 1], frames[b + 1]]), [t_a, t_b], times[a:b + 1])[0]
-            rec = ProvenanceRecord.uniform("interpolated", b - a + 1, rate, details={"method": "flow", "confidence": flow})
+            rec = ProvenanceRecord.uniform("interpolated", b - a + 1, rate,
+                                           details={"method": "flow", "confidence": gap.confidence})
         else:
-            span = _span(engine, clip, t_a, t_b, times[a:b + 1], prompt, seed, steps, guidance, part, literal=literal)
+            clip = _Clip(frames[good], times[good])
+            span = _span(engine, clip, t_a, t_b, times[a:b + 1], prompt, seed, steps, guidance,
+                         _part(progress, gi, len(plan)), literal=literal)
             if span.cancelled:
                 return _unchanged(video, span, "fill")
             new, rec = span.frames, span.record(rate)
@@ -159,8 +149,9 @@ def fill(engine, video: Video, ranges=None, *, prompt: str = "", seed: int = 0, 
     parts += _camera_parts(cam, src[pos:])
     record = concatenate(parts, fps=rate) if parts else cam
     settings = {**(spans[-1].settings if spans else {}), "verb": "fill", "method": method, "input": video.source,
-                "ranges": [list(g) for g in bad], "findings": [f._asdict() for f in findings],
-                "gaps": [[int(a), int(b)] for a, b in gaps]}
+                "ranges": [list(g) for g in line.bad], "findings": [f._asdict() for f in line.findings],
+                "gaps": [[g.start, g.end] for g in plan], "plan": [g.as_dict() for g in plan],
+                "world_share": None if share is None else round(share, 3)}
     return Result(frames, rate, np.concatenate(base) if base else np.zeros((0, 1, 1, 3), np.uint8), settings,
                   [r.to_dict() for r in record.ranges], False, sum(s.seconds for s in spans), record)
 
@@ -223,6 +214,170 @@ def inpaint(engine, video: Video, mask, prompt: str, *, invert: bool = False, se
                    conditions=[MaskCondition(clip.at(grid), region)], literal=literal)
     return _whole(engine, video, req, grid, progress, "inpaint", {"region": "outside mask" if invert else "mask",
                                                                   "pixels": int(region.sum())}, region)
+
+
+# --------------------------------------------------------------------------
+# What makes each gap of a fill (issue 31: a world model never paints into camera footage)
+# --------------------------------------------------------------------------
+
+FILL_METHODS = ("auto", "interpolate", "generate")
+HOW_WORDS = {"flow": "optical flow", "model": "the model generates it", "hold": "hold a frame"}
+
+
+class GapPlan(NamedTuple):
+    """How fill makes frames start..end (inclusive, on the output's timeline: settings["gaps"])."""
+    start: int
+    end: int
+    how: str  # "flow" (between the frames around it), "model", or "hold" (at an end: the nearest frame repeated)
+    why: str
+    warning: bool = False  # not what fill would do with a model that may draw here: the result can show it
+    confidence: float | None = None  # flow's confidence between the frames around the gap, when measured
+
+    def line(self) -> str:
+        """'gap 100-100: optical flow (why)', as the command line and the studio say it."""
+        words = HOW_WORDS[self.how]
+        return f"gap {self.start}-{self.end}: {words} ({self.why})"
+
+    def as_dict(self) -> dict:
+        return {"start": self.start, "end": self.end, "how": self.how, "why": self.why, "warning": self.warning,
+                **({"confidence": self.confidence} if self.confidence is not None else {})}
+
+
+class CameraFootage(InputError):
+    """method "generate" asked of a world model on footage that is not the world's. `reason` says why
+    without saying what to do, for a caller that says that in its own words (the studio)."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(f"{reason}; fill it with --method interpolate (or auto), or with --model a real "
+                         "checkpoint folder (LTX-Video, Wan) that can draw any footage")
+
+
+def plan_fill(engine, video: Video, ranges=None, method: str = "auto") -> list[GapPlan]:
+    """What will make each gap of `fill(engine, video, ranges, method=method)`, decided before any work
+    (no model weights are loaded: a model's family is read from its folder). The rules:
+      * a world model (engine.family "world", the bundled one) draws only its own world of coloured
+        shapes: it may generate only in footage whose `engine.world.measure.world_share` (on a few of
+        the good frames) is WORLD_SHARE_MIN or more; any other family (a real checkpoint) may generate
+        in any footage;
+      * "auto": optical flow for a gap it can bridge (at most FLOW_MAX_GAP_S, flow confidence at least
+        FLOW_MIN_CONFIDENCE), the model otherwise; where the model may not draw, flow for every gap
+        between frames and "hold" for a gap at an end of the clip, with a warning;
+      * "interpolate": flow between frames, "hold" at an end (with a warning);
+      * "generate": the model for every gap; a CameraFootage error (an InputError) where it may not draw.
+    """
+    video = _check_video(video)
+    _check_fill_method(method)
+    return _plan(engine, video, _timeline(video, ranges), method)[0]
+
+
+def _check_fill_method(method: str) -> None:
+    if method not in FILL_METHODS:
+        raise InputError(f"fill method {method!r} is unknown; allowed: {', '.join(FILL_METHODS)}")
+
+
+@dataclasses.dataclass
+class _Timeline:
+    """A fill's output timeline: the input's frames plus a place for every dropped frame."""
+    times: np.ndarray  # (N,) seconds
+    src: np.ndarray  # (N,) the input frame each output frame starts as; -1 for a dropped one
+    good: np.ndarray  # (N,) kept as it is
+    findings: list  # what detect_bad_frames found (ranges=None), else []
+    bad: list  # the input's ranges to remake
+
+    @property
+    def gaps(self) -> list[tuple[int, int]]:
+        return _runs(~self.good)
+
+
+def _timeline(video: Video, ranges) -> _Timeline:
+    findings = detect_bad_frames(video) if ranges is None else []
+    bad = check_ranges(ranges, len(video)) if ranges is not None else \
+        [(f.start, f.end) for f in findings if f.kind != "dropped"]
+    times, src = list(video.timestamps), list(range(len(video)))
+    for f in findings:
+        if f.kind == "dropped":
+            t0, t1 = video.timestamps[f.start], video.timestamps[f.end]
+            times += list(t0 + (t1 - t0) * np.arange(1, f.missing + 1) / (f.missing + 1))
+            src += [-1] * f.missing
+    order = np.argsort(times, kind="stable")
+    times, src = np.asarray(times, np.float64)[order], np.asarray(src)[order]
+    good = src >= 0
+    for a, b in bad:
+        good[np.isin(src, np.arange(a, b + 1))] = False
+    if not good.any():
+        raise InputError("every frame of the clip is to be filled; at least one good frame is needed around a gap")
+    return _Timeline(times, src, good, findings, bad)
+
+
+def _plan(engine, video: Video, line: _Timeline, method: str) -> tuple[list[GapPlan], float | None]:
+    """The plan (see plan_fill) and, for a world model, the footage's world share."""
+    from engine.world.measure import SHARE_FRAMES, WORLD_SHARE_MIN, world_share
+
+    share, own_world, who = None, True, ""
+    if engine.family == "world":  # measured on good frames only (a black frame is nobody's world)
+        kept = line.src[line.good]
+        share = world_share(video.frames[kept[np.unique(np.linspace(0, len(kept) - 1, SHARE_FRAMES).round()
+                                                        .astype(int))]])
+        own_world = share >= WORLD_SHARE_MIN
+        who = _world_model_name(engine)
+    camera = f"{who} draws only its own world of shapes; this clip is camera footage"
+    if method == "generate" and not own_world:
+        raise CameraFootage(f"{who} draws only its own world of coloured shapes and would paint them into this "
+                            f"clip, which is camera footage (world share {share:.2f}; footage of its world measures "
+                            f"at least {WORLD_SHARE_MIN:g})")
+    out = []
+    for a, b in line.gaps:
+        at_start, at_end = a == 0, b == len(line.times) - 1
+        if at_start or at_end:
+            edge = "start" if at_start else "end"
+            near = b + 1 if at_start else a - 1
+            held = f"frame {int(line.src[near])} repeated: flow needs a frame on both sides, and this gap is at " \
+                   f"the clip's {edge}"
+            if method == "generate" or (method == "auto" and own_world):
+                out.append(GapPlan(a, b, "model", "asked to generate" if method == "generate" else
+                                   f"flow needs a frame on both sides, and this gap is at the clip's {edge}"))
+            elif method == "interpolate":
+                out.append(GapPlan(a, b, "hold", f"{held} (interpolation only)", True))
+            else:
+                out.append(GapPlan(a, b, "hold", f"{held}; {camera}", True))
+            continue
+        if method == "generate":
+            out.append(GapPlan(a, b, "model", "asked to generate"))
+            continue
+        span = line.times[b + 1] - line.times[a - 1]
+        short = span <= FLOW_MAX_GAP_S + 1 / 1000
+        conf = _flow_confidence(video.frames[line.src[a - 1]], video.frames[line.src[b + 1]]) \
+            if method == "interpolate" or short or not own_world else None
+        if method == "interpolate":
+            out.append(GapPlan(a, b, "flow", f"interpolation only; flow confidence {conf:.2f}", False, conf))
+        elif short and conf >= FLOW_MIN_CONFIDENCE:
+            out.append(GapPlan(a, b, "flow", f"a short gap flow bridges (confidence {conf:.2f})", False, conf))
+        elif own_world:
+            out.append(GapPlan(a, b, "model", f"{span:.2f} s is more than flow bridges" if not short else
+                               f"flow confidence {conf:.2f} is under {FLOW_MIN_CONFIDENCE:g}"))
+        else:
+            doubts = ([] if short else [f"{span:.2f} s is long for flow"]) + \
+                ([] if conf >= FLOW_MIN_CONFIDENCE else [f"flow confidence only {conf:.2f}"])
+            out.append(GapPlan(a, b, "flow", camera + "".join(f"; {d}" for d in doubts[:1]) +
+                               (f", {doubts[1]}" if len(doubts) > 1 else "") + ("; expect smearing" if doubts else ""),
+                               True, conf))
+    return out, share
+
+
+def _world_model_name(engine) -> str:
+    from engine.pipeline import BUNDLED_MODEL
+
+    return "the bundled model" if Path(engine.model_path).resolve() == BUNDLED_MODEL.resolve() else "this world model"
+
+
+def _flow_confidence(a: np.ndarray, b: np.ndarray) -> float:
+    """The interpolator's confidence between two frames (0 without an interpolator: flow is not trusted)."""
+    try:
+        from engine.interpolate import flow_confidence
+    except ImportError:
+        return 0.0
+    return round(float(flow_confidence(a, b)), 3)
 
 
 # --------------------------------------------------------------------------
@@ -542,24 +697,6 @@ def _part(progress, i: int, k: int):
     if progress is None:
         return None
     return lambda f, stage, info=None: progress((i + f) / k, f"gap {i + 1}/{k}: {stage}", info)
-
-
-def _flow_choice(method: str, clip: _Clip, t_a, t_b) -> float | None:
-    """The interpolator's confidence when it is to fill the gap between t_a and t_b, else None."""
-    if method == "generate" or t_a is None or t_b is None:
-        return None
-    if method == "auto" and t_b - t_a > FLOW_MAX_GAP_S + (1 / 1000):
-        return None
-    try:
-        from engine.interpolate import flow_confidence
-    except ImportError:
-        flow_confidence = None
-    a = clip.frames[int(np.argmin(np.abs(clip.times - t_a)))]
-    b = clip.frames[int(np.argmin(np.abs(clip.times - t_b)))]
-    conf = float(flow_confidence(a, b)) if flow_confidence is not None else 0.0
-    if method == "interpolate" or conf >= FLOW_MIN_CONFIDENCE:
-        return round(conf, 3)
-    return None
 
 
 def _camera(video: Video) -> ProvenanceRecord:

@@ -525,8 +525,10 @@ def _run_fill(store, engine, pid, p, progress, config_dir=None):
     video = take_video(store, take)
     ranges = [tuple(r) for r in p.get("ranges") or []] or None  # None: the verb detects and fills
     result = call_verb("fill", engine, video, ranges, prompt=prompt, seed=int(p.get("seed", 0)),
-                       steps=int(p.get("steps", 24)), progress=progress)
-    settings = _edit_settings(take, "fill", ranges=str(ranges), prompt=prompt, model=engine.pipe.name)
+                       steps=int(p.get("steps", 24)), method=p.get("method", "auto"), progress=progress)
+    settings = _edit_settings(take, "fill", ranges=str(ranges), prompt=prompt, model=engine.pipe.name,
+                              method=p.get("method", "auto"), plan=result.settings.get("plan"),
+                              world_share=result.settings.get("world_share"))
 
     def fallback():
         rec = take_record(take)

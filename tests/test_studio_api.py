@@ -222,7 +222,9 @@ def test_fill_inpaint_and_uploads(server, tmp_path):
     assert "no preview" in msg(call(c, "apply_fix", pid, tid, ""))
     original = store.path(store.take(tid)["path"]).read_bytes()
     takes_before = len(store.takes(pid))
-    assert "queued" in call(c, "fill", pid, tid, "10-13", "", None)
+    m = call(c, "fill", pid, tid, "10-13", "", None)  # the method left out: Auto
+    assert "queued" in m and "gap 10-13: optical flow (this world model draws only its own world of shapes; this " \
+                             "clip is camera footage" in m, m
     call(c, "watch_queue", pid, None)
     # the fill is a preview: no take yet, the clip's file untouched, before and after side by side
     assert len(store.takes(pid)) == takes_before, [j["error"] for j in store.jobs(pid)]
@@ -240,7 +242,9 @@ def test_fill_inpaint_and_uploads(server, tmp_path):
     filled = [t for t in store.takes(pid) if t["kind"] == "fill"]
     assert len(filled) == 1 and applied[0] == filled[0]["id"] and "applied as new take" in msg(applied)
     assert filled[0]["settings"]["source_take"] == tid and applied[6] == ""
-    assert filled[0]["provenance"].get("watermark"), "the applied fix carries the watermark of the frames it made"
+    # the bundled model draws only its world: camera footage is filled by flow, so no frame is the model's to mark
+    assert [g["how"] for g in filled[0]["settings"]["plan"]] == ["flow"] and filled[0]["settings"]["method"] == "auto"
+    assert not filled[0]["provenance"].get("watermark")
     assert store.path(store.take(tid)["path"]).read_bytes() == original
     assert "gone" in msg(call(c, "apply_fix", pid, tid, vid))  # applied once, never twice
     assert_signed(root, store, filled[0])  # signed as a preview, moved as it is
@@ -290,6 +294,35 @@ def test_fill_inpaint_and_uploads(server, tmp_path):
     finally:
         demo.studio.max_upload_gb = limit
     assert len(store.takes(pid)) == before
+
+
+def test_fill_method_is_chosen_and_said_before_queueing(server, tmp_path):
+    """Issue 31: the bundled (world) model never paints into camera footage. Generate on an upload is refused
+    before anything is queued; Interpolate only fills by flow and holds an end, and the preview records it."""
+    from gradio_client import handle_file
+
+    from engine.provenance import ProvenanceRecord
+    from studio import jobs
+
+    demo, c, root = server
+    store = demo.studio.store
+    pid = call(c, "create_project", "Methods")[0]
+    tid = call(c, "upload_clip", pid, handle_file(str(CARPHONE)))[0]
+    queued = len(store.jobs(pid))
+    m = call(c, "fill", pid, tid, "10-13", "", None, "Generate")
+    assert "⚠️" in m and "camera footage" in m and "Interpolate only" in m, m
+    assert len(store.jobs(pid)) == queued
+    m = call(c, "fill", pid, tid, "0-1, 20", "", None, "Interpolate only")
+    assert "queued" in m and "gap 0-1: hold a frame (frame 2 repeated" in m and "gap 20-20: optical flow" in m, m
+    call(c, "watch_queue", pid, None)
+    vid = call(c, "load_take", pid, tid)[6]
+    assert vid, [j["error"] for j in store.jobs(pid)]
+    settings = jobs.preview(store, pid, vid)["settings"]
+    assert settings["method"] == "interpolate" and [g["how"] for g in settings["plan"]] == ["hold", "flow"]
+    made = ProvenanceRecord.from_dict(jobs.preview(store, pid, vid)["provenance"])
+    assert made.range_at(0).details["method"] == "hold" and made.range_at(20).details["method"] == "flow"
+    assert made.strip()[:3] == "IIC" and made.strip()[20] == "I"
+    assert "discarded" in msg(call(c, "discard_fix", pid, tid, vid))
 
 
 def test_refusals_say_why_and_keep_the_project_whole(server, tmp_path):

@@ -569,3 +569,161 @@ def test_verbs_keep_the_footages_sound_under_its_own_frames(tiny_model, files, t
     start = -json.loads((tmp_path / "back.mp4.json").read_text())["audio"]["start_seconds"]
     assert 0.9 < start < 1.2 and np.abs(x[:int(0.8 * rate)]).max() == 0  # the new second is silent
     assert np.sqrt((x[int((start + 0.2) * rate):] ** 2).mean()) > 0.5 * np.sqrt((src ** 2).mean())
+
+
+# --------------------------------------------------------------------------
+# Footage-safe fill (issue 31): a world model never paints its shapes into camera footage
+# --------------------------------------------------------------------------
+
+REAL_CLIPS = ["bikes", "carphone_pristine", "chaplin", "fire2"]
+BUNDLED = Path(__file__).resolve().parent.parent / "assets" / "models" / "tenku-world"
+
+
+def real_clip(name: str) -> Video:
+    from conftest import REAL_DATA
+
+    return media.read_video(REAL_DATA / "clips" / f"{name}.mp4")
+
+
+def test_world_share_separates_the_worlds_footage_from_camera_footage():
+    from conftest import REAL_DATA
+    from engine.world.measure import WORLD_SHARE_MIN, is_world_footage, world_share
+    from engine.world.scene import sample_scene
+
+    world = [world_share(render(sample_scene(seed), w, h, 8.0, 9)) for seed in range(4)
+             for w, h in ((128, 128), (256, 144), (144, 256))]
+    bundled = Engine(BUNDLED, dtype="float32")  # what the bundled model makes is its world too
+    made = bundled.generate(GenerateRequest("a small red ball rolls to the right on a sandy desert", seconds=1.0,
+                                            fps=BASE_FPS, aspect="16:9", steps=12))
+    world.append(world_share(made.frames))
+    real = [world_share(real_clip(name).frames) for name in REAL_CLIPS]
+    for folder in ("block", "low_frame_rate", "low_resolution"):
+        real += [world_share(np.asarray(Image.open(p).convert("RGB"))[None])
+                 for p in sorted((REAL_DATA / "interp" / folder).glob("*.png"))[::3]]
+    assert min(world) >= 1.5 * WORLD_SHARE_MIN and max(real) <= WORLD_SHARE_MIN / 1.5, (world, real)
+    assert is_world_footage(made.frames) and not is_world_footage(real_clip("bikes").frames)
+
+
+def largest_blob(frame: np.ndarray, colour: str) -> int:
+    """Pixels of the largest blob of a world object colour in one frame (engine.world.measure.object_mask)."""
+    import cv2
+
+    from engine.world.measure import object_mask
+
+    n, _, stats, _ = cv2.connectedComponentsWithStats(object_mask(frame[None], colour)[0].astype(np.uint8))
+    return int(stats[1:, cv2.CC_STAT_AREA].max()) if n > 1 else 0
+
+
+@pytest.mark.parametrize("name,i", [("bikes", 100), ("carphone_pristine", 20)])
+def test_the_bundled_model_fills_camera_footage_by_flow_without_painting_shapes(name, i):
+    """The issue's case: frame 100 of bikes.mp4 came back as green, purple and yellow blobs. Flow confidence
+    there is low (0.33; carphone frame 20: 0.83), so auto used to hand both frames to the model."""
+    from engine.world.measure import psnr
+    from engine.world.scene import COLOURS
+
+    video = real_clip(name)
+    engine = Engine(BUNDLED, dtype="float32")
+    plan = verbs.plan_fill(engine, video, [(i, i)])
+    assert [(g.start, g.end, g.how, g.warning) for g in plan] == [(i, i, "flow", True)]
+    assert "draws only its own world of shapes; this clip is camera footage" in plan[0].why
+    r = verbs.fill(engine, video, [(i, i)], **FAST)
+    assert engine._pipe is None  # flow alone: the model was never loaded
+    assert kinds(r)[i] == "interpolated" and r.record.range_at(i).details["method"] == "flow"
+    assert r.settings["plan"][0]["how"] == "flow" and r.settings["world_share"] < 0.15
+    ts = video.timestamps
+    plain = resample(video.frames[[i - 1, i + 1]], ts[[i - 1, i + 1]], ts[i:i + 1])[0][0]
+    assert psnr(r.frames[i], video.frames[i]) >= psnr(plain, video.frames[i]) - 3.0
+    pixels = video.frames.shape[1] * video.frames.shape[2]
+    for colour in COLOURS:  # no world-colour object the frame did not have
+        assert largest_blob(r.frames[i], colour) <= largest_blob(video.frames[i], colour) + 0.002 * pixels, colour
+    assert np.array_equal(np.delete(r.frames, i, 0), np.delete(video.frames, i, 0))
+
+
+def test_generate_on_camera_footage_with_a_world_model_is_refused(engine, tiny_model, files, capsys):
+    video = real_clip("carphone_pristine")
+    with pytest.raises(verbs.CameraFootage, match="camera footage.*--method interpolate.*--model"):
+        verbs.plan_fill(engine, video, [(20, 20)], "generate")
+    with pytest.raises(InputError, match="camera footage"):
+        verbs.fill(engine, video, [(20, 20)], method="generate", **FAST)
+    from conftest import REAL_DATA
+
+    before = digest(files)
+    out = files / "x.mp4"
+    assert run_cli(tiny_model, "fill", "--video", str(REAL_DATA / "clips" / "carphone_pristine.mp4"), "--frames",
+                   "20", "--method", "generate", "--out", str(out)) == 2
+    err = capsys.readouterr().err.strip()
+    assert "camera footage" in err and "--method interpolate" in err and len(err.splitlines()) == 1, err
+    assert digest(files) == before and not out.exists() and not Path(f"{out}.json").exists()
+
+
+def test_a_world_clip_is_still_filled_by_the_model(engine, clip):
+    video = Video.from_frames(clip, BASE_FPS)
+    plan = verbs.plan_fill(engine, video, [(6, 7)], "generate")
+    assert [(g.how, g.warning) for g in plan] == [("model", False)]
+    r = verbs.fill(engine, video, [(6, 7)], method="generate", **FAST)
+    assert kinds(r)[6:8] == ["generated"] * 2 and r.settings["plan"][0]["how"] == "model"
+    assert r.settings["world_share"] >= 0.5
+    # auto: the long gap, and the gap at the start flow cannot bridge, go to the model too
+    plan = verbs.plan_fill(engine, video, [(0, 1), (5, 11)], "auto")
+    assert [g.how for g in plan] == ["model", "model"]
+
+
+def test_a_real_checkpoint_may_generate_in_camera_footage(tmp_path):
+    """Any family but the world's draws any footage. Its folder is read, never loaded, to plan."""
+    from engine.families import NEEDS
+
+    folder = tmp_path / "ltx"
+    for sub in NEEDS["ltx"]:
+        (folder / sub).parent.mkdir(parents=True, exist_ok=True)
+        (folder / sub).write_text("{}")
+    (folder / "model_index.json").write_text(json.dumps({"_class_name": "LTXPipeline"}))
+    engine = Engine(folder, dtype="float32")
+    video = real_clip("carphone_pristine")
+    plan = verbs.plan_fill(engine, video, [(0, 1), (20, 20), (40, 59)], "generate")
+    assert [g.how for g in plan] == ["model"] * 3
+    assert [g.how for g in verbs.plan_fill(engine, video, [(0, 1), (40, 59)])] == ["model", "model"]
+
+
+def test_interpolate_holds_the_ends_and_auto_holds_them_in_camera_footage(engine, clip):
+    video = Video.from_frames(clip, BASE_FPS)
+    r = verbs.fill(engine, video, [(0, 1), (8, 8), (14, 15)], method="interpolate", **FAST)
+    assert [(g["how"], g["warning"]) for g in r.settings["plan"]] == [("hold", True), ("flow", False), ("hold", True)]
+    assert np.array_equal(r.frames[0], clip[2]) and np.array_equal(r.frames[1], clip[2])
+    assert np.array_equal(r.frames[15], clip[13]) and kinds(r)[:2] == ["interpolated"] * 2
+    assert r.record.range_at(0).details == {"method": "hold", "frame": 2}
+    assert r.record.range_at(8).details["method"] == "flow" and r.seconds == 0
+    cam = real_clip("carphone_pristine")
+    plan = verbs.plan_fill(engine, cam, [(0, 2), (119, 119)])
+    assert [(g.how, g.warning) for g in plan] == [("hold", True), ("hold", True)]
+    assert "frame 3 repeated" in plan[0].why and "camera footage" in plan[0].why
+
+
+def test_cli_prints_the_plan_and_records_it(tiny_model, files, capsys):
+    from conftest import REAL_DATA
+
+    out = files / "flow.mp4"
+    assert run_cli(tiny_model, "fill", "--video", str(REAL_DATA / "clips" / "carphone_pristine.mp4"), "--frames",
+                   "20,40-49,80", "--out", str(out)) == 0
+    err = capsys.readouterr().err  # --quiet: the warnings only (frame 80: a gap flow bridges anyway)
+    assert "warning: gap 20-20: optical flow (this world model draws only its own world of shapes; this clip is " \
+           "camera footage; flow confidence only 0.83; expect smearing)" in err, err
+    assert "warning: gap 40-49: optical flow (" in err and "0.37 s is long for flow" in err and "gap 80" not in err
+    side = json.loads(Path(f"{out}.json").read_text())
+    assert [(g["how"], g["warning"]) for g in side["settings"]["plan"]] == [("flow", True), ("flow", True),
+                                                                          ("flow", False)]
+    assert side["provenance"]["ranges"][1]["details"]["method"] == "flow"
+
+
+@pytest.mark.parametrize("source", ["in.mp4", "carphone_pristine.mp4"])
+def test_cli_fill_auto_on_a_clean_clip_copies_it_byte_for_byte(tiny_model, files, capsys, source):
+    from conftest import REAL_DATA
+
+    src = files / source if source == "in.mp4" else REAL_DATA / "clips" / source
+    out = files / "copy.mp4"
+    assert run_cli(tiny_model, "fill", "--video", str(src), "--auto", "--out", str(out)) == 0
+    assert out.read_bytes() == src.read_bytes()
+    assert "copied the clip unchanged" in capsys.readouterr().err
+    side = json.loads(Path(f"{out}.json").read_text())
+    assert side["settings"]["changed"] is False and side["settings"]["plan"] == []
+    assert "byte for byte" in side["unchanged"]
+    assert side["frames"] == side["provenance"]["frame_count"] and side["provenance"]["ranges"][0]["kind"] == "camera"

@@ -37,6 +37,10 @@ def register(sub):
                    help="--scene without references: every shot from its description alone")
     p.add_argument("--no-keyframes", action="store_true",
                    help="--scene with a reference still at frame 0 only, no keyframes where the words move the cast")
+    p.add_argument("--footage", action="store_true",
+                   help="the world-footage detector instead: world shares of world renders, of clips --model makes "
+                        "and of every real clip and frame, against the threshold fill uses (about 6 minutes "
+                        "with --dtype float32)")
     p.add_argument("--train", action="store_true",
                    help="training speed instead: seconds per training step of --preset at --batch on 1:1 clips, "
                         "with the CPU's plain attention and the fused kernel side by side (about 5 minutes "
@@ -53,7 +57,8 @@ def register(sub):
                    help=f"guidance for --scene (default: a scene file's default, {defaults.GUIDANCE:g})")
     p.add_argument("--clips", type=int, default=40, help="takes for --watermark (default 40)")
     p.add_argument("--report", default=None,
-                   help="--watermark, --long, --scene, --records: also write the full per-clip report (JSON) here")
+                   help="--watermark, --long, --scene, --records, --footage: also write the full per-clip report (JSON) "
+                        "here")
     p.add_argument("--data", default=None, help="real footage folder for --interp/--watermark "
                                                 "(default ../shared/data/real)")
     p.set_defaults(func=run)
@@ -64,6 +69,17 @@ def run(args) -> int:
     if args.interp:
         from engine.bench_interp import run_benchmark
         print(json.dumps(run_benchmark(data), indent=1))
+        return 0
+    if args.footage:
+        from engine.bench_footage import footage_benchmark
+        from engine.families import check_model_folder
+
+        check_model_folder(Path(args.model))
+        result = footage_benchmark(data, args.model, steps=args.steps, dtype=args.dtype,
+                                   log=lambda line: print(line, file=sys.stderr, flush=True))
+        if args.report:
+            Path(args.report).write_text(json.dumps(result, indent=1))
+        print(json.dumps(result["summary"], indent=1))
         return 0
     if args.train:
         from engine.bench import train_speed

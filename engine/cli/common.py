@@ -62,7 +62,9 @@ def note_vocabulary(engine, prompt: str, quiet: bool, prefix: str = "", literal:
         sys.stderr.write(prefix + note + "\n")
 
 
-def make_engine(args):
+def make_engine(args, load: bool = True):
+    """The engine for --model on --device, with its weights loaded unless `load` is False (a caller that
+    may not need the model: `load_model` when it does)."""
     from engine.service import Engine
 
     check_model_folder(Path(args.model))
@@ -72,10 +74,16 @@ def make_engine(args):
         ok = torch.cuda.is_available() if args.device == "cuda" else torch.backends.mps.is_available()
         if not ok:
             raise InputError(f"device {args.device} is not available on this machine; use --device cpu")
+    engine = Engine(args.model, device=args.device, dtype=args.dtype, offload=args.offload,
+                    vae_tiling=args.vae_tiling)
+    return load_model(engine, args) if load else engine
+
+
+def load_model(engine, args):
+    """The engine with its weights loaded now (it would be at the first render anyway), so a broken
+    folder is one line."""
     try:
-        engine = Engine(args.model, device=args.device, dtype=args.dtype, offload=args.offload,
-                        vae_tiling=args.vae_tiling)
-        engine.pipe  # loaded now (it would be at the first render anyway), so a broken folder is one line
+        engine.pipe
         return engine
     except InputError:
         raise

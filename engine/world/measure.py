@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.world.render import BG
 from engine.world.scene import COLOURS
 
 COLOUR_DISTANCE = 60.0
@@ -122,3 +123,78 @@ def dominant_colour(frames: np.ndarray) -> str | None:
     cov = {c: float(coverage(frames, c).mean()) for c in COLOURS}
     best = max(cov, key=cov.get)
     return best if cov[best] >= PRESENT_FRACTION else None
+
+
+# --------------------------------------------------------------------------
+# Is this footage the world's? (issue 31: a world model must not paint its shapes into camera footage)
+# --------------------------------------------------------------------------
+
+# The flat colours WORLD.md draws: objects and backgrounds; the sky gradient is the segment between its
+# two ends (SKY). Left out, because they would count camera footage far more than the world: the stars'
+# white (a star is one pixel, never a flat region; blown-out windows and shirts are) and the wall's
+# pillar grey #505050 (at most 14% of a frame, beside a background that counts; flat dark grey is the
+# commonest colour of camera footage: asphalt, car bodies, shade. With it, frame 88 of bikes.mp4 measured
+# 0.17, without it 0.03).
+WORLD_PALETTE = np.array([*COLOURS.values(), *(BG[k] for k in ("studio", "night", "band_sky", "desert", "grass",
+                                                               "ocean", "wave"))], np.float32)
+SKY = (np.array(BG["sky_top"], np.float32), np.array(BG["sky_bottom"], np.float32))
+WORLD_DISTANCE = 20.0  # sRGB distance to the palette: codec and model drift, well short of the next colour
+FLAT_WINDOW = 5  # a pixel is flat when no channel moves by FLAT_RANGE or more over this window around it...
+FLAT_RANGE = 16  # ...so codec noise stays flat, while texture, grain and detail do not
+SHARE_SIDE = 180  # frames are area-reduced to about this short side first (the world's own scale)
+SHARE_FRAMES = 8  # frames sampled, evenly over the clip
+# Footage is the world's when its world share is at least this. Measured by `python -m engine bench
+# --footage` (docs/BENCHMARKS.md, "Footage-safe fill"): 64 world renders (1:1, 16:9, 9:16 and a large
+# 16:9; raw and after H.264 at crf 28) lowest 0.65; 20 clips the bundled model made, as the CLI writes
+# them and re-encoded at crf 30, lowest 0.33 (a grey studio it tinted purple), median 0.86; the real
+# footage (bikes, carphone, chaplin, fire2 and the three interpolation folders) at most 0.06 as a clip
+# and 0.066 on any one of its 683 frames. The threshold is their geometric middle, ~2.2x from each side.
+WORLD_SHARE_MIN = 0.15
+
+
+def palette_distance(frame: np.ndarray) -> np.ndarray:
+    """float32 (H, W): sRGB distance of each pixel to the nearest world colour (the sky gradient's
+    whole segment included)."""
+    x = frame.reshape(-1, 3).astype(np.float32)
+    d = np.full(len(x), np.inf, np.float32)
+    for c in WORLD_PALETTE:
+        d = np.minimum(d, ((x - c) ** 2).sum(-1))
+    top, bottom = SKY
+    ab = bottom - top
+    t = np.clip((x - top) @ ab / (ab @ ab), 0.0, 1.0)
+    d = np.minimum(d, ((x - top - t[:, None] * ab) ** 2).sum(-1))
+    return np.sqrt(d).reshape(frame.shape[:2])
+
+
+def flat(frame: np.ndarray) -> np.ndarray:
+    """bool (H, W): no channel varies by FLAT_RANGE or more over the FLAT_WINDOW square around the pixel."""
+    import cv2
+
+    g = np.ascontiguousarray(frame)
+    kernel = np.ones((FLAT_WINDOW, FLAT_WINDOW), np.uint8)
+    spread = cv2.dilate(g, kernel).astype(np.int16) - cv2.erode(g, kernel).astype(np.int16)
+    return spread.max(-1) < FLAT_RANGE
+
+
+def world_share(frames: np.ndarray, samples: int = SHARE_FRAMES) -> float:
+    """Share of pixels, over `samples` frames spread over the clip, that look like the world: within
+    WORLD_DISTANCE of its palette and flat around them. The world is flat fills of a few fixed colours;
+    camera footage meets those colours here and there (a pale sky, a dark suit) but is textured."""
+    import cv2
+
+    frames = np.asarray(frames)
+    if len(frames) == 0:
+        return 0.0
+    shares = []
+    for i in np.unique(np.linspace(0, len(frames) - 1, samples).round().astype(int)):
+        f = frames[i]
+        s = max(1, round(min(f.shape[:2]) / SHARE_SIDE))
+        if s > 1:
+            f = cv2.resize(f, (f.shape[1] // s, f.shape[0] // s), interpolation=cv2.INTER_AREA)
+        shares.append(float(((palette_distance(f) < WORLD_DISTANCE) & flat(f)).mean()))
+    return float(np.mean(shares))
+
+
+def is_world_footage(frames: np.ndarray) -> bool:
+    """The clip is the world's own (renders, or what a world model made), not camera footage."""
+    return world_share(frames) >= WORLD_SHARE_MIN

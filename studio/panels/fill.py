@@ -15,12 +15,16 @@ import numpy as np
 from engine import media
 from engine.errors import InputError
 from engine.provenance import ProvenanceRecord
+from engine.verbs import CameraFootage
 from studio import jobs
 from studio.jobs import call_verb, parse_ranges, save_take, take_record
 from studio.panels.common import (ON_PROJECT, Mask, discard_upload, err, guarded, message, need_project, ok, strip_html,
                                   use_on_timeline)
 
 VIDEO_TYPES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
+# What makes the frames (engine.verbs.plan_fill): the choice as the page names it -> the verb's method
+METHODS = {"Auto": "auto", "Interpolate only": "interpolate", "Generate": "generate"}
+SAID_GAPS = 4  # gaps whose plan the queueing message spells out (the preview's settings hold them all)
 _CACHE: OrderedDict = OrderedDict()  # take or preview id -> decoded frames, the clips being scrubbed
 
 
@@ -60,6 +64,11 @@ def render(studio):
             ui["fill_ranges"] = gr.Textbox(label="Frames to fill (0-based, inclusive)", placeholder="10-14, 30 (or auto)",
                                            elem_id="fill-ranges")
             ui["fill_prompt"] = gr.Textbox(label="Prompt (optional)", placeholder="what the missing frames show")
+            ui["fill_method"] = gr.Radio(list(METHODS), value="Auto", label="What makes the new frames",
+                                         elem_id="fill-method",
+                                         info="Auto: optical flow for short gaps, the model for longer ones; the "
+                                              "bundled model draws only its own world of shapes, never into your "
+                                              "footage. Interpolate only: flow (ends hold the nearest frame).")
             ui["fill_go"] = gr.Button("Fill frames → preview", variant="primary", elem_id="fill-go")
         with gr.Column():
             ui["mask"] = Mask(label="Paint the region to repaint", type="numpy", format="png", sources=["upload"],
@@ -229,18 +238,29 @@ def listen(studio, demo):
         return text, ok(f"found {len(ranges)} bad range(s)") if ranges else ok("no dropped, repeated or black frames found")
 
     @guarded(1)
-    def fill(pid, tid, text, prompt, model):
+    def fill(pid, tid, text, prompt, model, method="Auto"):
         need_project(pid, store)
-        n = len(frames_of(studio, _clip(tid)))
+        frames = frames_of(studio, _clip(tid))
+        n = len(frames)
         auto_ranges = (text or "").strip().lower() == "auto"
         ranges = None if auto_ranges else parse_ranges(text, n)
         if not auto_ranges and not ranges:
             raise InputError("mark at least one range of frames to fill (or press Auto-detect)")
         if any(a == 0 and b == n - 1 for a, b in ranges or []):
             raise InputError("filling every frame leaves nothing to fill from; leave some frames outside the range")
+        if method not in METHODS:
+            raise InputError(f"choose what makes the new frames: {', '.join(METHODS)}")
+        video = media.Video.from_frames(frames, store.take(tid)["fps"])
+        try:  # decided now, as the job will decide it: a refusal is said before anything is queued
+            plan = call_verb("plan_fill", studio.engines(model), video, ranges, METHODS[method])
+        except CameraFootage as e:
+            raise InputError(f"{e.reason}; choose Interpolate only (or Auto), or add a real checkpoint (LTX-Video, "
+                             "Wan) and pick it as the Model") from None
         queue.submit(pid, "fill", {"take_id": tid, "ranges": ranges, "prompt": (prompt or "").strip(),
-                                   "model": model, "label": f"fill {text}"})
-        return ok(f"queued: fill {text}")
+                                   "model": model, "method": METHODS[method], "label": f"fill {text}"})
+        said = [("⚠️ " if g.warning else "") + g.line() for g in plan[:SAID_GAPS]]
+        more = f"; and {len(plan) - SAID_GAPS} more gap(s)" if len(plan) > SAID_GAPS else ""
+        return ok(f"queued: fill {text} — {'; '.join(said) or 'nothing to fill'}{more}")
 
     @guarded(2)
     def frame_to_mask(tid, i):
@@ -325,7 +345,8 @@ def listen(studio, demo):
     refresh = dict(fn=after, inputs=[ui["project"], ui["fill_clip"], ui["fill_frame"]],
                    outputs=[*loaded, ui["fill_msg"]], api_visibility="private", show_progress="hidden")
     studio.watch(ui["fill_go"].click(fill, [ui["project"], ui["fill_clip"], ui["fill_ranges"], ui["fill_prompt"],
-                                            ui["model"]], [ui["fill_msg"]], api_name="fill")).then(**refresh)
+                                            ui["model"], ui["fill_method"]], [ui["fill_msg"]],
+                                     api_name="fill")).then(**refresh)
     studio.watch(ui["inpaint_go"].click(inpaint, [ui["project"], ui["fill_clip"], ui["mask"], ui["inpaint_prompt"],
                                                   ui["model"]], [ui["fill_msg"]], api_name="inpaint")).then(**refresh)
     decided = [ui["project"], ui["fill_clip"], ui["fill_preview"]]
