@@ -21,7 +21,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def parse_args(argv=None):
-    from engine.pipeline import BUNDLED_MODEL
+    from engine.families.pipeline import BUNDLED_MODEL
 
     p = argparse.ArgumentParser(description="Tenku Studio")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1, this machine only)")

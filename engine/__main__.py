@@ -8,7 +8,7 @@ from engine.errors import InputError
 
 # One module per verb under engine/cli/; a missing module simply means the verb is not built yet.
 COMMANDS = ["generate", "animate", "extend", "fill", "bridge", "remix", "inpaint",
-            "interpolate", "scene", "evaluate", "bench", "train", "verify"]
+            "interpolate", "scene", "evaluate", "bench", "train", "verify", "read", "recipe-search"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -24,9 +24,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in ([only] if only else COMMANDS):
         try:
-            module = importlib.import_module(f"engine.cli.{name}")
+            module = importlib.import_module(f"engine.cli.{name.replace('-', '_')}")
         except ModuleNotFoundError as e:
-            if e.name != f"engine.cli.{name}":
+            if e.name != f"engine.cli.{name.replace('-', '_')}":
                 raise
             continue
         module.register(sub)

@@ -1,5 +1,8 @@
 """Sampling defaults shared by the engine, the command line, the scene format and the studio.
 Chosen for the bundled model (measured in docs/BENCHMARKS.md); a request can always override them."""
+from pathlib import Path
+
+BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "assets" / "models" / "tenku-world"  # the default model
 STEPS = 24
 GUIDANCE = 5.0
 # Extending a clip: the motion is in the held frames, and strong guidance replaces it with the
@@ -8,7 +11,7 @@ GUIDANCE = 5.0
 # with a stronger transformer (docs/BENCHMARKS.md, session 7).
 EXTEND_GUIDANCE = 2.0
 # Remixing a clip (video to video): "flowedit" moves the input along the difference between the
-# model's velocity with the new prompt and with none (engine.sampler.edit); "sdedit" noises the
+# model's velocity with the new prompt and with none (engine.sampling.sampler.edit); "sdedit" noises the
 # input to the strength and samples. Measured on 16 world cases drawn apart from the verb
 # benchmark's (docs/BENCHMARKS.md, session 15): the asked colour in and the old one out at strength
 # 0.6 in 3 cases of 16 with sdedit at guidance 5, in 5 with flowedit at guidance 8 or 12.
@@ -16,7 +19,7 @@ REMIX_METHOD = "flowedit"
 REMIX_METHODS = ("flowedit", "sdedit")
 REMIX_GUIDANCE = 8.0
 # Fill and bridge make frames between footage on both sides, which says what is there and how it
-# moves. Given the prompt as written rather than as the prompt reader reads it (engine.reading:
+# moves. Given the prompt as written rather than as the prompt reader reads it (engine.world.reading:
 # the plainest training wording, which the model follows harder), they keep to the footage better:
 # bridge seams within 1.5x in 7 and 10 of 16 cases (verb benchmark; 16 cases drawn apart) against 2
 # and 7 read; fills on track in 3 and 3 of 16 against 2 and 2 (docs/BENCHMARKS.md, session 15).

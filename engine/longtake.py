@@ -38,9 +38,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.conditioning import ClipCondition, ImageCondition, WindowKnowledge, fit_frames, still_frames
 from engine.errors import InputError
-from engine.service import BASE_FPS, Engine, GenerateRequest, ProgressFn, frame_record, hold_anchor, resample, takes_anchor
+from engine.request import BASE_FPS, GenerateRequest, ProgressFn, frame_record
+from engine.sampling.conditioning import ClipCondition, ImageCondition, WindowKnowledge, fit_frames, still_frames
+from engine.service import Engine, hold_anchor, takes_anchor
+from engine.video.retime import resample
 
 CHECKPOINT_SUFFIX = ".render"
 PARTIAL_SUFFIX = ".partial.mp4"
@@ -96,7 +98,7 @@ def render_take(engine: Engine, req: GenerateRequest, out: str | Path, progress:
     The file at `out` is replaced only when the whole take is finished; a stopped
     render (the progress callback raised Cancelled) returns cancelled=True and leaves
     the checkpoint and the partial file for the next run."""
-    from engine import media
+    from engine.video import media
 
     t0 = time.time()
     if media.check_output_path(out) != "mp4":
@@ -309,7 +311,7 @@ class _PartialWriter:
     def __init__(self, path: Path, width: int, height: int, fps: float):
         import av
 
-        from engine.media import parse_fps
+        from engine.video.media import parse_fps
 
         self.path, self.count = path, 0
         self.container = av.open(str(path), "w", format="mp4", container_options={
@@ -325,7 +327,7 @@ class _PartialWriter:
     def write(self, frames: np.ndarray) -> None:
         import av
 
-        from engine.media import even_pad
+        from engine.video.media import even_pad
 
         if len(frames) == 0:
             return
@@ -347,7 +349,7 @@ def _finish(partial: Path, out, frames: int, seal=None) -> None:
     `seal(path)` is called on the remuxed file before it takes `out`'s place."""
     import av
 
-    from engine.media import _remove, _tmp_name, _verify_mp4
+    from engine.video.media import _remove, _tmp_name, _verify_mp4
 
     out = os.fspath(out)
     tmp = _tmp_name(os.path.dirname(os.path.abspath(out)), os.path.basename(out), ".part.mp4")

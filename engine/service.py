@@ -20,7 +20,7 @@ length on alternate steps was tried and measured worse on the bundled model
 (wrap step within 1.5x the median in 1 of 7 tracked cases, against 7 of 7).
 
 Time: the model renders at BASE_FPS; `resample` delivers any other rate by
-interpolating between the model's frames (engine.interpolate's optical flow;
+interpolating between the model's frames (engine.video.interpolate's optical flow;
 a linear blend when that module is missing).
 """
 from __future__ import annotations
@@ -31,121 +31,42 @@ import math
 import threading
 import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
-from engine.conditioning import (NATIVE_CANVASES, ClipCondition, ImageCondition, MaskCondition,
-                                 WindowKnowledge, build_latent_conditions, check_strength, fit_frames,
-                                 fit_mask, still_frames)
 from engine import defaults
 from engine.errors import InputError
-from engine.pipeline import BUNDLED_MODEL, DTYPES, WorldPipeline
-from engine.provenance.record import FrameRange, Generation, ProvenanceRecord
-from engine.sampler import Cancelled, StepInfo, edit, sample
-
-ASPECTS = NATIVE_CANVASES  # native canvases (width, height)
-BASE_FPS = 8.0
-WINDOW_FRAMES = 17  # frames per window at the base rate: the 16 of training plus one, so a 2-second take at 24 fps (whose last frame needs base frame 16) is one window
-OVERLAP_FRAMES = 4  # frames of the previous window held clean in the next one
-MIN_LOOP_SECONDS = 1.0
-MAX_SECONDS = 600.0
-MAX_SIDE = 512
-
-
-@dataclasses.dataclass
-class GenerateRequest:
-    prompt: str
-    negative: str = ""
-    seconds: float | None = None  # default 2 s when neither seconds nor frames is given
-    frames: int | None = None  # at the delivery rate
-    fps: float = 24.0  # delivery rate; the model renders at BASE_FPS and interpolation fills in
-    aspect: str = "1:1"
-    width: int | None = None
-    height: int | None = None
-    seed: int = 0
-    steps: int = defaults.STEPS
-    guidance: float = defaults.GUIDANCE
-    churn: float = 0.0  # share of fresh noise per sampling step (engine.sampler); 0: deterministic Euler
-    loop: bool = False
-    conditions: list = dataclasses.field(default_factory=list)
-    init_video: np.ndarray | None = None  # remix: start from this video (uint8 F, H, W, 3 at base rate)
-    strength: float = 1.0  # remix: the noise level the remix starts from (1: a new take, the init video ignored)
-    remix_method: str = defaults.REMIX_METHOD  # "flowedit" or "sdedit" (engine.sampler.edit / sample)
-    literal: bool = False  # give the model the prompt as written, not as its prompt reader reads it
-    layout: object = None  # a Layout (engine.layout) or its JSON form to render; None: planned or text only
-    plan: bool | None = None  # plan a layout from the prompt: None plans text-to-video on models with a layout input
-
-    def canvas(self) -> tuple[int, int]:
-        if self.width is not None or self.height is not None:
-            if self.width is None or self.height is None:
-                raise InputError("give both --width and --height, or neither (then --aspect picks the size)")
-            for name, v in (("width", self.width), ("height", self.height)):
-                if v <= 0 or v % 16 or v > MAX_SIDE:
-                    raise InputError(f"{name} must be a positive multiple of 16 up to {MAX_SIDE}, got {v}")
-            return self.width, self.height
-        if self.aspect not in ASPECTS:
-            raise InputError(f"unknown aspect {self.aspect!r}; allowed: {', '.join(ASPECTS)}")
-        return ASPECTS[self.aspect]
-
-    def duration(self) -> float:
-        if self.frames is not None:
-            most = math.floor(MAX_SECONDS * self.fps)
-            if not 1 <= self.frames <= most:
-                raise InputError(f"frames must be from 1 to {most} ({MAX_SECONDS:g} s at {self.fps:g} fps), "
-                                 f"got {self.frames}")
-            return self.frames / self.fps
-        seconds = 2.0 if self.seconds is None else self.seconds
-        if not (0 < seconds <= MAX_SECONDS) or math.isnan(seconds):
-            raise InputError(f"seconds must be in (0, {MAX_SECONDS:g}], got {seconds}")
-        return seconds
-
-    def delivered(self) -> int:
-        """Frames delivered at `fps`: `frames` when given, else the duration at `fps`."""
-        if self.frames is not None:
-            return self.frames
-        return max(1, round(self.duration() * self.fps))
-
-    def validate(self):
-        for name in ("prompt", "negative"):
-            defaults.check_text(getattr(self, name), name)
-        # An edit (conditions or a video to remix) may go without a prompt: then it follows what it holds.
-        if (not self.prompt or not self.prompt.strip()) and not self.conditions and self.init_video is None \
-                and self.layout is None:
-            raise InputError("the prompt is empty; describe the shot, e.g. 'a red ball rolls to the right'")
-        if not (0 < self.fps <= 120) or math.isnan(self.fps):
-            raise InputError(f"fps must be in (0, 120], got {self.fps}")
-        defaults.check_seed(self.seed)
-        if not (1 <= self.steps <= 200):
-            raise InputError(f"steps must be between 1 and 200, got {self.steps}")
-        if not (0 <= self.guidance <= 30):
-            raise InputError(f"guidance must be between 0 and 30, got {self.guidance}")
-        if not (0 <= self.churn <= 1):
-            raise InputError(f"churn must be between 0 and 1, got {self.churn}")
-        if self.init_video is not None:
-            check_strength(self.strength)
-            defaults.check_remix_method(self.remix_method)
-        for c in self.conditions:
-            check_strength(c.strength, "condition strength")
-        self.canvas(), self.duration()
-        if self.loop and self.duration() < MIN_LOOP_SECONDS - 1e-9:
-            raise InputError(f"a loop must last at least {MIN_LOOP_SECONDS:g} s, got {self.duration():g} s")
-
-
-@dataclasses.dataclass
-class Result:
-    frames: np.ndarray  # uint8 (F, H, W, 3) at `fps`
-    fps: float
-    base_frames: np.ndarray  # what the model made, at BASE_FPS
-    settings: dict
-    provenance: list  # per frame range at `fps`: FrameRange dicts {"start", "stop", "kind", ...}
-    cancelled: bool = False
-    seconds: float = 0.0  # wall time
-    record: ProvenanceRecord | None = None  # the same as engine.provenance's record (None: no frames)
-
-
-ProgressFn = Callable[[float, str, StepInfo | None], None]
+from engine.families.pipeline import BUNDLED_MODEL, DTYPES, WorldPipeline
+from engine.provenance.record import Generation
+from engine.request import (  # noqa: F401 (re-exported: the service is where callers find what it takes)
+    ASPECTS,
+    BASE_FPS,
+    MAX_SECONDS,
+    MAX_SIDE,
+    MIN_LOOP_SECONDS,
+    OVERLAP_FRAMES,
+    WINDOW_FRAMES,
+    GenerateRequest,
+    ProgressFn,
+    Result,
+    describe_condition,
+    frame_record,
+    record_ranges,
+    record_source,
+)
+from engine.sampling.conditioning import (
+    ClipCondition,
+    ImageCondition,
+    MaskCondition,
+    WindowKnowledge,
+    build_latent_conditions,
+    fit_frames,
+    fit_mask,
+    still_frames,
+)
+from engine.sampling.sampler import Cancelled, StepInfo, edit, sample
+from engine.video.retime import resample  # noqa: F401 (re-exported)
 
 
 class Engine:
@@ -162,7 +83,7 @@ class Engine:
         self._pipe: WorldPipeline | None = None
         self._family: str | None = None
         self._rich = False  # a world model trained on rich captions (set with _family)
-        self._read: dict = {}  # prompt -> its reading (engine.reading.Reading), most recent last
+        self._read: dict = {}  # prompt -> its reading (engine.world.reading.Reading), most recent last
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()
 
@@ -191,7 +112,7 @@ class Engine:
 
     @property
     def time_patch(self) -> int:
-        """Latent frames per transformer token (engine.conditioning.still_frames)."""
+        """Latent frames per transformer token (engine.sampling.conditioning.still_frames)."""
         return getattr(self.pipe, "time_patch", 1)
 
     def frames_for(self, seconds: float) -> int:
@@ -233,16 +154,16 @@ class Engine:
         return unseen_words(prompt, rich=self._rich)
 
     def model_prompt(self, prompt: str, literal: bool = False) -> str:
-        """The prompt the model is given: for a model with a prompt reader (engine.reading), the
+        """The prompt the model is given: for a model with a prompt reader (engine.world.reading), the
         prompt as the reader reads it, in the model's training wording, when it finds every object's
-        colour, noun and motion (engine.reading.Reading.usable); else the prompt as written."""
+        colour, noun and motion (engine.world.reading.Reading.usable); else the prompt as written."""
         if literal:
             return prompt
         reading = self.reading(prompt)
         return reading.caption() if reading is not None and reading.usable() else prompt
 
     def reading(self, prompt: str):
-        """The prompt reader's reading of `prompt` (engine.reading.Reading), None without a reader."""
+        """The prompt reader's reading of `prompt` (engine.world.reading.Reading), None without a reader."""
         if not prompt or not prompt.strip() or not (self.model_path / "reader" / "config.json").exists():
             return None
         reader = getattr(self.pipe, "reader", None)
@@ -309,7 +230,7 @@ class Engine:
         w, h = req.canvas()
         d.update(read_as=self.model_prompt(req.prompt, req.literal))
         d.update(width=w, height=h, base_fps=BASE_FPS, model=self.pipe.name, dtype=self.dtype,
-                 device=self.device, conditions=[_describe(c) for c in req.conditions],
+                 device=self.device, conditions=[describe_condition(c) for c in req.conditions],
                  remix=req.init_video is not None, remix_method=self.remix_method(req),
                  conditioning="native" if getattr(self.pipe, "per_token_timesteps", True) else "replacement")
         return d
@@ -376,9 +297,9 @@ class Engine:
             kinds = kinds[made[0]: made[-1] + 1] if len(made) else []
             count = min(req.delivered(), math.floor((len(base) - 1) / BASE_FPS * req.fps + 1e-6) + 1)
             frames, pos = resample(base, np.arange(len(base)) / BASE_FPS, np.arange(max(count, 0)) / req.fps)
-        record = frame_record(pos, kinds, self.generation(req), req.fps, source=_source(req))
+        record = frame_record(pos, kinds, self.generation(req), req.fps, source=record_source(req))
         settings = {**self.settings(req), "anchor": anchor, **job.layout_settings()}
-        return Result(frames, req.fps, base, settings, _ranges(record), cancelled, time.time() - t0, record)
+        return Result(frames, req.fps, base, settings, record_ranges(record), cancelled, time.time() - t0, record)
 
     def prepare(self, req: GenerateRequest) -> "Job":
         """Everything a render needs before its first window: checked inputs, the encoded
@@ -471,7 +392,7 @@ class Job:
     windows: list  # [(frame indices, frames to hold or None: those already made)]
     init: np.ndarray | None
     replacement: bool
-    edit: bool = False  # a flowedit remix (engine.sampler.edit) rather than sampling
+    edit: bool = False  # a flowedit remix (engine.sampling.sampler.edit) rather than sampling
     layout: object = None  # the Layout rendered (engine.layout), None: the prompt alone
 
     def layout_settings(self) -> dict:
@@ -596,88 +517,3 @@ def _paste_known(frames: np.ndarray, win: WindowKnowledge) -> np.ndarray:
     return out
 
 
-def _describe(c) -> dict:
-    if isinstance(c, ImageCondition):
-        return {"type": "image", "frame_index": c.frame_index, "strength": c.strength}
-    if isinstance(c, ClipCondition):
-        return {"type": "clip", "frame_index": c.frame_index, "frames": len(c.frames), "strength": c.strength}
-    if isinstance(c, MaskCondition):
-        return {"type": "mask", "pixels": int(np.asarray(c.mask).sum()), "strength": c.strength}
-    return {"type": type(c).__name__}
-
-
-def _source(req: GenerateRequest) -> str | None:
-    return "conditions" if req.conditions else None
-
-
-# --------------------------------------------------------------------------
-# Time: delivering any frame rate from the model's frames
-# --------------------------------------------------------------------------
-
-def resample(frames: np.ndarray, times, out_times, tol: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
-    """Frames at `out_times` (s) from `frames` at increasing `times` (s): an exact copy where an
-    output time is within `tol` of a frame's time, else an in-between of its two neighbours made
-    by the frame interpolator (one flow per pair, reused for every in-between). Times outside
-    the frames' span take the nearest end frame. Returns (frames, positions), a position being
-    the fractional index into `frames` each output frame shows (for provenance)."""
-    times, out_times = np.asarray(times, np.float64), np.asarray(out_times, np.float64)
-    if len(frames) == 0:
-        return frames[:0], np.zeros(0)
-    out = np.empty((len(out_times), *frames.shape[1:]), np.uint8)
-    pos = np.interp(out_times, times, np.arange(len(times), dtype=np.float64))
-    pair, flow = None, None
-    for j, t in enumerate(out_times):
-        k = int(np.argmin(np.abs(times - t)))
-        if abs(times[k] - t) <= tol or not times[0] < t < times[-1]:
-            out[j], pos[j] = frames[k], k
-            continue
-        i = min(int(math.floor(pos[j])), len(frames) - 2)
-        if pair != i:
-            pair, flow = i, _pair_flow(frames[i], frames[i + 1])
-        out[j] = flow(pos[j] - i)
-    return out, pos
-
-
-def _pair_flow(a: np.ndarray, b: np.ndarray):
-    """A function t -> the frame at t in (0, 1) between a and b."""
-    try:
-        from engine.interpolate import default_interpolator
-    except ImportError:  # no interpolator: a linear blend (ghosts where things move)
-        return lambda t: np.round(a * (1.0 - t) + b * t).astype(np.uint8)
-    interp = default_interpolator()
-    p = interp.flow(a, b)
-    return lambda t: interp.synthesize(p, t)
-
-
-# --------------------------------------------------------------------------
-# Provenance
-# --------------------------------------------------------------------------
-
-def frame_record(positions, kinds, generation: Generation, fps: float, source: str | None = None,
-                 source_index=None, details: dict | None = None) -> ProvenanceRecord:
-    """The per-frame record of frames at `positions` (fractional indices into a sequence whose
-    frames have `kinds`: "camera" for given frames, "generated"/"inpainted" for the model's).
-    A whole position copies that frame's kind; a fractional one is "interpolated", carrying
-    the generation when a neighbour was made by the model. `source_index[i]` is the index of
-    given frame i in its source (default: None)."""
-    kinds = list(kinds)
-    ranges = []
-    for j, p in enumerate(np.asarray(positions, np.float64)):
-        k = int(round(p))
-        if abs(p - k) < 1e-6:
-            kind = kinds[k]
-            if kind == "camera":
-                src_i = None if source_index is None else int(source_index[k])
-                ranges.append(FrameRange(j, j + 1, "camera", source=source or "input", source_start=src_i))
-            else:
-                ranges.append(FrameRange(j, j + 1, kind, generation=generation, details=dict(details or {})))
-            continue
-        a, b = kinds[int(math.floor(p))], kinds[int(math.ceil(p))]
-        gen = None if a == b == "camera" else generation
-        ranges.append(FrameRange(j, j + 1, "interpolated", generation=gen,
-                                 details={"method": "flow", **(details or {})}))
-    return ProvenanceRecord(ranges, fps) if ranges else None
-
-
-def _ranges(record: ProvenanceRecord) -> list:
-    return [] if record is None else [r.to_dict() for r in record.ranges]

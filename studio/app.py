@@ -64,8 +64,9 @@ def make_studio(model, projects, config_dir, dtype: str = "auto", device: str = 
 def build_app(model: str, projects: str | None = None, config_dir: str | None = None, dtype: str = "auto",
               max_upload_mb: float = 200.0, device: str = "cpu", model_dirs=()):
     """Returns (demo, launch kwargs). Launch kwargs keep Gradio's file access to the projects' media."""
-    from studio.panels import fill, projects as projects_panel, queue as queue_panel, storyboard, takes, timeline
-
+    from studio.panels import fill, storyboard, takes, timeline
+    from studio.panels import projects as projects_panel
+    from studio.panels import queue as queue_panel
     from studio.paths import default_config_dir, default_projects_dir
 
     studio = make_studio(model, Path(projects) if projects else default_projects_dir(),

@@ -6,7 +6,7 @@ camera clip's own rate); every clip is retimed to the chosen delivery rate
 for footage at or above it) and the cut is assembled in memory: crossfades
 blend the overlapping frames (a dissolve centred on the cut), generated
 bridges are clips of their own. Frames are composed with numpy and encoded once by
-`engine.media` (H.264 yuv420p, verified), which avoids moviepy's
+`engine.video.media` (H.264 yuv420p, verified), which avoids moviepy's
 crossfade-padding trap (ECOSYSTEM.md) and a second encode; the MP4 is signed
 last, since any re-encode strips the C2PA manifest.
 
@@ -34,9 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import media
 from engine.errors import InputError
 from engine.provenance import ProvenanceRecord, SignerConfig, concatenate, sign_mp4
+from engine.video import media
 from studio.jobs import take_record
 
 HANDLE_SECONDS = 1.0
@@ -71,7 +71,7 @@ def retime(frames: np.ndarray, record: ProvenanceRecord, src_fps: float, fps: fl
         pos = np.round(out_times * src_fps).clip(0, len(frames) - 1).astype(int)
         return frames[pos], record.retime([float(p) for p in pos], fps)
     try:
-        from engine.service import resample
+        from engine.video.retime import resample
         out, pos = resample(frames, np.arange(len(frames)) / src_fps, out_times)
     except ImportError:  # an engine without resample: hold the nearest frame
         pos = np.round(out_times * src_fps).clip(0, len(frames) - 1)
@@ -144,7 +144,7 @@ def _fit(frames: np.ndarray, size) -> np.ndarray:
     """Frames of another size fitted to the cut's size (cover and centre-crop)."""
     if frames.shape[1:3] == tuple(size):
         return frames
-    from engine.conditioning import fit_frames
+    from engine.sampling.conditioning import fit_frames
 
     return fit_frames(frames, size[1], size[0])
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import media
 from engine.errors import InputError
-from engine.provenance import (Generation, ProvenanceRecord, enforce, load_policy, watermark_record_frames)
-from engine.service import BASE_FPS, GenerateRequest
+from engine.provenance import Generation, ProvenanceRecord, enforce, load_policy, watermark_record_frames
+from engine.request import BASE_FPS, GenerateRequest
+from engine.video import media
 
 _POLICY = None
 PREVIEW_ID = re.compile(r"v[0-9a-f]{10}")
@@ -240,7 +240,7 @@ def run_job(store, engine, job: dict, progress, config_dir=None):
 
 
 def _run_shot(store, engine, pid, p, progress, loop=False, config_dir=None):
-    from engine.conditioning import ImageCondition
+    from engine.sampling.conditioning import ImageCondition
     from studio.scene import expand
 
     shot = store.shot(p["shot_id"]) if "shot_id" in p else None
@@ -293,7 +293,8 @@ def _run_long_shot(store, engine, pid, shot, req, p, progress, config_dir):
     """engine.longtake.render_take into the take's path: the card plays OUT.partial.mp4 as windows finish
     (progress.note), Stop keeps the finished windows as a partial take and leaves the checkpoint."""
     from engine import longtake
-    from engine.service import BASE_FPS as base_fps, resample
+    from engine.request import BASE_FPS as base_fps
+    from engine.video.retime import resample
     from studio.project import new_id
 
     out = long_take_path(store, pid, shot, engine, req)
@@ -368,9 +369,9 @@ def _sidecar(path, data: dict) -> None:
 
 
 def _run_scene(store, engine, pid, p, progress, config_dir=None):
-    """The storyboard as one scene (engine.scene.render_scene): each shot's kept take under its card as it
+    """The storyboard as one scene (engine.scenes.scene.render_scene): each shot's kept take under its card as it
     is kept, then the assembled scene as a take of its own, with the continuity report in its settings."""
-    from engine.scene import render_scene
+    from engine.scenes.scene import render_scene
     from studio.scene import check
 
     # checked when queued; again here, since a restart re-runs the saved scene; at the model's own rate

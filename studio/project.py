@@ -47,7 +47,7 @@ ENTRY_FIELDS = ("trim_in", "trim_out", "transition", "transition_seconds", "brid
 TRANSITIONS = ("cut", "crossfade", "bridge")
 LONG_TAKES = "longtakes"  # per project: unfinished long takes, `<shot id>-<key>.mp4` (Store.long_take_file)
 SCHEMA_VERSION = 2  # 1: before the cast; 2: a cast per project
-MEMBER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ -]*")  # as engine.scene accepts in a scene's cast
+MEMBER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ -]*")  # as engine.scenes.scene accepts in a scene's cast
 
 
 def new_id(prefix: str) -> str:

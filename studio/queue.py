@@ -19,7 +19,7 @@ import traceback
 import numpy as np
 
 from engine.errors import InputError
-from engine.sampler import Cancelled
+from engine.sampling.sampler import Cancelled
 
 MAX_ATTEMPTS = 2
 ACTIVE = ("waiting", "running")

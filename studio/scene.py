@@ -1,11 +1,11 @@
-"""Scenes in the studio: the project's cast, and its storyboard as one engine.scene scene.
+"""Scenes in the studio: the project's cast, and its storyboard as one engine.scenes.scene scene.
 
 The cast is described once (member -> description, e.g. ball -> "the big red
 ball"); shot prompts say `{ball}`. A single shot's render puts the description in
 place (`expand`); "Render scene" turns the whole storyboard into a scene dict
 (`scene_dict`: the cast, each shot's prompt, seconds, seed and camera, and the
 transition into each shot from the timeline, a cut when the shot has no clip
-there), checks it with `engine.scene.parse_scene` and queues it as one job
+there), checks it with `engine.scenes.scene.parse_scene` and queues it as one job
 (studio.jobs `_run_scene`). The job's kept takes go under their cards; the
 assembled scene is a take of its own (no shot) whose settings carry the
 continuity report, shown by `report_html`.
@@ -16,9 +16,9 @@ import html
 import re
 
 from engine.errors import InputError
-from engine.service import BASE_FPS
+from engine.request import BASE_FPS
 
-PLACEHOLDER = re.compile(r"\{([^{}]*)\}")  # as engine.scene.PLACEHOLDER
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")  # as engine.scenes.scene.PLACEHOLDER
 
 
 def esc(text) -> str:
@@ -26,8 +26,8 @@ def esc(text) -> str:
 
 
 def camera_keys() -> dict:
-    """The storyboard's camera words -> engine.scene camera names ("the camera pans left" -> "pan_left")."""
-    from engine.scene import CAMERAS
+    """The storyboard's camera words -> engine.scenes.scene camera names ("the camera pans left" -> "pan_left")."""
+    from engine.scenes.scene import CAMERAS
 
     return {words: key for key, words in CAMERAS.items()}
 
@@ -44,13 +44,13 @@ def expand(prompt: str, cast: dict) -> str:
 
 
 def friendly(message: str) -> str:
-    """engine.scene's 'scene: shots[1].prompt: ...' as the storyboard says it: 'shot 2, prompt: ...'."""
+    """engine.scenes.scene's 'scene: shots[1].prompt: ...' as the storyboard says it: 'shot 2, prompt: ...'."""
     message = re.sub(r"^scene: ", "", message)
     return re.sub(r"shots\[(\d+)\]\.?", lambda m: f"shot {int(m.group(1)) + 1}, ", message).replace(", :", ":")
 
 
 def scene_dict(store, project_id: str, retries: int = 2) -> tuple[dict, list[str]]:
-    """The project's storyboard as an engine.scene dict (unchecked) and the shot ids in order."""
+    """The project's storyboard as an engine.scenes.scene dict (unchecked) and the shot ids in order."""
     shots = store.shots(project_id)
     if not shots:
         raise InputError("no shots to render; add a shot first")
@@ -79,8 +79,8 @@ def scene_dict(store, project_id: str, retries: int = 2) -> tuple[dict, list[str
 
 
 def check(scene: dict):
-    """engine.scene.parse_scene, its error said the storyboard's way."""
-    from engine.scene import parse_scene
+    """engine.scenes.scene.parse_scene, its error said the storyboard's way."""
+    from engine.scenes.scene import parse_scene
 
     try:
         return parse_scene(scene)

@@ -26,9 +26,9 @@ def tiny_model(tmp_path_factory):
     """A tiny model folder built from config with fixed seeds (random weights, real layout)."""
     import torch
 
+    from engine.families.pipeline import WorldPipeline
     from engine.models.dit import PRESETS, SpacetimeDiT
     from engine.models.vae import VideoVAE
-    from engine.pipeline import WorldPipeline
 
     torch.manual_seed(0)
     vae = VideoVAE(latent_channels=4, channels=(16, 16, 16))

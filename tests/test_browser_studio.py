@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 from conftest import REAL_DATA
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 CARPHONE = REAL_DATA / "clips" / "carphone_pristine.mp4"
@@ -210,7 +210,7 @@ def test_project_three_shots_render_and_promote(studio, page):
 def test_timeline_reorder_crossfade_play_export(studio, page):
     import opentimelineio as otio
 
-    from engine import media
+    from engine.video import media
     from studio import export
 
     pid = studio.pid

@@ -7,8 +7,9 @@ held-out prompts) come from `python -m engine evaluate` and are in docs/BENCHMAR
 import numpy as np
 import pytest
 
-from engine.pipeline import BUNDLED_MODEL
-from engine.service import BASE_FPS, Engine, GenerateRequest
+from engine.families.pipeline import BUNDLED_MODEL
+from engine.request import BASE_FPS, GenerateRequest
+from engine.service import Engine
 from engine.world import measure
 
 CASES = [

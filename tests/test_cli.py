@@ -30,7 +30,7 @@ def test_generate_writes_mp4_and_sidecar(tiny_model, tmp_path):
     side = json.loads(Path(str(out) + ".json").read_text())
     assert side["settings"]["prompt"] == "a red ball moves right"
     assert side["frames"] == 16 and side["provenance"]["ranges"][0]["kind"] == "generated"
-    from engine import media
+    from engine.video import media
     v = media.read_video(out)
     assert len(v) == 16 and v.frames.shape[1:3] == (128, 128)
     from engine.provenance import trust_anchors_pem, verify_file
@@ -233,7 +233,7 @@ def test_evaluate_scores_the_truth_and_refuses_bad_settings(tiny_model, capsys):
 def test_an_input_too_large_for_this_machine_is_refused_while_decoding(tiny_model, tmp_path, monkeypatch, capsys):
     """The verbs decode their input within half the memory available; past it, one line and exit 2."""
     from engine.cli import common
-    from engine.media import write_video
+    from engine.video.media import write_video
 
     clip = write_video(tmp_path / "in.mp4", np.zeros((12, 64, 64, 3), np.uint8), 8)
     monkeypatch.setattr(common, "input_budget", lambda: 5 * 64 * 64 * 3)
@@ -322,7 +322,7 @@ def test_an_output_folder_that_takes_no_files_is_said_to_be_not_writable(tmp_pat
 
 
 def test_fill_says_a_reversed_range_is_reversed(tmp_path, capsys):
-    from engine.media import write_video
+    from engine.video.media import write_video
 
     clip = write_video(tmp_path / "in.mp4", np.zeros((12, 64, 64, 3), np.uint8), 8)
     assert main(["fill", "--video", str(clip), "--frames", "10-5", "--out", str(tmp_path / "o.mp4")]) == 2
@@ -367,7 +367,6 @@ def test_a_failed_signature_leaves_nothing_and_its_error_has_its_own_line(tiny_m
 
 def test_fill_keeps_the_picture_of_footage_whose_sound_is_broken(tiny_model, tmp_path, capsys):
     import av
-
     from conftest import broken_audio_clip
 
     clip = broken_audio_clip(tmp_path / "in.mp4")

@@ -1,9 +1,8 @@
 """The world benchmark's scoring, checked on the ground truth: a case's own scene, rendered,
 must score perfectly, and the same clip played backwards must fail direction and permanence."""
-import numpy as np
 import pytest
 
-from engine import evaluate as ev
+from engine.bench.speed import world as ev
 from engine.world import measure
 
 

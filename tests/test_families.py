@@ -13,11 +13,11 @@ import pytest
 import torch
 from PIL import Image
 
-from engine.conditioning import ClipCondition, ImageCondition, MaskCondition
 from engine.errors import InputError
 from engine.families import capabilities, check_verb, family_of, load_family
 from engine.families.tiny import build_ltx, build_wan
-from engine.service import GenerateRequest
+from engine.request import GenerateRequest
+from engine.sampling.conditioning import ClipCondition, ImageCondition, MaskCondition
 
 W = H = 32
 N = 9  # frames: 1 + 2 latent frames at the tiny VAEs' 4x time compression

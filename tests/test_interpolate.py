@@ -1,4 +1,4 @@
-"""engine.interpolate and `python -m engine interpolate`: small synthetic scenes, seconds to run."""
+"""engine.video.interpolate and `python -m engine interpolate`: small synthetic scenes, seconds to run."""
 import json
 import os
 from pathlib import Path
@@ -11,9 +11,17 @@ from PIL import Image
 
 from engine.__main__ import main
 from engine.errors import InputError
-from engine.interpolate import (Interpolator, detect_cuts, fill_gap, flow_confidence, interpolate_frames,
-                                interpolate_pair, plan_retime, retime)
-from engine.media import Video, read_video
+from engine.video.interpolate import (
+    Interpolator,
+    detect_cuts,
+    fill_gap,
+    flow_confidence,
+    interpolate_frames,
+    interpolate_pair,
+    plan_retime,
+    retime,
+)
+from engine.video.media import Video, read_video
 
 FIXTURE = Path(__file__).parent / "fixtures" / "record-v1"
 
@@ -272,7 +280,7 @@ def test_cli_bad_input_one_line_exit_2_no_output(tmp_path, capsys, case):
     if case == "bad_out":
         args, out = [two, "--factor", "2"], tmp_path / "result.avi"
     if case == "out_is_input":  # once overwrote the input: 24 frames became 47 in place
-        from engine.media import write_video
+        from engine.video.media import write_video
 
         out = write_video(tmp_path / "result.mp4", clip(3), 24)
         before = Path(out).read_bytes()
@@ -316,7 +324,7 @@ def test_a_retimed_signed_take_is_signed_with_the_input_record_retimed(tmp_path,
 
 
 def test_retimed_camera_footage_is_signed_as_footage_with_frames_added(tmp_path, config_dir, capsys):
-    from engine.media import write_video
+    from engine.video.media import write_video
 
     src = write_video(tmp_path / "cam.mp4", clip(4), 8)
     out = tmp_path / "cam24.mp4"

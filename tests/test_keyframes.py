@@ -2,8 +2,16 @@
 import numpy as np
 import pytest
 
-from engine.keyframes import (EDGE, KEY_SECONDS, key_frames, keyframe_conditions, member_words, paths, place,
-                              read_motion)
+from engine.scenes.keyframes import (
+    EDGE,
+    KEY_SECONDS,
+    key_frames,
+    keyframe_conditions,
+    member_words,
+    paths,
+    place,
+    read_motion,
+)
 from engine.world.measure import colour_mask
 from engine.world.scene import COLOURS, GROUND
 

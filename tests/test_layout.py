@@ -14,7 +14,7 @@ from engine.errors import InputError
 from engine.layout import Layout
 from engine.layout.planner import draw, plan_scene, random_layout, scene_layout
 from engine.layout.raster import cover, layout_arrays, null_arrays, stack
-from engine.reading import Reading
+from engine.world.reading import Reading
 from engine.world.render import render
 from engine.world.scene import SIZES, sample_scene
 
@@ -210,8 +210,8 @@ def test_layout_dim_round_trips_through_save_and_load(tmp_path):
 @pytest.fixture(scope="module")
 def layout_model(tmp_path_factory):
     """A tiny world model folder whose transformer takes layouts (random weights, fixed seed)."""
+    from engine.families.pipeline import WorldPipeline
     from engine.models.vae import VideoVAE
-    from engine.pipeline import WorldPipeline
 
     torch.manual_seed(0)
     vae = VideoVAE(latent_channels=4, channels=(16, 16, 16))
@@ -224,7 +224,8 @@ def layout_model(tmp_path_factory):
 
 
 def test_engine_renders_a_given_layout_and_records_it(layout_model):
-    from engine.service import Engine, GenerateRequest
+    from engine.request import GenerateRequest
+    from engine.service import Engine
 
     engine = Engine(layout_model, dtype="float32")
     assert engine.takes_layout
@@ -270,7 +271,7 @@ def test_cli_plan_only_writes_the_layout_and_an_animatic(tmp_path):
     assert "planned: big blue box, left" in r.stderr
     lay = Layout.from_dict(json.loads(Path(str(out) + ".layout.json").read_text()))
     assert lay.background == "desert" and lay.objects[0].colour == "blue"
-    from engine import media
+    from engine.video import media
 
     video = media.read_video(str(out))
     assert video.frames.shape[1:3] == (144, 256) and len(video) == 48

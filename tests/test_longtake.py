@@ -5,10 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import longtake, media
+from engine import longtake
 from engine.errors import InputError
-from engine.sampler import Cancelled
-from engine.service import Engine, GenerateRequest
+from engine.request import GenerateRequest
+from engine.sampling.sampler import Cancelled
+from engine.service import Engine
+from engine.video import media
 
 
 def identity(frames, record):

@@ -1,4 +1,4 @@
-"""engine.media: round trips, odd sizes, atomic writes, frame folders, errors."""
+"""engine.video.media: round trips, odd sizes, atomic writes, frame folders, errors."""
 import json
 import os
 from pathlib import Path
@@ -9,8 +9,7 @@ import pytest
 from PIL import Image
 
 from engine.errors import InputError
-from engine.media import (Video, check_output_path, parse_fps, read_video, write_frames,
-                          write_output, write_video)
+from engine.video.media import Video, check_output_path, parse_fps, read_video, write_frames, write_output, write_video
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "clips"
 if not REAL.exists():
@@ -222,7 +221,7 @@ def test_video_from_frames():
 
 def test_decoding_stops_at_the_memory_allowed(tmp_path):
     """A clip whose decoded frames pass max_bytes is refused while decoding, naming size and limit."""
-    from engine.media import TooLarge
+    from engine.video.media import TooLarge
 
     frames = moving_frames(n=20)
     one = frames[0].nbytes
@@ -265,8 +264,8 @@ def test_phone_clips_are_read_upright(tmp_path, degrees, white):
 def test_stills_and_frames_are_read_as_they_are_meant_to_be_seen(tmp_path):
     """Found by a footage fuzz: a phone photo lay on its side, 16-bit grey came out white, a 23 kB PNG
     claiming 16000x12000 ended in Pillow's traceback."""
-    from engine.media import open_image
     from engine.verbs import load_image, load_mask
+    from engine.video.media import open_image
 
     portrait = Image.new("RGB", (64, 32), "red")  # stored landscape, EXIF says: turn 90 degrees to view
     exif = portrait.getexif()
@@ -289,7 +288,7 @@ def test_stills_and_frames_are_read_as_they_are_meant_to_be_seen(tmp_path):
 
 
 def test_a_frame_too_large_is_refused_before_decoding(tmp_path):
-    from engine import media
+    from engine.video import media
 
     write_video(tmp_path / "ok.mp4", moving_frames(3, 32, 48), 24)
     limit, media.MAX_INPUT_SIDE = media.MAX_INPUT_SIDE, 40
@@ -301,7 +300,7 @@ def test_a_frame_too_large_is_refused_before_decoding(tmp_path):
 
 
 def test_an_output_folder_never_mixes_in_other_images(tmp_path):
-    from engine.media import check_not_input
+    from engine.video.media import check_not_input
 
     folder = tmp_path / "shots"
     folder.mkdir()
@@ -336,7 +335,7 @@ def test_a_broken_sound_track_is_found_when_read_and_dropped_from_what_is_writte
 
 @pytest.mark.parametrize("fmt", ["GIF", "PNG", "WEBP"])
 def test_an_animated_image_is_not_read_as_a_still(tmp_path, fmt):
-    from engine.media import open_image
+    from engine.video.media import open_image
 
     path = tmp_path / f"anim.{fmt.lower()}"
     first, *rest = [Image.fromarray(np.full((32, 32, 3), v, np.uint8)) for v in (0, 120, 240)]
@@ -348,7 +347,7 @@ def test_an_animated_image_is_not_read_as_a_still(tmp_path, fmt):
 
 
 def test_an_output_folder_never_overwrites_an_input_frame(tmp_path):
-    from engine.media import check_not_input
+    from engine.video.media import check_not_input
 
     (tmp_path / "frames").mkdir()
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "frames" / "000003.png")

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from engine.conditioning import ImageCondition, WindowKnowledge, build_latent_conditions
+from engine.families.pipeline import WorldPipeline
 from engine.models.dit import PRESETS, SpacetimeDiT
 from engine.models.vae import VideoVAE
-from engine.sampler import Cancelled, LatentConditions, edit, sample
-from engine.pipeline import WorldPipeline
+from engine.sampling.conditioning import WindowKnowledge, build_latent_conditions
+from engine.sampling.sampler import Cancelled, edit, sample
 
 
 def tiny_dit(**kw):
@@ -142,6 +142,7 @@ def test_plain_cpu_training_attention_matches_the_fused_kernel():
     """The plain attention the CPU trains with gives the fused kernel's outputs and gradients, masked
     keys included; without autograd (sampling) the fused kernel itself runs."""
     import torch.nn.functional as F
+
     from engine.models import dit
 
     g = torch.Generator().manual_seed(0)
@@ -160,7 +161,7 @@ def test_plain_cpu_training_attention_matches_the_fused_kernel():
 
 
 def test_bench_train_times_both_attention_forms_on_the_recipe_step():
-    from engine.bench import train_speed
+    from engine.bench.speed import train_speed
     from engine.models import dit
 
     r = train_speed("tiny", batch=2, steps=1, rounds=1, compile=False)
@@ -281,7 +282,7 @@ def test_two_frame_tokens_hold_whole_tokens_natively_and_partial_ones_by_replace
 
 
 def test_edit_leaves_the_source_where_the_prompt_makes_no_difference():
-    """engine.sampler.edit moves the source by the difference the prompt makes: a model blind to the
+    """engine.sampling.sampler.edit moves the source by the difference the prompt makes: a model blind to the
     prompt gives back the source (to rounding); a real one changes it, the same way for the same seed, and
     less from a lower strength."""
     from diffusers import FlowMatchEulerDiscreteScheduler

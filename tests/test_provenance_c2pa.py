@@ -8,14 +8,23 @@ from pathlib import Path
 import c2pa
 import pytest
 
-from engine import media
 from engine.__main__ import main
 from engine.errors import InputError
-from engine.provenance import (Generation, ProvenanceRecord, SignerConfig, concatenate, digital_source_type,
-                               ensure_local_chain, read_manifest, sign_mp4, trust_anchors_pem,
-                               watermark_record_frames)
+from engine.provenance import (
+    Generation,
+    ProvenanceRecord,
+    SignerConfig,
+    concatenate,
+    digital_source_type,
+    ensure_local_chain,
+    read_manifest,
+    sign_mp4,
+    trust_anchors_pem,
+    watermark_record_frames,
+)
 from engine.provenance.c2pa_sign import IPTC, _issue_chain
 from engine.provenance.mp4 import top_level_boxes
+from engine.video import media
 
 GEN = Generation("tenku-small", "a red ball rolls to the right", seed=3, settings={"steps": 12})
 
@@ -328,7 +337,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "record-v1"
 
 
 def test_a_600_second_take_with_a_2000_character_prompt_signs_and_verifies(signed, tmp_path, capsys):
-    from engine.bench_records import stretched_record
+    from engine.bench.records import stretched_record
 
     _, config, _ = signed
     record = stretched_record(600, prompt_chars=2000)  # 14,400 frames in 9,600 ranges

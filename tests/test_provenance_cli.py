@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine import media
 from engine.__main__ import main
+from engine.video import media
 
 
 @pytest.fixture

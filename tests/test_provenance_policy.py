@@ -4,8 +4,15 @@ import random
 import pytest
 
 from engine.errors import InputError
-from engine.provenance import (Generation, PromptBlocked, ProvenanceRecord, check_prompt, enforce, load_policy,
-                               policy_from_dict)
+from engine.provenance import (
+    Generation,
+    PromptBlocked,
+    ProvenanceRecord,
+    check_prompt,
+    enforce,
+    load_policy,
+    policy_from_dict,
+)
 
 
 @pytest.fixture(scope="module")

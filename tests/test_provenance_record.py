@@ -132,7 +132,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "record-v1"
 
 
 def test_a_take_record_grows_with_its_sources_not_its_length():
-    from engine.bench_records import stretched_record
+    from engine.bench.records import stretched_record
 
     short, long = stretched_record(10, prompt_chars=2000), stretched_record(600, prompt_chars=2000)
     assert len(long.ranges) == 9600  # generated and interpolated ranges alternate, 16 a second

@@ -7,11 +7,20 @@ import cv2
 import numpy as np
 import pytest
 
-from engine import media
 from engine.errors import InputError
-from engine.provenance import (DEFAULT_THRESHOLD, Generation, ProvenanceRecord, WatermarkDetector, concatenate,
-                               detect_watermark, detect_watermark_file, embed_watermark, watermark_record_frames)
+from engine.provenance import (
+    DEFAULT_THRESHOLD,
+    Generation,
+    ProvenanceRecord,
+    WatermarkDetector,
+    concatenate,
+    detect_watermark,
+    detect_watermark_file,
+    embed_watermark,
+    watermark_record_frames,
+)
 from engine.provenance.watermark import _pattern
+from engine.video import media
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 if not REAL.exists():
@@ -115,7 +124,7 @@ def test_detector_edge_cases():
 
 @pytest.mark.skipif(not (REAL / "clips").is_dir(), reason="shared real footage not available")
 def test_no_false_detections_on_real_footage():
-    from engine.provenance.benchmark import real_clips
+    from engine.bench.watermark import real_clips
 
     clips = real_clips(REAL)
     assert len(clips) >= 20
@@ -206,7 +215,7 @@ def test_region_weights_help_the_detector(tmp_path):
 
 def test_benchmark_runs_on_the_models_own_takes(tiny_model, tmp_path):
     """`bench --watermark` measures takes the model made, and the cost against their render."""
-    from engine.provenance.benchmark import inpaint_rows, watermark_benchmark
+    from engine.bench.watermark import inpaint_rows, watermark_benchmark
 
     out = watermark_benchmark(n_clips=2, real_dir=None, model=tiny_model, steps=2, dtype="float32",
                               null_keys=2, limits_subset=1, log=lambda line: None)

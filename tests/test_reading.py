@@ -1,4 +1,4 @@
-"""The prompt reader (engine.reading): slot spans from the captioner, the tagger, the colour-name
+"""The prompt reader (engine.world.reading): slot spans from the captioner, the tagger, the colour-name
 table, the reading's caption, and the engine giving the model that caption."""
 import json
 import random
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine import reading
-from engine.reading import TAGS, Reading, assemble, lexicon_colour, load_lexicon, palette_colour
+from engine.world import reading
 from engine.world.captioner import COLOUR_WORDS, caption, spans, training_words
+from engine.world.reading import TAGS, Reading, assemble, lexicon_colour, load_lexicon, palette_colour
 from engine.world.scene import COLOURS, sample_scene
 
 
@@ -174,7 +174,7 @@ def test_tiny_reader_trains_and_round_trips(tmp_path, text):
 
 @pytest.fixture(scope="module")
 def bundled_reader(text):
-    from engine.pipeline import BUNDLED_MODEL
+    from engine.families.pipeline import BUNDLED_MODEL
 
     assert (BUNDLED_MODEL / "reader" / "config.json").exists(), "the bundled model has no prompt reader"
     return reading.Reader.from_pretrained(BUNDLED_MODEL / "reader", text)
@@ -194,8 +194,9 @@ def test_bundled_reader_reads_prompts_it_never_saw(bundled_reader):
 
 
 def test_engine_gives_the_model_the_reading_and_records_it(monkeypatch):
-    from engine.pipeline import BUNDLED_MODEL
-    from engine.service import BASE_FPS, Engine, GenerateRequest
+    from engine.families.pipeline import BUNDLED_MODEL
+    from engine.request import BASE_FPS, GenerateRequest
+    from engine.service import Engine
 
     engine = Engine(BUNDLED_MODEL)
     prompt = "On the open water, one petite sapphire sphere lifts upwards."
@@ -222,8 +223,8 @@ def test_a_model_without_a_reader_is_given_the_prompt_as_written(tiny_model):
 def test_export_reader_adds_the_reader_to_a_model_folder(tiny_model, tmp_path, text):
     import shutil
 
-    from engine import train
     from engine.models.reader import PromptReader
+    from engine.training import train
 
     folder = tmp_path / "model"
     shutil.copytree(tiny_model, folder)
@@ -231,7 +232,7 @@ def test_export_reader_adds_the_reader_to_a_model_folder(tiny_model, tmp_path, t
     train.export_reader(tmp_path / "run" / "reader", folder)
     index = json.loads((folder / "model_index.json").read_text())
     assert index["reader"] == ["engine.models.reader", "PromptReader"] and index["training"]["reader"]["steps"] > 0
-    from engine.pipeline import WorldPipeline
+    from engine.families.pipeline import WorldPipeline
     assert WorldPipeline.from_pretrained(folder).reader is not None
 
 

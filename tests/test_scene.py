@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from engine.__main__ import main
-from engine.continuity import WorldFeatures, check_continuity
 from engine.errors import InputError
-from engine.scene import assemble, load_scene, parse_scene, render_scene
-from engine.service import _describe
+from engine.request import describe_condition as _describe
+from engine.scenes.continuity import WorldFeatures, check_continuity
+from engine.scenes.scene import load_scene, parse_scene, render_scene
 from engine.world.render import render
 from engine.world.scene import COLOURS, Obj, Scene
 
@@ -87,7 +87,7 @@ def test_continuity_holds_on_world_scenes_and_flags_a_recoloured_member():
     bad = check_continuity(CAST, world_scene(random.Random(9), recolour_shot=2))
     assert bad.broken_shots == [2] and "red not seen" in bad.summary()
     assert rng is not None
-    from engine.bench_long import _reasons  # the scene benchmark's tally of why checks failed
+    from engine.bench.long import _reasons  # the scene benchmark's tally of why checks failed
     why = _reasons(bad)
     assert why["colour"] == 1 and why["checks"] == len(bad.checks)
 
@@ -104,7 +104,7 @@ def test_continuity_flags_a_changed_shape_and_size():
     assert report.broken_shots == [1, 2]
     problems = {c.shot: " ".join(c.problems) for c in report.checks}
     assert "shape box" in problems[1] and "size" in problems[2]
-    from engine.bench_long import _reasons
+    from engine.bench.long import _reasons
 
     assert {k: v for k, v in _reasons(report).items() if k != "checks"} == {"colour": 0, "shape": 1, "size": 1}
 
@@ -141,7 +141,7 @@ def test_scene_cli_writes_scene_shots_and_report(tiny_model, tmp_path):
     p = write(tmp_path, {**SCENE, "shots": SCENE["shots"][:2]})
     out = tmp_path / "scene.mp4"
     assert main(["scene", str(p), "--out", str(out), "--model", str(tiny_model), "--quiet"]) == 0
-    from engine import media
+    from engine.video import media
 
     assert len(media.read_video(out)) == 16 - 4
     shots = sorted((tmp_path / "scene_shots").glob("shot_*.mp4"))
@@ -160,7 +160,7 @@ def test_example_scene_in_assets_is_valid():
 
 
 def test_benchmark_scenes_are_valid_and_the_control_recolours_shot_3():
-    from engine.bench_long import bench_scene, drift
+    from engine.bench.long import bench_scene, drift
 
     for s in range(10):
         normal, control = (parse_scene(bench_scene(random.Random(s), r)) for r in (False, True))
@@ -183,7 +183,7 @@ def test_a_look_kept_in_every_shot_but_unlike_its_description_is_a_note_not_a_br
 # -- references: a member's look carried into later shots ------------------------------------
 
 def test_locate_finds_a_member_whole_and_the_reference_still_puts_it_in_the_middle():
-    from engine.scene import reference_still
+    from engine.scenes.scene import reference_still
     from engine.world.measure import colour_mask
 
     ex = WorldFeatures()
@@ -232,7 +232,7 @@ class TruthEngine:
 
     def generate(self, req, progress=None):
         from engine.provenance.record import Generation, ProvenanceRecord
-        from engine.service import Result
+        from engine.request import Result
 
         self.requests.append(req)
         objs = tuple(o for k, o in self.looks.items() if k in req.prompt and req.prompt not in self.shy) \
@@ -245,7 +245,7 @@ class TruthEngine:
 
 
 def test_shots_naming_a_member_start_from_its_look_and_a_recolouring_shot_does_not():
-    from engine.scene import CAST_TRIES, PLATE_SEEDS, PLATE_STEPS, REFERENCE_STRENGTH
+    from engine.scenes.scene import CAST_TRIES, PLATE_SEEDS, PLATE_STEPS, REFERENCE_STRENGTH
     from engine.world.measure import colour_mask
 
     data = {"cast": {"ball": "the big red ball", "box": "a small blue box"}, "aspect": "1:1", "fps": 8,
@@ -341,7 +341,7 @@ class SquareBall(TruthEngine):
 
 
 def test_the_cast_sheet_keeps_a_look_not_as_described_rather_than_none():
-    from engine.scene import CAST_TRIES, PLATE_SEEDS, cast_sheet
+    from engine.scenes.scene import CAST_TRIES, PLATE_SEEDS, cast_sheet
 
     scene = parse_scene({"cast": {"ball": "the big red ball"}, "aspect": "1:1", "fps": 8, "setting": "on the grass",
                          "shots": [{"prompt": "{ball} rolls", "seconds": 1}]})
@@ -369,7 +369,7 @@ class Drawn(TruthEngine):
 
     def generate(self, req, progress=None):
         from engine.provenance.record import Generation, ProvenanceRecord
-        from engine.service import Result
+        from engine.request import Result
 
         self.requests.append(req)
         frames = np.zeros((8, 128, 128, 3), np.uint8)
@@ -385,7 +385,7 @@ class Drawn(TruthEngine):
 
 
 def test_the_plate_leaves_out_a_stray_object_one_render_drew():
-    from engine.scene import PLATE_SEEDS, plate
+    from engine.scenes.scene import PLATE_SEEDS, plate
     from engine.world.measure import colour_mask
 
     scene = parse_scene({**SCENE, "seed": 5})
@@ -398,8 +398,8 @@ def test_the_plate_leaves_out_a_stray_object_one_render_drew():
 
 
 def test_the_cast_sheet_turns_down_a_look_of_the_wrong_size_and_scales_the_closest_one():
-    from engine.continuity import SIZE_TOLERANCE
-    from engine.scene import CAST_TRIES, cast_sheet
+    from engine.scenes.continuity import SIZE_TOLERANCE
+    from engine.scenes.scene import CAST_TRIES, cast_sheet
 
     ex = WorldFeatures()
     scene = parse_scene({"cast": {"box": "the big red box"}, "aspect": "1:1", "fps": 8,
@@ -423,13 +423,13 @@ def test_the_cast_sheet_turns_down_a_look_of_the_wrong_size_and_scales_the_close
 
 
 def scene_request(prompt):
-    from engine.service import GenerateRequest
+    from engine.request import GenerateRequest
 
     return GenerateRequest(prompt, seconds=1, fps=8, aspect="1:1")
 
 
 def test_a_small_member_beside_a_wide_one_stays_whole_in_view_and_in_front():
-    from engine.scene import MARGIN, reference_still
+    from engine.scenes.scene import MARGIN, reference_still
     from engine.world.measure import colour_mask
 
     grey = np.full((128, 128, 3), 90, np.uint8)
@@ -461,8 +461,8 @@ def test_a_small_member_beside_a_wide_one_stays_whole_in_view_and_in_front():
 
 
 def test_shots_hold_their_members_where_their_words_move_them_once_a_second():
-    from engine.conditioning import ClipCondition, ImageCondition
-    from engine.scene import PLATE_SEEDS, REFERENCE_STRENGTH
+    from engine.sampling.conditioning import ClipCondition, ImageCondition
+    from engine.scenes.scene import PLATE_SEEDS, REFERENCE_STRENGTH
     from engine.world.measure import colour_mask
 
     data = {"cast": {"ball": "the big red ball"}, "aspect": "1:1", "fps": 8, "retries": 0,

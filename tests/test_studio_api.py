@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 from conftest import REAL_DATA
+from PIL import Image
 
 CARPHONE = REAL_DATA / "clips" / "carphone_pristine.mp4"
 CALLED: set[str] = set()
@@ -327,8 +327,8 @@ def test_fill_method_is_chosen_and_said_before_queueing(server, tmp_path):
 
 def test_refusals_say_why_and_keep_the_project_whole(server, tmp_path):
     """What a fuzzed page sent: each is refused inline, says what is allowed, and nothing is lost or left over."""
-    from gradio_client import handle_file
     from gradio.utils import get_upload_folder
+    from gradio_client import handle_file
 
     demo, c, root = server
     store = demo.studio.store
@@ -476,7 +476,7 @@ def test_cast_scene_render_and_continuity_report(server):
     call(c, "save_shot", pid, a, "{ball} rolls to the right", "", 1.0, "1:1", 0, "", 1, 2, 5.0, None, None)
     call(c, "save_shot", pid, b, "{dog} falls down", "", 1.0, "1:1", 3, "the camera pans left", 1, 2, 5.0,
          None, None)
-    # an unknown member: the scene is refused with engine.scene's reason, said the storyboard's way
+    # an unknown member: the scene is refused with engine.scenes.scene's reason, said the storyboard's way
     jobs = len(store.jobs(pid))
     assert "shot 2, prompt: unknown cast member {dog}; the cast is: ball, box" in \
         msg(call(c, "render_scene", pid, None, 0))
@@ -612,8 +612,8 @@ def test_own_footage_joins_the_timeline_and_the_signed_export_says_which_frames_
     import opentimelineio as otio
     from gradio_client import handle_file
 
-    from engine import media
     from engine.provenance import ProvenanceRecord, read_manifest, trust_anchors_pem
+    from engine.video import media
 
     demo, c, root = server
     store = demo.studio.store
@@ -718,9 +718,9 @@ def test_every_public_event_was_called(server):
 
 
 def test_a_model_with_a_prompt_reader_says_how_it_read_the_shot(server):
-    """A world model that ships a prompt reader (engine.reading) is given the prompt in its training
+    """A world model that ships a prompt reader (engine.world.reading) is given the prompt in its training
     wording: the message says how it was read, and the take's settings keep both."""
-    from engine.pipeline import BUNDLED_MODEL
+    from engine.families.pipeline import BUNDLED_MODEL
 
     demo, c, root = server
     folder = root / "models" / "reading"

@@ -1,6 +1,4 @@
 """The studio's project store, render queue and export, without the page."""
-import json
-import threading
 import time
 from pathlib import Path
 
@@ -28,7 +26,7 @@ def _shot(s, pid, prompt="a red ball rolls to the right", **kw):
 def test_store_round_trip_and_duplicate(studio, tmp_path):
     st = studio.store
     pid = st.create_project("Desert")
-    a, b = _shot(studio, pid, "one"), _shot(studio, pid, "two")
+    _, b = _shot(studio, pid, "one"), _shot(studio, pid, "two")
     st.move_shot(b, -1)
     assert [s["prompt"] for s in st.shots(pid)] == ["two", "one"]
     st.rename_project(pid, "Dunes")
@@ -49,8 +47,8 @@ def test_store_round_trip_and_duplicate(studio, tmp_path):
 def test_queue_renders_takes_and_exports(studio, tmp_path):
     import opentimelineio as otio
 
-    from engine import media
     from engine.provenance import read_manifest, trust_anchors_pem
+    from engine.video import media
     from studio import export
 
     st, q = studio.store, studio.queue
@@ -161,7 +159,7 @@ def test_edit_lists_reference_real_source_frames_as_handles(studio, tmp_path):
     """Trims point into the take's own frames; handles are frames the take really has, clipped, never held."""
     import opentimelineio as otio
 
-    from engine import media
+    from engine.video import media
     from studio import export
 
     st, q = studio.store, studio.queue
@@ -271,9 +269,9 @@ def test_long_shot_streams_windows_stops_and_resumes(studio, tmp_path):
     """A shot longer than one window renders through engine.longtake: every window's partial file is
     announced (the card plays it), Stop keeps the finished windows as a partial take and the checkpoint,
     and rendering the same shot again resumes and ends with the uninterrupted render's frames."""
-    from engine import media
     from engine.provenance import read_manifest, trust_anchors_pem
-    from engine.sampler import Cancelled
+    from engine.sampling.sampler import Cancelled
+    from engine.video import media
     from studio.jobs import run_job
 
     st = studio.store
@@ -372,8 +370,8 @@ def test_a_saved_shot_shows_its_plan_as_an_animatic_and_replans_by_seed(tiny_mod
     render), drawn once and kept in the project; Re-plan moves the shot to the next seed and a new plan."""
     import shutil
 
-    from engine import media
-    from engine.pipeline import BUNDLED_MODEL
+    from engine.families.pipeline import BUNDLED_MODEL
+    from engine.video import media
     from studio.animatic import animatic
     from studio.app import make_studio
     from studio.panels.storyboard import cards_html

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine import train
+from engine.families.pipeline import WorldPipeline
 from engine.models.dit import PRESETS
-from engine.pipeline import WorldPipeline
+from engine.training import train
 
 
 def test_learning_rate_schedule_and_restart():
@@ -200,7 +200,7 @@ def test_training_device_is_checked(tmp_path, capsys):
 
 
 def test_recipe_search_scores_a_variant_while_it_trains(tmp_path):
-    from engine import recipe_search
+    from engine.bench.speed import recipe_search
 
     root = tmp_path / "search"
     assert recipe_search.main(["train", "--run", str(root), "--name", "v"]) == 2  # no data yet
@@ -218,7 +218,7 @@ def test_recipe_search_scores_a_variant_while_it_trains(tmp_path):
 
 
 def test_text_probe_reads_motion_and_checks_its_arguments(capsys):
-    from engine import recipe_search
+    from engine.bench.speed import recipe_search
 
     torch.manual_seed(0)
     report = recipe_search.text_probe(train_captions=300, test_captions=120, steps=150, seeds=1)

@@ -8,19 +8,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from engine import defaults
 import torch
 from PIL import Image
 
-from engine import media, verbs
+from engine import defaults, verbs
 from engine.__main__ import main
-from engine.conditioning import ImageCondition, canvas_for, crop_window, fit_frames, unfit_frames
 from engine.errors import InputError
-from engine.media import Video
-from engine.sampler import Cancelled
-from engine.service import (BASE_FPS, OVERLAP_FRAMES, WINDOW_FRAMES, Engine, GenerateRequest, _seam_window,
-                            _windows, resample)
+from engine.request import BASE_FPS, OVERLAP_FRAMES, WINDOW_FRAMES, GenerateRequest
+from engine.sampling.conditioning import ImageCondition, canvas_for, crop_window, fit_frames, unfit_frames
+from engine.sampling.sampler import Cancelled
+from engine.service import Engine, _seam_window, _windows
+from engine.video import media
+from engine.video.media import Video
+from engine.video.retime import resample
 from engine.world import render
 from engine.world.scene import Obj, Scene
 
@@ -403,8 +403,8 @@ def test_sampler_holds_a_weak_condition_until_its_level_then_releases_it():
     noised to that level until sigma falls to 0.5; after that the model alone moves it."""
     from diffusers import FlowMatchEulerDiscreteScheduler
 
-    from engine.conditioning import WindowKnowledge, build_latent_conditions
-    from engine.sampler import sample
+    from engine.sampling.conditioning import WindowKnowledge, build_latent_conditions
+    from engine.sampling.sampler import sample
 
     shape = (1, 4, 2, 4, 4)
     known = torch.randn(shape, generator=torch.Generator().manual_seed(1))
@@ -434,9 +434,9 @@ def test_sampler_holds_a_weak_condition_until_its_level_then_releases_it():
 @pytest.fixture(scope="module")
 def engine4(tmp_path_factory):
     """A tiny model whose VAE compresses time by 4 (clips of 1 + 4k frames, like LTX and Wan)."""
+    from engine.families.pipeline import WorldPipeline
     from engine.models.dit import PRESETS, SpacetimeDiT
     from engine.models.vae import VideoVAE
-    from engine.pipeline import WorldPipeline
 
     torch.manual_seed(0)
     dit = SpacetimeDiT(in_channels=4, **PRESETS["tiny"])
@@ -449,7 +449,7 @@ def engine4(tmp_path_factory):
 
 
 def test_a_still_is_laid_on_every_frame_of_its_token():
-    from engine.conditioning import still_frames
+    from engine.sampling.conditioning import still_frames
 
     # latent frame 0 is frame 0 alone; a time patch of 2 pairs latent frames (0, 1), (2, 3), ...
     assert [list(still_frames(i, 17, 1, 2)) for i in (0, 1, 5, 16)] == [[0, 1], [0, 1], [4, 5], [16]]
@@ -462,9 +462,9 @@ def test_a_still_is_laid_on_every_frame_of_its_token():
 @pytest.fixture(scope="module")
 def engine_pt2(tmp_path_factory):
     """A tiny model whose tokens span two latent frames in time, as the "S2" preset's do."""
+    from engine.families.pipeline import WorldPipeline
     from engine.models.dit import PRESETS, SpacetimeDiT
     from engine.models.vae import VideoVAE
-    from engine.pipeline import WorldPipeline
 
     torch.manual_seed(0)
     dit = SpacetimeDiT(in_channels=4, **{**PRESETS["tiny"], "patch_size": (2, 4, 4)})
@@ -514,7 +514,7 @@ def test_verbs_on_a_vae_that_compresses_time(engine4, clip):
 @pytest.mark.skipif(not (Path(__file__).resolve().parent.parent / "assets/models/tenku-world/model_index.json").exists(),
                     reason="the bundled model is not in assets/models/tenku-world yet")
 def test_every_verb_on_the_bundled_model(clip):
-    from engine.pipeline import BUNDLED_MODEL
+    from engine.families.pipeline import BUNDLED_MODEL
 
     engine = Engine(BUNDLED_MODEL, dtype="bfloat16")
     video = Video.from_frames(clip, BASE_FPS)
@@ -543,7 +543,6 @@ def test_verbs_keep_the_footages_sound_under_its_own_frames(tiny_model, files, t
     """fill, remix and inpaint keep the clip's span of time, so its sound stays; extend keeps it under the
     original frames (backward: after the new ones, which are silent). They used to drop it."""
     import av
-
     from conftest import REAL_DATA
 
     clip = tmp_path / "fire.mp4"  # a real camera clip with an AAC track
@@ -587,6 +586,7 @@ def real_clip(name: str) -> Video:
 
 def test_world_share_separates_the_worlds_footage_from_camera_footage():
     from conftest import REAL_DATA
+
     from engine.world.measure import WORLD_SHARE_MIN, is_world_footage, world_share
     from engine.world.scene import sample_scene
 

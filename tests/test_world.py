@@ -4,9 +4,8 @@ import re
 import numpy as np
 import pytest
 
-from engine.world import COLOURS, HELD_OUT_COMBOS, caption, render, sample_scene, truth_track
 import engine.world.captioner as caption_mod
-from engine.world import measure
+from engine.world import COLOURS, HELD_OUT_COMBOS, caption, measure, render, sample_scene, truth_track
 from engine.world.scene import Obj, Scene
 
 
@@ -73,7 +72,7 @@ def test_wall_hides_the_object_and_it_comes_out_unchanged():
     cov = measure.coverage(frames, "green")
     assert cov.min() < 0.3 * cov.max()  # behind the pillar at some point
     assert abs(cov[0] - cov[-1]) < 0.2 * cov[0]  # same size before and after
-    from engine.evaluate import score_permanence
+    from engine.bench.world import score_permanence
     assert score_permanence(frames, s.objects[0])
 
 

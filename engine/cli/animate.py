@@ -1,8 +1,15 @@
 """`python -m engine animate`: animate a still; frame 0 is the image (CLI.md)."""
 from __future__ import annotations
 
-from engine.cli.common import (add_literal_option, add_output_options, check_prompt, make_engine, need,
-                               progress_printer, write_result)
+from engine.cli.common import (
+    add_literal_option,
+    add_output_options,
+    check_prompt,
+    make_engine,
+    need,
+    progress_printer,
+    write_result,
+)
 from engine.errors import InputError
 
 
@@ -19,8 +26,9 @@ def register(sub):
 
 
 def run(args) -> int:
-    from engine import media, verbs
-    from engine.service import ASPECTS, GenerateRequest
+    from engine import verbs
+    from engine.request import ASPECTS, GenerateRequest
+    from engine.video import media
 
     need(args.image, "--image", "a PNG or JPEG still to animate")
     need(args.prompt, "--prompt", "what happens in the shot, e.g. 'the ball rolls to the right'")

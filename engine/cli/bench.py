@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from engine import defaults
-from engine.pipeline import BUNDLED_MODEL
+from engine.families.pipeline import BUNDLED_MODEL
 
 
 def register(sub):
@@ -67,11 +67,11 @@ def register(sub):
 def run(args) -> int:
     data = Path(args.data) if args.data else Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
     if args.interp:
-        from engine.bench_interp import run_benchmark
+        from engine.bench.interp import run_benchmark
         print(json.dumps(run_benchmark(data), indent=1))
         return 0
     if args.footage:
-        from engine.bench_footage import footage_benchmark
+        from engine.bench.footage import footage_benchmark
         from engine.families import check_model_folder
 
         check_model_folder(Path(args.model))
@@ -82,7 +82,7 @@ def run(args) -> int:
         print(json.dumps(result["summary"], indent=1))
         return 0
     if args.train:
-        from engine.bench import train_speed
+        from engine.bench.speed import train_speed
         from engine.errors import InputError
         from engine.models.dit import PRESETS
 
@@ -94,7 +94,7 @@ def run(args) -> int:
                                      log=lambda line: print(line, file=sys.stderr, flush=True)), indent=1))
         return 0
     if args.records:
-        from engine.bench_records import record_benchmark
+        from engine.bench.records import record_benchmark
 
         result = record_benchmark(log=lambda line: print(line, file=sys.stderr, flush=True))
         if args.report:
@@ -102,7 +102,7 @@ def run(args) -> int:
         print(json.dumps(result["summary"], indent=1))
         return 0
     if args.long or args.scene:
-        from engine import bench_long
+        from engine.bench.speed import long as bench_long
 
         log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
         if args.long:
@@ -126,7 +126,7 @@ def run(args) -> int:
         print(json.dumps(result["summary"], indent=1))
         return 0
     if args.watermark:
-        from engine.provenance.benchmark import real_data_dir, watermark_benchmark
+        from engine.bench.watermark import real_data_dir, watermark_benchmark
         real = Path(args.data) if args.data else real_data_dir()
         result = watermark_benchmark(args.clips, 0, str(real), model=args.model, steps=12, seconds=2.0,
                                      dtype=args.dtype, null_keys=200, limits_subset=15,
@@ -135,7 +135,7 @@ def run(args) -> int:
             Path(args.report).write_text(json.dumps(result, indent=1))
         print(json.dumps(result["summary"], indent=1))
         return 0
-    from engine.bench import run_bench
+    from engine.bench.speed import run_bench
     from engine.families import check_model_folder
     from engine.service import Engine
 

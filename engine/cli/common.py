@@ -11,7 +11,7 @@ from engine.cli.signing import signer
 from engine.errors import InputError
 from engine.families import check_model_folder
 from engine.families.cli import add_family_options
-from engine.pipeline import BUNDLED_MODEL, DTYPES
+from engine.families.pipeline import BUNDLED_MODEL, DTYPES
 
 
 def add_output_options(p, default_out: str, guidance: float = defaults.GUIDANCE):
@@ -37,7 +37,8 @@ def add_output_options(p, default_out: str, guidance: float = defaults.GUIDANCE)
 
 def check_prompt(args, prompt: str):
     """Screen a prompt against the policy before any work; the decision is kept for the record."""
-    from engine.provenance import check_prompt as check, load_policy
+    from engine.provenance import check_prompt as check
+    from engine.provenance import load_policy
     from engine.provenance.policy import PromptBlocked
 
     decision = check(prompt or "", load_policy(args.policy))
@@ -125,8 +126,8 @@ def write_result(result, out: str, args, decision=None, extra: dict | None = Non
     """The write path: watermark what the model made, write atomically with the sidecar,
     sign the MP4 last (any re-encode would strip the manifest). `audio_from`: an input `Video` whose
     sound is carried over from `audio_start` seconds of it (media.write_video)."""
-    from engine import media
     from engine.provenance import sign_mp4, watermark_record_frames
+    from engine.video import media
 
     record = record_of(result)
     if decision is not None:
@@ -198,7 +199,7 @@ def input_budget() -> float:
 
 def read_input(path, option: str = "--video"):
     """The video at `path` (a file or a folder of frames), or an InputError naming the option."""
-    from engine import media
+    from engine.video import media
 
     need(path, option, "a video file or a folder of PNG/JPG frames")
     try:
@@ -211,8 +212,8 @@ def check_before_work(args, *inputs, prompt: str = "") -> object:
     """Everything about a verb's run that can fail cheaply, before the model loads: sampling
     settings, the prompt policy, the output path (never one of the inputs). Returns the
     policy decision for the record."""
-    from engine import media
-    from engine.service import GenerateRequest
+    from engine.request import GenerateRequest
+    from engine.video import media
 
     GenerateRequest(prompt or "edit", steps=args.steps, guidance=args.guidance,
                     fps=24.0 if args.fps is None else args.fps).validate()

@@ -5,7 +5,7 @@ import json
 import sys
 
 from engine import defaults
-from engine.pipeline import BUNDLED_MODEL
+from engine.families.pipeline import BUNDLED_MODEL
 
 
 def register(sub):
@@ -26,7 +26,7 @@ def register(sub):
     p.add_argument("--churn", type=float, default=0.0,
                    help="share of fresh noise per sampling step, 0-1 (default 0: deterministic Euler)")
     p.add_argument("--literal", action="store_true",
-                   help="give the model each prompt as written, not as its prompt reader reads it (engine.reading)")
+                   help="give the model each prompt as written, not as its prompt reader reads it (engine.world.reading)")
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"],
                    help="auto (default): bfloat16 where the processor has it (AMX, AVX-512 BF16), else float32")
     p.add_argument("--out", default=None, help="also write the full report (every case) as JSON here")
@@ -49,17 +49,18 @@ def register(sub):
 
 
 def run(args) -> int:
-    from engine.evaluate import build_cases, evaluate
+    from pathlib import Path
+
+    from engine.bench.world import build_cases, evaluate
     from engine.families import check_model_folder
     from engine.service import Engine
-    from pathlib import Path
 
     check_model_folder(Path(args.model))
     if args.truth and args.verbs is not None:
         from engine.errors import InputError
         raise InputError("--truth scores the prompt benchmark's scenes; it does not go with --verbs")
+    from engine.bench.world import PATHS
     from engine.errors import InputError
-    from engine.evaluate import PATHS
 
     paths = tuple(p.strip() for p in args.paths.split(",") if p.strip())
     if not paths or set(paths) - set(PATHS):
@@ -89,7 +90,7 @@ def run(args) -> int:
 def run_verbs(engine, args) -> int:
     from pathlib import Path
 
-    from engine.evaluate_verbs import evaluate_verbs
+    from engine.bench.verbs import evaluate_verbs
 
     def show(i, n, row):
         sys.stderr.write(f"\r{i}/{n} verb cases")
@@ -107,7 +108,7 @@ def run_verbs(engine, args) -> int:
 def run_layouts(engine, args) -> int:
     from pathlib import Path
 
-    from engine.evaluate import evaluate_paths, path_cases
+    from engine.bench.world import evaluate_paths, path_cases
 
     if not engine.takes_layout:
         from engine.errors import InputError

@@ -2,8 +2,15 @@
 from __future__ import annotations
 
 from engine import defaults
-from engine.cli.common import (add_verb_options, check_before_work, finish, make_engine, need, progress_printer,
-                               read_input)
+from engine.cli.common import (
+    add_verb_options,
+    check_before_work,
+    finish,
+    make_engine,
+    need,
+    progress_printer,
+    read_input,
+)
 
 
 def register(sub):

@@ -5,8 +5,16 @@ import sys
 from pathlib import Path
 
 from engine import defaults
-from engine.cli.common import (add_verb_options, check_before_work, finish, load_model, make_engine, need,
-                               progress_printer, read_input)
+from engine.cli.common import (
+    add_verb_options,
+    check_before_work,
+    finish,
+    load_model,
+    make_engine,
+    need,
+    progress_printer,
+    read_input,
+)
 from engine.errors import InputError
 
 METHOD_HELP = ("what makes each gap, decided and printed before any rendering. auto: optical flow for a short gap "
@@ -64,7 +72,7 @@ def run(args) -> int:
 
 def _copyable(args, video) -> bool:
     """The input file can stand as the output: an .mp4 written as an .mp4 at its own frame rate."""
-    from engine import media
+    from engine.video import media
 
     src = Path(args.video)
     return (src.is_file() and src.suffix.lower() == ".mp4" and media.output_kind(args.out) == "mp4"
@@ -74,8 +82,8 @@ def _copyable(args, video) -> bool:
 def _copy_unchanged(args, video, decision) -> int:
     """Nothing to fill: the input file itself, copied, with a sidecar that says so. Not re-encoded, so not
     watermarked or signed either (a signature is written into the file): every frame is the camera's."""
-    from engine import media
     from engine.provenance import ProvenanceRecord
+    from engine.video import media
 
     record = ProvenanceRecord.camera(len(video), str(video.source or args.video), float(video.fps))
     record.log_decision(decision)

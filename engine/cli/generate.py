@@ -4,8 +4,15 @@ from __future__ import annotations
 import json
 import sys
 
-from engine.cli.common import (add_literal_option, add_output_options, check_prompt, make_engine, note_vocabulary,
-                               progress_printer, write_result)
+from engine.cli.common import (
+    add_literal_option,
+    add_output_options,
+    check_prompt,
+    make_engine,
+    note_vocabulary,
+    progress_printer,
+    write_result,
+)
 from engine.errors import InputError
 from engine.families import family_of
 from engine.families.cli import show_preflight, validate
@@ -64,7 +71,7 @@ def check_types(d: dict) -> None:
 
 
 def request_from(d: dict):
-    from engine.service import GenerateRequest
+    from engine.request import GenerateRequest
 
     fields = {k: d[k] for k in ("prompt", "negative", "seconds", "frames", "aspect", "width", "height",
                                 "seed", "steps", "guidance", "fps", "loop", "literal") if d.get(k) is not None}
@@ -91,7 +98,7 @@ def read_layout(path: str):
 
 
 def run(args) -> int:
-    from engine import media
+    from engine.video import media
 
     if args.batch:
         return run_batch(args)
@@ -137,9 +144,9 @@ def write_plan(engine, req, args) -> int:
     """--plan-only: the layout as JSON beside --out and its animatic at --out, no model run."""
     import numpy as np
 
-    from engine import media
     from engine.layout.planner import draw
-    from engine.service import BASE_FPS
+    from engine.request import BASE_FPS
+    from engine.video import media
 
     req.validate()
     req.plan = True
@@ -167,9 +174,10 @@ def write_take(engine, req, args, decision) -> int:
     resumable from OUT.render/ after a crash or Ctrl-C; signed before it takes OUT's place, then the sidecar."""
     import os
 
-    from engine import longtake, media
+    from engine import longtake
     from engine.cli.progress import end_line, say
     from engine.provenance import sign_mp4
+    from engine.video import media
 
     ckpt = longtake.checkpoint_dir(args.out)
     if ckpt.exists() and not args.restart and not args.quiet:
@@ -223,8 +231,8 @@ def batch_lines(path) -> list[tuple[int, str | None]]:
 def run_batch(args) -> int:
     import os
 
-    from engine import media
     from engine.datafiles import parse_json
+    from engine.video import media
 
     jobs, failures, outs = [], [], {}
     defaults = {k: v for k, v in vars(args).items() if k in KEYS and k not in ("prompt", "out")}

@@ -1,8 +1,15 @@
 """`python -m engine inpaint`: repaint the white region of a mask in every frame (CLI.md)."""
 from __future__ import annotations
 
-from engine.cli.common import (add_verb_options, check_before_work, finish, make_engine, need, progress_printer,
-                               read_input)
+from engine.cli.common import (
+    add_verb_options,
+    check_before_work,
+    finish,
+    make_engine,
+    need,
+    progress_printer,
+    read_input,
+)
 
 
 def register(sub):

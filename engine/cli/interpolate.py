@@ -38,9 +38,16 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from engine.cli.signing import signer
-    from engine.interpolate import MAX_INPUT_FPS, MAX_OUTPUT_FPS, InterpolationConfig, Interpolator, check_factor
-    from engine.media import check_not_input, check_output_path, note_dropped_audio, parse_fps, read_video, write_output
     from engine.provenance import sign_mp4
+    from engine.video.interpolate import MAX_INPUT_FPS, MAX_OUTPUT_FPS, InterpolationConfig, Interpolator, check_factor
+    from engine.video.media import (
+        check_not_input,
+        check_output_path,
+        note_dropped_audio,
+        parse_fps,
+        read_video,
+        write_output,
+    )
 
     # 1. Check inputs before any work
     if (args.factor is None) == (args.fps is None):
@@ -109,7 +116,7 @@ def input_record(path: str, video):
     camera = ProvenanceRecord.camera(len(video), name, fps=float(video.fps))
     if os.path.isdir(path):
         from engine.datafiles import read_json
-        from engine.media import SIDECAR_NAME
+        from engine.video.media import SIDECAR_NAME
 
         side = os.path.join(path, SIDECAR_NAME)
         if not os.path.isfile(side):

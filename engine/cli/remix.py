@@ -2,8 +2,15 @@
 from __future__ import annotations
 
 from engine import defaults
-from engine.cli.common import (add_verb_options, check_before_work, finish, make_engine, need, progress_printer,
-                               read_input)
+from engine.cli.common import (
+    add_verb_options,
+    check_before_work,
+    finish,
+    make_engine,
+    need,
+    progress_printer,
+    read_input,
+)
 
 
 def register(sub):
@@ -19,7 +26,7 @@ def register(sub):
 
 def run(args) -> int:
     from engine import verbs
-    from engine.conditioning import check_strength
+    from engine.sampling.conditioning import check_strength
 
     need(args.prompt, "--prompt", "what the remixed clip shows, e.g. 'a blue ball rolls to the right'")
     check_strength(need(args.strength, "--strength", "a number in (0, 1], e.g. --strength 0.6"))

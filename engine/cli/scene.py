@@ -1,4 +1,4 @@
-"""`python -m engine scene FILE.json`: a multi-shot scene with one cast (format: engine.scene).
+"""`python -m engine scene FILE.json`: a multi-shot scene with one cast (format: engine.scenes.scene).
 
 Writes the assembled scene (OUT), every shot as its own file (OUT_shots/shot_NN.mp4), each
 with its provenance sidecar and signature, and the continuity report (OUT.continuity.json).
@@ -29,11 +29,11 @@ def register(sub):
 def run(args) -> int:
     import dataclasses
 
-    from engine import media
     from engine.errors import InputError
     from engine.families.cli import validate
-    from engine.scene import load_scene
-    from engine.service import GenerateRequest, Result
+    from engine.request import GenerateRequest, Result
+    from engine.scenes.scene import load_scene
+    from engine.video import media
 
     scene = load_scene(args.file)
     over = {k: getattr(args, k) for k in ("seed", "steps", "guidance", "fps", "retries") if getattr(args, k) is not None}
@@ -58,7 +58,7 @@ def run(args) -> int:
     out = Path(args.out)
     shots_dir = out.with_name(out.stem + "_shots")
     engine = make_engine(args)
-    from engine.scene import render_scene
+    from engine.scenes.scene import render_scene
 
     result = render_scene(engine, scene, progress_printer(args.quiet))
     if result.cancelled:

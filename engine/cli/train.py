@@ -24,7 +24,7 @@ def register(sub):
 
 
 def run(args) -> int:
-    from engine import train
+    from engine.training import train
 
     if args.minutes <= 0:
         raise InputError(f"--minutes must be positive, got {args.minutes}")

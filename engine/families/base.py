@@ -16,12 +16,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.conditioning import (ClipCondition, ImageCondition, MaskCondition, WindowKnowledge,
-                                 build_latent_conditions, check_strength, fit_frames, fit_mask)
 from engine import defaults
 from engine.errors import InputError
 from engine.families import VERBS, seam
-from engine.sampler import Cancelled, LatentConditions, StepInfo, sample
+from engine.sampling.conditioning import (
+    ClipCondition,
+    ImageCondition,
+    MaskCondition,
+    WindowKnowledge,
+    build_latent_conditions,
+    check_strength,
+    fit_frames,
+    fit_mask,
+)
+from engine.sampling.sampler import Cancelled, LatentConditions, StepInfo, sample
 
 MAX_SECONDS = 60.0
 
@@ -42,10 +50,9 @@ class DiffusersFamily:
 
     def __init__(self, path, device: str = "cpu", dtype: torch.dtype = torch.float32, *,
                  offload: bool = False, vae_tiling: bool = False):
-        from transformers import AutoTokenizer
-
         import diffusers
         import transformers
+        from transformers import AutoTokenizer
 
         path = Path(path)
         self.path, self.name = path, path.name
@@ -190,7 +197,7 @@ class DiffusersFamily:
 
     # -- stages shared by the families ---------------------------------------------------
     def knowledge(self, req, n: int, width: int, height: int) -> WindowKnowledge:
-        """Pixel-space knowledge for the replacement path (engine.conditioning's representation)."""
+        """Pixel-space knowledge for the replacement path (engine.sampling.conditioning's representation)."""
         known = WindowKnowledge.empty(n, width, height)
         r = self.temporal_ratio
         for kind, frames, index, strength in place_conditions(req, n, width, height):
@@ -312,7 +319,7 @@ class DiffusersFamily:
 
     def seam_conditions(self, frames: np.ndarray, hold: np.ndarray, latents: torch.Tensor):
         """The sampler's conditions for a seam window from its encoded frames (1, C, T, h, w): the
-        held latent frames known (engine.conditioning, as the bundled model's windows)."""
+        held latent frames known (engine.sampling.conditioning, as the bundled model's windows)."""
         known = WindowKnowledge(frames.copy(), hold.copy())
         patch = getattr(self, "patch_t", None)
         patch = (self.patch_t, self.patch, self.patch) if patch else tuple(self.transformer.config.patch_size)
@@ -330,7 +337,7 @@ class DiffusersFamily:
     def deliver_loop(self, frames: np.ndarray, req):
         """One period at req.fps: as rendered when the rates agree; else resampled on the ring (the
         in-betweens after the last frame lead into the first), as the bundled model's loops."""
-        from engine.service import resample
+        from engine.video.retime import resample
 
         fps, P = self.render_fps(req), len(frames)
         if abs(fps - req.fps) < 1e-6 or P == 0:
@@ -342,7 +349,8 @@ class DiffusersFamily:
     def generate(self, req, progress=None):
         """Render a GenerateRequest; returns the service's Result (with its per-frame record)."""
         from engine.provenance.record import Generation
-        from engine.service import Result, _ranges, frame_record
+        from engine.request import Result, frame_record
+        from engine.request import record_ranges as _ranges
 
         t0 = time.time()
         if req.loop:
@@ -375,7 +383,7 @@ class DiffusersFamily:
     def deliver(self, base: np.ndarray, req):
         """Frames at req.fps and their positions in `base`: LTX renders at the requested rate (cut to
         the frames asked for); Wan renders at 16 fps and is resampled (engine.service.resample)."""
-        from engine.service import resample
+        from engine.video.retime import resample
 
         fps = self.render_fps(req)
         count = req.frames if req.frames is not None else max(1, round((req.seconds or 2.0) * req.fps))

@@ -1,6 +1,6 @@
 """The engine's loop for multistep schedulers (UniPC, which the released Wan 2.1 folders ship).
 
-`engine.sampler.sample` writes the Euler update out (x + (s_next - s) * v), which is exact for
+`engine.sampling.sampler.sample` writes the Euler update out (x + (s_next - s) * v), which is exact for
 FlowMatchEulerDiscreteScheduler and is what every family uses when its folder ships that
 scheduler. A multistep solver such as UniPC keeps a history of model outputs and corrects the
 previous step with the new one, so its update cannot be written as a function of the current
@@ -13,7 +13,7 @@ from typing import Callable
 
 import torch
 
-from engine.sampler import LatentConditions, StepInfo, _cat, start_step
+from engine.sampling.sampler import LatentConditions, StepInfo, _cat, start_step
 
 
 def sample_stepped(model: Callable, scheduler, noise: torch.Tensor, text, uncond, *, steps: int, guidance: float,

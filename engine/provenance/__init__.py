@@ -24,15 +24,39 @@ the pattern is the same in every frame. `region` (inpaint: the mask the model
 painted) keeps the mark off the camera pixels of inpainted frames; the record's
 `watermark["scope"]` says, per kind, what was marked.
 """
-from engine.provenance.c2pa_sign import (ASSERTION_LABEL, ManifestReport, SignerConfig, digital_source_type,
-                                         ensure_local_chain, read_manifest, sign_mp4, trust_anchors_pem)
-from engine.provenance.policy import (Decision, Policy, PromptBlocked, Rule, check_prompt, enforce, load_policy,
-                                      policy_from_dict)
-from engine.provenance.record import (KINDS, FrameRange, Generation, ProvenanceRecord, concatenate)
+from engine.provenance.c2pa_sign import (
+                                         ASSERTION_LABEL,
+                                         ManifestReport,
+                                         SignerConfig,
+                                         digital_source_type,
+                                         ensure_local_chain,
+                                         read_manifest,
+                                         sign_mp4,
+                                         trust_anchors_pem,
+)
+from engine.provenance.policy import (
+                                         Decision,
+                                         Policy,
+                                         PromptBlocked,
+                                         Rule,
+                                         check_prompt,
+                                         enforce,
+                                         load_policy,
+                                         policy_from_dict,
+)
+from engine.provenance.record import KINDS, FrameRange, Generation, ProvenanceRecord, concatenate
 from engine.provenance.verify import VerifyReport, verify_file
-from engine.provenance.watermark import (DEFAULT_KEY, DEFAULT_STRENGTH, DEFAULT_THRESHOLD, WatermarkDetector,
-                                         WatermarkResult, detect_watermark, detect_watermark_file, embed_watermark,
-                                         watermark_record_frames)
+from engine.provenance.watermark import (
+                                         DEFAULT_KEY,
+                                         DEFAULT_STRENGTH,
+                                         DEFAULT_THRESHOLD,
+                                         WatermarkDetector,
+                                         WatermarkResult,
+                                         detect_watermark,
+                                         detect_watermark_file,
+                                         embed_watermark,
+                                         watermark_record_frames,
+)
 
 __all__ = [
     "ASSERTION_LABEL", "DEFAULT_KEY", "DEFAULT_STRENGTH", "DEFAULT_THRESHOLD", "KINDS",

@@ -24,8 +24,13 @@ from engine.errors import InputError
 from engine.provenance.c2pa_sign import IPTC, ManifestReport, read_manifest
 from engine.provenance.mp4 import check_mp4
 from engine.provenance.record import ProvenanceRecord
-from engine.provenance.watermark import (DEFAULT_KEY, DEFAULT_THRESHOLD, WatermarkResult, detect_watermark_file,
-                                         grid_weights)
+from engine.provenance.watermark import (
+    DEFAULT_KEY,
+    DEFAULT_THRESHOLD,
+    WatermarkResult,
+    detect_watermark_file,
+    grid_weights,
+)
 
 
 @dataclass

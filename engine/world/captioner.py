@@ -333,7 +333,7 @@ def unseen_words(prompt: str, rich: bool = False) -> list[str]:
     """The words of `prompt` that no training caption contains, in order (a known word with or
     without a final -s/-es counts as known; `rich`: the model trained on rich captions). A model
     trained on these captions has no reason to follow them; the text encoder may still place them
-    (see engine.evaluate.encoder_confusions)."""
+    (see engine.bench.world.encoder_confusions)."""
     known, out = training_words(rich), []
     for w in _WORD.findall((prompt or "").lower()):
         if {w, w + "s", w + "es", w[:-1] if w.endswith("s") else w, w[:-2] if w.endswith("es") else w} & known:

@@ -11,9 +11,24 @@ import math
 
 import numpy as np
 
-from engine.world.scene import (BOUNCE_HEIGHT, BOUNCE_PERIOD_S, COLOURS, GROUND, GROW_RATIO,
-                                GROW_SECONDS, ORBIT_PERIOD_S, ORBIT_RADIUS, PAN_PER_SECOND, SIZES,
-                                SPEEDS, TRAVEL_PER_SECOND, WALL_WIDTH, ZOOM_PER_SECOND, Obj, Scene)
+from engine.world.scene import (
+    BOUNCE_HEIGHT,
+    BOUNCE_PERIOD_S,
+    COLOURS,
+    GROUND,
+    GROW_RATIO,
+    GROW_SECONDS,
+    ORBIT_PERIOD_S,
+    ORBIT_RADIUS,
+    PAN_PER_SECOND,
+    SIZES,
+    SPEEDS,
+    TRAVEL_PER_SECOND,
+    WALL_WIDTH,
+    ZOOM_PER_SECOND,
+    Obj,
+    Scene,
+)
 
 BG = {
     "studio": (0x7F, 0x7F, 0x7F),

@@ -12,14 +12,24 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from engine import media
 from engine.errors import InputError
 from engine.provenance import ProvenanceRecord
 from engine.verbs import CameraFootage
+from engine.video import media
 from studio import jobs
 from studio.jobs import call_verb, parse_ranges, save_take, take_record
-from studio.panels.common import (ON_PROJECT, Mask, discard_upload, err, guarded, message, need_project, ok, strip_html,
-                                  use_on_timeline)
+from studio.panels.common import (
+    ON_PROJECT,
+    Mask,
+    discard_upload,
+    err,
+    guarded,
+    message,
+    need_project,
+    ok,
+    strip_html,
+    use_on_timeline,
+)
 
 VIDEO_TYPES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 # What makes the frames (engine.verbs.plan_fill): the choice as the page names it -> the verb's method

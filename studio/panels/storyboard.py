@@ -4,7 +4,7 @@ shot's chosen take; the cards redraw as each take finishes (the queue panel's st
 plays its partial file under its card window by window while it renders.
 
 Cast and scene: the project's cast (member -> description, used in prompts as {member}), and "Render
-scene": the whole storyboard as one engine.scene job (studio.scene), its kept takes under their cards, the
+scene": the whole storyboard as one engine.scenes.scene job (studio.scene), its kept takes under their cards, the
 assembled scene and its continuity report below."""
 from __future__ import annotations
 
@@ -14,12 +14,22 @@ import gradio as gr
 
 from engine import defaults
 from engine.errors import InputError
-from engine.service import ASPECTS
+from engine.request import ASPECTS
 from studio import scene as scenes
 from studio.animatic import animatic
 from studio.jobs import shot_request, take_record
-from studio.panels.common import (ON_PROJECT, Still, discard_upload, esc, footage_name, guarded, message,
-                                  need_project, ok, use_on_timeline)
+from studio.panels.common import (
+    ON_PROJECT,
+    Still,
+    discard_upload,
+    esc,
+    footage_name,
+    guarded,
+    message,
+    need_project,
+    ok,
+    use_on_timeline,
+)
 
 CAMERA_WORDS = ["", "static camera", "the camera pans left", "the camera pans right", "the camera zooms in",
                 "the camera zooms out"]
@@ -281,7 +291,7 @@ def _still(studio, pid, path):
         return None
     from pathlib import Path
 
-    from engine.media import UnreadableImage, open_image
+    from engine.video.media import UnreadableImage, open_image
 
     store = studio.store
     try:

@@ -131,8 +131,8 @@ def paths(motions: list[tuple[str, str]], extents: list[tuple[float, float]], se
 def key_frames(n: int, fps: float, ratio: int = 1, time_patch: int = 1) -> list[list[int]]:
     """The frames of the tokens keyframes are held on, in an n-frame clip at `fps`: one token every
     KEY_SECONDS from frame 0, and the clip's last token. Each is the list of frames of one token
-    (engine.conditioning.still_frames), none shared."""
-    from engine.conditioning import still_frames
+    (engine.sampling.conditioning.still_frames), none shared."""
+    from engine.sampling.conditioning import still_frames
 
     starts = sorted({round(i * KEY_SECONDS * fps) for i in range(int((n - 1) / fps / KEY_SECONDS) + 1)} | {n - 1})
     out, taken = [], set()
@@ -146,9 +146,9 @@ def key_frames(n: int, fps: float, ratio: int = 1, time_patch: int = 1) -> list[
 
 def place(background: np.ndarray, looks: list, where: list[tuple[float, float, float]]) -> np.ndarray:
     """`background` with each look ((frame, bool pixels)) pasted with its centre at (x, y) (fractions of
-    the frame) at `scale` times its size, whole in view (engine.scene.MARGIN px clear of the edges);
-    the largest first, the smallest on top (engine.scene.paste)."""
-    from engine.scene import MARGIN, _within, paste, scaled_look
+    the frame) at `scale` times its size, whole in view (engine.scenes.scene.MARGIN px clear of the edges);
+    the largest first, the smallest on top (engine.scenes.scene.paste)."""
+    from engine.scenes.scene import MARGIN, _within, paste, scaled_look
 
     H, W = background.shape[:2]
     placed = []
@@ -169,7 +169,7 @@ def keyframe_conditions(background: np.ndarray, looks: list, prompt: str, member
                         strength: float, ratio: int = 1, time_patch: int = 1):
     """Clip conditions holding `members` (with `looks`, in that order) where `prompt`'s words move
     them, one short clip per keyframe token; None when a member's motion cannot be read."""
-    from engine.conditioning import ClipCondition
+    from engine.sampling.conditioning import ClipCondition
 
     motions = [read_motion(member_words(prompt, m)) for m in members]
     if not members or any(mo is None for mo in motions):

@@ -20,12 +20,11 @@ import numpy as np
 import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
 
-from engine.errors import InputError
+from engine.defaults import BUNDLED_MODEL  # noqa: F401 (re-exported)
 from engine.models.dit import SpacetimeDiT
 from engine.models.text import TextEncoder
 from engine.models.vae import VideoVAE
 
-BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "assets" / "models" / "tenku-world"
 CLASS_NAME = "TenkuWorldPipeline"
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -43,7 +42,7 @@ class WorldPipeline:
 
     # The transformer takes a noise level per token, so conditions are held clean natively. A model
     # folder whose model_index.json says "per_token_timesteps": false gets one level per clip, and
-    # the sampler's replacement path (engine.sampler) instead.
+    # the sampler's replacement path (engine.sampling.sampler) instead.
     per_token_timesteps = True
     spatial_ratio = 8  # the world VAE: three 2x downsamplings
 
@@ -54,7 +53,7 @@ class WorldPipeline:
         self.name, self.device, self.dtype = name, device, dtype
         self._text = None
         self._reader = None
-        self.reader_path: Path | None = None  # a prompt reader (engine.reading) shipped with the model
+        self.reader_path: Path | None = None  # a prompt reader (engine.world.reading) shipped with the model
         self.temporal_ratio = vae.config.temporal_ratio
         self.time_patch = transformer.config.patch_size[0]  # latent frames per token
 
@@ -104,10 +103,10 @@ class WorldPipeline:
 
     @property
     def reader(self):
-        """The model's prompt reader (engine.reading.Reader), loaded on first use; None without one."""
+        """The model's prompt reader (engine.world.reading.Reader), loaded on first use; None without one."""
         if self._reader is None and self.reader_path is not None:
             from engine.models.text import _LOADING
-            from engine.reading import Reader
+            from engine.world.reading import Reader
 
             text = self.text
             with _LOADING:  # one model load at a time in the process (see engine.models.text)

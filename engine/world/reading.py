@@ -10,7 +10,7 @@ given that caption; the user's words stay the take's prompt, and the sidecar rec
 
 Two sources of knowledge, kept apart so each can be measured:
   - the tagger, trained only on the captioner's training phrasings (never a held-out `~` one);
-  - a colour-name table (`assets/lexicon/colour_names.json`, built by `python -m engine.reading
+  - a colour-name table (`assets/lexicon/colour_names.json`, built by `python -m engine.world.reading
     lexicon` from the xkcd colour survey and CSS), for colour words the text encoder does not
     place (MiniLM puts "jade" nearest "golden"): a word the training captions never used, found
     in the table, takes the palette colour nearest its sRGB value.
@@ -32,8 +32,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.world.captioner import (BACKGROUND_WORDS, CAMERA_WORDS, MOTION_WORDS, WALL_WORDS, caption, spans,
-                                    training_words)
+from engine.world.captioner import (
+    BACKGROUND_WORDS,
+    CAMERA_WORDS,
+    MOTION_WORDS,
+    WALL_WORDS,
+    caption,
+    spans,
+    training_words,
+)
 from engine.world.scene import BACKGROUNDS, CAMERAS, COLOURS, MOTIONS, SHAPES, SIZES, SPEEDS, sample_scene
 
 LEXICON = Path(__file__).resolve().parent.parent / "assets" / "lexicon" / "colour_names.json"
@@ -628,7 +635,7 @@ def score_prompts(reader: Reader, rows: list[dict]) -> dict:
 def main(argv=None) -> int:
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m engine.reading", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m engine.world.reading", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("lexicon", help="write assets/lexicon/colour_names.json from matplotlib's colour tables")
     a = sub.add_parser("read", help="print how the bundled model's reader reads prompts")
@@ -643,7 +650,7 @@ def main(argv=None) -> int:
     if args.cmd == "lexicon":
         print(f"{build_lexicon()} colour names -> {LEXICON}")
         return 0
-    from engine.pipeline import BUNDLED_MODEL
+    from engine.defaults import BUNDLED_MODEL
 
     reader = Reader.from_pretrained(Path(args.model or BUNDLED_MODEL) / "reader")
     if args.cmd == "score":

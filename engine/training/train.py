@@ -558,7 +558,7 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
     shares), ...] (default by clip counts); `patterns`: the clean-pattern mix per phase (default
     PATTERNS). `device`: "cpu" is the recipe; "cuda" runs the same steps on a GPU (random streams
     differ, so a GPU run does not reproduce a CPU run bit for bit). `on_eval(ema) -> dict`, every
-    `eval_every` steps: figures logged with the step (engine.evaluate.score_transformer)."""
+    `eval_every` steps: figures logged with the step (engine.bench.world.score_transformer)."""
     from engine.models.dit import SpacetimeDiT
     from engine.models.text import TextEncoder
 
@@ -766,7 +766,7 @@ def load_vae(run: Path, decoder: bool = False) -> VideoVAE:
     return vae.eval()
 
 
-READER = dict(captions=12000, steps=1500, batch=64, lr=1e-3, seed=0)  # engine.reading.train_reader's recipe
+READER = dict(captions=12000, steps=1500, batch=64, lr=1e-3, seed=0)  # engine.world.reading.train_reader's recipe
 
 
 def reader_recipe(recipe: dict | None) -> dict:
@@ -775,9 +775,9 @@ def reader_recipe(recipe: dict | None) -> dict:
 
 
 def train_reader_stage(run: Path, recipe: dict | None = None):
-    """Stage 5: the prompt reader (engine.reading), trained on tagged training captions with MiniLM
+    """Stage 5: the prompt reader (engine.world.reading), trained on tagged training captions with MiniLM
     frozen; a few minutes. Saved in the run folder (`reader/`), which `export` copies."""
-    from engine.reading import train_reader
+    from engine.world.reading import train_reader
 
     if (run / "reader" / "config.json").exists():
         return
@@ -802,8 +802,8 @@ def export_reader(source: Path, out: Path, recipe: dict | None = None):
 def export(run: Path, out: Path, recipe: dict | None = None):
     """The run's EMA transformer and VAE (with its fine-tuned decoder) as a model folder; `recipe`
     (default RECIPE) is recorded in its model_index.json."""
+    from engine.families.pipeline import WorldPipeline
     from engine.models.dit import SpacetimeDiT
-    from engine.pipeline import WorldPipeline
 
     vae = load_vae(run, decoder=True)
     state = torch.load(run / "dit.pt", weights_only=False, map_location="cpu")

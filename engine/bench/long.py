@@ -42,7 +42,7 @@ def drift(first: np.ndarray, last: np.ndarray) -> float:
 
 
 def measure_take(path: str, colour: str) -> dict:
-    from engine import media
+    from engine.video import media
 
     v = media.read_video(path)
     fps = float(v.fps)
@@ -58,7 +58,7 @@ def measure_take(path: str, colour: str) -> dict:
 def _render(model: str, prompt: str, seconds: float, out: str, seed: int, anchor: bool, fps: float,
             steps: int) -> dict:
     """One take in a fresh process (its own peak memory); returns wall time and peak RSS."""
-    cmd = [sys.executable, "-m", "engine.bench_long", "--child", json.dumps(
+    cmd = [sys.executable, "-m", "engine.bench.long", "--child", json.dumps(
         {"model": model, "prompt": prompt, "seconds": seconds, "out": out, "seed": seed, "anchor": anchor,
          "fps": fps, "steps": steps})]
     t = time.time()
@@ -72,7 +72,8 @@ def _render(model: str, prompt: str, seconds: float, out: str, seed: int, anchor
 
 def _child(spec: dict) -> None:
     from engine import longtake
-    from engine.service import Engine, GenerateRequest
+    from engine.request import GenerateRequest
+    from engine.service import Engine
 
     engine = Engine(spec["model"])
     req = GenerateRequest(spec["prompt"], seconds=spec["seconds"], fps=spec["fps"], steps=spec["steps"],
@@ -143,7 +144,7 @@ def scene_benchmark(model: str, seeds: int = 10, steps: int = 24, retries: int |
                     references: bool = True, guidance: float | None = None, keyframes: bool = True,
                     first_seed: int = 0) -> dict:
     from engine import defaults
-    from engine.scene import DEFAULT_RETRIES, parse_scene, render_scene
+    from engine.scenes.scene import DEFAULT_RETRIES, parse_scene, render_scene
     from engine.service import Engine
 
     retries = DEFAULT_RETRIES if retries is None else retries
@@ -188,8 +189,8 @@ def scene_benchmark(model: str, seeds: int = 10, steps: int = 24, retries: int |
 def _drawn(engine, scene, res) -> list[bool]:
     """Per shot and member it names: is the member seen (in at least the check's share of frames)
     in the frames the model drew itself, leaving out every frame a reference or keyframe held?"""
-    from engine.conditioning import still_frames
-    from engine.continuity import WorldFeatures
+    from engine.sampling.conditioning import still_frames
+    from engine.scenes.continuity import WorldFeatures
 
     ex, out = WorldFeatures(), []
     for shot, take in zip(scene.shots, res.shots):

@@ -20,12 +20,20 @@ import time
 import numpy as np
 
 from engine import defaults
-from engine.world import caption
+from engine.world import caption, measure
 from engine.world.captioner import phrase_text
-from engine.world import measure
 from engine.world.render import render
-from engine.world.scene import (BACKGROUNDS, COLOURS, DIRECTIONS, HELD_OUT_COMBOS, SHAPES, SIZES, Obj, Scene,
-                                _start_position)
+from engine.world.scene import (
+    BACKGROUNDS,
+    COLOURS,
+    DIRECTIONS,
+    HELD_OUT_COMBOS,
+    SHAPES,
+    SIZES,
+    Obj,
+    Scene,
+    _start_position,
+)
 
 CLIP_SECONDS = 2.0
 TRUTH = ("render", "vae")
@@ -158,7 +166,8 @@ def score_permanence(frames: np.ndarray, obj: Obj) -> bool:
 def truth_frames(case: Case, engine=None, vae: bool = False) -> np.ndarray:
     """The case's scene rendered at the engine's base rate and size, as the model's clip would be;
     `vae=True`: encoded and decoded by `engine`'s model (the world model's VAE)."""
-    from engine.service import ASPECTS, BASE_FPS, _pad_frames
+    from engine.request import ASPECTS, BASE_FPS
+    from engine.service import _pad_frames
 
     w, h = ASPECTS["1:1"]
     frames = render(case.scene, w, h, BASE_FPS, round(CLIP_SECONDS * BASE_FPS))
@@ -179,7 +188,7 @@ def evaluate(engine, cases: list[Case], steps: int = defaults.STEPS, guidance: f
              aspect: str = "1:1", paths: tuple = ("planned",)) -> dict:
     """Score `engine`'s clips for `cases`; `truth` ("render" or "vae", see the module notes): score
     the cases' own scenes instead, the ceiling of each metric. `literal`: the model is given each
-    prompt as written, not as its prompt reader reads it (engine.reading). `paths` (PATHS), side by side
+    prompt as written, not as its prompt reader reads it (engine.world.reading). `paths` (PATHS), side by side
     on the same cases: "planned" the engine's default render (planned through a layout on a model that
     takes one), "text" the text-only path, "planner" the planned layout drawn as the world draws it (is
     the plan what the prompt asked?). With several paths the figures are reported per path."""
@@ -215,7 +224,7 @@ def _path_frames(engine, case: Case, path: str, steps: int, guidance: float, chu
                  aspect: str):
     """(frames at the base rate, the layout they were to follow or None) of one case on one path."""
     from engine.layout.planner import draw
-    from engine.service import BASE_FPS, GenerateRequest
+    from engine.request import BASE_FPS, GenerateRequest
 
     if path not in PATHS:
         raise ValueError(f"path must be one of {PATHS}, got {path!r}")
@@ -313,11 +322,11 @@ def score_transformer(transformer, vae, cases: list[Case], steps: int = defaults
     import torch
     from diffusers import FlowMatchEulerDiscreteScheduler
 
+    from engine.families.pipeline import WorldPipeline
     from engine.models.text import TextEncoder
-    from engine.pipeline import WorldPipeline
-    from engine.sampler import sample
-    from engine.service import ASPECTS, BASE_FPS
-    from engine.train import SCHEDULER_CONFIG
+    from engine.request import ASPECTS, BASE_FPS
+    from engine.sampling.sampler import sample
+    from engine.training import SCHEDULER_CONFIG
 
     device = next(transformer.parameters()).device
     w, h = ASPECTS["1:1"]
@@ -394,7 +403,7 @@ def evaluate_paths(engine, cases, steps: int = defaults.STEPS, guidance: float =
                    aspect: str = "1:1", progress=None) -> dict:
     """Render each hand-written layout (no prompt) and score how closely it is followed: layout fidelity,
     and every colour there and no other."""
-    from engine.service import BASE_FPS, GenerateRequest
+    from engine.request import BASE_FPS, GenerateRequest
 
     rows, t0 = [], time.time()
     for i, (kind, layout, seed) in enumerate(cases):

@@ -22,7 +22,7 @@ Time (how footage at any frame rate meets a model that renders BASE_FPS):
     fill whole latent frames.
   * Context frames at grid times are taken from the footage: the frame itself when a
     frame sits on the grid time (always at 8, 16 or 24 fps), else an in-between by optical
-    flow (engine.interpolate) of the two frames around it.
+    flow (engine.video.interpolate) of the two frames around it.
   * What the model makes is delivered at the footage's own frame times: a frame on a grid
     time is the model's frame; any other is an in-between by optical flow of its two grid
     neighbours ("interpolated" in the record, carrying the generation).
@@ -32,7 +32,7 @@ Time (how footage at any frame rate meets a model that renders BASE_FPS):
     draws only its own world, never into camera footage (`plan_fill`, issue 31).
 
 Size: video verbs render on `canvas_for(width, height)` (the input's aspect, see
-engine.conditioning) and map back with `unfit_frames`; animate renders on a native canvas.
+engine.sampling.conditioning) and map back with `unfit_frames`; animate renders on a native canvas.
 """
 from __future__ import annotations
 
@@ -43,14 +43,22 @@ from typing import NamedTuple
 
 import numpy as np
 
-from engine.conditioning import (ClipCondition, ImageCondition, MaskCondition, canvas_for, check_strength,
-                                 fit_frames, nearest_aspect, unfit_frames)
 from engine import defaults
 from engine.errors import InputError
-from engine.media import Video
 from engine.provenance.record import ProvenanceRecord, concatenate
-from engine.service import (BASE_FPS, MAX_SECONDS, GenerateRequest, ProgressFn, Result, frame_record,
-                            resample)
+from engine.request import BASE_FPS, MAX_SECONDS, GenerateRequest, ProgressFn, Result, frame_record
+from engine.sampling.conditioning import (
+    ClipCondition,
+    ImageCondition,
+    MaskCondition,
+    canvas_for,
+    check_strength,
+    fit_frames,
+    nearest_aspect,
+    unfit_frames,
+)
+from engine.video.media import Video
+from engine.video.retime import resample
 
 CONTEXT_FRAMES = 4  # frames of footage held clean on each side of a span (at the span's spacing)
 FLOW_MAX_GAP_S = 0.25  # fill: gaps up to this long may go to the frame interpolator...
@@ -188,7 +196,7 @@ def remix(engine, video: Video, prompt: str, *, strength: float, seed: int = 0, 
           progress: ProgressFn | None = None, literal: bool = False) -> Result:
     """Video to video from noise level `strength` in (0, 1] toward the prompt, so layout and motion
     stay and what the prompt changes changes. `method`: "flowedit" (the default: the input is moved
-    by the difference the prompt makes, engine.sampler.edit) or "sdedit" (the input noised to
+    by the difference the prompt makes, engine.sampling.sampler.edit) or "sdedit" (the input noised to
     `strength`, then sampled; what the real-checkpoint families always do). The method used is in
     the result's settings["remix_method"]. Input size and rate."""
     video = _check_video(video)
@@ -366,7 +374,7 @@ def _plan(engine, video: Video, line: _Timeline, method: str) -> tuple[list[GapP
 
 
 def _world_model_name(engine) -> str:
-    from engine.pipeline import BUNDLED_MODEL
+    from engine.families.pipeline import BUNDLED_MODEL
 
     return "the bundled model" if Path(engine.model_path).resolve() == BUNDLED_MODEL.resolve() else "this world model"
 
@@ -374,7 +382,7 @@ def _world_model_name(engine) -> str:
 def _flow_confidence(a: np.ndarray, b: np.ndarray) -> float:
     """The interpolator's confidence between two frames (0 without an interpolator: flow is not trusted)."""
     try:
-        from engine.interpolate import flow_confidence
+        from engine.video.interpolate import flow_confidence
     except ImportError:
         return 0.0
     return round(float(flow_confidence(a, b)), 3)
@@ -472,7 +480,7 @@ def load_image(image) -> np.ndarray:
     """A still as uint8 (H, W, 3): from an array (grey, RGB or RGBA), a PIL image or a file path."""
     from PIL import Image
 
-    from engine.media import open_image
+    from engine.video.media import open_image
 
     if isinstance(image, (str, Path)):
         image = open_image(image, f"image {str(image)!r}").convert("RGB")
@@ -494,7 +502,7 @@ def load_mask(mask, width: int, height: int) -> np.ndarray:
     of another size must have the video's aspect (it is resized)."""
     from PIL import Image
 
-    from engine.media import UnreadableImage, open_image
+    from engine.video.media import UnreadableImage, open_image
 
     if isinstance(mask, (str, Path)):
         try:
@@ -538,7 +546,7 @@ def _check_video(video) -> Video:
     if isinstance(video, np.ndarray):
         video = Video.from_frames(video, BASE_FPS)
     if not isinstance(video, Video):
-        raise InputError(f"expected a media.Video (see engine.media.read_video), got {type(video).__name__}")
+        raise InputError(f"expected a media.Video (see engine.video.media.read_video), got {type(video).__name__}")
     if len(video) == 0:
         raise InputError("the video has no frames")
     ts = np.asarray(video.timestamps, np.float64)

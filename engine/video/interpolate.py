@@ -272,7 +272,7 @@ class Interpolator:
 
     def plan(self, video, fps=None, factor=None, cuts: list[int] | None = None) -> "RetimePlan":
         """Work out what `retime` would make, without making it (cuts detected unless given)."""
-        from engine.media import Video, parse_fps
+        from engine.video.media import Video, parse_fps
 
         if not isinstance(video, Video):
             video = Video.from_frames(video)
@@ -384,7 +384,7 @@ def plan_retime(timestamps, rate, cuts=(), snap: float = 1e-3) -> list[PlannedFr
 
 
 def _as_sequence(frames) -> np.ndarray:
-    from engine.media import as_frames
+    from engine.video.media import as_frames
 
     frames = as_frames(frames)
     if len(frames) < 2:

@@ -78,7 +78,7 @@ def build_verb_cases(n: int = 8, seed: int = 4321, speed: str = "normal") -> lis
 
 def roundtrip(frames: np.ndarray, fps: float = FPS) -> np.ndarray:
     """Frames after an H.264 encode and decode (what a viewer of the output file sees)."""
-    from engine import media
+    from engine.video import media
 
     with tempfile.TemporaryDirectory() as d:
         path = str(Path(d) / "clip.mp4")
@@ -134,8 +134,8 @@ def evaluate_verbs(engine, n: int = 8, steps_: int = defaults.STEPS, guidance: f
     every prompt as written; False, every prompt as the model's prompt reader reads it; None, each
     verb's own default (fill and bridge as written, defaults.BETWEEN_LITERAL)."""
     from engine import verbs
-    from engine.media import Video
-    from engine.service import GenerateRequest
+    from engine.request import GenerateRequest
+    from engine.video.media import Video
 
     def kw_at(default):
         return dict(steps=steps_, guidance=default if guidance is None else guidance,

@@ -16,8 +16,8 @@ import errno
 import json
 import os
 import re
-import shutil
 import secrets
+import shutil
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path

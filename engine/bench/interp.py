@@ -1,11 +1,11 @@
 """Frame-interpolation benchmark on real footage (issue 4; figures in docs/BENCHMARKS.md).
 
-    python -m engine.bench_interp            # prints JSON
+    python -m engine.bench.interp            # prints JSON
 
 Measured side by side in one run:
 - mean PSNR of the predicted middle frame on the 21 real triplets of
   ../shared/data/real/interp/triplets.json for three methods: ours
-  (engine.interpolate with default settings), ffmpeg's minterpolate (the
+  (engine.video.interpolate with default settings), ffmpeg's minterpolate (the
   ffmpeg binary imageio-ffmpeg ships, with the filter the data README names)
   and the plain average of the two frames;
 - the same on held-out real clips the method was never tuned on
@@ -92,7 +92,7 @@ def triplet_psnr(data: Path, interp) -> dict:
 
 
 def held_out_psnr(data: Path, interp) -> dict:
-    from engine.media import read_video
+    from engine.video.media import read_video
 
     scores = {"ours": {}, "minterpolate": {}, "average": {}}
     counts = {}
@@ -119,7 +119,7 @@ def speed_clip(data: Path, folder: Path) -> Path:
     """A 40-frame 640x480 MP4 from bikes.mp4 frames 80-119 (one shot)."""
     import cv2
 
-    from engine.media import read_video, write_video
+    from engine.video.media import read_video, write_video
 
     v = read_video(data / "clips" / "bikes.mp4", max_frames=120)
     frames = np.stack([cv2.resize(f, (640, 480), interpolation=cv2.INTER_AREA) for f in v.frames[80:120]])
@@ -155,8 +155,8 @@ _VERB_ONLY = ("import argparse, sys; from engine.cli import interpolate as m; "
 def speed(data: Path, folder: Path, factor: int = 2, end_to_end: bool = True, repeats: int = 3) -> dict:
     """Interpolated frames per second; best and median of `repeats` runs, and CPU seconds,
     since other processes on this 2-core machine (training) take a varying share of it."""
-    from engine.interpolate import Interpolator
-    from engine.media import read_video
+    from engine.video.interpolate import Interpolator
+    from engine.video.media import read_video
 
     clip = speed_clip(data, folder)
     frames = read_video(clip).frames
@@ -178,8 +178,8 @@ def speed(data: Path, folder: Path, factor: int = 2, end_to_end: bool = True, re
 
 
 def cuts_check(data: Path, interp) -> dict:
-    from engine.interpolate import plan_retime
-    from engine.media import read_video
+    from engine.video.interpolate import plan_retime
+    from engine.video.media import read_video
 
     v = read_video(data / "clips" / "bikes.mp4")
     found = interp.detect_cuts(v.frames)
@@ -190,7 +190,7 @@ def cuts_check(data: Path, interp) -> dict:
 
 
 def run_benchmark(data: Path | str = DATA, end_to_end: bool = True, held_out: bool = True) -> dict:
-    from engine.interpolate import Interpolator
+    from engine.video.interpolate import Interpolator
 
     data = Path(data)
     interp = Interpolator()

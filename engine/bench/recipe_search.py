@@ -1,15 +1,15 @@
 """Recipe search: transformer variants trained on one shared data set and scored while they train.
 
 The bundled model's recipe has to fit six hours of a 2-core CPU, so what a recipe learns per clip
-decides what ships. On a machine with a GPU this runs the recipe's own steps (engine.train:
+decides what ships. On a machine with a GPU this runs the recipe's own steps (engine.training:
 `flow_loss`, clean patterns, EMA) for any preset, batch and learning rate, many times faster, and
 scores the EMA weights every `--eval-every` steps on world cases in training wording and on the
-held-out benchmark (engine.evaluate.score_transformer). Several variants can share one GPU as
+held-out benchmark (engine.bench.world.score_transformer). Several variants can share one GPU as
 separate processes. The latents come from the bundled model's VAE, so variants are comparable
 with the bundled transformer. Findings go into docs/TRAINING.md; nothing here is shipped.
 
-    python -m engine.recipe_search data --run runs/search --clips 24000 --device cuda --workers 15
-    python -m engine.recipe_search train --run runs/search --name s2 --preset S2 --device cuda \\
+    python -m engine.bench.recipe_search data --run runs/search --clips 24000 --device cuda --workers 15
+    python -m engine.bench.recipe_search train --run runs/search --name s2 --preset S2 --device cuda \\
         --batch 128 --steps 20000 --eval-every 3000 --minutes 10 --export runs/search/s2/model
 
 `probe` asks a cheaper question about the captions alone, in minutes on the CPU: a small reader of
@@ -18,7 +18,7 @@ single-object caption's motion from training captions, plain or rich, and is sco
 benchmark's held-out wording. It bounds how well any transformer that reads those states can
 follow wording it never saw, for each way of writing the training captions.
 
-    python -m engine.recipe_search probe
+    python -m engine.bench.recipe_search probe
 """
 from __future__ import annotations
 
@@ -30,10 +30,10 @@ from pathlib import Path
 
 import torch
 
-from engine import train
-from engine.evaluate import build_cases, score_transformer
+from engine.bench.world import build_cases, score_transformer
+from engine.families.pipeline import BUNDLED_MODEL, WorldPipeline
 from engine.models.vae import VideoVAE
-from engine.pipeline import BUNDLED_MODEL, WorldPipeline
+from engine.training import train
 
 
 def build(args):
@@ -124,7 +124,7 @@ def run_variant(args):
 
     root = Path(args.run)
     if not any((root / "data").glob("shard_*.pt")):
-        raise ValueError(f"{root / 'data'} holds no data shards: run `python -m engine.recipe_search data` first")
+        raise ValueError(f"{root / 'data'} holds no data shards: run `python -m engine.bench.recipe_search data` first")
     run = root / args.name
     run.mkdir(parents=True, exist_ok=True)
     if not (run / "data").exists():
@@ -150,7 +150,7 @@ def run_variant(args):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m engine.recipe_search", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m engine.bench.recipe_search", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("data", help="render, caption and encode a shared data set (resumable)")
     d.add_argument("--run", required=True, help="search folder; data goes to RUN/data")

@@ -29,10 +29,18 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import media
-from engine.provenance.watermark import (DEFAULT_KEY, DEFAULT_STRENGTH, DEFAULT_THRESHOLD, WatermarkDetector,
-                                         detect_watermark, embed_watermark, grid_weights, region_grid,
-                                         watermark_record_frames)
+from engine.provenance.watermark import (
+    DEFAULT_KEY,
+    DEFAULT_STRENGTH,
+    DEFAULT_THRESHOLD,
+    WatermarkDetector,
+    detect_watermark,
+    embed_watermark,
+    grid_weights,
+    region_grid,
+    watermark_record_frames,
+)
+from engine.video import media
 
 ASPECTS = ["1:1", "16:9", "9:16"]
 RATES = [8.0, 10.0, 12.0]
@@ -57,7 +65,7 @@ def model_prompts(n: int, seed: int = 0) -> list[str]:
 
 def model_clips(engine, n: int, seed: int = 0, seconds: float = 2.0, steps: int = 12):
     """(name, result) for n takes made by `engine`'s model, aspect and rate cycling."""
-    from engine.service import GenerateRequest
+    from engine.request import GenerateRequest
 
     for i, prompt in enumerate(model_prompts(n, seed)):
         aspect, fps = ASPECTS[i % len(ASPECTS)], RATES[(i // len(ASPECTS)) % len(RATES)]
@@ -160,7 +168,7 @@ def watermark_benchmark(n_clips: int = 40, seed: int = 0, real_dir=None, model=N
                         limits_subset: int = 15, inpaint_takes: int = 20, key: str = DEFAULT_KEY, threshold: float = DEFAULT_THRESHOLD,
                         strength: float = DEFAULT_STRENGTH, log=print) -> dict:
     """Run everything; returns a JSON-able dict of figures (see module docstring)."""
-    from engine.pipeline import BUNDLED_MODEL
+    from engine.families.pipeline import BUNDLED_MODEL
     from engine.service import Engine
 
     model = model or BUNDLED_MODEL

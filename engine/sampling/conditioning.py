@@ -34,7 +34,7 @@ import torch
 from PIL import Image
 
 from engine.errors import InputError
-from engine.sampler import LatentConditions
+from engine.sampling.sampler import LatentConditions
 
 
 @dataclasses.dataclass

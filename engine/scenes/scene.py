@@ -16,7 +16,7 @@ A scene file (JSON) describes the cast once and refers to it from every shot:
 
 Every `{member}` in a prompt becomes the member's description word for word, so
 each shot asks the model for the same look; the continuity check
-(`engine.continuity`) then reads each shot back, and a shot that broke the look of
+(`engine.scenes.continuity`) then reads each shot back, and a shot that broke the look of
 a member it names is rendered again with the next seed (`retries` times at most,
 first against the shots before it, then against the whole scene) before the scene
 is assembled.
@@ -36,7 +36,7 @@ held at frame 0 at REFERENCE_STRENGTH (an image condition, as `animate` holds on
 the model blends the pasted edges in the last steps). The motion and the rest come
 from the prompt. Where the shot's words say how each of those members moves and the
 camera is static, the looks are held once a second instead, each member where its
-motion puts it (engine.keyframes; `"keyframes": false` turns this off). A shot that
+motion puts it (engine.scenes.keyframes; `"keyframes": false` turns this off). A shot that
 describes a member in its own words gets no reference: the words win, and the check says so. `"references": false` turns them off, and a
 model that cannot animate a still renders from the descriptions alone. No frame of
 one shot is held in the next (a cut is a cut); `bridge` transitions are generated
@@ -45,7 +45,6 @@ between the last frame of one shot and the first of the next (engine.verbs.bridg
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import re
 from pathlib import Path
@@ -108,7 +107,7 @@ def load_scene(path: str | Path) -> Scene:
 
 
 def parse_scene(data, where: str = "scene") -> Scene:
-    from engine.service import ASPECTS, MAX_SECONDS
+    from engine.request import ASPECTS, MAX_SECONDS
 
     def fail(key: str, msg: str):
         raise InputError(f"{where}: {key}: {msg}")
@@ -227,7 +226,7 @@ class SceneResult:
     fps: float
     record: object  # ProvenanceRecord of the assembled scene
     shots: list  # engine.service.Result per shot (the take kept)
-    continuity: object  # engine.continuity.ContinuityReport over the kept takes
+    continuity: object  # engine.scenes.continuity.ContinuityReport over the kept takes
     attempts: list  # per shot: the seeds tried
     settings: dict
     cancelled: bool = False
@@ -247,7 +246,7 @@ def render_scene(engine, scene: Scene, progress=None, extractor=None, on_shot=No
 
     A shot has at most `scene.retries` re-renders over both passes. A member a shot describes in
     its own words (a deliberate change) is reported but never retried: the words win."""
-    from engine.continuity import WorldFeatures, check_continuity
+    from engine.scenes.continuity import WorldFeatures, check_continuity
 
     ex = extractor or WorldFeatures()
     looks = {m: ex.expected(d) for m, d in scene.cast.items()}
@@ -343,11 +342,11 @@ def _breaks(report) -> tuple[int, int]:
 def _attempt(engine, scene: Scene, shot: Shot, seed: int, held: list, refs: dict, progress, plates: dict):
     """One take of a shot: (Result, members held) or (None, held) when stopped. With members to hold,
     the take holds their looks on the shot's setting (`plate`, kept in `plates` for the scene's
-    other shots): where the shot's words move them, once a second (engine.keyframes), else as a
+    other shots): where the shot's words move them, once a second (engine.scenes.keyframes), else as a
     still at frame 0."""
-    from engine.conditioning import ImageCondition
-    from engine.keyframes import keyframe_conditions
-    from engine.service import BASE_FPS, GenerateRequest
+    from engine.request import BASE_FPS, GenerateRequest
+    from engine.sampling.conditioning import ImageCondition
+    from engine.scenes.keyframes import keyframe_conditions
 
     req = GenerateRequest(shot.text, seconds=shot.seconds, fps=scene.fps, aspect=scene.aspect, seed=seed,
                           steps=scene.steps, guidance=scene.guidance)
@@ -376,7 +375,7 @@ def plate(engine, scene: Scene, setting: str, progress=None) -> np.ndarray | Non
     stray object now and then; it lands in one render, not in most, so the one kept has none. (A
     median of the renders themselves would be as clean on the world, but a blur of several
     compositions on a real model.) None when stopped."""
-    from engine.service import GenerateRequest
+    from engine.request import GenerateRequest
 
     stills = []
     for k in range(PLATE_SEEDS):
@@ -403,8 +402,8 @@ def cast_sheet(engine, scene: Scene, ex, looks: dict, progress=None):
     scaled to the size the description names. Returns (member -> (frame, pixels), member -> where
     from), members never seen whole left out (their first kept shot may lend their look instead),
     or (None, None) when stopped."""
-    from engine.continuity import SIZE_TOLERANCE
-    from engine.service import GenerateRequest
+    from engine.request import GenerateRequest
+    from engine.scenes.continuity import SIZE_TOLERANCE
 
     named = list(dict.fromkeys(m for shot in scene.shots for m in shot.named))
     refs, where = {}, {}
@@ -506,7 +505,7 @@ def _shift(a: np.ndarray, dx: int, dy: int, fill=None) -> np.ndarray:
 
 
 def _cancelled(scene, kept, attempts):
-    from engine.continuity import ContinuityReport
+    from engine.scenes.continuity import ContinuityReport
 
     return SceneResult(np.zeros((0, 1, 1, 3), np.uint8), scene.fps, None, kept, ContinuityReport("none", [], {}),
                        attempts, {}, cancelled=True)
@@ -515,8 +514,9 @@ def _cancelled(scene, kept, attempts):
 def assemble(engine, scene: Scene, takes: list, progress=None):
     """Join the kept takes: cut, crossfade (the shots overlap by its length) or a bridge
     generated from one shot's last frame to the next one's first."""
-    from engine import media, verbs
+    from engine import verbs
     from engine.provenance.record import FrameRange, ProvenanceRecord, concatenate
+    from engine.video import media
 
     fps = scene.fps
     frames, record = takes[0].frames, takes[0].record

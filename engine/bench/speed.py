@@ -40,16 +40,17 @@ def transformer_flops(pipe, req) -> float:
 
 def train_speed(preset: str = "S2", batch: int = 32, steps: int = 6, rounds: int = 3, compile: bool = True,
                 log=lambda line: None) -> dict:
-    """Seconds per step of the recipe's training step (`engine.train.train_step`: clean patterns, flow
+    """Seconds per step of the recipe's training step (`engine.training.train_step`: clean patterns, flow
     loss, backward, clipping, AdamW; and the EMA update) for a transformer preset on 1:1 batches (2 s,
     128 px: the recipe's main shape), with the plain attention the CPU trains with and with the fused
     kernel, timed in alternating rounds in one process. Inputs are random: a step's cost does not
     depend on the values."""
     import random
 
-    from engine.models import dit
-    from engine.train import ASPECT_SIZES, CLIP_FRAMES, ema_update, train_step
     from torch.utils.flop_counter import FlopCounterMode
+
+    from engine.models import dit
+    from engine.training import ASPECT_SIZES, CLIP_FRAMES, ema_update, train_step
 
     w, h = ASPECT_SIZES["1:1"]
     gen = torch.Generator().manual_seed(0)
@@ -115,7 +116,7 @@ def peak_rss_bytes() -> int:
 
 def run_bench(engine, prompt: str = "a small red ball rolls to the right on a sandy desert",
               repeats: int = 3, seconds: float = 2.0, fps: float = 24.0, steps: int = 24) -> dict:
-    from engine.service import GenerateRequest
+    from engine.request import GenerateRequest
 
     req = GenerateRequest(prompt=prompt, seconds=seconds, fps=fps, steps=steps)
     t0 = time.perf_counter()

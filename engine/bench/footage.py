@@ -44,7 +44,7 @@ PROMPTS = [
 
 
 def _round_trip(frames: np.ndarray, fps: float, folder: str, crf: int) -> np.ndarray:
-    from engine import media
+    from engine.video import media
 
     path = str(Path(folder) / "round-trip.mp4")
     media.write_video(path, frames, fps, crf=crf)
@@ -60,9 +60,10 @@ def _read_folder(folder: Path) -> np.ndarray:
 def footage_benchmark(data: Path, model: str, *, renders: int = 8, steps: int = 24, dtype: str = "float32",
                       log=lambda line: None) -> dict:
     """World shares of world footage and of real footage; see the module docstring."""
-    from engine import media
     from engine.provenance import watermark_record_frames
-    from engine.service import Engine, GenerateRequest
+    from engine.request import GenerateRequest
+    from engine.service import Engine
+    from engine.video import media
     from engine.world.render import render
     from engine.world.scene import sample_scene
 

@@ -46,7 +46,7 @@ class FeatureExtractor(Protocol):
 
     def locate(self, frames: np.ndarray, expected: Look) -> tuple[np.ndarray, np.ndarray] | None:
         """Optional: a frame showing the member whole and the member's pixels in it (uint8 H, W, 3 and
-        bool H, W), the reference that later shots hold (engine.scene); None when it is not seen whole."""
+        bool H, W), the reference that later shots hold (engine.scenes.scene); None when it is not seen whole."""
 
 
 def _words(table: dict) -> list[tuple[str, str]]:

@@ -1,0 +1,44 @@
+"""Retiming: frames at any times from frames at other times, by optical flow (engine.video.interpolate), for every
+path that delivers a rate the model did not render (takes, long takes, verbs, scenes)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def resample(frames: np.ndarray, times, out_times, tol: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+    """Frames at `out_times` (s) from `frames` at increasing `times` (s): an exact copy where an
+    output time is within `tol` of a frame's time, else an in-between of its two neighbours made
+    by the frame interpolator (one flow per pair, reused for every in-between). Times outside
+    the frames' span take the nearest end frame. Returns (frames, positions), a position being
+    the fractional index into `frames` each output frame shows (for provenance)."""
+    times, out_times = np.asarray(times, np.float64), np.asarray(out_times, np.float64)
+    if len(frames) == 0:
+        return frames[:0], np.zeros(0)
+    out = np.empty((len(out_times), *frames.shape[1:]), np.uint8)
+    pos = np.interp(out_times, times, np.arange(len(times), dtype=np.float64))
+    pair, flow = None, None
+    for j, t in enumerate(out_times):
+        k = int(np.argmin(np.abs(times - t)))
+        if abs(times[k] - t) <= tol or not times[0] < t < times[-1]:
+            out[j], pos[j] = frames[k], k
+            continue
+        i = min(int(math.floor(pos[j])), len(frames) - 2)
+        if pair != i:
+            pair, flow = i, _pair_flow(frames[i], frames[i + 1])
+        out[j] = flow(pos[j] - i)
+    return out, pos
+
+
+def _pair_flow(a: np.ndarray, b: np.ndarray):
+    """A function t -> the frame at t in (0, 1) between a and b."""
+    try:
+        from engine.video.interpolate import default_interpolator
+    except ImportError:  # no interpolator: a linear blend (ghosts where things move)
+        return lambda t: np.round(a * (1.0 - t) + b * t).astype(np.uint8)
+    interp = default_interpolator()
+    p = interp.flow(a, b)
+    return lambda t: interp.synthesize(p, t)
+
+
