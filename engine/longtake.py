@@ -78,7 +78,8 @@ def checkpoint_dir(out: str | Path) -> Path:
 
 
 def partial_path(out: str | Path) -> Path:
-    return Path(str(out)[:-4] + PARTIAL_SUFFIX) if str(out).lower().endswith(".mp4") else Path(str(out) + PARTIAL_SUFFIX)
+    stem = str(out)[:-4] if str(out).lower().endswith(".mp4") else str(out)
+    return Path(stem + PARTIAL_SUFFIX)
 
 
 # --------------------------------------------------------------------------
@@ -198,7 +199,8 @@ class _Plan:
                                 [j - a for j in still_frames(at, job.n, job.r, job.time_patch)], c.strength)
             else:
                 if not -len(c.frames) < c.frame_index < job.n:
-                    raise InputError(f"clip condition at frame {c.frame_index} does not overlap the clip (0..{job.n - 1})")
+                    raise InputError(f"clip condition at frame {c.frame_index} does not overlap the clip "
+                                     f"(0..{job.n - 1})")
                 lo, hi = max(0, a - c.frame_index), min(len(c.frames), a + len(idx) - c.frame_index)
                 if lo < hi:
                     win.place(fit_frames(np.asarray(c.frames)[lo:hi], job.width, job.height), c.frame_index + lo - a,

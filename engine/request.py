@@ -17,7 +17,9 @@ from engine.sampling.sampler import StepInfo
 
 ASPECTS = NATIVE_CANVASES  # native canvases (width, height)
 BASE_FPS = 8.0
-WINDOW_FRAMES = 17  # frames per window at the base rate: the 16 of training plus one, so a 2-second take at 24 fps (whose last frame needs base frame 16) is one window
+# frames per window at the base rate: the 16 of training plus one, so a 2-second take at 24 fps (whose last frame
+# needs base frame 16) is one window
+WINDOW_FRAMES = 17
 OVERLAP_FRAMES = 4  # frames of the previous window held clean in the next one
 MIN_LOOP_SECONDS = 1.0
 MAX_SECONDS = 600.0

@@ -257,7 +257,8 @@ def edit_list(clips: list[Clip], fps: float, name: str, folder):
             prev.source_range = otio.opentime.TimeRange(prev.source_range.start_time,
                                                         prev.source_range.duration - rt(after))
             start += before
-            track.append(otio.schema.Transition(name="crossfade", transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
+            track.append(otio.schema.Transition(name="crossfade",
+                                                transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
                                                 in_offset=rt(before), out_offset=rt(after)))
         s = c.take["settings"]
         ref = otio.schema.ExternalReference(target_url=path.resolve().as_uri(),

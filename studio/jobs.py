@@ -563,5 +563,6 @@ def _run_inpaint(store, engine, pid, p, progress, config_dir=None):
                                                           generation=_generation(settings)), region, sign=config_dir)
 
 
-RUNNERS = {"shot": _run_shot, "scene": _run_scene, "loop": _run_loop, "extend": _run_extend, "remix": _run_remix, "bridge": _run_bridge,
+RUNNERS = {"shot": _run_shot, "scene": _run_scene, "loop": _run_loop, "extend": _run_extend, "remix": _run_remix,
+           "bridge": _run_bridge,
            "fill": _run_fill, "inpaint": _run_inpaint}

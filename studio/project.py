@@ -337,7 +337,8 @@ class Store:
         with self._lock:
             entries = self.timeline(take["project_id"])
             shot_of = {t["id"]: t["shot_id"] for t in self.takes(take["project_id"])}
-            mine = [i for i, e in enumerate(entries) if take["shot_id"] and shot_of.get(e["take_id"]) == take["shot_id"]]
+            mine = [i for i,
+                    e in enumerate(entries) if take["shot_id"] and shot_of.get(e["take_id"]) == take["shot_id"]]
             if not mine:
                 return self.promote(take_id), None
             i = mine[0]

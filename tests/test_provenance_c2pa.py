@@ -104,7 +104,8 @@ def test_digital_source_types():
     assert digital_source_type(cam) == IPTC + "digitalCapture"
     assert digital_source_type(cam.mark(1, 2, "interpolated")) == IPTC + "compositeSynthetic"
     assert digital_source_type(ProvenanceRecord.generated(4, GEN).retime_factor(2)) == IPTC + "trainedAlgorithmicMedia"
-    assert digital_source_type(cam.mark(1, 3, "inpainted", generation=GEN)) == IPTC + "compositeWithTrainedAlgorithmicMedia"
+    assert digital_source_type(cam.mark(1, 3, "inpainted",
+                                        generation=GEN)) == IPTC + "compositeWithTrainedAlgorithmicMedia"
 
 
 def test_local_chain_is_made_once_and_kept_private(tmp_path):
@@ -173,7 +174,8 @@ def test_verify_rejects_a_one_byte_flip(signed, tmp_path, capsys, where):
     path, config, _ = signed
     data = bytearray(path.read_bytes())
     boxes = {name: (off, size) for name, off, size in top_level_boxes(path)}
-    off, size = boxes[{"manifest": "uuid", "manifest-padding": "uuid"}.get(where, where)] if where != "last-byte" else (0, 0)
+    off, size = boxes[{"manifest": "uuid", "manifest-padding": "uuid"}.get(where,
+                                                                           where)] if where != "last-byte" else (0, 0)
     pos = {"ftyp": off + 9, "manifest": off + 60, "manifest-padding": off + size - 200,
            "moov": off + size // 2, "mdat": off + size // 2, "last-byte": len(data) - 1}[where]
     data[pos] ^= 0x01

@@ -32,7 +32,8 @@ def write(tmp_path, data, name="s.json"):
 def test_scene_file_resolves_cast_into_every_prompt(tmp_path):
     s = load_scene(write(tmp_path, SCENE))
     assert [sh.members for sh in s.shots] == [["ball"], ["box", "ball"], ["box"], ["ball", "box"]]
-    assert s.shots[1].text == "A small blue box falls down while the big red ball stays still on the grass, the camera pans left."
+    assert s.shots[1].text == ("A small blue box falls down while the big red ball stays still on the grass, the "
+                               "camera pans left.")
     assert [sh.transition for sh in s.shots] == ["cut", "crossfade", "bridge", "cut"]
     assert s.shots[2].transition_seconds == 0.5 and len({sh.seed for sh in s.shots}) == 4
 

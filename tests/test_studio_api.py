@@ -371,7 +371,8 @@ def test_refusals_say_why_and_keep_the_project_whole(server, tmp_path):
     assert not list(Path(get_upload_folder()).rglob("notes.png"))  # the refused upload left no copy behind
     big = tmp_path / "big.png"
     Image.new("RGB", (9000, 16), "red").save(big)
-    assert "9000x16; up to 4096 px a side" in msg(call(c, "save_shot", pid, sid, *editor[:9], handle_file(str(big)), None))
+    assert "9000x16; up to 4096 px a side" in msg(call(c, "save_shot", pid, sid, *editor[:9], handle_file(str(big)),
+                                                       None))
     still = tmp_path / "still.png"
     Image.new("RGB", (96, 64), "blue").save(still)
     assert "saved" in msg(call(c, "save_shot", pid, sid, *editor[:9], handle_file(str(still)), None))

@@ -94,15 +94,18 @@ def test_clean_patterns_cover_every_kind():
 def test_clean_pattern_mix_and_its_phases():
     grid = (8, 4, 4)
     rng = random.Random(0)
-    assert all(m[0].all() and not m[1:].any() for m in (train.clean_pattern(rng, grid, {"first": 1.0}) for _ in range(20)))
+    assert all(m[0].all() and not m[1:].any() for m in (train.clean_pattern(rng, grid,
+                                                                            {"first": 1.0}) for _ in range(20)))
     with pytest.raises(ValueError, match="unknown clean patterns.*everything"):
         train.clean_pattern(rng, grid, {"everything": 1.0})
     # without a mix, the recipe's own: the same draws as before mixes could be chosen
     a, b = random.Random(3), random.Random(3)
-    assert all(torch.equal(train.clean_pattern(a, grid), train.clean_pattern(b, grid, train.PATTERNS)) for _ in range(50))
+    assert all(torch.equal(train.clean_pattern(a, grid), train.clean_pattern(b, grid,
+                                                                             train.PATTERNS)) for _ in range(50))
     phases = [(0, train.TEXT_FIRST_PATTERNS), (100, train.PATTERNS)]
     assert train.patterns_at(0, phases) is train.TEXT_FIRST_PATTERNS
-    assert train.patterns_at(99, phases) is train.TEXT_FIRST_PATTERNS and train.patterns_at(100, phases) is train.PATTERNS
+    assert train.patterns_at(99, phases) is train.TEXT_FIRST_PATTERNS and train.patterns_at(100,
+                                                                                            phases) is train.PATTERNS
     assert train.patterns_at(7, None) is train.PATTERNS
     assert train.phase_at(5, {"1:1": 1.0}) == {"1:1": 1.0} and train.phase_at(5, None) is None  # a plain mix
     assert train.phase_at(20000, train.RECIPES["s2-rich"]["dit_aspects"])["16:9"] == 0.2

@@ -176,7 +176,8 @@ def test_remix_strength_one_is_plain_generation(engine, clip):
     video = Video.from_frames(clip, BASE_FPS)
     soft = verbs.remix(engine, video, "a blue ball", strength=0.3, seed=3, **FAST)
     full = verbs.remix(engine, video, "a blue ball", strength=1.0, seed=3, **FAST)
-    plain = engine.generate(GenerateRequest("a blue ball", frames=16, fps=BASE_FPS, seed=3, width=128, height=128, **FAST))
+    plain = engine.generate(GenerateRequest("a blue ball", frames=16, fps=BASE_FPS, seed=3, width=128, height=128,
+                                            **FAST))
     assert soft.frames.shape == clip.shape and np.array_equal(full.frames, plain.frames)
     assert not np.array_equal(soft.frames, full.frames)
     assert set(kinds(soft)) == {"generated"} and soft.settings["strength"] == 0.3
@@ -511,7 +512,10 @@ def test_verbs_on_a_vae_that_compresses_time(engine4, clip):
 # The bundled model (skipped until it is in assets/models)
 # --------------------------------------------------------------------------
 
-@pytest.mark.skipif(not (Path(__file__).resolve().parent.parent / "assets/models/tenku-world/model_index.json").exists(),
+BUNDLED_INDEX = Path(__file__).resolve().parent.parent / "assets/models/tenku-world/model_index.json"
+
+
+@pytest.mark.skipif(not BUNDLED_INDEX.exists(),
                     reason="the bundled model is not in assets/models/tenku-world yet")
 def test_every_verb_on_the_bundled_model(clip):
     from engine.families.pipeline import BUNDLED_MODEL

@@ -110,7 +110,8 @@ def text_probe(train_captions: int = 4000, test_captions: int = 1000, steps: int
                 opt.step()
             with torch.no_grad():
                 right = probe(states, mask).argmax(1) == y
-            rows.append({"seed": seed, "train_loss": round(loss.item(), 4), "motion": round(right.float().mean().item(), 3),
+            rows.append({"seed": seed, "train_loss": round(loss.item(), 4), "motion": round(right.float().mean().item(),
+                                                                                            3),
                          "direction": round(right[directional].float().mean().item(), 3)})
         out["rich" if rich else "plain"] = {
             "motion": round(sum(r["motion"] for r in rows) / seeds, 3),

@@ -165,7 +165,8 @@ def _centre_crop(frames, keep):
 
 def watermark_benchmark(n_clips: int = 40, seed: int = 0, real_dir=None, model=None, steps: int = 12,
                         seconds: float = 2.0, dtype: str = "bfloat16", null_keys: int = 200,
-                        limits_subset: int = 15, inpaint_takes: int = 20, key: str = DEFAULT_KEY, threshold: float = DEFAULT_THRESHOLD,
+                        limits_subset: int = 15, inpaint_takes: int = 20, key: str = DEFAULT_KEY,
+                        threshold: float = DEFAULT_THRESHOLD,
                         strength: float = DEFAULT_STRENGTH, log=print) -> dict:
     """Run everything; returns a JSON-able dict of figures (see module docstring)."""
     from engine.families.pipeline import BUNDLED_MODEL
@@ -187,7 +188,8 @@ def watermark_benchmark(n_clips: int = 40, seed: int = 0, real_dir=None, model=N
             row = {"clip": name, "frames": len(frames), "render_s": round(result.seconds, 3),
                    "embed_s": round(embed, 5), "psnr_db": round(_psnr(frames, marked), 2),
                    "crf23": detect_watermark(_through_h264(delivered, fps, 23, tmp), key, threshold).score,
-                   "half_crf23": detect_watermark(_through_h264(_resize(delivered, 0.5), fps, 23, tmp), key, threshold).score,
+                   "half_crf23": detect_watermark(_through_h264(_resize(delivered, 0.5), fps, 23, tmp), key,
+                                                  threshold).score,
                    "unmarked_crf23": detect_watermark(_through_h264(clean, fps, 23, tmp), key, threshold).score,
                    "unmarked_half_crf23": detect_watermark(_through_h264(_resize(clean, 0.5), fps, 23, tmp), key,
                                                            threshold).score}
@@ -215,7 +217,8 @@ def watermark_benchmark(n_clips: int = 40, seed: int = 0, real_dir=None, model=N
             inpainted = inpaint_rows(kept, [f for _, f, _ in footage], tmp, key, threshold, strength)
             for row in inpainted:
                 log(f"inpaint {row['share']:.0%} {row['size']:9s} crf23 {row['crf23']:5.1f} (whole frame "
-                    f"{row['crf23_whole_frame']:5.1f})  half {row['half_crf23']:5.1f}  unmarked {row['unmarked_crf23']:5.1f}")
+                    f"{row['crf23_whole_frame']:5.1f})  half {row['half_crf23']:5.1f}  unmarked "
+                    f"{row['unmarked_crf23']:5.1f}")
             for name, frames, fps in footage:
                 frames = frames[:, :frames.shape[1] // 2 * 2, :frames.shape[2] // 2 * 2]
                 forms = {"decoded": frames, "crf23": _through_h264(frames, fps, 23, tmp),
@@ -230,7 +233,8 @@ def watermark_benchmark(n_clips: int = 40, seed: int = 0, real_dir=None, model=N
                         det.key = k
                         null_scores.append(det.score())
                 real.append(row)
-                log(f"real {name:36s} decoded {row['decoded']:5.2f}  crf23 {row['crf23']:5.2f}  half {row['half_crf23']:5.2f}")
+                log(f"real {name:36s} decoded {row['decoded']:5.2f}  crf23 {row['crf23']:5.2f}  half "
+                    f"{row['half_crf23']:5.2f}")
 
     def rate(rows, col):
         return sum(r[col] >= threshold for r in rows) / max(1, len(rows))

@@ -89,7 +89,8 @@ def build_cases(n_direction: int = 24, n_colour: int = 8, n_permanence: int = 8,
     cases = []
     for i in range(n_direction):
         motion = DIRECTIONS[i % 4]
-        scene = _placed(Scene((_obj_for(rng, motion, combos=combos),), rng.choice(BACKGROUNDS), seed=rng.randrange(1 << 30)))
+        scene = _placed(Scene((_obj_for(rng, motion, combos=combos),), rng.choice(BACKGROUNDS),
+                              seed=rng.randrange(1 << 30)))
         cases.append(Case("direction", caption(scene, rng, split=phrasing), scene, 1000 + i))
     for i in range(n_colour):  # two objects: both colours present, no third
         a = _obj_for(rng, rng.choice(["bounce", "orbit", "grow", "shrink", "still"]), combos=combos)
@@ -299,7 +300,8 @@ def summarise(rows: list[dict]) -> dict:
     placeable = [r for r in rows if not r["unplaceable_words"]]
     return {"colour_adherence": mean("colour"),
             # the same on the cases whose colour words the text encoder can place (encoder_confusions)
-            "colour_adherence_placeable": mean("colour", rows=placeable), "placeable_cases": len(placeable), "dominant_colour": mean("dominant_colour", ("direction", "permanence")),
+            "colour_adherence_placeable": mean("colour", rows=placeable), "placeable_cases": len(placeable),
+            "dominant_colour": mean("dominant_colour", ("direction", "permanence")),
             "background": mean("background"), "direction_accuracy": mean("direction"),
             "permanence": mean("permanence"), "flicker": mean("flicker"), "cases": len(rows), **fidelity(rows)}
 

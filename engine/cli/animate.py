@@ -35,7 +35,8 @@ def run(args) -> int:
     image = verbs.load_image(args.image)
     if args.aspect is not None and args.aspect not in ASPECTS:
         raise InputError(f"unknown aspect {args.aspect!r}; allowed: {', '.join(ASPECTS)}")
-    GenerateRequest(args.prompt, seconds=args.seconds, fps=args.fps, steps=args.steps, guidance=args.guidance).validate()
+    GenerateRequest(args.prompt, seconds=args.seconds, fps=args.fps, steps=args.steps,
+                    guidance=args.guidance).validate()
     decision = check_prompt(args, args.prompt)
     media.check_output_path(args.out)
     media.check_not_input(args.out, args.image)

@@ -57,7 +57,8 @@ def register(sub):
                    help=f"guidance for --scene (default: a scene file's default, {defaults.GUIDANCE:g})")
     p.add_argument("--clips", type=int, default=40, help="takes for --watermark (default 40)")
     p.add_argument("--report", default=None,
-                   help="--watermark, --long, --scene, --records, --footage: also write the full per-clip report (JSON) "
+                   help="--watermark, --long, --scene, --records, --footage: also write the full per-clip report "
+                        "(JSON) "
                         "here")
     p.add_argument("--data", default=None, help="real footage folder for --interp/--watermark "
                                                 "(default ../shared/data/real)")

@@ -16,7 +16,8 @@ from engine.families.pipeline import BUNDLED_MODEL, DTYPES
 
 def add_output_options(p, default_out: str, guidance: float = defaults.GUIDANCE):
     p.add_argument("--out", default=default_out,
-                   help=f"PATH.mp4 (H.264) or PATH/ (PNG sequence); a PATH.json sidecar is written too (default {default_out})")
+                   help=f"PATH.mp4 (H.264) or PATH/ (PNG sequence); a PATH.json sidecar is written too (default "
+                        f"{default_out})")
     p.add_argument("--seed", type=int, default=0, help="same seed and settings give the same frames (default 0)")
     p.add_argument("--steps", type=int, default=defaults.STEPS, help=f"denoising steps (default {defaults.STEPS})")
     p.add_argument("--guidance", type=float, default=guidance,

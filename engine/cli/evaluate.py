@@ -26,7 +26,8 @@ def register(sub):
     p.add_argument("--churn", type=float, default=0.0,
                    help="share of fresh noise per sampling step, 0-1 (default 0: deterministic Euler)")
     p.add_argument("--literal", action="store_true",
-                   help="give the model each prompt as written, not as its prompt reader reads it (engine.world.reading)")
+                   help="give the model each prompt as written, not as its prompt reader reads it "
+                        "(engine.world.reading)")
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"],
                    help="auto (default): bfloat16 where the processor has it (AMX, AVX-512 BF16), else float32")
     p.add_argument("--out", default=None, help="also write the full report (every case) as JSON here")
@@ -39,7 +40,8 @@ def register(sub):
                    help="comma-separated, side by side on the same cases: planned (the default render: through a "
                         "planned layout on a model that takes one), text (the prompt alone), planner (the planned "
                         "layout drawn as the world draws it: is the plan what was asked?)")
-    p.add_argument("--aspect", default="1:1", choices=["1:1", "16:9", "9:16"], help="canvas of every case (default 1:1)")
+    p.add_argument("--aspect", default="1:1", choices=["1:1", "16:9", "9:16"],
+                   help="canvas of every case (default 1:1)")
     p.add_argument("--layouts", type=int, nargs="?", const=16, default=None, metavar="N",
                    help="instead: N hand-written layouts (zig-zags, diagonals, two objects crossing, stop and go "
                         "back) rendered without a prompt, scored by layout fidelity (default 16)")

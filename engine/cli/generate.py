@@ -23,7 +23,8 @@ def register(sub):
     p.add_argument("--prompt", help="what the shot shows")
     p.add_argument("--negative", default="", help="what to steer away from")
     p.add_argument("--seconds", type=float, default=None, help="duration (default 2)")
-    p.add_argument("--frames", type=int, default=None, help="number of frames at the delivery rate (instead of --seconds)")
+    p.add_argument("--frames", type=int, default=None,
+                   help="number of frames at the delivery rate (instead of --seconds)")
     p.add_argument("--aspect", default=None, help="1:1, 16:9 or 9:16 (default 1:1; or --width and --height)")
     p.add_argument("--width", type=int, default=None, help="custom width, multiple of 16 (with --height)")
     p.add_argument("--height", type=int, default=None, help="custom height, multiple of 16 (with --width)")
@@ -42,7 +43,8 @@ def register(sub):
     p.add_argument("--no-plan", action="store_true",
                    help="the text-only path: render from the prompt alone, no layout planned")
     p.add_argument("--no-anchor", action="store_true",
-                   help="takes longer than one window: do not hold the first frame in later windows (anchor against drift)")
+                   help="takes longer than one window: do not hold the first frame in later windows (anchor against "
+                        "drift)")
     add_output_options(p, "tenku.mp4")
     p.set_defaults(func=run)
 

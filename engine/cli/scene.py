@@ -36,7 +36,8 @@ def run(args) -> int:
     from engine.video import media
 
     scene = load_scene(args.file)
-    over = {k: getattr(args, k) for k in ("seed", "steps", "guidance", "fps", "retries") if getattr(args, k) is not None}
+    over = {k: getattr(args, k) for k in ("seed", "steps", "guidance", "fps", "retries") if getattr(args,
+                                                                                                    k) is not None}
     if over:
         if "retries" in over and not 0 <= over["retries"] <= 10:
             raise InputError(f"--retries must be from 0 to 10, got {over['retries']}")

@@ -15,7 +15,8 @@ def register(sub):
     p.add_argument("--device", default="cpu",
                    help="cpu (the recipe's machine, default) or cuda: the same stages on a GPU, to try recipes fast")
     p.add_argument("--recipe", default="s2-rich",
-                   help="which lineage's recipe (docs/TRAINING.md): s2-rich (default), layout (plan, then render) or xs "
+                   help="which lineage's recipe (docs/TRAINING.md): s2-rich (default), layout (plan, then render) or "
+                        "xs "
                         "(the first lineage's)")
     p.add_argument("--stage", choices=["all", "export", "reader"], default="all",
                    help="all (default); export: the run's checkpoints to --out; reader: train only the prompt "

@@ -72,7 +72,8 @@ def _actions(record: ProvenanceRecord) -> list[dict]:
     models = sorted({r.generation.model for r in record.ranges if r.generation is not None})
     summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
     created = {"action": "c2pa.created", "digitalSourceType": digital_source_type(record), "softwareAgent": agent,
-               "description": f"{record.frame_count} frames: {summary}" + (f"; model {', '.join(models)}" if models else "")}
+               "description": f"{record.frame_count} frames: {summary}"
+               + (f"; model {', '.join(models)}" if models else "")}
     actions = [created]
     for kind in ("interpolated", "inpainted", "transition"):
         ranges = [r for r in record.ranges if r.kind == kind]
@@ -81,7 +82,8 @@ def _actions(record: ProvenanceRecord) -> list[dict]:
         where = ", ".join(f"{r.start}-{r.stop - 1}" for r in ranges[:20]) + (" ..." if len(ranges) > 20 else "")
         made_by_model = any(r.model_made for r in ranges)
         actions.append({"action": "c2pa.edited", "softwareAgent": agent,
-                        "digitalSourceType": IPTC + ("trainedAlgorithmicMedia" if made_by_model else "algorithmicMedia"),
+                        "digitalSourceType": IPTC + ("trainedAlgorithmicMedia" if made_by_model
+                                                     else "algorithmicMedia"),
                         "description": f"{kind} frames {where}"})
     return actions
 
@@ -131,7 +133,8 @@ class SignerConfig:
                 raise InputError(f"{studio}: trust_anchors must be a list of paths, got {anchors!r}")
             rel = lambda p: (studio.parent / p) if not os.path.isabs(p) else Path(p)  # noqa: E731
             return cls.from_files(rel(cfg["cert_chain"]), rel(cfg["private_key"]),
-                                  [rel(a) for a in cfg.get("trust_anchors", [])], cfg.get("alg", "es256"), cfg.get("tsa_url"))
+                                  [rel(a) for a in cfg.get("trust_anchors", [])], cfg.get("alg",
+                                                                                          "es256"), cfg.get("tsa_url"))
         return ensure_local_chain(config_dir)
 
     def anchors_pem(self) -> str:
@@ -319,7 +322,8 @@ def sign_mp4(path, record: ProvenanceRecord, signer_config, title: str | None = 
     if not isinstance(record, ProvenanceRecord):
         raise InputError(f"sign_mp4 needs a ProvenanceRecord, got {type(record).__name__}")
     if signer_config is None:
-        raise InputError("no signer configured; pass SignerConfig.from_config_dir(<user config folder>) or a studio SignerConfig")
+        raise InputError("no signer configured; pass SignerConfig.from_config_dir(<user config folder>) or a studio "
+                         "SignerConfig")
     cfg = signer_config if isinstance(signer_config, SignerConfig) else SignerConfig.from_config_dir(signer_config)
     manifest = {
         "claim_generator_info": [{"name": SOFTWARE}],

@@ -28,7 +28,8 @@ def top_level_boxes(path) -> list[tuple[str, int, int]]:
                 raise InputError(f"{str(path)!r} is not an MP4 video ({total} bytes, no 'ftyp' box); verify reads MP4 "
                                  "files")
             if len(head) < 8:
-                raise InputError(f"{str(path)!r} is truncated: {total - offset} stray bytes after the last complete box")
+                raise InputError(f"{str(path)!r} is truncated: {total - offset} stray bytes after the last complete "
+                                 f"box")
             size, kind = struct.unpack(">I4s", head[:8])
             header = 8
             if size == 1:
@@ -39,7 +40,8 @@ def top_level_boxes(path) -> list[tuple[str, int, int]]:
                 size = total - offset
             name = kind.decode("latin-1")
             if not boxes and name != "ftyp":
-                raise InputError(f"{str(path)!r} is not an MP4 video (no 'ftyp' box at its start); verify reads MP4 files")
+                raise InputError(f"{str(path)!r} is not an MP4 video (no 'ftyp' box at its start); verify reads MP4 "
+                                 f"files")
             if not all(32 <= b < 127 for b in kind) or size < header:
                 raise InputError(f"{str(path)!r} is corrupt: unreadable box header at byte {offset}")
             if offset + size > total:

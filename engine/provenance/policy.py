@@ -224,7 +224,8 @@ def check_prompt(prompt: str, policy: Policy) -> Decision:
     people = [(n, n) for n in policy.named_people if _find(words, n)] + _titled_names(prompt, policy.titles)
     missing = tuple(dict.fromkeys(shown for shown, name in people if not _has_consent(name, policy.consent)))
     if missing:
-        return Decision(False, prompt, rule="people.consent", category="real people", matched=missing, policy=policy.label,
+        return Decision(False, prompt, rule="people.consent", category="real people", matched=missing,
+                        policy=policy.label,
                         message=f"prompt names a real person ({', '.join(missing)}) without consent on file; "
                                 f"record their consent by adding the name to [people] consent in {policy.source}")
     note = f" (consent on file for {', '.join(dict.fromkeys(shown for shown, _ in people))})" if people else ""

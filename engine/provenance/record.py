@@ -183,7 +183,8 @@ class ProvenanceRecord:
                            source_start=0 if source else None)
 
     @classmethod
-    def camera(cls, frame_count: int, source: str, fps: float | None = None, source_start: int = 0) -> "ProvenanceRecord":
+    def camera(cls, frame_count: int, source: str, fps: float | None = None,
+               source_start: int = 0) -> "ProvenanceRecord":
         return cls.uniform("camera", frame_count, fps, source=source, source_start=source_start)
 
     # ---- views --------------------------------------------------------------
@@ -232,7 +233,8 @@ class ProvenanceRecord:
     def slice(self, start: int, stop: int) -> "ProvenanceRecord":
         """Frames [start, stop) as a new record starting at frame 0."""
         n = self.frame_count
-        _expect(0 <= start < stop <= n, f"cannot take frames {start}..{stop - 1} of a {n}-frame clip; need 0 <= start < stop <= {n}")
+        _expect(0 <= start < stop <= n,
+                f"cannot take frames {start}..{stop - 1} of a {n}-frame clip; need 0 <= start < stop <= {n}")
         out = []
         for r in self.ranges:
             a, b = max(r.start, start), min(r.stop, stop)
@@ -285,7 +287,8 @@ class ProvenanceRecord:
 
     def retime_factor(self, factor: int, details: dict | None = None) -> "ProvenanceRecord":
         """`interpolate --factor K`: K-1 new frames between each pair; n frames give (n-1)*K+1."""
-        _expect(isinstance(factor, int) and factor >= 1, f"interpolation factor must be an integer >= 1, got {factor!r}")
+        _expect(isinstance(factor, int) and factor >= 1,
+                f"interpolation factor must be an integer >= 1, got {factor!r}")
         n = self.frame_count
         fps = None if self.fps is None else self.fps * factor
         return self.retime([j / factor for j in range((n - 1) * factor + 1)], fps, details)

@@ -153,7 +153,8 @@ class VerifyReport:
         if m.seal_ok is False:
             return "the file's bytes changed after signing (its seal does not match)"
         if not m.trusted and not self.allow_untrusted:
-            return "intact, but signed by a certificate that is not trusted here (pass --trust ROOT.pem or --allow-untrusted)"
+            return ("intact, but signed by a certificate that is not trusted here (pass --trust ROOT.pem or "
+                    "--allow-untrusted)")
         if self.sidecar is not None and not self.sidecar.ok:
             return ("the file is intact, but its JSON sidecar does not match the signed record "
                     "(edited, or from another file): trust the signed record, not the sidecar")
@@ -162,7 +163,8 @@ class VerifyReport:
     def to_dict(self) -> dict:
         return {"path": self.path, "verified": self.verified, "verdict": self.verdict,
                 "c2pa": self.manifest.to_dict(),
-                "watermark": None if self.watermark is None else {**self.watermark.to_dict(), "scope": self.watermark_scope},
+                "watermark": None if self.watermark is None else {**self.watermark.to_dict(),
+                                                                  "scope": self.watermark_scope},
                 "watermark_error": self.watermark_error,
                 "sidecar": None if self.sidecar is None else self.sidecar.to_dict()}
 
@@ -200,7 +202,8 @@ class VerifyReport:
             for kind, what in ((r.watermark or {}).get("scope") or {}).items():
                 out.append(f"  watermarked {kind} frames: {what}")
             for d in r.decisions:
-                out.append(f"  policy: {'allowed' if d.get('allowed') else 'REFUSED'} {d.get('prompt')!r} ({d.get('policy')})")
+                out.append(f"  policy: {'allowed' if d.get('allowed') else 'REFUSED'} {d.get('prompt')!r} "
+                           f"({d.get('policy')})")
         if self.watermark is not None:
             w = self.watermark
             state = "detected" if w.detected else "not detected"

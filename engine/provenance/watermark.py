@@ -119,7 +119,8 @@ def _field(key: str, height: int, width: int) -> np.ndarray:
     import cv2
 
     p = _pattern(key).astype(np.float32)
-    return cv2.resize(p, (width, height), interpolation=cv2.INTER_CUBIC if min(width, height) >= GRID else cv2.INTER_AREA)
+    return cv2.resize(p, (width, height), interpolation=cv2.INTER_CUBIC if min(width,
+                                                                               height) >= GRID else cv2.INTER_AREA)
 
 
 def masking_gain(frame: np.ndarray) -> np.ndarray:

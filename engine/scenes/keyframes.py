@@ -111,7 +111,8 @@ def paths(motions: list[tuple[str, str]], extents: list[tuple[float, float]], se
                        else (lambda t, a=along, lane=lane: (lane, a(t), 1.0)))
         elif motion == "bounce":
             out.append(lambda t, lane=lane, hh=hh, rate=rate: (
-                lane, world.GROUND - hh - world.BOUNCE_HEIGHT * abs(math.sin(math.pi * t * rate / world.BOUNCE_PERIOD_S)),
+                lane,
+                world.GROUND - hh - world.BOUNCE_HEIGHT * abs(math.sin(math.pi * t * rate / world.BOUNCE_PERIOD_S)),
                 1.0))
         elif motion == "orbit":  # counter-clockwise, members spread around the circle
             def orbit(t, k=k, rate=rate):

@@ -37,7 +37,8 @@ the model blends the pasted edges in the last steps). The motion and the rest co
 from the prompt. Where the shot's words say how each of those members moves and the
 camera is static, the looks are held once a second instead, each member where its
 motion puts it (engine.scenes.keyframes; `"keyframes": false` turns this off). A shot that
-describes a member in its own words gets no reference: the words win, and the check says so. `"references": false` turns them off, and a
+describes a member in its own words gets no reference: the words win, and the check says so. `"references": false`
+turns them off, and a
 model that cannot animate a still renders from the descriptions alone. No frame of
 one shot is held in the next (a cut is a cut); `bridge` transitions are generated
 between the last frame of one shot and the first of the next (engine.verbs.bridge).
@@ -354,14 +355,16 @@ def _attempt(engine, scene: Scene, shot: Shot, seed: int, held: list, refs: dict
         if held and shot.setting not in plates else 0.0
     if held:
         if shot.setting not in plates:
-            background = plate(engine, scene, shot.setting, lambda f, stage, info=None: progress(share * f, stage, info))
+            background = plate(engine, scene, shot.setting, lambda f, stage, info=None: progress(share * f, stage,
+                                                                                                 info))
             if background is None:
                 return None, held
             plates[shot.setting] = background
         looks = [refs[m] for m in held]
         keys = None
         if scene.keyframes and shot.camera == "static":
-            keys = keyframe_conditions(plates[shot.setting], looks, shot.prompt, held, engine.base_frames(req), BASE_FPS,
+            keys = keyframe_conditions(plates[shot.setting], looks, shot.prompt, held, engine.base_frames(req),
+                                       BASE_FPS,
                                        REFERENCE_STRENGTH, engine.temporal_ratio, engine.time_patch)
         req.conditions = keys or [ImageCondition(reference_still(plates[shot.setting], looks), 0, REFERENCE_STRENGTH)]
     res = engine.generate(req, lambda f, stage, info=None: progress(share + (1 - share) * f, stage, info))

@@ -183,7 +183,8 @@ def train_vae_decoder(run: Path, steps: int = 800, batch: int = 8, lr: float = 5
     rng = random.Random(seed * 1000 + step)
     start = time.time()
     first_end = tune_from or steps
-    std = torch.tensor(vae.config.latents_std or [1.0] * vae.config.latent_channels, dtype=torch.float32).view(1, -1, 1, 1, 1).to(device)
+    std = torch.tensor(vae.config.latents_std or [1.0] * vae.config.latent_channels, dtype=torch.float32)
+    std = std.view(1, -1, 1, 1, 1).to(device)
     while step < steps and time.time() - start < max_seconds:
         tuning = tune_from is not None and step >= tune_from
         for g in opt.param_groups:
@@ -321,7 +322,8 @@ def build_data(run: Path, vae: VideoVAE, clips: int = 8000, shard: int = 500, se
                 else:
                     frames = [f for f, _ in rendered[i:i + 16]]
                     with torch.no_grad(), torch.autocast(device_type(device), dtype=torch.bfloat16):
-                        z = vae.normalize(vae.encode(torch.stack([to_tensor(f) for f in frames]).to(device)).float()).cpu()
+                        x = torch.stack([to_tensor(f) for f in frames]).to(device)
+                        z = vae.normalize(vae.encode(x).float()).cpu()
                     maps = torch.stack([torch.from_numpy(m) for _, m in rendered[i:i + 16]])
                 tok, mask, pooled = (v.cpu() for v in text.encode([c for _, _, caps in chunk for c in caps]))
                 k = len(chunk[0][2])
@@ -471,7 +473,8 @@ class LatentData:
         if "boxes" not in d:
             return latents.float(), maps.float(), tokens, masks, pooled
         F_ = latents.shape[2]
-        layout = {"boxes": d["boxes"][idx][:, :, s:s + F_].float(), "visible": d["visible"][idx][:, :, s:s + F_].float(),
+        layout = {"boxes": d["boxes"][idx][:, :, s:s + F_].float(), "visible": d["visible"][idx][:, :,
+                                                                                                 s:s + F_].float(),
                   "attrs": d["attrs"][idx].long(), "pillar": d["pillar"][idx][:, s:s + F_].float(),
                   "scene": d["scene"][idx].long()}
         for i in range(size):  # layout dropout: about half the text-dropped clips lose it too (unconditional)
@@ -549,7 +552,8 @@ def ema_update(ema, model, step: int, decay: float):
 
 
 def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 1e-3, shift: float = 2.0,
-              t_uniform: float = 0.5, text_drop: float = 0.1, ema_decay: float = 0.998, max_seconds: float = 1e9, seed: int = 0,
+              t_uniform: float = 0.5, text_drop: float = 0.1, ema_decay: float = 0.998, max_seconds: float = 1e9,
+              seed: int = 0,
               compile: bool = True, object_weight: float = 3.0, checkpoint_every_s: float = 600,
               schedule=None, wide_frames: int | None = None, device: str = "cpu", eval_every: int = 0,
               on_eval=None, aspects=None, patterns=None, layout_drop: float = 0.0):
@@ -692,8 +696,10 @@ def build_layout_data(run: Path, vae: VideoVAE, clips: int, shard: int = 500, se
                     z = vae.normalize(vae.encode(torch.stack([to_tensor(f) for f, _, _ in drawn]).to(device)).float())
                 tok, mask, pooled = (v.cpu() for v in text.encode([c for _, _, caps, _ in chunk for c in caps]))
                 k = CAPTIONS_PER_CLIP
-                parts = {"latents": z.cpu().half(), "maps": torch.stack([torch.from_numpy(m) for _, m, _ in drawn]).half(),
-                         "tokens": tok.half().view(len(chunk), k, *tok.shape[1:]), "masks": mask.view(len(chunk), k, -1),
+                parts = {"latents": z.cpu().half(), "maps": torch.stack([torch.from_numpy(m) for _, m,
+                                                                         _ in drawn]).half(),
+                         "tokens": tok.half().view(len(chunk), k, *tok.shape[1:]), "masks": mask.view(len(chunk), k,
+                                                                                                      -1),
                          "pooled": pooled.half().view(len(chunk), k, -1)}
                 for key in ("boxes", "visible", "pillar"):
                     parts[key] = torch.from_numpy(np.stack([a[key] for _, _, a in drawn])).half()
@@ -838,7 +844,8 @@ def train_all(run: Path, minutes: float, resume_from: Path | None = None, out: P
         if out is not None:
             export(run, safe_out(run, out), r)
         return
-    vae_state = torch.load(run / "vae.pt", weights_only=False, map_location="cpu") if (run / "vae.pt").exists() else {"step": 0}
+    vae_state = torch.load(run / "vae.pt", weights_only=False,
+                           map_location="cpu") if (run / "vae.pt").exists() else {"step": 0}
     if vae_state["step"] < r["vae_steps"]:
         train_vae(run, steps=r["vae_steps"], batch=r["vae_batch"], max_seconds=deadline - time.time(),
                   schedule_steps=r["vae_schedule_steps"], device=device)
@@ -868,7 +875,8 @@ def train_layout(run: Path, r: dict, deadline: float, compile: bool, device: str
 
     lineage = run / "lineage.json"
     if not lineage.exists():  # the step the warm start ended at: this lineage's steps count from it
-        start = torch.load(run / "dit.pt", weights_only=False, map_location="cpu")["step"] if (run / "dit.pt").exists() else 0
+        start = torch.load(run / "dit.pt", weights_only=False,
+                           map_location="cpu")["step"] if (run / "dit.pt").exists() else 0
         lineage.write_text(json.dumps({"from_step": start}))
     first = json.loads(lineage.read_text())["from_step"]
     build_layout_data(run, load_vae(run), clips=r["clips"], max_seconds=deadline - time.time(), device=device)

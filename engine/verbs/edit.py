@@ -209,7 +209,8 @@ def remix(engine, video: Video, prompt: str, *, strength: float, seed: int = 0, 
     return _whole(engine, video, req, grid, progress, "remix", {"strength": strength})
 
 
-def inpaint(engine, video: Video, mask, prompt: str, *, invert: bool = False, seed: int = 0, steps: int = defaults.STEPS,
+def inpaint(engine, video: Video, mask, prompt: str, *, invert: bool = False, seed: int = 0,
+            steps: int = defaults.STEPS,
             guidance: float = defaults.GUIDANCE, progress: ProgressFn | None = None, literal: bool = False) -> Result:
     """Repaint the white region of `mask` (bool or grey image, the video's size or aspect) in
     every frame and keep the rest exactly; `invert=True` repaints the rest (outpaint)."""
@@ -536,7 +537,8 @@ def mask_region(mask, width: int, height: int, invert: bool = False) -> np.ndarr
     region = load_mask(mask, width, height)
     region = ~region if invert else region
     if not region.any():
-        raise InputError("the mask leaves nothing to repaint: it has no " + ("black" if invert else "white") + " pixels")
+        colour = "black" if invert else "white"
+        raise InputError(f"the mask leaves nothing to repaint: it has no {colour} pixels")
     if region.all():
         raise InputError("the mask covers the whole frame; use remix or generate to repaint everything")
     return region

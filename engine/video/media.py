@@ -104,7 +104,8 @@ def parse_fps(fps) -> Fraction:
             if abs(float(rate) - value) > 1e-6 * value:
                 rate = Fraction(value).limit_denominator(1_000_000)
     except (ValueError, ZeroDivisionError, TypeError):
-        raise InputError(f"frame rate {fps!r} is not a number; use a positive number such as 24 or 24000/1001") from None
+        raise InputError(f"frame rate {fps!r} is not a number; use a positive number such as 24 or "
+                         "24000/1001") from None
     if rate <= 0:
         raise InputError(f"frame rate must be positive, got {fps!r}")
     return rate
@@ -121,7 +122,8 @@ def as_frames(frames) -> np.ndarray:
         first = np.asarray(frames[0]).shape
         for i, f in enumerate(frames):
             if np.asarray(f).shape != first:
-                raise InputError(f"frame {i} is {np.asarray(f).shape}, frame 0 is {first}; all frames must have the same size")
+                raise InputError(f"frame {i} is {np.asarray(f).shape}, frame 0 is {first}; all frames must have the "
+                                 f"same size")
         arr = np.stack([np.asarray(f) for f in frames])
     if arr.ndim != 4 or arr.shape[-1] != 3 or arr.shape[0] == 0:
         raise InputError(f"frames must be shaped (N, H, W, 3) RGB with N >= 1, got {arr.shape}")

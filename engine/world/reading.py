@@ -601,7 +601,8 @@ FRESH_PROMPTS = PROMPTS.with_name("reader_prompts_fresh.jsonl")
 def score_prompts(reader: Reader, rows: list[dict]) -> dict:
     """How a reader reads hand-written prompts with their expected scenes (one JSON object a line:
     "prompt", "objects" [{"colour", "shape", "motion", "speed"}, null: not scored] or null for a
-    prompt the reader should leave as written (nothing of the world, or no motion to read), "background" (null: not scored), "wall", "camera"
+    prompt the reader should leave as written (nothing of the world, or no motion to read), "background" (null: not
+    scored), "wall", "camera"
     (null: none said)). Per field, the share of prompts read right; "whole": every field right."""
     fields = {k: [0, 0] for k in ("usable", "objects", "colour", "shape", "motion", "speed", "background", "wall",
                                   "camera", "whole")}
@@ -643,7 +644,8 @@ def main(argv=None) -> int:
     b = sub.add_parser("score", help="score the reader on held-out captions and hand-written prompts (JSON)")
     b.add_argument("--captions", type=int, default=600, help="captions in the benchmark's held-out wording (600)")
     b.add_argument("--prompts", nargs="+", default=[str(PROMPTS), str(FRESH_PROMPTS)],
-                   help="hand-written prompts, JSONL files (see score_prompts; default: the two sets in assets/examples)")
+                   help="hand-written prompts, JSONL files (see score_prompts; default: the two sets in "
+                        "assets/examples)")
     for q in (a, b):
         q.add_argument("--model", default=None, help="model folder (default: the bundled model)")
     args = p.parse_args(argv)

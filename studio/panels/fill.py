@@ -44,7 +44,8 @@ def render(studio):
         with gr.Column(scale=2):
             ui["fill_upload"] = gr.File(label="Upload a clip", file_types=list(VIDEO_TYPES), elem_id="fill-upload")
             with gr.Row():
-                ui["fill_source"] = gr.Dropdown(allow_custom_value=True, label="…or a take of this project", choices=[], scale=3,
+                ui["fill_source"] = gr.Dropdown(allow_custom_value=True, label="…or a take of this project", choices=[],
+                                                scale=3,
                                                 elem_id="fill-source")
                 ui["fill_load"] = gr.Button("Load take", size="sm", elem_id="fill-load")
             with gr.Row():
@@ -71,7 +72,8 @@ def render(studio):
                 ui["mark_end"] = gr.Button("Mark end here", size="sm", elem_id="mark-end")
                 ui["auto_detect"] = gr.Button("Auto-detect bad frames", size="sm", elem_id="auto-detect")
             ui["range_start"] = gr.Number(label="Range starts at", value=None, precision=0, visible=False)
-            ui["fill_ranges"] = gr.Textbox(label="Frames to fill (0-based, inclusive)", placeholder="10-14, 30 (or auto)",
+            ui["fill_ranges"] = gr.Textbox(label="Frames to fill (0-based, inclusive)",
+                                           placeholder="10-14, 30 (or auto)",
                                            elem_id="fill-ranges")
             ui["fill_prompt"] = gr.Textbox(label="Prompt (optional)", placeholder="what the missing frames show")
             ui["fill_method"] = gr.Radio(list(METHODS), value="Auto", label="What makes the new frames",
@@ -245,7 +247,8 @@ def listen(studio, demo):
             return "auto", ok(f"found {len(found)} problem(s), dropped frames among them: Fill will insert them")
         ranges = [(int(f[0]), int(f[1])) for f in found]
         text = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in ranges)
-        return text, ok(f"found {len(ranges)} bad range(s)") if ranges else ok("no dropped, repeated or black frames found")
+        return text, ok(f"found {len(ranges)} bad range(s)") if ranges else ok("no dropped, repeated or black frames "
+                                                                               "found")
 
     @guarded(1)
     def fill(pid, tid, text, prompt, model, method="Auto"):
@@ -294,7 +297,8 @@ def listen(studio, demo):
         for layer in layers:
             if layer.shape[:2] != (h, w):
                 raise InputError(f"the painted layer is {layer.shape[1]}x{layer.shape[0]}, the frames are {w}x{h}")
-            mask |= (layer[..., 3] > 0) if layer.ndim == 3 and layer.shape[2] == 4 else (layer.reshape(h, w, -1).max(-1) > 0)
+            mask |= (layer[..., 3] > 0) if layer.ndim == 3 and layer.shape[2] == 4 else (layer.reshape(h, w,
+                                                                                                       -1).max(-1) > 0)
         if not mask.any():
             raise InputError("the mask is empty; paint over the region to repaint")
         if not (prompt or "").strip():

@@ -20,7 +20,8 @@ def project_choices(studio):
 def render(studio):
     ui = studio.ui
     with gr.Row(equal_height=True):
-        ui["project"] = gr.Dropdown(allow_custom_value=True, label="Project", choices=project_choices(studio), value=None, scale=3,
+        ui["project"] = gr.Dropdown(allow_custom_value=True, label="Project", choices=project_choices(studio),
+                                    value=None, scale=3,
                                     elem_id="project-picker")
         ui["project_name"] = gr.Textbox(label="Name", placeholder="My short film", scale=3, elem_id="project-name")
         with gr.Column(scale=4, min_width=320):
@@ -37,8 +38,10 @@ def render(studio):
     with gr.Accordion("Model", open=False):
         with gr.Row():
             names = list(studio.engines.folders())
-            ui["model"] = gr.Dropdown(allow_custom_value=True, label="Model", choices=names, value=names[0], elem_id="model-picker")
-            ui["model_folder"] = gr.Textbox(label="Add a model folder", placeholder="/path/to/model (with model_index.json)")
+            ui["model"] = gr.Dropdown(allow_custom_value=True, label="Model", choices=names, value=names[0],
+                                      elem_id="model-picker")
+            ui["model_folder"] = gr.Textbox(label="Add a model folder",
+                                            placeholder="/path/to/model (with model_index.json)")
             ui["add_model"] = gr.Button("Add model", size="sm")
         ui["model_msg"] = message()
     ui["project_msg"] = message(elem_id="project-msg")

@@ -366,7 +366,8 @@ def listen(studio, demo):
     @guarded(len(view) + 1)
     def add(pid):
         sid = store.add_shot(need_project(pid, store))
-        return (*refresh(studio, pid, sid), ok(f"added shot {len(store.shots(pid))}: type its prompt and press Save shot"))
+        return (*refresh(studio, pid, sid),
+                ok(f"added shot {len(store.shots(pid))}: type its prompt and press Save shot"))
 
     @guarded(len(view) + 1)
     def move(pid, sid, delta):

@@ -1,4 +1,5 @@
-"""The selected take (picked under its shot's card or in the footage bin, or here): its settings and per-frame strip, use it on
+"""The selected take (picked under its shot's card or in the footage bin, or here): its settings and per-frame strip,
+use it on
 the timeline, reuse its settings, and the take verbs (extend, loop, remix, re-cut, bridge to the next shot),
 each making a new take. The takes themselves play under their cards (storyboard)."""
 from __future__ import annotations
@@ -115,7 +116,8 @@ def listen(studio, demo):
     def use_settings(tid):
         s = _take(tid)["settings"]
         values = [s.get("shot_prompt", s.get("prompt", "")), s.get("negative", ""), s.get("seconds") or 2.0,
-                  s.get("aspect", "16:9"), s.get("seed", 0), s.get("camera", ""), gr.update(), s.get("steps", defaults.STEPS),
+                  s.get("aspect", "16:9"), s.get("seed", 0), s.get("camera", ""), gr.update(), s.get("steps",
+                                                                                                     defaults.STEPS),
                   s.get("guidance", defaults.GUIDANCE)]
         stills = [str(store.path(s[k])) if s.get(k) else None for k in ("start_image", "end_image")]
         return (*values, *stills, ok("settings loaded into the shot; press Save shot or Render shot"))

@@ -1,4 +1,5 @@
-"""Timeline: the chosen takes and footage clips in order; reorder, trim, transitions, total duration, play the cut, export."""
+"""Timeline: the chosen takes and footage clips in order; reorder, trim, transitions, total duration, play the cut, "
+"export."""
 from __future__ import annotations
 
 import gradio as gr
@@ -107,7 +108,8 @@ def listen(studio, demo):
 
     def _entry(eid):
         if not eid:
-            raise InputError("pick a clip on the timeline (press Use on timeline on a take or a footage clip in the storyboard first)")
+            raise InputError("pick a clip on the timeline (press Use on timeline on a take or a footage clip in the "
+                             "storyboard first)")
         return store.entry(eid)
 
     @guarded(len(view) + 1)
