@@ -2,7 +2,7 @@
 must score perfectly, and the same clip played backwards must fail direction and permanence."""
 import pytest
 
-from engine.bench.speed import world as ev
+from engine.bench import world as ev
 from engine.world import measure
 
 

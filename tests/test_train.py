@@ -203,7 +203,7 @@ def test_training_device_is_checked(tmp_path, capsys):
 
 
 def test_recipe_search_scores_a_variant_while_it_trains(tmp_path):
-    from engine.bench.speed import recipe_search
+    from engine.bench import recipe_search
 
     root = tmp_path / "search"
     assert recipe_search.main(["train", "--run", str(root), "--name", "v"]) == 2  # no data yet
@@ -221,7 +221,7 @@ def test_recipe_search_scores_a_variant_while_it_trains(tmp_path):
 
 
 def test_text_probe_reads_motion_and_checks_its_arguments(capsys):
-    from engine.bench.speed import recipe_search
+    from engine.bench import recipe_search
 
     torch.manual_seed(0)
     report = recipe_search.text_probe(train_captions=300, test_captions=120, steps=150, seeds=1)

@@ -103,7 +103,7 @@ def run(args) -> int:
         print(json.dumps(result["summary"], indent=1))
         return 0
     if args.long or args.scene:
-        from engine.bench.speed import long as bench_long
+        from engine.bench import long as bench_long
 
         log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
         if args.long:
