@@ -100,10 +100,20 @@ class Engine:
         return self._pipe
 
     @property
+    def model_name(self) -> str:
+        """The model folder's name, as records and the studio show it."""
+        return self.pipe.name
+
+    def preview(self, denoised) -> np.ndarray:
+        """uint8 frames of a sampling step's clean estimate (StepInfo.denoised) for any family: the studio's live
+        preview, and what a stopped take keeps."""
+        return self.pipe.preview(denoised)
+
+    @property
     def take_fps(self) -> float:
         """The rate the studio renders takes at: the bundled model's base rate (8 fps, the timeline
         interpolates on delivery), a real checkpoint's own rate (engine.families)."""
-        return float(getattr(self.pipe, "take_fps", BASE_FPS))
+        return float(self.pipe.take_fps)
 
     @property
     def temporal_ratio(self) -> int:
@@ -113,7 +123,7 @@ class Engine:
     @property
     def time_patch(self) -> int:
         """Latent frames per transformer token (engine.sampling.conditioning.still_frames)."""
-        return getattr(self.pipe, "time_patch", 1)
+        return self.pipe.time_patch
 
     def frames_for(self, seconds: float) -> int:
         """Smallest 1 + r*k frame count at the base rate that lasts `seconds` (r: temporal_ratio)."""
@@ -166,7 +176,7 @@ class Engine:
         """The prompt reader's reading of `prompt` (engine.world.reading.Reading), None without a reader."""
         if not prompt or not prompt.strip() or not (self.model_path / "reader" / "config.json").exists():
             return None
-        reader = getattr(self.pipe, "reader", None)
+        reader = self.pipe.reader
         if reader is None:
             return None
         if prompt not in self._read:
@@ -178,9 +188,7 @@ class Engine:
     @property
     def takes_layout(self) -> bool:
         """Whether the model renders layouts (the bundled world model trained with a layout input)."""
-        transformer = getattr(self.pipe, "transformer", None)
-        return getattr(self.pipe, "family", "") == "world" and bool(getattr(getattr(transformer, "config", None),
-                                                                            "layout_dim", 0))
+        return self.pipe.takes_layout
 
     def layout(self, req: GenerateRequest):
         """The layout a request renders (engine.layout.Layout), or None for the text-only path: the
@@ -193,7 +201,7 @@ class Engine:
             given = Layout.from_dict(given)
         if given is not None or req.plan:  # asked for a layout (engine.generate checks before any work)
             if not self.takes_layout:
-                raise InputError(f"{self.pipe.name} has no layout input ({getattr(self.pipe, 'family', '?')} "
+                raise InputError(f"{self.pipe.name} has no layout input ({self.pipe.family} "
                                  "models render from the prompt alone); leave out --layout and --plan-only")
         if given is not None:
             return given
@@ -232,7 +240,7 @@ class Engine:
         d.update(width=w, height=h, base_fps=BASE_FPS, model=self.pipe.name, dtype=self.dtype,
                  device=self.device, conditions=[describe_condition(c) for c in req.conditions],
                  remix=req.init_video is not None, remix_method=self.remix_method(req),
-                 conditioning="native" if getattr(self.pipe, "per_token_timesteps", True) else "replacement")
+                 conditioning="native" if self.pipe.per_token_timesteps else "replacement")
         return d
 
     def generation(self, req: GenerateRequest) -> Generation:
@@ -254,7 +262,7 @@ class Engine:
         with self._lock:
             if req.layout is not None or req.plan:
                 self.layout(req)  # a model without a layout input refuses here rather than ignore the layout
-            if getattr(self.pipe, "renders_itself", False):  # LTX, Wan (engine.families)
+            if self.pipe.renders_itself:  # LTX, Wan (engine.families)
                 return self.pipe.generate(req, progress)
             return self._generate(req, progress, anchor)
 
@@ -321,7 +329,7 @@ class Engine:
         if req.loop:
             windows.append(_seam_window(_loop_period(req), r))
         init = None if req.init_video is None else _pad_frames(fit_frames(req.init_video, width, height), n)
-        replacement = not getattr(pipe, "per_token_timesteps", True)
+        replacement = not pipe.per_token_timesteps
         layout = self.layout(req)
         if layout is not None:  # the layout guides as the prompt does, with or without a prompt
             guidance = req.guidance

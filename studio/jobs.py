@@ -352,7 +352,7 @@ def _run_long_shot(store, engine, pid, shot, req, p, progress, config_dir):
         info = seen["info"]
         if info is None or getattr(info, "denoised", None) is None:
             raise InputError("the job was stopped before the first frame was made; nothing to keep")
-        base = engine.pipe.decode_latents(info.denoised)
+        base = engine.preview(info.denoised)
         count = int(np.floor((len(base) - 1) / base_fps * req.fps + 1e-6)) + 1
         frames, _ = resample(base, np.arange(len(base)) / base_fps, np.arange(count) / req.fps)
         rec, mark = ProvenanceRecord.generated(len(frames), _generation(settings), req.fps), True
@@ -460,7 +460,7 @@ def _run_extend(store, engine, pid, p, progress, config_dir=None):
     result = call_verb("extend", engine, video, seconds=float(p["seconds"]), backward=bool(p.get("backward")),
                        prompt=prompt, seed=int(p.get("seed", 0)), steps=int(p.get("steps", 24)), progress=progress)
     settings = _edit_settings(take, "extend", seconds_added=p["seconds"], backward=bool(p.get("backward")),
-                              prompt=prompt, model=engine.pipe.name)
+                              prompt=prompt, model=engine.model_name)
     src = take_record(take)
 
     def fallback():
@@ -478,7 +478,7 @@ def _run_remix(store, engine, pid, p, progress, config_dir=None):
     video = take_video(store, take)
     result = call_verb("remix", engine, video, p["prompt"], strength=float(p["strength"]), seed=int(p.get("seed", 0)),
                        steps=int(p.get("steps", 24)), progress=progress)
-    settings = _edit_settings(take, "remix", prompt=p["prompt"], strength=p["strength"], model=engine.pipe.name)
+    settings = _edit_settings(take, "remix", prompt=p["prompt"], strength=p["strength"], model=engine.model_name)
     return _verb_take(store, pid, take, result, "remix", settings,
                       lambda: ProvenanceRecord.generated(len(result.frames), _generation(settings), result.fps),
                       p.get("label", ""), sign=config_dir)
@@ -490,7 +490,7 @@ def _run_bridge(store, engine, pid, p, progress, config_dir=None):
     enforce(prompt, policy())
     result = call_verb("bridge", engine, take_video(store, a), take_video(store, b), seconds=float(p["seconds"]),
                        prompt=prompt, seed=int(p.get("seed", 0)), steps=int(p.get("steps", 24)), progress=progress)
-    settings = _edit_settings(a, "bridge", to_take=b["id"], prompt=prompt, seconds=p["seconds"], model=engine.pipe.name)
+    settings = _edit_settings(a, "bridge", to_take=b["id"], prompt=prompt, seconds=p["seconds"], model=engine.model_name)
     rec = lambda: ProvenanceRecord.uniform("transition", len(result.frames), result.fps,  # noqa: E731
                                            generation=_generation(settings))
     tids, cancelled = _verb_take(store, pid, a, result, "bridge", settings, rec, p.get("label", ""), sign=config_dir)
@@ -527,7 +527,7 @@ def _run_fill(store, engine, pid, p, progress, config_dir=None):
     ranges = [tuple(r) for r in p.get("ranges") or []] or None  # None: the verb detects and fills
     result = call_verb("fill", engine, video, ranges, prompt=prompt, seed=int(p.get("seed", 0)),
                        steps=int(p.get("steps", 24)), method=p.get("method", "auto"), progress=progress)
-    settings = _edit_settings(take, "fill", ranges=str(ranges), prompt=prompt, model=engine.pipe.name,
+    settings = _edit_settings(take, "fill", ranges=str(ranges), prompt=prompt, model=engine.model_name,
                               method=p.get("method", "auto"), plan=result.settings.get("plan"),
                               world_share=result.settings.get("world_share"))
 
@@ -552,7 +552,7 @@ def _run_inpaint(store, engine, pid, p, progress, config_dir=None):
     video = take_video(store, take)
     result = call_verb("inpaint", engine, video, mask, p["prompt"], seed=int(p.get("seed", 0)),
                        steps=int(p.get("steps", 24)), progress=progress)
-    settings = _edit_settings(take, "inpaint", prompt=p["prompt"], mask=p["mask"], model=engine.pipe.name)
+    settings = _edit_settings(take, "inpaint", prompt=p["prompt"], mask=p["mask"], model=engine.model_name)
     region = None
     if len(result.frames):
         from engine.verbs import mask_region

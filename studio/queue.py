@@ -166,15 +166,17 @@ class RenderQueue:
         try:
             from PIL import Image
 
-            frames = engine.pipe.decode_latents(info.denoised)
+            frames = engine.preview(info.denoised)
             path = self.store.media(job["project_id"], "previews") / f"{job['id']}.png"
             tmp = path.with_suffix(".part.png")
             Image.fromarray(np.ascontiguousarray(frames[len(frames) // 2])).save(tmp)
             tmp.replace(path)
             self.live[job["id"]]["preview"] = str(path)
             self.store.update_job(job["id"], preview=self.store.rel(path))
-        except Exception:  # a preview is a nicety; never let it fail the job
-            pass
+        except Exception:  # a preview is a nicety; never let it fail the job, but say why it is missing
+            if not self.live.get(job["id"], {}).get("preview_failed"):
+                self.live.setdefault(job["id"], {})["preview_failed"] = True
+                print(f"studio: no live preview for job {job['id']}:\n{traceback.format_exc()}", flush=True)
 
     # ---- what the page shows ------------------------------------------------
     def snapshot(self, project_id: str | None) -> dict:

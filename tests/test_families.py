@@ -610,3 +610,36 @@ def test_studio_takes_and_loops_render_at_the_models_own_rate(folders, tmp_path)
         loop = st.take(lid)
         assert not cancelled and loop["kind"] == "loop" and loop["fps"] == fps and loop["frames"] == int(fps)
     st.close()
+
+
+def test_every_family_declares_the_interface(families, tiny_model):
+    from engine.families.interface import Family
+
+    for name, family in {**families, "world": load_family(tiny_model)}.items():
+        assert isinstance(family, Family), name
+
+
+@pytest.mark.parametrize("kind", ["ltx", "wan"])
+def test_a_real_checkpoint_take_through_the_studio_queue_shows_a_live_preview(folders, kind, tmp_path):
+    """The studio's live preview decodes a step's estimate through the family (Engine.preview): LTX and Wan
+    used to show none (a world-only method under a bare except)."""
+    from PIL import Image
+
+    from studio.app import make_studio
+
+    s = make_studio(model=str(folders[kind]), projects=tmp_path / "projects", config_dir=tmp_path / "config",
+                    dtype="float32")
+    try:
+        pid = s.store.create_project("Preview")
+        sid = s.store.add_shot(pid, prompt="a red ball", seconds=0.5, aspect="1:1", steps=2, guidance=1.0)
+        job = s.queue.submit(pid, "shot", {"shot_id": sid, "seed": 0, "label": "take 1"})
+        s.queue.wait(300)
+        done = s.store.job(job)
+        assert done["status"] == "done", done
+        preview = done.get("preview")
+        assert preview, "no live preview was saved"
+        img = np.asarray(Image.open(s.store.path(preview)))
+        assert img.ndim == 3 and img.shape[2] == 3 and img.size > 0
+    finally:
+        s.queue.wait(60)
+        s.store.close()

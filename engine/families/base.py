@@ -47,6 +47,10 @@ class DiffusersFamily:
     max_side = 1536
     aspects = {"1:1": (512, 512), "16:9": (832, 480), "9:16": (480, 832)}
     text_encoder_class = "T5EncoderModel"
+    _preview_state = None  # the state being denoised (run_state), for `preview`
+    reader = None  # open vocabularies: prompts go to the model as written
+    takes_layout = False  # no layout input (engine.layout): prompts alone
+    time_patch = 1
 
     def __init__(self, path, device: str = "cpu", dtype: torch.dtype = torch.float32, *,
                  offload: bool = False, vae_tiling: bool = False):
@@ -264,11 +268,19 @@ class DiffusersFamily:
             if progress is not None:
                 progress(a + (b - a) * info.step / info.steps, stage, info)
 
+        self._preview_state = state  # what `preview` needs to decode this state's latents
         try:
             with self.on_device(self.transformer):  # one visit for the whole loop, not one per step
                 return self.denoise(state, text, uncond, req, on_step), False
         except Cancelled as c:
             return c.latents, True
+
+    def preview(self, denoised: torch.Tensor) -> np.ndarray:
+        """The frames of a step's clean estimate of the state being denoised (run_state)."""
+        state = self._preview_state
+        if state is None:
+            raise RuntimeError("preview is for a step of a render in progress (run_state)")
+        return self.decode(denoised, state)
 
     # -- loops -------------------------------------------------------------------------------
     def loop_plan(self, req, n: int, width: int, height: int):

@@ -45,6 +45,8 @@ class WorldPipeline:
     # the sampler's replacement path (engine.sampling.sampler) instead.
     per_token_timesteps = True
     spatial_ratio = 8  # the world VAE: three 2x downsamplings
+    renders_itself = False  # the service runs its windows (engine.service)
+    take_fps = 8.0  # the base rate: the studio's timeline interpolates on delivery
 
     def __init__(self, vae: VideoVAE, transformer: SpacetimeDiT, scheduler_config: dict,
                  name: str = "tenku-world", device: str = "cpu", dtype: torch.dtype = torch.float32):
@@ -135,6 +137,13 @@ class WorldPipeline:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == torch.bfloat16):
             z = self.vae.encode(x.to(self.device)).float()
         return self.vae.normalize(z)
+
+    @property
+    def takes_layout(self) -> bool:
+        return bool(self.transformer.config.layout_dim)
+
+    def preview(self, denoised: torch.Tensor) -> np.ndarray:
+        return self.decode_latents(denoised)
 
     @torch.no_grad()
     def decode_latents(self, z: torch.Tensor) -> np.ndarray:
