@@ -490,7 +490,8 @@ def _run_bridge(store, engine, pid, p, progress, config_dir=None):
     enforce(prompt, policy())
     result = call_verb("bridge", engine, take_video(store, a), take_video(store, b), seconds=float(p["seconds"]),
                        prompt=prompt, seed=int(p.get("seed", 0)), steps=int(p.get("steps", 24)), progress=progress)
-    settings = _edit_settings(a, "bridge", to_take=b["id"], prompt=prompt, seconds=p["seconds"], model=engine.model_name)
+    settings = _edit_settings(a, "bridge", to_take=b["id"], prompt=prompt, seconds=p["seconds"],
+                              model=engine.model_name)
     rec = lambda: ProvenanceRecord.uniform("transition", len(result.frames), result.fps,  # noqa: E731
                                            generation=_generation(settings))
     tids, cancelled = _verb_take(store, pid, a, result, "bridge", settings, rec, p.get("label", ""), sign=config_dir)
