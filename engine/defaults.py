@@ -2,7 +2,9 @@
 Chosen for the bundled model (measured in docs/BENCHMARKS.md); a request can always override them."""
 from pathlib import Path
 
-BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "assets" / "models" / "tenku-world"  # the default model
+REPO = Path(__file__).resolve().parent.parent  # the checkout: assets/, docs/, tests/ beside engine/
+ASSETS = REPO / "assets"
+BUNDLED_MODEL = ASSETS / "models" / "tenku-world"  # the default model
 STEPS = 24
 GUIDANCE = 5.0
 # Extending a clip: the motion is in the held frames, and strong guidance replaces it with the

@@ -26,7 +26,7 @@ def plan_for(studio, pid: str, shot: dict):
     engine = studio.engines()
     shot = {**shot, "prompt": expand(shot["prompt"], studio.store.cast(pid))}
     req = shot_request(shot, shot["seed"], fps=ANIMATIC_FPS)
-    if not req.prompt.strip() or engine.world.reading(req.prompt) is None:
+    if not req.prompt.strip() or engine.reading(req.prompt) is None:
         return req, None
     return req, engine.plan(req)
 

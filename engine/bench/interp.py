@@ -34,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from engine.defaults import REPO
+
 DATA = REPO.parent / "shared" / "data" / "real"
 MINTERPOLATE = "minterpolate=fps=2:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"
 BIKES_CUTS = [30, 76, 137, 187, 242]  # first frame of each new shot, from the data README

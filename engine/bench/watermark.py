@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.defaults import REPO
 from engine.provenance.watermark import (
     DEFAULT_KEY,
     DEFAULT_STRENGTH,
@@ -80,7 +81,7 @@ def real_data_dir() -> Path:
     ../shared/data/real beside the checkout, else /work/shared/data/real."""
     import os
 
-    root = Path(__file__).resolve().parents[2]
+    root = REPO
     for p in (os.environ.get("TENKU_REAL_DATA"), root.parent / "shared" / "data" / "real", "/work/shared/data/real"):
         if p and Path(p).is_dir():
             return Path(p)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.defaults import autocast_dtype
+from engine.defaults import REPO, autocast_dtype
 from engine.layout.planner import draw, random_layout, scene_layout
 from engine.layout.raster import cover, layout_arrays
 from engine.models.vae import VideoVAE
@@ -836,7 +836,7 @@ def train_all(run: Path, minutes: float, resume_from: Path | None = None, out: P
     deadline = time.time() + minutes * 60
     r = recipe or RECIPE
     if resume_from is None and r.get("warm_start"):
-        resume_from = Path(__file__).resolve().parent.parent / r["warm_start"]
+        resume_from = REPO / r["warm_start"]
     if resume_from is not None and not (run / "dit.pt").exists():
         seed_run_from_model(run, resume_from)
     if r.get("layout_data"):

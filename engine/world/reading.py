@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.defaults import ASSETS
 from engine.world.captioner import (
     BACKGROUND_WORDS,
     CAMERA_WORDS,
@@ -43,7 +44,7 @@ from engine.world.captioner import (
 )
 from engine.world.scene import BACKGROUNDS, CAMERAS, COLOURS, MOTIONS, SHAPES, SIZES, SPEEDS, sample_scene
 
-LEXICON = Path(__file__).resolve().parent.parent / "assets" / "lexicon" / "colour_names.json"
+LEXICON = ASSETS / "lexicon" / "colour_names.json"
 SLOTS = ("colour", "shape", "size", "motion", "speed", "background", "wall", "camera")
 OBJECT_SLOTS = ("colour", "shape", "size", "motion", "speed")
 TAGS = ["O"] + [f"colour:{c}" for c in COLOURS] + [f"shape:{s}" for s in SHAPES] + \
@@ -594,7 +595,7 @@ def score_reader(reader: Reader, items) -> dict:
 
 # Hand-written prompts with the scenes they describe: the first set guided the reading rules (a
 # development set); the second was written after them and scored once (docs/BENCHMARKS.md).
-PROMPTS = Path(__file__).resolve().parent.parent / "assets" / "examples" / "reader_prompts.jsonl"
+PROMPTS = ASSETS / "examples" / "reader_prompts.jsonl"
 FRESH_PROMPTS = PROMPTS.with_name("reader_prompts_fresh.jsonl")
 
 
