@@ -62,6 +62,19 @@ def cpu_has_bf16() -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
+def processor() -> str:
+    """The processor's model name and whether it computes bfloat16 ("Intel(R) Xeon(R) ... (bf16: emulated)"), as
+    sidecars and benchmarks record it beside the dtype chosen for it."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "unknown")
+    except OSError:
+        import platform
+
+        name = platform.processor() or platform.machine() or "unknown"
+    return f"{name} (bf16: {'hardware' if cpu_has_bf16() else 'emulated'})"
+
+
 def autocast_dtype(device: str = "cpu"):
     """The dtype training autocasts to: bfloat16 on GPUs and on CPUs that have it, else float32 (no autocast)."""
     import torch

@@ -238,7 +238,7 @@ def _chunk_record(engine: Engine, req: GenerateRequest, chunk):
 # --------------------------------------------------------------------------
 
 def _fingerprint(engine: Engine, req: GenerateRequest, plan: _Plan) -> str:
-    s = {k: v for k, v in engine.settings(req).items() if k not in ("dtype", "device")}
+    s = {k: v for k, v in engine.settings(req).items() if k not in ("dtype", "device", "processor")}
     s["conditions_digest"] = [_digest(c) for c in req.conditions]
     if req.layout is not None:  # a given layout is part of what was asked for
         from engine.layout import Layout

@@ -238,7 +238,8 @@ class Engine:
         w, h = req.canvas()
         d.update(read_as=self.model_prompt(req.prompt, req.literal))
         d.update(width=w, height=h, base_fps=BASE_FPS, model=self.pipe.name, dtype=self.dtype,
-                 device=self.device, conditions=[describe_condition(c) for c in req.conditions],
+                 device=self.device, processor=defaults.processor() if self.device == "cpu" else self.device,
+                 conditions=[describe_condition(c) for c in req.conditions],
                  remix=req.init_video is not None, remix_method=self.remix_method(req),
                  conditioning="native" if self.pipe.per_token_timesteps else "replacement")
         return d

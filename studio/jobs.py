@@ -282,7 +282,7 @@ def long_take(engine, req: GenerateRequest) -> bool:
 def long_take_path(store, pid, shot: dict, engine, req: GenerateRequest):
     """Where a long take renders: one path per shot and settings, so rendering the same take again finds its
     checkpoint (OUT.render/) and resumes; finished, the file moves into takes/ and the checkpoint goes."""
-    s = {k: v for k, v in engine.settings(req).items() if k not in ("dtype", "device")}
+    s = {k: v for k, v in engine.settings(req).items() if k not in ("dtype", "device", "processor")}
     s.update(shot=shot.get("id"), model_folder=str(getattr(engine, "model_path", "")),
              stills=[shot.get("start_image"), shot.get("end_image")])
     key = hashlib.sha256(json.dumps(s, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -12,6 +12,8 @@ import time
 
 import torch
 
+from engine import defaults
+
 
 def matmul_peak(dtype=torch.bfloat16, n: int = 2048, seconds: float = 3.0) -> float:
     """Achieved FLOP/s of a large square matmul (the ceiling to compare the model with)."""
@@ -144,12 +146,20 @@ def run_bench(engine, prompt: str = "a small red ball rolls to the right on a sa
             lengths.append(len(result.frames) / result.fps)
     finally:
         pipe.model_fn = inner
+    plan_s = None
+    if engine.takes_layout:  # what planning adds to a render (issue 28: at most 5%)
+        t = time.perf_counter()
+        for i in range(repeats):
+            engine.plan(GenerateRequest(**{**req.__dict__, "seed": 1000 + i}))
+        plan_s = (time.perf_counter() - t) / repeats
     flops = transformer_flops(pipe, req) * calls[0]
     peak = matmul_peak()
     wall_per_s = sum(walls) / sum(lengths)
     return {
         "prompt": prompt, "seconds_of_video": round(lengths[0], 3), "fps": fps, "steps": steps,
-        "dtype": engine.dtype, "threads": torch.get_num_threads(),
+        "dtype": engine.dtype, "processor": defaults.processor(), "threads": torch.get_num_threads(),
+        "plan_s": None if plan_s is None else round(plan_s, 4),
+        "plan_share_of_wall": None if plan_s is None else round(plan_s / (sum(walls) / len(walls)), 4),
         "load_and_warmup_s": round(load_s, 2),
         "wall_s_per_video_s": round(wall_per_s, 3),
         "wall_s_per_clip": [round(w, 2) for w in walls],

@@ -16,7 +16,8 @@ def register(sub):
     p.add_argument("--seconds", type=float, default=2.0, help="clip length (default 2)")
     p.add_argument("--fps", type=float, default=24.0, help="delivery rate (default 24)")
     p.add_argument("--steps", type=int, default=defaults.STEPS, help=f"denoising steps (default {defaults.STEPS})")
-    p.add_argument("--dtype", default="bfloat16", choices=["float32", "bfloat16"])
+    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"],
+                   help="auto (default): bfloat16 where the processor computes it, else float32")
     p.add_argument("--interp", action="store_true",
                    help="frame interpolation instead: PSNR on the real triplets against minterpolate and the "
                         "frame average, and frames/s at 640x480 (about 3 minutes)")
