@@ -663,7 +663,7 @@ def _draw_clip(job):
     return frames, hit.reshape(len(hit), hh, P, ww, P).mean((2, 4)), layout_arrays(layout, w, h, times)
 
 
-def build_layout_data(run: Path, vae: VideoVAE, clips: int, shard: int = 500, seed: int = 11,
+def build_layout_data(run: Path, vae: VideoVAE, clips: int, shard: int = 250, seed: int = 11,
                       max_seconds: float = 1e9, device: str = "cpu"):
     """Draw, caption and encode `clips` clips with their layouts into shards under run/data (resumable);
     the shards hold what `build_data`'s do plus each clip's packed layout (engine.layout.raster.pack)."""
@@ -748,7 +748,9 @@ RECIPES = {
     # given a layout input (engine.layout; zero at the start, so it begins as the bundled model), on clips drawn
     # from layouts: world scenes with captions and random smooth paths without. `dit_steps` count from the
     # warm start's step; the learning rate warms up again and decays by cosine over them.
-    "layout": {**RECIPE, "warm_start": "assets/models/tenku-world", "layout_data": True, "clips": 6000,
+    # `data_rich`: the words the transformer knows are the warm start's (s2-rich); its own clips have plain captions.
+    "layout": {**RECIPE, "warm_start": "assets/models/tenku-world", "layout_data": True, "clips": 2750,
+               "data_rich": True,
                "dit_preset": "S2", "layout_dim": 16, "dit_batch": 16, "dit_steps": 3000, "dit_lr": 1.5e-4,
                "dit_schedule": None, "layout_drop": LAYOUT_DROP, "dit_aspects": None,
                "dit_patterns": [(0, TEXT_FIRST_PATTERNS)]},
