@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from engine.errors import InputError
+from engine.layout import Layout
 from engine.request import BASE_FPS, GenerateRequest, ProgressFn, frame_record
 from engine.sampling.conditioning import ClipCondition, ImageCondition, WindowKnowledge, fit_frames, still_frames
 from engine.service import Engine, hold_anchor, takes_anchor
@@ -241,8 +242,6 @@ def _fingerprint(engine: Engine, req: GenerateRequest, plan: _Plan) -> str:
     s = {k: v for k, v in engine.settings(req).items() if k not in ("dtype", "device", "processor")}
     s["conditions_digest"] = [_digest(c) for c in req.conditions]
     if req.layout is not None:  # a given layout is part of what was asked for
-        from engine.layout import Layout
-
         s["layout"] = req.layout.to_dict() if isinstance(req.layout, Layout) else req.layout
     s["anchor"] = plan.anchor
     s["model_folder"] = str(engine.model_path.resolve())

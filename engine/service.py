@@ -38,6 +38,9 @@ import torch
 from engine import defaults
 from engine.errors import InputError
 from engine.families.pipeline import BUNDLED_MODEL, DTYPES, WorldPipeline
+from engine.layout import Layout
+from engine.layout.planner import plan
+from engine.layout.raster import cover, layout_arrays, null_arrays, stack
 from engine.provenance.record import Generation
 from engine.request import (  # noqa: F401 (re-exported: the service is where callers find what it takes)
     ASPECTS,
@@ -194,8 +197,6 @@ class Engine:
         """The layout a request renders (engine.layout.Layout), or None for the text-only path: the
         request's own layout, else a plan from the prompt's reading when `req.plan` asks (None: for
         text-to-video on a model with a layout input). InputError for a layout the model cannot take."""
-        from engine.layout import Layout
-
         given = req.layout
         if given is not None and not isinstance(given, Layout):
             given = Layout.from_dict(given)
@@ -212,8 +213,6 @@ class Engine:
     def plan(self, req: GenerateRequest):
         """The planner's layout for a request's prompt (engine.layout.planner), whatever the model renders;
         None when the prompt names no object (InputError when the request asks for a plan: `req.plan`)."""
-        from engine.layout.planner import plan
-
         reading = self.reading(req.prompt)
         if reading is None or not reading.objects:
             if req.plan:
@@ -360,8 +359,6 @@ class Engine:
 
         text, uncond = job.text, job.uncond
         if job.layout is not None:  # the window's part of the layout, at the latent grid
-            from engine.layout.raster import cover, layout_arrays, null_arrays, stack
-
             h, w = noise.shape[-2:]
             text = (*text, cover(stack([layout_arrays(job.layout, job.width, job.height, idx / BASE_FPS)]), h, w))
             uncond = (*uncond, cover(stack([null_arrays(len(idx))]), h, w))

@@ -20,6 +20,8 @@ import time
 import numpy as np
 
 from engine import defaults
+from engine.layout import Layout
+from engine.layout.planner import draw
 from engine.world import caption, measure
 from engine.world.captioner import phrase_text
 from engine.world.render import render
@@ -224,7 +226,6 @@ def evaluate(engine, cases: list[Case], steps: int = defaults.STEPS, guidance: f
 def _path_frames(engine, case: Case, path: str, steps: int, guidance: float, churn: float, literal: bool,
                  aspect: str):
     """(frames at the base rate, the layout they were to follow or None) of one case on one path."""
-    from engine.layout.planner import draw
     from engine.request import BASE_FPS, GenerateRequest
 
     if path not in PATHS:
@@ -238,8 +239,6 @@ def _path_frames(engine, case: Case, path: str, steps: int, guidance: float, chu
     result = engine.generate(req)
     layout = result.settings.get("layout")
     if layout is not None:
-        from engine.layout import Layout
-
         layout = Layout.from_dict(layout)
     return result.frames, layout
 
@@ -373,7 +372,6 @@ def path_cases(n: int = 16, seed: int = 4321, aspect: str = "1:1") -> list[tuple
     """`n` hand-written layouts over 2 s, drawn apart from training's random paths (other seeds, other
     shapes of path): a zig-zag across the frame, a diagonal, two objects crossing each other, an object that
     stops and goes back. Returns (kind, Layout, seed)."""
-    from engine.layout import Layout
 
     rng = random.Random(seed)
     out = []
