@@ -749,10 +749,12 @@ RECIPES = {
     # from layouts: world scenes with captions and random smooth paths without. `dit_steps` count from the
     # warm start's step; the learning rate warms up again and decays by cosine over them.
     # `data_rich`: the words the transformer knows are the warm start's (s2-rich); its own clips have plain captions.
-    "layout": {**RECIPE, "warm_start": "assets/models/tenku-world", "layout_data": True, "clips": 2750,
+    # Its second run (session 19) added 1250 clips (shards 11-15, same seed) and a second cosine segment.
+    "layout": {**RECIPE, "warm_start": "assets/models/tenku-world", "layout_data": True, "clips": 4000,
                "data_rich": True,
-               "dit_preset": "S2", "layout_dim": 16, "dit_batch": 16, "dit_steps": 3000, "dit_lr": 1.5e-4,
-               "dit_schedule": None, "layout_drop": LAYOUT_DROP, "dit_aspects": None,
+               "dit_preset": "S2", "layout_dim": 16, "dit_batch": 16, "dit_steps": 5500, "dit_lr": 1.5e-4,
+               "dit_schedule": None, "layout_segments": [(0, 1.5e-4, 3000), (3000, 1e-4, 5500)],
+               "layout_drop": LAYOUT_DROP, "dit_aspects": None,
                "dit_patterns": [(0, TEXT_FIRST_PATTERNS)]},
 }
 
@@ -883,10 +885,12 @@ def train_layout(run: Path, r: dict, deadline: float, compile: bool, device: str
     first = json.loads(lineage.read_text())["from_step"]
     build_layout_data(run, load_vae(run), clips=r["clips"], max_seconds=deadline - time.time(), device=device)
     last = first + r["dit_steps"]
+    segments = r.get("layout_segments") or [(0, r["dit_lr"], r["dit_steps"])]  # steps from the warm start's
     train_dit(run, {**PRESETS[r["dit_preset"]], "layout_dim": r["layout_dim"]}, steps=last, batch=r["dit_batch"],
               lr=r["dit_lr"], shift=r["shift"], t_uniform=r["t_uniform"], text_drop=r["text_drop"],
               ema_decay=r["ema_decay"], object_weight=r["object_weight"], max_seconds=deadline - time.time() - 60,
-              compile=compile, schedule=[(first, r["dit_lr"], last)], wide_frames=r["wide_frames"], device=device,
+              compile=compile, schedule=[(first + a, lr, first + b) for a, lr, b in segments],
+              wide_frames=r["wide_frames"], device=device,
               aspects=r.get("dit_aspects"), patterns=r.get("dit_patterns"), layout_drop=r["layout_drop"])
 
 
