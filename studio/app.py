@@ -47,6 +47,17 @@ CSS = """
 .k-P { background: #f79009; } .k-T { background: #12b76a; }
 .bar { height: 12px; background: #eaecf0; border-radius: 6px; overflow: hidden; }
 .bar div { height: 100%; background: #7f56d9; }
+.motion-bar { display: flex; flex-wrap: wrap; gap: 6px 12px; align-items: center; margin-bottom: 6px;
+              font-size: 13px; }
+.motion-bar button { border: 2px solid #d0d5dd; border-radius: 6px; padding: 2px 8px; background: #fff;
+                     color: #101828; }
+.motion-bar button.sel { background: #f4ebff; font-weight: 600; }
+.motion-bar input { width: 4.5em; }
+.motion-canvas { width: 100%; height: auto; border: 1px solid #d0d5dd; border-radius: 6px;
+                 touch-action: none; user-select: none; display: block; }
+.motion-handle { cursor: grab; }
+.motion-handle:focus { outline: none; stroke: #101828; stroke-width: 3px; }
+.motion-note { margin: 0 0 4px; font-size: 13px; color: #475467; }
 """
 
 
@@ -64,7 +75,7 @@ def make_studio(model, projects, config_dir, dtype: str = "auto", device: str = 
 def build_app(model: str, projects: str | None = None, config_dir: str | None = None, dtype: str = "auto",
               max_upload_mb: float = 200.0, device: str = "cpu", model_dirs=()):
     """Returns (demo, launch kwargs). Launch kwargs keep Gradio's file access to the projects' media."""
-    from studio.panels import fill, storyboard, takes, timeline
+    from studio.panels import fill, motion, storyboard, takes, timeline
     from studio.panels import projects as projects_panel
     from studio.panels import queue as queue_panel
     from studio.paths import default_config_dir, default_projects_dir
@@ -72,13 +83,15 @@ def build_app(model: str, projects: str | None = None, config_dir: str | None = 
     studio = make_studio(model, Path(projects) if projects else default_projects_dir(),
                          Path(config_dir) if config_dir else default_config_dir(), dtype=dtype, device=device,
                          max_upload_mb=max_upload_mb, model_dirs=model_dirs)
-    panels = [projects_panel, storyboard, takes, timeline, fill]
+    panels = [projects_panel, storyboard, motion, takes, timeline, fill]
     with gr.Blocks(title="Tenku Studio") as demo:
         gr.Markdown("# Tenku Studio")
         projects_panel.render(studio)
         with gr.Tabs():
             with gr.Tab("Storyboard", id="storyboard"):
                 storyboard.render(studio)
+                motion.render(studio)
+                storyboard.render_cast(studio)
                 takes.render(studio)
             with gr.Tab("Timeline", id="timeline"):
                 timeline.render(studio)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
+from engine.layout.direct import to_layout
 from engine.provenance import Generation, ProvenanceRecord, enforce, load_policy, watermark_record_frames
 from engine.request import BASE_FPS, GenerateRequest
 from engine.video import media
@@ -254,6 +255,8 @@ def _run_shot(store, engine, pid, p, progress, loop=False, config_dir=None):
         img = load_still(store, rel)
         if img is not None:
             req.conditions.append(ImageCondition(img, idx))
+    if shot.get("motion") and not p.get("settings") and not req.conditions and not req.loop and engine.takes_layout:
+        req.layout = to_layout(json.loads(shot["motion"]), req.seconds)  # the directed paths (studio.panels.motion)
     req.validate()
     enforce(req.prompt, policy())
     if long_take(engine, req):

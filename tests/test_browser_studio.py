@@ -78,11 +78,16 @@ def studio(tiny_model, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(studio):
+    yield from browser_page(studio)
+
+
+def browser_page(studio, height=1000):
+    """One chromium page on the studio (a fixture's body: yields the page, closes the browser after)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg = browser.new_page(viewport={"width": 1400, "height": height})
         # What the page itself reports (script errors, Gradio's warnings) goes into a failed wait's message.
         pg.problems = []
         pg.on("console", lambda m: m.type in ("error", "warning") and pg.problems.append(f"console {m.type}: {m.text}"))

@@ -310,3 +310,82 @@ def test_the_bundled_model_draws_a_hand_written_layout_where_it_says():
                                                plan=False)).frames
         unled = np.linalg.norm(measure.centroids(text, colour) - want, axis=1)
         assert np.isnan(unled).all() or np.nanmedian(unled) > 0.1 * W  # without the layout it is elsewhere
+
+
+# -- directed motion (engine.layout.direct) --------------------------------------------------------------
+DIRECTED = {"background": "grass", "pillar": False, "camera": "pan_left",
+            "objects": [{"colour": "red", "shape": "ball", "size": "small",
+                         "points": [[0.1, 0.5], [0.5, 0.2], [0.9, 0.5]], "start": 0.5, "end": 1.5,
+                         "easing": "linear"}]}
+
+
+def test_directed_motion_holds_then_travels_its_path_at_the_speed_its_easing_says():
+    from engine.layout.direct import to_layout
+
+    lay = to_layout(DIRECTED, 2.0)
+    red = lay.objects[0]
+    assert lay.camera == "pan_left" and lay.background == "grass"
+    np.testing.assert_allclose(red.at([0.0, 0.5, 1.0, 1.5, 2.0])[:, :2],
+                               [[0.1, 0.5], [0.1, 0.5], [0.5, 0.2], [0.9, 0.5], [0.9, 0.5]], atol=1e-6)
+    eased = to_layout({**DIRECTED, "objects": [{**DIRECTED["objects"][0], "easing": "ease-in"}]}, 2.0).objects[0]
+    # ease-in: a quarter of the time covers a sixteenth of the path, the end is the same
+    lin, slow = red.at([0.75])[0, :2], eased.at([0.75])[0, :2]
+    assert np.hypot(*(slow - [0.1, 0.5])) < 0.3 * np.hypot(*(lin - [0.1, 0.5]))
+    np.testing.assert_allclose(eased.at([1.5, 2.0])[:, :2], [[0.9, 0.5]] * 2, atol=1e-6)
+    Layout.from_dict(lay.to_dict())  # what a sidecar records is a valid layout
+
+
+def test_planned_layouts_round_trip_through_the_editing_form():
+    """A plan shown for editing keeps its objects, its ends and its shape (corners kept, at most EDIT_POINTS
+    points); straight motions keep their timing too (constant speed, or the easing closest to a fall's)."""
+    from engine.layout.direct import EDIT_POINTS, _distance, from_layout, to_layout
+
+    times = np.linspace(0, 2.0, 33)
+    for k in range(24):
+        scene = sample_scene(random.Random(k))
+        lay = scene_layout(scene, 2.0, 256, 144)
+        form = from_layout(lay, 2.0)
+        back = to_layout(form, 2.0)
+        for obj, a, b, o in zip(scene.objects, lay.objects, back.objects, form["objects"]):
+            assert (a.colour, a.shape, a.size) == (b.colour, b.shape, b.size) and len(o["points"]) <= EDIT_POINTS
+            # an object the world wraps round the frame stops at its edge: the ends are the start and there
+            np.testing.assert_allclose(a.at([0.0, o["end"]])[:, :2], b.at([0.0, o["end"]])[:, :2], atol=0.01)
+            pa = a.path[:, 1:3]
+            for p in b.at(times)[:, :2]:  # every edited position lies on the planned path
+                assert min(_distance(p, pa[i], pa[i + 1]) for i in range(len(pa) - 1)) < 0.02, (k, obj.motion)
+            wraps = np.abs(np.diff(pa, axis=0)).max() > 0.3
+            if obj.motion in ("left", "right", "up", "down") and scene.camera == "static" and not wraps:
+                np.testing.assert_allclose(a.at(times)[:, :2], b.at(times)[:, :2], atol=0.02)
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"points": [[0.1, 0.5]]}, "at least two points"),
+    ({"points": [[0.1, 0.5], [1.3, 0.5]]}, "point 2 (1.3, 0.5) is off the canvas"),
+    ({"points": [[0.1, 0.5], ["a", 0.5]]}, "point 2 must be [x, y]"),
+    ({"start": 1.5, "end": 1.0}, "must stop after it starts"),
+    ({"end": 3.0}, "within the shot's 0..2 s"),
+    ({"easing": "bouncy"}, "allowed: linear, ease-in, ease-out, ease-in-out"),
+    ({"colour": "mauve"}, "colour 'mauve' is unknown"),
+])
+def test_bad_directed_motion_names_the_object_and_what_is_allowed(change, words):
+    from engine.layout.direct import to_layout
+
+    with pytest.raises(InputError, match="object 1") as e:
+        to_layout({**DIRECTED, "objects": [{**DIRECTED["objects"][0], **change}]}, 2.0)
+    assert words in str(e.value)
+    with pytest.raises(InputError, match="at most 3"):
+        to_layout({**DIRECTED, "objects": DIRECTED["objects"] * 4}, 2.0)
+    with pytest.raises(InputError, match="no objects"):
+        to_layout({**DIRECTED, "objects": []}, 2.0)
+
+
+def test_directed_motion_follows_an_edit_of_its_shot():
+    from engine.layout.direct import conform
+
+    plan = Layout.from_dict({**EXAMPLE, "objects": [{**EXAMPLE["objects"][0], "colour": "blue", "shape": "box"}]})
+    kept = conform(DIRECTED, plan, 2.0, 4.0)
+    o = kept["objects"][0]
+    assert (o["colour"], o["shape"], o["start"], o["end"]) == ("blue", "box", 1.0, 3.0)
+    assert o["points"] == DIRECTED["objects"][0]["points"] and kept["camera"] == "pan_left"
+    two = Layout.from_dict({**EXAMPLE, "objects": EXAMPLE["objects"] * 2})
+    assert conform(DIRECTED, two, 2.0, 2.0) is None  # other objects now: the plan takes over

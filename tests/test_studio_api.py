@@ -1,4 +1,5 @@
 """Every public event of the studio through gradio_client, on the tiny model (a real server on loopback)."""
+import json
 import re
 import shutil
 import socket
@@ -91,6 +92,27 @@ def test_projects_and_bad_input(server, tmp_path):
     editor[2] = 1.0
     assert "saved" in msg(call(c, "save_shot", pid, sid, *editor))
     assert demo.studio.store.shot(sid)["prompt"] == "a red ball rolls to the right"
+
+
+def test_direct_motion_through_the_api(server):
+    """A shot's motion as JSON (the path editor's "Edit as JSON"): checked, saved, refused with the reason and
+    nothing saved, and dropped again by "Back to the plan"."""
+    demo, c, root = server
+    store = demo.studio.store
+    pid = call(c, "create_project", "Directed by API")[0]
+    sid = call(c, "add_shot", pid)[1]
+    call(c, "save_shot", pid, sid, "a red ball rolls to the right", "", 2.0, "1:1", 0, "", 1, 2, 5.0, None, None)
+    motion = {"background": "grass", "pillar": False, "camera": "static",
+              "objects": [{"colour": "red", "shape": "ball", "size": "small", "points": [[0.1, 0.8], [0.9, 0.2]],
+                           "start": 0.0, "end": 2.0, "easing": "ease-out"}]}
+    out = call(c, "direct_motion", pid, sid, json.dumps(motion))
+    assert "saved: small red ball, right" in msg(out) and json.loads(store.shot(sid)["motion"]) == motion
+    for text, said in (("{not json", "not valid JSON"), (json.dumps({**motion, "objects": []}), "no objects"),
+                       (json.dumps({**motion, "objects": motion["objects"] * 4}), "at most 3")):
+        assert said in msg(call(c, "direct_motion", pid, sid, text))
+        assert json.loads(store.shot(sid)["motion"]) == motion
+    assert "back to the plan" in msg(call(c, "motion_to_plan", pid, sid))
+    assert store.shot(sid)["motion"] is None
 
 
 def _project_with_takes(server, prompts=("a red ball rolls right", "a blue box falls", "a green triangle spins")):

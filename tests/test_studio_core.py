@@ -401,3 +401,49 @@ def test_a_saved_shot_shows_its_plan_as_an_animatic_and_replans_by_seed(tiny_mod
     assert again != rel and not s.store.path(rel).exists()  # one animatic per shot: the plan it has now
     s.store.update_shot(sid, prompt="something moody and vague")
     assert animatic(s, pid, s.store.shot(sid)) is None  # no object to place: no animatic, the card says nothing
+
+
+def test_directed_motion_is_saved_with_its_shot_drawn_in_its_animatic_and_follows_edits(tiny_model, tmp_path):
+    """The motion panel's save (studio.panels.motion.save_motion): checked, kept with the shot, played by its card's
+    animatic; editing the shot keeps the drawn path (a new colour, a new duration) until its objects change."""
+    import json
+    import shutil
+
+    from engine.families.pipeline import BUNDLED_MODEL
+    from engine.video import media
+    from studio.animatic import animatic, keep_motion
+    from studio.app import make_studio
+    from studio.panels.motion import editor_state, save_motion
+
+    model = tmp_path / "tiny-reader"
+    shutil.copytree(tiny_model, model)
+    shutil.copytree(BUNDLED_MODEL / "reader", model / "reader")
+    s = make_studio(model=str(model), projects=tmp_path / "projects", config_dir=tmp_path / "config", dtype="float32")
+    pid = s.store.create_project("Directed")
+    sid = s.store.add_shot(pid, prompt="a big blue box moves left on a sandy desert", seconds=2.0, aspect="16:9")
+    state = json.loads(editor_state(s, pid, sid)[0])
+    assert not state["directed"] and state["motion"]["objects"][0]["colour"] == "blue"
+    motion = state["motion"]
+    motion["objects"][0]["points"] = [[0.2, 0.5], [0.8, 0.5]]  # dragged: now it goes right
+    assert save_motion(s, pid, sid, motion).startswith("big blue box, right")
+    assert json.loads(s.store.shot(sid)["motion"]) == motion and json.loads(editor_state(s, pid, sid)[0])["directed"]
+    rel, _ = animatic(s, pid, s.store.shot(sid))
+    frames = media.read_video(str(s.store.path(rel))).frames
+    blue = np.array([0x28, 0x50, 0xDC])
+    xs = [np.nonzero((np.abs(f.astype(int) - blue).sum(-1) < 60).any(0))[0].mean() for f in frames[[0, -1]]]
+    assert xs[1] > xs[0] + 60  # the animatic plays the directed path, not the plan
+    bad = {**motion, "objects": [{**motion["objects"][0], "points": [[0.2, 0.5]]}]}
+    with pytest.raises(InputError, match="at least two points"):
+        save_motion(s, pid, sid, bad)
+    assert json.loads(s.store.shot(sid)["motion"]) == motion  # nothing saved half-done
+    # a new colour and a longer shot: the path stays, its colour and times follow
+    old = s.store.shot(sid)
+    s.store.update_shot(sid, prompt="a big red box moves left on a sandy desert", seconds=4.0)
+    keep_motion(s, pid, old, s.store.shot(sid))
+    kept = json.loads(s.store.shot(sid)["motion"])["objects"][0]
+    assert (kept["colour"], kept["points"], kept["end"]) == ("red", [[0.2, 0.5], [0.8, 0.5]], 4.0)
+    # two objects now: the drawn path no longer fits, the plan takes over
+    old = s.store.shot(sid)
+    s.store.update_shot(sid, prompt="a big red box moves left and a small green ball falls down")
+    keep_motion(s, pid, old, s.store.shot(sid))
+    assert s.store.shot(sid)["motion"] is None

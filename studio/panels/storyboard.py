@@ -16,7 +16,7 @@ from engine import defaults
 from engine.errors import InputError
 from engine.request import ASPECTS
 from studio import scene as scenes
-from studio.animatic import animatic
+from studio.animatic import animatic, keep_motion
 from studio.jobs import shot_request, take_record
 from studio.panels.common import (
     ON_PROJECT,
@@ -69,7 +69,7 @@ def render(studio):
             ui["negative"] = gr.Textbox(label="Negative prompt", placeholder="what to avoid")
             with gr.Row():
                 ui["seconds"] = gr.Number(label="Duration (s)", value=2.0, elem_id="shot-seconds")
-                ui["aspect"] = gr.Dropdown(list(ASPECTS), value="16:9", label="Aspect")
+                ui["aspect"] = gr.Dropdown(list(ASPECTS), value="16:9", label="Aspect", elem_id="shot-aspect")
                 ui["seed"] = gr.Number(label="Seed", value=0, precision=0)
                 ui["camera"] = gr.Dropdown(CAMERA_WORDS, value="", label="Camera", allow_custom_value=True)
             with gr.Row():
@@ -86,6 +86,14 @@ def render(studio):
                              sources=["upload", "clipboard"])
                 ui["start_image"] = Still(label="Start image (animate a still)", **still)
                 ui["end_image"] = Still(label="End image", **still)
+    studio.engine_buttons += [ui["render_shot"], ui["render_all"]]
+    studio.refreshers["cards"] = (lambda pid, sid: cards_html(studio, pid, sid), [ui["project"], ui["shot"]],
+                                  [ui["cards"]])
+
+
+def render_cast(studio):
+    """The cast and the scene render (below the shot editor and its motion)."""
+    ui = studio.ui
     with gr.Accordion("Cast and scene", open=True, elem_id="scene-panel"):
         gr.Markdown("Describe each cast member once; shot prompts say `{member}` (e.g. `{ball} rolls to the "
                     "right`). **Render scene** renders every shot as one scene that keeps the cast's look, "
@@ -112,9 +120,7 @@ def render(studio):
                 ui["scene_report"] = gr.HTML(scenes.report_html(None), elem_id="scene-report")
                 ui["scene_video"] = gr.Video(label="The scene (assembled)", format="mp4", elem_id="scene-video",
                                              height=220, interactive=False)
-    studio.engine_buttons += [ui["render_shot"], ui["render_all"], ui["render_scene"]]
-    studio.refreshers["cards"] = (lambda pid, sid: cards_html(studio, pid, sid), [ui["project"], ui["shot"]],
-                                  [ui["cards"]])
+    studio.engine_buttons.append(ui["render_scene"])
     studio.refreshers["scene"] = (lambda pid: scene_view(studio, pid), [ui["project"]],
                                   [ui["cast_table"], ui["scene_report"], ui["scene_video"]])
 
@@ -252,15 +258,16 @@ def refresh(studio, pid, shot_id=None, take_id=None):
     """Everything the panel shows, for a project (and a shot and take to select); the takes come from the
     takes panel."""
     takes = studio.refreshers["takes"][0]
+    motion = studio.refreshers["motion"][0]
     if not pid:
         return [cards_html(studio, None, None), gr.update(choices=[], value=None), *editor_values(studio, None),
-                *takes(None, None)]
+                *takes(None, None), *motion(None, None)]
     shots = studio.store.shots(pid)
     ids = [s["id"] for s in shots]
     shot_id = shot_id if shot_id in ids else (ids[0] if ids else None)
     shot = next((s for s in shots if s["id"] == shot_id), None)
     return [cards_html(studio, pid, shot_id), gr.update(choices=shot_choices(studio, pid), value=shot_id),
-            *editor_values(studio, shot), *takes(pid, shot_id, take_id)]
+            *editor_values(studio, shot), *takes(pid, shot_id, take_id), *motion(pid, shot_id)]
 
 
 def _fields(studio, pid, values) -> dict:
@@ -318,7 +325,8 @@ def _still(studio, pid, path):
 def listen(studio, demo):
     ui, store, queue = studio.ui, studio.store, studio.queue
     editor = _editor(ui)
-    view = [ui["cards"], ui["shot"], *editor, *studio.refreshers["takes"][2]]
+    view = [ui["cards"], ui["shot"], *editor, *studio.refreshers["takes"][2], *studio.refreshers["motion"][2]]
+    motion = studio.refreshers["motion"][0]
 
     @guarded(len(view) + 1)
     def card_click(pid, sid, evt: gr.EventData):
@@ -332,12 +340,13 @@ def listen(studio, demo):
             if shot["project_id"] != pid:
                 raise InputError("that shot is not in this project")
             seed = shot["seed"] + 1 if shot["seed"] + shot["takes"] <= defaults.MAX_SEED else 0
-            store.update_shot(shot["id"], seed=seed)
+            store.update_shot(shot["id"], seed=seed, motion=None)  # directed paths give way to the new plan
             out = refresh(studio, pid, shot["id"])
             if shot["id"] == sid:  # the editor keeps what it holds (it may be unsaved), but the seed is new
                 out[2:2 + len(editor)] = [gr.update()] * len(editor)
                 out[2 + EDIT_KEYS.index("seed")] = seed
-            return (*out, ok(f"re-planned shot with seed {seed}; its takes will follow the new plan"))
+            dropped = " (its directed paths gave way to it)" if shot.get("motion") else ""
+            return (*out, ok(f"re-planned shot with seed {seed}; its takes will follow the new plan{dropped}"))
         t = store.take(data.get("take") or "")
         footage = not t["shot_id"] and t["id"] in {f["id"] for f in store.footage(pid)}
         if t["project_id"] != pid or not (t["shot_id"] or footage):
@@ -388,11 +397,18 @@ def listen(studio, demo):
             raise InputError("pick a shot first (or add one with 'Add shot')")
         return sid
 
-    @guarded(3)
+    def update(pid, sid, f):
+        """Save the editor's fields; directed motion follows the edit (studio.animatic.keep_motion)."""
+        old = store.shot(_shot_id(pid, sid))
+        store.update_shot(sid, **f)
+        keep_motion(studio, pid, old, store.shot(sid))
+
+    @guarded(5)
     def save(pid, sid, *values):
         f = _fields(studio, need_project(pid, store), values)
-        store.update_shot(_shot_id(pid, sid), **f)
-        return cards_html(studio, pid, sid), gr.update(choices=shot_choices(studio, pid), value=sid), ok("saved")
+        update(pid, sid, f)
+        return (cards_html(studio, pid, sid), gr.update(choices=shot_choices(studio, pid), value=sid),
+                *motion(pid, sid), ok("saved"))
 
     def vocabulary(model, prompts: list[str]) -> str:
         """After the message: how the chosen model reads each prompt its prompt reader rewrote, and
@@ -414,18 +430,18 @@ def listen(studio, demo):
         where = f" (shot{'s' if len(shots) > 1 else ''} {', '.join(map(str, shots))})" if len(prompts) > 1 else ""
         return out + "\n\n" + unseen_note(words) + where
 
-    @guarded(3)
+    @guarded(5)
     def render_shot(pid, sid, model, *values):
         f = _fields(studio, need_project(pid, store), values)
         prompt = scenes.expand(f["prompt"], store.cast(pid))
-        store.update_shot(_shot_id(pid, sid), **f)
+        update(pid, sid, f)
         n = len(shot_choices(studio, pid))
         idx = [v for _, v in shot_choices(studio, pid)].index(sid) + 1
         for k in range(f["takes"]):
             queue.submit(pid, "shot", {"shot_id": sid, "seed": f["seed"] + k, "model": model,
                                        "label": f"shot {idx}/{n} take {k + 1}"})
         return cards_html(studio, pid, sid), gr.update(choices=shot_choices(studio, pid), value=sid), \
-            ok(f"queued {f['takes']} take(s) of shot {idx}") + vocabulary(model, [prompt])
+            *motion(pid, sid), ok(f"queued {f['takes']} take(s) of shot {idx}") + vocabulary(model, [prompt])
 
     @guarded(2)
     def render_all(pid, model):
@@ -492,7 +508,7 @@ def listen(studio, demo):
     ui["shot_down"].click(lambda p, s: move(p, s, 1), [ui["project"], ui["shot"]], [*view, ui["shot_msg"]],
                           api_name="move_shot_down")
     ui["delete_shot"].click(delete, [ui["project"], ui["shot"]], [*view, ui["shot_msg"]], api_name="delete_shot")
-    saved = [ui["cards"], ui["shot"], ui["shot_msg"]]
+    saved = [ui["cards"], ui["shot"], *studio.refreshers["motion"][2], ui["shot_msg"]]
     ui["save_shot"].click(save, [ui["project"], ui["shot"], *editor], saved, api_name="save_shot")
     ui["prompt"].submit(save, [ui["project"], ui["shot"], *editor], saved, api_visibility="private")
     after(ui["render_shot"].click(render_shot, [ui["project"], ui["shot"], ui["model"], *editor], saved,
