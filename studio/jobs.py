@@ -25,6 +25,7 @@ import numpy as np
 from engine.errors import InputError
 from engine.provenance import Generation, ProvenanceRecord, enforce, load_policy, watermark_record_frames
 from engine.request import BASE_FPS, GenerateRequest
+from engine.verbs import parse_ranges  # noqa: F401 (the Fill panel's, from here)
 from engine.video import media
 
 _POLICY = None
@@ -498,26 +499,6 @@ def _run_bridge(store, engine, pid, p, progress, config_dir=None):
     if p.get("entry_id") and not cancelled:
         store.update_entry(p["entry_id"], bridge_take_id=tids[0], transition="bridge")
     return tids, cancelled
-
-
-def parse_ranges(text: str, n: int) -> list[tuple[int, int]]:
-    """'3-5, 9' -> [(3, 5), (9, 9)]: inclusive, 0-based, inside 0..n-1 (CLI.md `fill --frames`)."""
-    out = []
-    for part in (text or "").replace(";", ",").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            a, b = (part.split("-", 1) + [None])[:2] if "-" in part else (part, part)
-            a, b = int(a), int(b)
-        except ValueError:
-            raise InputError(f"frame range {part!r} is not A-B; use e.g. 10-14, 30") from None
-        if not (0 <= a <= b < n):
-            raise InputError(f"frame range {part!r} is outside the clip (frames 0-{n - 1})")
-        out.append((a, b))
-    from engine.verbs import check_ranges
-
-    return check_ranges(out, n) if out else out  # sorted; overlaps refused now, not when the job runs
 
 
 def _run_fill(store, engine, pid, p, progress, config_dir=None):

@@ -134,6 +134,21 @@ def test_fill_keeps_untouched_frames_and_says_what_filled_each(engine, clip):
     assert k[3:10] == ["camera"] * 7 and np.array_equal(r.frames[3:10], v24.frames[3:10])
 
 
+def test_one_frame_range_grammar_for_the_command_line_and_the_studio():
+    # what `fill --frames` took and what the studio's Fill frames took, in one parser
+    assert verbs.parse_ranges("3-5,9,12-14") == [(3, 5), (9, 9), (12, 14)]
+    assert verbs.parse_ranges(" 12-14; 3 - 5 ,, 9 ,") == [(12, 14), (3, 5), (9, 9)]  # unchecked: as written
+    assert verbs.parse_ranges("12-14; 3-5, 9", n=20) == [(3, 5), (9, 9), (12, 14)]  # checked: sorted
+    assert verbs.parse_ranges("", n=20) == [] and verbs.parse_ranges(None) == []
+    for text, n, needle in [("3-", None, "'3-' is not A-B"), ("-3", None, "'-3' is not A-B"),
+                            ("a-b", None, "is not A-B"), ("3-5-7", None, "is not A-B"),
+                            ("10-5", 20, "10-5 is reversed; give the first frame first (5-10)"),
+                            ("10-20", 12, "outside the clip"), ("3-8,6-10", 20, "overlap")]:
+        with pytest.raises(InputError) as e:
+            verbs.parse_ranges(text, n)
+        assert needle in str(e.value)
+
+
 def test_detect_bad_frames_and_fill_auto(engine, clip):
     frames = clip.copy()
     frames[5] = 0  # black

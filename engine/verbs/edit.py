@@ -456,18 +456,23 @@ def check_ranges(ranges, n: int) -> list[tuple[int, int]]:
     return out
 
 
-def parse_ranges(text: str) -> list[tuple[int, int]]:
-    """'3-5,9,12-14' -> [(3, 5), (9, 9), (12, 14)] (no checks against a clip yet); a lone number is one
-    frame, and "3-" (no end) is refused rather than read as frame 3."""
+def parse_ranges(text: str, n: int | None = None) -> list[tuple[int, int]]:
+    """'3-5, 9; 12-14' -> [(3, 5), (9, 9), (12, 14)]: the one frame-range grammar (`fill --frames`, the studio's
+    Fill frames). Ranges are A-B (0-based, inclusive) or a lone frame A, separated by commas or semicolons;
+    spaces and empty items are passed over, and "3-" (no end) is refused rather than read as frame 3. With `n`,
+    the ranges are also checked against a clip of n frames (check_ranges: inside it, first frame first, no
+    overlaps); text with no range at all gives [] and the caller says what it needs."""
     out = []
-    for part in str(text).split(","):
+    for part in str(text or "").replace(";", ",").split(","):
         part = part.strip()
+        if not part:
+            continue
+        a, dash, b = part.partition("-")
         try:
-            a, dash, b = part.partition("-")
             out.append((int(a), int(b) if dash else int(a)))
         except ValueError:
-            raise InputError(f"frame range {part!r} is not A-B (0-based, inclusive), e.g. 10-17") from None
-    return out
+            raise InputError(f"frame range {part!r} is not A-B (0-based, inclusive), e.g. 10-17 or 30") from None
+    return check_ranges(out, n) if n is not None and out else out
 
 
 # --------------------------------------------------------------------------
