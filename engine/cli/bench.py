@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -61,13 +62,14 @@ def register(sub):
                    help="--watermark, --long, --scene, --records, --footage: also write the full per-clip report "
                         "(JSON) "
                         "here")
-    p.add_argument("--data", default=None, help="real footage folder for --interp/--watermark "
-                                                "(default ../shared/data/real)")
+    p.add_argument("--data", default=None,
+                   help="real footage folder for --interp/--watermark/--footage "
+                        f"(default ${defaults.REAL_FOOTAGE_VARIABLE}, else ../shared/data/real)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    data = Path(args.data) if args.data else Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
+    data = Path(args.data) if args.data else defaults.real_footage(os.environ.get(defaults.REAL_FOOTAGE_VARIABLE))
     if args.interp:
         from engine.bench.interp import run_benchmark
         print(json.dumps(run_benchmark(data), indent=1))
@@ -128,9 +130,8 @@ def run(args) -> int:
         print(json.dumps(result["summary"], indent=1))
         return 0
     if args.watermark:
-        from engine.bench.watermark import real_data_dir, watermark_benchmark
-        real = Path(args.data) if args.data else real_data_dir()
-        result = watermark_benchmark(args.clips, 0, str(real), model=args.model, steps=12, seconds=2.0,
+        from engine.bench.watermark import watermark_benchmark
+        result = watermark_benchmark(args.clips, 0, str(data), model=args.model, steps=12, seconds=2.0,
                                      dtype=args.dtype, null_keys=200, limits_subset=15,
                                      log=lambda line: print(line, file=sys.stderr, flush=True))
         if args.report:
