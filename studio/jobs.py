@@ -295,7 +295,7 @@ def _run_long_shot(store, engine, pid, shot, req, p, progress, config_dir):
     (progress.note), Stop keeps the finished windows as a partial take and leaves the checkpoint."""
     from engine import longtake
     from engine.request import BASE_FPS as base_fps
-    from engine.video.retime import resample
+    from engine.video.retime import retime
     from studio.project import new_id
 
     out = long_take_path(store, pid, shot, engine, req)
@@ -354,8 +354,7 @@ def _run_long_shot(store, engine, pid, shot, req, p, progress, config_dir):
         if info is None or getattr(info, "denoised", None) is None:
             raise InputError("the job was stopped before the first frame was made; nothing to keep")
         base = engine.preview(info.denoised)
-        count = int(np.floor((len(base) - 1) / base_fps * req.fps + 1e-6)) + 1
-        frames, _ = resample(base, np.arange(len(base)) / base_fps, np.arange(count) / req.fps)
+        frames, _ = retime(base, base_fps, req.fps)
         rec, mark = ProvenanceRecord.generated(len(frames), _generation(settings), req.fps), True
     tid = save_take(store, pid, shot.get("id"), frames, req.fps, rec, settings, kind, p.get("label", ""),
                     cancelled=True, mark=mark, sign=config_dir)

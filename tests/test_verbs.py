@@ -20,7 +20,7 @@ from engine.sampling.sampler import Cancelled
 from engine.service import Engine, _seam_window, _windows
 from engine.video import media
 from engine.video.media import Video
-from engine.video.retime import resample
+from engine.video.retime import delivered_count, resample, retime, retime_loop
 from engine.world import render
 from engine.world.scene import Obj, Scene
 
@@ -79,6 +79,20 @@ def test_resample_copies_exact_frames_and_interpolates_between(clip):
     out, pos = resample(clip[:3], [0, 0.125, 0.25], np.arange(7) / 24)
     assert np.array_equal(out[0], clip[0]) and np.array_equal(out[3], clip[1]) and np.array_equal(out[6], clip[2])
     assert np.allclose(pos, np.arange(7) / 3)
+
+
+def test_one_retime_for_takes_loops_and_verbs(clip):
+    # 9 frames at 8 fps span 1 s: 25 frames at 24 fps, the last on the last frame; 30 fps keeps 0..1 s too
+    assert [delivered_count(9, 8, fps) for fps in (24, 30, 8, 5)] == [25, 31, 9, 6]
+    assert delivered_count(0, 8, 24) == 0 and delivered_count(1, 8, 24) == 1
+    out, pos = retime(clip[:9], 8, 24)
+    assert len(out) == 25 and np.allclose(pos, np.arange(25) / 3)
+    assert np.array_equal(out[3], clip[1]) and np.array_equal(out[24], clip[8])
+    assert len(retime(clip[:9], 8, 24, count=10)[0]) == 10 and len(retime(clip[:9], 8, 24, count=99)[0]) == 25
+    assert len(retime(clip[:0], 8, 24)[0]) == 0
+    # a loop of 4 frames at 8 fps: 12 frames at 24 fps, the last two leading back into frame 0
+    out, pos = retime_loop(clip[:4], 8, 24)
+    assert len(out) == 12 and np.allclose(pos, np.arange(12) / 3) and np.array_equal(out[0], clip[0])
 
 
 # --------------------------------------------------------------------------

@@ -59,6 +59,7 @@ from engine.sampling.conditioning import (
 )
 from engine.video.media import Video
 from engine.video.retime import resample
+from engine.video.retime import retime as retime_frames  # verbs.retime below is the Result-level one
 
 CONTEXT_FRAMES = 4  # frames of footage held clean on each side of a span (at the span's spacing)
 FLOW_MAX_GAP_S = 0.25  # fill: gaps up to this long may go to the frame interpolator...
@@ -747,10 +748,8 @@ def retime(result: Result, fps: float) -> Result:
     """A verb's result delivered at another frame rate (flow in-betweens; the record retimed)."""
     if not (0 < fps <= 120) or math.isnan(fps):
         raise InputError(f"fps must be in (0, 120], got {fps}")
+    frames, pos = retime_frames(result.frames, result.fps, fps)
     n = len(result.frames)
-    times = np.arange(n) / result.fps
-    count = math.floor((n - 1) / result.fps * fps + 1e-6) + 1 if n else 0
-    frames, pos = resample(result.frames, times, np.arange(count) / fps)
     record = result.record.retime(pos, fps, {"method": "flow"}) if result.record is not None and n else None
     return dataclasses.replace(result, frames=frames, fps=float(fps), record=record,
                                provenance=[] if record is None else [r.to_dict() for r in record.ranges],
