@@ -131,6 +131,17 @@ def test_bench_scene_retries_are_checked_before_any_render(capsys):
     assert "--first-seed from 0 to 1000000, got 10 and -3" in err and len(err.splitlines()) == 1
 
 
+def test_the_families_benchmark_is_a_bench_flag(capsys):
+    # `python -m engine bench --families ...` takes the families benchmark's own options (the module entry too)
+    with pytest.raises(SystemExit) as e:
+        main(["bench", "--families", "--help"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0 and "python -m engine bench --families" in out and "--family" in out
+    with pytest.raises(SystemExit) as e:
+        main(["bench", "--families", "--family", "sdxl"])
+    assert e.value.code == 2 and "invalid choice: 'sdxl'" in capsys.readouterr().err
+
+
 def test_the_real_footage_is_found_one_way(tmp_path):
     from engine.defaults import REAL_FOOTAGE, real_footage
 

@@ -1,6 +1,6 @@
 """Frame-interpolation benchmark on real footage (issue 4; figures in docs/BENCHMARKS.md).
 
-    python -m engine.bench.interp            # prints JSON
+    python -m engine bench --interp [--data FOLDER]    # prints JSON
 
 Measured side by side in one run:
 - mean PSNR of the predicted middle frame on the 21 real triplets of
@@ -19,7 +19,7 @@ Measured side by side in one run:
   data README, and how many interpolated frames would mix two shots.
 
 Nothing here reads arguments or the environment: call `run_benchmark()` with
-explicit values, or run the module for the defaults.
+explicit values (`python -m engine.bench.interp` still runs it with the defaults).
 """
 from __future__ import annotations
 

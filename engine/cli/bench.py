@@ -1,6 +1,7 @@
 """`python -m engine bench`: speed and memory figures as JSON (docs/BENCHMARKS.md)."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -43,6 +44,11 @@ def register(sub):
                    help="the world-footage detector instead: world shares of world renders, of clips --model makes "
                         "and of every real clip and frame, against the threshold fill uses (about 6 minutes "
                         "with --dtype float32)")
+    p.add_argument("--families", nargs=argparse.REMAINDER, default=None, metavar="OPTION",
+                   help="the model families instead: our loop against the diffusers pipelines on tiny random-weight "
+                        "LTX-Video and Wan models, speed and largest frame difference (no download; a few minutes); "
+                        "its own options follow it: --family ltx|ltx-t2v|wan|all, --repeats (5), --steps (8), "
+                        "--width, --height, --frames")
     p.add_argument("--train", action="store_true",
                    help="training speed instead: seconds per training step of --preset at --batch on 1:1 clips, "
                         "with the CPU's plain attention and the fused kernel side by side (about 5 minutes "
@@ -69,6 +75,10 @@ def register(sub):
 
 
 def run(args) -> int:
+    if args.families is not None:
+        from engine.bench.families import main
+
+        return main(args.families)
     data = Path(args.data) if args.data else defaults.real_footage(os.environ.get(defaults.REAL_FOOTAGE_VARIABLE))
     if args.interp:
         from engine.bench.interp import run_benchmark
