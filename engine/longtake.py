@@ -348,11 +348,9 @@ def _finish(partial: Path, out, frames: int, seal=None) -> None:
     `seal(path)` is called on the remuxed file before it takes `out`'s place."""
     import av
 
-    from engine.video.media import _remove, _tmp_name, _verify_mp4
+    from engine.video.media import _remove, placing_mp4
 
-    out = os.fspath(out)
-    tmp = _tmp_name(os.path.dirname(os.path.abspath(out)), os.path.basename(out), ".part.mp4")
-    try:
+    with placing_mp4(os.fspath(out), frames, seal) as tmp:
         with av.open(str(partial)) as src, av.open(tmp, "w", format="mp4",
                                                    container_options={"movflags": "+faststart"}) as dst:
             s_in = src.streams.video[0]
@@ -362,11 +360,4 @@ def _finish(partial: Path, out, frames: int, seal=None) -> None:
                     continue
                 packet.stream = s_out
                 dst.mux(packet)
-        _verify_mp4(tmp, frames)
-        if seal is not None:
-            seal(tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        _remove(tmp)
-        raise
     _remove(str(partial))
