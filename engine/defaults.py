@@ -5,6 +5,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent  # the checkout: assets/, docs/, tests/ beside engine/
 ASSETS = REPO / "assets"
 BUNDLED_MODEL = ASSETS / "models" / "tenku-world"  # the default model
+# The shared real footage (clips/ and interp/: camera clips and frame triplets) that tests and benchmarks read:
+# ../shared/data/real beside the checkout, else the main checkout's (a worktree that sits elsewhere on the machine).
+REAL_FOOTAGE = (REPO.parent / "shared" / "data" / "real", Path("/work/shared/data/real"))
+REAL_FOOTAGE_VARIABLE = "TENKU_REAL_DATA"  # where the command line and the tests take another folder from
 STEPS = 24
 GUIDANCE = 5.0
 # Extending a clip: the motion is in the held frames, and strong guidance replaces it with the
@@ -33,6 +37,15 @@ MAX_SEED = 2 ** 32 - 1
 # tokens, some 2,500 characters, and cuts the rest; every prompt is also signed into each file's
 # provenance record (issue 34: a 100,000-character prompt made a manifest C2PA refuses to sign).
 MAX_PROMPT_CHARS = 4000
+
+
+def real_footage(*preferred) -> Path:
+    """The real-footage folder: the first of `preferred` (folders a caller names, e.g. from REAL_FOOTAGE_VARIABLE;
+    None is passed over) or REAL_FOOTAGE that exists, else REAL_FOOTAGE[0] for the caller's error to name."""
+    for folder in (*preferred, *REAL_FOOTAGE):
+        if folder and Path(folder).is_dir():
+            return Path(folder)
+    return REAL_FOOTAGE[0]
 
 
 def check_remix_method(method: str) -> None:

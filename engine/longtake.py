@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import os
 import shutil
 import time
@@ -43,7 +42,7 @@ from engine.layout import Layout
 from engine.request import BASE_FPS, GenerateRequest, ProgressFn, frame_record
 from engine.sampling.conditioning import ClipCondition, ImageCondition, WindowKnowledge, fit_frames, still_frames
 from engine.service import Engine, hold_anchor, takes_anchor
-from engine.video.retime import resample
+from engine.video.retime import delivered_count, resample
 
 CHECKPOINT_SUFFIX = ".render"
 PARTIAL_SUFFIX = ".partial.mp4"
@@ -184,8 +183,7 @@ class _Plan:
 
     def __init__(self, job, req: GenerateRequest, anchor: bool):
         self.job, self.req, self.anchor = job, req, anchor
-        count = min(req.delivered(), math.floor((job.n - 1) / BASE_FPS * req.fps + 1e-6) + 1)
-        self.count = max(count, 0)
+        self.count = max(min(req.delivered(), delivered_count(job.n, BASE_FPS, req.fps)), 0)
 
     def knowledge(self, idx: np.ndarray) -> WindowKnowledge:
         """The request's image and clip conditions on the window `idx` (frames a..b-1)."""
@@ -212,7 +210,7 @@ class _Plan:
         """Delivered frames (exclusive end) whose time is covered once base frame `last_base` is final."""
         if last_base >= self.job.n - 1:
             return self.count
-        return min(self.count, math.floor(last_base / BASE_FPS * self.req.fps + 1e-6) + 1)
+        return min(self.count, delivered_count(last_base + 1, BASE_FPS, self.req.fps))
 
 def _held_from(prev, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The previous window's frames that fall inside `idx`: (frames at idx, where held)."""
@@ -350,11 +348,9 @@ def _finish(partial: Path, out, frames: int, seal=None) -> None:
     `seal(path)` is called on the remuxed file before it takes `out`'s place."""
     import av
 
-    from engine.video.media import _remove, _tmp_name, _verify_mp4
+    from engine.video.media import _remove, placing_mp4
 
-    out = os.fspath(out)
-    tmp = _tmp_name(os.path.dirname(os.path.abspath(out)), os.path.basename(out), ".part.mp4")
-    try:
+    with placing_mp4(os.fspath(out), frames, seal) as tmp:
         with av.open(str(partial)) as src, av.open(tmp, "w", format="mp4",
                                                    container_options={"movflags": "+faststart"}) as dst:
             s_in = src.streams.video[0]
@@ -364,11 +360,4 @@ def _finish(partial: Path, out, frames: int, seal=None) -> None:
                     continue
                 packet.stream = s_out
                 dst.mux(packet)
-        _verify_mp4(tmp, frames)
-        if seal is not None:
-            seal(tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        _remove(tmp)
-        raise
     _remove(str(partial))

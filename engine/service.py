@@ -19,7 +19,7 @@ one window). Denoising the whole loop with the clip rotated in time by half its
 length on alternate steps was tried and measured worse on the bundled model
 (wrap step within 1.5x the median in 1 of 7 tracked cases, against 7 of 7).
 
-Time: the model renders at BASE_FPS; `resample` delivers any other rate by
+Time: the model renders at BASE_FPS; `retime` (engine.video.retime) delivers any other rate by
 interpolating between the model's frames (engine.video.interpolate's optical flow;
 a linear blend when that module is missing).
 """
@@ -69,7 +69,7 @@ from engine.sampling.conditioning import (
     still_frames,
 )
 from engine.sampling.sampler import Cancelled, StepInfo, edit, sample
-from engine.video.retime import resample  # noqa: F401 (re-exported)
+from engine.video.retime import retime, retime_loop
 
 
 class Engine:
@@ -297,14 +297,12 @@ class Engine:
         if req.loop and not cancelled:  # one period; in-betweens after the last frame lead into the first
             P = _loop_period(req)
             base, kinds = out[:P], kinds[:P] + kinds[:1]
-            frames, pos = resample(np.concatenate([base, base[:1]]), np.arange(P + 1) / BASE_FPS,
-                                   np.arange(round(P / BASE_FPS * req.fps)) / req.fps)
+            frames, pos = retime_loop(base, BASE_FPS, req.fps)
         else:
             made = np.flatnonzero(done)
             base = out[made[0]: made[-1] + 1] if len(made) else out[:0]
             kinds = kinds[made[0]: made[-1] + 1] if len(made) else []
-            count = min(req.delivered(), math.floor((len(base) - 1) / BASE_FPS * req.fps + 1e-6) + 1)
-            frames, pos = resample(base, np.arange(len(base)) / BASE_FPS, np.arange(max(count, 0)) / req.fps)
+            frames, pos = retime(base, BASE_FPS, req.fps, count=req.delivered())
         record = frame_record(pos, kinds, self.generation(req), req.fps, source=record_source(req))
         settings = {**self.settings(req), "anchor": anchor, **job.layout_settings()}
         return Result(frames, req.fps, base, settings, record_ranges(record), cancelled, time.time() - t0, record)

@@ -26,6 +26,7 @@ from engine.errors import InputError
 from engine.layout.direct import to_layout
 from engine.provenance import Generation, ProvenanceRecord, enforce, load_policy, watermark_record_frames
 from engine.request import BASE_FPS, GenerateRequest
+from engine.verbs import parse_ranges  # noqa: F401 (the Fill panel's, from here)
 from engine.video import media
 
 _POLICY = None
@@ -297,7 +298,7 @@ def _run_long_shot(store, engine, pid, shot, req, p, progress, config_dir):
     (progress.note), Stop keeps the finished windows as a partial take and leaves the checkpoint."""
     from engine import longtake
     from engine.request import BASE_FPS as base_fps
-    from engine.video.retime import resample
+    from engine.video.retime import retime
     from studio.project import new_id
 
     out = long_take_path(store, pid, shot, engine, req)
@@ -356,8 +357,7 @@ def _run_long_shot(store, engine, pid, shot, req, p, progress, config_dir):
         if info is None or getattr(info, "denoised", None) is None:
             raise InputError("the job was stopped before the first frame was made; nothing to keep")
         base = engine.preview(info.denoised)
-        count = int(np.floor((len(base) - 1) / base_fps * req.fps + 1e-6)) + 1
-        frames, _ = resample(base, np.arange(len(base)) / base_fps, np.arange(count) / req.fps)
+        frames, _ = retime(base, base_fps, req.fps)
         rec, mark = ProvenanceRecord.generated(len(frames), _generation(settings), req.fps), True
     tid = save_take(store, pid, shot.get("id"), frames, req.fps, rec, settings, kind, p.get("label", ""),
                     cancelled=True, mark=mark, sign=config_dir)
@@ -501,26 +501,6 @@ def _run_bridge(store, engine, pid, p, progress, config_dir=None):
     if p.get("entry_id") and not cancelled:
         store.update_entry(p["entry_id"], bridge_take_id=tids[0], transition="bridge")
     return tids, cancelled
-
-
-def parse_ranges(text: str, n: int) -> list[tuple[int, int]]:
-    """'3-5, 9' -> [(3, 5), (9, 9)]: inclusive, 0-based, inside 0..n-1 (CLI.md `fill --frames`)."""
-    out = []
-    for part in (text or "").replace(";", ",").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            a, b = (part.split("-", 1) + [None])[:2] if "-" in part else (part, part)
-            a, b = int(a), int(b)
-        except ValueError:
-            raise InputError(f"frame range {part!r} is not A-B; use e.g. 10-14, 30") from None
-        if not (0 <= a <= b < n):
-            raise InputError(f"frame range {part!r} is outside the clip (frames 0-{n - 1})")
-        out.append((a, b))
-    from engine.verbs import check_ranges
-
-    return check_ranges(out, n) if out else out  # sorted; overlaps refused now, not when the job runs
 
 
 def _run_fill(store, engine, pid, p, progress, config_dir=None):

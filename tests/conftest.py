@@ -9,16 +9,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from engine.defaults import REAL_FOOTAGE_VARIABLE, real_footage  # noqa: E402 (after the path)
 
-def real_data() -> Path:
-    """The shared real footage (../shared/data/real beside the checkout; TENKU_REAL_DATA overrides)."""
-    for p in (os.environ.get("TENKU_REAL_DATA"), ROOT.parent / "shared" / "data" / "real", "/work/shared/data/real"):
-        if p and Path(p).is_dir():
-            return Path(p)
-    return ROOT.parent / "shared" / "data" / "real"
-
-
-REAL_DATA = real_data()
+REAL_DATA = real_footage(os.environ.get(REAL_FOOTAGE_VARIABLE))  # the shared real footage
 
 
 @pytest.fixture(scope="session")

@@ -131,6 +131,27 @@ def test_bench_scene_retries_are_checked_before_any_render(capsys):
     assert "--first-seed from 0 to 1000000, got 10 and -3" in err and len(err.splitlines()) == 1
 
 
+def test_the_families_benchmark_is_a_bench_flag(capsys):
+    # `python -m engine bench --families ...` takes the families benchmark's own options (the module entry too)
+    with pytest.raises(SystemExit) as e:
+        main(["bench", "--families", "--help"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0 and "python -m engine bench --families" in out and "--family" in out
+    with pytest.raises(SystemExit) as e:
+        main(["bench", "--families", "--family", "sdxl"])
+    assert e.value.code == 2 and "invalid choice: 'sdxl'" in capsys.readouterr().err
+
+
+def test_the_real_footage_is_found_one_way(tmp_path):
+    from engine.defaults import REAL_FOOTAGE, real_footage
+
+    # a folder the caller names first (--data, TENKU_REAL_DATA), one that is not there passed over, then the default
+    assert real_footage(str(tmp_path), None) == tmp_path
+    default = next((p for p in REAL_FOOTAGE if p.is_dir()), REAL_FOOTAGE[0])
+    assert real_footage(None, str(tmp_path / "gone")) == real_footage() == default
+
+
+
 def test_batch_renders_good_lines_and_lists_bad_ones(tiny_model, tmp_path, capsys):
     jobs = tmp_path / "jobs.jsonl"
     jobs.write_text("\n".join([

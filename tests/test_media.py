@@ -6,14 +6,13 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from conftest import REAL_DATA
 from PIL import Image
 
 from engine.errors import InputError
 from engine.video.media import Video, check_output_path, parse_fps, read_video, write_frames, write_output, write_video
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "clips"
-if not REAL.exists():
-    REAL = Path("/work/shared/data/real/clips")
+REAL = REAL_DATA / "clips"
 
 
 def moving_frames(n=12, h=64, w=96, seed=0):

@@ -1,11 +1,11 @@
 """engine.provenance.watermark: invisible, survives re-encode and downscale, no false alarms."""
 import random
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from conftest import REAL_DATA as REAL
 
 from engine.errors import InputError
 from engine.provenance import (
@@ -21,10 +21,6 @@ from engine.provenance import (
 )
 from engine.provenance.watermark import _pattern
 from engine.video import media
-
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
-if not REAL.exists():
-    REAL = Path("/work/shared/data/real")
 
 
 def world_clip(seed, width=128, height=128, fps=8, frames=16):

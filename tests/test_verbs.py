@@ -20,7 +20,7 @@ from engine.sampling.sampler import Cancelled
 from engine.service import Engine, _seam_window, _windows
 from engine.video import media
 from engine.video.media import Video
-from engine.video.retime import resample
+from engine.video.retime import delivered_count, resample, retime, retime_loop
 from engine.world import render
 from engine.world.scene import Obj, Scene
 
@@ -81,6 +81,20 @@ def test_resample_copies_exact_frames_and_interpolates_between(clip):
     assert np.allclose(pos, np.arange(7) / 3)
 
 
+def test_one_retime_for_takes_loops_and_verbs(clip):
+    # 9 frames at 8 fps span 1 s: 25 frames at 24 fps, the last on the last frame; 30 fps keeps 0..1 s too
+    assert [delivered_count(9, 8, fps) for fps in (24, 30, 8, 5)] == [25, 31, 9, 6]
+    assert delivered_count(0, 8, 24) == 0 and delivered_count(1, 8, 24) == 1
+    out, pos = retime(clip[:9], 8, 24)
+    assert len(out) == 25 and np.allclose(pos, np.arange(25) / 3)
+    assert np.array_equal(out[3], clip[1]) and np.array_equal(out[24], clip[8])
+    assert len(retime(clip[:9], 8, 24, count=10)[0]) == 10 and len(retime(clip[:9], 8, 24, count=99)[0]) == 25
+    assert len(retime(clip[:0], 8, 24)[0]) == 0
+    # a loop of 4 frames at 8 fps: 12 frames at 24 fps, the last two leading back into frame 0
+    out, pos = retime_loop(clip[:4], 8, 24)
+    assert len(out) == 12 and np.allclose(pos, np.arange(12) / 3) and np.array_equal(out[0], clip[0])
+
+
 # --------------------------------------------------------------------------
 # Every verb on the tiny model
 # --------------------------------------------------------------------------
@@ -132,6 +146,21 @@ def test_fill_keeps_untouched_frames_and_says_what_filled_each(engine, clip):
     assert k[10:12] == ["interpolated"] * 2 and r.record.range_at(10).details["method"] == "flow"
     assert r.record.range_at(10).generation is None and r.record.range_at(0).generation is not None
     assert k[3:10] == ["camera"] * 7 and np.array_equal(r.frames[3:10], v24.frames[3:10])
+
+
+def test_one_frame_range_grammar_for_the_command_line_and_the_studio():
+    # what `fill --frames` took and what the studio's Fill frames took, in one parser
+    assert verbs.parse_ranges("3-5,9,12-14") == [(3, 5), (9, 9), (12, 14)]
+    assert verbs.parse_ranges(" 12-14; 3 - 5 ,, 9 ,") == [(12, 14), (3, 5), (9, 9)]  # unchecked: as written
+    assert verbs.parse_ranges("12-14; 3-5, 9", n=20) == [(3, 5), (9, 9), (12, 14)]  # checked: sorted
+    assert verbs.parse_ranges("", n=20) == [] and verbs.parse_ranges(None) == []
+    for text, n, needle in [("3-", None, "'3-' is not A-B"), ("-3", None, "'-3' is not A-B"),
+                            ("a-b", None, "is not A-B"), ("3-5-7", None, "is not A-B"),
+                            ("10-5", 20, "10-5 is reversed; give the first frame first (5-10)"),
+                            ("10-20", 12, "outside the clip"), ("3-8,6-10", 20, "overlap")]:
+        with pytest.raises(InputError) as e:
+            verbs.parse_ranges(text, n)
+        assert needle in str(e.value)
 
 
 def test_detect_bad_frames_and_fill_auto(engine, clip):

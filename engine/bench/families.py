@@ -1,6 +1,8 @@
 """Speed and parity of the engine's loop against the diffusers reference, in one run.
 
-    python -m engine.bench.families [--family ltx|ltx-t2v|wan|all] [--repeats 5] [--steps 8]
+    python -m engine bench --families [--family ltx|ltx-t2v|wan|all] [--repeats 5] [--steps 8]
+
+(its options follow --families; `python -m engine.bench.families` with the same options runs the same `main`).
 
 Builds tiny random-weight pipelines offline (engine.families.tiny), loads each folder twice (the
 diffusers pipeline, and our family through `load_family`), renders the same request with both,
@@ -95,7 +97,7 @@ def bench_case(case: str, folder, *, width=64, height=64, frames=17, steps=8, gu
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m engine.bench.families", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m engine bench --families", description=__doc__.split("\n")[0])
     p.add_argument("--family", default="all", choices=[*CASES, "all"])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--steps", type=int, default=8)

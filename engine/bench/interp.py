@@ -1,6 +1,6 @@
 """Frame-interpolation benchmark on real footage (issue 4; figures in docs/BENCHMARKS.md).
 
-    python -m engine.bench.interp            # prints JSON
+    python -m engine bench --interp [--data FOLDER]    # prints JSON
 
 Measured side by side in one run:
 - mean PSNR of the predicted middle frame on the 21 real triplets of
@@ -19,7 +19,7 @@ Measured side by side in one run:
   data README, and how many interpolated frames would mix two shots.
 
 Nothing here reads arguments or the environment: call `run_benchmark()` with
-explicit values, or run the module for the defaults.
+explicit values (`python -m engine.bench.interp` still runs it with the defaults).
 """
 from __future__ import annotations
 
@@ -34,9 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.defaults import REPO
+from engine.defaults import REPO, real_footage
 
-DATA = REPO.parent / "shared" / "data" / "real"
 MINTERPOLATE = "minterpolate=fps=2:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"
 BIKES_CUTS = [30, 76, 137, 187, 242]  # first frame of each new shot, from the data README
 HELD_OUT = {"bikes.mp4": 8, "carphone_pristine.mp4": 6, "chaplin.mp4": 10, "fire2.mp4": 1}  # clip: stride
@@ -190,10 +189,10 @@ def cuts_check(data: Path, interp) -> dict:
             "interpolated_frames_mixing_shots": len(mixing)}
 
 
-def run_benchmark(data: Path | str = DATA, end_to_end: bool = True, held_out: bool = True) -> dict:
+def run_benchmark(data: Path | str | None = None, end_to_end: bool = True, held_out: bool = True) -> dict:
     from engine.video.interpolate import Interpolator
 
-    data = Path(data)
+    data = Path(data) if data else real_footage()
     interp = Interpolator()
     result = {"benchmark": "frame interpolation (issue 4)", "data": str(data),
               "interpolator": vars(interp.config), "load_average_1min_before": round(os.getloadavg()[0], 2)}

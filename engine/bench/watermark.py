@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.defaults import REPO
 from engine.provenance.watermark import (
     DEFAULT_KEY,
     DEFAULT_STRENGTH,
@@ -74,18 +73,6 @@ def model_clips(engine, n: int, seed: int = 0, seconds: float = 2.0, steps: int 
         result = engine.generate(req)
         w, h = result.frames.shape[2], result.frames.shape[1]
         yield f"take{i:02d} {w}x{h} {fps:g}fps {prompt!r}", result
-
-
-def real_data_dir() -> Path:
-    """The shared real footage, found as the tests find it: TENKU_REAL_DATA, else
-    ../shared/data/real beside the checkout, else /work/shared/data/real."""
-    import os
-
-    root = REPO
-    for p in (os.environ.get("TENKU_REAL_DATA"), root.parent / "shared" / "data" / "real", "/work/shared/data/real"):
-        if p and Path(p).is_dir():
-            return Path(p)
-    return root.parent / "shared" / "data" / "real"
 
 
 def model_info(model_path) -> dict:

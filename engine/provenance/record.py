@@ -126,16 +126,7 @@ class FrameRange:
         return prev.source_start + len(prev) == self.source_start
 
     def to_dict(self) -> dict:
-        d = {"start": self.start, "stop": self.stop, "kind": self.kind}
-        if self.generation is not None:
-            d["generation"] = self.generation.to_dict()
-        if self.source is not None:
-            d["source"] = self.source
-        if self.source_start is not None:
-            d["source_start"] = self.source_start
-        if self.details:
-            d["details"] = dict(self.details)
-        return d
+        return {"start": self.start, "stop": self.stop, **_fields(self, Generation.to_dict)}
 
     @classmethod
     def from_dict(cls, d: dict, generations: Sequence[Generation] = ()) -> "FrameRange":
@@ -420,11 +411,12 @@ class _GenerationTable:
         return [g.to_dict() for g in self.items]
 
 
-def _fields(r: FrameRange, generations: _GenerationTable) -> dict:
-    """A range's JSON fields other than where it lies."""
+def _fields(r: FrameRange, generation) -> dict:
+    """A range's JSON fields other than where it lies; `generation` writes its Generation: in full
+    (Generation.to_dict, FrameRange.to_dict) or as its place in the record's table (_GenerationTable.index)."""
     d = {"kind": r.kind}
     if r.generation is not None:
-        d["generation"] = generations.index(r.generation)
+        d["generation"] = generation(r.generation)
     if r.source is not None:
         d["source"] = r.source
     if r.source_start is not None:
@@ -440,12 +432,12 @@ def _rows(ranges: list[FrameRange], generations: _GenerationTable) -> list[dict]
     while i < len(ranges):
         period, times = _pattern_at(ranges, i)
         if times < MIN_REPEATS:
-            out.append({"start": ranges[i].start, "stop": ranges[i].stop, **_fields(ranges[i], generations)})
+            out.append({"start": ranges[i].start, "stop": ranges[i].stop, **_fields(ranges[i], generations.index)})
             i += 1
             continue
         parts = []
         for r, nxt in zip(ranges[i:i + period], ranges[i + period:i + 2 * period]):
-            part = {"frames": len(r), **_fields(r, generations)}
+            part = {"frames": len(r), **_fields(r, generations.index)}
             if r.source_start is not None:
                 part["source_step"] = nxt.source_start - r.source_start
             parts.append(part)

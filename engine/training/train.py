@@ -74,6 +74,18 @@ def save_checkpoint(path: Path, **state):
     os.replace(tmp, path)
 
 
+def resume(ckpt: Path, model, opt, device: str) -> int:
+    """The step a stage goes on from: 0, or its checkpoint's model and optimiser state loaded (the VAE stages;
+    the transformer's own resume also brings its EMA and a warm start)."""
+    if not ckpt.exists():
+        return 0
+    state = torch.load(ckpt, weights_only=False, map_location=device)
+    model.load_state_dict(state["model"])
+    if state.get("opt"):
+        opt.load_state_dict(state["opt"])
+    return state["step"]
+
+
 # --------------------------------------------------------------------------
 # 1. VAE
 # --------------------------------------------------------------------------
@@ -121,13 +133,7 @@ def train_vae(run: Path, steps: int = 1200, batch: int = 8, lr: float = 1e-3, se
     torch.manual_seed(seed)
     vae = VideoVAE().to(device)
     opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
-    step = 0
-    if ckpt.exists():
-        state = torch.load(ckpt, weights_only=False, map_location=device)
-        vae.load_state_dict(state["model"])
-        if state.get("opt"):
-            opt.load_state_dict(state["opt"])
-        step = state["step"]
+    step = resume(ckpt, vae, opt, device)
     rng = random.Random(seed * 1000 + step)
     start = time.time()
     horizon = schedule_steps or steps
@@ -173,13 +179,7 @@ def train_vae_decoder(run: Path, steps: int = 800, batch: int = 8, lr: float = 5
     vae.encoder.requires_grad_(False)
     params = list(vae.decoder_in.parameters()) + list(vae.decoder.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-    step = 0
-    if ckpt.exists():
-        state = torch.load(ckpt, weights_only=False, map_location=device)
-        vae.load_state_dict(state["model"])
-        if state.get("opt"):
-            opt.load_state_dict(state["opt"])
-        step = state["step"]
+    step = resume(ckpt, vae, opt, device)
     rng = random.Random(seed * 1000 + step)
     start = time.time()
     first_end = tune_from or steps
@@ -295,12 +295,7 @@ def build_data(run: Path, vae: VideoVAE, clips: int = 8000, shard: int = 500, se
     text = TextEncoder(device)
     vae = vae.eval().to(device)
     start = time.time()
-    for s in range(math.ceil(clips / shard)):
-        path = out / f"shard_{s:04d}.pt"
-        if path.exists():
-            continue
-        if time.time() - start > max_seconds:
-            break
+    for s, path in _shards_to_make(out, clips, shard, start, max_seconds):
         by_aspect = {a: dict(latents=[], maps=[], tokens=[], masks=[], pooled=[]) for a in ASPECT_SIZES}
         n = min(shard, clips - s * shard)  # the last shard holds the remainder
         items = shard_items(seed, s, n, rich, captions, lambda c: text.count_tokens(c) <= text.max_tokens)
@@ -339,6 +334,18 @@ def build_data(run: Path, vae: VideoVAE, clips: int = 8000, shard: int = 500, se
         log(run, stage="data", shard=s, seconds=round(time.time() - start, 1))
     if pool:
         pool.close()
+
+
+def _shards_to_make(out: Path, clips: int, shard: int, start: float, max_seconds: float):
+    """(index, path) of each of the shards holding `clips` clips, `shard` a shard, that is not written yet, until
+    `max_seconds` have passed since `start` (the data stages resume shard by shard)."""
+    for s in range(math.ceil(clips / shard)):
+        path = out / f"shard_{s:04d}.pt"
+        if path.exists():
+            continue
+        if time.time() - start > max_seconds:
+            return
+        yield s, path
 
 
 def latent_stats(vae: VideoVAE, n: int = 64, seed: int = 7):
@@ -675,12 +682,7 @@ def build_layout_data(run: Path, vae: VideoVAE, clips: int, shard: int = 250, se
     vae = vae.eval().to(device)
     dtype = autocast_dtype(device)
     start = time.time()
-    for s in range(math.ceil(clips / shard)):
-        path = out / f"shard_{s:04d}.pt"
-        if path.exists():
-            continue
-        if time.time() - start > max_seconds:
-            break
+    for s, path in _shards_to_make(out, clips, shard, start, max_seconds):
         items = layout_items(seed, s, min(shard, clips - s * shard))
         packed = {}
         for aspect in ASPECT_SIZES:

@@ -59,6 +59,7 @@ from engine.sampling.conditioning import (
 )
 from engine.video.media import Video
 from engine.video.retime import resample
+from engine.video.retime import retime as retime_frames  # verbs.retime below is the Result-level one
 
 CONTEXT_FRAMES = 4  # frames of footage held clean on each side of a span (at the span's spacing)
 FLOW_MAX_GAP_S = 0.25  # fill: gaps up to this long may go to the frame interpolator...
@@ -456,18 +457,23 @@ def check_ranges(ranges, n: int) -> list[tuple[int, int]]:
     return out
 
 
-def parse_ranges(text: str) -> list[tuple[int, int]]:
-    """'3-5,9,12-14' -> [(3, 5), (9, 9), (12, 14)] (no checks against a clip yet); a lone number is one
-    frame, and "3-" (no end) is refused rather than read as frame 3."""
+def parse_ranges(text: str, n: int | None = None) -> list[tuple[int, int]]:
+    """'3-5, 9; 12-14' -> [(3, 5), (9, 9), (12, 14)]: the one frame-range grammar (`fill --frames`, the studio's
+    Fill frames). Ranges are A-B (0-based, inclusive) or a lone frame A, separated by commas or semicolons;
+    spaces and empty items are passed over, and "3-" (no end) is refused rather than read as frame 3. With `n`,
+    the ranges are also checked against a clip of n frames (check_ranges: inside it, first frame first, no
+    overlaps); text with no range at all gives [] and the caller says what it needs."""
     out = []
-    for part in str(text).split(","):
+    for part in str(text or "").replace(";", ",").split(","):
         part = part.strip()
+        if not part:
+            continue
+        a, dash, b = part.partition("-")
         try:
-            a, dash, b = part.partition("-")
             out.append((int(a), int(b) if dash else int(a)))
         except ValueError:
-            raise InputError(f"frame range {part!r} is not A-B (0-based, inclusive), e.g. 10-17") from None
-    return out
+            raise InputError(f"frame range {part!r} is not A-B (0-based, inclusive), e.g. 10-17 or 30") from None
+    return check_ranges(out, n) if n is not None and out else out
 
 
 # --------------------------------------------------------------------------
@@ -742,10 +748,8 @@ def retime(result: Result, fps: float) -> Result:
     """A verb's result delivered at another frame rate (flow in-betweens; the record retimed)."""
     if not (0 < fps <= 120) or math.isnan(fps):
         raise InputError(f"fps must be in (0, 120], got {fps}")
+    frames, pos = retime_frames(result.frames, result.fps, fps)
     n = len(result.frames)
-    times = np.arange(n) / result.fps
-    count = math.floor((n - 1) / result.fps * fps + 1e-6) + 1 if n else 0
-    frames, pos = resample(result.frames, times, np.arange(count) / fps)
     record = result.record.retime(pos, fps, {"method": "flow"}) if result.record is not None and n else None
     return dataclasses.replace(result, frames=frames, fps=float(fps), record=record,
                                provenance=[] if record is None else [r.to_dict() for r in record.ranges],

@@ -12,6 +12,7 @@ Frames are always uint8 RGB arrays shaped (N, H, W, 3).
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -475,9 +476,7 @@ def write_video(path, frames, fps, audio_from=None, audio_start: float | None = 
     rate = parse_fps(fps)
     audio_path, start = _audio_source(audio_from, audio_start)
 
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = _tmp_name(folder, os.path.basename(path), ".part.mp4")
-    try:
+    with placing_mp4(path, len(frames), seal) as tmp:
         with av.open(tmp, "w", format="mp4", container_options={"movflags": "+faststart"}) as out:
             if timecode:
                 out.metadata["timecode"] = timecode
@@ -495,13 +494,6 @@ def write_video(path, frames, fps, audio_from=None, audio_start: float | None = 
             out.mux(stream.encode(None))
             if audio is not None:
                 audio()
-        _verify_mp4(tmp, len(frames))
-        if seal is not None:
-            seal(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        _remove(tmp)
-        raise
     return path
 
 
@@ -579,6 +571,23 @@ def _verify_mp4(path: str, n_frames: int) -> None:
             raise RuntimeError(f"encoded {s.codec_context.name}/{s.codec_context.pix_fmt}, expected h264/yuv420p")
         if s.frames and s.frames != n_frames:
             raise RuntimeError(f"encoded {s.frames} frames, expected {n_frames}")
+
+
+@contextlib.contextmanager
+def placing_mp4(path: str, frames: int, seal=None):
+    """A hidden name beside `path` to write an MP4 to; when the block ends, the file is checked (h264, yuv420p,
+    `frames` frames), sealed (`seal(tmp)`: the CLI signs there) and put in `path`'s place in one rename. On any
+    error, the temporary file goes and whatever stood at `path` stays (write_video, the long take's remux)."""
+    tmp = _tmp_name(os.path.dirname(os.path.abspath(path)), os.path.basename(path), ".part.mp4")
+    try:
+        yield tmp
+        _verify_mp4(tmp, frames)
+        if seal is not None:
+            seal(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
 
 
 def _tmp_name(folder: str, base: str, suffix: str) -> str:

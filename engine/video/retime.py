@@ -31,6 +31,28 @@ def resample(frames: np.ndarray, times, out_times, tol: float = 1e-4) -> tuple[n
     return out, pos
 
 
+def delivered_count(n: int, fps_in: float, fps: float) -> int:
+    """How many frames at `fps`, the first at 0 s, fall within n frames at `fps_in` (up to its last frame's time;
+    1e-6 lets a time that lands on the last frame but for rounding count)."""
+    return math.floor((n - 1) / fps_in * fps + 1e-6) + 1 if n > 0 else 0
+
+
+def retime(frames: np.ndarray, fps_in: float, fps: float, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """`frames` at `fps_in` delivered at `fps` from 0 s (resample): every frame that falls within the clip, or the
+    first `count` of them. Returns (frames, positions) as resample does."""
+    fit = delivered_count(len(frames), fps_in, fps)
+    count = fit if count is None else max(min(count, fit), 0)
+    return resample(frames, np.arange(len(frames)) / fps_in, np.arange(count) / fps)
+
+
+def retime_loop(frames: np.ndarray, fps_in: float, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """One loop period of P frames at `fps_in` delivered at `fps`, resampled on the ring: the in-betweens after
+    the last frame lead into the first. Returns (frames, positions); a position of P is the first frame again."""
+    P = len(frames)
+    ring = np.concatenate([frames, frames[:1]])
+    return resample(ring, np.arange(P + 1) / fps_in, np.arange(round(P / fps_in * fps)) / fps)
+
+
 def _pair_flow(a: np.ndarray, b: np.ndarray):
     """A function t -> the frame at t in (0, 1) between a and b."""
     try:

@@ -113,17 +113,20 @@ HELD_OUT_COMBOS = _held_out_combos()
 # Sampler
 # --------------------------------------------------------------------------
 
-def _start_position(rng: random.Random, motion: str, speed: str, size: float, seconds: float):
-    travel = min(TRAVEL_PER_SECOND * SPEEDS[speed] * seconds, 0.85)
-    margin = size / 2 + 0.02
+def start_along(rng: random.Random, motion: str, margin: float, travel: float) -> float:
+    """Where a mover starts along its axis (0-1), so that `travel` fits on screen inside `margin`; a mover that
+    does not move along an axis starts in the middle half. Shared with the layout planner (engine.layout.planner)."""
     lo, hi = margin, 1 - margin
     if motion in ("right", "down"):
-        along = rng.uniform(lo, max(lo, 1 - margin - travel))
-    elif motion in ("left", "up"):
-        along = rng.uniform(min(hi, margin + travel), hi)
-    else:
-        along = rng.uniform(0.25, 0.75)
-    across = rng.uniform(0.2, 0.8)
+        return rng.uniform(lo, max(lo, 1 - margin - travel))
+    if motion in ("left", "up"):
+        return rng.uniform(min(hi, margin + travel), hi)
+    return rng.uniform(0.25, 0.75)
+
+
+def start_centre(rng: random.Random, motion: str, along: float, across: float) -> tuple[float, float]:
+    """A mover's start centre (x, y) from its place along and across its path: a bouncer on the ground, an
+    orbiter in the middle, anything else anywhere central."""
     if motion in ("right", "left"):
         return along, across
     if motion in ("up", "down"):
@@ -133,6 +136,12 @@ def _start_position(rng: random.Random, motion: str, speed: str, size: float, se
     if motion == "orbit":
         return 0.5, 0.5
     return rng.uniform(0.25, 0.75), rng.uniform(0.3, 0.7)
+
+
+def _start_position(rng: random.Random, motion: str, speed: str, size: float, seconds: float):
+    travel = min(TRAVEL_PER_SECOND * SPEEDS[speed] * seconds, 0.85)
+    along = start_along(rng, motion, size / 2 + 0.02, travel)
+    return start_centre(rng, motion, along, rng.uniform(0.2, 0.8))  # along drawn first, then across
 
 
 def sample_scene(rng: random.Random | int, *, split: str = "train", seconds: float = 2.125,
