@@ -41,6 +41,7 @@ from engine.families.pipeline import BUNDLED_MODEL, DTYPES, WorldPipeline
 from engine.layout import Layout
 from engine.layout.planner import plan
 from engine.layout.raster import cover, layout_arrays, null_arrays, stack
+from engine.layout.track import looping
 from engine.provenance.record import Generation
 from engine.request import (  # noqa: F401 (re-exported: the service is where callers find what it takes)
     ASPECTS,
@@ -207,8 +208,11 @@ class Engine:
         if given is not None:
             return given
         wanted = req.plan if req.plan is not None else (
-            self.takes_layout and not req.conditions and req.init_video is None and not req.loop)
-        return self.plan(req) if wanted else None
+            self.takes_layout and not req.conditions and req.init_video is None)
+        planned = self.plan(req) if wanted else None
+        if planned is not None and req.loop:  # a loop's objects come back to where they start (one period)
+            planned = looping(planned, _loop_period(req) / BASE_FPS)
+        return planned
 
     def plan(self, req: GenerateRequest):
         """The planner's layout for a request's prompt (engine.layout.planner), whatever the model renders;

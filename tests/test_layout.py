@@ -389,3 +389,73 @@ def test_directed_motion_follows_an_edit_of_its_shot():
     assert o["points"] == DIRECTED["objects"][0]["points"] and kept["camera"] == "pan_left"
     two = Layout.from_dict({**EXAMPLE, "objects": EXAMPLE["objects"] * 2})
     assert conform(DIRECTED, two, 2.0, 2.0) is None  # other objects now: the plan takes over
+
+
+# -- verbs through layouts (engine.layout.track, engine.verbs) --------------------------------------------
+
+def test_tracking_world_footage_gives_its_layout_back():
+    from engine.layout.track import track
+    from engine.world.scene import Obj, Scene
+
+    scene = Scene((Obj("blue", "box", "big", "right", x0=0.25, y0=0.4), Obj("yellow", "ball", "small", "down",
+                                                                            x0=0.7, y0=0.2)), "grass", wall=True)
+    frames = render(scene, 256, 144, 8.0, 12)
+    times = np.arange(12) / 8.0
+    lay = track(frames, times)
+    truth = scene_layout(scene, 1.5, 256, 144)
+    assert lay.background == "grass" and lay.pillar and len(lay.objects) == 2
+    got = {o.colour: o for o in lay.objects}
+    for want in truth.objects:
+        o = got[want.colour]
+        assert (o.shape, o.size) == (want.shape, want.size)
+        seen = o.path[:, 0]  # where the object is seen (not behind the pillar)
+        assert np.abs(o.at(seen)[:, :2] - want.at(seen)[:, :2]).max() < 0.03
+    assert track(np.full((4, 64, 64, 3), 127, np.uint8), np.arange(4) / 8.0) is None  # nothing to track
+
+
+def test_tracks_are_continued_past_the_footage_and_joined_across_a_gap():
+    from engine.layout.track import extend_tracks, looping
+
+    path = np.array([[0.0, 0.2, 0.5, 0.12], [0.125, 0.25, 0.5, 0.12], [0.25, 0.3, 0.5, 0.12],
+                     [0.75, 0.5, 0.6, 0.12], [0.875, 0.55, 0.6, 0.12], [1.0, 0.6, 0.6, 0.12],
+                     [1.125, 0.65, 0.6, 0.12]])
+    from engine.layout import Track
+
+    lay = Layout([Track("red", "ball", "small", path)], "studio")
+    grid = np.arange(25) / 8.0
+    out = extend_tracks(lay, grid).objects[0]
+    np.testing.assert_allclose(out.at([0.5])[0, :2], [0.4, 0.55], atol=1e-6)  # joined in a straight line
+    np.testing.assert_allclose(out.at([1.5])[0, :2], [0.8, 0.6], atol=1e-6)  # continued at its last speed
+    assert out.at([3.0])[0, 0] == 1.0  # kept on the canvas
+    loop = looping(lay, 2.0).objects[0]
+    np.testing.assert_allclose(loop.at([0.0])[0], loop.at([2.0])[0])  # a loop ends where it starts
+    np.testing.assert_allclose(loop.at([0.5])[0], loop.at([1.5])[0])
+
+
+def test_verbs_render_world_footage_through_its_tracks(layout_model, tmp_path):
+    """extend, fill and remix on world footage with a model that takes layouts: the tracks are what it renders
+    (recorded, and said); a remix's prompt recasts the tracked object's colour and keeps its path."""
+    import shutil
+
+    from engine import verbs
+    from engine.families.pipeline import BUNDLED_MODEL
+    from engine.service import Engine
+    from engine.video.media import Video
+    from engine.world.scene import Obj, Scene
+
+    model = tmp_path / "tiny-layout-reader"  # the prompt reader reads the remix's prompt
+    shutil.copytree(layout_model, model)
+    shutil.copytree(BUNDLED_MODEL / "reader", model / "reader")
+    engine = Engine(model, dtype="float32")
+    scene = Scene((Obj("red", "ball", "big", "right", speed="slowly", x0=0.2, y0=0.5),), "studio")
+    video = Video.from_frames(render(scene, 128, 128, 8.0, 16), 8.0)
+    fast = dict(steps=2, guidance=3.0)
+    r = verbs.extend(engine, video, seconds=1.0, **fast)
+    assert r.settings["tracks"].startswith("tracked: big red ball, right") and r.settings["layout"]
+    follows = Layout.from_dict(r.settings["layout"]).objects[0]
+    assert follows.at([follows.path[-1, 0]])[0, 0] > follows.at([0.0])[0, 0] + 0.15  # continued to the right
+    r = verbs.fill(engine, video, [(6, 9)], method="generate", **fast)
+    assert r.settings["tracks"].startswith("tracked: big red ball")
+    r = verbs.remix(engine, video, "a big blue ball rolls to the right", strength=0.6, **fast)
+    recast = Layout.from_dict(r.settings["layout"]).objects[0]
+    assert recast.colour == "blue" and r.settings["tracks"].startswith("tracked: big blue ball, right")

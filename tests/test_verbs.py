@@ -100,13 +100,28 @@ def test_one_retime_for_takes_loops_and_verbs(clip):
 # --------------------------------------------------------------------------
 
 def test_animate_holds_frame_0_on_the_nearest_aspect(engine):
-    still = np.random.default_rng(1).integers(0, 255, (100, 210, 3), dtype=np.uint8)
+    scene = Scene((Obj("red", "ball", "big", "still", x0=0.3, y0=0.5),), "grass")
+    still = render(scene, 224, 112, 8.0, 1)[0][6:106, 7:217]  # a world still of 210x100
     r = verbs.animate(engine, still, "a red ball rolls right", seconds=2.0, fps=24, **FAST)
     assert r.frames.shape == (48, 144, 256, 3) and r.fps == 24
     assert np.array_equal(r.frames[0], fit_frames(still[None], 256, 144)[0])
     k = kinds(r)
     assert k[0] == "camera" and k[3] == "generated" and k[1] == "interpolated"
     assert r.record.frame_count == 48
+
+
+def test_a_world_model_refuses_to_paint_into_camera_footage(engine, clip):
+    """Camera footage (noise here: nothing of the world's flat palette) is not the world model's to draw into:
+    each verb says so and names what can do it; world footage goes through."""
+    noise = np.random.default_rng(1).integers(0, 255, (16, 96, 128, 3), dtype=np.uint8)
+    camera = Video.from_frames(noise, 8.0)
+    for verb, call in (("animate", lambda: verbs.animate(engine, noise[0], "a red ball rolls right", **FAST)),
+                       ("extend", lambda: verbs.extend(engine, camera, seconds=1.0, **FAST)),
+                       ("bridge", lambda: verbs.bridge(engine, Video.from_frames(clip, 8.0), camera, seconds=1.0,
+                                                       **FAST)),
+                       ("remix", lambda: verbs.remix(engine, camera, "a blue ball", strength=0.5, **FAST))):
+        with pytest.raises(verbs.CameraFootage, match=f"camera footage .*; {verb} it with --model a real checkpoint"):
+            call()
 
 
 @pytest.mark.parametrize("fps", [8.0, 24.0])
@@ -256,8 +271,8 @@ def test_inpaint_and_outpaint_leave_the_rest_exact(engine, clip):
 
 
 def test_other_sizes_and_rates_map_back(engine):
-    rng = np.random.default_rng(5)
-    video = Video.from_frames(rng.integers(0, 255, (9, 120, 160, 3), dtype=np.uint8), 30)
+    scene = Scene((Obj("blue", "box", "small", "left", x0=0.7, y0=0.4),), "desert")
+    video = Video.from_frames(render(scene, 160, 128, 30.0, 9)[:, 4:124], 30)
     r = verbs.extend(engine, video, seconds=0.5, **FAST)
     assert r.frames.shape == (24, 120, 160, 3) and np.array_equal(r.frames[:9], video.frames)
     assert r.settings["width"] == 192 and r.settings["height"] == 144
@@ -578,8 +593,10 @@ def test_verbs_keep_the_footages_sound_under_its_own_frames(tiny_model, files, t
     import av
     from conftest import REAL_DATA
 
-    clip = tmp_path / "fire.mp4"  # a real camera clip with an AAC track
-    shutil.copyfile(REAL_DATA / "clips" / "fire2.mp4", clip)
+    clip = tmp_path / "world.mp4"  # world footage (a world model draws into no other) with a camera clip's sound
+    scene = Scene((Obj("green", "box", "big", "right", x0=0.2, y0=0.5),), "sky")
+    media.write_video(str(clip), render(scene, 128, 128, 8.0, 32), 8.0,
+                      audio_from=str(REAL_DATA / "clips" / "fire2.mp4"))
 
     def sound(path):
         with av.open(str(path)) as c:

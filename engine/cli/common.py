@@ -231,5 +231,7 @@ def finish(result, args, decision, extra: dict | None = None, audio_from=None, a
         from engine.verbs import retime
 
         result = retime(result, args.fps)
+    if result.settings.get("tracks"):  # which path a verb took: the footage's tracks (verbs through layouts)
+        sys.stderr.write(result.settings["tracks"] + "\n")
     write_result(result, args.out, args, decision, extra, audio_from=audio_from, audio_start=audio_start)
     return 0

@@ -45,6 +45,8 @@ import numpy as np
 
 from engine import defaults
 from engine.errors import InputError
+from engine.layout import Layout
+from engine.layout.track import extend_tracks, track
 from engine.provenance.record import ProvenanceRecord, concatenate
 from engine.request import BASE_FPS, MAX_SECONDS, GenerateRequest, ProgressFn, Result, frame_record
 from engine.sampling.conditioning import (
@@ -60,6 +62,8 @@ from engine.sampling.conditioning import (
 from engine.video.media import Video
 from engine.video.retime import resample
 from engine.video.retime import retime as retime_frames  # verbs.retime below is the Result-level one
+from engine.world import measure
+from engine.world.scene import SIZES
 
 CONTEXT_FRAMES = 4  # frames of footage held clean on each side of a span (at the span's spacing)
 FLOW_MAX_GAP_S = 0.25  # fill: gaps up to this long may go to the frame interpolator...
@@ -78,11 +82,14 @@ def animate(engine, image, prompt: str, *, seconds: float = 2.0, fps: float = 24
     `image`: uint8 (H, W, 3) array, a PIL image or a path. The output is the native canvas of
     `aspect` (default: the image's nearest of 1:1, 16:9, 9:16)."""
     img = load_image(image)
+    _own_world(engine, img[None], "animate")
     req = GenerateRequest(prompt, seconds=seconds, fps=fps, aspect=aspect or nearest_aspect(img.shape[1], img.shape[0]),
                           seed=seed, steps=steps, guidance=guidance, conditions=[ImageCondition(img, 0)],
                           literal=literal)
+    req.layout = _still_layout(engine, req, img)
     result = engine.generate(req, progress)
-    result.settings.update(verb="animate", image=str(image) if isinstance(image, (str, Path)) else None)
+    result.settings.update(verb="animate", image=str(image) if isinstance(image, (str, Path)) else None,
+                           tracks=_said(req.layout))
     return result
 
 
@@ -93,6 +100,7 @@ def extend(engine, video: Video, *, seconds: float, backward: bool = False, prom
     `backward`), at the input's frame rate and size; the original frames are untouched."""
     video = _check_video(video)
     _check_seconds(seconds)
+    _own_world(engine, video.frames, "extend")
     rate = float(video.fps)
     count = max(1, round(seconds * rate))
     clip = _Clip.of(video)
@@ -173,6 +181,8 @@ def bridge(engine, a: Video, b: Video, *, seconds: float, prompt: str = "", seed
     The prompt goes to the model as written unless `literal=False` (defaults.BETWEEN_LITERAL)."""
     a, b = _check_video(a), _check_video(b)
     _check_seconds(seconds)
+    for clip in (a, b):
+        _own_world(engine, clip.frames, "bridge")
     rate = float(a.fps)
     W, H = a.size
     count = max(2, round(seconds * rate))  # steps from a's last frame to b's first
@@ -202,12 +212,16 @@ def remix(engine, video: Video, prompt: str, *, strength: float, seed: int = 0, 
     the result's settings["remix_method"]. Input size and rate."""
     video = _check_video(video)
     check_strength(strength)
+    _own_world(engine, video.frames, "remix")
     if not prompt or not prompt.strip():
         raise InputError("remix needs a prompt saying what to change, e.g. 'a blue ball rolls to the right'")
     clip, grid = _Clip.of(video), _whole_grid(engine, video)
-    req = _request(engine, prompt, len(grid), video.size, seed, steps, guidance,
-                   init_video=clip.at(grid), strength=strength, remix_method=method, literal=literal)
-    return _whole(engine, video, req, grid, progress, "remix", {"strength": strength})
+    source = clip.at(grid)
+    tracked = _tracked(engine, source, grid - grid[0], grid - grid[0])
+    req = _request(engine, prompt, len(grid), video.size, seed, steps, guidance, init_video=source,
+                   strength=strength, remix_method=method, literal=literal,
+                   layout=None if tracked is None else recast(tracked, engine.reading(prompt)))
+    return _whole(engine, video, req, grid, progress, "remix", {"strength": strength, "tracks": _said(req.layout)})
 
 
 def inpaint(engine, video: Video, mask, prompt: str, *, invert: bool = False, seed: int = 0,
@@ -224,6 +238,105 @@ def inpaint(engine, video: Video, mask, prompt: str, *, invert: bool = False, se
                    conditions=[MaskCondition(clip.at(grid), region)], literal=literal)
     return _whole(engine, video, req, grid, progress, "inpaint", {"region": "outside mask" if invert else "mask",
                                                                   "pixels": int(region.sum())}, region)
+
+
+# --------------------------------------------------------------------------
+# Verbs through layouts (issue 29): world footage's tracks, continued, joined or recast
+# --------------------------------------------------------------------------
+
+def _tracked(engine, footage: np.ndarray, held_times, grid_times) -> Layout | None:
+    """The tracks of the objects in `footage` (at `held_times`, seconds from the render's start) with a box at
+    every one of `grid_times` (engine.layout.track.extend_tracks); None for a model without a layout input or
+    footage the tracker cannot read (camera footage: no world objects are planned into it)."""
+    if not getattr(engine, "takes_layout", False) or not measure.is_world_footage(footage):
+        return None
+    found = track(footage, held_times)
+    return None if found is None else extend_tracks(found, grid_times)
+
+
+def _said(layout) -> str | None:
+    """What a verb's result says of its tracks (settings["tracks"]; the command line prints it)."""
+    return None if layout is None else f"tracked: {layout.describe()}"
+
+
+def pairs(tracks: list, said: list[dict]) -> dict[int, int]:
+    """Track index -> index of the prompt's object that speaks of it: the one naming its colour, else the
+    prompt's remaining objects taking the remaining tracks in order."""
+    out = {}
+    for i, o in enumerate(said):
+        k = next((k for k, t in enumerate(tracks) if t.colour == o.get("colour") and k not in out), None)
+        if k is not None:
+            out[k] = i
+    rest = iter(i for i in range(len(said)) if i not in out.values())
+    for k in range(len(tracks)):
+        if k not in out:
+            nxt = next(rest, None)
+            if nxt is not None:
+                out[k] = nxt
+    return out
+
+
+def _own_world(engine, frames: np.ndarray, verb: str) -> None:
+    """A world model edits only footage of its own world: on camera footage it would paint its coloured shapes
+    into the filmmaker's picture (issue 29), so it refuses, saying what can do it instead."""
+    if engine.family != "world" or measure.is_world_footage(frames):
+        return
+    share = measure.world_share(frames)
+    raise CameraFootage(f"{_world_model_name(engine)} draws only its own world of coloured shapes and would paint "
+                        f"them into this {'still' if verb == 'animate' else 'clip'}, which is camera footage (world "
+                        f"share {share:.2f}; its world measures at least {measure.WORLD_SHARE_MIN:g})",
+                        f"{verb} it with --model a real checkpoint folder (LTX-Video, Wan) that can draw any footage")
+
+
+def recast(layout: Layout, reading) -> Layout:
+    """Tracked objects recast as a prompt's reading says (remix): a colour, shape or size it names changes,
+    the tracks stay (objects paired with the prompt's by `pairs`); a background it names replaces the
+    footage's."""
+    if reading is None:
+        return layout
+    said = list(reading.objects)
+    paired = pairs(layout.objects, said)
+    out = []
+    for k, t in enumerate(layout.objects):
+        o = said[paired[k]] if k in paired else {}
+        size = o.get("size") or t.size
+        path = t.path.copy()
+        if size != t.size:
+            path[:, 3] *= SIZES[size] / SIZES[t.size]
+        out.append(dataclasses.replace(t, colour=o.get("colour") or t.colour, shape=o.get("shape") or t.shape,
+                                       size=size, path=path))
+    return Layout(out, reading.background or layout.background, layout.pillar, layout.camera)
+
+
+def _still_layout(engine, req: GenerateRequest, img: np.ndarray) -> Layout | None:
+    """Animate through a layout: the objects found in the still, moved as the prompt's plan moves them
+    (each planned path shifted to start where its object is in the still, at its size); objects the prompt
+    does not move stay. None when the model takes no layout, the still is not the world's or the prompt
+    names nothing the planner can place."""
+    if not getattr(engine, "takes_layout", False):
+        return None
+    w, h = req.canvas()
+    still = fit_frames(img[None], w, h)
+    if not measure.is_world_footage(still):
+        return None
+    found = track(np.repeat(still, 2, 0), [0.0, 1e-3])
+    reading = engine.reading(req.prompt) if req.prompt.strip() else None
+    plan = engine.plan(req) if found is not None and reading is not None else None
+    if plan is None:
+        return None
+    paired = pairs(found.objects, list(reading.objects)[:len(plan.objects)])  # the plan keeps the prompt's order
+    still_objects = recast(found, reading).objects
+    out = []
+    for k, t in enumerate(still_objects):
+        start = t.path[0]
+        if k in paired:  # moved as the plan moves the prompt's object, from where the still has it
+            path = plan.objects[paired[k]].path.copy()
+            path[:, 1:3] = np.clip(path[:, 1:3] - path[0, 1:3] + start[1:3], 0.0, 1.0)
+            path[:, 3] *= start[3] / path[0, 3]
+        else:  # the prompt does not speak of it: it stays where the still has it
+            path = np.array([start, [plan.seconds, *start[1:]]])
+        out.append(dataclasses.replace(t, path=path))
+    return Layout(out, found.background, found.pillar, plan.camera)
 
 
 # --------------------------------------------------------------------------
@@ -253,14 +366,18 @@ class GapPlan(NamedTuple):
                 **({"confidence": self.confidence} if self.confidence is not None else {})}
 
 
-class CameraFootage(InputError):
-    """method "generate" asked of a world model on footage that is not the world's. `reason` says why
-    without saying what to do, for a caller that says that in its own words (the studio)."""
+FILL_INSTEAD = ("fill it with --method interpolate (or auto), or with --model a real checkpoint folder (LTX-Video, "
+                "Wan) that can draw any footage")
 
-    def __init__(self, reason: str):
+
+class CameraFootage(InputError):
+    """A world model asked to draw into footage that is not the world's (fill's method "generate", extend,
+    bridge, remix, animate). `reason` says why without saying what to do, for a caller that says that in its
+    own words (the studio)."""
+
+    def __init__(self, reason: str, instead: str = FILL_INSTEAD):
         self.reason = reason
-        super().__init__(f"{reason}; fill it with --method interpolate (or auto), or with --model a real "
-                         "checkpoint folder (LTX-Video, Wan) that can draw any footage")
+        super().__init__(f"{reason}; {instead}")
 
 
 def plan_fill(engine, video: Video, ranges=None, method: str = "auto") -> list[GapPlan]:
@@ -643,8 +760,11 @@ def _span(engine, clip: _Clip, t_a, t_b, out_times, prompt, seed, steps, guidanc
     footage = clip.at(times[held])
     W, H = clip.frames.shape[2], clip.frames.shape[1]
     conditions = [ClipCondition(f, a) for f, (a, b) in _split(footage, held)]
-    req = _request(engine, prompt, n, (W, H), seed, steps, guidance, conditions=conditions, literal=literal)
+    layout = _tracked(engine, footage, times[held] - times[0], times - times[0])
+    req = _request(engine, prompt, n, (W, H), seed, steps, guidance, conditions=conditions, literal=literal,
+                   layout=layout)
     result = engine.generate(req, progress)
+    result.settings["tracks"] = _said(layout)
     grid = np.zeros((n, H, W, 3), np.uint8)
     grid[held] = footage
     if len(result.base_frames) == n:
