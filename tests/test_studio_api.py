@@ -57,11 +57,18 @@ def msg(out):
     return out[-1] if isinstance(out, (list, tuple)) else out
 
 
+def store_name(demo, pid):
+    return demo.studio.store.project(pid)["name"]
+
+
 def test_projects_and_bad_input(server, tmp_path):
     demo, c, root = server
     pid, name, m = call(c, "create_project", "First film")
     assert pid.startswith("p") and "created" in m
     assert "⚠️" in msg(call(c, "create_project", "   "))  # empty name: inline message
+    # a second project of the same name would be an empty look-alike: refused, saying what to do instead
+    assert "a project named “First film” already exists" in msg(call(c, "create_project", "first film"))
+    assert [p["name"] for p in demo.studio.store.projects()] == ["First film"]
     assert "renamed" in msg(call(c, "rename_project", pid, "Opening"))
     dup, m = call(c, "duplicate_project", pid)
     assert dup != pid and "duplicated" in m
@@ -70,6 +77,8 @@ def test_projects_and_bad_input(server, tmp_path):
     assert "deleted" in msg(call(c, "delete_project", dup))
     assert call(c, "list_projects") == pid
     ex, m = call(c, "open_example")
+    ex2, m2 = call(c, "open_example")  # a second copy of the example is numbered, and the message says so
+    assert f"opened the example as “{store_name(demo, ex2)}”" in m2 and store_name(demo, ex2).endswith(" (2)")
     sb = call(c, "storyboard", ex)
     assert "Shot 3" in sb[0] and "animates a still" in sb[0]
     assert "⚠️" in msg(call(c, "add_model", str(tmp_path)))  # not a folder models are added from

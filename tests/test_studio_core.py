@@ -44,6 +44,35 @@ def test_store_round_trip_and_duplicate(studio, tmp_path):
     assert sorted(p.name for p in (tmp_path / "projects").iterdir()) >= ["media", "studio.db"]
 
 
+def test_duplicate_project_names_are_refused_or_numbered_and_said(studio):
+    """Issue 31: a second project under a name already in use was a look-alike, empty project. Names that differ
+    only in case, spacing or Unicode form are the same name."""
+    from studio.panels.projects import open_example
+
+    st = studio.store
+    pid = st.create_project("Desert")
+    for same in ("Desert", "  desert ", "DESERT", "Desert\u00a0"):
+        with pytest.raises(InputError, match="a project named “Desert” already exists; pick it in the Project list "
+                                             "or give this one another name"):
+            st.create_project(same)
+    other = st.create_project("Dunes")
+    with pytest.raises(InputError, match="“Desert” already exists"):
+        st.rename_project(other, "desert")
+    st.rename_project(pid, "DESERT")  # a project may take its own name in another case
+    assert [p["name"] for p in st.projects()].count("DESERT") == 1
+    # copies and the example are numbered instead, and keep within the length limit
+    assert [st.project(st.duplicate_project(pid))["name"] for _ in range(3)] == \
+        ["DESERT (copy)", "DESERT (copy 2)", "DESERT (copy 3)"]
+    with pytest.raises(InputError, match="already exists"):
+        st.duplicate_project(pid, "Dunes")
+    first, second = open_example(studio), open_example(studio)
+    assert st.project(second)["name"] == st.project(first)["name"] + " (2)"
+    st.rename_project(other, "x" * 120)
+    assert st.project(st.duplicate_project(other))["name"] == "x" * 113 + " (copy)"
+    assert st.project(st.duplicate_project(other))["name"] == "x" * 111 + " (copy 2)"
+    assert len({st.project(p["id"])["name"].casefold() for p in st.projects()}) == len(st.projects())
+
+
 def test_queue_renders_takes_and_exports(studio, tmp_path):
     import opentimelineio as otio
 
