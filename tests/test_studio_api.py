@@ -97,6 +97,9 @@ def test_projects_and_bad_input(server, tmp_path):
     assert "prompt is empty" in msg(out)
     editor[0], editor[2] = "a red ball rolls to the right", 0
     assert "seconds must be" in msg(call(c, "render_shot", pid, sid, None, *editor))
+    editor[2] = 0.01  # under one frame at the rate the studio's takes are made (8 fps): the minimum is said
+    assert "seconds must be at least one frame: 0.125 s at 8 fps, got 0.01" in msg(call(c, "save_shot", pid, sid,
+                                                                                          *editor))
     editor[2] = 1.0
     assert "saved" in msg(call(c, "save_shot", pid, sid, *editor))
     assert demo.studio.store.shot(sid)["prompt"] == "a red ball rolls to the right"

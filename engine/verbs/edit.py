@@ -46,7 +46,7 @@ import numpy as np
 from engine import defaults
 from engine.errors import InputError
 from engine.provenance.record import ProvenanceRecord, concatenate
-from engine.request import BASE_FPS, MAX_SECONDS, GenerateRequest, ProgressFn, Result, frame_record
+from engine.request import BASE_FPS, MAX_SECONDS, GenerateRequest, ProgressFn, Result, check_one_frame, frame_record
 from engine.sampling.conditioning import (
     ClipCondition,
     ImageCondition,
@@ -93,6 +93,7 @@ def extend(engine, video: Video, *, seconds: float, backward: bool = False, prom
     video = _check_video(video)
     _check_seconds(seconds)
     rate = float(video.fps)
+    check_one_frame(seconds, rate)
     count = max(1, round(seconds * rate))
     clip = _Clip.of(video)
     if backward:
