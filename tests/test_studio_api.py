@@ -716,7 +716,7 @@ def test_own_footage_joins_the_timeline_and_the_signed_export_says_which_frames_
     assert "carphone" in Path(clips[0].media_reference.target_url).name
     edl = (folder / "cut.edl").read_text()
     events = [line for line in edl.splitlines() if line[:3].isdigit()]
-    assert events[0].split()[1] == "carphone.mp4" and events[-1].split()[1] == "carphone.mp4", edl  # the reels
+    assert events[0].split()[1] == "CARPHONE" and events[-1].split()[1] == "CARPHONE", edl  # the reels: CMX 3600's
     assert "* FROM CLIP NAME:  clip 1 carphone.mp4" in edl
     xml = (folder / "cut.xml").read_text()
     assert "<name>carphone.mp4</name>" in xml
