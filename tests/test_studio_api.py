@@ -723,6 +723,40 @@ def test_own_footage_joins_the_timeline_and_the_signed_export_says_which_frames_
     assert len(otio.adapters.read_from_file(str(folder / "cut.xml")).find_clips()) == 3
 
 
+def test_stills_and_clips_are_checked_as_they_upload(server, tmp_path):
+    """Issue 31: a 50 MB junk ".png" uploaded as a start image was taken, and refused only at Save. A still is
+    checked as it arrives (size, then a decode): a bad one is said at once, emptied from the image box and
+    removed from the upload folder; a good one stays, and Save keeps it."""
+    from gradio.utils import get_upload_folder
+    from gradio_client import handle_file
+
+    demo, c, root = server
+    uploads = Path(get_upload_folder())
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(np.random.default_rng(1).bytes(1_500_000))  # over the test studio's 1 MB limit
+    image, said = call(c, "check_start_image", handle_file(str(junk)))
+    assert image is None and said == "⚠️ junk.png is 1.5 MB; uploads are limited to 1 MB", said
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    image, said = call(c, "check_end_image", handle_file(str(text)))
+    assert image is None and "notes.png is not an image this studio can read (PNG or JPEG)" in said
+    big = tmp_path / "wide.png"
+    Image.new("RGB", (9000, 16), "red").save(big)
+    assert "9000x16; up to 4096 px a side" in call(c, "check_start_image", handle_file(str(big)))[1]
+    assert not [p for n in ("junk.png", "notes.png", "wide.png") for p in uploads.rglob(n)]  # none left behind
+    still = tmp_path / "sky.png"
+    Image.new("RGB", (96, 64), "blue").save(still)
+    said = call(c, "check_start_image", handle_file(str(still)))[1]
+    assert said == "✓ sky.png: a 96x64 image; Save shot keeps it", said
+    assert list(uploads.rglob("sky.png"))  # kept for Save
+    # clips (Fill frames) are checked as they upload too (test_fill_inpaint_and_uploads: size and decoding);
+    # a file of another type Gradio itself refuses, saying the types allowed
+    pid = call(c, "create_project", "Uploads")[0]
+    with pytest.raises(Exception, match=r"Invalid file type.*'\.mp4', '\.mov'"):
+        call(c, "upload_clip", pid, handle_file(str(junk)))
+    assert not demo.studio.store.takes(pid)
+
+
 def test_every_public_event_was_called(server):
     demo, c, root = server
     api = c.view_api(return_format="dict", print_info=False)

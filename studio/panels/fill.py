@@ -5,7 +5,6 @@ An upload is the filmmaker's own footage: a take with no shot, every frame "came
 made from it in the storyboard's footage bin; "Use on timeline" puts the clip being edited on the timeline."""
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from studio.jobs import call_verb, parse_ranges, save_take, take_record
 from studio.panels.common import (
     ON_PROJECT,
     Mask,
+    check_size,
     discard_upload,
     err,
     guarded,
@@ -142,12 +142,7 @@ def check_upload(studio, path) -> media.Video:
     name = Path(path).name
     if Path(name).suffix.lower() not in VIDEO_TYPES:
         raise InputError(f"{name} is not a video file; upload {', '.join(VIDEO_TYPES)}")
-    try:
-        size = os.path.getsize(path)
-    except OSError:
-        raise InputError(f"{name} did not arrive whole; upload it again") from None
-    if size > studio.max_upload_mb * 1e6:
-        raise InputError(f"{name} is {size / 1e6:.1f} MB; uploads are limited to {studio.max_upload_mb:g} MB")
+    check_size(studio, path)
     try:
         video = media.read_video(path, max_frames=studio.max_upload_frames + 1, max_bytes=studio.max_upload_gb * 1e9)
     except media.TooLarge:
