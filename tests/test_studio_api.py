@@ -226,8 +226,15 @@ def test_fill_inpaint_and_uploads(server, tmp_path):
     assert "loaded carphone.mp4" in msg(out)
     n = store.take(tid)["frames"]
     assert "C" * n in out[3]
-    frame_out = call(c, "scrub", tid, 10, "")
-    assert frame_out[0] == 10
+    strip = call(c, "scrub", tid, 10, "")[0]  # the strip marks the frame; the Frame box is the page's own
+    assert "cur' title='frame 10: camera'" in strip
+    # a clip shown again once a fix has run leaves the Frame box alone (its number may have been typed since),
+    # unless the number is past the clip's end
+    from studio.panels.fill import show
+
+    assert show(demo.studio, tid, 12, keep=True)[0] == {"__type__": "update", "maximum": n - 1}
+    assert show(demo.studio, tid, 10 ** 6, keep=True)[0]["value"] == n - 1
+    assert show(demo.studio, tid, 12)[0]["value"] == 12
     assert call(c, "mark_start", tid, 10)[0] == 10
     assert call(c, "mark_end", tid, 10, 13, "")[0] == "10-13"
     assert "⚠️" in call(c, "fill", pid, tid, "5-999", "", None)
@@ -245,10 +252,10 @@ def test_fill_inpaint_and_uploads(server, tmp_path):
     assert vid.startswith("v") and "waiting" in msg(loaded)
     made = loaded[3].split("data-strip='")[1].split("'")[0]
     assert made[:10] == "C" * 10 and set(made[10:14]) <= {"P", "I", "G"} and made[14:] == "C" * (n - 14), made
-    frame, strip, before, after, m = call(c, "scrub", tid, 11, vid)
+    strip, before, after, m = call(c, "scrub", tid, 11, vid)
     b, a = (np.asarray(Image.open(x["path"] if isinstance(x, dict) else x)) for x in (before, after))
     assert b.shape == a.shape and np.abs(b.astype(int) - a.astype(int)).mean() > 1  # frame 11 was repainted
-    assert call(c, "scrub", tid, 3, vid)[0] == 3
+    assert "cur' title='frame 3: camera'" in call(c, "scrub", tid, 3, vid)[0]
     # apply: a new take made from the preview; the source take is as it was
     applied = call(c, "apply_fix", pid, tid, vid)
     filled = [t for t in store.takes(pid) if t["kind"] == "fill"]
