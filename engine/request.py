@@ -26,6 +26,14 @@ MAX_SECONDS = 600.0
 MAX_SIDE = 512
 
 
+def check_one_frame(seconds: float, fps: float) -> None:
+    """A duration is at least one frame at the rate it is delivered at (issue 31: 0.01 s was taken, and made a
+    frame anyway)."""
+    if fps > 0 and seconds * fps < 1 - 1e-9:
+        least = math.ceil(1000 / fps) / 1000  # said rounded up, so that the number said is accepted
+        raise InputError(f"seconds must be at least one frame: {least:g} s at {fps:g} fps, got {seconds:g}")
+
+
 @dataclasses.dataclass
 class GenerateRequest:
     prompt: str
@@ -71,6 +79,7 @@ class GenerateRequest:
         seconds = 2.0 if self.seconds is None else self.seconds
         if not (0 < seconds <= MAX_SECONDS) or math.isnan(seconds):
             raise InputError(f"seconds must be in (0, {MAX_SECONDS:g}], got {seconds}")
+        check_one_frame(seconds, self.fps)
         return seconds
 
     def delivered(self) -> int:

@@ -78,6 +78,7 @@ def build_app(model: str, projects: str | None = None, config_dir: str | None = 
     from studio.panels import fill, motion, storyboard, takes, timeline
     from studio.panels import projects as projects_panel
     from studio.panels import queue as queue_panel
+    from studio.panels.common import check_stills
     from studio.paths import default_config_dir, default_projects_dir
 
     studio = make_studio(model, Path(projects) if projects else default_projects_dir(),
@@ -100,6 +101,7 @@ def build_app(model: str, projects: str | None = None, config_dir: str | None = 
         queue_panel.render(studio)
         for panel in panels + [queue_panel]:
             panel.listen(studio, demo)
+        check_stills(studio, {k: studio.ui[k] for k in ("start_image", "end_image")}, studio.ui["shot_msg"])
     demo.studio = studio
     # The page may be served the projects' media (takes, previews, stills, exports) and nothing else in the
     # projects folder: not the database (a reader that opens and closes it drops SQLite's locks, and the next

@@ -17,9 +17,10 @@ it. An editor can extend a trim into those handles and see real footage; where
 a take has nothing beyond a trim the handle is shorter (or none), never padded
 with held frames. A crossfade is centred on its cut and uses only frames inside
 both trims, so every dissolve has real media on both sides. A clip of the
-filmmaker's own footage names its uploaded file: as the reel (EDL), the file
-name (FCP XML), in the clip's name and in its `tenku.source_file` metadata (OTIO),
-and its source timecodes are the uploaded file's own (its media file starts at the
+filmmaker's own footage names its uploaded file: as the file name (FCP XML), in
+the clip's name (EDL, OTIO) and in its `tenku.source_file` metadata (OTIO); its EDL
+reel is made from that name within CMX 3600's 8 characters (`reel_names`). Its
+source timecodes are the uploaded file's own (its media file starts at the
 timecode of its first frame in the upload, written as the file's timecode track), so
 an editor who relinks to the camera original lands on the same frames.
 """
@@ -43,6 +44,9 @@ HANDLE_SECONDS = 1.0
 CONFORM = 0.99  # a source rate at least this fraction of the delivery rate is conformed by frame picking
 FORMATS = ("MP4", "PNG sequence", "OTIO", "EDL", "FCP XML")
 DELIVERY_RATES = {"8": 8.0, "12": 12.0, "24": 24.0, "24000/1001": 24000 / 1001, "25": 25.0, "30": 30.0}
+EDIT_LISTS = (("OTIO", "cut.otio", "otio_json"), ("EDL", "cut.edl", "cmx_3600"), ("FCP XML", "cut.xml", "fcp_xml"))
+REEL_LEN = 8  # CMX 3600: a reel (source) name is at most 8 characters, here of A-Z, 0-9 and _
+SPECIAL_REELS = ("AX", "BL", "BLACK", "BARS")  # what EDL readers take for an unknown source, black, colour bars
 
 
 @dataclass
@@ -180,15 +184,19 @@ def export(store, project_id: str, fps: float, formats, config_dir) -> dict:
     if "PNG sequence" in formats:
         out["PNG sequence"] = media.write_frames(str(folder / "frames"), frames, sidecar=sidecar)
     if {"OTIO", "EDL", "FCP XML"} & set(formats):
-        tl = edit_list(clips, fps, project["name"], folder)
-        import opentimelineio as otio
+        out.update(write_edit_lists(edit_list(clips, fps, project["name"], folder), folder, formats))
+    return out
 
-        for fmt, name, adapter, kw in (("OTIO", "cut.otio", "otio_json", {}),
-                                       ("EDL", "cut.edl", "cmx_3600", {"reelname_len": None}),
-                                       ("FCP XML", "cut.xml", "fcp_xml", {})):
-            if fmt in formats:
-                otio.adapters.write_to_file(tl, str(folder / name), adapter_name=adapter, **kw)
-                out[fmt] = str(folder / name)
+
+def write_edit_lists(timeline, folder, formats) -> dict:
+    """The edit lists among `formats` of an OTIO timeline (`edit_list`), written into `folder`; {format: path}."""
+    import opentimelineio as otio
+
+    out = {}
+    for fmt, name, adapter in EDIT_LISTS:
+        if fmt in formats:
+            otio.adapters.write_to_file(timeline, str(Path(folder) / name), adapter_name=adapter)
+            out[fmt] = str(Path(folder) / name)
     return out
 
 
@@ -213,6 +221,29 @@ def source_offset(c: Clip, lo: int, fps: float) -> int:
             seconds = (r.source_start + j - r.start) / src_fps - (j - lo) / fps
             return max(0, int(round(seconds * fps)))
     return 0
+
+
+def reel_names(clips: list[Clip]) -> list[str]:
+    """Each clip's CMX 3600 reel: the same for clips of one source (the uploaded file its camera frames come from,
+    else its take), different for different sources, at most REEL_LEN characters of A-Z, 0-9 and _, never one an
+    EDL reader takes for black or bars. Issue 31: the uploaded file's whole name ran past the limit (and a name
+    with a space broke the event line)."""
+    reels: dict[str, str] = {}
+    keys = []
+    for c in clips:
+        source = camera_source(c)
+        keys.append(f"file {source}" if source else f"take {c.take['id']}")
+        if keys[-1] in reels:
+            continue
+        plain = unicodedata.normalize("NFKD", Path(source).stem if source else c.take["id"])
+        plain = plain.encode("ascii", "ignore").decode()
+        base = re.sub(r"[^A-Z0-9]+", "_", plain.upper()).strip("_")[:REEL_LEN].rstrip("_") or "REEL"
+        reel, n = base, 1
+        while reel in SPECIAL_REELS or reel in reels.values():
+            n += 1
+            reel = f"{base[:REEL_LEN - len(str(n)) - 1].rstrip('_')}_{n}"
+        reels[keys[-1]] = reel
+    return [reels[k] for k in keys]
 
 
 def timecode(frames: int, fps: float) -> str:
@@ -241,7 +272,7 @@ def edit_list(clips: list[Clip], fps: float, name: str, folder):
     tl.global_start_time = rt(0)
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     tl.tracks.append(track)
-    for i, c in enumerate(clips):
+    for i, (c, reel) in enumerate(zip(clips, reel_names(clips))):
         lo, hi = max(0, c.start - handle), min(len(c.frames), c.stop + handle)  # handles: real frames only
         source = camera_source(c)
         stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(source).stem)[:40]
@@ -263,7 +294,7 @@ def edit_list(clips: list[Clip], fps: float, name: str, folder):
         s = c.take["settings"]
         ref = otio.schema.ExternalReference(target_url=path.resolve().as_uri(),
                                             available_range=otio.opentime.TimeRange(rt(tc), rt(hi - lo)))
-        if source:  # the filmmaker's own footage: the reel (EDL) and file name (FCP XML) are the uploaded file
+        if source:  # the filmmaker's own footage: the file name (FCP XML) is the uploaded file
             ref.name = source
         clip = otio.schema.Clip(name=one_line(f"{c.name} {source + ' ' if source else ''}{c.take['id']}"),
                                 media_reference=ref, source_range=otio.opentime.TimeRange(rt(start), rt(stop - start)))
@@ -271,5 +302,6 @@ def edit_list(clips: list[Clip], fps: float, name: str, folder):
                                   "take": c.take["id"], "shot": c.take["shot_id"], "kind": c.take["kind"],
                                   "negative": s.get("negative", ""), "steps": s.get("steps"),
                                   "guidance": s.get("guidance"), "source_file": source}
+        clip.metadata["cmx_3600"] = {"reel": reel}  # the EDL's reel; the uploaded file's name is the clip's
         track.append(clip)
     return tl

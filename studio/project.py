@@ -9,6 +9,7 @@ checked to lie inside it (`inside`).
 """
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -132,21 +133,48 @@ class Store:
         name = _name(name)
         pid = new_id("p")
         now = time.time()
-        self._x("INSERT INTO projects VALUES (?,?,?,?,?)", (pid, name, now, now, "{}"))
+        with self._lock:
+            self._refuse_taken(name)
+            self._x("INSERT INTO projects VALUES (?,?,?,?,?)", (pid, name, now, now, "{}"))
         self.media(pid)
         return pid
 
     def rename_project(self, project_id: str, name: str) -> None:
         self.project(project_id)
-        self._x("UPDATE projects SET name=?, updated=? WHERE id=?", (_name(name), time.time(), project_id))
+        name = _name(name)
+        with self._lock:
+            self._refuse_taken(name, project_id)
+            self._x("UPDATE projects SET name=?, updated=? WHERE id=?", (name, time.time(), project_id))
+
+    def free_name(self, name: str, tag: str = "") -> str:
+        """`name` with `tag` (“Dunes (copy)”), or with the first free number (“Dunes (copy 2)”, or “Dunes (2)”
+        without a tag), shortened to fit MAX_NAME: for names the studio makes up, which need not be refused."""
+        for n in itertools.count(1):
+            label = " ".join(x for x in (tag, str(n) if n > 1 else "") if x)
+            suffix = f" ({label})" if label else ""
+            candidate = _name(name)[:MAX_NAME - len(suffix)].rstrip() + suffix
+            if self._named(candidate) is None:
+                return candidate
+
+    def _named(self, name: str, other_than: str | None = None) -> dict | None:
+        """The project already called `name` (in any case, spacing or Unicode form), other than `other_than`."""
+        key = _name_key(name)
+        return next((p for p in self.projects() if _name_key(p["name"]) == key and p["id"] != other_than), None)
+
+    def _refuse_taken(self, name: str, other_than: str | None = None) -> None:
+        # Issue 31: a second project of the same name was an empty look-alike of the first in the picker.
+        taken = self._named(name, other_than)
+        if taken is not None:
+            raise InputError(f"a project named “{taken['name']}” already exists; pick it in the Project list or give "
+                             "this one another name")
 
     def touch(self, project_id: str) -> None:
         self._x("UPDATE projects SET updated=? WHERE id=?", (time.time(), project_id))
 
     def duplicate_project(self, project_id: str, name: str | None = None) -> str:
         src = self.project(project_id)
-        copy = f"{src['name'][:MAX_NAME - len(' (copy)')]} (copy)"
-        new = self.create_project(name or copy)
+        with self._lock:
+            new = self.create_project(name or self.free_name(src["name"], "copy"))
         # Unfinished long takes stay behind: their checkpoints are named by the source's shot ids, and
         # only the source's shots can resume them.
         shutil.copytree(self.media(project_id), self.media(new), dirs_exist_ok=True,
@@ -436,6 +464,11 @@ def _name(name: str) -> str:
         raise InputError("project names are one line of printable text, without control characters; this one holds "
                          + unicodedata.name(bad, f"U+{ord(bad):04X}"))
     return name
+
+
+def _name_key(name: str) -> str:
+    """What makes two project names the same to a reader of the picker: case, spacing and Unicode form aside."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
 def _take(row: dict) -> dict:

@@ -413,3 +413,54 @@ def test_restart_finds_the_project_intact(studio, page):
     after = ([s["prompt"] for s in studio.store.shots(pid)], [e["take_id"] for e in studio.store.timeline(pid)])
     assert after == before
     shot_png(page, "projects")
+
+
+def at_frame(page, i):
+    """Wait until the strip marks frame i as the one shown (the scrub to it has answered)."""
+    page.locator(f"#fill-strip span.cur[title^='frame {i}:']").wait_for(state="attached")
+
+
+def test_typed_frame_numbers_are_the_ones_marked(studio, page, monkeypatch):
+    """Issue 31: a frame number typed into the Frame box was often not the one marked (100-104 became "marked
+    frames 100-100"): the scrub to the number typed before answered while the next was being typed, and put the
+    old number back in the box; and a scrub asked for while one ran was dropped, so the pictures stayed behind.
+    Scrubbing is slowed here as on a busy machine, and the person does not wait."""
+    import time
+
+    from studio.panels import fill
+
+    shown = fill.show
+
+    def slow(*args, **kwargs):
+        time.sleep(1.0)
+        return shown(*args, **kwargs)
+
+    monkeypatch.setattr(fill, "show", slow)
+    type_into(page, "project-name", "Marking frames")
+    page.click("#new-project")
+    says(page, "project-msg", "created “Marking frames”")
+    tab(page, "Fill frames")
+    page.set_input_files("#fill-upload input[type=file]", str(CARPHONE))
+    says(page, "fill-msg", "loaded carphone_pristine.mp4", timeout=LONG)
+    box = page.locator("#fill-frame input[type=number]")
+    type_into(page, "fill-frame", 20)  # the scrub to frame 20 starts
+    page.click("#mark-start")
+    box.fill("24")  # typed while that scrub is still on its way
+    says(page, "fill-msg", "range starts at frame 20")
+    at_frame(page, 20)  # the scrub has answered: the box keeps what was typed since
+    assert box.input_value() == "24"
+    box.press("Tab")
+    page.click("#mark-end")
+    says(page, "fill-msg", "marked frames 20-24")
+    at_frame(page, 24)  # and the pictures follow the box: a scrub asked for while one ran is not dropped
+    # Enter (no Tab) and a click on Mark: the number typed is the one used
+    box.fill("40")
+    box.press("Enter")
+    page.click("#mark-start")
+    says(page, "fill-msg", "range starts at frame 40")
+    type_into(page, "fill-frame", 44)  # while the scrub to 40 (the click left the box) is on its way
+    page.click("#mark-end")
+    says(page, "fill-msg", "marked frames 40-44")
+    assert page.locator("#fill-ranges textarea, #fill-ranges input").first.input_value() == "20-24, 40-44"
+    assert box.input_value() == "44"
+    at_frame(page, 44)

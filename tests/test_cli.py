@@ -83,6 +83,8 @@ def test_same_seed_same_frames_png_folder(tiny_model, tmp_path):
     (["--prompt", "x", "--seconds", "0"], "seconds must be"),
     (["--prompt", "x", "--seconds", "-2"], "seconds must be"),
     (["--prompt", "x", "--seconds", "100000"], "seconds must be"),
+    (["--prompt", "x", "--seconds", "0.01"], "seconds must be at least one frame: 0.042 s at 24 fps, got 0.01"),
+    (["--prompt", "x", "--seconds", "0.1", "--fps", "8"], "at least one frame: 0.125 s at 8 fps, got 0.1"),
     (["--prompt", "x", "--out", "/nonexistent-dir/x.mp4"], "does not exist"),
     (["--prompt", "x", "--out", "clip.avi"], "must end in .mp4"),
 ])
@@ -94,6 +96,22 @@ def test_bad_input_one_line_exit_2_no_output(tiny_model, tmp_path, capsys, args,
     err = capsys.readouterr().err.strip()
     assert needle in err and len(err.splitlines()) == 1
     assert not list(tmp_path.glob("*.mp4")) and not list(tmp_path.glob("*.part"))
+
+
+@pytest.mark.parametrize("fps", [8.0, 24.0, 24000 / 1001, 25.0, 30.0, 120.0])
+def test_the_shortest_duration_is_one_frame_at_the_delivery_rate(fps):
+    """Issue 31: 0.01 s was accepted. One frame is the least; the minimum the message says is itself accepted."""
+    import re
+
+    from engine.errors import InputError
+    from engine.request import GenerateRequest
+
+    assert GenerateRequest("x", seconds=1 / fps, fps=fps).delivered() == 1
+    with pytest.raises(InputError, match="at least one frame") as e:
+        GenerateRequest("x", seconds=0.99 / fps, fps=fps).validate()
+    said = float(re.search(r"frame: ([0-9.]+) s at", str(e.value)).group(1))
+    assert said >= 1 / fps and GenerateRequest("x", seconds=said, fps=fps).delivered() == 1
+    GenerateRequest("x", seconds=said, fps=fps).validate()
 
 
 def test_blocked_prompt_says_which_rule(tiny_model, tmp_path, capsys):

@@ -58,11 +58,18 @@ def msg(out):
     return out[-1] if isinstance(out, (list, tuple)) else out
 
 
+def store_name(demo, pid):
+    return demo.studio.store.project(pid)["name"]
+
+
 def test_projects_and_bad_input(server, tmp_path):
     demo, c, root = server
     pid, name, m = call(c, "create_project", "First film")
     assert pid.startswith("p") and "created" in m
     assert "⚠️" in msg(call(c, "create_project", "   "))  # empty name: inline message
+    # a second project of the same name would be an empty look-alike: refused, saying what to do instead
+    assert "a project named “First film” already exists" in msg(call(c, "create_project", "first film"))
+    assert [p["name"] for p in demo.studio.store.projects()] == ["First film"]
     assert "renamed" in msg(call(c, "rename_project", pid, "Opening"))
     dup, m = call(c, "duplicate_project", pid)
     assert dup != pid and "duplicated" in m
@@ -71,6 +78,8 @@ def test_projects_and_bad_input(server, tmp_path):
     assert "deleted" in msg(call(c, "delete_project", dup))
     assert call(c, "list_projects") == pid
     ex, m = call(c, "open_example")
+    ex2, m2 = call(c, "open_example")  # a second copy of the example is numbered, and the message says so
+    assert f"opened the example as “{store_name(demo, ex2)}”" in m2 and store_name(demo, ex2).endswith(" (2)")
     sb = call(c, "storyboard", ex)
     assert "Shot 3" in sb[0] and "animates a still" in sb[0]
     assert "⚠️" in msg(call(c, "add_model", str(tmp_path)))  # not a folder models are added from
@@ -89,6 +98,9 @@ def test_projects_and_bad_input(server, tmp_path):
     assert "prompt is empty" in msg(out)
     editor[0], editor[2] = "a red ball rolls to the right", 0
     assert "seconds must be" in msg(call(c, "render_shot", pid, sid, None, *editor))
+    editor[2] = 0.01  # under one frame at the rate the studio's takes are made (8 fps): the minimum is said
+    assert "seconds must be at least one frame: 0.125 s at 8 fps, got 0.01" in msg(call(c, "save_shot", pid, sid,
+                                                                                          *editor))
     editor[2] = 1.0
     assert "saved" in msg(call(c, "save_shot", pid, sid, *editor))
     assert demo.studio.store.shot(sid)["prompt"] == "a red ball rolls to the right"
@@ -236,8 +248,15 @@ def test_fill_inpaint_and_uploads(server, tmp_path):
     assert "loaded carphone.mp4" in msg(out)
     n = store.take(tid)["frames"]
     assert "C" * n in out[3]
-    frame_out = call(c, "scrub", tid, 10, "")
-    assert frame_out[0] == 10
+    strip = call(c, "scrub", tid, 10, "")[0]  # the strip marks the frame; the Frame box is the page's own
+    assert "cur' title='frame 10: camera'" in strip
+    # a clip shown again once a fix has run leaves the Frame box alone (its number may have been typed since),
+    # unless the number is past the clip's end
+    from studio.panels.fill import show
+
+    assert show(demo.studio, tid, 12, keep=True)[0] == {"__type__": "update", "maximum": n - 1}
+    assert show(demo.studio, tid, 10 ** 6, keep=True)[0]["value"] == n - 1
+    assert show(demo.studio, tid, 12)[0]["value"] == 12
     assert call(c, "mark_start", tid, 10)[0] == 10
     assert call(c, "mark_end", tid, 10, 13, "")[0] == "10-13"
     assert "⚠️" in call(c, "fill", pid, tid, "5-999", "", None)
@@ -255,10 +274,10 @@ def test_fill_inpaint_and_uploads(server, tmp_path):
     assert vid.startswith("v") and "waiting" in msg(loaded)
     made = loaded[3].split("data-strip='")[1].split("'")[0]
     assert made[:10] == "C" * 10 and set(made[10:14]) <= {"P", "I", "G"} and made[14:] == "C" * (n - 14), made
-    frame, strip, before, after, m = call(c, "scrub", tid, 11, vid)
+    strip, before, after, m = call(c, "scrub", tid, 11, vid)
     b, a = (np.asarray(Image.open(x["path"] if isinstance(x, dict) else x)) for x in (before, after))
     assert b.shape == a.shape and np.abs(b.astype(int) - a.astype(int)).mean() > 1  # frame 11 was repainted
-    assert call(c, "scrub", tid, 3, vid)[0] == 3
+    assert "cur' title='frame 3: camera'" in call(c, "scrub", tid, 3, vid)[0]
     # apply: a new take made from the preview; the source take is as it was
     applied = call(c, "apply_fix", pid, tid, vid)
     filled = [t for t in store.takes(pid) if t["kind"] == "fill"]
@@ -726,11 +745,45 @@ def test_own_footage_joins_the_timeline_and_the_signed_export_says_which_frames_
     assert "carphone" in Path(clips[0].media_reference.target_url).name
     edl = (folder / "cut.edl").read_text()
     events = [line for line in edl.splitlines() if line[:3].isdigit()]
-    assert events[0].split()[1] == "carphone.mp4" and events[-1].split()[1] == "carphone.mp4", edl  # the reels
+    assert events[0].split()[1] == "CARPHONE" and events[-1].split()[1] == "CARPHONE", edl  # the reels: CMX 3600's
     assert "* FROM CLIP NAME:  clip 1 carphone.mp4" in edl
     xml = (folder / "cut.xml").read_text()
     assert "<name>carphone.mp4</name>" in xml
     assert len(otio.adapters.read_from_file(str(folder / "cut.xml")).find_clips()) == 3
+
+
+def test_stills_and_clips_are_checked_as_they_upload(server, tmp_path):
+    """Issue 31: a 50 MB junk ".png" uploaded as a start image was taken, and refused only at Save. A still is
+    checked as it arrives (size, then a decode): a bad one is said at once, emptied from the image box and
+    removed from the upload folder; a good one stays, and Save keeps it."""
+    from gradio.utils import get_upload_folder
+    from gradio_client import handle_file
+
+    demo, c, root = server
+    uploads = Path(get_upload_folder())
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(np.random.default_rng(1).bytes(1_500_000))  # over the test studio's 1 MB limit
+    image, said = call(c, "check_start_image", handle_file(str(junk)))
+    assert image is None and said == "⚠️ junk.png is 1.5 MB; uploads are limited to 1 MB", said
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    image, said = call(c, "check_end_image", handle_file(str(text)))
+    assert image is None and "notes.png is not an image this studio can read (PNG or JPEG)" in said
+    big = tmp_path / "wide.png"
+    Image.new("RGB", (9000, 16), "red").save(big)
+    assert "9000x16; up to 4096 px a side" in call(c, "check_start_image", handle_file(str(big)))[1]
+    assert not [p for n in ("junk.png", "notes.png", "wide.png") for p in uploads.rglob(n)]  # none left behind
+    still = tmp_path / "sky.png"
+    Image.new("RGB", (96, 64), "blue").save(still)
+    said = call(c, "check_start_image", handle_file(str(still)))[1]
+    assert said == "✓ sky.png: a 96x64 image; Save shot keeps it", said
+    assert list(uploads.rglob("sky.png"))  # kept for Save
+    # clips (Fill frames) are checked as they upload too (test_fill_inpaint_and_uploads: size and decoding);
+    # a file of another type Gradio itself refuses, saying the types allowed
+    pid = call(c, "create_project", "Uploads")[0]
+    with pytest.raises(Exception, match=r"Invalid file type.*'\.mp4', '\.mov'"):
+        call(c, "upload_clip", pid, handle_file(str(junk)))
+    assert not demo.studio.store.takes(pid)
 
 
 def test_every_public_event_was_called(server):

@@ -1,4 +1,5 @@
 """The studio's project store, render queue and export, without the page."""
+import re
 import time
 from pathlib import Path
 
@@ -42,6 +43,35 @@ def test_store_round_trip_and_duplicate(studio, tmp_path):
     # WAL mode, and nothing outside the projects folder
     assert st._q("PRAGMA journal_mode")[0]["journal_mode"] == "wal"
     assert sorted(p.name for p in (tmp_path / "projects").iterdir()) >= ["media", "studio.db"]
+
+
+def test_duplicate_project_names_are_refused_or_numbered_and_said(studio):
+    """Issue 31: a second project under a name already in use was a look-alike, empty project. Names that differ
+    only in case, spacing or Unicode form are the same name."""
+    from studio.panels.projects import open_example
+
+    st = studio.store
+    pid = st.create_project("Desert")
+    for same in ("Desert", "  desert ", "DESERT", "Desert\u00a0"):
+        with pytest.raises(InputError, match="a project named “Desert” already exists; pick it in the Project list "
+                                             "or give this one another name"):
+            st.create_project(same)
+    other = st.create_project("Dunes")
+    with pytest.raises(InputError, match="“Desert” already exists"):
+        st.rename_project(other, "desert")
+    st.rename_project(pid, "DESERT")  # a project may take its own name in another case
+    assert [p["name"] for p in st.projects()].count("DESERT") == 1
+    # copies and the example are numbered instead, and keep within the length limit
+    assert [st.project(st.duplicate_project(pid))["name"] for _ in range(3)] == \
+        ["DESERT (copy)", "DESERT (copy 2)", "DESERT (copy 3)"]
+    with pytest.raises(InputError, match="already exists"):
+        st.duplicate_project(pid, "Dunes")
+    first, second = open_example(studio), open_example(studio)
+    assert st.project(second)["name"] == st.project(first)["name"] + " (2)"
+    st.rename_project(other, "x" * 120)
+    assert st.project(st.duplicate_project(other))["name"] == "x" * 113 + " (copy)"
+    assert st.project(st.duplicate_project(other))["name"] == "x" * 111 + " (copy 2)"
+    assert len({st.project(p["id"])["name"].casefold() for p in st.projects()}) == len(st.projects())
 
 
 def test_queue_renders_takes_and_exports(studio, tmp_path):
@@ -347,9 +377,9 @@ def test_footage_keeps_the_uploaded_files_timecode_in_the_edit_lists(tmp_path):
     clip = export.Clip("clip 1", take, delivered, drec, start=48, stop=60)  # 2.0 s .. 2.5 s of the upload
     assert export.source_offset(clip, 24, 24.0) == 24  # media from 1.0 s (a one-second handle)
     tl = export.edit_list([clip], 24.0, "tc", tmp_path)
-    otio.adapters.write_to_file(tl, str(tmp_path / "cut.edl"), adapter_name="cmx_3600", reelname_len=None)
+    export.write_edit_lists(tl, tmp_path, ["EDL"])
     event = next(line for line in (tmp_path / "cut.edl").read_text().splitlines() if line[:3].isdigit()).split()
-    assert event[1] == "beach.mp4" and event[4:6] == ["00:00:02:00", "00:00:02:12"], event  # source in and out
+    assert event[1] == "BEACH" and event[4:6] == ["00:00:02:00", "00:00:02:12"], event  # source in and out
     otio.adapters.write_to_file(tl, str(tmp_path / "cut.xml"), adapter_name="fcp_xml")
     xml_clip = otio.adapters.read_from_file(str(tmp_path / "cut.xml")).find_clips()[0]
     assert xml_clip.source_range.start_time.to_frames() == 48 and xml_clip.duration().to_frames() == 12
@@ -363,6 +393,72 @@ def test_footage_keeps_the_uploaded_files_timecode_in_the_edit_lists(tmp_path):
     back = export.Clip("clip 2", {**take, "fps": 24.0}, np.zeros((20, 32, 32, 3), np.uint8), before, 0, 20)
     assert export.source_offset(back, 0, 24.0) == 0 and export.source_offset(back, 7, 24.0) == 2
     assert export.timecode(24 * 3661 + 5, 24000 / 1001) == "01:01:01:05"
+
+
+REEL = re.compile(r"[A-Z0-9_]{1,8}")
+TIMECODE = re.compile(r"\d\d:\d\d:\d\d:\d\d")
+
+
+def strict_edl_events(text: str) -> list[dict]:
+    """Every line of an EDL is a title, a frame-count mode, a comment or a CMX 3600 event line, column for column:
+    the event number (3 digits), two spaces, the reel in columns 6-13 (at most 8 of A-Z, 0-9 and _), a space,
+    the track, the transition (C, or D and its length in frames), then source in and out, record in and out.
+    Returns the event lines, parsed; anything else fails."""
+    events = []
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith(("TITLE: ", "FCM: ", "*", "M2 ")):
+            continue
+        what = f"line {i} is not a CMX 3600 event line: {line!r}"
+        assert line[:3].isdigit() and line[3:5] == "  " and line[13:14] == " ", what
+        reel, rest = line[5:13].rstrip(), line[14:].split()
+        assert REEL.fullmatch(reel) and line[5:5 + len(reel)] == reel, what
+        track, how, times = rest[0], rest[1:-4], rest[-4:]
+        assert track in ("V", "A", "A2", "B", "AA", "AA/V", "A/V"), what
+        assert how == ["C"] or (len(how) == 2 and how[0] == "D" and how[1].isdigit()), what
+        assert all(TIMECODE.fullmatch(t) for t in times), what
+        events.append({"num": int(line[:3]), "reel": reel, "how": " ".join(how), "times": times})
+    return events
+
+
+def test_edl_reel_names_fit_cmx_3600(tmp_path):
+    """Issue 31: reels ran past CMX 3600's 8 characters (the uploaded file's whole name, or the media file's).
+    Reels are at most 8 of A-Z, 0-9 and _, one per source (the uploaded file, else the take), different sources
+    never share one, and no reel reads as black or bars. A strict parser and opentimelineio's reader accept it."""
+    import opentimelineio as otio
+
+    from engine.provenance import Generation, ProvenanceRecord
+    from studio import export
+
+    n, fps = 16, 24.0
+    frames = np.zeros((n, 32, 32, 3), np.uint8)
+
+    def clip(number, take_id, source=""):
+        rec = ProvenanceRecord.camera(n, source, fps) if source else \
+            ProvenanceRecord.generated(n, Generation("tiny", "a ball", 0), fps)
+        take = {"id": take_id, "shot_id": None if source else "s1", "kind": "camera" if source else "generate",
+                "fps": fps, "settings": {"prompt": "", "source_file": source} if source else {"prompt": "a ball"}}
+        return export.Clip(f"clip {number}", take, frames, rec, start=4, stop=12)
+
+    clips = [clip(1, "tcam0000001", "carphone_pristine.mp4"), clip(2, "tfix0000002", "carphone_pristine.mp4"),
+             clip(3, "tcam0000003", "carphone_pristine (2).mp4"), clip(4, "tcam0000004", "black.mp4"),
+             clip(5, "tcam0000005", "été à la plage.mov"), clip(6, "t0123456789"), clip(7, "t01234567ab"),
+             clip(8, "tcam0000008", "---.mp4")]
+    clips[6].transition, clips[6].overlap = "crossfade", 4
+    tl = export.edit_list(clips, fps, "Reels", tmp_path)
+    out = export.write_edit_lists(tl, tmp_path, ["EDL"])
+    text = Path(out["EDL"]).read_text()
+    events = strict_edl_events(text)
+    want = ["CARPHONE", "CARPHONE", "CARPHO_2", "BLACK_2", "ETE_A_LA", "T0123456", "T0123456", "T01234_2", "REEL"]
+    # the crossfade is two event lines: the outgoing clip's last frame (its reel), then the dissolve into clip 7
+    assert [e["reel"] for e in events] == want, text
+    assert [e["how"] for e in events].count("D 004") == 1, text
+    # the same clips, their reels and lengths read back by opentimelineio's CMX 3600 reader
+    back = otio.adapters.read_from_file(out["EDL"], adapter_name="cmx_3600", rate=fps)
+    reels = [c.metadata["cmx_3600"]["reel"] for c in back.find_clips()]
+    assert reels == want[:6] + want[7:], reels
+    assert back.duration() == tl.duration()
+    # the uploaded file's name is still in the list, for an editor to relink by
+    assert "* FROM CLIP NAME:  clip 1 carphone_pristine.mp4" in text
 
 
 def test_a_saved_shot_shows_its_plan_as_an_animatic_and_replans_by_seed(tiny_model, tmp_path):

@@ -407,6 +407,7 @@ def test_cli_read_and_literal_flip_the_verbs_default(tiny_model, files):
     (["extend", "--video", "{d}/missing.mp4", "--seconds", "1"], "does not exist"),
     (["extend", "--video", "{d}/junk.png", "--seconds", "1"], "not a readable video"),
     (["extend", "--video", "{d}/in.mp4"], "--seconds is required"),
+    (["extend", "--video", "{d}/in.mp4", "--seconds", "0.01"], "seconds must be at least one frame"),
     (["fill", "--video", "{d}/in.mp4", "--frames", "10-20"], "outside the clip"),
     (["fill", "--video", "{d}/in.mp4", "--frames", "2-5,5-7"], "overlap"),
     (["fill", "--video", "{d}/in.mp4", "--frames", "x-y"], "not A-B"),

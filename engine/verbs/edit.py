@@ -48,7 +48,7 @@ from engine.errors import InputError
 from engine.layout import Layout
 from engine.layout.track import extend_tracks, track
 from engine.provenance.record import ProvenanceRecord, concatenate
-from engine.request import BASE_FPS, MAX_SECONDS, GenerateRequest, ProgressFn, Result, frame_record
+from engine.request import BASE_FPS, MAX_SECONDS, GenerateRequest, ProgressFn, Result, check_one_frame, frame_record
 from engine.sampling.conditioning import (
     ClipCondition,
     ImageCondition,
@@ -102,6 +102,7 @@ def extend(engine, video: Video, *, seconds: float, backward: bool = False, prom
     _check_seconds(seconds)
     _own_world(engine, video.frames, "extend")
     rate = float(video.fps)
+    check_one_frame(seconds, rate)
     count = max(1, round(seconds * rate))
     clip = _Clip.of(video)
     if backward:

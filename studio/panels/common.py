@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import os
 from pathlib import Path
 
 import gradio as gr
@@ -59,6 +60,48 @@ def discard_upload(path) -> None:
     p.unlink(missing_ok=True)
     if p.parent != cache and not any(p.parent.iterdir()):
         p.parent.rmdir()
+
+
+def check_size(studio, path) -> None:
+    """Refuse an upload larger than the studio allows (--max-upload-mb), saying so by its name."""
+    name = Path(path).name
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        raise InputError(f"{name} did not arrive whole; upload it again") from None
+    if size > studio.max_upload_mb * 1e6:
+        raise InputError(f"{name} is {size / 1e6:.1f} MB; uploads are limited to {studio.max_upload_mb:g} MB")
+
+
+def read_still(path):
+    """The still at `path` as a PIL image, upright, its size checked before it is decoded; a file that is not
+    a still this studio reads is refused by its name, saying what is allowed."""
+    from engine.video.media import UnreadableImage, open_image
+
+    name = Path(path).name
+    try:
+        return open_image(path, name)
+    except UnreadableImage:
+        raise InputError(f"{name} is not an image this studio can read (PNG or JPEG)") from None
+
+
+def check_stills(studio, stills: dict, msg) -> None:
+    """Check each still as it uploads, not at Save (issue 31: a 50 MB junk “.png” uploaded and was refused only
+    at Save): a bad one is said in `msg` at once, emptied from its box and removed from the upload folder.
+    `stills`: API name -> Still."""
+    def check(path):
+        if not path:
+            return gr.update(), ""
+        try:
+            check_size(studio, path)
+            w, h = read_still(path).size
+        except InputError as e:
+            discard_upload(path)
+            return None, err(str(e))
+        return gr.update(), ok(f"{Path(path).name}: a {w}x{h} image; Save shot keeps it")
+
+    for name, still in stills.items():
+        still.upload(check, [still], [still, msg], api_name=f"check_{name}", show_progress="hidden")
 
 
 class Still(gr.Image):

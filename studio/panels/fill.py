@@ -5,7 +5,6 @@ An upload is the filmmaker's own footage: a take with no shot, every frame "came
 made from it in the storyboard's footage bin; "Use on timeline" puts the clip being edited on the timeline."""
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from studio.jobs import call_verb, parse_ranges, save_take, take_record
 from studio.panels.common import (
     ON_PROJECT,
     Mask,
+    check_size,
     discard_upload,
     err,
     guarded,
@@ -112,8 +112,9 @@ def take_choices(studio, pid):
     return out
 
 
-def show(studio, take_id, i, preview_id=None):
-    """Slider, strip, before and after for a clip at frame i; with a preview, after is the preview."""
+def show(studio, take_id, i, preview_id=None, keep=False):
+    """Slider, strip, before and after for a clip at frame i; with a preview, after is the preview. keep: the
+    Frame box keeps what it holds unless that is past the clip's end (it may have changed since i was read)."""
     if not take_id:
         return gr.update(), strip_html(""), None, None
     t = studio.store.take(take_id)
@@ -126,13 +127,14 @@ def show(studio, take_id, i, preview_id=None):
         frames = frames_of(studio, preview_id, p["path"])
     else:
         frames = frames_of(studio, take_id)
-    i = int(min(max(0, int(i or 0)), len(frames) - 1))
+    asked, i = int(i or 0), int(min(max(0, int(i or 0)), len(frames) - 1))
     before = None
     if src:
         bf = frames_of(studio, src)
         before = bf[min(i, len(bf) - 1)]
-    return (gr.update(maximum=max(1, len(frames) - 1), value=i), strip_html(take_record(t).strip(), i),
-            before, frames[i])
+    box = gr.update(maximum=max(1, len(frames) - 1)) if keep and asked == i else \
+        gr.update(maximum=max(1, len(frames) - 1), value=i)
+    return box, strip_html(take_record(t).strip(), i), before, frames[i]
 
 
 def check_upload(studio, path) -> media.Video:
@@ -142,12 +144,7 @@ def check_upload(studio, path) -> media.Video:
     name = Path(path).name
     if Path(name).suffix.lower() not in VIDEO_TYPES:
         raise InputError(f"{name} is not a video file; upload {', '.join(VIDEO_TYPES)}")
-    try:
-        size = os.path.getsize(path)
-    except OSError:
-        raise InputError(f"{name} did not arrive whole; upload it again") from None
-    if size > studio.max_upload_mb * 1e6:
-        raise InputError(f"{name} is {size / 1e6:.1f} MB; uploads are limited to {studio.max_upload_mb:g} MB")
+    check_size(studio, path)
     try:
         video = media.read_video(path, max_frames=studio.max_upload_frames + 1, max_bytes=studio.max_upload_gb * 1e9)
     except media.TooLarge:
@@ -174,14 +171,15 @@ def listen(studio, demo):
     loaded = [ui["fill_clip"], ui["fill_source"], *shown, ui["fill_preview"], ui["preview_row"]]
 
     def load(pid, take_id, note="", frame=0, waiting="a fix of this clip is waiting: compare before and after, "
-                                                      "then Apply or Discard"):
-        """Show a clip; a fix of it still waiting to be applied or discarded is shown as its preview."""
+                                                      "then Apply or Discard", keep=False):
+        """Show a clip; a fix of it still waiting to be applied or discarded is shown as its preview. keep: the
+        clip is the one shown, and the Frame box keeps its number (as `show`)."""
         pending = jobs.previews(store, pid, take_id) if take_id else []
         vid = pending[-1]["id"] if pending else ""
         if vid and waiting:
             note = f"{note}; {waiting}" if note else waiting
         return (take_id, gr.update(choices=take_choices(studio, pid), value=take_id),
-                *show(studio, take_id, frame, vid), vid, gr.update(visible=bool(vid)), ok(note) if note else "")
+                *show(studio, take_id, frame, vid, keep), vid, gr.update(visible=bool(vid)), ok(note) if note else "")
 
     @guarded(len(loaded) + 1)
     def upload(pid, path):
@@ -214,10 +212,12 @@ def listen(studio, demo):
             raise InputError("pick a take to load")
         return load(pid, tid, f"loaded take {tid}")
 
-    @guarded(len(shown) + 1)
+    @guarded(len(shown))
     def scrub(tid, i, vid):
-        # the message is left as it is: a scrub that finishes after Mark end must not wipe "marked frames ..."
-        return (*show(studio, tid, i, vid), gr.update())
+        # The Frame box is left as it is (issue 31: a scrub that answered while the next number was being typed
+        # put the old number back, and Mark then used it: 100-104 became 100-100); the box keeps itself within
+        # the clip. The message too: a scrub that finishes after Mark end must not wipe "marked frames ...".
+        return (*show(studio, tid, i, vid)[1:], gr.update())
 
     def _clip(tid):
         if not tid:
@@ -331,10 +331,11 @@ def listen(studio, demo):
         if not pid or not tid:
             return (gr.update(),) * (len(loaded) + 1)
         ran = [j for j in store.jobs(pid) if j["kind"] in ("fill", "inpaint") and j["params"].get("take_id") == tid]
+        # the person may be typing the next frame to mark while this runs: the Frame box is left alone
         if ran and ran[-1]["status"] == "failed":
-            return (*load(pid, tid)[:-1], err(ran[-1]["error"]))
-        return load(pid, tid, frame=i, waiting="preview ready: scrub to compare before and after, then "
-                                               "Apply → new take or Discard")
+            return (*load(pid, tid, frame=i, keep=True)[:-1], err(ran[-1]["error"]))
+        return load(pid, tid, frame=i, keep=True, waiting="preview ready: scrub to compare before and after, then "
+                                                          "Apply → new take or Discard")
 
     ui["project"].change(lambda pid: gr.update(choices=take_choices(studio, pid), value=None), [ui["project"]],
                          [ui["fill_source"]], api_name="fill_takes", show_progress="hidden", **ON_PROJECT)
@@ -347,8 +348,10 @@ def listen(studio, demo):
         *studio.refreshers["cards"], api_visibility="private", show_progress="hidden")
     ui["fill_load"].click(load_take, [ui["project"], ui["fill_source"]], [*loaded, ui["fill_msg"]],
                           api_name="load_take")
+    # always_last: a frame typed (or dragged to) while a scrub runs is shown once it is done; Gradio's default
+    # for .release ("once") dropped it, and the pictures stayed on the frame before
     ui["fill_frame"].release(scrub, [ui["fill_clip"], ui["fill_frame"], ui["fill_preview"]],
-                             [*shown, ui["fill_msg"]], api_name="scrub")
+                             [*shown[1:], ui["fill_msg"]], api_name="scrub", trigger_mode="always_last")
     ui["mark_start"].click(mark_start, [ui["fill_clip"], ui["fill_frame"]], [ui["range_start"], ui["fill_msg"]],
                            api_name="mark_start")
     ui["mark_end"].click(mark_end, [ui["fill_clip"], ui["range_start"], ui["fill_frame"], ui["fill_ranges"]],

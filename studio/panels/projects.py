@@ -85,7 +85,9 @@ def listen(studio, demo):
 
     @guarded(2)
     def example():
-        return picker(open_example(studio)), ok("opened the example: pick a shot and press Render shot")
+        pid = open_example(studio)
+        return picker(pid), ok(f"opened the example as “{store.project(pid)['name']}”: pick a shot and press "
+                               "Render shot")
 
     @guarded(2)
     def add_model(folder):
@@ -117,7 +119,7 @@ def open_example(studio) -> str:
     """Copy the bundled example storyboard into a new project; returns its id."""
     spec = json.loads((EXAMPLE / "storyboard.json").read_text())
     store = studio.store
-    pid = store.create_project(spec["name"])
+    pid = store.create_project(store.free_name(spec["name"]))  # opened again: “... (2)”
     for shot in spec["shots"]:
         fields = dict(shot)
         for key in ("start_image", "end_image"):
