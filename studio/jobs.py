@@ -26,7 +26,10 @@ from engine.errors import InputError
 from engine.layout.direct import to_layout
 from engine.provenance import Generation, ProvenanceRecord, enforce, load_policy, watermark_record_frames
 from engine.request import BASE_FPS, GenerateRequest
-from engine.verbs import parse_ranges  # noqa: F401 (the Fill panel's, from here)
+from engine.verbs import (
+    parse_ranges,  # noqa: F401 (the Fill panel's, from here)
+    still_layout,
+)
 from engine.video import media
 
 _POLICY = None
@@ -41,7 +44,27 @@ def call_verb(name: str, *args, **kwargs):
     params = inspect.signature(fn).parameters
     if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
         kwargs = {k: v for k, v in kwargs.items() if k in params}
-    return fn(*args, **kwargs)
+    try:
+        return fn(*args, **kwargs)
+    except verbs.CameraFootage as e:
+        if name not in ("extend", "bridge", "remix", "animate"):  # fill says it its own way (studio.panels.fill)
+            raise
+        raise _in_page_words(e, name) from None
+
+
+def _own_world(engine, frames, verb: str) -> None:
+    from engine import verbs
+
+    try:
+        verbs.own_world(engine, frames, verb)
+    except verbs.CameraFootage as e:
+        raise _in_page_words(e, verb) from None
+
+
+def _in_page_words(e, verb: str) -> InputError:
+    """A world model's refusal of camera footage (engine.verbs.CameraFootage) in the page's words."""
+    return InputError(f"{e.reason}; to {verb} camera footage, add a real checkpoint (LTX-Video, Wan) under Model "
+                      "and pick it")
 
 
 def policy():
@@ -255,7 +278,10 @@ def _run_shot(store, engine, pid, p, progress, loop=False, config_dir=None):
     for rel, idx in ((shot.get("start_image"), 0), (shot.get("end_image"), -1)):
         img = load_still(store, rel)
         if img is not None:
+            _own_world(engine, img[None], "animate")  # a world model draws into its own world's stills only
             req.conditions.append(ImageCondition(img, idx))
+            if idx == 0 and not req.loop:  # the still's objects, moved as the prompt's plan moves them
+                req.layout = still_layout(engine, req, img)
     if shot.get("motion") and not p.get("settings") and not req.conditions and not req.loop and engine.takes_layout:
         req.layout = to_layout(json.loads(shot["motion"]), req.seconds)  # the directed paths (studio.panels.motion)
     req.validate()

@@ -543,3 +543,21 @@ def test_directed_motion_is_saved_with_its_shot_drawn_in_its_animatic_and_follow
     s.store.update_shot(sid, prompt="a big red box moves left and a small green ball falls down")
     keep_motion(s, pid, old, s.store.shot(sid))
     assert s.store.shot(sid)["motion"] is None
+
+
+def test_a_world_model_refuses_camera_footage_in_the_pages_words(tiny_model):
+    """Extending, remixing or bridging an uploaded camera clip with a world model is refused, said as the page
+    says it (pick a real checkpoint under Model); a take the model made itself is its own to extend."""
+    from engine.provenance import Generation, ProvenanceRecord
+    from engine.service import Engine
+    from engine.video.media import Video
+    from studio.jobs import call_verb
+
+    engine = Engine(tiny_model, dtype="float32")
+    noise = np.random.default_rng(0).integers(0, 255, (9, 64, 64, 3), dtype=np.uint8)
+    with pytest.raises(InputError, match="to extend camera footage, add a real checkpoint .* under Model"):
+        call_verb("extend", engine, Video.from_frames(noise, 8.0), seconds=0.5, steps=1)
+    made = Video.from_frames(noise, 8.0)
+    made.metadata = {"provenance": ProvenanceRecord.uniform("generated", 9, 8.0,
+                                                            generation=Generation("tiny", "a red ball", 0))}
+    assert len(call_verb("extend", engine, made, seconds=0.5, steps=1).frames) == 13

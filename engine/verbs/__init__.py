@@ -27,8 +27,10 @@ from engine.verbs.edit import (  # noqa: F401 (the package's API)
     load_image,
     load_mask,
     mask_region,
+    own_world,
     parse_ranges,
     plan_fill,
     remix,
     retime,
+    still_layout,
 )

@@ -82,11 +82,11 @@ def animate(engine, image, prompt: str, *, seconds: float = 2.0, fps: float = 24
     `image`: uint8 (H, W, 3) array, a PIL image or a path. The output is the native canvas of
     `aspect` (default: the image's nearest of 1:1, 16:9, 9:16)."""
     img = load_image(image)
-    _own_world(engine, img[None], "animate")
+    own_world(engine, img[None], "animate")
     req = GenerateRequest(prompt, seconds=seconds, fps=fps, aspect=aspect or nearest_aspect(img.shape[1], img.shape[0]),
                           seed=seed, steps=steps, guidance=guidance, conditions=[ImageCondition(img, 0)],
                           literal=literal)
-    req.layout = _still_layout(engine, req, img)
+    req.layout = still_layout(engine, req, img)
     result = engine.generate(req, progress)
     result.settings.update(verb="animate", image=str(image) if isinstance(image, (str, Path)) else None,
                            tracks=_said(req.layout))
@@ -100,7 +100,7 @@ def extend(engine, video: Video, *, seconds: float, backward: bool = False, prom
     `backward`), at the input's frame rate and size; the original frames are untouched."""
     video = _check_video(video)
     _check_seconds(seconds)
-    _own_world(engine, video.frames, "extend")
+    own_world(engine, video, "extend")
     rate = float(video.fps)
     check_one_frame(seconds, rate)
     count = max(1, round(seconds * rate))
@@ -183,7 +183,7 @@ def bridge(engine, a: Video, b: Video, *, seconds: float, prompt: str = "", seed
     a, b = _check_video(a), _check_video(b)
     _check_seconds(seconds)
     for clip in (a, b):
-        _own_world(engine, clip.frames, "bridge")
+        own_world(engine, clip, "bridge")
     rate = float(a.fps)
     W, H = a.size
     count = max(2, round(seconds * rate))  # steps from a's last frame to b's first
@@ -213,7 +213,7 @@ def remix(engine, video: Video, prompt: str, *, strength: float, seed: int = 0, 
     the result's settings["remix_method"]. Input size and rate."""
     video = _check_video(video)
     check_strength(strength)
-    _own_world(engine, video.frames, "remix")
+    own_world(engine, video, "remix")
     if not prompt or not prompt.strip():
         raise InputError("remix needs a prompt saying what to change, e.g. 'a blue ball rolls to the right'")
     clip, grid = _Clip.of(video), _whole_grid(engine, video)
@@ -277,10 +277,18 @@ def pairs(tracks: list, said: list[dict]) -> dict[int, int]:
     return out
 
 
-def _own_world(engine, frames: np.ndarray, verb: str) -> None:
+def own_world(engine, footage, verb: str) -> None:
     """A world model edits only footage of its own world: on camera footage it would paint its coloured shapes
-    into the filmmaker's picture (issue 29), so it refuses, saying what can do it instead."""
-    if engine.family != "world" or measure.is_world_footage(frames):
+    into the filmmaker's picture (issue 29), so it refuses, saying what can do it instead. `footage`: a Video
+    (whose record may say a model made it: then it is the model's own, whatever it looks like) or frames."""
+    if engine.family != "world":
+        return
+    if isinstance(footage, Video):
+        if not any(r.kind == "camera" for r in _camera(footage).ranges):
+            return  # made by a model (a take of the studio's, a sidecar's record): not a camera's picture
+        footage = footage.frames
+    frames = footage
+    if measure.is_world_footage(frames):
         return
     share = measure.world_share(frames)
     raise CameraFootage(f"{_world_model_name(engine)} draws only its own world of coloured shapes and would paint "
@@ -309,7 +317,7 @@ def recast(layout: Layout, reading) -> Layout:
     return Layout(out, reading.background or layout.background, layout.pillar, layout.camera)
 
 
-def _still_layout(engine, req: GenerateRequest, img: np.ndarray) -> Layout | None:
+def still_layout(engine, req: GenerateRequest, img: np.ndarray) -> Layout | None:
     """Animate through a layout: the objects found in the still, moved as the prompt's plan moves them
     (each planned path shifted to start where its object is in the still, at its size); objects the prompt
     does not move stay. None when the model takes no layout, the still is not the world's or the prompt
