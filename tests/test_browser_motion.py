@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from test_browser_studio import CHROMIUM, Studio, add_shot, browser_page, pick, says, shot_png, type_into
+from test_browser_studio import CHROMIUM, SHOTS, Studio, add_shot, browser_page, pick, says, type_into
 
 from engine.defaults import BUNDLED_MODEL
 from engine.layout.direct import to_layout
@@ -106,7 +106,8 @@ def test_drag_a_path_and_render_it(studio, page):
     assert o["start"] == 0.5 and o["easing"] == "ease-in-out", o
     # The card's animatic now plays the directed paths
     says(page, "shot-cards", "Plan (animatic)")
-    shot_png(page, "motion")
+    SHOTS.mkdir(parents=True, exist_ok=True)  # the user guide's picture: the panel alone
+    page.locator("#motion-panel").screenshot(path=str(SHOTS / "motion.png"))
     # Render: the take follows the dragged path
     page.click("#render-shot")
     says(page, "shot-msg", "queued 1")
