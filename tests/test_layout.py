@@ -459,3 +459,30 @@ def test_verbs_render_world_footage_through_its_tracks(layout_model, tmp_path):
     r = verbs.remix(engine, video, "a big blue ball rolls to the right", strength=0.6, **fast)
     recast = Layout.from_dict(r.settings["layout"]).objects[0]
     assert recast.colour == "blue" and r.settings["tracks"].startswith("tracked: big blue ball, right")
+
+
+def test_animate_moves_the_stills_object_and_refuses_a_still_with_none(layout_model, tmp_path):
+    """A still's object is what animate moves: the plan's motion from where the still has it; a world still with
+    no object to move is refused with the reason (the command line: one line, exit status 2)."""
+    import shutil
+
+    from engine import verbs
+    from engine.families.pipeline import BUNDLED_MODEL
+    from engine.service import Engine
+    from engine.world.scene import Obj, Scene
+
+    model = tmp_path / "tiny-layout-reader"
+    shutil.copytree(layout_model, model)
+    shutil.copytree(BUNDLED_MODEL / "reader", model / "reader")
+    engine = Engine(model, dtype="float32")
+    still = render(Scene((Obj("green", "box", "big", "still", x0=0.3, y0=0.6),), "desert"), 128, 128, 8.0, 1)[0]
+    r = verbs.animate(engine, still, "a big green box slides to the right", seconds=2.0, fps=8, steps=2)
+    lay = Layout.from_dict(r.settings["layout"])
+    start, end = lay.objects[0].at([0.0, lay.seconds])[:, :2]
+    np.testing.assert_allclose(start, [0.3, 0.6], atol=0.02)  # from where the still has it
+    assert end[0] > start[0] + 0.3 and r.settings["tracks"].startswith("tracked: big green box, right")
+    from engine.world.render import BG
+
+    empty = np.full((128, 128, 3), BG["desert"], np.uint8)  # the world's desert with nothing in it
+    with pytest.raises(InputError, match="found no object in the still"):
+        verbs.animate(engine, empty, "a big green box slides to the right", steps=2)

@@ -63,7 +63,7 @@ from engine.video.media import Video
 from engine.video.retime import resample
 from engine.video.retime import retime as retime_frames  # verbs.retime below is the Result-level one
 from engine.world import measure
-from engine.world.scene import SIZES
+from engine.world.scene import COLOURS, SIZES
 
 CONTEXT_FRAMES = 4  # frames of footage held clean on each side of a span (at the span's spacing)
 FLOW_MAX_GAP_S = 0.25  # fill: gaps up to this long may go to the frame interpolator...
@@ -330,6 +330,10 @@ def still_layout(engine, req: GenerateRequest, img: np.ndarray) -> Layout | None
         return None
     found = track(np.repeat(still, 2, 0), [0.0, 1e-3])
     reading = engine.reading(req.prompt) if req.prompt.strip() else None
+    if found is None and reading is not None and reading.objects:
+        raise InputError(f"found no object in the still to move as the prompt says (an object of the world is a flat "
+                         f"{', '.join(COLOURS)} shape); give a still that shows one, or render the prompt without "
+                         "a start image")
     plan = engine.plan(req) if found is not None and reading is not None else None
     if plan is None:
         return None
