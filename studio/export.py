@@ -104,19 +104,51 @@ def timeline_clips(store, project_id: str, fps: float) -> list[Clip]:
     return clips
 
 
+def delivered_frames(frames: int, src_fps: float, fps: float) -> int:
+    """How many frames `retime` makes of `frames` at `src_fps` for delivery at `fps`."""
+    if abs(src_fps - fps) < 1e-6 or frames < 2:
+        return frames
+    return int(math.floor((frames - 1) * fps / src_fps + 1e-9)) + 1
+
+
+def _span(n: int, k: float, entry: dict | None) -> tuple[int, int]:
+    """A clip's kept frames [start, stop) of its `n` delivered frames, its trims (at its own rate) scaled by `k`."""
+    start = int(round((entry or {}).get("trim_in", 0) * k))
+    stop = n - int(round((entry or {}).get("trim_out", 0) * k))
+    start, stop = max(0, min(start, n - 1)), max(1, min(n, stop))
+    return start, max(stop, start + 1)
+
+
+def cut_length(store, project_id: str, fps: float) -> list[tuple[int, int]]:
+    """Without decoding anything, what the exported cut holds at `fps`: per timeline clip, (the cut's frame it
+    starts at, the frames it adds: a rendered bridge into it counts with it, a crossfade into it does not), as
+    `timeline_clips` and `assemble` make them, so the timeline's totals are the export's to the frame."""
+    out, at, prev = [], 0, None
+    for i, e in enumerate(store.timeline(project_id)):
+        t = store.take(e["take_id"])
+        start = at
+        if i > 0 and e["transition"] == "bridge" and e["bridge_take_id"]:
+            b = store.take(e["bridge_take_id"])
+            prev = delivered_frames(b["frames"], float(b["fps"]), fps)
+            at += prev
+        a, z = _span(delivered_frames(t["frames"], float(t["fps"]), fps), fps / float(t["fps"]), e)
+        m = 0
+        if i > 0 and e["transition"] == "crossfade" and prev is not None:
+            m = max(0, min(int(round(e["transition_seconds"] * fps)), prev - 1, z - a - 1))
+        first = at - m  # a crossfade starts the clip under the end of the one before
+        at += z - a - m
+        out.append((first, at - start))
+        prev = z - a
+    return out
+
+
 def _clip(store, take: dict, fps: float, name: str, entry: dict | None = None) -> Clip:
     video = media.read_video(store.path(take["path"]))
     rec = take_record(take)
     if rec.frame_count != len(video):
         rec = ProvenanceRecord.camera(len(video), take["id"], video.fps)
     frames, rec = retime(video.frames, rec, float(take["fps"] or video.fps), fps)
-    n = len(frames)
-    k = fps / float(take["fps"] or video.fps)
-    start = int(round((entry or {}).get("trim_in", 0) * k))
-    stop = n - int(round((entry or {}).get("trim_out", 0) * k))
-    start, stop = max(0, min(start, n - 1)), max(1, min(n, stop))
-    if stop <= start:
-        stop = start + 1
+    start, stop = _span(len(frames), fps / float(take["fps"] or video.fps), entry)
     return Clip(name, take, frames, rec, start, stop)
 
 

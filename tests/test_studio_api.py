@@ -227,6 +227,16 @@ def test_storyboard_takes_and_timeline(server):
     assert m == ""
     files, m = call(c, "export", pid, "24", ["MP4", "OTIO", "EDL", "FCP XML"])
     assert "exported" in m and len(files) == 4
+    # the timeline's total is the exported cut's length to the frame (trims, a crossfade and a bridge in it)
+    from engine.video import media
+    from studio.export import timecode as export_tc
+    from studio.panels.timeline import refresh
+
+    mp4 = next(f for f in files if str(f).endswith(".mp4"))
+    frames = len(media.read_video(mp4))
+    total = refresh(demo.studio, pid, None, "24")[2]
+    assert f" · {frames} frames at 24 fps" in total and total.startswith(f"Total: {export_tc(frames, 24)}"), total
+    assert call(c, "timeline", pid)[0]["data"][0][2] == "Shot 1 · take 1"  # takes named after their shot
     assert "⚠️" in msg(call(c, "export", pid, "24", []))
     call(c, "remove_clip", pid, entries[2])
     assert len(store.timeline(pid)) == 2

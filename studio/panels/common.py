@@ -153,6 +153,19 @@ def footage_name(take: dict) -> str:
     return name if take["kind"] == "camera" else f"{name} · {take['kind']}"
 
 
+def take_name(store, take: dict) -> str:
+    """What the page calls a take: "Shot 2 · take 3" (its shot's place in the storyboard, its own among the
+    shot's takes), a footage clip by its file (footage_name), anything else by its kind; ids only in details."""
+    if take.get("shot_id"):
+        shots = [s["id"] for s in store.shots(take["project_id"])]
+        takes = [t["id"] for t in store.takes(take["project_id"], take["shot_id"])]
+        if take["shot_id"] in shots and take["id"] in takes:
+            return f"Shot {shots.index(take['shot_id']) + 1} · take {takes.index(take['id']) + 1}"
+    if take["settings"].get("source_file"):
+        return footage_name(take)
+    return take["label"] or take["kind"] or "clip"
+
+
 def use_on_timeline(store, take: dict) -> str:
     """Make a take its shot's chosen take on the timeline (Store.choose_take); returns what happened.
     A take with no shot (footage) is appended as a clip of its own each time."""

@@ -6,10 +6,10 @@ import gradio as gr
 
 from engine.errors import InputError
 from studio import export
-from studio.panels.common import ON_PROJECT, footage_name, guarded, message, need_project, ok
+from studio.panels.common import ON_PROJECT, footage_name, guarded, message, need_project, ok, take_name
 from studio.project import TRANSITIONS
 
-HEADERS = ["#", "shot", "take", "frames", "in", "out", "transition in", "seconds"]
+HEADERS = ["#", "shot", "take", "frames", "in", "out", "transition in", "seconds", "starts at", "length"]
 
 
 def render(studio):
@@ -47,7 +47,8 @@ def render(studio):
                                          elem_id="export-files")
             ui["export_msg"] = message(elem_id="export-msg")
     view = [ui["tl_table"], ui["entry"], ui["tl_total"]]
-    studio.refreshers["timeline"] = (lambda pid, eid: refresh(studio, pid, eid), [ui["project"], ui["entry"]], view)
+    studio.refreshers["timeline"] = (lambda pid, eid, rate: refresh(studio, pid, eid, rate),
+                                     [ui["project"], ui["entry"], ui["fps"]], view)
 
 
 def clip_seconds(store, entry) -> tuple[float, float]:
@@ -63,21 +64,17 @@ def longest_crossfade(store, before, entry) -> float:
     return max(0.0, min(a - fa, b - fb))
 
 
-def rows(studio, pid):
+def rows(studio, pid, fps: float = 24.0):
+    """The table's rows and the cut's length in frames at the delivery rate `fps` (export.cut_length: what the
+    export holds, to the frame); where each clip starts in the cut and how long it plays, in timecode."""
     store = studio.store
     shots = {s["id"]: (i + 1, s["prompt"]) for i, s in enumerate(store.shots(pid))}
-    out, total = [], 0.0
+    out = []
     entries = store.timeline(pid)
-    for i, e in enumerate(entries):
+    spans = export.cut_length(store, pid, fps)
+    for i, (e, (first, added)) in enumerate(zip(entries, spans)):
         t = store.take(e["take_id"])
-        seconds = clip_seconds(store, e)[0]
         trans = e["transition"] if i else "—"
-        if i and e["transition"] == "crossfade":  # a fade longer than a clip trimmed since plays shortened
-            seconds -= min(e["transition_seconds"], longest_crossfade(store, entries[i - 1], e))
-        if i and e["transition"] == "bridge" and e["bridge_take_id"]:
-            b = store.take(e["bridge_take_id"])
-            seconds += b["frames"] / b["fps"]
-        total += seconds
         if t["shot_id"] in shots:
             num, prompt = shots[t["shot_id"]]
             what = f"{num}. {prompt[:40]}"
@@ -85,20 +82,24 @@ def rows(studio, pid):
             what = f"footage: {footage_name(t)[:40]}"
         else:
             what = f"–. {(t['settings'].get('prompt') or t['label'] or t['kind'] or 'clip')[:40]}"
-        out.append([i + 1, what, t["id"], t["frames"], e["trim_in"], e["trim_out"], trans,
-                    e["transition_seconds"] if e["transition"] != "cut" and i else ""])
-    return out, max(total, 0.0)
+        out.append([i + 1, what, take_name(store, t), t["frames"], e["trim_in"], e["trim_out"], trans,
+                    e["transition_seconds"] if e["transition"] != "cut" and i else "",
+                    export.timecode(first, fps), export.timecode(added, fps)])
+    return out, sum(added for _, added in spans)
 
 
-def refresh(studio, pid, eid=None):
+def refresh(studio, pid, eid=None, rate="24"):
     if not pid:
-        return [], gr.update(choices=[], value=None), "Total: 0 s"
-    table, total = rows(studio, pid)
+        return [], gr.update(choices=[], value=None), "Total: 00:00:00:00"
+    fps = export.DELIVERY_RATES.get(str(rate), 24.0)
+    table, frames = rows(studio, pid, fps)
     entries = studio.store.timeline(pid)
-    choices = [(f"{r[0]}. {r[1]}", e["id"]) for r, e in zip(table, entries)]
+    choices = [(f"{r[0]}. {r[1]} ({r[2]})", e["id"]) for r, e in zip(table, entries)]
     ids = [e["id"] for e in entries]
     eid = eid if eid in ids else (ids[0] if ids else None)
-    return table, gr.update(choices=choices, value=eid), f"Total: {total:.2f} s · {len(entries)} clip(s)"
+    return table, gr.update(choices=choices, value=eid), (
+        f"Total: {export.timecode(frames, fps)} · {frames} frames at {rate} fps ({frames / fps:.2f} s) · "
+        f"{len(entries)} clip(s)")
 
 
 def listen(studio, demo):
@@ -193,6 +194,7 @@ def listen(studio, demo):
                                                       ui["transition_seconds"], ui["model"]],
                                      [*view, ui["tl_msg"]], api_name="set_transition")
     studio.watch(dep).then(*studio.refreshers["timeline"], api_visibility="private", show_progress="hidden")
+    ui["fps"].input(*studio.refreshers["timeline"], api_visibility="private", show_progress="hidden")  # timecode
     ui["play_cut"].click(play, [ui["project"], ui["fps"]], [ui["cut_video"], ui["export_msg"]], api_name="play_cut",
                          concurrency_id="cut")
     ui["export"].click(do_export, [ui["project"], ui["fps"], ui["formats"]], [ui["export_files"], ui["export_msg"]],
