@@ -58,6 +58,28 @@ CSS = """
 .motion-handle { cursor: grab; }
 .motion-handle:focus { outline: none; stroke: #101828; stroke-width: 3px; }
 .motion-note { margin: 0 0 4px; font-size: 13px; color: #475467; }
+.tl-root { position: relative; user-select: none; }
+.tl-ruler { position: relative; height: 18px; border-bottom: 1px solid #98a2b3; cursor: pointer; font-size: 11px;
+            color: #475467; }
+.tl-tick { position: absolute; top: 0; border-left: 1px solid #98a2b3; padding-left: 3px; white-space: nowrap; }
+.tl-lane { position: relative; height: 84px; margin-top: 4px; background: #f2f4f7; border-radius: 6px;
+           touch-action: none; overflow: hidden; }
+.tl-clip { position: absolute; top: 6px; height: 72px; border: 2px solid #7f56d9; border-radius: 6px;
+           background-color: #101828; background-size: auto 100%; background-repeat: repeat-x; cursor: grab;
+           box-sizing: border-box; }
+.tl-clip.dragging { opacity: 0.7; z-index: 2; }
+.tl-clip:focus { outline: 2px solid #101828; }
+.tl-name { position: absolute; left: 4px; bottom: 2px; font-size: 11px; color: #fff; background: rgba(0,0,0,0.55);
+           padding: 0 4px; border-radius: 3px; white-space: nowrap; pointer-events: none; }
+.tl-edge { position: absolute; top: 0; width: 8px; height: 100%; cursor: ew-resize; background: rgba(127,86,217,0.6); }
+.tl-in { left: 0; } .tl-out { right: 0; }
+.tl-fade { position: absolute; left: 0; top: 0; height: 100%; pointer-events: none;
+           background: linear-gradient(to right, rgba(255,255,255,0.7), rgba(255,255,255,0)); }
+.tl-fade-dot { position: absolute; top: -2px; width: 12px; height: 12px; margin-left: -6px; border-radius: 50%;
+               background: #12b76a; border: 2px solid #fff; cursor: col-resize; }
+.tl-playhead { position: absolute; top: 0; width: 2px; height: 100%; background: #d92d20; pointer-events: none;
+               z-index: 3; }
+.tl-readout { font-size: 12px; color: #344054; margin-top: 2px; font-variant-numeric: tabular-nums; }
 """
 
 

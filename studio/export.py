@@ -119,9 +119,10 @@ def _span(n: int, k: float, entry: dict | None) -> tuple[int, int]:
     return start, max(stop, start + 1)
 
 
-def cut_length(store, project_id: str, fps: float) -> list[tuple[int, int]]:
+def cut_length(store, project_id: str, fps: float) -> list[tuple[int, int, int]]:
     """Without decoding anything, what the exported cut holds at `fps`: per timeline clip, (the cut's frame it
-    starts at, the frames it adds: a rendered bridge into it counts with it, a crossfade into it does not), as
+    starts at, the frames it adds: a rendered bridge into it counts with it, a crossfade into it does not, the
+    frames it plays itself), as
     `timeline_clips` and `assemble` make them, so the timeline's totals are the export's to the frame."""
     out, at, prev = [], 0, None
     for i, e in enumerate(store.timeline(project_id)):
@@ -137,7 +138,7 @@ def cut_length(store, project_id: str, fps: float) -> list[tuple[int, int]]:
             m = max(0, min(int(round(e["transition_seconds"] * fps)), prev - 1, z - a - 1))
         first = at - m  # a crossfade starts the clip under the end of the one before
         at += z - a - m
-        out.append((first, at - start))
+        out.append((first, at - start, z - a))
         prev = z - a
     return out
 

@@ -2,20 +2,27 @@
 "export."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from engine.errors import InputError
-from studio import export
+from studio import cut, export
 from studio.panels.common import ON_PROJECT, footage_name, guarded, message, need_project, ok, take_name
 from studio.project import TRANSITIONS
 
+TRACK_JS = Path(__file__).with_name("timeline.js").read_text(encoding="utf-8")
 HEADERS = ["#", "shot", "take", "frames", "in", "out", "transition in", "seconds", "starts at", "length"]
 
 
 def render(studio):
     ui = studio.ui
+    ui["tl_total"] = gr.Markdown("Total: 00:00:00:00", elem_id="timeline-total")
+    gr.Markdown("Drag a clip to move it, its edges to trim it, the dot at its top left to crossfade into it; "
+                "click the ruler to move the playhead.", elem_classes=["tl-help"])
+    ui["tl_track"] = gr.HTML(cut.track_state(studio.store, None), html_template="<div class='tl-root'></div>",
+                             js_on_load=TRACK_JS, elem_id="timeline-track")
     ui["tl_table"] = gr.Dataframe(headers=HEADERS, value=[], interactive=False, elem_id="timeline-table")
-    ui["tl_total"] = gr.Markdown("Total: 0 s", elem_id="timeline-total")
     with gr.Row():
         ui["entry"] = gr.Dropdown(allow_custom_value=True, label="Clip", choices=[], elem_id="clip-picker", scale=3)
         with gr.Column(scale=2, min_width=260):
@@ -46,22 +53,9 @@ def render(studio):
             ui["export_files"] = gr.File(label="Exported files", file_count="multiple", interactive=False,
                                          elem_id="export-files")
             ui["export_msg"] = message(elem_id="export-msg")
-    view = [ui["tl_table"], ui["entry"], ui["tl_total"]]
+    view = [ui["tl_table"], ui["entry"], ui["tl_total"], ui["tl_track"]]
     studio.refreshers["timeline"] = (lambda pid, eid, rate: refresh(studio, pid, eid, rate),
                                      [ui["project"], ui["entry"], ui["fps"]], view)
-
-
-def clip_seconds(store, entry) -> tuple[float, float]:
-    """A timeline clip's length after its trims, and its take's frame time, in seconds."""
-    t = store.take(entry["take_id"])
-    return max(1, t["frames"] - entry["trim_in"] - entry["trim_out"]) / t["fps"], 1 / t["fps"]
-
-
-def longest_crossfade(store, before, entry) -> float:
-    """A crossfade shares frames of the clips it joins, so it is shorter than either by a frame at least (as
-    export.timeline_clips plays and exports it)."""
-    (a, fa), (b, fb) = clip_seconds(store, before), clip_seconds(store, entry)
-    return max(0.0, min(a - fa, b - fb))
 
 
 def rows(studio, pid, fps: float = 24.0):
@@ -72,7 +66,7 @@ def rows(studio, pid, fps: float = 24.0):
     out = []
     entries = store.timeline(pid)
     spans = export.cut_length(store, pid, fps)
-    for i, (e, (first, added)) in enumerate(zip(entries, spans)):
+    for i, (e, (first, added, _)) in enumerate(zip(entries, spans)):
         t = store.take(e["take_id"])
         trans = e["transition"] if i else "—"
         if t["shot_id"] in shots:
@@ -85,12 +79,12 @@ def rows(studio, pid, fps: float = 24.0):
         out.append([i + 1, what, take_name(store, t), t["frames"], e["trim_in"], e["trim_out"], trans,
                     e["transition_seconds"] if e["transition"] != "cut" and i else "",
                     export.timecode(first, fps), export.timecode(added, fps)])
-    return out, sum(added for _, added in spans)
+    return out, sum(added for _, added, _ in spans)
 
 
 def refresh(studio, pid, eid=None, rate="24"):
     if not pid:
-        return [], gr.update(choices=[], value=None), "Total: 00:00:00:00"
+        return [], gr.update(choices=[], value=None), "Total: 00:00:00:00", cut.track_state(studio.store, None)
     fps = export.DELIVERY_RATES.get(str(rate), 24.0)
     table, frames = rows(studio, pid, fps)
     entries = studio.store.timeline(pid)
@@ -99,12 +93,12 @@ def refresh(studio, pid, eid=None, rate="24"):
     eid = eid if eid in ids else (ids[0] if ids else None)
     return table, gr.update(choices=choices, value=eid), (
         f"Total: {export.timecode(frames, fps)} · {frames} frames at {rate} fps ({frames / fps:.2f} s) · "
-        f"{len(entries)} clip(s)")
+        f"{len(entries)} clip(s)"), cut.track_state(studio.store, pid, rate)
 
 
 def listen(studio, demo):
     ui, store = studio.ui, studio.store
-    view = [ui["tl_table"], ui["entry"], ui["tl_total"]]
+    view = [ui["tl_table"], ui["entry"], ui["tl_total"], ui["tl_track"]]
     entry_fields = [ui["trim_in"], ui["trim_out"], ui["transition"], ui["transition_seconds"]]
 
     def _entry(eid):
@@ -134,12 +128,7 @@ def listen(studio, demo):
 
     @guarded(len(view) + 1)
     def trim(pid, eid, a, b):
-        e = _entry(eid)
-        n = store.take(e["take_id"])["frames"]
-        a, b = int(a or 0), int(b or 0)
-        if a < 0 or b < 0 or a + b >= n:
-            raise InputError(f"trim in + trim out must leave at least one of the clip's {n} frames (and be >= 0)")
-        store.update_entry(eid, trim_in=a, trim_out=b)
+        cut.trim(store, _entry(eid)["id"], a, b)
         return (*refresh(studio, pid, eid), ok("trimmed"))
 
     @guarded(len(view) + 1)
@@ -151,9 +140,9 @@ def listen(studio, demo):
             raise InputError("the first clip has nothing before it; set the transition on a later clip")
         if seconds is None or not 0 < float(seconds) <= 5:
             raise InputError("a transition lasts more than 0 and at most 5 seconds")
-        if kind == "crossfade" and float(seconds) > (most := longest_crossfade(store, entries[pos - 1], e)):
-            raise InputError(f"a crossfade into clip {pos + 1} lasts at most {most:.2f} s: it overlaps the two clips "
-                             f"it joins, and must be shorter than both")
+        if kind == "crossfade":
+            cut.crossfade(store, pid, eid, float(seconds))
+            return (*refresh(studio, pid, eid), ok(f"crossfade into clip {pos + 1}"))
         if kind == "bridge":
             prev = entries[pos - 1]
             store.update_entry(eid, transition="cut", transition_seconds=float(seconds))
@@ -163,6 +152,31 @@ def listen(studio, demo):
             return (*refresh(studio, pid, eid), ok("rendering the bridge; the transition is set when it is done"))
         store.update_entry(eid, transition=kind, transition_seconds=float(seconds), bridge_take_id=None)
         return (*refresh(studio, pid, eid), ok(f"{kind} into clip {pos + 1}"))
+
+    @guarded(len(view) + 1)
+    def on_track(pid, rate, evt: gr.EventData):
+        """A drag on the track: move a clip, trim an edge (its take's frames) or set a crossfade (seconds)."""
+        d = evt._data or {}
+        need_project(pid, store)
+        eid, act = str(d.get("entry") or ""), d.get("act")
+        if eid not in [e["id"] for e in store.timeline(pid)]:
+            raise InputError("that clip is not on this project's timeline any more")
+        try:
+            if act == "move":
+                cut.move_to(store, pid, eid, int(d["to"]))
+                said = f"moved to place {int(d['to']) + 1}"
+            elif act == "trim":
+                cut.trim(store, eid, d["trim_in"], d["trim_out"])
+                said = f"trimmed: {int(d['trim_in'])} frame(s) in, {int(d['trim_out'])} out"
+            elif act == "fade":
+                seconds = round(float(d["seconds"]), 3)
+                pos = cut.crossfade(store, pid, eid, seconds)
+                said = f"crossfade of {seconds:g} s into clip {pos + 1}" if seconds > 0 else f"cut into clip {pos + 1}"
+            else:
+                raise InputError(f"unknown track edit {act!r}")
+        except (KeyError, TypeError, ValueError):
+            raise InputError("that drag sent no usable numbers; try again") from None
+        return (*refresh(studio, pid, eid, rate), ok(said))
 
     def _fps(value):
         if value not in export.DELIVERY_RATES:
@@ -194,6 +208,8 @@ def listen(studio, demo):
                                                       ui["transition_seconds"], ui["model"]],
                                      [*view, ui["tl_msg"]], api_name="set_transition")
     studio.watch(dep).then(*studio.refreshers["timeline"], api_visibility="private", show_progress="hidden")
+    ui["tl_track"].input(on_track, [ui["project"], ui["fps"]], [*view, ui["tl_msg"]], api_visibility="private",
+                         show_progress="hidden", trigger_mode="multiple")
     ui["fps"].input(*studio.refreshers["timeline"], api_visibility="private", show_progress="hidden")  # timecode
     ui["play_cut"].click(play, [ui["project"], ui["fps"]], [ui["cut_video"], ui["export_msg"]], api_name="play_cut",
                          concurrency_id="cut")
