@@ -31,6 +31,7 @@ from engine.verbs import (
     still_layout,
 )
 from engine.video import media
+from studio.framing import framed
 
 _POLICY = None
 PREVIEW_ID = re.compile(r"v[0-9a-f]{10}")
@@ -278,6 +279,8 @@ def _run_shot(store, engine, pid, p, progress, loop=False, config_dir=None):
     for rel, idx in ((shot.get("start_image"), 0), (shot.get("end_image"), -1)):
         img = load_still(store, rel)
         if img is not None:
+            if shot.get("fit") == "letterbox":  # whole, with bars (studio.framing); the default crops to fill
+                img = framed(img, req.aspect, "letterbox")
             _own_world(engine, img[None], "animate")  # a world model draws into its own world's stills only
             req.conditions.append(ImageCondition(img, idx))
             if idx == 0 and not req.loop:  # the still's objects, moved as the prompt's plan moves them

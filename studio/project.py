@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS projects (id TEXT PRIMARY KEY, name TEXT NOT NULL, cr
 CREATE TABLE IF NOT EXISTS shots (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, position INTEGER,
     prompt TEXT DEFAULT '', negative TEXT DEFAULT '', seconds REAL DEFAULT 2, aspect TEXT DEFAULT '16:9',
     seed INTEGER DEFAULT 0, camera TEXT DEFAULT '', start_image TEXT, end_image TEXT, takes INTEGER DEFAULT 1,
-    steps INTEGER DEFAULT 24, guidance REAL DEFAULT 5.0, motion TEXT);
+    steps INTEGER DEFAULT 24, guidance REAL DEFAULT 5.0, motion TEXT, fit TEXT DEFAULT 'crop');
 CREATE TABLE IF NOT EXISTS takes (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, shot_id TEXT, path TEXT,
     kind TEXT, label TEXT, settings TEXT, provenance TEXT, frames INTEGER, fps REAL, cancelled INTEGER DEFAULT 0,
     created REAL);
@@ -43,7 +43,9 @@ CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, 
     attempts INTEGER DEFAULT 0, created REAL, started REAL, finished REAL, preview TEXT);
 """
 SHOT_FIELDS = ("prompt", "negative", "seconds", "aspect", "seed", "camera", "start_image", "end_image", "takes",
-               "steps", "guidance", "motion")  # motion: directed paths (engine.layout.direct), JSON; NULL: the plan
+               "steps", "guidance", "motion", "fit")
+# motion: directed paths (engine.layout.direct), JSON, NULL: the plan; fit: how the start image takes the
+# shot's canvas, "crop" (to fill) or "letterbox" (whole, with bars; studio.framing)
 ENTRY_FIELDS = ("trim_in", "trim_out", "transition", "transition_seconds", "bridge_take_id")
 TRANSITIONS = ("cut", "crossfade", "bridge")
 LONG_TAKES = "longtakes"  # per project: unfinished long takes, `<shot id>-<key>.mp4` (Store.long_take_file)

@@ -106,6 +106,41 @@ def test_projects_and_bad_input(server, tmp_path):
     assert demo.studio.store.shot(sid)["prompt"] == "a red ball rolls to the right"
 
 
+def test_a_start_image_of_another_shape_is_shown_framed_and_letterboxed_by_choice(server, tmp_path):
+    """A 4:3 still in a 16:9 shot: shown cropped as the shot will crop it, or letterboxed whole by choice (kept
+    with the shot); the take's first frame is the still as it was shown."""
+    from gradio_client import handle_file
+
+    from engine.world import render
+    from engine.world.scene import Obj, Scene
+
+    demo, c, root = server
+    store = demo.studio.store
+    still = tmp_path / "four-three.png"
+    frame = render(Scene((Obj("red", "ball", "big", "still", x0=0.5, y0=0.5),), "grass"), 192, 144, 8.0, 1)[0]
+    Image.fromarray(frame).save(still)
+    pid = call(c, "create_project", "Framing")[0]
+    sid = call(c, "add_shot", pid)[1]
+    assert "saved" in msg(call(c, "save_shot", pid, sid, "a red ball rolls right", "", 1.0, "16:9", 0, "", 1, 2,
+                               5.0, handle_file(str(still)), None))
+    path = str(store.path(store.shot(sid)["start_image"]))
+    img, said = call(c, "set_start_fit", pid, sid, handle_file(path), "16:9", "crop")
+    assert "the 16:9 shot crops 36 px of its height" in said and store.shot(sid)["fit"] == "crop"
+    img, said = call(c, "set_start_fit", pid, sid, handle_file(path), "16:9", "letterbox")
+    assert "black bars left and right" in said and store.shot(sid)["fit"] == "letterbox"
+    with pytest.raises(Exception, match="not in the list of choices"):  # Gradio itself refuses another fit
+        call(c, "set_start_fit", pid, sid, handle_file(path), "16:9", "stretch")
+    assert "queued" in msg(call(c, "render_shot", pid, sid, None, "a red ball rolls right", "", 1.0, "16:9", 0, "",
+                                1, 2, 5.0, handle_file(path), None))
+    demo.studio.queue.wait(120)
+    from engine.video import media
+
+    take = store.takes(pid, sid)[0]
+    first = media.read_video(store.path(take["path"])).frames[0].astype(int)
+    assert first[:, :20].max() < 40 and first[:, -20:].max() < 40  # the bars, as shown
+    assert first[:, 100:156].mean() > 40
+
+
 def test_direct_motion_through_the_api(server):
     """A shot's motion as JSON (the path editor's "Edit as JSON"): checked, saved, refused with the reason and
     nothing saved, and dropped again by "Back to the plan"."""

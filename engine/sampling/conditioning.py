@@ -85,6 +85,21 @@ def fit_frames(frames: np.ndarray, width: int, height: int) -> np.ndarray:
     return out
 
 
+def letterbox_frames(frames: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Scale to fit inside (width, height) keeping aspect, centred on black: the whole picture, with bars
+    where its aspect differs (the choice to `fit_frames`' crop). uint8 (F, H, W, 3)."""
+    F_, H, W = frames.shape[:3]
+    if (W, H) == (width, height):
+        return frames
+    scale = min(width / W, height / H)
+    w, h = max(1, min(width, round(W * scale))), max(1, min(height, round(H * scale)))
+    x0, y0 = (width - w) // 2, (height - h) // 2
+    out = np.zeros((F_, height, width, 3), np.uint8)
+    for i, f in enumerate(frames):
+        out[i, y0:y0 + h, x0:x0 + w] = np.asarray(Image.fromarray(f).resize((w, h), Image.LANCZOS))
+    return out
+
+
 def fit_mask(mask: np.ndarray, width: int, height: int) -> np.ndarray:
     """The same cover-and-crop for a mask (bool H, W); any pixel touched stays True."""
     m = fit_frames(np.repeat((mask.astype(np.uint8) * 255)[None, ..., None], 3, -1), width, height)[0, ..., 0]

@@ -9,6 +9,7 @@ assembled scene and its continuity report below."""
 from __future__ import annotations
 
 import gradio as gr
+import numpy as np
 
 from engine import defaults
 from engine.errors import InputError
@@ -16,6 +17,7 @@ from engine.request import ASPECTS
 from studio import scene as scenes
 from studio.animatic import keep_motion
 from studio.cards import cards_html
+from studio.framing import FITS, framed, said
 from studio.jobs import shot_request
 from studio.panels.common import (
     ON_PROJECT,
@@ -84,6 +86,11 @@ def render(studio):
                              sources=["upload", "clipboard"])
                 ui["start_image"] = Still(label="Start image (animate a still)", **still)
                 ui["end_image"] = Still(label="End image", **still)
+            ui["start_fit"] = gr.Radio(list(FITS), value="crop", label="Fit the start image to the shot",
+                                       elem_id="start-fit")
+            ui["start_framed"] = gr.Image(label="The start image as the shot frames it", type="numpy",
+                                          interactive=False, height=150, elem_id="start-framed")
+            ui["framing_msg"] = message(elem_id="framing-msg")
     studio.engine_buttons += [ui["render_shot"], ui["render_all"]]
     studio.refreshers["cards"] = (lambda pid, sid: cards_html(studio, pid, sid), [ui["project"], ui["shot"]],
                                   [ui["cards"]])
@@ -156,13 +163,36 @@ def refresh(studio, pid, shot_id=None, take_id=None):
     motion = studio.refreshers["motion"][0]
     if not pid:
         return [cards_html(studio, None, None), gr.update(choices=[], value=None), *editor_values(studio, None),
-                *takes(None, None), *motion(None, None)]
+                *takes(None, None), *motion(None, None), *framing(studio, None)]
     shots = studio.store.shots(pid)
     ids = [s["id"] for s in shots]
     shot_id = shot_id if shot_id in ids else (ids[0] if ids else None)
     shot = next((s for s in shots if s["id"] == shot_id), None)
     return [cards_html(studio, pid, shot_id), gr.update(choices=shot_choices(studio, pid), value=shot_id),
-            *editor_values(studio, shot), *takes(pid, shot_id, take_id), *motion(pid, shot_id)]
+            *editor_values(studio, shot), *takes(pid, shot_id, take_id), *motion(pid, shot_id), *framing(studio, shot)]
+
+
+def framing(studio, shot: dict | None) -> list:
+    """The saved shot's fit, its start image as framed and what that does (studio.framing)."""
+    fit = (shot or {}).get("fit") or "crop"
+    if not shot or not shot.get("start_image"):
+        return [fit, None, ""]
+    return [fit, *framing_preview(str(studio.store.path(shot["start_image"])), shot["aspect"], fit)]
+
+
+def framing_preview(path, aspect, fit) -> list:
+    """[the still on the shot's canvas, what happens to it]; nothing for no still or one that cannot be read."""
+    from pathlib import Path
+
+    from engine.video.media import UnreadableImage, open_image
+
+    if not path:
+        return [None, ""]
+    try:
+        img = np.asarray(open_image(path, Path(path).name).convert("RGB"))
+    except (UnreadableImage, InputError, OSError):
+        return [None, ""]
+    return [framed(img, aspect, fit), ok(said(img, aspect, fit))]
 
 
 def _fields(studio, pid, values) -> dict:
@@ -220,7 +250,9 @@ def _still(studio, pid, path):
 def listen(studio, demo):
     ui, store, queue = studio.ui, studio.store, studio.queue
     editor = _editor(ui)
-    view = [ui["cards"], ui["shot"], *editor, *studio.refreshers["takes"][2], *studio.refreshers["motion"][2]]
+    framing_out = [ui["start_fit"], ui["start_framed"], ui["framing_msg"]]
+    view = [ui["cards"], ui["shot"], *editor, *studio.refreshers["takes"][2], *studio.refreshers["motion"][2],
+            *framing_out]
     motion = studio.refreshers["motion"][0]
 
     @guarded(len(view) + 1)
@@ -410,6 +442,22 @@ def listen(studio, demo):
                                   api_name="render_shot"))
     after(ui["render_all"].click(render_all, [ui["project"], ui["model"]], [ui["cards"], ui["shot_msg"]],
                                  api_name="render_all"))
+    # the start image as the shot frames it: shown as soon as it or the aspect changes; the fit is kept at once
+    preview_in = [ui["start_image"], ui["aspect"], ui["start_fit"]]
+    for source in (ui["start_image"], ui["aspect"]):
+        source.change(framing_preview, preview_in, framing_out[1:], api_visibility="private", show_progress="hidden")
+
+    @guarded(2)
+    def set_fit(pid, sid, path, aspect, fit):
+        if fit not in FITS:
+            raise InputError(f"fit must be one of {', '.join(FITS)}")
+        store.update_shot(_shot_id(need_project(pid, store), sid), fit=fit)
+        img, note = framing_preview(path, aspect, fit)
+        return img, note or ok("the start image will " + ("fill the shot, cropped" if fit == "crop" else
+                                                          "be letterboxed"))
+
+    ui["start_fit"].input(set_fit, [ui["project"], ui["shot"], *preview_in], framing_out[1:],
+                          api_name="set_start_fit")
     # cast and scene
     ui["project"].change(*studio.refreshers["scene"], api_name="scene", show_progress="hidden", **ON_PROJECT)
     cast_out = [ui["cast_table"], ui["cast_name"], ui["cast_desc"], ui["cast_msg"]]
