@@ -4,6 +4,7 @@ the total follows each edit and is the exported cut's length to the frame."""
 import pytest
 from test_browser_studio import CHROMIUM, SHOTS, Studio, browser_page, says, tab
 
+from engine.defaults import BUNDLED_MODEL
 from studio import export
 from studio.panels.common import use_on_timeline
 
@@ -13,13 +14,13 @@ PROMPTS = ["a red ball rolls to the right", "a blue box falls down", "a green tr
 
 
 @pytest.fixture(scope="module")
-def studio(tiny_model, tmp_path_factory):
-    s = Studio(tiny_model, tmp_path_factory.mktemp("track"))
+def studio(tmp_path_factory):
+    s = Studio(BUNDLED_MODEL, tmp_path_factory.mktemp("track"))  # the guide's picture shows real takes
     s.url = s.start()
     store, queue = s.store, s.demo.studio.queue
     s.pid = store.create_project("Cut")
     for prompt in PROMPTS:  # three one-second takes on the timeline, made before the page opens
-        sid = store.add_shot(s.pid, prompt=prompt, seconds=1.0, aspect="1:1", steps=2)
+        sid = store.add_shot(s.pid, prompt=prompt, seconds=1.0, aspect="1:1", steps=8)
         queue.submit(s.pid, "shot", {"shot_id": sid})
     queue.wait(300)
     for shot in store.shots(s.pid):
