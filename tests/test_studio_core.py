@@ -1,4 +1,5 @@
 """The studio's project store, render queue and export, without the page."""
+import re
 import time
 from pathlib import Path
 
@@ -452,9 +453,10 @@ def test_directed_motion_is_saved_with_its_shot_drawn_in_its_animatic_and_follow
 def test_the_line_moves_cancels_and_keeps_its_order_across_a_restart(tiny_model, tmp_path):
     """Issue 31: waiting jobs move up and down and are cancelled before they start; the line's order is in the
     store, so a restarted studio runs what waits in the order it was left. Until a model is measured a waiting
-    job has no time yet; measured, each waiting job has a time, starting when the one before ends, and
-    a shot with twice the steps is planned at twice the work."""
+    job has no time (the page says "estimating..."); measured, each waiting job has a time, starting when the
+    one before ends, and a shot with twice the steps is planned at twice the work."""
     from studio.app import make_studio
+    from studio.panels.queue import time_text
 
     kw = dict(model=str(tiny_model), projects=tmp_path / "projects", config_dir=tmp_path / "config",
               dtype="float32", start=False)
@@ -472,7 +474,7 @@ def test_the_line_moves_cancels_and_keeps_its_order_across_a_restart(tiny_model,
     q.cancel(d)
     with pytest.raises(InputError, match="only waiting jobs are cancelled"):
         q.cancel(d)
-    assert [q.estimates()[j]["takes"] for j in (b, a, c)] == [None] * 3
+    assert [time_text(j, q.estimates()) for j in (b, a, c)] == ["estimating..."] * 3
     st.close()
     s2 = make_studio(**kw)  # a restart: the line as it was left
     s2.queue.kick()
@@ -488,6 +490,7 @@ def test_the_line_moves_cancels_and_keeps_its_order_across_a_restart(tiny_model,
     times = s2.queue.estimates()
     assert times[e]["starts_in"] == 0 and times[f]["starts_in"] == pytest.approx(times[e]["takes"])
     assert times[f]["takes"] == pytest.approx(2 * times[e]["takes"])
+    assert re.fullmatch(r"(~\d+:\d\d|<0:01), starts in (~\d+:\d\d|<0:01)", time_text(f, times))
     s2.queue.cancel(e)
     s2.queue.cancel(f)
     s2.store.close()
