@@ -7,7 +7,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio.context import Engines, Studio
-from studio.jobs import run_job
+from studio.jobs import planned_work, run_job
 from studio.project import Store
 from studio.queue import RenderQueue
 
@@ -87,7 +87,7 @@ def make_studio(model, projects, config_dir, dtype: str = "auto", device: str = 
                 max_upload_mb: float = 200.0, start: bool = True, model_dirs=()) -> Studio:
     store = Store(projects)
     engines = Engines(model, store, dtype=dtype, device=device, model_dirs=model_dirs)
-    queue = RenderQueue(store, engines, functools.partial(run_job, config_dir=Path(config_dir)))
+    queue = RenderQueue(store, engines, functools.partial(run_job, config_dir=Path(config_dir)), planned_work)
     queue.recover()
     if start:
         queue.kick()  # resume what a restart interrupted, without waiting for a page to open

@@ -74,5 +74,6 @@ class Studio:
     max_upload_gb: float = 3.0  # decoded RGB frames of one upload (1080p: about 480 frames)
     ui: dict = field(default_factory=dict)  # component name -> component
     refreshers: dict = field(default_factory=dict)  # panel -> (fn, inputs, outputs) redrawing it
-    engine_buttons: list = field(default_factory=list)  # disabled while jobs run
+    engine_buttons: list = field(default_factory=list)  # buttons that queue a job (active while jobs run)
     watch: object = None  # dep -> dep.then(stream the queue until idle); set by the queue panel
+    watching: dict = field(default_factory=dict)  # page session -> its newest queue stream (the older ones end)

@@ -12,6 +12,7 @@ keyword arguments its signature takes, so a verb can grow options freely.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -265,8 +266,8 @@ def run_job(store, engine, job: dict, progress, config_dir=None):
     return RUNNERS[kind](store, engine, pid, p, progress, config_dir=config_dir)
 
 
-def _run_shot(store, engine, pid, p, progress, loop=False, config_dir=None):
-    from engine.sampling.conditioning import ImageCondition
+def _shot_and_request(store, engine, pid, p, loop=False):
+    """The shot a shot (or loop) job renders, and its request before stills and motion are added."""
     from studio.scene import expand
 
     shot = store.shot(p["shot_id"]) if "shot_id" in p else None
@@ -275,7 +276,14 @@ def _run_shot(store, engine, pid, p, progress, loop=False, config_dir=None):
             "prompt", "negative", "seconds", "aspect", "seed", "steps", "guidance")}, "camera": ""}
     else:  # the shot as written: its {member}s become the cast's descriptions
         shot = {**shot, "shot_prompt": shot["prompt"], "prompt": expand(shot["prompt"], store.cast(pid))}
-    req = shot_request(shot, p.get("seed", shot["seed"]), loop=loop or p.get("loop", False), fps=engine.take_fps)
+    return shot, shot_request(shot, p.get("seed", shot["seed"]), loop=loop or p.get("loop", False),
+                              fps=engine.take_fps)
+
+
+def _run_shot(store, engine, pid, p, progress, loop=False, config_dir=None):
+    from engine.sampling.conditioning import ImageCondition
+
+    shot, req = _shot_and_request(store, engine, pid, p, loop)
     for rel, idx in ((shot.get("start_image"), 0), (shot.get("end_image"), -1)):
         img = load_still(store, rel)
         if img is not None:
@@ -456,9 +464,14 @@ def _save_cast_sheet(store, pid, result) -> dict:
 
 def _run_loop(store, engine, pid, p, progress, config_dir=None):
     take = store.take(p["take_id"])
-    return _run_shot(store, engine, pid, {"shot_id": take["shot_id"], "settings": take["settings"],
-                                          "seed": take["settings"].get("seed", 0), "label": p.get("label")},
-                     progress, loop=True, config_dir=config_dir) if take["shot_id"] else _no_shot()
+    return _run_shot(store, engine, pid, _loop_params(take, p), progress, loop=True,
+                     config_dir=config_dir) if take["shot_id"] else _no_shot()
+
+
+def _loop_params(take: dict, p: dict) -> dict:
+    """A loop job re-renders its take's shot with the take's own settings."""
+    return {"shot_id": take["shot_id"], "settings": take["settings"], "seed": take["settings"].get("seed", 0),
+            "label": p.get("label")}
 
 
 def _no_shot():
@@ -574,6 +587,46 @@ def _run_inpaint(store, engine, pid, p, progress, config_dir=None):
     return _verb_preview(store, pid, take, result, "inpaint", settings,
                          lambda: ProvenanceRecord.uniform("inpainted", len(result.frames), result.fps,
                                                           generation=_generation(settings)), region, sign=config_dir)
+
+
+# --------------------------------------------------------------------------
+# Planning: how much work a job is, for the queue's estimates
+# --------------------------------------------------------------------------
+
+def planned_work(store, engine, job: dict) -> float | None:
+    """A shot or loop job's sampling work, for the queue's time estimates: its steps (every window's, for the
+    bundled model's sliding windows), each costed by the engine's pre-flight estimate for the job's canvas,
+    frames and guidance (engine.families.estimate at a nominal 1 TFLOP/s: only ratios between jobs matter;
+    the queue turns them into seconds with the speed it measured on the model). Call it only with an engine
+    that has rendered (its window plan reads the loaded model). None for the other kinds: how much they do
+    depends on footage or retries not known before they run; they are timed once they start."""
+    from engine.families.cli import validate
+    from engine.request import WINDOW_FRAMES
+
+    p = job["params"]
+    if job["kind"] == "loop":
+        take = store.take(p["take_id"])
+        if not take["shot_id"]:
+            return None
+        p = _loop_params(take, p)
+    elif job["kind"] != "shot":
+        return None
+    _, req = _shot_and_request(store, engine, job["project_id"], p, loop=job["kind"] == "loop")
+    geometry = validate(engine.model_path, req)
+    if geometry is None:  # the bundled model: windows of at most WINDOW_FRAMES frames, each its own steps
+        (width, height), frames = req.canvas(), min(WINDOW_FRAMES, engine.base_frames(req))
+        steps = req.steps * engine.window_count(req)
+    else:  # an open checkpoint renders the clip in one pass
+        (width, height, frames), steps = geometry, req.steps
+    return steps * _step_cost(str(engine.model_path), width, height, frames, req.guidance > 1)
+
+
+@functools.lru_cache(maxsize=256)
+def _step_cost(model: str, width: int, height: int, frames: int, guided: bool) -> float:
+    from engine.families.estimate import estimate
+
+    return estimate(model, width=width, height=height, frames=frames, steps=1, guidance=2.0 if guided else 1.0,
+                    dtype="float32", tflops=1.0).steps_seconds
 
 
 RUNNERS = {"shot": _run_shot, "scene": _run_scene, "loop": _run_loop, "extend": _run_extend, "remix": _run_remix,

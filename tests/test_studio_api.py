@@ -511,6 +511,64 @@ def test_stop_keeps_partial(server):
     assert "partial" in takes["choices"][0][0]
 
 
+def test_a_queue_you_can_keep_feeding(server):
+    """Issue 31: three renders queued while a long one runs join the line in order; waiting jobs move up and
+    down and are cancelled before they start (the running one is Stop's); the running job shows its elapsed
+    time and the time left, each waiting job its estimate; the jobs run in the line's order, a cancelled one
+    never. The long shot is slow by its length and steps (8 s, 40 steps), not by sleeping."""
+    import time
+
+    demo, c, root = server
+    store = demo.studio.store
+    pid = call(c, "create_project", "Keep feeding")[0]
+    slow, *quick = [call(c, "add_shot", pid)[1] for _ in range(4)]
+    call(c, "render_shot", pid, slow, None, "a blue box falls", "", 8.0, "16:9", 0, "", 1, 40, 5.0, None, None)
+    t0 = time.time()
+    while not any(j["status"] == "running" for j in store.jobs(pid)):
+        assert time.time() - t0 < 60
+        time.sleep(0.05)
+    for sid, prompt in zip(quick, ("a red ball rolls right", "a green ball falls", "a yellow box rises")):
+        assert "queued 1" in msg(call(c, "render_shot", pid, sid, None, prompt, "", 1.0, "1:1", 0, "", 1, 4, 5.0,
+                                      None, None))
+    job_of = {j["params"]["shot_id"]: j["id"] for j in store.jobs(pid)}
+    a, b, cc, d = (job_of[s] for s in (slow, *quick))
+    assert [j["id"] for j in store.jobs(pid, status="waiting")] == [b, cc, d]  # in the order they were queued
+    # the page's view while the long shot renders: elapsed and left, then each waiting job's time in line
+    watch = c.submit(pid, None, api_name="/watch_queue")
+    seen = None
+    while seen is None:
+        assert time.time() - t0 < 240 and not watch.done(), "no estimate while the long shot rendered"
+        for out in watch.outputs():
+            table, bar = unwrap(out[0]), unwrap(out[1])
+            waiting = [r for r in table["data"] if r[3] == "waiting"] if table else []
+            # measured: the long shot's own steps so far give its pace (before that, earlier jobs' speed may)
+            if bar and "s a step" in bar and len(waiting) == 3 and all("starts in ~" in r[6] for r in waiting):
+                seen = (table, bar)
+        time.sleep(0.1)
+    table, bar = seen
+    assert re.search(r"\d+:\d\d elapsed · about \d+:\d\d left \([\d.e-]+ s a step\)", bar), bar
+    assert "3 waiting · all done in about" in bar
+    assert [r[0] for r in table["data"] if r[3] == "waiting"] == [b, cc, d]
+    assert re.fullmatch(r"\d+:\d\d elapsed, (~\d+:\d\d|<0:01) left", next(r[6] for r in table["data"] if r[0] == a))
+    # reorder and cancel what waits; the running job is not the line's to change
+    assert "rendering; only waiting jobs are cancelled" in msg(call(c, "cancel_job", pid, a))
+    table, bar, picked, m = call(c, "move_job_up", pid, d)
+    assert "moved up" in m and picked == d
+    assert [r[0] for r in table["data"] if r[3] == "waiting"] == [b, d, cc]
+    assert "moved down" in msg(call(c, "move_job_down", pid, b))
+    assert "first in line already" in msg(call(c, "move_job_up", pid, d))
+    table, bar, picked, m = call(c, "cancel_job", pid, cc)
+    assert "cancelled" in m and picked is None
+    assert [r[0] for r in table["data"] if r[3] == "waiting"] == [d, b]
+    assert any(j["status"] == "running" and j["id"] == a for j in store.jobs(pid)), "the long shot ended too soon"
+    watch.result()
+    jobs = {j["id"]: j for j in store.jobs(pid)}
+    assert sorted((a, d, b), key=lambda j: jobs[j]["started"]) == [a, d, b]
+    assert all(jobs[j]["status"] == "done" for j in (a, d, b)), [j["error"] for j in jobs.values()]
+    assert jobs[cc]["status"] == "cancelled" and jobs[cc]["started"] is None and jobs[cc]["attempts"] == 0
+    assert not store.takes(pid, quick[1])
+
+
 def test_cards_show_each_take_as_it_finishes(server):
     """While a long take renders, the finished one is already under its card (the queue stream redraws)."""
     import time

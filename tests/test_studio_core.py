@@ -561,3 +561,49 @@ def test_a_world_model_refuses_camera_footage_in_the_pages_words(tiny_model):
     made.metadata = {"provenance": ProvenanceRecord.uniform("generated", 9, 8.0,
                                                             generation=Generation("tiny", "a red ball", 0))}
     assert len(call_verb("extend", engine, made, seconds=0.5, steps=1).frames) == 13
+
+
+def test_the_line_moves_cancels_and_keeps_its_order_across_a_restart(tiny_model, tmp_path):
+    """Issue 31: waiting jobs move up and down and are cancelled before they start; the line's order is in the
+    store, so a restarted studio runs what waits in the order it was left. Until a model is measured a waiting
+    job has no time (the page says "estimating..."); measured, each waiting job has a time, starting when the
+    one before ends, and a shot with twice the steps is planned at twice the work."""
+    from studio.app import make_studio
+    from studio.panels.queue import time_text
+
+    kw = dict(model=str(tiny_model), projects=tmp_path / "projects", config_dir=tmp_path / "config",
+              dtype="float32", start=False)
+    s = make_studio(**kw)
+    st, q = s.store, s.queue
+    pid = st.create_project("Line")
+    sids = [st.add_shot(pid, prompt=p, seconds=1.0, aspect="1:1", steps=8) for p in ("a red ball", "a blue box",
+                                                                                      "a green ball", "a red box")]
+    a, b, c, d = (st.add_job(pid, "shot", {"shot_id": sid}) for sid in sids)  # saved, not started: no worker
+    q.move(d, -1)
+    q.move(a, 1)
+    assert [j["id"] for j in st.jobs(pid, status="waiting")] == [b, a, d, c]
+    with pytest.raises(InputError, match="first in line already"):
+        q.move(b, -1)
+    q.cancel(d)
+    with pytest.raises(InputError, match="only waiting jobs are cancelled"):
+        q.cancel(d)
+    assert [time_text(j, q.estimates()) for j in (b, a, c)] == ["estimating..."] * 3
+    st.close()
+    s2 = make_studio(**kw)  # a restart: the line as it was left
+    s2.queue.kick()
+    s2.queue.wait(120)
+    jobs = {j["id"]: j for j in s2.store.jobs(pid)}
+    assert sorted((b, a, c), key=lambda j: jobs[j]["started"]) == [b, a, c]
+    assert all(jobs[j]["status"] == "done" for j in (b, a, c)), [j["error"] for j in jobs.values()]
+    assert jobs[d]["status"] == "cancelled" and jobs[d]["started"] is None and jobs[d]["attempts"] == 0
+    assert jobs[d]["result"] == [] and not s2.store.takes(pid, sids[3])
+    # measured now: two more waiting jobs (no worker to start them) have times, one after the other
+    s2.store.update_shot(sids[1], steps=16)
+    e, f = s2.store.add_job(pid, "shot", {"shot_id": sids[0]}), s2.store.add_job(pid, "shot", {"shot_id": sids[1]})
+    times = s2.queue.estimates()
+    assert times[e]["starts_in"] == 0 and times[f]["starts_in"] == pytest.approx(times[e]["takes"])
+    assert times[f]["takes"] == pytest.approx(2 * times[e]["takes"])
+    assert re.fullmatch(r"(~\d+:\d\d|<0:01), starts in (~\d+:\d\d|<0:01)", time_text(f, times))
+    s2.queue.cancel(e)
+    s2.queue.cancel(f)
+    s2.store.close()
