@@ -242,7 +242,8 @@ def test_storyboard_takes_and_timeline(server):
     assert "frames 2-6" in msg(out)
     assert "⚠️" in msg(call(c, "recut", pid, sids[0], takes[0], 6, 2))
     # timeline: reorder, trim, crossfade, bridge, play, export
-    table, entry, total, m = call(c, "timeline", pid)
+    table, entry, total, track, m = call(c, "timeline", pid)
+    assert json.loads(track)["frames"] > 0  # the track: the cut as the page draws it
     entries = [e["id"] for e in store.timeline(pid)]
     call(c, "move_clip_later", pid, entries[0])
     call(c, "move_clip_earlier", pid, entries[0])

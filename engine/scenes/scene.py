@@ -538,8 +538,13 @@ def assemble(engine, scene: Scene, takes: list, progress=None):
             record = concatenate([record.slice(0, record.frame_count - k), fade,
                                   take.record.slice(k, take.record.frame_count)], fps)
         else:  # bridge
-            a = media.Video.from_frames(frames[-max(2, round(fps)):], fps)
-            b = media.Video.from_frames(take.frames[:max(2, round(fps))], fps)
+            n_a, n_b = max(2, round(fps)), max(2, round(fps))
+            a = media.Video.from_frames(frames[-n_a:], fps)
+            b = media.Video.from_frames(take.frames[:n_b], fps)
+            # what the model made carries its record: it is the model's own to join (engine.verbs.own_world)
+            a.metadata = {**(a.metadata or {}), "provenance": record.slice(record.frame_count - len(a),
+                                                                             record.frame_count)}
+            b.metadata = {**(b.metadata or {}), "provenance": take.record.slice(0, len(b))}
 
             def part(frac, stage, info=None, i=i):
                 if progress is not None:
