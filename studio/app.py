@@ -97,7 +97,7 @@ def make_studio(model, projects, config_dir, dtype: str = "auto", device: str = 
 def build_app(model: str, projects: str | None = None, config_dir: str | None = None, dtype: str = "auto",
               max_upload_mb: float = 200.0, device: str = "cpu", model_dirs=()):
     """Returns (demo, launch kwargs). Launch kwargs keep Gradio's file access to the projects' media."""
-    from studio.panels import fill, motion, storyboard, takes, timeline
+    from studio.panels import cast, fill, motion, storyboard, takes, timeline
     from studio.panels import projects as projects_panel
     from studio.panels import queue as queue_panel
     from studio.panels.common import check_stills
@@ -106,7 +106,7 @@ def build_app(model: str, projects: str | None = None, config_dir: str | None = 
     studio = make_studio(model, Path(projects) if projects else default_projects_dir(),
                          Path(config_dir) if config_dir else default_config_dir(), dtype=dtype, device=device,
                          max_upload_mb=max_upload_mb, model_dirs=model_dirs)
-    panels = [projects_panel, storyboard, motion, takes, timeline, fill]
+    panels = [projects_panel, storyboard, motion, cast, takes, timeline, fill]
     with gr.Blocks(title="Tenku Studio") as demo:
         gr.Markdown("# Tenku Studio")
         projects_panel.render(studio)
@@ -114,7 +114,7 @@ def build_app(model: str, projects: str | None = None, config_dir: str | None = 
             with gr.Tab("Storyboard", id="storyboard"):
                 storyboard.render(studio)
                 motion.render(studio)
-                storyboard.render_cast(studio)
+                cast.render(studio)
                 takes.render(studio)
             with gr.Tab("Timeline", id="timeline"):
                 timeline.render(studio)

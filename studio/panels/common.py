@@ -193,3 +193,34 @@ def strip_html(strip: str, current: int | None = None) -> str:
 
 def esc(text) -> str:
     return html.escape(str(text or ""))
+
+
+def vocabulary(studio, model, prompts: list[str]) -> str:
+    """After a render's message: how the chosen model reads each prompt its prompt reader rewrote, and a note on
+    words it never saw in training (world models)."""
+    from engine.world.captioner import unseen_note
+
+    engine, words, shots, read = studio.engines(model), [], [], []
+    for i, p in enumerate(prompts, 1):
+        read_as = engine.model_prompt(p)
+        if read_as != p:
+            read.append(f"read as: \"{read_as}\"" + (f" (shot {i})" if len(prompts) > 1 else ""))
+            continue
+        new = engine.unseen_words(p)
+        words += [w for w in new if w not in words]
+        shots += [i] if new else []
+    out = "".join("\n\n" + r for r in read)
+    if not words:
+        return out
+    where = f" (shot{'s' if len(shots) > 1 else ''} {', '.join(map(str, shots))})" if len(prompts) > 1 else ""
+    return out + "\n\n" + unseen_note(words) + where
+
+
+def after_render(studio, dep, scene: bool = False):
+    """Once the queue is idle, redraw the takes and the cards (and the scene); leave the shot editor (it may hold
+    unsaved edits)."""
+    dep = studio.watch(dep)
+    chain = [studio.refreshers["takes"], studio.refreshers["cards"]] + ([studio.refreshers["scene"]] if scene else [])
+    for fn, inputs, outputs in chain:
+        dep = dep.then(fn, inputs, outputs, api_visibility="private", show_progress="hidden")
+    return dep

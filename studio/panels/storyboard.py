@@ -1,11 +1,8 @@
 """Storyboard: shots as cards in order, each with its takes as playable videos under it; a shot editor;
 render one or all. A take in a card can be selected (for the take actions) or used on the timeline as its
 shot's chosen take; the cards redraw as each take finishes (the queue panel's stream), and a long take
-plays its partial file under its card window by window while it renders.
-
-Cast and scene: the project's cast (member -> description, used in prompts as {member}), and "Render
-scene": the whole storyboard as one engine.scenes.scene job (studio.scene), its kept takes under their cards, the
-assembled scene and its continuity report below."""
+plays its partial file under its card window by window while it renders. The cast and the scene render are
+studio.panels.cast; directing a shot's motion is studio.panels.motion."""
 from __future__ import annotations
 
 import gradio as gr
@@ -22,6 +19,7 @@ from studio.jobs import shot_request
 from studio.panels.common import (
     ON_PROJECT,
     Still,
+    after_render,
     discard_upload,
     footage_name,
     guarded,
@@ -29,6 +27,7 @@ from studio.panels.common import (
     need_project,
     ok,
     use_on_timeline,
+    vocabulary,
 )
 
 CAMERA_WORDS = ["", "static camera", "the camera pans left", "the camera pans right", "the camera zooms in",
@@ -94,50 +93,6 @@ def render(studio):
     studio.engine_buttons += [ui["render_shot"], ui["render_all"]]
     studio.refreshers["cards"] = (lambda pid, sid: cards_html(studio, pid, sid), [ui["project"], ui["shot"]],
                                   [ui["cards"]])
-
-
-def render_cast(studio):
-    """The cast and the scene render (below the shot editor and its motion)."""
-    ui = studio.ui
-    with gr.Accordion("Cast and scene", open=True, elem_id="scene-panel"):
-        gr.Markdown("Describe each cast member once; shot prompts say `{member}` (e.g. `{ball} rolls to the "
-                    "right`). **Render scene** renders every shot as one scene that keeps the cast's look, "
-                    "joined by the timeline's transitions (cuts where a shot has no clip there).")
-        with gr.Row():
-            with gr.Column(scale=2):
-                ui["cast_table"] = gr.Dataframe(headers=["member", "description"], value=[], interactive=False,
-                                                elem_id="cast-table")
-                with gr.Row():
-                    ui["cast_name"] = gr.Textbox(label="Member", placeholder="ball", elem_id="cast-name", scale=1)
-                    ui["cast_desc"] = gr.Textbox(label="Description", placeholder="the big red ball",
-                                                 elem_id="cast-desc", scale=3)
-                with gr.Row():
-                    ui["set_member"] = gr.Button("Set member", size="sm", elem_id="set-member")
-                    ui["remove_member"] = gr.Button("Remove member", size="sm", variant="stop",
-                                                    elem_id="remove-member")
-                ui["cast_msg"] = message(elem_id="cast-msg")
-            with gr.Column(scale=3):
-                with gr.Row():
-                    ui["scene_retries"] = gr.Slider(0, 3, value=2, step=1, elem_id="scene-retries",
-                                                    label="Retries per shot when the cast's look breaks")
-                    ui["render_scene"] = gr.Button("Render scene", variant="primary", elem_id="render-scene")
-                ui["scene_msg"] = message(elem_id="scene-msg")
-                ui["scene_report"] = gr.HTML(scenes.report_html(None), elem_id="scene-report")
-                ui["scene_video"] = gr.Video(label="The scene (assembled)", format="mp4", elem_id="scene-video",
-                                             height=220, interactive=False)
-    studio.engine_buttons.append(ui["render_scene"])
-    studio.refreshers["scene"] = (lambda pid: scene_view(studio, pid), [ui["project"]],
-                                  [ui["cast_table"], ui["scene_report"], ui["scene_video"]])
-
-
-def scene_view(studio, pid):
-    """The cast table, the latest scene's continuity report and the scene itself."""
-    if not pid:
-        return [], scenes.report_html(None), None
-    cast = [[k, v] for k, v in studio.store.cast(pid).items()]
-    take = scenes.latest_scene(studio.store, pid)
-    video = str(studio.store.path(take["path"])) if take else None
-    return cast, scenes.report_html(take) + scenes.cast_sheet_html(studio.store, take), video
 
 
 def _editor(ui):
@@ -337,26 +292,6 @@ def listen(studio, demo):
         return (cards_html(studio, pid, sid), gr.update(choices=shot_choices(studio, pid), value=sid),
                 *motion(pid, sid), ok("saved"))
 
-    def vocabulary(model, prompts: list[str]) -> str:
-        """After the message: how the chosen model reads each prompt its prompt reader rewrote, and
-        a note on words it never saw in training (world models)."""
-        from engine.world.captioner import unseen_note
-
-        engine, words, shots, read = studio.engines(model), [], [], []
-        for i, p in enumerate(prompts, 1):
-            read_as = engine.model_prompt(p)
-            if read_as != p:
-                read.append(f"read as: \"{read_as}\"" + (f" (shot {i})" if len(prompts) > 1 else ""))
-                continue
-            new = engine.unseen_words(p)
-            words += [w for w in new if w not in words]
-            shots += [i] if new else []
-        out = "".join("\n\n" + r for r in read)
-        if not words:
-            return out
-        where = f" (shot{'s' if len(shots) > 1 else ''} {', '.join(map(str, shots))})" if len(prompts) > 1 else ""
-        return out + "\n\n" + unseen_note(words) + where
-
     @guarded(5)
     def render_shot(pid, sid, model, *values):
         f = _fields(studio, need_project(pid, store), values)
@@ -368,7 +303,7 @@ def listen(studio, demo):
             queue.submit(pid, "shot", {"shot_id": sid, "seed": f["seed"] + k, "model": model,
                                        "label": f"shot {idx}/{n} take {k + 1}"})
         return cards_html(studio, pid, sid), gr.update(choices=shot_choices(studio, pid), value=sid), \
-            *motion(pid, sid), ok(f"queued {f['takes']} take(s) of shot {idx}") + vocabulary(model, [prompt])
+            *motion(pid, sid), ok(f"queued {f['takes']} take(s) of shot {idx}") + vocabulary(studio, model, [prompt])
 
     @guarded(2)
     def render_all(pid, model):
@@ -387,40 +322,7 @@ def listen(studio, demo):
                 queue.submit(pid, "shot", {"shot_id": s["id"], "seed": s["seed"] + k, "model": model,
                                            "label": f"shot {i + 1}/{len(shots)} take {k + 1}"})
         return cards_html(studio, pid, None), ok(f"queued {sum(s['takes'] for s in shots)} take(s)") + \
-            vocabulary(model, prompts)
-
-    @guarded(4)
-    def set_member(pid, name, description):
-        new = store.set_member(need_project(pid, store), name, description)
-        what = f"added {name.strip()}: shot prompts can say {{{name.strip()}}}" if new else \
-            f"{name.strip()} is now {' '.join(description.split())!r}"
-        return scene_view(studio, pid)[0], "", "", ok(what)
-
-    @guarded(4)
-    def remove_member(pid, name):
-        store.remove_member(need_project(pid, store), name)
-        return scene_view(studio, pid)[0], "", "", ok(f"removed {name.strip()} from the cast")
-
-    @guarded(2)
-    def render_scene(pid, model, retries):
-        scene, shot_ids = scenes.scene_dict(store, need_project(pid, store), int(retries if retries is not None else 2))
-        checked = scenes.check(scene)
-        n, secs = len(checked.shots), sum(s.seconds for s in checked.shots)
-        queue.submit(pid, "scene", {"scene": scene, "shot_ids": shot_ids, "model": model,
-                                    "label": f"scene: {n} shots, {secs:g} s"})
-        cast = f" with {', '.join(checked.cast)}" if checked.cast else ""
-        return cards_html(studio, pid, None), ok(f"queued the scene: {n} shots, {secs:g} s{cast}") + \
-            vocabulary(model, [s.text for s in checked.shots])
-
-    def after(dep, scene=False):
-        """Once the queue is idle, redraw the takes and the cards (and the scene); leave the editor (it may
-        hold unsaved edits)."""
-        dep = studio.watch(dep)
-        chain = [studio.refreshers["takes"], studio.refreshers["cards"]] + ([studio.refreshers["scene"]] if scene
-                                                                              else [])
-        for fn, inputs, outputs in chain:
-            dep = dep.then(fn, inputs, outputs, api_visibility="private", show_progress="hidden")
-        return dep
+            vocabulary(studio, model, prompts)
 
     ui["project"].change(on_project, [ui["project"]], [*view, ui["shot_msg"]], api_name="storyboard",
                          show_progress="hidden", **ON_PROJECT)
@@ -438,9 +340,9 @@ def listen(studio, demo):
     saved = [ui["cards"], ui["shot"], *studio.refreshers["motion"][2], ui["shot_msg"]]
     ui["save_shot"].click(save, [ui["project"], ui["shot"], *editor], saved, api_name="save_shot")
     ui["prompt"].submit(save, [ui["project"], ui["shot"], *editor], saved, api_visibility="private")
-    after(ui["render_shot"].click(render_shot, [ui["project"], ui["shot"], ui["model"], *editor], saved,
+    after_render(studio, ui["render_shot"].click(render_shot, [ui["project"], ui["shot"], ui["model"], *editor], saved,
                                   api_name="render_shot"))
-    after(ui["render_all"].click(render_all, [ui["project"], ui["model"]], [ui["cards"], ui["shot_msg"]],
+    after_render(studio, ui["render_all"].click(render_all, [ui["project"], ui["model"]], [ui["cards"], ui["shot_msg"]],
                                  api_name="render_all"))
     # the start image as the shot frames it: shown as soon as it or the aspect changes; the fit is kept at once
     preview_in = [ui["start_image"], ui["aspect"], ui["start_fit"]]
@@ -458,14 +360,3 @@ def listen(studio, demo):
 
     ui["start_fit"].input(set_fit, [ui["project"], ui["shot"], *preview_in], framing_out[1:],
                           api_name="set_start_fit")
-    # cast and scene
-    ui["project"].change(*studio.refreshers["scene"], api_name="scene", show_progress="hidden", **ON_PROJECT)
-    cast_out = [ui["cast_table"], ui["cast_name"], ui["cast_desc"], ui["cast_msg"]]
-    ui["set_member"].click(set_member, [ui["project"], ui["cast_name"], ui["cast_desc"]], cast_out,
-                           api_name="set_cast_member")
-    ui["cast_desc"].submit(set_member, [ui["project"], ui["cast_name"], ui["cast_desc"]], cast_out,
-                           api_visibility="private")
-    ui["remove_member"].click(remove_member, [ui["project"], ui["cast_name"]], cast_out,
-                              api_name="remove_cast_member")
-    after(ui["render_scene"].click(render_scene, [ui["project"], ui["model"], ui["scene_retries"]],
-                                   [ui["cards"], ui["scene_msg"]], api_name="render_scene"), scene=True)
