@@ -140,11 +140,10 @@ def extend_tracks(layout: Layout, times) -> Layout:
 
 def looping(layout: Layout, seconds: float) -> Layout:
     """A layout whose objects return to where they start: each goes along its planned path for the first half
-    of `seconds` and comes back the same way in the second, so the last frame leads into the first."""
+    of `seconds` and comes back the same way in the second, easing like a pendulum (slowest at the turn and at
+    the wrap-around), so the last frame leads into the first without a jump."""
     half = seconds / 2
     ts = np.linspace(0.0, seconds, max(3, int(round(seconds * 8)) + 1))
-    out = []
-    for o in layout.objects:
-        back = np.where(ts <= half, ts, seconds - ts)
-        out.append(Track(o.colour, o.shape, o.size, np.column_stack([ts, o.at(back)])))
+    back = half * (1 - np.cos(2 * np.pi * ts / seconds)) / 2  # 0 -> half -> 0, at rest at the ends
+    out = [Track(o.colour, o.shape, o.size, np.column_stack([ts, o.at(back)])) for o in layout.objects]
     return Layout(out, layout.background, layout.pillar, layout.camera)
