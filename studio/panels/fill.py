@@ -28,6 +28,7 @@ from studio.panels.common import (
     need_project,
     ok,
     strip_html,
+    take_name,
     use_on_timeline,
 )
 
@@ -106,9 +107,9 @@ def take_choices(studio, pid):
     if not pid:
         return []
     out = []
-    for t in studio.store.takes(pid):
+    for t in studio.store.takes(pid):  # named after their shot or file; ids only in the take's details
         what = t["settings"].get("prompt") or t["label"] or t["kind"]
-        out.append((f"{t['kind']} · {what[:40]} · {t['id']}", t["id"]))
+        out.append((f"{take_name(studio.store, t)} · {t['kind']} · {what[:40]}", t["id"]))
     return out
 
 
@@ -210,7 +211,7 @@ def listen(studio, demo):
         need_project(pid, store)
         if not tid:
             raise InputError("pick a take to load")
-        return load(pid, tid, f"loaded take {tid}")
+        return load(pid, tid, f"loaded {take_name(store, store.take(tid))}")
 
     @guarded(len(shown))
     def scrub(tid, i, vid):
@@ -317,7 +318,8 @@ def listen(studio, demo):
     def apply(pid, tid, vid):
         need_project(pid, store)
         new = jobs.apply_preview(store, pid, vid)
-        return load(pid, new, f"applied as new take {new}; the clip it was made from is unchanged")
+        return load(pid, new, f"applied as new take ({take_name(store, store.take(new))}); the clip it was made "
+                              "from is unchanged")
 
     @guarded(len(loaded) + 1)
     def discard(pid, tid, vid):
