@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from test_browser_studio import CHROMIUM, SHOTS, Studio, add_shot, browser_page, pick, says, type_into
+from test_browser_studio import CHROMIUM, SHOTS, Studio, add_shot, browser_page, new_project, pick, says, type_into
 
 from engine.defaults import BUNDLED_MODEL
 from engine.layout.direct import to_layout
@@ -51,11 +51,7 @@ def saved_motion(studio, sid):
 
 
 def test_drag_a_path_and_render_it(studio, page):
-    type_into(page, "project-name", "Directed")
-    page.click("#new-project")
-    says(page, "project-msg", "created")
-    pid = studio.store.projects()[0]["id"]
-    says(page, "shot-cards", "No shots yet")
+    pid = new_project(page, studio, "Directed")
     add_shot(page, 1)
     type_into(page, "shot-prompt", "a big red ball rolls to the right on the grass")
     type_into(page, "shot-seconds", 2)

@@ -3,7 +3,18 @@
 order with the time each should take and when it starts, a waiting take is moved up by clicking its row and
 another cancelled; they run in the order left, and the cancelled one never runs."""
 import pytest
-from test_browser_studio import CHROMIUM, LONG, Studio, add_shot, browser_page, pick, says, shot_png, type_into
+from test_browser_studio import (
+    CHROMIUM,
+    LONG,
+    Studio,
+    add_shot,
+    browser_page,
+    new_project,
+    pick,
+    says,
+    shot_png,
+    type_into,
+)
 
 pytestmark = pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
                                 reason="Debian's chromium is not installed")
@@ -30,11 +41,7 @@ def waiting_rows(page, n, has=""):
 
 
 def test_render_three_times_while_one_renders(studio, page):
-    type_into(page, "project-name", "Queue")
-    page.click("#new-project")
-    says(page, "project-msg", "created")
-    pid = studio.store.projects()[0]["id"]
-    says(page, "shot-cards", "No shots yet")
+    pid = new_project(page, studio, "Queue")
     # a long shot, slow by its length and steps (12 s, 40 steps), not by any sleep
     add_shot(page, 1)
     type_into(page, "shot-prompt", "a blue box falls down")

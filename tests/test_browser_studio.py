@@ -125,6 +125,15 @@ def says(page, elem_id, text, timeout=STEP):
                              f"(the page's last errors and warnings: {seen})") from None
 
 
+def new_project(page, studio, name):
+    """Type a name, press New project, and wait until it is open with an empty storyboard; its id."""
+    type_into(page, "project-name", name)
+    page.click("#new-project")
+    says(page, "project-msg", "created")
+    says(page, "shot-cards", "No shots yet")
+    return next(p["id"] for p in studio.store.projects() if p["name"] == name)
+
+
 def add_shot(page, number):
     """Add shot, then wait until the editor holds the new shot (its number is selected in the picker)."""
     page.click("#add-shot")
