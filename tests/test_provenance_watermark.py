@@ -70,8 +70,9 @@ def test_embedding_costs_far_less_than_rendering():
     embed_watermark(clip)
     per_video_second = (time.perf_counter() - t) / 10
     # The bundled model renders at best 0.55 s per second of video (docs/BENCHMARKS.md); the bar
-    # is 10% of that, 0.055 s. The bench measures the share side by side with real renders.
-    assert per_video_second < 0.03, per_video_second
+    # is 10% of that, 0.055 s (this machine: about 0.02 s alone, 0.031 with another test run beside it).
+    # The bench measures the share side by side with real renders.
+    assert per_video_second < 0.055, per_video_second
 
 
 @pytest.mark.parametrize("seed, size, fps", [(3, (128, 128), 8), (4, (256, 144), 12), (5, (144, 256), 24)])
