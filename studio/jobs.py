@@ -27,10 +27,7 @@ from engine.errors import InputError
 from engine.layout.direct import to_layout
 from engine.provenance import Generation, ProvenanceRecord, enforce, load_policy, watermark_record_frames
 from engine.request import BASE_FPS, GenerateRequest
-from engine.verbs import (
-    parse_ranges,  # noqa: F401 (the Fill panel's, from here)
-    still_layout,
-)
+from engine.verbs import still_layout
 from engine.video import media
 from studio.framing import framed
 

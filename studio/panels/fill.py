@@ -13,10 +13,10 @@ import numpy as np
 
 from engine.errors import InputError
 from engine.provenance import ProvenanceRecord
-from engine.verbs import CameraFootage
+from engine.verbs import CameraFootage, parse_ranges
 from engine.video import media
 from studio import jobs
-from studio.jobs import call_verb, parse_ranges, save_take, take_record
+from studio.jobs import call_verb, save_take, take_record
 from studio.panels.common import (
     ON_PROJECT,
     Mask,
