@@ -87,15 +87,15 @@ def thumbnail(store, take: dict, frame: int) -> str | None:
     return store.rel(path)
 
 
-def track_state(store, pid: str | None, rate: str = "24") -> str:
+def track_state(store, pid: str | None, rate: str = "24", spans=None) -> str:
     """The track's value (JSON): the delivery rate and the cut's length in frames, and per clip where it starts
     in the cut, how many frames it adds, its trims, its crossfade in, its take's frames and rate, its name and
-    its thumbnail's URL."""
+    its thumbnail's URL. `spans`: export.cut_length at this rate, when the caller has counted it already."""
     if not pid:
         return json.dumps({"clips": [], "frames": 0, "fps": 24.0})
     fps = export.DELIVERY_RATES.get(str(rate), 24.0)
     entries = store.timeline(pid)
-    spans = export.cut_length(store, pid, fps)
+    spans = spans if spans is not None else export.cut_length(store, pid, fps)
     clips = []
     for i, (e, (first, added, plays)) in enumerate(zip(entries, spans)):
         t = store.take(e["take_id"])

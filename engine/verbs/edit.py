@@ -287,10 +287,9 @@ def own_world(engine, footage, verb: str) -> None:
         if not any(r.kind == "camera" for r in _camera(footage).ranges):
             return  # made by a model (a take of the studio's, a sidecar's record): not a camera's picture
         footage = footage.frames
-    frames = footage
-    if measure.is_world_footage(frames):
+    share = measure.world_share(footage)  # measured once: the test and the message
+    if share >= measure.WORLD_SHARE_MIN:
         return
-    share = measure.world_share(frames)
     raise CameraFootage(f"{_world_model_name(engine)} draws only its own world of coloured shapes and would paint "
                         f"them into this {'still' if verb == 'animate' else 'clip'}, which is camera footage (world "
                         f"share {share:.2f}; its world measures at least {measure.WORLD_SHARE_MIN:g})",

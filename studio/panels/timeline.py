@@ -58,14 +58,14 @@ def render(studio):
                                      [ui["project"], ui["entry"], ui["fps"]], view)
 
 
-def rows(studio, pid, fps: float = 24.0):
+def rows(studio, pid, fps: float = 24.0, spans=None):
     """The table's rows and the cut's length in frames at the delivery rate `fps` (export.cut_length: what the
     export holds, to the frame); where each clip starts in the cut and how long it plays, in timecode."""
     store = studio.store
     shots = {s["id"]: (i + 1, s["prompt"]) for i, s in enumerate(store.shots(pid))}
     out = []
     entries = store.timeline(pid)
-    spans = export.cut_length(store, pid, fps)
+    spans = spans if spans is not None else export.cut_length(store, pid, fps)
     for i, (e, (first, added, _)) in enumerate(zip(entries, spans)):
         t = store.take(e["take_id"])
         trans = e["transition"] if i else "—"
@@ -86,14 +86,15 @@ def refresh(studio, pid, eid=None, rate="24"):
     if not pid:
         return [], gr.update(choices=[], value=None), "Total: 00:00:00:00", cut.track_state(studio.store, None)
     fps = export.DELIVERY_RATES.get(str(rate), 24.0)
-    table, frames = rows(studio, pid, fps)
+    spans = export.cut_length(studio.store, pid, fps)  # counted once, for the table, the total and the track
+    table, frames = rows(studio, pid, fps, spans)
     entries = studio.store.timeline(pid)
     choices = [(f"{r[0]}. {r[1]} ({r[2]})", e["id"]) for r, e in zip(table, entries)]
     ids = [e["id"] for e in entries]
     eid = eid if eid in ids else (ids[0] if ids else None)
     return table, gr.update(choices=choices, value=eid), (
         f"Total: {export.timecode(frames, fps)} · {frames} frames at {rate} fps ({frames / fps:.2f} s) · "
-        f"{len(entries)} clip(s)"), cut.track_state(studio.store, pid, rate)
+        f"{len(entries)} clip(s)"), cut.track_state(studio.store, pid, rate, spans)
 
 
 def listen(studio, demo):
