@@ -130,7 +130,10 @@ def test_bad_motion_is_refused_on_the_page(studio, page):
     pid = studio.store.projects()[0]["id"]
     sid = studio.store.shots(pid)[0]["id"]
     before = studio.store.shot(sid)["motion"]
-    page.get_by_text("Edit as JSON").click()
+    box = page.locator("#motion-json textarea")
+    if not box.is_visible():  # open the accordion (once: a second click would close it)
+        page.get_by_text("Edit as JSON", exact=True).click()
+    box.wait_for(state="visible")
     bad = json.loads(before)
     bad["objects"][0]["points"] = bad["objects"][0]["points"][:1]
     for motion, said in ((bad, "at least two points"),
