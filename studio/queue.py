@@ -101,6 +101,15 @@ class RenderQueue:
             self._waiting(job_id, "cancelled")
             self.store.update_job(job_id, status="cancelled", finished=time.time(), stage="cancelled before it started")
 
+    def cancel_waiting(self, project_id: str) -> int:
+        """Take every waiting job of a project out of line (the running one goes on); how many."""
+        with self._lock:
+            line = self.store.jobs(project_id=project_id, status="waiting")
+            for job in line:
+                self.store.update_job(job["id"], status="cancelled", finished=time.time(),
+                                      stage="cancelled before it started")
+        return len(line)
+
     def _waiting(self, job_id: str, what: str) -> dict:
         if not job_id:
             raise InputError("pick a waiting job in the queue first")

@@ -570,6 +570,32 @@ def test_a_queue_you_can_keep_feeding(server):
     assert not store.takes(pid, quick[1])
 
 
+def test_cancel_all_waiting_leaves_the_running_job(server):
+    """Cancel all waiting empties the line in one click; the rendering job goes on until Stop."""
+    import time
+
+    demo, c, root = server
+    store = demo.studio.store
+    pid = call(c, "create_project", "Clear the line")[0]
+    assert "no job is waiting" in msg(call(c, "cancel_waiting", pid))
+    slow, *quick = [call(c, "add_shot", pid)[1] for _ in range(3)]
+    call(c, "render_shot", pid, slow, None, "a blue box falls", "", 8.0, "16:9", 0, "", 1, 40, 5.0, None, None)
+    t0 = time.time()
+    while not any(j["status"] == "running" for j in store.jobs(pid)):
+        assert time.time() - t0 < 60
+        time.sleep(0.05)
+    for sid in quick:
+        call(c, "render_shot", pid, sid, None, "a red ball", "", 1.0, "1:1", 0, "", 1, 4, 5.0, None, None)
+    table, bar, picked, m = call(c, "cancel_waiting", pid)
+    assert "cancelled 2 waiting job(s)" in m and "rendering job goes on" in m and picked is None
+    assert not [r for r in table["data"] if r[3] == "waiting"]
+    jobs = store.jobs(pid)
+    assert sorted(j["status"] for j in jobs) == ["cancelled", "cancelled", "running"], [j["status"] for j in jobs]
+    assert "stopping 1 job" in msg(call(c, "stop", pid))
+    demo.studio.queue.wait(120)
+    assert not any(store.takes(pid, s) for s in quick)
+
+
 def test_cards_show_each_take_as_it_finishes(server):
     """While a long take renders, the finished one is already under its card (the queue stream redraws)."""
     import time

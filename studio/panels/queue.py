@@ -32,6 +32,7 @@ def render(studio):
                     ui["job_up"] = gr.Button("Move up", size="sm", elem_id="job-up")
                     ui["job_down"] = gr.Button("Move down", size="sm", elem_id="job-down")
                     ui["job_cancel"] = gr.Button("Cancel job", size="sm", elem_id="job-cancel")
+                    ui["cancel_waiting"] = gr.Button("Cancel all waiting", size="sm", elem_id="cancel-waiting")
             with gr.Column(scale=1, min_width=200):
                 ui["queue_preview"] = gr.Image(label="Live preview", interactive=False, height=160,
                                                elem_id="queue-preview")
@@ -178,6 +179,16 @@ def listen(studio, demo):
                          api_name="move_job_down", concurrency_limit=None)
     ui["job_cancel"].click(line_edit(queue.cancel, "cancelled: it will not run"), ins, outs, api_name="cancel_job",
                            concurrency_limit=None)
+
+    @guarded(4)
+    def cancel_all(pid):
+        n = queue.cancel_waiting(need_project(pid, store))
+        snap, out = view(studio, pid)
+        running = "; the rendering job goes on (Stop stops it)" if snap["running"] else ""
+        said = ok(f"cancelled {n} waiting job(s): they will not run{running}") if n else "no job is waiting"
+        return out[0], out[1], gr.update(choices=choices(snap), value=None), said
+
+    ui["cancel_waiting"].click(cancel_all, [ui["project"]], outs, api_name="cancel_waiting", concurrency_limit=None)
 
     def pick_row(evt: gr.SelectData):
         """A click on a waiting job's row picks it for Move up / down and Cancel."""
