@@ -523,11 +523,7 @@ def test_a_queue_you_can_keep_feeding(server):
     store = demo.studio.store
     pid = call(c, "create_project", "Keep feeding")[0]
     slow, *quick = [call(c, "add_shot", pid)[1] for _ in range(4)]
-    call(c, "render_shot", pid, slow, None, "a blue box falls", "", 8.0, "16:9", 0, "", 1, 40, 5.0, None, None)
-    t0 = time.time()
-    while not any(j["status"] == "running" for j in store.jobs(pid)):
-        assert time.time() - t0 < 60
-        time.sleep(0.05)
+    t0 = start_slow_render(c, store, pid, slow)
     for sid, prompt in zip(quick, ("a red ball rolls right", "a green ball falls", "a yellow box rises")):
         assert "queued 1" in msg(call(c, "render_shot", pid, sid, None, prompt, "", 1.0, "1:1", 0, "", 1, 4, 5.0,
                                       None, None))
@@ -570,20 +566,27 @@ def test_a_queue_you_can_keep_feeding(server):
     assert not store.takes(pid, quick[1])
 
 
+def start_slow_render(c, store, pid, shot):
+    """Queue a long take of `shot` and wait until it renders; when it started."""
+    import time
+
+    call(c, "render_shot", pid, shot, None, "a blue box falls", "", 8.0, "16:9", 0, "", 1, 40, 5.0, None, None)
+    t0 = time.time()
+    while not any(j["status"] == "running" for j in store.jobs(pid)):
+        assert time.time() - t0 < 60
+        time.sleep(0.05)
+    return t0
+
+
 def test_cancel_all_waiting_leaves_the_running_job(server):
     """Cancel all waiting empties the line in one click; the rendering job goes on until Stop."""
-    import time
 
     demo, c, root = server
     store = demo.studio.store
     pid = call(c, "create_project", "Clear the line")[0]
     assert "no job is waiting" in msg(call(c, "cancel_waiting", pid))
     slow, *quick = [call(c, "add_shot", pid)[1] for _ in range(3)]
-    call(c, "render_shot", pid, slow, None, "a blue box falls", "", 8.0, "16:9", 0, "", 1, 40, 5.0, None, None)
-    t0 = time.time()
-    while not any(j["status"] == "running" for j in store.jobs(pid)):
-        assert time.time() - t0 < 60
-        time.sleep(0.05)
+    start_slow_render(c, store, pid, slow)
     for sid in quick:
         call(c, "render_shot", pid, sid, None, "a red ball", "", 1.0, "1:1", 0, "", 1, 4, 5.0, None, None)
     table, bar, picked, m = call(c, "cancel_waiting", pid)
