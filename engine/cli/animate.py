@@ -1,15 +1,7 @@
 """`python -m engine animate`: animate a still; frame 0 is the image (CLI.md)."""
 from __future__ import annotations
 
-from engine.cli.common import (
-    add_literal_option,
-    add_output_options,
-    check_prompt,
-    make_engine,
-    need,
-    progress_printer,
-    write_result,
-)
+from engine.cli import common
 from engine.errors import InputError
 
 
@@ -20,8 +12,8 @@ def register(sub):
     p.add_argument("--seconds", type=float, default=2.0, help="duration (default 2)")
     p.add_argument("--aspect", default=None, help="1:1, 16:9 or 9:16 (default: the nearest to the image's)")
     p.add_argument("--negative", default="", help="what to steer away from")
-    add_output_options(p, "animate.mp4")
-    add_literal_option(p)
+    common.add_output_options(p, "animate.mp4")
+    common.add_literal_option(p)
     p.set_defaults(func=run)
 
 
@@ -30,19 +22,19 @@ def run(args) -> int:
     from engine.request import ASPECTS, GenerateRequest
     from engine.video import media
 
-    need(args.image, "--image", "a PNG or JPEG still to animate")
-    need(args.prompt, "--prompt", "what happens in the shot, e.g. 'the ball rolls to the right'")
+    common.need(args.image, "--image", "a PNG or JPEG still to animate")
+    common.need(args.prompt, "--prompt", "what happens in the shot, e.g. 'the ball rolls to the right'")
     image = verbs.load_image(args.image)
     if args.aspect is not None and args.aspect not in ASPECTS:
         raise InputError(f"unknown aspect {args.aspect!r}; allowed: {', '.join(ASPECTS)}")
     GenerateRequest(args.prompt, seconds=args.seconds, fps=args.fps, steps=args.steps,
                     guidance=args.guidance).validate()
-    decision = check_prompt(args, args.prompt)
+    decision = common.check_prompt(args, args.prompt)
     media.check_output_path(args.out)
     media.check_not_input(args.out, args.image)
-    engine = make_engine(args)
+    engine = common.make_engine(args)
     result = verbs.animate(engine, image, args.prompt, seconds=args.seconds, fps=args.fps, seed=args.seed,
                            steps=args.steps, guidance=args.guidance, aspect=args.aspect,
-                           progress=progress_printer(args.quiet), literal=args.literal)
-    write_result(result, args.out, args, decision)
+                           progress=common.progress_printer(args.quiet), literal=args.literal)
+    common.write_result(result, args.out, args, decision)
     return 0

@@ -4,15 +4,7 @@ from __future__ import annotations
 import sys
 
 from engine import defaults
-from engine.cli.common import (
-    add_verb_options,
-    check_before_work,
-    finish,
-    make_engine,
-    need,
-    progress_printer,
-    read_input,
-)
+from engine.cli import common
 
 
 def register(sub):
@@ -20,22 +12,22 @@ def register(sub):
     p.add_argument("--from", dest="src", help="the clip to leave (its last frame starts the bridge)")
     p.add_argument("--to", dest="dst", help="the clip to reach (its first frame ends the bridge)")
     p.add_argument("--seconds", type=float, help="length of the transition")
-    add_verb_options(p, "bridge.mp4", literal=defaults.BETWEEN_LITERAL)
+    common.add_verb_options(p, "bridge.mp4", literal=defaults.BETWEEN_LITERAL)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from engine import verbs
 
-    need(args.seconds, "--seconds", "the length of the transition, e.g. --seconds 1")
+    common.need(args.seconds, "--seconds", "the length of the transition, e.g. --seconds 1")
     verbs._check_seconds(args.seconds)
-    a, b = read_input(args.src, "--from"), read_input(args.dst, "--to")
+    a, b = common.read_input(args.src, "--from"), common.read_input(args.dst, "--to")
     if a.size != b.size and not args.quiet:  # said, not done silently: --to's frames are cropped
         (wa, ha), (wb, hb) = a.size, b.size
         print(f"note: --to is {wb}x{hb} and --from {wa}x{ha}; the bridge is {wa}x{ha}, and --to's first frame is "
               f"scaled to cover it and centre-cropped", file=sys.stderr)
-    decision = check_before_work(args, args.src, args.dst, prompt=args.prompt)
-    engine = make_engine(args)
+    decision = common.check_before_work(args, args.src, args.dst, prompt=args.prompt)
+    engine = common.make_engine(args)
     result = verbs.bridge(engine, a, b, seconds=args.seconds, prompt=args.prompt, seed=args.seed, steps=args.steps,
-                          guidance=args.guidance, progress=progress_printer(args.quiet), literal=args.literal)
-    return finish(result, args, decision)
+                          guidance=args.guidance, progress=common.progress_printer(args.quiet), literal=args.literal)
+    return common.finish(result, args, decision)

@@ -1,15 +1,7 @@
 """`python -m engine inpaint`: repaint the white region of a mask in every frame (CLI.md)."""
 from __future__ import annotations
 
-from engine.cli.common import (
-    add_verb_options,
-    check_before_work,
-    finish,
-    make_engine,
-    need,
-    progress_printer,
-    read_input,
-)
+from engine.cli import common
 
 
 def register(sub):
@@ -17,20 +9,20 @@ def register(sub):
     p.add_argument("--video", help="the clip: a video file or a folder of PNG/JPG frames")
     p.add_argument("--mask", help="PNG of the video's size (or aspect): white = repaint, black = keep")
     p.add_argument("--invert", action="store_true", help="repaint the black region instead (outpaint)")
-    add_verb_options(p, "inpaint.mp4", "what to paint in the region (required)")
+    common.add_verb_options(p, "inpaint.mp4", "what to paint in the region (required)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from engine import verbs
 
-    need(args.prompt, "--prompt", "what to paint in the masked region")
-    need(args.mask, "--mask", "a PNG, white where to repaint")
-    video = read_input(args.video)
+    common.need(args.prompt, "--prompt", "what to paint in the masked region")
+    common.need(args.mask, "--mask", "a PNG, white where to repaint")
+    video = common.read_input(args.video)
     mask = verbs.load_mask(args.mask, *video.size)
     verbs.mask_region(mask, *video.size, invert=args.invert)  # fails here, before the model loads
-    decision = check_before_work(args, args.video, args.mask, prompt=args.prompt)
-    engine = make_engine(args)
+    decision = common.check_before_work(args, args.video, args.mask, prompt=args.prompt)
+    engine = common.make_engine(args)
     result = verbs.inpaint(engine, video, mask, args.prompt, invert=args.invert, seed=args.seed, steps=args.steps,
-                           guidance=args.guidance, progress=progress_printer(args.quiet), literal=args.literal)
-    return finish(result, args, decision, audio_from=video)
+                           guidance=args.guidance, progress=common.progress_printer(args.quiet), literal=args.literal)
+    return common.finish(result, args, decision, audio_from=video)

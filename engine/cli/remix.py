@@ -2,15 +2,7 @@
 from __future__ import annotations
 
 from engine import defaults
-from engine.cli.common import (
-    add_verb_options,
-    check_before_work,
-    finish,
-    make_engine,
-    need,
-    progress_printer,
-    read_input,
-)
+from engine.cli import common
 
 
 def register(sub):
@@ -20,7 +12,7 @@ def register(sub):
     p.add_argument("--method", choices=defaults.REMIX_METHODS, default=defaults.REMIX_METHOD,
                    help="flowedit: move the clip by the difference the prompt makes (default); "
                         "sdedit: noise the clip to the strength and denoise it toward the prompt")
-    add_verb_options(p, "remix.mp4", "what the remixed clip shows (required)", guidance=defaults.REMIX_GUIDANCE)
+    common.add_verb_options(p, "remix.mp4", "what the remixed clip shows (required)", guidance=defaults.REMIX_GUIDANCE)
     p.set_defaults(func=run)
 
 
@@ -28,12 +20,12 @@ def run(args) -> int:
     from engine import verbs
     from engine.sampling.conditioning import check_strength
 
-    need(args.prompt, "--prompt", "what the remixed clip shows, e.g. 'a blue ball rolls to the right'")
-    check_strength(need(args.strength, "--strength", "a number in (0, 1], e.g. --strength 0.6"))
-    video = read_input(args.video)
-    decision = check_before_work(args, args.video, prompt=args.prompt)
-    engine = make_engine(args)
+    common.need(args.prompt, "--prompt", "what the remixed clip shows, e.g. 'a blue ball rolls to the right'")
+    check_strength(common.need(args.strength, "--strength", "a number in (0, 1], e.g. --strength 0.6"))
+    video = common.read_input(args.video)
+    decision = common.check_before_work(args, args.video, prompt=args.prompt)
+    engine = common.make_engine(args)
     result = verbs.remix(engine, video, args.prompt, strength=args.strength, seed=args.seed, steps=args.steps,
-                         guidance=args.guidance, method=args.method, progress=progress_printer(args.quiet),
+                         guidance=args.guidance, method=args.method, progress=common.progress_printer(args.quiet),
                          literal=args.literal)
-    return finish(result, args, decision, audio_from=video)
+    return common.finish(result, args, decision, audio_from=video)

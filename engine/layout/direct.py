@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from engine.errors import InputError
-from engine.layout.layout import MAX_OBJECTS, SHAPE_WORDS, Layout, Track
+from engine.layout.layout import MAX_OBJECTS, SHAPE_WORDS, Layout, Track, object_list
 from engine.world.scene import COLOURS, SIZES
 
 EASINGS = ("linear", "ease-in", "ease-out", "ease-in-out")
@@ -57,11 +57,8 @@ def to_layout(motion, seconds: float, where: str = "motion") -> Layout:
     the object and the field and says what is allowed."""
     if not isinstance(motion, dict):
         raise InputError(f"{where}: directed motion is a JSON object with background, pillar, camera and objects")
-    objects = motion.get("objects")
-    if not isinstance(objects, list) or not objects:
-        raise InputError(f"{where}: there are no objects to move; a shot directs 1 to {MAX_OBJECTS}")
-    if len(objects) > MAX_OBJECTS:
-        raise InputError(f"{where}: {len(objects)} objects; the model takes at most {MAX_OBJECTS}")
+    objects = object_list(motion.get("objects"), where, f"there are no objects to move; a shot directs 1 to "
+                                                        f"{MAX_OBJECTS}")
     tracks = []
     for i, o in enumerate(objects):
         name = f"{where}: object {i + 1}"

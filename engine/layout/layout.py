@@ -94,11 +94,7 @@ class Layout:
         camera = CAMERA_WORDS.get(d.get("camera", "static")) if isinstance(d.get("camera", "static"), str) else None
         if camera is None:
             raise InputError(f"{where}: camera {d.get('camera')!r} is unknown; allowed: {', '.join(CAMERAS)}")
-        objects = d.get("objects")
-        if not isinstance(objects, list) or not objects:
-            raise InputError(f"{where}: objects must be a list of 1 to {MAX_OBJECTS} objects")
-        if len(objects) > MAX_OBJECTS:
-            raise InputError(f"{where}: {len(objects)} objects; the model takes at most {MAX_OBJECTS}")
+        objects = object_list(d.get("objects"), where, f"objects must be a list of 1 to {MAX_OBJECTS} objects")
         return cls([_track(o, f"{where}: objects[{i}]") for i, o in enumerate(objects)], background, pillar, camera)
 
     # -- time ---------------------------------------------------------------------
@@ -155,6 +151,15 @@ class Layout:
             parts.append(f"{o.size} {o.colour} {o.shape}, {way}, ({x0:.2f}, {y0:.2f}) -> ({x1:.2f}, {y1:.2f})")
         scene = f"{self.background}{', pillar' if self.pillar else ''}, camera {self.camera}"
         return "; ".join(parts) + f" [{scene}]"
+
+
+def object_list(objects, where: str, empty: str) -> list:
+    """`objects` when it is a list of 1 to MAX_OBJECTS entries, else an InputError (`empty` says the first)."""
+    if not isinstance(objects, list) or not objects:
+        raise InputError(f"{where}: {empty}")
+    if len(objects) > MAX_OBJECTS:
+        raise InputError(f"{where}: {len(objects)} objects; the model takes at most {MAX_OBJECTS}")
+    return objects
 
 
 def visible_share(boxes: np.ndarray, pillar: np.ndarray) -> np.ndarray:

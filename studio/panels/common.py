@@ -139,6 +139,18 @@ class Mask(gr.ImageMask):
                            "PNG or JPEG (white where to repaint)") from None
 
 
+def picker_row(ui, picker: tuple[str, str, str], buttons: list[tuple[str, str, str]]) -> None:
+    """A picker (key, label, elem_id) with its small buttons (key, text, elem_id) beside it, the last a red
+    one that removes: the shot picker's and the timeline clip picker's row."""
+    key, label, elem_id = picker
+    with gr.Row():
+        ui[key] = gr.Dropdown(allow_custom_value=True, label=label, choices=[], elem_id=elem_id, scale=4)
+        with gr.Column(scale=2, min_width=260), gr.Row():
+            for i, (k, text, b_id) in enumerate(buttons):
+                ui[k] = gr.Button(text, size="sm", elem_id=b_id, variant="stop" if i == len(buttons) - 1 else
+                                  "secondary")
+
+
 def need_project(pid, store=None):
     """`pid`, when it names a project (of `store`, when given: one deleted in another tab is not open)."""
     if not pid or (store is not None and not store.has_project(pid)):

@@ -26,6 +26,7 @@ from studio.panels.common import (
     message,
     need_project,
     ok,
+    picker_row,
     use_on_timeline,
     vocabulary,
 )
@@ -52,14 +53,10 @@ def render(studio):
     ui = studio.ui
     ui["cards"] = gr.HTML(elem_id="shot-cards", js_on_load=CARDS_JS)
     ui["cards_msg"] = message(elem_id="cards-msg")
-    with gr.Row():
-        ui["shot"] = gr.Dropdown(allow_custom_value=True, label="Shot", choices=[], elem_id="shot-picker", scale=4)
-        with gr.Column(scale=2, min_width=260):
-            with gr.Row():
-                ui["add_shot"] = gr.Button("Add shot", size="sm", elem_id="add-shot")
-                ui["shot_up"] = gr.Button("Move up", size="sm", elem_id="shot-up")
-                ui["shot_down"] = gr.Button("Move down", size="sm", elem_id="shot-down")
-                ui["delete_shot"] = gr.Button("Delete shot", size="sm", variant="stop", elem_id="delete-shot")
+    picker_row(ui, ("shot", "Shot", "shot-picker"), [("add_shot", "Add shot", "add-shot"),
+                                                      ("shot_up", "Move up", "shot-up"),
+                                                      ("shot_down", "Move down", "shot-down"),
+                                                      ("delete_shot", "Delete shot", "delete-shot")])
     with gr.Row():
         with gr.Column(scale=3):
             ui["prompt"] = gr.Textbox(label="Prompt", lines=2, elem_id="shot-prompt",

@@ -8,7 +8,7 @@ import gradio as gr
 
 from engine.errors import InputError
 from studio import cut, export
-from studio.panels.common import ON_PROJECT, footage_name, guarded, message, need_project, ok, take_name
+from studio.panels.common import ON_PROJECT, footage_name, guarded, message, need_project, ok, picker_row, take_name
 from studio.project import TRANSITIONS
 
 TRACK_JS = Path(__file__).with_name("timeline.js").read_text(encoding="utf-8")
@@ -23,13 +23,9 @@ def render(studio):
     ui["tl_track"] = gr.HTML(cut.track_state(studio.store, None), html_template="<div class='tl-root'></div>",
                              js_on_load=TRACK_JS, elem_id="timeline-track")
     ui["tl_table"] = gr.Dataframe(headers=HEADERS, value=[], interactive=False, elem_id="timeline-table")
-    with gr.Row():
-        ui["entry"] = gr.Dropdown(allow_custom_value=True, label="Clip", choices=[], elem_id="clip-picker", scale=3)
-        with gr.Column(scale=2, min_width=260):
-            with gr.Row():
-                ui["clip_up"] = gr.Button("Move earlier", size="sm", elem_id="clip-up")
-                ui["clip_down"] = gr.Button("Move later", size="sm", elem_id="clip-down")
-                ui["clip_remove"] = gr.Button("Remove", size="sm", variant="stop", elem_id="clip-remove")
+    picker_row(ui, ("entry", "Clip", "clip-picker"), [("clip_up", "Move earlier", "clip-up"),
+                                                       ("clip_down", "Move later", "clip-down"),
+                                                       ("clip_remove", "Remove", "clip-remove")])
     with gr.Row():
         ui["trim_in"] = gr.Number(label="Trim in (frames)", value=0, precision=0, min_width=90)
         ui["trim_out"] = gr.Number(label="Trim out (frames)", value=0, precision=0, min_width=90)
