@@ -68,7 +68,7 @@ class TakeResult:
 def streamable(engine: Engine, req: GenerateRequest) -> bool:
     """Whether `render_take` can stream this request (else: Engine.generate in memory).
     Loops, remixes and masks need the whole clip; LTX and Wan render themselves."""
-    if getattr(engine.pipe, "renders_itself", False) or req.loop or req.init_video is not None:
+    if engine.pipe.renders_itself or req.loop or req.init_video is not None:
         return False
     return all(isinstance(c, (ImageCondition, ClipCondition)) for c in req.conditions)
 

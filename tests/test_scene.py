@@ -218,7 +218,7 @@ def test_locate_finds_a_member_whole_and_the_reference_still_puts_it_in_the_midd
 class TruthEngine:
     """Renders the cast a prompt names exactly (the world's own renderer) and keeps every request."""
 
-    pipe = type("Pipe", (), {"name": "world-truth"})()
+    pipe = type("Pipe", (), {"name": "world-truth", "verbs": {"animate": "native"}, "renders_itself": False})()
     looks = {"red ball": Obj("red", "ball", "big", "right", x0=0.3, y0=0.4),
              "blue box": Obj("blue", "box", "small", "down", x0=0.7, y0=0.3),
              "green ball": Obj("green", "ball", "big", "still", x0=0.5, y0=0.5)}

@@ -37,6 +37,7 @@ class Look:
 
 class FeatureExtractor(Protocol):
     name: str
+    min_present: float  # share of frames a member must show in to count as present
 
     def expected(self, description: str) -> Look:
         """The look a cast description asks for (attributes it does not name stay None)."""
@@ -45,8 +46,9 @@ class FeatureExtractor(Protocol):
         """The look of the member expected to look like `expected` in a shot's frames (uint8 F, H, W, 3)."""
 
     def locate(self, frames: np.ndarray, expected: Look) -> tuple[np.ndarray, np.ndarray] | None:
-        """Optional: a frame showing the member whole and the member's pixels in it (uint8 H, W, 3 and
-        bool H, W), the reference that later shots hold (engine.scenes.scene); None when it is not seen whole."""
+        """A frame showing the member whole and the member's pixels in it (uint8 H, W, 3 and bool H, W), the
+        reference that later shots hold (engine.scenes.scene); None when it is not seen whole (always None
+        for an extractor that cannot cut a member out: its scenes then render without references)."""
 
 
 def _words(table: dict) -> list[tuple[str, str]]:
@@ -201,7 +203,7 @@ def check_continuity(cast: dict[str, str], shots: list[tuple[np.ndarray, list[st
     for si, (frames, members, prompt) in enumerate(shots):
         for m in members:
             seen_in[si, m] = ex.observe(frames, looks[m])
-    min_present = getattr(ex, "min_present", 0.5)
+    min_present = ex.min_present
     reference = {m: _consensus(looks[m], [(seen_in[k], shots[k[0]][2]) for k in seen_in if k[1] == m], min_present)
                  for m in looks}
     checks = []

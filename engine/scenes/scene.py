@@ -251,7 +251,7 @@ def render_scene(engine, scene: Scene, progress=None, extractor=None, on_shot=No
 
     ex = extractor or WorldFeatures()
     looks = {m: ex.expected(d) for m, d in scene.cast.items()}
-    refer = scene.references and hasattr(ex, "locate") and "animate" in getattr(engine.pipe, "verbs", {"animate"})
+    refer = scene.references and "animate" in engine.pipe.verbs
     refs, ref_from = {}, {}  # member -> (frame, its pixels); member -> where it was found
     if refer:
         refs, ref_from = cast_sheet(engine, scene, ex, looks, progress)
@@ -410,7 +410,7 @@ def cast_sheet(engine, scene: Scene, ex, looks: dict, progress=None):
 
     named = list(dict.fromkeys(m for shot in scene.shots for m in shot.named))
     refs, where = {}, {}
-    min_present = getattr(ex, "min_present", 0.5)
+    min_present = ex.min_present
     for mi, m in enumerate(named):
         want, text = looks[m], scene.cast[m].strip().rstrip(".")
         best = None  # (how close to the description, its reference, its extent): seen whole, not as described

@@ -249,7 +249,7 @@ def _tracked(engine, footage: np.ndarray, held_times, grid_times) -> Layout | No
     """The tracks of the objects in `footage` (at `held_times`, seconds from the render's start) with a box at
     every one of `grid_times` (engine.layout.track.extend_tracks); None for a model without a layout input or
     footage the tracker cannot read (camera footage: no world objects are planned into it)."""
-    if not getattr(engine, "takes_layout", False) or not measure.is_world_footage(footage):
+    if not engine.takes_layout or not measure.is_world_footage(footage):
         return None
     found = track(footage, held_times)
     return None if found is None else extend_tracks(found, grid_times)
@@ -321,7 +321,7 @@ def still_layout(engine, req: GenerateRequest, img: np.ndarray) -> Layout | None
     (each planned path shifted to start where its object is in the still, at its size); objects the prompt
     does not move stay. None when the model takes no layout, the still is not the world's or the prompt
     names nothing the planner can place."""
-    if not getattr(engine, "takes_layout", False):
+    if not engine.takes_layout:
         return None
     w, h = req.canvas()
     still = fit_frames(img[None], w, h)
