@@ -41,7 +41,7 @@ from engine.errors import InputError
 from engine.layout import Layout
 from engine.request import BASE_FPS, GenerateRequest, ProgressFn, frame_record
 from engine.sampling.conditioning import ClipCondition, ImageCondition, WindowKnowledge, fit_frames, still_frames
-from engine.service import Engine, hold_anchor, takes_anchor
+from engine.service import Engine, takes_anchor
 from engine.video.retime import delivered_count, resample
 
 CHECKPOINT_SUFFIX = ".render"
@@ -130,24 +130,24 @@ def render_take(engine: Engine, req: GenerateRequest, out: str | Path, progress:
         anchor_frame = None if prev is None or "anchor" not in prev else prev["anchor"]
         next_j = state["delivered"]
         cancelled = False
-        for wi in range(done_windows, len(job.windows)):
-            idx = job.windows[wi][0]
-            own = plan.knowledge(idx)  # the request's own conditions on this window
-            win = own.take(np.arange(len(idx)))  # a copy: `own` stays the request's alone (for the kinds)
-            slot = held = None
-            if prev is not None:
-                held = _held_from(prev, idx)
-                win.hold(*held)
-                slot = hold_anchor(win, anchor_frame)  # set only when the plan has an anchor
-            frames, cancelled = engine.render_window(job, wi, idx, win, generator, progress)
-            if frames is None or cancelled:
+        own = {}  # window -> the request's own conditions on it (for the frames' kinds)
+
+        def knows(wi, idx, hold):
+            own[wi] = plan.knowledge(idx)
+            win = own[wi].take(np.arange(len(idx)))  # a copy: `own` stays the request's alone
+            if prev is None:
+                return win, None
+            held = _held_from(prev, idx)
+            win.hold(*held)
+            return win, held[0]
+
+        for w in engine.windows(job, knows, generator, progress, plan.anchor, start=done_windows,
+                                first=anchor_frame):
+            if w.cancelled:
                 cancelled = True
                 break
-            if plan.anchor and anchor_frame is None:
-                anchor_frame = frames[0].copy()  # the take's first frame (the still, when it starts from one)
-            if slot is not None:  # the anchor only guided this window; its slot keeps what was made before
-                frames[slot] = held[0][slot]
-            kinds = ["camera" if k else "generated" for k in own.exact]
+            wi, idx, frames, anchor_frame = w.wi, w.idx, w.frames, w.first
+            kinds = ["camera" if k else "generated" for k in own.pop(wi).exact]
             j_stop = plan.delivered_until(idx[-1])
             out_times = np.arange(next_j, j_stop) / req.fps
             delivered, pos = resample(frames, idx / BASE_FPS, out_times)

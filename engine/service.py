@@ -276,25 +276,18 @@ class Engine:
         known = _knowledge(req, job.n, job.width, job.height, job.r, job.time_patch)
         out = np.zeros((job.n, job.height, job.width, 3), np.uint8)
         done = np.zeros(job.n, bool)
-        generator = torch.Generator().manual_seed(req.seed)
-        cancelled = False
         anchor = anchor and takes_anchor(req)
-        first = None  # the take's first frame, once made
-        for wi, (idx, hold) in enumerate(job.windows):
-            # 4. What this window knows: the request's conditions plus frames already made
+
+        def knows(wi, idx, hold):  # 4. the request's conditions on the window plus the frames already made
             win = known.take(idx)
             win.hold(out[idx], done[idx] if hold is None else hold)
-            slot = hold_anchor(win, first)
-            frames, cancelled = self.render_window(job, wi, idx, win, generator, progress)
-            if frames is None:
-                break
-            if anchor and first is None:
-                first = frames[0].copy()
-            if slot is not None:  # the anchor only guided this window; its slot keeps what was made before
-                frames[slot] = out[idx[slot]]
-            out[idx], done[idx] = frames, True
-            if cancelled:
-                break
+            return win, out[idx]
+
+        cancelled = False
+        for w in self.windows(job, knows, torch.Generator().manual_seed(req.seed), progress, anchor):
+            cancelled = w.cancelled
+            if w.frames is not None:
+                out[w.idx], done[w.idx] = w.frames, True
         # 8. Retime to the delivery rate
         model_kind = "inpainted" if known.known_pixels is not None else "generated"
         kinds = ["camera" if k else model_kind for k in known.exact]
@@ -337,6 +330,29 @@ class Engine:
             guidance = req.guidance
         return Job(req, pipe, width, height, n, r, pt, text, uncond, guidance, windows, init, replacement,
                    self.remix_method(req) == "flowedit", layout)
+
+    def windows(self, job: "Job", knows, generator: torch.Generator, progress: ProgressFn | None, anchor: bool,
+                start: int = 0, first: np.ndarray | None = None):
+        """The one window loop behind short takes, long takes (engine.longtake) and scenes: renders
+        `job.windows` from `start` in order and yields a `Window` for each, stopping after a stopped one.
+
+        knows(wi, idx, hold) -> (WindowKnowledge, held): what the window knows (the request's conditions
+        and the frames its caller already has) and those frames, aligned with `idx`. A take that holds its
+        anchor (`anchor`; `first`: the anchor of windows rendered before `start`) holds its first frame in
+        place of the oldest held frame of each later window; that slot keeps the frame made before."""
+        for wi in range(start, len(job.windows)):
+            idx, hold = job.windows[wi]
+            win, held = knows(wi, idx, hold)
+            slot = hold_anchor(win, first)
+            frames, cancelled = self.render_window(job, wi, idx, win, generator, progress)
+            if frames is not None:
+                if anchor and first is None:
+                    first = frames[0].copy()
+                if slot is not None:  # the anchor only guided this window
+                    frames[slot] = held[slot]
+            yield Window(wi, idx, frames, cancelled, first)
+            if cancelled:
+                return
 
     def render_window(self, job: "Job", wi: int, idx: np.ndarray, win: WindowKnowledge,
                       generator: torch.Generator, progress: ProgressFn | None):
@@ -382,6 +398,17 @@ class Engine:
                 return None, True
         # 7. Decode; known frames and pixels are pasted back exactly (the model only fills the unknown)
         return _paste_known(pipe.decode_latents(z), win), cancelled
+
+
+@dataclasses.dataclass
+class Window:
+    """One rendered window (Engine.windows): its frames at the base rate (None when stopped before its first
+    step), whether the render was stopped in it, and the take's anchor frame so far."""
+    wi: int
+    idx: np.ndarray
+    frames: np.ndarray | None
+    cancelled: bool
+    first: np.ndarray | None
 
 
 @dataclasses.dataclass
