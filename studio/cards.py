@@ -9,7 +9,7 @@ from engine.errors import InputError
 from studio import scene as scenes
 from studio.animatic import animatic
 from studio.jobs import take_record
-from studio.panels.common import esc, footage_name
+from studio.naming import esc, footage_name
 
 
 def cards_html(studio, pid, shot_id) -> str:

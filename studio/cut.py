@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from engine.errors import InputError
 from studio import export
-from studio.panels.common import take_name
+from studio.naming import take_name
 
 THUMB_HEIGHT = 72  # px: the track's clips show their first kept frame at this height
 

@@ -466,9 +466,9 @@ def test_refusals_say_why_and_keep_the_project_whole(server, tmp_path):
     kept = store.path(store.shot(sid)["start_image"])
     assert kept.parent == store.media(pid, "stills") and Image.open(kept).size == (96, 64)
     # saving again with the project's own still (as the page sends it back) keeps it as it is
-    from studio.panels.storyboard import _still
+    from studio.shots import keep_still
 
-    assert _still(demo.studio, pid, str(kept)) == store.shot(sid)["start_image"]
+    assert keep_still(demo.studio, pid, str(kept)) == store.shot(sid)["start_image"]
     # a shot with a job waiting or rendering is not deleted from under it
     call(c, "render_shot", pid, sid, None, editor[0], "", 4.0, "1:1", 7, "", 1, 60, 5.0, None, None)
     assert demo.studio.queue.uses_shot(pid, sid)

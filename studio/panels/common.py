@@ -10,6 +10,8 @@ from pathlib import Path
 import gradio as gr
 
 from engine.errors import InputError
+from studio.naming import err, esc, footage_name, ok, take_name  # noqa: F401 (the panels' words)
+from studio.uploads import discard_upload  # noqa: F401
 
 log = logging.getLogger("tenku.studio")
 KIND_NAMES = {"C": "camera", "G": "generated", "I": "interpolated", "P": "inpainted", "T": "transition"}
@@ -18,14 +20,6 @@ KIND_NAMES = {"C": "camera", "G": "generated", "I": "interpolated", "P": "inpain
 # "always_last", re-fired the picker's five listeners (storyboard, scene, timeline, fill, queue) in a cycle:
 # about ten events a second for as long as a page was open, and a click could wait behind them for ever.
 ON_PROJECT = dict(trigger_mode="multiple")
-
-
-def err(text: str) -> str:
-    return f"⚠️ {text}"
-
-
-def ok(text: str) -> str:
-    return f"✓ {text}"
 
 
 def message(**kw) -> gr.Markdown:
@@ -47,19 +41,6 @@ def guarded(n_outputs: int):
             return text if n_outputs == 1 else (*[gr.update() for _ in range(n_outputs - 1)], text)
         return inner
     return wrap
-
-
-def discard_upload(path) -> None:
-    """Remove a refused upload from Gradio's upload folder (the file and its folder), so that refused files do
-    not pile up on disk. Paths anywhere else are left alone."""
-    from gradio.utils import get_upload_folder
-
-    p, cache = Path(path).resolve(), Path(get_upload_folder()).resolve()
-    if cache not in p.parents:
-        return
-    p.unlink(missing_ok=True)
-    if p.parent != cache and not any(p.parent.iterdir()):
-        p.parent.rmdir()
 
 
 def check_size(studio, path) -> None:
@@ -158,26 +139,6 @@ def need_project(pid, store=None):
     return pid
 
 
-def footage_name(take: dict) -> str:
-    """What the footage bin and the timeline call a take of the filmmaker's own footage: the uploaded file,
-    and the edit that made it from that file (carphone.mp4 · fill)."""
-    name = take["settings"].get("source_file") or take["label"] or take["id"]
-    return name if take["kind"] == "camera" else f"{name} · {take['kind']}"
-
-
-def take_name(store, take: dict) -> str:
-    """What the page calls a take: "Shot 2 · take 3" (its shot's place in the storyboard, its own among the
-    shot's takes), a footage clip by its file (footage_name), anything else by its kind; ids only in details."""
-    if take.get("shot_id"):
-        shots = [s["id"] for s in store.shots(take["project_id"])]
-        takes = [t["id"] for t in store.takes(take["project_id"], take["shot_id"])]
-        if take["shot_id"] in shots and take["id"] in takes:
-            return f"Shot {shots.index(take['shot_id']) + 1} · take {takes.index(take['id']) + 1}"
-    if take["settings"].get("source_file"):
-        return footage_name(take)
-    return take["label"] or take["kind"] or "clip"
-
-
 def use_on_timeline(store, take: dict) -> str:
     """Make a take its shot's chosen take on the timeline (Store.choose_take); returns what happened.
     A take with no shot (footage) is appended as a clip of its own each time."""
@@ -201,10 +162,6 @@ def strip_html(strip: str, current: int | None = None) -> str:
     counts = ", ".join(f"{strip.count(c)} {KIND_NAMES[c]}" for c in "CGIPT" if c in strip)
     return (f"<div class='strip' data-strip='{html.escape(strip)}'>{cells}</div>"
             f"<div class='strip-legend'>{len(strip)} frames: {counts}</div>")
-
-
-def esc(text) -> str:
-    return html.escape(str(text or ""))
 
 
 def vocabulary(studio, model, prompts: list[str]) -> str:

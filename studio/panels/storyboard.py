@@ -6,7 +6,6 @@ studio.panels.cast; directing a shot's motion is studio.panels.motion."""
 from __future__ import annotations
 
 import gradio as gr
-import numpy as np
 
 from engine import defaults
 from engine.errors import InputError
@@ -14,13 +13,12 @@ from engine.request import ASPECTS
 from studio import scene as scenes
 from studio.animatic import keep_motion
 from studio.cards import cards_html
-from studio.framing import FITS, framed, said
+from studio.framing import FITS
 from studio.jobs import shot_request
 from studio.panels.common import (
     ON_PROJECT,
     Still,
     after_render,
-    discard_upload,
     footage_name,
     guarded,
     message,
@@ -30,13 +28,10 @@ from studio.panels.common import (
     use_on_timeline,
     vocabulary,
 )
+from studio.shots import EDIT_KEYS, check_fields, editor_values, framing, framing_preview
 
 CAMERA_WORDS = ["", "static camera", "the camera pans left", "the camera pans right", "the camera zooms in",
                 "the camera zooms out"]
-DEFAULTS = {"prompt": "", "negative": "", "seconds": 2.0, "aspect": "16:9", "seed": 0, "camera": "", "takes": 1,
-            "steps": defaults.STEPS, "guidance": defaults.GUIDANCE, "start_image": None, "end_image": None}
-EDIT_KEYS = ("prompt", "negative", "seconds", "aspect", "seed", "camera", "takes", "steps", "guidance",
-             "start_image", "end_image")
 # The cards are one HTML block; its buttons and cards report clicks as one event (Gradio 6's gr.HTML trigger).
 CARDS_JS = """
 element.addEventListener('click', (e) => {
@@ -101,13 +96,6 @@ def shot_choices(studio, pid):
     return [(f"{i + 1}. {(s['prompt'] or '(empty)')[:40]}", s["id"]) for i, s in enumerate(studio.store.shots(pid))]
 
 
-def editor_values(studio, shot: dict | None) -> list:
-    s = {**DEFAULTS, **(shot or {})}
-    imgs = [str(studio.store.path(s[k])) if s[k] else None for k in ("start_image", "end_image")]
-    return [s["prompt"], s["negative"], s["seconds"], s["aspect"], s["seed"], s["camera"], s["takes"], s["steps"],
-            s["guidance"], *imgs]
-
-
 def refresh(studio, pid, shot_id=None, take_id=None):
     """Everything the panel shows, for a project (and a shot and take to select); the takes come from the
     takes panel."""
@@ -122,81 +110,6 @@ def refresh(studio, pid, shot_id=None, take_id=None):
     shot = next((s for s in shots if s["id"] == shot_id), None)
     return [cards_html(studio, pid, shot_id), gr.update(choices=shot_choices(studio, pid), value=shot_id),
             *editor_values(studio, shot), *takes(pid, shot_id, take_id), *motion(pid, shot_id), *framing(studio, shot)]
-
-
-def framing(studio, shot: dict | None) -> list:
-    """The saved shot's fit, its start image as framed and what that does (studio.framing)."""
-    fit = (shot or {}).get("fit") or "crop"
-    if not shot or not shot.get("start_image"):
-        return [fit, None, ""]
-    return [fit, *framing_preview(str(studio.store.path(shot["start_image"])), shot["aspect"], fit)]
-
-
-def framing_preview(path, aspect, fit) -> list:
-    """[the still on the shot's canvas, what happens to it]; nothing for no still or one that cannot be read."""
-    from pathlib import Path
-
-    from engine.video.media import UnreadableImage, open_image
-
-    if not path:
-        return [None, ""]
-    try:
-        img = np.asarray(open_image(path, Path(path).name).convert("RGB"))
-    except (UnreadableImage, InputError, OSError):
-        return [None, ""]
-    return [framed(img, aspect, fit), ok(said(img, aspect, fit))]
-
-
-def _fields(studio, pid, values) -> dict:
-    f = dict(zip(EDIT_KEYS, values))
-    f["prompt"] = (f["prompt"] or "").strip()
-    try:
-        f["seconds"] = float(f["seconds"]) if f["seconds"] is not None else 0.0
-        f["seed"] = int(f["seed"] or 0)
-        f["takes"], f["steps"], f["guidance"] = int(f["takes"]), int(f["steps"]), float(f["guidance"])
-    except (TypeError, ValueError):
-        raise InputError("duration, seed, takes and steps must be numbers") from None
-    if not 1 <= f["takes"] <= 4:
-        raise InputError("a shot has 1 to 4 takes")
-    if not 0 <= f["seed"] <= defaults.MAX_SEED - (f["takes"] - 1):
-        raise InputError(f"seed must be a whole number from 0 to {defaults.MAX_SEED - (f['takes'] - 1)} "
-                         f"(with {f['takes']} takes: take k renders with seed + k - 1)")
-    for key in ("start_image", "end_image"):
-        f[key] = _still(studio, pid, f[key])
-    shot_request({**f, "camera": f["camera"] or ""}, f["seed"]).validate()
-    return f
-
-
-def _still(studio, pid, path):
-    """A still the user gave, decoded and checked, kept in the project (or None). A path already among this
-    project's stills (a saved shot's) stays as it is; anything else (an upload) is decoded, checked and copied
-    in, so the project owns its stills and nothing is kept that is not a readable image of a sane size."""
-    if not path:
-        return None
-    from pathlib import Path
-
-    from engine.video.media import UnreadableImage, open_image
-
-    store = studio.store
-    try:
-        if store.inside(path).parent == store.media(pid, "stills"):
-            return store.rel(path)
-    except InputError:
-        pass
-    name = Path(path).name
-    try:  # upright as taken, 16-bit grey scaled, its size read from the header before decoding
-        img = open_image(path, name).convert("RGB")
-    except UnreadableImage:
-        discard_upload(path)
-        raise InputError(f"{name} is not an image this studio can read (PNG or JPEG)") from None
-    except InputError:  # too large to read
-        discard_upload(path)
-        raise
-    from studio.project import new_id
-
-    dst = store.media(pid, "stills") / f"{new_id('i')}.png"
-    img.save(dst)
-    return store.rel(dst)
 
 
 def listen(studio, demo):
@@ -284,14 +197,14 @@ def listen(studio, demo):
 
     @guarded(5)
     def save(pid, sid, *values):
-        f = _fields(studio, need_project(pid, store), values)
+        f = check_fields(studio, need_project(pid, store), values)
         update(pid, sid, f)
         return (cards_html(studio, pid, sid), gr.update(choices=shot_choices(studio, pid), value=sid),
                 *motion(pid, sid), ok("saved"))
 
     @guarded(5)
     def render_shot(pid, sid, model, *values):
-        f = _fields(studio, need_project(pid, store), values)
+        f = check_fields(studio, need_project(pid, store), values)
         prompt = scenes.expand(f["prompt"], store.cast(pid))
         update(pid, sid, f)
         n = len(shot_choices(studio, pid))
