@@ -137,6 +137,23 @@ def test_bench_train_bad_input_exit_2(capsys, args, needle):
     assert needle in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.parametrize("spec", ["float16:24", "float32", "float32:0", "float32:24:99", "bfloat16:x"])
+def test_bench_compare_bad_settings_exit_2(capsys, spec):
+    assert main(["bench", "--compare", spec]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is not DTYPE:STEPS[:GUIDANCE]" in err and len(err.splitlines()) == 1
+
+
+def test_bench_compare_reports_every_setting_side_by_side(tiny_model, capsys):
+    assert main(["bench", "--model", str(tiny_model), "--compare", "float32:2,float32:1:1", "--repeats", "2",
+                 "--seconds", "0.5"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    rows = out["settings"]
+    assert [(r["dtype"], r["steps"], r["guidance"]) for r in rows] == [("float32", 2, 5.0), ("float32", 1, 1.0)]
+    assert all(len(r["wall_s_per_clip"]) == 2 and r["wall_s_per_video_s"] > 0 for r in rows)
+    assert rows[0]["vs_first"] == 1.0 and out["processor"] and out["peak_rss_mb"] > 0
+
+
 def test_bench_scene_retries_are_checked_before_any_render(capsys):
     assert main(["bench", "--scene", "--retries", "11"]) == 2
     err = capsys.readouterr().err.strip()

@@ -170,3 +170,82 @@ def run_bench(engine, prompt: str = "a small red ball rolls to the right on a sa
         "flop_unit": "GFLOP/s",
         "peak_rss_mb": round(peak_rss_bytes() / 2 ** 20, 1),
     }
+
+
+def parse_settings(spec: str) -> list[tuple[str, int, float]]:
+    """`--compare`'s settings: comma-separated DTYPE:STEPS[:GUIDANCE], e.g. "float32:24,bfloat16:24,float32:12:1"."""
+    from engine.errors import InputError
+
+    out = []
+    for item in (spec or "").split(","):
+        parts = item.strip().split(":")
+        try:
+            if parts[0] not in ("float32", "bfloat16") or not 2 <= len(parts) <= 3:
+                raise ValueError
+            steps, guidance = int(parts[1]), float(parts[2]) if len(parts) == 3 else defaults.GUIDANCE
+            if not 1 <= steps <= 200 or not 0 <= guidance <= 30:
+                raise ValueError
+        except ValueError:
+            raise InputError(f"--compare setting {item.strip()!r} is not DTYPE:STEPS[:GUIDANCE] with DTYPE float32 "
+                             "or bfloat16, STEPS 1-200 and GUIDANCE 0-30 (e.g. float32:24,float32:12:1)") from None
+        out.append((parts[0], steps, guidance))
+    return out
+
+
+def compare_settings(model, settings: list[tuple[str, int, float]], repeats: int = 3, seconds: float = 2.0,
+                     fps: float = 24.0, prompt: str = "a small red ball rolls to the right on a sandy desert",
+                     log=lambda line: None) -> dict:
+    """Wall seconds per second of video for each (dtype, steps, guidance), side by side in one run: one engine
+    per dtype (loaded and warmed once), then `repeats` rounds that render one clip of every setting in turn,
+    so a machine that slows down mid-run slows every setting alike. With each setting's transformer FLOP/s
+    against the matmul peak of its dtype measured in the same run, and the process's peak memory."""
+    from engine.request import GenerateRequest
+    from engine.service import Engine
+
+    engines = {}
+    for dtype in dict.fromkeys(d for d, _, _ in settings):
+        engines[dtype] = Engine(model, dtype=dtype)
+        engines[dtype].generate(GenerateRequest(prompt=prompt, seconds=seconds, fps=fps, steps=2))  # load, warm
+    walls = [[] for _ in settings]
+    dit = [[0.0, 0] for _ in settings]
+    length = None
+    for r in range(repeats):
+        for i, (dtype, steps, guidance) in enumerate(settings):
+            pipe = engines[dtype].pipe
+            inner = pipe.model_fn
+
+            def timed(*a, _i=i, _inner=inner, **k):
+                t = time.perf_counter()
+                out = _inner(*a, **k)
+                dit[_i][0] += time.perf_counter() - t
+                dit[_i][1] += 1
+                return out
+
+            pipe.model_fn = timed
+            try:
+                t = time.perf_counter()
+                res = engines[dtype].generate(GenerateRequest(prompt=prompt, seconds=seconds, fps=fps, steps=steps,
+                                                              guidance=guidance, seed=r))
+                walls[i].append(time.perf_counter() - t)
+            finally:
+                pipe.model_fn = inner
+            length = len(res.frames) / res.fps
+            log(f"round {r + 1}/{repeats} {dtype} {steps} steps guidance {guidance:g}: {walls[i][-1]:.2f} s")
+    peaks = {d: matmul_peak(getattr(torch, d)) for d in engines}
+    req = GenerateRequest(prompt=prompt, seconds=seconds, fps=fps)
+    rows = []
+    for i, (dtype, steps, guidance) in enumerate(settings):
+        # one transformer call is batch 2 under guidance, batch 1 without (engine.sampling.sampler)
+        per_call = transformer_flops(engines[dtype].pipe, req) / (1 if guidance != 1.0 else 2)
+        flops_s = per_call * dit[i][1] / dit[i][0] if dit[i][0] else 0.0
+        wall = sum(walls[i]) / (repeats * length)
+        rows.append({"dtype": dtype, "steps": steps, "guidance": guidance,
+                     "wall_s_per_video_s": round(wall, 3), "wall_s_per_clip": [round(w, 2) for w in walls[i]],
+                     "vs_first": round(wall / (sum(walls[0]) / (repeats * length)), 3),
+                     "transformer_share_of_wall": round(dit[i][0] / sum(walls[i]), 3),
+                     "transformer_flops_per_s": round(flops_s / 1e9, 2),
+                     "matmul_peak_flops_per_s": round(peaks[dtype] / 1e9, 2),
+                     "transformer_vs_peak": round(flops_s / peaks[dtype], 3)})
+    return {"processor": defaults.processor(), "threads": torch.get_num_threads(), "seconds_of_video": length,
+            "fps": fps, "repeats": repeats, "flop_unit": "GFLOP/s", "settings": rows,
+            "peak_rss_mb": round(peak_rss_bytes() / 2 ** 20, 1)}

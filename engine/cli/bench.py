@@ -20,6 +20,10 @@ def register(sub):
     p.add_argument("--steps", type=int, default=defaults.STEPS, help=f"denoising steps (default {defaults.STEPS})")
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"],
                    help="auto (default): bfloat16 where the processor computes it, else float32")
+    p.add_argument("--compare", default=None, metavar="SETTINGS",
+                   help="speed of several sampler settings side by side in one run: comma-separated "
+                        "DTYPE:STEPS[:GUIDANCE] (e.g. float32:24,bfloat16:24,float32:12,float32:24:1); renders "
+                        "--repeats rounds of one clip per setting in turn")
     p.add_argument("--interp", action="store_true",
                    help="frame interpolation instead: PSNR on the real triplets against minterpolate and the "
                         "frame average, and frames/s at 640x480 (about 3 minutes)")
@@ -148,10 +152,17 @@ def run(args) -> int:
             Path(args.report).write_text(json.dumps(result, indent=1))
         print(json.dumps(result["summary"], indent=1))
         return 0
-    from engine.bench.speed import run_bench
+    from engine.bench.speed import compare_settings, parse_settings, run_bench
     from engine.families import check_model_folder
     from engine.service import Engine
 
+    if args.compare is not None:
+        settings = parse_settings(args.compare)  # checked before the model loads
+        check_model_folder(Path(args.model))
+        print(json.dumps(compare_settings(args.model, settings, repeats=args.repeats, seconds=args.seconds,
+                                          fps=args.fps, log=lambda line: print(line, file=sys.stderr, flush=True)),
+                         indent=1))
+        return 0
     check_model_folder(Path(args.model))
     engine = Engine(args.model, dtype=args.dtype)
     print(json.dumps(run_bench(engine, repeats=args.repeats, seconds=args.seconds, fps=args.fps,
