@@ -85,7 +85,10 @@ def read_sound(path, max_seconds: float | None = None) -> Sound | None:
                 return None
             stream = container.streams.audio[0]
             info = _describe(stream, name)
-            resampler = av.AudioResampler(format="fltp", layout=LAYOUT, rate=RATE)
+            # Mono plays at its own level in both ears (FFmpeg's upmix would lower it 3 dB); 5.1 and the
+            # rest are folded down to stereo by swresample's standard matrix.
+            mono = info["channels"] == 1
+            resampler = av.AudioResampler(format="fltp", layout="mono" if mono else LAYOUT, rate=RATE)
             chunks, first = [], None
             for frame in container.decode(stream):
                 if first is None:
@@ -99,7 +102,8 @@ def read_sound(path, max_seconds: float | None = None) -> Sound | None:
                          f"give {', '.join(AUDIO_TYPES)} that plays") from None
     if not chunks:
         raise AudioError(f"{name}: its audio stream holds no sound")
-    pcm = np.ascontiguousarray(np.concatenate(chunks, axis=1), dtype=np.float32)
+    pcm = np.concatenate(chunks, axis=1)
+    pcm = np.ascontiguousarray(np.repeat(pcm, CHANNELS, axis=0) if mono else pcm, dtype=np.float32)
     return Sound(pcm, first or 0.0, path, info)
 
 
