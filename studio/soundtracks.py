@@ -108,8 +108,13 @@ def add_track(store, project_id: str, upload, label: str | None = None) -> str:
     folder = store.media(project_id, "audio")
     copy, wave = folder / f"{tid}{suffix}", folder / f"{tid}.png"
     shutil.copyfile(upload, copy)
-    audio.waveform_png(sound.pcm, wave, width=int(min(4000, max(100, sound.seconds * WAVE_PX_PER_SECOND))))
+    draw_wave(sound, wave)
     return store.add_audio_track(project_id, tid, copy, _label(name), sound.seconds, sound.info)
+
+
+def draw_wave(sound: audio.Sound, path) -> str:
+    """The waveform picture the timeline draws under a clip or a track: 50 columns a second (100 to 4000)."""
+    return audio.waveform_png(sound.pcm, path, width=int(min(4000, max(100, sound.seconds * WAVE_PX_PER_SECOND))))
 
 
 def _label(name: str) -> str:
