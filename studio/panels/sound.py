@@ -23,6 +23,8 @@ CSS = """
            pointer-events: none; background-color: rgba(0,0,0,0.35); }
 """
 FIELDS = ("start", "trim_in", "trim_out", "gain_db", "fade_in", "fade_out")
+# the fields' widgets, in FIELDS' order
+WIDGETS = ("audio_start", "audio_trim_in", "audio_trim_out", "audio_gain", "audio_fade_in", "audio_fade_out")
 
 
 def render(studio):
@@ -44,6 +46,9 @@ def render(studio):
             ui["audio_fade_out"] = gr.Number(label="Fade out (s)", value=0, elem_id="audio-fade-out")
             ui["audio_apply"] = gr.Button("Apply to track", size="sm", elem_id="audio-apply")
         ui["audio_msg"] = message(elem_id="audio-msg")
+    # after a drag on the track (studio.panels.timeline), the fields show what the drag kept
+    studio.refreshers["audio"] = (lambda pid, tid: follow(studio.store, pid, tid), [ui["project"], ui["audio_pick"]],
+                                  [ui["audio_pick"], *(ui[k] for k in WIDGETS)])
 
 
 def choices(store, pid) -> list:
@@ -58,10 +63,17 @@ def values(store, pid, tid):
     return (gr.update(choices=choices(store, pid), value=tid), *fields)
 
 
+def follow(store, pid, tid):
+    """The picker and fields again, for the track chosen (or the first, when it is gone)."""
+    if not pid:
+        return (gr.update(),) * (1 + len(FIELDS))
+    ids = [t["id"] for t in store.audio_tracks(pid)]
+    return values(store, pid, tid if tid in ids else (ids[0] if ids else None))
+
+
 def listen(studio, demo):
     ui, store = studio.ui, studio.store
-    fields = [ui["audio_start"], ui["audio_trim_in"], ui["audio_trim_out"], ui["audio_gain"], ui["audio_fade_in"],
-              ui["audio_fade_out"]]
+    fields = [ui[k] for k in WIDGETS]
     shown = [ui["audio_pick"], *fields]
 
     @guarded(len(shown) + 1)
@@ -114,9 +126,5 @@ def listen(studio, demo):
                            api_name="select_audio_track")
     ui["audio_apply"].click(apply, [ui["project"], ui["audio_pick"], *fields], [*shown, ui["audio_msg"]],
                             api_name="set_audio_track").then(*studio.refreshers["timeline"], **redraw)
-    # a drag on the track changes a track: the fields follow what the track now shows
-    ui["tl_track"].change(lambda pid, tid: values(store, pid, tid if tid in [t["id"] for t in store.audio_tracks(
-        pid or "")] else None) if pid else (gr.update(),) * len(shown), [ui["project"], ui["audio_pick"]], shown,
-        **redraw)
     ui["audio_remove"].click(remove, [ui["project"], ui["audio_pick"]], [*shown, ui["audio_msg"]],
                              api_name="remove_audio_track").then(*studio.refreshers["timeline"], **redraw)

@@ -222,8 +222,10 @@ def listen(studio, demo):
                                                       ui["transition_seconds"], ui["model"]],
                                      [*view, ui["tl_msg"]], api_name="set_transition")
     studio.watch(dep).then(*studio.refreshers["timeline"], api_visibility="private", show_progress="hidden")
-    ui["tl_track"].input(on_track, [ui["project"], ui["fps"]], [*view, ui["tl_msg"]], api_visibility="private",
-                         show_progress="hidden", trigger_mode="multiple")
+    dragged = ui["tl_track"].input(on_track, [ui["project"], ui["fps"]], [*view, ui["tl_msg"]],
+                                   api_visibility="private", show_progress="hidden", trigger_mode="multiple")
+    if "audio" in studio.refreshers:  # an audio track's fields follow a drag of it (studio.panels.sound)
+        dragged.then(*studio.refreshers["audio"], api_visibility="private", show_progress="hidden")
     ui["fps"].input(*studio.refreshers["timeline"], api_visibility="private", show_progress="hidden")  # timecode
     ui["play_cut"].click(play, [ui["project"], ui["fps"]], [ui["cut_video"], ui["export_msg"]], api_name="play_cut",
                          concurrency_id="cut")
