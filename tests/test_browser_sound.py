@@ -3,28 +3,17 @@ sound, put them and a music file on the timeline, trim, crossfade, set the music
 MP4's sound is there, every click within a frame of its flash, and the music at the level set."""
 import numpy as np
 import pytest
+import test_browser_studio
 from soundclips import click_flash_clip, click_pcm, click_times, flash_times, write_sound
-from test_browser_studio import CHROMIUM, SHOTS, Studio, browser_page, new_project, says, tab, type_into
+from test_browser_studio import CHROMIUM, SHOTS, new_project, says, tab, type_into
 from test_browser_timeline import clip, drag_by
 
 from engine.video import audio, media
 
 pytestmark = pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
                                 reason="Debian's chromium is not installed")
+studio, page = test_browser_studio.studio, test_browser_studio.page  # fixtures: the studio on the tiny model, its page
 TONE = 0.4  # the music: a 220 Hz tone at this amplitude, mono
-
-
-@pytest.fixture(scope="module")
-def studio(tiny_model, tmp_path_factory):
-    s = Studio(tiny_model, tmp_path_factory.mktemp("sound"))
-    s.url = s.start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def page(studio):
-    yield from browser_page(studio)
 
 
 def upload_footage(page, path):
