@@ -186,23 +186,61 @@ def waveform_png(pcm: np.ndarray, path, width: int = 600, height: int = 32, colo
 # Writing
 # ---------------------------------------------------------------------------
 
-def aac_writer(out, pcm: np.ndarray, rate: int = RATE, layout: str = LAYOUT):
-    """Add an AAC stream to the open container `out` for `pcm` (C, N); returns a callable that encodes and
-    muxes it (call it after the picture is muxed)."""
-    import av
+class AacTrack:
+    """An AAC stream of an open output container for `pcm` (C, N), encoded beside the picture.
 
-    stream = out.add_stream("aac", rate=rate, layout=layout)
-    stream.codec_context.bit_rate = AAC_BITRATE if pcm.shape[0] > 1 else AAC_BITRATE // 2
-    pcm = np.ascontiguousarray(pcm, dtype=np.float32)
+    `start()` encodes it on a thread of its own while the caller encodes the picture (FFmpeg's encoders run
+    without Python's lock, so on a second core the sound costs the export little wall time); `mux()` waits for
+    it and writes its packets. Only the caller's thread touches the container."""
 
-    def encode():
-        step = stream.codec_context.frame_size or 1024
-        for i in range(0, pcm.shape[1], step):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm[:, i:i + step]), format="fltp", layout=layout)
-            frame.sample_rate, frame.pts, frame.time_base = rate, i, Fraction(1, rate)
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return encode
+    def __init__(self, out, pcm: np.ndarray, rate: int = RATE, layout: str = LAYOUT):
+        self.out, self.rate, self.layout = out, rate, layout
+        self.pcm = np.ascontiguousarray(pcm, dtype=np.float32)
+        self.stream = out.add_stream("aac", rate=rate, layout=layout)
+        self.stream.codec_context.bit_rate = AAC_BITRATE if pcm.shape[0] > 1 else AAC_BITRATE // 2
+        # FFmpeg's own choice since 2018 (commit fcb681a: at higher bit rates "fast" sounds better than twoloop);
+        # left unset here the encoder ran twoloop, three times slower (0.95 s against 0.31 s for 19 s of stereo)
+        self.stream.options = {"aac_coder": "fast"}
+        self.packets: list = []
+        self.error: BaseException | None = None
+        self.thread = None
+
+    def _encode(self) -> None:
+        import av
+
+        try:
+            step = self.stream.codec_context.frame_size or 1024
+            for i in range(0, self.pcm.shape[1], step):
+                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(self.pcm[:, i:i + step]), format="fltp",
+                                                   layout=self.layout)
+                frame.sample_rate, frame.pts, frame.time_base = self.rate, i, Fraction(1, self.rate)
+                self.packets += self.stream.encode(frame)
+            self.packets += self.stream.encode(None)
+        except BaseException as e:  # raised again in the caller's thread by mux()
+            self.error = e
+
+    def start(self) -> None:
+        """Begin encoding (the container's header is written first: it opens every stream's encoder)."""
+        import threading
+
+        self.out.start_encoding()
+        self.thread = threading.Thread(target=self._encode, name="aac", daemon=True)
+        self.thread.start()
+
+    def mux(self) -> None:
+        """Wait for the sound (encoding it now if start() was not called) and write its packets."""
+        if self.thread is None:
+            self._encode()
+        else:
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
+        self.out.mux(self.packets)
+
+
+def aac_writer(out, pcm: np.ndarray, rate: int = RATE, layout: str = LAYOUT) -> AacTrack:
+    """An AacTrack for `pcm` in `out` (see AacTrack: start() it before the picture, mux() it after)."""
+    return AacTrack(out, pcm, rate, layout)
 
 
 def write_wav(path, pcm: np.ndarray, rate: int = RATE) -> str:

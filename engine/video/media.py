@@ -492,6 +492,8 @@ def write_video(path, frames, fps, audio_from=None, audio_start: float | None = 
             audio = _open_audio(out, audio_path, start, len(frames) / rate) if audio_path else None
             if sound is not None:
                 audio = aac_writer(out, _fitted(sound, len(frames) / rate))
+            if audio is not None:
+                audio.start()
             for i, f in enumerate(frames):
                 vf = av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p")
                 vf.pts = i
@@ -499,7 +501,7 @@ def write_video(path, frames, fps, audio_from=None, audio_start: float | None = 
                 out.mux(stream.encode(vf))
             out.mux(stream.encode(None))
             if audio is not None:
-                audio()
+                audio.mux()
     return path
 
 
@@ -523,8 +525,8 @@ def _audio_source(audio_from, audio_start):
 def _open_audio(out, src: str, start: float, duration: float):
     """Add an AAC stream to `out` holding src's audio from `start` for `duration` s.
 
-    Returns a callable that encodes and muxes it (after the video), or None when
-    src has no audio. The whole track is decoded to float planar and cut by
+    Returns an AacTrack (engine.video.audio) that encodes and muxes it, or None
+    when src has no audio. The whole track is decoded to float planar and cut by
     sample index, which keeps sync exact to one sample; gaps before the source
     audio begins are filled with silence.
     """
