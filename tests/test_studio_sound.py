@@ -111,7 +111,8 @@ def test_export_mixes_camera_sound_and_a_track_in_sync_through_trim_conform_and_
     assert side["sources"][1]["crossfade_in_seconds"] == 0.25
     # frames and a WAV beside them, as long as the frames play
     wav = audio.read_sound(out["WAV"])
-    assert abs(wav.seconds - len(video) / 24) < 1e-3 and np.abs(wav.pcm - sound.pcm[:, :wav.pcm.shape[1]]).max() < 0.1
+    assert abs(wav.seconds - len(video) / 24) < 1e-3
+    assert all(abs(a - b) < 0.002 for a, b in zip(click_times(wav), heard, strict=True))  # the same mix, unencoded
     # the edit lists: the clips' sound on A1 (their media carry it), the track's file on A2
     tl = otio.adapters.read_from_file(out["OTIO"])
     assert [t.kind for t in tl.tracks] == ["Video", "Audio", "Audio"]
