@@ -898,9 +898,9 @@ def test_sound_footage_and_audio_tracks_through_the_api(server, tmp_path):
     audio tracks; a music file becomes a track, is set and refused by the same checks, and the export mixes it."""
     from conftest import broken_audio_clip
     from gradio_client import handle_file
-    from soundclips import click_flash_clip, click_pcm, write_sound
+    from soundclips import click_flash_clip, click_pcm, click_times, flash_times, write_sound
 
-    from engine.video import audio
+    from engine.video import audio, media
 
     demo, c, root = server
     store = demo.studio.store
@@ -908,6 +908,13 @@ def test_sound_footage_and_audio_tracks_through_the_api(server, tmp_path):
     out = call(c, "upload_clip", pid, handle_file(str(click_flash_clip(tmp_path / "cam.mp4", flashes=(0.5,)))))
     assert "with its sound (kept under its frames)" in msg(out), msg(out)
     assert audio.read_sound(store.path(store.take(out[0])["path"])) is not None
+    # a fill of it keeps the sound under the same frames, the filled ones included
+    assert "queued" in call(c, "fill", pid, out[0], "3-4", "", None, "Interpolate only")
+    call(c, "watch_queue", pid, None)
+    fixed = call(c, "apply_fix", pid, out[0], call(c, "load_take", pid, out[0])[6])[0]
+    path = store.path(store.take(fixed)["path"])
+    [seen], [heard] = flash_times(media.read_video(path)), click_times(audio.read_sound(path))
+    assert abs(seen - heard) < 1 / 24 and store.take(fixed)["settings"]["sound"] == "camera"
     said = msg(call(c, "upload_clip", pid, handle_file(str(broken_audio_clip(tmp_path / "broken.mp4")))))
     assert "its sound cannot be decoded" in said and "picture is kept without sound" in said, said
     voice = write_sound(tmp_path / "voice.m4a", click_pcm(0.5, 16000, 1, tone=0.3), 16000, "aac")
