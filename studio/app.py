@@ -97,7 +97,7 @@ def make_studio(model, projects, config_dir, dtype: str = "auto", device: str = 
 def build_app(model: str, projects: str | None = None, config_dir: str | None = None, dtype: str = "auto",
               max_upload_mb: float = 200.0, device: str = "cpu", model_dirs=()):
     """Returns (demo, launch kwargs). Launch kwargs keep Gradio's file access to the projects' media."""
-    from studio.panels import cast, fill, motion, storyboard, takes, timeline
+    from studio.panels import cast, fill, motion, sound, storyboard, takes, timeline
     from studio.panels import projects as projects_panel
     from studio.panels import queue as queue_panel
     from studio.panels.common import check_stills
@@ -106,7 +106,7 @@ def build_app(model: str, projects: str | None = None, config_dir: str | None = 
     studio = make_studio(model, Path(projects) if projects else default_projects_dir(),
                          Path(config_dir) if config_dir else default_config_dir(), dtype=dtype, device=device,
                          max_upload_mb=max_upload_mb, model_dirs=model_dirs)
-    panels = [projects_panel, storyboard, motion, cast, takes, timeline, fill]
+    panels = [projects_panel, storyboard, motion, cast, takes, timeline, sound, fill]
     with gr.Blocks(title="Tenku Studio") as demo:
         gr.Markdown("# Tenku Studio")
         projects_panel.render(studio)
@@ -118,6 +118,7 @@ def build_app(model: str, projects: str | None = None, config_dir: str | None = 
                 takes.render(studio)
             with gr.Tab("Timeline", id="timeline"):
                 timeline.render(studio)
+                sound.render(studio)
             with gr.Tab("Fill frames", id="fill"):
                 fill.render(studio)
         queue_panel.render(studio)
@@ -132,5 +133,5 @@ def build_app(model: str, projects: str | None = None, config_dir: str | None = 
     root = studio.store.root
     launch = {"allowed_paths": [str(root / "media")],
               "blocked_paths": [str(root / n) for n in ("studio.db", "studio.db-wal", "studio.db-shm", "models.json")],
-              "css": CSS, "theme": gr.themes.Soft(), "max_file_size": f"{int(max_upload_mb * 2)}mb"}
+              "css": CSS + sound.CSS, "theme": gr.themes.Soft(), "max_file_size": f"{int(max_upload_mb * 2)}mb"}
     return demo, launch

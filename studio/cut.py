@@ -8,7 +8,7 @@ import json
 from urllib.parse import quote
 
 from engine.errors import InputError
-from studio import export
+from studio import export, mixdown, soundtracks
 from studio.naming import take_name
 
 THUMB_HEIGHT = 72  # px: the track's clips show their first kept frame at this height
@@ -87,12 +87,38 @@ def thumbnail(store, take: dict, frame: int) -> str | None:
     return store.rel(path)
 
 
+def take_wave(store, take: dict) -> str | None:
+    """The project-relative path of a waveform picture of the take's own sound (made once, kept in the thumbs
+    folder); None when the take has no sound."""
+    if not take["settings"].get("sound"):
+        return None
+    path = store.media(take["project_id"], "thumbs") / f"{take['id']}-wave.png"
+    if not path.exists():
+        sound = mixdown.take_sound(store.path(take["path"]))
+        if sound is None:
+            return None
+        soundtracks.draw_wave(sound, path)
+    return store.rel(path)
+
+
+def url(store, rel: str | None) -> str | None:
+    """What the page loads a project file by (Gradio serves the projects' media folder)."""
+    return "gradio_api/file=" + quote(str(store.path(rel))) if rel else None
+
+
+def audio_state(store, pid: str) -> list[dict]:
+    """The audio tracks as the track draws them: seconds in the cut and in their files, level, fades, waveform."""
+    keys = ("name", "start", "seconds", "trim_in", "trim_out", "gain_db", "fade_in", "fade_out")
+    return [{"track": t["id"], **{k: t[k] for k in keys}, "wave": url(store, soundtracks.wave_of(t))}
+            for t in store.audio_tracks(pid)]
+
+
 def track_state(store, pid: str | None, rate: str = "24", spans=None) -> str:
     """The track's value (JSON): the delivery rate and the cut's length in frames, and per clip where it starts
     in the cut, how many frames it adds, its trims, its crossfade in, its take's frames and rate, its name and
     its thumbnail's URL. `spans`: export.cut_length at this rate, when the caller has counted it already."""
     if not pid:
-        return json.dumps({"clips": [], "frames": 0, "fps": 24.0})
+        return json.dumps({"clips": [], "frames": 0, "fps": 24.0, "audio": []})
     fps = export.DELIVERY_RATES.get(str(rate), 24.0)
     entries = store.timeline(pid)
     spans = spans if spans is not None else export.cut_length(store, pid, fps)
@@ -105,5 +131,6 @@ def track_state(store, pid: str | None, rate: str = "24", spans=None) -> str:
                       "trim_in": e["trim_in"], "trim_out": e["trim_out"], "take_frames": t["frames"],
                       "take_fps": t["fps"], "transition": e["transition"] if i else "cut",
                       "fade_seconds": e["transition_seconds"] if fade else 0.0,
-                      "thumb": "gradio_api/file=" + quote(str(store.path(thumb))) if thumb else None})
-    return json.dumps({"clips": clips, "frames": sum(a for _, a, _ in spans), "fps": fps, "rate": str(rate)})
+                      "thumb": url(store, thumb), "wave": url(store, take_wave(store, t))})
+    return json.dumps({"clips": clips, "frames": sum(a for _, a, _ in spans), "fps": fps, "rate": str(rate),
+                       "audio": audio_state(store, pid)})

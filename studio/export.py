@@ -37,7 +37,8 @@ import numpy as np
 
 from engine.errors import InputError
 from engine.provenance import ProvenanceRecord, SignerConfig, concatenate, sign_mp4
-from engine.video import media
+from engine.video import audio, media
+from studio import edit_sound, mixdown
 from studio.jobs import take_record
 
 HANDLE_SECONDS = 1.0
@@ -59,6 +60,8 @@ class Clip:
     stop: int
     transition: str = "cut"  # into this clip
     overlap: int = 0  # crossfade frames shared with the previous clip
+    sound: audio.Sound | None = None  # the take's own sound (a camera clip's), None when it has none
+    t0: float = 0.0  # the take's time of its first frame (its sound is cut from there)
 
 
 def retime(frames: np.ndarray, record: ProvenanceRecord, src_fps: float, fps: float):
@@ -150,7 +153,8 @@ def _clip(store, take: dict, fps: float, name: str, entry: dict | None = None) -
         rec = ProvenanceRecord.camera(len(video), take["id"], video.fps)
     frames, rec = retime(video.frames, rec, float(take["fps"] or video.fps), fps)
     start, stop = _span(len(frames), fps / float(take["fps"] or video.fps), entry)
-    return Clip(name, take, frames, rec, start, stop)
+    sound = mixdown.take_sound(video.source) if video.has_audio else None
+    return Clip(name, take, frames, rec, start, stop, sound=sound, t0=float(video.timestamps[0]))
 
 
 def assemble(clips: list[Clip], fps: float):
@@ -190,8 +194,9 @@ def play_cut(store, project_id: str, fps: float = 24.0) -> str:
     """A playable MP4 of the cut for the page (not signed; the export is)."""
     clips = timeline_clips(store, project_id, fps)
     frames, rec = assemble(clips, fps)
+    sound, _ = mixdown.cut_sound(clips, store.audio_tracks(project_id), fps, len(frames), store)
     path = store.media(project_id, "previews") / "cut.mp4"
-    media.write_video(str(path), frames, fps)
+    media.write_video(str(path), frames, fps, sound=sound)
     return str(path)
 
 
@@ -205,19 +210,25 @@ def export(store, project_id: str, fps: float, formats, config_dir) -> dict:
         raise InputError(f"unknown export format {unknown[0]!r}; allowed: {', '.join(FORMATS)}")
     clips = timeline_clips(store, project_id, fps)
     frames, rec = assemble(clips, fps)
+    tracks = store.audio_tracks(project_id)
+    sound, said = mixdown.cut_sound(clips, tracks, fps, len(frames), store)
     project = store.project(project_id)
     folder = store.media(project_id, "exports", time.strftime("%Y%m%d-%H%M%S"))
     out: dict[str, str] = {}
-    sidecar = {"project": project["name"], "fps": fps, "provenance": rec.to_dict()}
+    sidecar = {"project": project["name"], "fps": fps, "provenance": rec.to_dict(), "audio": said}
     if "MP4" in formats:
         path = folder / "cut.mp4"
-        media.write_output(str(path), frames, fps, sidecar=sidecar)
+        media.write_output(str(path), frames, fps, sidecar=sidecar, sound=sound)
         sign_mp4(path, rec, SignerConfig.from_config_dir(config_dir))
         out["MP4"] = str(path)
     if "PNG sequence" in formats:
         out["PNG sequence"] = media.write_frames(str(folder / "frames"), frames, sidecar=sidecar)
+        if sound is not None:  # frames carry no sound: the cut's mix lies beside them, as long as they play
+            out["WAV"] = audio.write_wav(folder / "cut.wav", sound)
     if {"OTIO", "EDL", "FCP XML"} & set(formats):
-        out.update(write_edit_lists(edit_list(clips, fps, project["name"], folder), folder, formats))
+        timeline = edit_list(clips, fps, project["name"], folder)
+        edit_sound.add_tracks(timeline, clips, tracks, fps, store, folder / "media")
+        out.update(write_edit_lists(timeline, folder, formats))
     return out
 
 
@@ -228,8 +239,12 @@ def write_edit_lists(timeline, folder, formats) -> dict:
     out = {}
     for fmt, name, adapter in EDIT_LISTS:
         if fmt in formats:
-            otio.adapters.write_to_file(timeline, str(Path(folder) / name), adapter_name=adapter)
+            # CMX 3600 holds one track: the picture's in cut.edl, each sound track's in an EDL of its own
+            tl = edit_sound.picture_only(timeline) if fmt == "EDL" else timeline
+            otio.adapters.write_to_file(tl, str(Path(folder) / name), adapter_name=adapter)
             out[fmt] = str(Path(folder) / name)
+    if "EDL" in formats:
+        out.update(edit_sound.write_sound_edls(timeline, folder))
     return out
 
 
@@ -311,7 +326,8 @@ def edit_list(clips: list[Clip], fps: float, name: str, folder):
         stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(source).stem)[:40]
         path = media_dir / f"clip{i + 1:02d}-{stem + '-' if stem else ''}{c.take['id']}.mp4"
         tc = source_offset(c, lo, fps) if source else 0  # footage: the uploaded file's time of frame lo
-        media.write_video(str(path), c.frames[lo:hi], fps, timecode=timecode(tc, fps) if tc else None)
+        media.write_video(str(path), c.frames[lo:hi], fps, timecode=timecode(tc, fps) if tc else None,
+                          sound=mixdown.clip_window(c, lo, hi, fps))  # the clip's media carries its sound
         start, stop = tc + c.start - lo, tc + c.stop - lo  # the trim, in the media file's timecode
         if c.overlap:
             # The dissolve covers the last `overlap` frames of the previous clip's range and the first of this

@@ -78,14 +78,16 @@ def policy():
 # --------------------------------------------------------------------------
 
 def save_take(store, project_id, shot_id, frames, fps, record: ProvenanceRecord, settings: dict, kind: str,
-              label: str = "", cancelled: bool = False, mark: bool = True, sign=None) -> str:
+              label: str = "", cancelled: bool = False, mark: bool = True, sign=None, audio_from=None,
+              audio_start=None) -> str:
     """Watermark what the model made, write the MP4 + sidecar into the project, add the take row.
-    sign: a config folder whose C2PA signer signs the MP4 (the studio signs every take; None: unsigned)."""
+    sign: a config folder whose C2PA signer signs the MP4 (the studio signs every take; None: unsigned).
+    audio_from, audio_start: the clip whose sound the take keeps under its frames (media.write_video)."""
     from studio.project import new_id
 
     tid = new_id("t")
     path = store.media(project_id, "takes") / f"{tid}.mp4"
-    frames, record = _write(path, frames, fps, record, settings, mark)
+    frames, record = _write(path, frames, fps, record, settings, mark, audio_from=audio_from, audio_start=audio_start)
     if sign is not None:
         _sign(path, record, sign)
     store.add_take(project_id, shot_id, path, kind, settings, record.to_dict(), len(frames), fps, cancelled, label,
@@ -93,8 +95,10 @@ def save_take(store, project_id, shot_id, frames, fps, record: ProvenanceRecord,
     return tid
 
 
-def _write(path, frames, fps, record: ProvenanceRecord, settings: dict, mark: bool, region=None, **extra):
-    """The MP4 and its sidecar (settings, per-frame provenance, and `extra`); returns (frames, record) written."""
+def _write(path, frames, fps, record: ProvenanceRecord, settings: dict, mark: bool, region=None, audio_from=None,
+           audio_start=None, **extra):
+    """The MP4 and its sidecar (settings, per-frame provenance, and `extra`); returns (frames, record) written.
+    A take made from a clip with sound keeps that sound (issue 32); the sidecar says where it came from."""
     if len(frames) == 0:
         raise InputError("the job was stopped before the first frame was made; nothing to keep")
     if record.frame_count != len(frames):
@@ -105,7 +109,11 @@ def _write(path, frames, fps, record: ProvenanceRecord, settings: dict, mark: bo
             frames = watermark_record_frames(frames, record, region=region)
         except Exception:  # tiny frames or a missing backend: the C2PA record still says what made them
             pass
-    media.write_output(str(path), frames, fps, sidecar={"settings": settings, "provenance": record.to_dict(), **extra})
+    if audio_from is not None and audio_from.has_audio:
+        extra["audio"] = {"from": "camera" if settings.get("source_file") else "take",
+                          "source_file": settings.get("source_file") or "", "source_take": settings.get("source_take")}
+    media.write_output(str(path), frames, fps, sidecar={"settings": settings, "provenance": record.to_dict(), **extra},
+                       audio_from=audio_from, audio_start=audio_start)
     return frames, record
 
 
@@ -137,7 +145,7 @@ def _preview_path(store, project_id: str, preview_id: str):
 
 
 def save_preview(store, project_id, source: dict, frames, fps, record: ProvenanceRecord, settings: dict, kind: str,
-                 cancelled: bool = False, region=None, sign=None) -> str:
+                 cancelled: bool = False, region=None, sign=None, audio_from=None) -> str:
     """A fill or inpaint result waiting for Apply or Discard. It is watermarked and signed (`sign`: the
     signer's config folder) now, since Apply moves the file into takes/ as it is; `region`: inpaint's
     painted pixels, the only ones marked."""
@@ -145,7 +153,8 @@ def save_preview(store, project_id, source: dict, frames, fps, record: Provenanc
 
     vid = new_id("v")
     path = _preview_path(store, project_id, vid)
-    frames, record = _write(path, frames, fps, record, settings, mark=True, region=region, preview={
+    frames, record = _write(path, frames, fps, record, settings, mark=True, region=region, audio_from=audio_from,
+                            preview={
         "kind": kind, "source_take": source["id"], "shot_id": source["shot_id"], "frames": len(frames),
         "fps": float(fps), "cancelled": bool(cancelled), "created": time.time()})
     if sign is not None:
@@ -480,18 +489,21 @@ def _edit_settings(take, kind, **extra):
     return {**base, **extra, "verb": kind, "source_take": take["id"]}
 
 
-def _verb_take(store, pid, take, result, kind, settings, fallback_record, label="", sign=None):
+def _verb_take(store, pid, take, result, kind, settings, fallback_record, label="", sign=None, audio_from=None,
+               audio_start=None):
     rec = record_of(result, fallback_record)
     tid = save_take(store, pid, take["shot_id"], result.frames, result.fps, rec, settings, kind, label,
-                    result.cancelled, mark=False, sign=sign)
+                    result.cancelled, mark=False, sign=sign, audio_from=audio_from, audio_start=audio_start)
     return [tid], result.cancelled
 
 
-def _verb_preview(store, pid, take, result, kind, settings, fallback_record, region=None, sign=None):
-    """Fill and inpaint make a preview (the job's result is its id); the user applies or discards it."""
+def _verb_preview(store, pid, take, result, kind, settings, fallback_record, region=None, sign=None,
+                  audio_from=None):
+    """Fill and inpaint make a preview (the job's result is its id); the user applies or discards it. Both keep
+    the clip's time, so its sound (`audio_from`) stays under the same frames, the fixed ones included."""
     rec = record_of(result, fallback_record)
     return [save_preview(store, pid, take, result.frames, result.fps, rec, settings, kind, result.cancelled,
-                         region, sign=sign)], result.cancelled
+                         region, sign=sign, audio_from=audio_from)], result.cancelled
 
 
 def _run_extend(store, engine, pid, p, progress, config_dir=None):
@@ -511,7 +523,11 @@ def _run_extend(store, engine, pid, p, progress, config_dir=None):
         parts = [gen, src] if p.get("backward") else [src, gen]
         from engine.provenance import concatenate
         return concatenate([ProvenanceRecord(r.ranges, result.fps) for r in parts], result.fps)
-    return _verb_take(store, pid, take, result, "extend", settings, fallback, p.get("label", ""), sign=config_dir)
+    # the clip's sound stays under its own frames; the new ones are silent (before it, going backward)
+    added = len(result.frames) / result.fps - len(video) / video.fps
+    start = float(video.timestamps[0]) - (added if p.get("backward") else 0.0)
+    return _verb_take(store, pid, take, result, "extend", settings, fallback, p.get("label", ""), sign=config_dir,
+                      audio_from=video, audio_start=start)
 
 
 def _run_remix(store, engine, pid, p, progress, config_dir=None):
@@ -523,7 +539,7 @@ def _run_remix(store, engine, pid, p, progress, config_dir=None):
     settings = _edit_settings(take, "remix", prompt=p["prompt"], strength=p["strength"], model=engine.model_name)
     return _verb_take(store, pid, take, result, "remix", settings,
                       lambda: ProvenanceRecord.generated(len(result.frames), _generation(settings), result.fps),
-                      p.get("label", ""), sign=config_dir)
+                      p.get("label", ""), sign=config_dir, audio_from=video)
 
 
 def _run_bridge(store, engine, pid, p, progress, config_dir=None):
@@ -562,7 +578,7 @@ def _run_fill(store, engine, pid, p, progress, config_dir=None):
         for a, b in ranges or result.settings.get("ranges", []):
             rec = rec.mark(a, b + 1, "inpainted", generation=_generation(settings))
         return rec
-    return _verb_preview(store, pid, take, result, "fill", settings, fallback, sign=config_dir)
+    return _verb_preview(store, pid, take, result, "fill", settings, fallback, sign=config_dir, audio_from=video)
 
 
 def _run_inpaint(store, engine, pid, p, progress, config_dir=None):
@@ -583,7 +599,8 @@ def _run_inpaint(store, engine, pid, p, progress, config_dir=None):
         region = mask_region(mask, result.frames.shape[2], result.frames.shape[1])
     return _verb_preview(store, pid, take, result, "inpaint", settings,
                          lambda: ProvenanceRecord.uniform("inpainted", len(result.frames), result.fps,
-                                                          generation=_generation(settings)), region, sign=config_dir)
+                                                          generation=_generation(settings)), region, sign=config_dir,
+                         audio_from=video)
 
 
 # --------------------------------------------------------------------------

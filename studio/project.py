@@ -22,6 +22,7 @@ from pathlib import Path
 
 from engine import defaults
 from engine.errors import InputError
+from studio.soundtracks import AUDIO_SCHEMA, AudioTrackStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (id TEXT PRIMARY KEY, name TEXT NOT NULL, created REAL, updated REAL,
@@ -41,7 +42,7 @@ CREATE TABLE IF NOT EXISTS cast_members (id TEXT PRIMARY KEY, project_id TEXT NO
 CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, kind TEXT, params TEXT,
     status TEXT, progress REAL DEFAULT 0, stage TEXT DEFAULT '', error TEXT DEFAULT '', result TEXT DEFAULT '[]',
     attempts INTEGER DEFAULT 0, created REAL, started REAL, finished REAL, preview TEXT);
-"""
+""" + AUDIO_SCHEMA
 SHOT_FIELDS = ("prompt", "negative", "seconds", "aspect", "seed", "camera", "start_image", "end_image", "takes",
                "steps", "guidance", "motion", "fit")
 # motion: directed paths (engine.layout.direct), JSON, NULL: the plan; fit: how the start image takes the
@@ -57,7 +58,7 @@ def new_id(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"
 
 
-class Store:
+class Store(AudioTrackStore):
     """Thread-safe access to the projects directory (one connection, one lock; the studio is local)."""
 
     def __init__(self, root):
@@ -197,10 +198,11 @@ class Store:
             return v
 
         with self._lock:
-            for table, prefix in (("shots", "s"), ("takes", "t"), ("timeline", "e"), ("cast_members", "c")):
+            for table, prefix in (("shots", "s"), ("takes", "t"), ("timeline", "e"), ("cast_members", "c"),
+                                  ("audio_tracks", "a")):
                 for row in self._q(f"SELECT * FROM {table} WHERE project_id=?", (project_id,)):
                     ids[row["id"]] = new_id(prefix)
-            for table in ("shots", "takes", "timeline", "cast_members"):
+            for table in ("shots", "takes", "timeline", "cast_members", "audio_tracks"):
                 for row in self._q(f"SELECT * FROM {table} WHERE project_id=?", (project_id,)):
                     row = {k: fix(v, k) for k, v in row.items()}
                     row["project_id"] = new
@@ -211,7 +213,7 @@ class Store:
     def delete_project(self, project_id: str) -> None:
         self.project(project_id)
         with self._lock:
-            for table in ("shots", "takes", "timeline", "jobs", "cast_members"):
+            for table in ("shots", "takes", "timeline", "jobs", "cast_members", "audio_tracks"):
                 self._x(f"DELETE FROM {table} WHERE project_id=?", (project_id,))
             self._x("DELETE FROM projects WHERE id=?", (project_id,))
         shutil.rmtree(self.root / "media" / project_id, ignore_errors=True)

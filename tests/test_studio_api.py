@@ -922,6 +922,57 @@ def test_stills_and_clips_are_checked_as_they_upload(server, tmp_path):
     assert not demo.studio.store.takes(pid)
 
 
+def test_sound_footage_and_audio_tracks_through_the_api(server, tmp_path):
+    """Issue 32: a clip's sound is kept (or, broken, left out and said), a sound-only file is pointed at the
+    audio tracks; a music file becomes a track, is set and refused by the same checks, and the export mixes it."""
+    from conftest import broken_audio_clip
+    from gradio_client import handle_file
+    from soundclips import click_flash_clip, click_pcm, click_times, flash_times, write_sound
+
+    from engine.video import audio, media
+
+    demo, c, root = server
+    store = demo.studio.store
+    pid = call(c, "create_project", "Sound")[0]
+    out = call(c, "upload_clip", pid, handle_file(str(click_flash_clip(tmp_path / "cam.mp4", flashes=(0.5,)))))
+    assert "with its sound (kept under its frames)" in msg(out), msg(out)
+    assert audio.read_sound(store.path(store.take(out[0])["path"])) is not None
+    # a fill of it keeps the sound under the same frames, the filled ones included
+    assert "queued" in call(c, "fill", pid, out[0], "3-4", "", None, "Interpolate only")
+    call(c, "watch_queue", pid, None)
+    fixed = call(c, "apply_fix", pid, out[0], call(c, "load_take", pid, out[0])[6])[0]
+    path = store.path(store.take(fixed)["path"])
+    [seen], [heard] = flash_times(media.read_video(path)), click_times(audio.read_sound(path))
+    assert abs(seen - heard) < 1 / 24 and store.take(fixed)["settings"]["sound"] == "camera"
+    said = msg(call(c, "upload_clip", pid, handle_file(str(broken_audio_clip(tmp_path / "broken.mp4")))))
+    assert "its sound cannot be decoded" in said and "picture is kept without sound" in said, said
+    voice = write_sound(tmp_path / "voice.m4a", click_pcm(0.5, 16000, 1, tone=0.3), 16000, "aac")
+    only = tmp_path / "voice.mp4"
+    only.write_bytes(voice.read_bytes())
+    assert "holds sound only, no picture; add it on the Timeline as an audio track" in msg(
+        call(c, "upload_clip", pid, handle_file(str(only))))
+    call(c, "use_clip", pid, out[0])
+    # a music track: added, chosen, set, refused when out of range (nothing changed), removed
+    song = write_sound(tmp_path / "song.wav", click_pcm(1.0, 44100, 2, tone=0.4), 44100)
+    added = call(c, "add_audio_track", pid, handle_file(str(song)))
+    tid = added[0]
+    assert "added song.wav (1.00 s, pcm_s16le 44100 Hz, 2 ch)" in msg(added), msg(added)
+    assert call(c, "audio_tracks", pid)[0] == tid and call(c, "select_audio_track", pid, tid)[1] == 0
+    set_ = call(c, "set_audio_track", pid, tid, 0.5, 0.25, 0, -6, 0.1, 0.1)
+    assert "song.wav: starts at 0.5 s, plays 0.75 s at -6 dB" in msg(set_)
+    assert "a track's level is -60 to +12 dB" in msg(call(c, "set_audio_track", pid, tid, 0.5, 0.25, 0, 40, 0, 0))
+    assert store.audio_track(tid)["gain_db"] == -6
+    track = json.loads(call(c, "timeline", pid)[3])
+    assert track["audio"][0]["track"] == tid and track["audio"][0]["wave"] and track["clips"][0]["wave"]
+    files, m = call(c, "export", pid, "24", ["MP4"])
+    mp4 = Path(files[0]["path"] if isinstance(files[0], dict) else files[0])
+    sources = json.loads(next((store.root / "media" / pid / "exports").glob("*/cut.mp4.json")).read_text())
+    sources = sources["audio"]["sources"]
+    assert [x["kind"] for x in sources] == ["camera", "file"] and audio.read_sound(mp4) is not None
+    assert "removed song.wav" in msg(call(c, "remove_audio_track", pid, tid)) and not store.audio_tracks(pid)
+    assert "⚠️" in msg(call(c, "remove_audio_track", pid, tid))
+
+
 def test_every_public_event_was_called(server):
     demo, c, root = server
     api = c.view_api(return_format="dict", print_info=False)

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
+from engine.video.audio import RATE, aac_writer
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 ANIMATED_FORMATS = ("GIF", "PNG", "WEBP")  # formats whose animated files are refused where a still is read
@@ -450,7 +451,8 @@ def even_pad(frames: np.ndarray) -> np.ndarray:
 
 
 def write_video(path, frames, fps, audio_from=None, audio_start: float | None = None,
-                crf: int = 17, preset: str = "veryfast", timecode: str | None = None, seal=None) -> str:
+                crf: int = 17, preset: str = "veryfast", timecode: str | None = None, seal=None,
+                sound: np.ndarray | None = None) -> str:
     """Write a browser-playable H.264 yuv420p MP4, atomically; returns the path.
 
     frames: uint8 (N, H, W, 3) RGB (or a list of such frames); odd sizes are
@@ -466,6 +468,8 @@ def write_video(path, frames, fps, audio_from=None, audio_start: float | None = 
     replaces anything at `path`.
     seal: called with the finished temporary file before it takes `path`'s place (the CLI signs it
         there, so a file that cannot be signed never stands where a signed one was promised).
+    sound: instead of `audio_from`, a mix already made (float32 (2, N) at engine.video.audio.RATE, the
+        studio's cut): written as AAC stereo 48 kHz, cut or padded with silence to the picture's length.
     """
     import av
 
@@ -486,6 +490,10 @@ def write_video(path, frames, fps, audio_from=None, audio_start: float | None = 
             stream.codec_context.time_base = 1 / rate
             stream.options = {"crf": str(int(crf)), "preset": preset}
             audio = _open_audio(out, audio_path, start, len(frames) / rate) if audio_path else None
+            if sound is not None:
+                audio = aac_writer(out, _fitted(sound, len(frames) / rate))
+            if audio is not None:
+                audio.start()
             for i, f in enumerate(frames):
                 vf = av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p")
                 vf.pts = i
@@ -493,8 +501,14 @@ def write_video(path, frames, fps, audio_from=None, audio_start: float | None = 
                 out.mux(stream.encode(vf))
             out.mux(stream.encode(None))
             if audio is not None:
-                audio()
+                audio.mux()
     return path
+
+
+def _fitted(pcm: np.ndarray, seconds: float) -> np.ndarray:
+    """`pcm` (C, N) at RATE cut or padded with silence to `seconds`."""
+    n = int(round(seconds * RATE))
+    return np.pad(pcm[:, :n], ((0, 0), (0, max(0, n - pcm.shape[1]))))
 
 
 def _audio_source(audio_from, audio_start):
@@ -511,8 +525,8 @@ def _audio_source(audio_from, audio_start):
 def _open_audio(out, src: str, start: float, duration: float):
     """Add an AAC stream to `out` holding src's audio from `start` for `duration` s.
 
-    Returns a callable that encodes and muxes it (after the video), or None when
-    src has no audio. The whole track is decoded to float planar and cut by
+    Returns an AacTrack (engine.video.audio) that encodes and muxes it, or None
+    when src has no audio. The whole track is decoded to float planar and cut by
     sample index, which keeps sync exact to one sample; gaps before the source
     audio begins are filled with silence.
     """
@@ -545,19 +559,7 @@ def _open_audio(out, src: str, start: float, duration: float):
     if pcm.shape[1] < n:
         pcm = np.pad(pcm, ((0, 0), (0, n - pcm.shape[1])))
 
-    stream = out.add_stream("aac", rate=sr, layout=layout)
-
-    def encode():
-        step = stream.codec_context.frame_size or 1024
-        for i in range(0, n, step):
-            part = np.ascontiguousarray(pcm[:, i:i + step])
-            frame = av.AudioFrame.from_ndarray(part, format="fltp", layout=layout)
-            frame.sample_rate = sr
-            frame.pts = i
-            frame.time_base = Fraction(1, sr)
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return encode
+    return aac_writer(out, pcm, sr, layout)
 
 
 def _verify_mp4(path: str, n_frames: int) -> None:
@@ -654,7 +656,7 @@ def _move_into(tmp: str, folder: str, n: int) -> None:
 
 
 def write_output(out, frames, fps, sidecar: dict | None = None, audio_from=None,
-                 audio_start: float | None = None, seal=None) -> str:
+                 audio_start: float | None = None, seal=None, sound: np.ndarray | None = None) -> str:
     """Write frames where the CLI's `--out` says, with the provenance sidecar.
 
     `out` ending in .mp4: the MP4 plus `out + ".json"`; `out` ending in "/" or an
@@ -672,7 +674,7 @@ def write_output(out, frames, fps, sidecar: dict | None = None, audio_from=None,
     try:
         with open(tmp_json, "x") as fh:
             fh.write(text)
-        write_video(out, frames, fps, audio_from=audio_from, audio_start=audio_start, seal=seal)
+        write_video(out, frames, fps, audio_from=audio_from, audio_start=audio_start, seal=seal, sound=sound)
         os.replace(tmp_json, json_path)
     except BaseException:
         _remove(tmp_json)

@@ -31,6 +31,7 @@ from studio.panels.common import (
     take_name,
     use_on_timeline,
 )
+from studio.soundtracks import footage_sound, sound_note, sound_only
 
 VIDEO_TYPES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 # What makes the frames (engine.verbs.plan_fill): the choice as the page names it -> the verb's method
@@ -152,6 +153,8 @@ def check_upload(studio, path) -> media.Video:
         raise
     except InputError as e:  # said of the file by name: where the server keeps uploads is not the user's business
         text = str(e).replace(repr(str(path)), name).replace(str(path), name)
+        if "has no video stream" in text:
+            raise sound_only(path, name) from None
         if "is not a readable video (" in text:  # the decoder's reason, said once
             raise InputError(f"{name} could not be decoded as video ({text.rsplit('(', 1)[1].rstrip(')')}); it may "
                              "be damaged or cut short") from None
@@ -187,14 +190,16 @@ def listen(studio, demo):
         try:
             need_project(pid, store)
             video = check_upload(studio, path)
+            name = Path(path).name
+            rec = ProvenanceRecord.camera(len(video), source=name, fps=video.fps)
+            settings = {"prompt": "", "source_file": name, "fps": video.fps, **footage_sound(video)}
+            # the take keeps the camera's sound under its frames (issue 32), read before the upload goes
+            tid = save_take(store, pid, None, video.frames, video.fps, rec, settings, "camera", label=name,
+                            mark=False, audio_from=video)
         finally:  # decoded into a take, or refused: Gradio's copy is not needed either way
             if path:
                 discard_upload(path)
-        name = Path(path).name
-        rec = ProvenanceRecord.camera(len(video), source=name, fps=video.fps)
-        tid = save_take(store, pid, None, video.frames, video.fps, rec,
-                        {"prompt": "", "source_file": name, "fps": video.fps}, "camera", label=name, mark=False)
-        return load(pid, tid, f"loaded {name}: {len(video)} frames at {video.fps:g} fps")
+        return load(pid, tid, f"loaded {name}: {len(video)} frames at {video.fps:g} fps{sound_note(video)}")
 
     @guarded(1)
     def use(pid, tid):

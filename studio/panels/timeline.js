@@ -2,6 +2,8 @@
 // the cut's frames at the delivery rate, so the track is the export to the frame). A drag is sent back with
 // trigger('input', {act, entry, ...}) and the studio answers with the new cut: move (drop a clip where it
 // goes), trim (drag an edge; sent in the take's own frames), fade (drag the dot at a clip's top left).
+// Clips with sound show their waveform along their foot; each audio track (S.audio, seconds) is a lane of its
+// own under the clips, dragged to move it (audio_move) or by an edge to trim it (audio_trim).
 let S = null, drag = null, head = 0;
 const MIN_PX = 24;  // the narrowest a clip is drawn, so a short one can still be grabbed
 
@@ -41,7 +43,10 @@ function draw() {
     d.style.left = `${c.first * k}px`;
     d.style.width = `${Math.max(MIN_PX, c.frames * k)}px`;
     if (c.thumb) d.style.backgroundImage = `url('${c.thumb}')`;
-    d.innerHTML = `<span class='tl-name'>${c.name.replace(/</g, '&lt;')}</span>` +
+    d.innerHTML = (c.wave ? `<span class='tl-wave' style="background-image:url('${c.wave}');` +
+                   `background-size:${c.take_frames / c.take_fps * S.fps * k}px 100%;` +
+                   `background-position:${-c.trim_in / c.take_fps * S.fps * k}px 0"></span>` : '') +
+      `<span class='tl-name'>${c.name.replace(/</g, '&lt;')}</span>` +
       `<span class='tl-edge tl-in' data-edge='in'></span><span class='tl-edge tl-out' data-edge='out'></span>` +
       (i > 0 ? `<span class='tl-fade' style='width:${fadePx}px'></span><span class='tl-fade-dot' ` +
                `style='left:${fadePx}px' title='drag right to crossfade into this clip'></span>` : '');
@@ -90,7 +95,53 @@ function draw() {
   };
   ln.addEventListener('pointerup', done);
   ln.addEventListener('pointercancel', done);
+  (S.audio || []).forEach((t) => root.insertBefore(audioLane(t, k), read));
   placeHead();
+}
+
+function audioLane(t, k) {
+  // One audio track: its kept part drawn where it plays, its waveform scrolled by its trim in, fades shaded.
+  const lane = document.createElement('div'); lane.className = 'tl-alane'; lane.dataset.track = t.track;
+  const a = document.createElement('div'); a.className = 'tl-aclip'; a.tabIndex = 0;
+  const kept = Math.max(0, t.seconds - t.trim_in - t.trim_out), px = S.fps * k;
+  a.style.left = `${t.start * px}px`; a.style.width = `${Math.max(MIN_PX, kept * px)}px`;
+  a.style.backgroundImage = `url('${t.wave}')`;
+  a.style.backgroundSize = `${t.seconds * px}px 100%`; a.style.backgroundPosition = `${-t.trim_in * px}px 0`;
+  a.title = `${t.name} · starts ${t.start.toFixed(2)} s · plays ${kept.toFixed(2)} s · ${t.gain_db >= 0 ? '+' : ''}` +
+    `${t.gain_db} dB`;
+  a.innerHTML = `<span class='tl-afade in' style='width:${t.fade_in * px}px'></span>` +
+    `<span class='tl-afade out' style='width:${t.fade_out * px}px'></span>` +
+    `<span class='tl-name'>${t.name.replace(/</g, '&lt;')} · ${t.gain_db >= 0 ? '+' : ''}${t.gain_db} dB</span>` +
+    `<span class='tl-edge tl-in' data-edge='in'></span><span class='tl-edge tl-out' data-edge='out'></span>`;
+  lane.appendChild(a);
+  let g = null;
+  lane.addEventListener('pointerdown', (e) => {
+    if (!e.target.closest('.tl-aclip')) return;
+    e.preventDefault();
+    g = {kind: e.target.dataset.edge || 'move', x0: e.clientX, left: a.offsetLeft, width: a.offsetWidth, dx: 0};
+    lane.setPointerCapture(e.pointerId);
+  });
+  lane.addEventListener('pointermove', (e) => {
+    if (!g) return;
+    g.dx = e.clientX - g.x0;
+    if (g.kind !== 'out') a.style.left = `${g.left + g.dx}px`;
+    if (g.kind === 'in') a.style.width = `${Math.max(MIN_PX, g.width - g.dx)}px`;
+    if (g.kind === 'out') a.style.width = `${Math.max(MIN_PX, g.width + g.dx)}px`;
+  });
+  const up = () => {
+    if (!g) return;
+    const d = g; g = null;
+    if (Math.abs(d.dx) < 3) { draw(); return; }
+    const sec = d.dx / px;
+    if (d.kind === 'move') send({act: 'audio_move', track: t.track, start: Math.max(0, t.start + sec)});
+    else if (d.kind === 'in') send({act: 'audio_trim', track: t.track, start: Math.max(0, t.start + sec),
+                                    trim_in: Math.max(0, t.trim_in + sec), trim_out: t.trim_out});
+    else send({act: 'audio_trim', track: t.track, start: t.start, trim_in: t.trim_in,
+               trim_out: Math.max(0, t.trim_out - sec)});
+  };
+  lane.addEventListener('pointerup', up);
+  lane.addEventListener('pointercancel', up);
+  return lane;
 }
 
 function label() {

@@ -7,7 +7,7 @@ from pathlib import Path
 import gradio as gr
 
 from engine.errors import InputError
-from studio import cut, export
+from studio import cut, export, soundtracks
 from studio.panels.common import ON_PROJECT, footage_name, guarded, message, need_project, ok, picker_row, take_name
 from studio.project import TRANSITIONS
 
@@ -93,6 +93,17 @@ def refresh(studio, pid, eid=None, rate="24"):
         f"{len(entries)} clip(s)"), cut.track_state(studio.store, pid, rate, spans)
 
 
+def sound_drag(store, pid: str, d: dict) -> str:
+    """A drag of an audio track: moved (its start in the cut) or trimmed (an edge), in seconds."""
+    t = soundtracks.track_of(store, pid, str(d.get("track") or ""))
+    if d["act"] == "audio_move":
+        t = soundtracks.set_track(store, t["id"], start=round(max(0.0, float(d["start"])), 3))
+        return f"{t['name']} starts at {t['start']:g} s"
+    t = soundtracks.set_track(store, t["id"], trim_in=round(float(d["trim_in"]), 3),
+                              trim_out=round(float(d["trim_out"]), 3), start=round(max(0.0, float(d["start"])), 3))
+    return f"{t['name']} trimmed: {t['trim_in']:g} s in, {t['trim_out']:g} s out"
+
+
 def listen(studio, demo):
     ui, store = studio.ui, studio.store
     view = [ui["tl_table"], ui["entry"], ui["tl_total"], ui["tl_track"]]
@@ -156,7 +167,7 @@ def listen(studio, demo):
         d = evt._data or {}
         need_project(pid, store)
         eid, act = str(d.get("entry") or ""), d.get("act")
-        if eid not in [e["id"] for e in store.timeline(pid)]:
+        if not str(act).startswith("audio_") and eid not in [e["id"] for e in store.timeline(pid)]:
             raise InputError("that clip is not on this project's timeline any more")
         try:
             if act == "move":
@@ -165,6 +176,8 @@ def listen(studio, demo):
             elif act == "trim":
                 cut.trim(store, eid, d["trim_in"], d["trim_out"])
                 said = f"trimmed: {int(d['trim_in'])} frame(s) in, {int(d['trim_out'])} out"
+            elif act in ("audio_move", "audio_trim"):
+                said = sound_drag(store, pid, d)
             elif act == "fade":
                 seconds = round(float(d["seconds"]), 3)
                 pos = cut.crossfade(store, pid, eid, seconds)
@@ -205,8 +218,10 @@ def listen(studio, demo):
                                                       ui["transition_seconds"], ui["model"]],
                                      [*view, ui["tl_msg"]], api_name="set_transition")
     studio.watch(dep).then(*studio.refreshers["timeline"], api_visibility="private", show_progress="hidden")
-    ui["tl_track"].input(on_track, [ui["project"], ui["fps"]], [*view, ui["tl_msg"]], api_visibility="private",
-                         show_progress="hidden", trigger_mode="multiple")
+    dragged = ui["tl_track"].input(on_track, [ui["project"], ui["fps"]], [*view, ui["tl_msg"]],
+                                   api_visibility="private", show_progress="hidden", trigger_mode="multiple")
+    if "audio" in studio.refreshers:  # an audio track's fields follow a drag of it (studio.panels.sound)
+        dragged.then(*studio.refreshers["audio"], api_visibility="private", show_progress="hidden")
     ui["fps"].input(*studio.refreshers["timeline"], api_visibility="private", show_progress="hidden")  # timecode
     ui["play_cut"].click(play, [ui["project"], ui["fps"]], [ui["cut_video"], ui["export_msg"]], api_name="play_cut",
                          concurrency_id="cut")
