@@ -196,3 +196,28 @@ def test_the_in_process_studio_never_imports_ray(tmp_path):
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_job_that_loses_its_worker_three_times_fails_with_the_reason(tmp_path):
+    """Each loss is retried on a worker the job has not lost yet; the third fails the job, saying why."""
+    from studio.farm.pool import ATTEMPTS, FarmError, Pool, Slot
+
+    pool = Pool()
+    tried = []
+
+    def acquire(model, avoid):
+        tried.append(set(avoid))
+        return Slot(f"node{len(tried)}", None, None)
+
+    def watch(*a):
+        raise ray.exceptions.ActorDiedError()
+
+    pool.acquire, pool._watch = acquire, watch
+    notes = []
+    progress = lambda *a, **k: None  # noqa: E731
+    progress.note = lambda **kw: notes.append(kw["stage"])
+    with pytest.raises(FarmError, match=f"lost the worker rendering this job {ATTEMPTS} times"):
+        pool.run("bundled", "float32", "generate", None, progress, {}, job="j1")
+    assert tried == [set(), {"node1"}, {"node1", "node2"}]
+    assert [e[:3] for e in pool.log] == [("lost", "j1", f"node{i}") for i in (1, 2, 3)]
+    assert notes[0].startswith("worker lost (ActorDiedError") and "attempt 2 of 3" in notes[0]
