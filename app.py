@@ -1,6 +1,6 @@
 """Launch Tenku Studio in the browser:
 `python app.py [--host H] [--port P] [--auth USER:PASSWORD] [--projects DIR] [--model PATH]
-[--model-dir DIR]...`.
+[--model-dir DIR]... [--farm auto|ray://HOST:PORT|HOST:PORT]`.
 
 Binds 127.0.0.1 unless told otherwise; any other host (or --share) needs --auth
 (or TENKU_AUTH=user:password in the environment). Everything the studio keeps
@@ -39,6 +39,10 @@ def parse_args(argv=None):
                    help="compute precision; auto (default): bfloat16 where the processor computes it (AMX, "
                         "AVX-512 BF16) or on a GPU, float32 elsewhere (emulated bfloat16 is many times slower)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default cpu)")
+    p.add_argument("--farm", default=None, metavar="ADDRESS",
+                   help="render on a Ray cluster (needs `pip install ray`; docs/FARM.md): auto (one started on "
+                        "this machine, on 127.0.0.1), ray://HOST:PORT (Ray Client) or HOST:PORT (a cluster this "
+                        "machine is a node of); default: render in this process")
     p.add_argument("--max-upload-mb", type=float, default=200.0, help="largest clip or still accepted (default 200)")
     return p.parse_args(argv)
 
@@ -70,11 +74,17 @@ def main(argv=None) -> int:
     projects.mkdir(parents=True, exist_ok=True)
     # Gradio keeps uploads and served files in its cache: keep that inside the projects folder too.
     os.environ.setdefault("GRADIO_TEMP_DIR", str(projects.resolve() / ".gradio-cache"))
+    from engine.errors import InputError
     from studio.app import build_app
 
-    demo, launch_kwargs = build_app(model=args.model, projects=str(projects),
-                                    config_dir=args.config or str(default_config_dir()), dtype=args.dtype,
-                                    device=args.device, max_upload_mb=args.max_upload_mb, model_dirs=args.model_dir)
+    try:
+        demo, launch_kwargs = build_app(model=args.model, projects=str(projects),
+                                        config_dir=args.config or str(default_config_dir()), dtype=args.dtype,
+                                        device=args.device, max_upload_mb=args.max_upload_mb,
+                                        model_dirs=args.model_dir, farm=args.farm)
+    except InputError as e:  # a farm that cannot be reached, or named wrongly
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     demo.queue(default_concurrency_limit=1).launch(server_name=args.host, server_port=args.port, auth=auth,
                                                    share=args.share, **launch_kwargs)
     return 0

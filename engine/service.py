@@ -76,6 +76,8 @@ from engine.video.retime import retime, retime_loop
 class Engine:
     """Loads a model folder once (lazily) and serves requests, one at a time."""
 
+    local = True  # renders in this process (studio.farm's engine does not): long takes may stream to its disk
+
     def __init__(self, model_path: str | Path = BUNDLED_MODEL, device: str = "cpu", dtype: str = "auto",
                  offload: bool = False, vae_tiling: bool = False):
         self.offload, self.vae_tiling = offload, vae_tiling

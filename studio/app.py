@@ -84,10 +84,19 @@ CSS = """
 
 
 def make_studio(model, projects, config_dir, dtype: str = "auto", device: str = "cpu",
-                max_upload_mb: float = 200.0, start: bool = True, model_dirs=()) -> Studio:
+                max_upload_mb: float = 200.0, start: bool = True, model_dirs=(), farm: str | None = None,
+                farm_env: dict | None = None) -> Studio:
+    """farm: render on a Ray cluster (studio.farm: "auto", "ray://HOST:PORT", "HOST:PORT"); None: in process.
+    farm_env: environment variables of the farm's renderer processes."""
     store = Store(projects)
     engines = Engines(model, store, dtype=dtype, device=device, model_dirs=model_dirs)
-    queue = RenderQueue(store, engines, functools.partial(run_job, config_dir=Path(config_dir)), planned_work)
+    runner = functools.partial(run_job, config_dir=Path(config_dir))
+    if farm:
+        from studio.farm import farm_queue  # Ray is imported only here: the in-process studio never needs it
+
+        queue = farm_queue(farm, store, engines, runner, planned_work, env=farm_env)
+    else:
+        queue = RenderQueue(store, engines, runner, planned_work)
     queue.recover()
     if start:
         queue.kick()  # resume what a restart interrupted, without waiting for a page to open
@@ -95,7 +104,7 @@ def make_studio(model, projects, config_dir, dtype: str = "auto", device: str = 
 
 
 def build_app(model: str, projects: str | None = None, config_dir: str | None = None, dtype: str = "auto",
-              max_upload_mb: float = 200.0, device: str = "cpu", model_dirs=()):
+              max_upload_mb: float = 200.0, device: str = "cpu", model_dirs=(), farm: str | None = None):
     """Returns (demo, launch kwargs). Launch kwargs keep Gradio's file access to the projects' media."""
     from studio.panels import cast, fill, motion, sound, storyboard, takes, timeline
     from studio.panels import projects as projects_panel
@@ -105,7 +114,7 @@ def build_app(model: str, projects: str | None = None, config_dir: str | None = 
 
     studio = make_studio(model, Path(projects) if projects else default_projects_dir(),
                          Path(config_dir) if config_dir else default_config_dir(), dtype=dtype, device=device,
-                         max_upload_mb=max_upload_mb, model_dirs=model_dirs)
+                         max_upload_mb=max_upload_mb, model_dirs=model_dirs, farm=farm)
     panels = [projects_panel, storyboard, motion, cast, takes, timeline, sound, fill]
     with gr.Blocks(title="Tenku Studio") as demo:
         gr.Markdown("# Tenku Studio")

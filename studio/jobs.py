@@ -318,10 +318,11 @@ def _run_shot(store, engine, pid, p, progress, loop=False, config_dir=None):
 
 
 def long_take(engine, req: GenerateRequest) -> bool:
-    """Whether a shot streams through engine.longtake: it needs more than one window and can stream."""
+    """Whether a shot streams through engine.longtake: it needs more than one window and can stream, in this
+    process (a farmed long take renders whole on its worker: a worker lost restarts the shot, docs/FARM.md)."""
     from engine import longtake
 
-    if not longtake.streamable(engine, req):
+    if not engine.local or not longtake.streamable(engine, req):
         return False
     return engine.window_count(req) > 1
 

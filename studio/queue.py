@@ -170,12 +170,16 @@ class RenderQueue:
             with self._lock:  # a job submitted while the worker looks is either seen here or kicks a new worker
                 waiting = self.store.jobs(status="waiting")
                 if not waiting:
-                    self._worker = None
+                    self._idle()
                     return
                 job = waiting[0]
                 self.store.update_job(job["id"], status="running", started=time.time(),
                                       attempts=job["attempts"] + 1, progress=0.0, error="")
             self._run(job)
+
+    def _idle(self) -> None:
+        """The drain thread ends, under the lock: a job submitted after this starts a new one (`kick`)."""
+        self._worker = None
 
     def _run(self, job: dict) -> None:
         jid = job["id"]

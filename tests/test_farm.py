@@ -1,0 +1,223 @@
+"""The render farm (issue 33) on a real Ray cluster on 127.0.0.1: a head and two worker nodes of one CPU each,
+started by the fixture and stopped after; shots rendered with the bundled model at small but real settings."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# Before Ray is imported: single-machine Ray reaches (and binds) 127.0.0.1, not this machine's address.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+ray = pytest.importorskip("ray")
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}  # the renderers: one torch thread, this checkout
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from ray.cluster_utils import Cluster
+
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False,
+                                                      "node_ip_address": "127.0.0.1"})
+    try:
+        for _ in range(2):
+            c.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+        yield c
+    finally:
+        ray.shutdown()
+        c.shutdown()
+
+
+def _studio(cluster, tmp_path, farm=True):
+    from engine.families.pipeline import BUNDLED_MODEL
+    from studio.app import make_studio
+
+    return make_studio(str(BUNDLED_MODEL), tmp_path / "projects", tmp_path / "config", dtype="float32",
+                       farm=cluster.address if farm else None, farm_env=ENV)
+
+
+@pytest.fixture()
+def studio(cluster, tmp_path):
+    s = _studio(cluster, tmp_path)
+    yield s
+    s.queue.wait(120)
+    s.queue.pool.shutdown()  # its renderers free their workers for the next test's
+    s.store.close()
+
+
+def _shot(s, pid, prompt="a red ball rolls to the right", steps=3, seconds=1.0):
+    return s.store.add_shot(pid, prompt=prompt, seconds=seconds, aspect="1:1", steps=steps)
+
+
+def _running(s, jid, timeout=120.0) -> None:
+    """Wait until the job has made a sampling step on the farm."""
+    t0 = time.time()
+    while not s.queue.live.get(jid, {}).get("progress"):
+        assert time.time() - t0 < timeout, s.store.job(jid)
+        time.sleep(0.05)
+
+
+def test_shots_render_on_both_workers_and_are_filed_as_in_process(studio, tmp_path):
+    from engine.provenance import read_manifest, trust_anchors_pem
+    from engine.video import media
+
+    st, q = studio.store, studio.queue
+    pid = st.create_project("Farm")
+    shots = [_shot(studio, pid, p) for p in ("a red ball rolls to the right", "a blue box moves left")] * 2
+    jobs = [q.submit(pid, "shot", {"shot_id": s}) for s in shots]
+    q.wait(240)
+    assert [st.job(j)["status"] for j in jobs] == ["done"] * 4, [st.job(j)["error"] for j in jobs]
+    workers = {key for event, _, key, _ in q.pool.log if event == "done"}
+    assert len(workers) == 2  # two shots at once, one per worker
+    assert all(len(s.models) == 1 for s in q.pool.slots.values())  # each loaded the model once and kept it
+    take = st.take(st.job(jobs[0])["result"][0])
+    assert read_manifest(st.path(take["path"]), trust_anchors_pem(tmp_path / "config")).intact
+    # the same shot in process: the same take, filed the same way
+    local = _studio(None, tmp_path / "local", farm=False)
+    lpid = local.store.create_project("Local")
+    ljob = local.queue.submit(lpid, "shot", {"shot_id": _shot(local, lpid)})
+    local.queue.wait(120)
+    ltake = local.store.take(local.store.job(ljob)["result"][0])
+    a, b = media.read_video(st.path(take["path"])).frames, media.read_video(local.store.path(ltake["path"])).frames
+    assert a.shape == b.shape and np.abs(a.astype(int) - b).mean() < 2.0
+    assert take["provenance"] == ltake["provenance"] and take["frames"] == ltake["frames"]
+    assert set(take["settings"]) == set(ltake["settings"])
+    local.store.close()
+
+
+def test_stop_cancels_on_the_worker_within_a_step_and_keeps_the_partial_take(studio):
+    st, q = studio.store, studio.queue
+    pid = st.create_project("Stop")
+    jid = q.submit(pid, "shot", {"shot_id": _shot(studio, pid, steps=60)})
+    _running(studio, jid)
+    per_step = q.estimates().get(jid, {}).get("per_step") or 1.0
+    t0 = time.time()
+    q.stop(jid)
+    q.wait(60)
+    job = st.job(jid)
+    assert job["status"] == "stopped", job
+    assert job["progress"] < 0.9
+    take = st.take(job["result"][0])
+    assert take["cancelled"] and take["frames"] > 0
+    assert time.time() - t0 < 10 * max(per_step, 0.5)  # stopped at its next step, not at the end of 60
+
+
+def test_a_worker_killed_mid_render_and_the_shot_finishes_on_the_other(studio):
+    st, q = studio.store, studio.queue
+    pid = st.create_project("Kill")
+    jid = q.submit(pid, "shot", {"shot_id": _shot(studio, pid, steps=24)})
+    _running(studio, jid)
+    slot = next(s for s in q.pool.slots.values() if s.busy)
+    os.kill(ray.get(slot.hello)["pid"], signal.SIGKILL)
+    q.wait(180)
+    job = st.job(jid)
+    assert job["status"] == "done", job
+    events = [(e, key) for e, j, key, _ in q.pool.log if j == jid]
+    assert events[0] == ("lost", slot.key) and events[-1][0] == "done" and events[-1][1] != slot.key
+    assert len(st.takes(pid)) == 1  # filed once
+
+
+RESTART = textwrap.dedent("""
+    import os, sys, time
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    sys.path.insert(0, {root!r})
+    from engine.families.pipeline import BUNDLED_MODEL
+    from studio.app import make_studio
+    s = make_studio(str(BUNDLED_MODEL), {projects!r}, {config!r}, dtype="float32", farm={address!r}, farm_env={env!r})
+    pid = s.store.create_project("Restart")
+    sid = s.store.add_shot(pid, prompt="a red ball rolls to the right", seconds=1.0, aspect="1:1", steps=40)
+    jid = s.queue.submit(pid, "shot", {{"shot_id": sid}})
+    while not s.queue.live.get(jid, {{}}).get("progress"):
+        time.sleep(0.05)
+    print(jid, flush=True)
+    time.sleep(600)
+""")
+
+
+def test_the_studio_restarting_mid_render_recovers_the_job(cluster, tmp_path):
+    """A studio killed while the farm renders: the next one finds the job in the store and renders it."""
+    script = RESTART.format(root=str(ROOT), projects=str(tmp_path / "projects"), config=str(tmp_path / "config"),
+                            address=cluster.address, env=ENV)
+    first = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        jid = first.stdout.readline().strip()
+        assert jid.startswith("j"), "the first studio never started rendering"
+    finally:
+        first.kill()  # SIGKILL: no clean shutdown, its renderers die with their owner
+        first.wait()
+    s = _studio(cluster, tmp_path)
+    try:
+        s.queue.wait(240)
+        job = s.store.job(jid)
+        assert job["status"] == "done" and job["attempts"] == 2, job
+        assert len(s.store.takes(job["project_id"])) == 1
+    finally:
+        s.queue.pool.shutdown()
+        s.store.close()
+
+
+def test_the_farm_is_named_exactly_and_started_on_loopback(tmp_path):
+    from studio.farm import FarmError, connect
+
+    for bad in ("", "yes", "http://10.0.0.1:6379", "10.0.0.1"):
+        with pytest.raises(FarmError, match="--farm takes auto, ray://HOST:PORT"):
+            connect(bad)
+    # --farm auto in a fresh process: every port Ray opens is on 127.0.0.1, and there is no dashboard
+    script = textwrap.dedent(f"""
+        import sys; sys.path.insert(0, {str(ROOT)!r})
+        import psutil
+        from studio.farm import connect, disconnect
+        connect("auto")
+        me = psutil.Process()
+        opened = [c.laddr for p in [me, *me.children(recursive=True)] for c in p.net_connections("inet")
+                  if c.status == psutil.CONN_LISTEN]
+        print(len(opened), sorted({{a.ip.removeprefix("::ffff:") for a in opened}}))  # IPv4 as IPv6 too
+        disconnect()
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    count, ips = out.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert int(count) > 0 and ips == "['127.0.0.1']", out.stdout + out.stderr
+
+
+def test_the_in_process_studio_never_imports_ray(tmp_path):
+    script = textwrap.dedent(f"""
+        import sys; sys.path.insert(0, {str(ROOT)!r})
+        from studio.app import make_studio
+        s = make_studio({str(ROOT / 'assets/models/tenku-world')!r}, {str(tmp_path / 'p')!r}, {str(tmp_path / 'c')!r})
+        print("ray" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_job_that_loses_its_worker_three_times_fails_with_the_reason(tmp_path):
+    """Each loss is retried on a worker the job has not lost yet; the third fails the job, saying why."""
+    from studio.farm.pool import ATTEMPTS, FarmError, Pool, Slot
+
+    pool = Pool()
+    tried = []
+
+    def acquire(model, avoid):
+        tried.append(set(avoid))
+        return Slot(f"node{len(tried)}", None, None)
+
+    def watch(*a):
+        raise ray.exceptions.ActorDiedError()
+
+    pool.acquire, pool._watch = acquire, watch
+    notes = []
+    progress = lambda *a, **k: None  # noqa: E731
+    progress.note = lambda **kw: notes.append(kw["stage"])
+    with pytest.raises(FarmError, match=f"lost the worker rendering this job {ATTEMPTS} times"):
+        pool.run("bundled", "float32", "generate", None, progress, {}, job="j1")
+    assert tried == [set(), {"node1"}, {"node1", "node2"}]
+    assert [e[:3] for e in pool.log] == [("lost", "j1", f"node{i}") for i in (1, 2, 3)]
+    assert notes[0].startswith("worker lost (ActorDiedError") and "attempt 2 of 3" in notes[0]
