@@ -39,6 +39,9 @@ def parse_args(argv=None):
                    help="compute precision; auto (default): bfloat16 where the processor computes it (AMX, "
                         "AVX-512 BF16) or on a GPU, float32 elsewhere (emulated bfloat16 is many times slower)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default cpu)")
+    p.add_argument("--compile", action="store_true",
+                   help="compile the bundled model's transformer at start (torch.compile, cached on disk: minutes "
+                        "the first time, seconds after), then render about 1.5x faster on CPUs")
     p.add_argument("--farm", default=None, metavar="ADDRESS",
                    help="render on a Ray cluster (needs `pip install ray`; docs/FARM.md): auto (one started on "
                         "this machine, on 127.0.0.1), ray://HOST:PORT (Ray Client) or HOST:PORT (a cluster this "
@@ -81,7 +84,7 @@ def main(argv=None) -> int:
         demo, launch_kwargs = build_app(model=args.model, projects=str(projects),
                                         config_dir=args.config or str(default_config_dir()), dtype=args.dtype,
                                         device=args.device, max_upload_mb=args.max_upload_mb,
-                                        model_dirs=args.model_dir, farm=args.farm)
+                                        model_dirs=args.model_dir, farm=args.farm, compile=args.compile)
     except InputError as e:  # a farm that cannot be reached, or named wrongly
         print(f"error: {e}", file=sys.stderr)
         return 2

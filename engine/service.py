@@ -59,6 +59,7 @@ from engine.request import (  # noqa: F401 (re-exported: the service is where ca
     record_ranges,
     record_source,
 )
+from engine.sampling.compiled import cache_dir as compiled_cache_dir
 from engine.sampling.conditioning import (
     ClipCondition,
     ImageCondition,
@@ -79,8 +80,10 @@ class Engine:
     local = True  # renders in this process (studio.farm's engine does not): long takes may stream to its disk
 
     def __init__(self, model_path: str | Path = BUNDLED_MODEL, device: str = "cpu", dtype: str = "auto",
-                 offload: bool = False, vae_tiling: bool = False):
-        self.offload, self.vae_tiling = offload, vae_tiling
+                 offload: bool = False, vae_tiling: bool = False, compile: bool = False):
+        """compile: run the bundled family's transformer through torch.compile (engine.sampling.compiled;
+        graphs cached on disk, the first render of each shape compiles)."""
+        self.offload, self.vae_tiling, self.compile = offload, vae_tiling, compile
         if dtype == "auto":  # bfloat16 only where it is computed in hardware: emulated, it costs 28x (issue 30)
             dtype = "bfloat16" if device != "cpu" or defaults.cpu_has_bf16() else "float32"
         if dtype not in DTYPES:
@@ -101,9 +104,30 @@ class Engine:
             if self._pipe is None:
                 from engine.families import load_family
 
-                self._pipe = load_family(self.model_path, self.device, DTYPES[self.dtype], offload=self.offload,
-                                         vae_tiling=self.vae_tiling)
+                pipe = load_family(self.model_path, self.device, DTYPES[self.dtype], offload=self.offload,
+                                   vae_tiling=self.vae_tiling)
+                if self.compile and not pipe.renders_itself:  # LTX and Wan run diffusers' own pipelines
+                    from engine.sampling.compiled import Compiled
+
+                    pipe.transformer = Compiled(pipe.transformer)
+                self._pipe = pipe
         return self._pipe
+
+    def warm_up(self, aspects=("16:9",), seconds: float = 2.0, log=lambda line: None) -> float:
+        """Compile (or load from the disk cache) the transformer's graphs for full windows of the given
+        aspects by rendering one step of each, so no user's render waits on it unsaid; the seconds it took."""
+        t0 = time.perf_counter()
+        if self.compile:
+            for aspect in aspects:
+                log(f"compiling the model for {aspect} takes (once; cached in {compiled_cache_dir()})...")
+                self.generate(GenerateRequest(prompt="a red ball", seconds=seconds, aspect=aspect, steps=1))
+        return time.perf_counter() - t0
+
+    @property
+    def compiled(self) -> bool:
+        """Whether renders run through torch.compile (asked for, and not fallen back to the plain module)."""
+        t = self.pipe.transformer if self.compile else None
+        return t is not None and getattr(t, "failed", True) is None
 
     @property
     def model_name(self) -> str:
@@ -244,6 +268,7 @@ class Engine:
         d.update(read_as=self.model_prompt(req.prompt, req.literal))
         d.update(width=w, height=h, base_fps=BASE_FPS, model=self.pipe.name, dtype=self.dtype,
                  device=self.device, processor=defaults.processor() if self.device == "cpu" else self.device,
+                 compiled=self.compiled,
                  conditions=[describe_condition(c) for c in req.conditions],
                  remix=req.init_video is not None, remix_method=self.remix_method(req),
                  conditioning="native" if self.pipe.per_token_timesteps else "replacement")

@@ -17,9 +17,10 @@ from studio.queue import RenderQueue
 class Engines:
     """Model picker backend: the bundled model plus folders the user added; one Engine per model, made lazily."""
 
-    def __init__(self, default_path, store: Store, dtype: str = "auto", device: str = "cpu", model_dirs=()):
+    def __init__(self, default_path, store: Store, dtype: str = "auto", device: str = "cpu", model_dirs=(),
+                 compile: bool = False):
         self.default = Path(default_path)
-        self.store, self.dtype, self.device = store, dtype, device
+        self.store, self.dtype, self.device, self.compile = store, dtype, device, compile
         self._file = store.root / "models.json"
         self._engines: dict[str, object] = {}
         # Where the page may add models from: the projects folder's models/ and the folders the person who
@@ -59,7 +60,7 @@ class Engines:
         if not name or name not in folders:
             name = next(iter(folders))
         if name not in self._engines:
-            self._engines[name] = Engine(folders[name], device=self.device, dtype=self.dtype)
+            self._engines[name] = Engine(folders[name], device=self.device, dtype=self.dtype, compile=self.compile)
         return self._engines[name]
 
 

@@ -154,6 +154,15 @@ def test_bench_compare_reports_every_setting_side_by_side(tiny_model, capsys):
     assert rows[0]["vs_first"] == 1.0 and out["processor"] and out["peak_rss_mb"] > 0
 
 
+def test_bench_profile_names_where_the_time_goes(tiny_model, capsys):
+    assert main(["bench", "--model", str(tiny_model), "--profile", "--steps", "2", "--seconds", "0.5"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    top = out["top"]
+    assert 1 <= len(top) <= 15 and all(t["self_cpu_ms"] >= 0 and 0 <= t["share"] <= 1 for t in top)
+    assert [t["self_cpu_ms"] for t in top] == sorted((t["self_cpu_ms"] for t in top), reverse=True)
+    assert any(t["op"].startswith("aten::") for t in top) and out["compiled"] is False
+
+
 def test_bench_scene_retries_are_checked_before_any_render(capsys):
     assert main(["bench", "--scene", "--retries", "11"]) == 2
     err = capsys.readouterr().err.strip()

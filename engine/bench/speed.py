@@ -157,7 +157,8 @@ def run_bench(engine, prompt: str = "a small red ball rolls to the right on a sa
     wall_per_s = sum(walls) / sum(lengths)
     return {
         "prompt": prompt, "seconds_of_video": round(lengths[0], 3), "fps": fps, "steps": steps,
-        "dtype": engine.dtype, "processor": defaults.processor(), "threads": torch.get_num_threads(),
+        "dtype": engine.dtype, "compiled": engine.compiled, "processor": defaults.processor(),
+        "threads": torch.get_num_threads(),
         "plan_s": None if plan_s is None else round(plan_s, 4),
         "plan_share_of_wall": None if plan_s is None else round(plan_s / (sum(walls) / len(walls)), 4),
         "load_and_warmup_s": round(load_s, 2),
@@ -173,21 +174,23 @@ def run_bench(engine, prompt: str = "a small red ball rolls to the right on a sa
 
 
 def parse_settings(spec: str) -> list[tuple[str, int, float]]:
-    """`--compare`'s settings: comma-separated DTYPE:STEPS[:GUIDANCE], e.g. "float32:24,bfloat16:24,float32:12:1"."""
+    """`--compare`'s settings: comma-separated DTYPE[+compile]:STEPS[:GUIDANCE], e.g.
+    "float32:24,float32+compile:24,bfloat16:24,float32:12:1"."""
     from engine.errors import InputError
 
     out = []
     for item in (spec or "").split(","):
         parts = item.strip().split(":")
         try:
-            if parts[0] not in ("float32", "bfloat16") or not 2 <= len(parts) <= 3:
+            if parts[0].removesuffix("+compile") not in ("float32", "bfloat16") or not 2 <= len(parts) <= 3:
                 raise ValueError
             steps, guidance = int(parts[1]), float(parts[2]) if len(parts) == 3 else defaults.GUIDANCE
             if not 1 <= steps <= 200 or not 0 <= guidance <= 30:
                 raise ValueError
         except ValueError:
             raise InputError(f"--compare setting {item.strip()!r} is not DTYPE:STEPS[:GUIDANCE] with DTYPE float32 "
-                             "or bfloat16, STEPS 1-200 and GUIDANCE 0-30 (e.g. float32:24,float32:12:1)") from None
+                             "or bfloat16 (+compile: through torch.compile), STEPS 1-200 and GUIDANCE 0-30 (e.g. "
+                             "float32:24,float32+compile:24,float32:12:1)") from None
         out.append((parts[0], steps, guidance))
     return out
 
@@ -203,8 +206,8 @@ def compare_settings(model, settings: list[tuple[str, int, float]], repeats: int
     from engine.service import Engine
 
     engines = {}
-    for dtype in dict.fromkeys(d for d, _, _ in settings):
-        engines[dtype] = Engine(model, dtype=dtype)
+    for dtype in dict.fromkeys(d for d, _, _ in settings):  # "float32+compile": its own engine, compiled
+        engines[dtype] = Engine(model, dtype=dtype.removesuffix("+compile"), compile=dtype.endswith("+compile"))
         engines[dtype].generate(GenerateRequest(prompt=prompt, seconds=seconds, fps=fps, steps=2))  # load, warm
     walls = [[] for _ in settings]
     dit = [[0.0, 0] for _ in settings]
@@ -231,7 +234,7 @@ def compare_settings(model, settings: list[tuple[str, int, float]], repeats: int
                 pipe.model_fn = inner
             length = len(res.frames) / res.fps
             log(f"round {r + 1}/{repeats} {dtype} {steps} steps guidance {guidance:g}: {walls[i][-1]:.2f} s")
-    peaks = {d: matmul_peak(getattr(torch, d)) for d in engines}
+    peaks = {d: matmul_peak(getattr(torch, d.removesuffix("+compile"))) for d in engines}
     req = GenerateRequest(prompt=prompt, seconds=seconds, fps=fps)
     rows = []
     for i, (dtype, steps, guidance) in enumerate(settings):
@@ -239,7 +242,8 @@ def compare_settings(model, settings: list[tuple[str, int, float]], repeats: int
         per_call = transformer_flops(engines[dtype].pipe, req) / (1 if guidance != 1.0 else 2)
         flops_s = per_call * dit[i][1] / dit[i][0] if dit[i][0] else 0.0
         wall = sum(walls[i]) / (repeats * length)
-        rows.append({"dtype": dtype, "steps": steps, "guidance": guidance,
+        rows.append({"dtype": dtype.removesuffix("+compile"), "compiled": engines[dtype].compiled, "steps": steps,
+                     "guidance": guidance,
                      "wall_s_per_video_s": round(wall, 3), "wall_s_per_clip": [round(w, 2) for w in walls[i]],
                      "vs_first": round(wall / (sum(walls[0]) / (repeats * length)), 3),
                      "transformer_share_of_wall": round(dit[i][0] / sum(walls[i]), 3),
@@ -249,3 +253,25 @@ def compare_settings(model, settings: list[tuple[str, int, float]], repeats: int
     return {"processor": defaults.processor(), "threads": torch.get_num_threads(), "seconds_of_video": length,
             "fps": fps, "repeats": repeats, "flop_unit": "GFLOP/s", "settings": rows,
             "peak_rss_mb": round(peak_rss_bytes() / 2 ** 20, 1)}
+
+
+def profile_render(engine, prompt: str = "a small red ball rolls to the right on a sandy desert",
+                   seconds: float = 2.0, fps: float = 24.0, steps: int = 24, top: int = 15) -> dict:
+    """Where one render's time goes (torch.profiler, after a warm-up render): the operators with the most
+    self CPU time, each with its share of the profiled total, and the render's wall time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from engine.request import GenerateRequest
+
+    engine.generate(GenerateRequest(prompt=prompt, seconds=seconds, fps=fps, steps=2))  # load + warm-up (+ compile)
+    t = time.perf_counter()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        engine.generate(GenerateRequest(prompt=prompt, seconds=seconds, fps=fps, steps=steps))
+    wall = time.perf_counter() - t
+    events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+    total = sum(e.self_cpu_time_total for e in events) or 1.0
+    return {"processor": defaults.processor(), "threads": torch.get_num_threads(), "dtype": engine.dtype,
+            "compiled": engine.compiled, "steps": steps, "wall_s_profiled": round(wall, 2),
+            "self_cpu_s": round(total / 1e6, 2),
+            "top": [{"op": e.key, "calls": e.count, "self_cpu_ms": round(e.self_cpu_time_total / 1e3, 1),
+                     "share": round(e.self_cpu_time_total / total, 3)} for e in events[:top]]}

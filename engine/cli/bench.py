@@ -24,6 +24,12 @@ def register(sub):
                    help="speed of several sampler settings side by side in one run: comma-separated "
                         "DTYPE:STEPS[:GUIDANCE] (e.g. float32:24,bfloat16:24,float32:12,float32:24:1); renders "
                         "--repeats rounds of one clip per setting in turn")
+    p.add_argument("--compile", action="store_true",
+                   help="the default speed figures with the transformer through torch.compile (after a warm-up "
+                        "that compiles, or loads the compiled graph from the disk cache)")
+    p.add_argument("--profile", action="store_true",
+                   help="where one render's time goes: torch.profiler's operators with the most self CPU time "
+                        "(with --compile: the compiled render's)")
     p.add_argument("--interp", action="store_true",
                    help="frame interpolation instead: PSNR on the real triplets against minterpolate and the "
                         "frame average, and frames/s at 640x480 (about 3 minutes)")
@@ -164,7 +170,12 @@ def run(args) -> int:
                          indent=1))
         return 0
     check_model_folder(Path(args.model))
-    engine = Engine(args.model, dtype=args.dtype)
+    engine = Engine(args.model, dtype=args.dtype, compile=args.compile)
+    if args.profile:
+        from engine.bench.speed import profile_render
+
+        print(json.dumps(profile_render(engine, seconds=args.seconds, fps=args.fps, steps=args.steps), indent=1))
+        return 0
     print(json.dumps(run_bench(engine, repeats=args.repeats, seconds=args.seconds, fps=args.fps,
                                steps=args.steps), indent=1))
     return 0

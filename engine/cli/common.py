@@ -27,6 +27,10 @@ def add_output_options(p, default_out: str, guidance: float = defaults.GUIDANCE)
     p.add_argument("--dtype", default="auto", choices=["auto", *DTYPES],
                    help="compute dtype; auto (default): bfloat16 on GPUs and on processors that compute it (AMX, "
                         "AVX-512 BF16), float32 elsewhere, where bfloat16 is emulated and many times slower")
+    p.add_argument("--compile", action="store_true",
+                   help="run the transformer through torch.compile: about 1.5x faster renders on CPUs after a one-time "
+                        "compile of a few minutes per shape, cached on disk (needs a C++ compiler; without one it "
+                        "renders as usual and says so)")
     p.add_argument("--fps", type=float, default=24.0,
                    help="delivery frame rate; the model renders 8 fps and interpolation fills in (default 24)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -77,7 +81,7 @@ def make_engine(args, load: bool = True):
         if not ok:
             raise InputError(f"device {args.device} is not available on this machine; use --device cpu")
     engine = Engine(args.model, device=args.device, dtype=args.dtype, offload=args.offload,
-                    vae_tiling=args.vae_tiling)
+                    vae_tiling=args.vae_tiling, compile=getattr(args, "compile", False))
     return load_model(engine, args) if load else engine
 
 
