@@ -124,3 +124,55 @@ def test_tempo_stages_and_modes():
     assert timestretch.retimed(pcm, 0.5, "keep").shape[1] == audio.RATE // 2
     with pytest.raises(Exception, match="one of stretch, keep, none"):
         timestretch.retimed(pcm, 2, "bogus")
+
+
+def vfr_clip(path, rate: int = 48000):
+    """1 s at 20 fps then 1 s at 40 fps (60 frames, a mean of about 29.5 fps), white frames at 0.5 s and 1.5 s
+    with a click under each: at the mean rate the second flash (frame 40) would be shown 0.16 s early."""
+    from fractions import Fraction
+
+    import av
+
+    times = [i / 20 for i in range(20)] + [1 + i / 40 for i in range(40)]
+    pcm = click_pcm(2.0, rate, 2, at=(0.5, 1.5))
+    with av.open(str(path), "w", format="mp4") as out:
+        v = out.add_stream("libx264", rate=30)
+        v.width = v.height = 64
+        v.pix_fmt = "yuv420p"
+        v.codec_context.time_base = Fraction(1, 1000)
+        a = out.add_stream("aac", rate=rate, layout="stereo")
+        for t in times:
+            lit = any(abs(t - f) < 1e-9 for f in (0.5, 1.5))
+            f = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 250 if lit else 40, np.uint8), format="rgb24")
+            f.pts, f.time_base = int(round(t * 1000)), Fraction(1, 1000)
+            out.mux(v.encode(f))
+        out.mux(v.encode(None))
+        step = a.codec_context.frame_size
+        for i in range(0, pcm.shape[1], step):
+            f = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm[:, i:i + step]), format="fltp", layout="stereo")
+            f.sample_rate, f.pts, f.time_base = rate, i, Fraction(1, rate)
+            out.mux(a.encode(f))
+        out.mux(a.encode(None))
+    return path
+
+
+def test_variable_frame_rate_footage_is_placed_by_its_frame_times_and_keeps_its_sound(tmp_path):
+    from engine.video.retime import constant_rate
+
+    raw = media.read_video(vfr_clip(tmp_path / "vfr.mp4"))
+    assert raw.variable_rate and len(raw) == 60
+    video, shown = constant_rate(raw)
+    assert not video.variable_rate and video.metadata["conformed_from_variable_rate"]
+    ts = raw.timestamps
+    assert np.all(ts[shown] <= video.timestamps + 1e-6)  # each output frame shows the frame on screen then
+    assert np.all(np.append(ts, np.inf)[shown + 1] > video.timestamps + 1e-6)
+    out = media.write_video(tmp_path / "cfr.mp4", video.frames, video.fps, audio_from=video)
+    back, sound = media.read_video(out), audio.read_sound(out)
+    seen, heard = flash_times(back), click_times(sound)
+    assert len(seen) == len(heard) == 2
+    for f, c in zip(seen, heard):
+        assert abs(f - c) < 1 / video.fps, (seen, heard)
+    flat = media.write_video(tmp_path / "mean.mp4", raw.frames, raw.fps, audio_from=raw)  # at the mean rate
+    assert abs(flash_times(media.read_video(flat))[1] - 1.5) > 0.1  # what it fixes: the flash 0.16 s early
+    cfr = media.Video.from_frames(raw.frames[:4], 24)
+    assert constant_rate(cfr)[0] is cfr  # constant-rate video as it is
