@@ -10,6 +10,7 @@ from urllib.parse import quote
 from engine.errors import InputError
 from studio import export, mixdown, soundtracks
 from studio.naming import take_name
+from studio.speed import label, played_fps
 
 THUMB_HEIGHT = 72  # px: the track's clips show their first kept frame at this height
 
@@ -17,7 +18,8 @@ THUMB_HEIGHT = 72  # px: the track's clips show their first kept frame at this h
 def clip_seconds(store, entry) -> tuple[float, float]:
     """A timeline clip's length after its trims, and its take's frame time, in seconds."""
     t = store.take(entry["take_id"])
-    return max(1, t["frames"] - entry["trim_in"] - entry["trim_out"]) / t["fps"], 1 / t["fps"]
+    rate = played_fps(t["fps"], entry)  # the clip's speed
+    return max(1, t["frames"] - entry["trim_in"] - entry["trim_out"]) / rate, 1 / rate
 
 
 def longest_crossfade(store, before, entry) -> float:
@@ -115,7 +117,8 @@ def audio_state(store, pid: str) -> list[dict]:
 
 def track_state(store, pid: str | None, rate: str = "24", spans=None) -> str:
     """The track's value (JSON): the delivery rate and the cut's length in frames, and per clip where it starts
-    in the cut, how many frames it adds, its trims, its crossfade in, its take's frames and rate, its name and
+    in the cut, how many frames it adds, its trims, its crossfade in, its take's frames and the rate they play
+    at (the take's times the clip's speed, so a drag converts cut frames to take frames), its speed, its name and
     its thumbnail's URL. `spans`: export.cut_length at this rate, when the caller has counted it already."""
     if not pid:
         return json.dumps({"clips": [], "frames": 0, "fps": 24.0, "audio": []})
@@ -129,7 +132,8 @@ def track_state(store, pid: str | None, rate: str = "24", spans=None) -> str:
         fade = e["transition"] == "crossfade" and i > 0
         clips.append({"entry": e["id"], "name": f"{i + 1}. {take_name(store, t)}", "first": first, "frames": plays,
                       "trim_in": e["trim_in"], "trim_out": e["trim_out"], "take_frames": t["frames"],
-                      "take_fps": t["fps"], "transition": e["transition"] if i else "cut",
+                      "take_fps": played_fps(t["fps"], e), "speed": label(e),
+                      "transition": e["transition"] if i else "cut",
                       "fade_seconds": e["transition_seconds"] if fade else 0.0,
                       "thumb": url(store, thumb), "wave": url(store, take_wave(store, t))})
     return json.dumps({"clips": clips, "frames": sum(a for _, a, _ in spans), "fps": fps, "rate": str(rate),

@@ -40,6 +40,7 @@ from engine.provenance import ProvenanceRecord, SignerConfig, concatenate, sign_
 from engine.video import audio, media
 from studio import edit_sound, mixdown
 from studio.jobs import take_record
+from studio.speed import played_fps, sound_of, speed_of
 
 HANDLE_SECONDS = 1.0
 CONFORM = 0.99  # a source rate at least this fraction of the delivery rate is conformed by frame picking
@@ -62,6 +63,8 @@ class Clip:
     overlap: int = 0  # crossfade frames shared with the previous clip
     sound: audio.Sound | None = None  # the take's own sound (a camera clip's), None when it has none
     t0: float = 0.0  # the take's time of its first frame (its sound is cut from there)
+    speed: float = 1.0  # the timeline clip's speed (studio.speed): take time t plays at t / speed
+    sound_mode: str = "stretch"  # what its sound does when speed is not 1: stretch, keep or mute
 
 
 def retime(frames: np.ndarray, record: ProvenanceRecord, src_fps: float, fps: float):
@@ -135,7 +138,8 @@ def cut_length(store, project_id: str, fps: float) -> list[tuple[int, int, int]]
             b = store.take(e["bridge_take_id"])
             prev = delivered_frames(b["frames"], float(b["fps"]), fps)
             at += prev
-        a, z = _span(delivered_frames(t["frames"], float(t["fps"]), fps), fps / float(t["fps"]), e)
+        rate = played_fps(t["fps"], e)  # a clip's speed plays its take as if shot at speed times its rate
+        a, z = _span(delivered_frames(t["frames"], rate, fps), fps / rate, e)
         m = 0
         if i > 0 and e["transition"] == "crossfade" and prev is not None:
             m = max(0, min(int(round(e["transition_seconds"] * fps)), prev - 1, z - a - 1))
@@ -151,10 +155,12 @@ def _clip(store, take: dict, fps: float, name: str, entry: dict | None = None) -
     rec = take_record(take)
     if rec.frame_count != len(video):
         rec = ProvenanceRecord.camera(len(video), take["id"], video.fps)
-    frames, rec = retime(video.frames, rec, float(take["fps"] or video.fps), fps)
-    start, stop = _span(len(frames), fps / float(take["fps"] or video.fps), entry)
+    rate = played_fps(take["fps"] or video.fps, entry)  # slower: in-betweens by optical flow; faster: conformed
+    frames, rec = retime(video.frames, rec, rate, fps)
+    start, stop = _span(len(frames), fps / rate, entry)
     sound = mixdown.take_sound(video.source) if video.has_audio else None
-    return Clip(name, take, frames, rec, start, stop, sound=sound, t0=float(video.timestamps[0]))
+    return Clip(name, take, frames, rec, start, stop, sound=sound, t0=float(video.timestamps[0]),
+                speed=speed_of(entry), sound_mode=sound_of(entry))
 
 
 def assemble(clips: list[Clip], fps: float):
@@ -266,7 +272,8 @@ def source_offset(c: Clip, lo: int, fps: float) -> int:
     for r in c.record.ranges:
         if r.kind == "camera" and r.source_start is not None and r.stop > lo:
             j = max(r.start, lo)
-            seconds = (r.source_start + j - r.start) / src_fps - (j - lo) / fps
+            step = getattr(r, "source_step", None) or 1
+            seconds = (r.source_start + (j - r.start) * step) / src_fps - (j - lo) * c.speed / fps
             return max(0, int(round(seconds * fps)))
     return 0
 

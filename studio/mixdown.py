@@ -2,17 +2,20 @@
 
 A clip's sound is its take's (a camera clip keeps what the camera recorded; generated takes have none) for
 exactly the frames the clip plays: delivery frame j of a take is the take's time j / fps (studio.export.retime
-keeps every clip's duration), so the sound is cut at the same times as the picture and a conformed or
-interpolated clip keeps its original speed. Where two clips crossfade, their sounds cross linearly over the
-same frames as the picture's dissolve. Audio tracks (studio.soundtracks) are trimmed, set to their level,
-faded and added at their start. Anything past the picture's end is left out; a mix louder than full scale
-is clipped and the sidecar says so. Mixing is numpy on 48 kHz stereo float (engine.video.audio).
+keeps every clip's duration; a clip's speed plays take time t at t / speed), so the sound is cut at the same
+times as the picture and a conformed clip keeps its original speed; a slowed or sped-up clip's sound is
+stretched to its new length with its pitch kept, kept at its own speed, or muted (studio.speed). Where two
+clips crossfade, their sounds cross linearly over the same frames as the picture's dissolve. Audio tracks
+(studio.soundtracks) are trimmed, set to their level, faded and added at their start. Anything past the
+picture's end is left out; a mix louder than full scale is clipped and the sidecar says so. Mixing is numpy
+on 48 kHz stereo float (engine.video.audio).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from engine.video import audio
+from studio import speed
 from studio.soundtracks import kept_seconds
 
 
@@ -25,10 +28,9 @@ def take_sound(path) -> audio.Sound | None:
 
 
 def clip_window(c, lo: int, hi: int, fps: float) -> np.ndarray | None:
-    """A clip's sound under its delivery frames [lo, hi), None when its take has none."""
-    if c.sound is None:
-        return None
-    return c.sound.window(c.t0 + lo / fps, c.t0 + hi / fps)
+    """A clip's sound under its delivery frames [lo, hi), None when its take has none or it is muted; at the
+    clip's speed, stretched or kept as its sound choice says (studio.speed.window)."""
+    return speed.window(c, lo, hi, fps)
 
 
 def placements(clips, fps: float) -> list[int]:
@@ -56,8 +58,10 @@ def cut_sound(clips, tracks, fps: float, frames: int, store=None) -> tuple[np.nd
         audio.place(mix, audio.shaped(pcm, 0.0, c.overlap / fps, fade_out), audio.samples(at / fps))
         sources.append({"kind": "camera" if _camera(c) else "take", "clip": c.name, "take": c.take["id"],
                         "file": c.take["settings"].get("source_file") or "", "cut_seconds": _span(at, c, fps),
-                        "take_seconds": [round(c.t0 + c.start / fps, 6), round(c.t0 + c.stop / fps, 6)],
-                        "crossfade_in_seconds": round(c.overlap / fps, 6)})
+                        "take_seconds": [round(c.t0 + c.start * c.speed / fps, 6),
+                                         round(c.t0 + c.stop * c.speed / fps, 6)],
+                        "crossfade_in_seconds": round(c.overlap / fps, 6), "speed": c.speed,
+                        "retimed": speed.said(c.speed, c.sound_mode)})
     for t in tracks:
         if t["start"] >= frames / fps:
             continue

@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS takes (id TEXT PRIMARY KEY, project_id TEXT NOT NULL,
     created REAL);
 CREATE TABLE IF NOT EXISTS timeline (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, position INTEGER,
     take_id TEXT NOT NULL, trim_in INTEGER DEFAULT 0, trim_out INTEGER DEFAULT 0,
-    transition TEXT DEFAULT 'cut', transition_seconds REAL DEFAULT 0.5, bridge_take_id TEXT);
+    transition TEXT DEFAULT 'cut', transition_seconds REAL DEFAULT 0.5, bridge_take_id TEXT,
+    speed REAL DEFAULT 1.0, sound TEXT DEFAULT 'stretch');
 CREATE TABLE IF NOT EXISTS cast_members (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, position INTEGER,
     name TEXT NOT NULL, description TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, kind TEXT, params TEXT,
@@ -47,7 +48,7 @@ SHOT_FIELDS = ("prompt", "negative", "seconds", "aspect", "seed", "camera", "sta
                "steps", "guidance", "motion", "fit")
 # motion: directed paths (engine.layout.direct), JSON, NULL: the plan; fit: how the start image takes the
 # shot's canvas, "crop" (to fill) or "letterbox" (whole, with bars; studio.framing)
-ENTRY_FIELDS = ("trim_in", "trim_out", "transition", "transition_seconds", "bridge_take_id")
+ENTRY_FIELDS = ("trim_in", "trim_out", "transition", "transition_seconds", "bridge_take_id", "speed", "sound")
 TRANSITIONS = ("cut", "crossfade", "bridge")
 LONG_TAKES = "longtakes"  # per project: unfinished long takes, `<shot id>-<key>.mp4` (Store.long_take_file)
 SCHEMA_VERSION = 2  # 1: before the cast; 2: a cast per project

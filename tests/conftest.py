@@ -14,6 +14,16 @@ from engine.defaults import REAL_FOOTAGE_VARIABLE, real_footage  # noqa: E402 (a
 REAL_DATA = real_footage(os.environ.get(REAL_FOOTAGE_VARIABLE))  # the shared real footage
 
 
+@pytest.fixture()
+def store(tmp_path):
+    """An empty studio projects folder (studio.project.Store) for tests without a server."""
+    from studio.project import Store
+
+    s = Store(tmp_path / "projects")
+    yield s
+    s.close()
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
     """A tiny model folder built from config with fixed seeds (random weights, real layout)."""

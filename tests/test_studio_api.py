@@ -952,6 +952,13 @@ def test_sound_footage_and_audio_tracks_through_the_api(server, tmp_path):
     assert "holds sound only, no picture; add it on the Timeline as an audio track" in msg(
         call(c, "upload_clip", pid, handle_file(str(only))))
     call(c, "use_clip", pid, out[0])
+    # its speed on the timeline: 0.5x slow motion with its sound stretched, shown and kept; 5x refused
+    [entry] = [e["id"] for e in store.timeline(pid)]
+    said = msg(call(c, "set_clip_speed", pid, entry, 0.5, "stretch"))
+    assert "0.5x slow motion (frames interpolated); sound time-stretched" in said, said
+    assert "a clip's speed is from 0.25x" in msg(call(c, "set_clip_speed", pid, entry, 5, "keep"))
+    assert list(call(c, "select_clip", entry)[4:6]) == [0.5, "stretch"]
+    assert json.loads(call(c, "timeline", pid)[3])["clips"][0]["speed"] == "0.5x stretch"
     # a music track: added, chosen, set, refused when out of range (nothing changed), removed
     song = write_sound(tmp_path / "song.wav", click_pcm(1.0, 44100, 2, tone=0.4), 44100)
     added = call(c, "add_audio_track", pid, handle_file(str(song)))
@@ -969,6 +976,7 @@ def test_sound_footage_and_audio_tracks_through_the_api(server, tmp_path):
     sources = json.loads(next((store.root / "media" / pid / "exports").glob("*/cut.mp4.json")).read_text())
     sources = sources["audio"]["sources"]
     assert [x["kind"] for x in sources] == ["camera", "file"] and audio.read_sound(mp4) is not None
+    assert sources[0]["speed"] == 0.5 and len(media.read_video(mp4)) == 95  # 48 frames at half speed
     assert "removed song.wav" in msg(call(c, "remove_audio_track", pid, tid)) and not store.audio_tracks(pid)
     assert "⚠️" in msg(call(c, "remove_audio_track", pid, tid))
 

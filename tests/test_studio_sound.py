@@ -15,7 +15,6 @@ from engine.provenance import ProvenanceRecord
 from engine.video import audio, media
 from studio import export, soundtracks
 from studio.jobs import save_take
-from studio.project import Store
 
 FRAME = 1 / 24
 
@@ -26,13 +25,6 @@ def footage(store, pid, path) -> str:
     rec = ProvenanceRecord.camera(len(video), source=path.name, fps=video.fps)
     return save_take(store, pid, None, video.frames, video.fps, rec, {"source_file": path.name, "fps": video.fps},
                      "camera", label=path.name, mark=False, audio_from=video)
-
-
-@pytest.fixture()
-def store(tmp_path):
-    s = Store(tmp_path / "projects")
-    yield s
-    s.close()
 
 
 def test_a_footage_take_keeps_its_sound_under_its_frames(store, tmp_path):

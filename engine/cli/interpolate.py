@@ -1,10 +1,15 @@
-"""`python -m engine interpolate IN (--factor K | --fps F) --out PATH`: frame interpolation and retiming.
+"""`python -m engine interpolate IN (--factor K | --fps F | --slow N) --out PATH`: frame interpolation, retiming
+and slow motion.
 
 IN is a video file or a folder of PNG/JPG frames. `--factor K` puts K-1 new
 frames between each pair (N frames -> (N-1)*K+1 at K times the rate);
 `--fps F` resamples to F frames per second by the source's timestamps, so
 variable-frame-rate input is placed correctly. Scene cuts are never
 interpolated across. Audio, when the input has it, is carried over in sync.
+`--slow N` is slow motion: N-1 new frames between each pair played at the
+input's rate, so the clip lasts N times as long; `--audio` says what its
+sound does: `stretch` (default: time-stretched to the new length, pitch kept),
+`keep` (original speed from the first frame, then silence) or `none`.
 An MP4 is signed like every command's output (C2PA), its per-frame record
 the input's own, retimed: the signed record of an engine file, the
 tenku.json of a frame folder, else camera footage.
@@ -15,6 +20,7 @@ import os
 import time
 
 from engine.errors import InputError
+from engine.video.timestretch import MODES
 
 
 def register(subparsers) -> None:
@@ -24,9 +30,15 @@ def register(subparsers) -> None:
     # Parsed as text and checked in run(), so bad values give the one-line error (exit 2).
     p.add_argument("--factor", help="whole number from 2 to 16: K-1 new frames between each pair (at most 240 fps out)")
     p.add_argument("--fps", help="output frame rate up to 240, e.g. 24, 59.94 or 24000/1001")
+    p.add_argument("--slow", help="slow motion, whole number from 2 to 16: N-1 new frames between each pair at the "
+                                  "input's rate, so the clip plays N times as long")
     p.add_argument("--out", required=True, help="output .mp4, or folder/ for a PNG sequence")
     p.add_argument("--input-fps", default="24", help="frame rate of a frame folder, up to 1000 (default 24)")
-    p.add_argument("--no-audio", action="store_true", help="leave the input's audio out")
+    p.add_argument("--no-audio", action="store_true", help="leave the input's audio out (same as --audio none)")
+    p.add_argument("--audio", choices=list(MODES), default=None,
+                   help="the sound under --slow: stretch (default: to the new length, pitch kept), keep (original "
+                        "speed from the first frame, silence after it ends) or none; with --factor/--fps the clip "
+                        "keeps its length and its sound is unchanged")
     p.add_argument("--no-cuts", action="store_true", help="do not detect scene cuts (interpolate everything)")
     p.add_argument("--flow", default="ultrafast", choices=["ultrafast", "fast", "medium"],
                    help="optical-flow effort (DIS preset); default ultrafast, see docs/BENCHMARKS.md")
@@ -50,9 +62,11 @@ def run(args) -> int:
     )
 
     # 1. Check inputs before any work
-    if (args.factor is None) == (args.fps is None):
-        raise InputError("give exactly one of --factor K (whole number >= 2) or --fps F (> 0)")
+    if sum(x is not None for x in (args.factor, args.fps, args.slow)) != 1:
+        raise InputError("give exactly one of --factor K (whole number >= 2), --fps F (> 0) or --slow N (2 to 16)")
     factor = check_factor(args.factor) if args.factor is not None else None
+    slow = check_slow(args.slow) if args.slow is not None else None
+    mode = sound_mode(args)
     fps = parse_fps(args.fps) if args.fps is not None else None
     if fps is not None and fps > MAX_OUTPUT_FPS:
         raise InputError(f"--fps must be more than 0 and at most {MAX_OUTPUT_FPS}, got {args.fps}")
@@ -73,6 +87,10 @@ def run(args) -> int:
 
     # 3. Plan and render
     interp = Interpolator(InterpolationConfig(flow_preset=args.flow))
+    if slow is not None:
+        from engine.cli.slow import run_slow
+
+        return run_slow(args, video, slow, mode, interp, source, source_note, config, started)
     if factor is not None and video.fps * factor > MAX_OUTPUT_FPS:
         raise InputError(f"--factor {factor} makes {video.fps * factor:g} fps of a {video.fps:g} fps clip; the most is "
                          f"{MAX_OUTPUT_FPS} (use --fps {MAX_OUTPUT_FPS} for the highest rate)")
@@ -80,31 +98,56 @@ def run(args) -> int:
     out_frames = interp.render(plan.frames, plan.steps)
 
     # 4. Write with provenance: the input's record retimed, signed before the file takes its place
-    kinds = [p.kind for p in plan.steps]
-    at = [p.source + (p.t if p.kind == "interpolated" else 0.0) for p in plan.steps]
-    record = source.retime(at, float(plan.rate), {"method": "flow"})
-    sidecar = {
-        "command": "interpolate",
-        "input": os.path.abspath(args.input),
-        "settings": {"factor": factor, "fps": str(plan.rate), "input_fps": video.fps,
-                     "input_variable_rate": video.variable_rate, "cuts_detected": not args.no_cuts,
-                     "audio": bool(video.has_audio and not args.no_audio),
-                     "interpolator": vars(interp.config)},
-        "input_provenance": source_note,
-        "provenance": record.to_dict(),
-        "cuts": plan.cuts,
-        "counts": {k: kinds.count(k) for k in ("original", "interpolated", "held")},
-        "frames": [p.record() for p in plan.steps],
-        "seconds": round(time.perf_counter() - started, 3),
-    }
-    if video.metadata.get("audio_dropped"):
-        sidecar["settings"]["audio_dropped"] = video.metadata["audio_dropped"]
-    audio = video if (video.has_audio and not args.no_audio) else None
+    record, sidecar = retimed_record(args, video, plan, float(plan.rate), interp, source, source_note,
+                                     {"factor": factor, "fps": str(plan.rate),
+                                      "audio": bool(video.has_audio and mode != "none")}, {"method": "flow"})
+    sidecar["seconds"] = round(time.perf_counter() - started, 3)
+    audio = video if (video.has_audio and mode != "none") else None
     seal = None if config is None else lambda tmp: sign_mp4(tmp, record, config, title=os.path.basename(args.out))
     write_output(args.out, out_frames, plan.rate, sidecar, audio_from=audio, seal=seal)
     print(f"{args.out}: {len(out_frames)} frames at {float(plan.rate):.6g} fps "
           f"({sidecar['counts']['interpolated']} interpolated, {sidecar['counts']['held']} held at cuts)")
     return 0
+
+
+def retimed_record(args, video, plan, rate: float, interp, source, source_note, settings: dict, details: dict):
+    """(the input's record retimed by `plan` at `rate` fps, its new frames carrying `details`; the sidecar:
+    `settings` and the run's, the plan's cuts, counts and frames)."""
+    kinds = [p.kind for p in plan.steps]
+    at = [p.source + (p.t if p.kind == "interpolated" else 0.0) for p in plan.steps]
+    record = source.retime(at, rate, details)
+    sidecar = {
+        "command": "interpolate",
+        "input": os.path.abspath(args.input),
+        "settings": {**settings, "input_fps": video.fps, "input_variable_rate": video.variable_rate,
+                     "cuts_detected": not args.no_cuts, "interpolator": vars(interp.config)},
+        "input_provenance": source_note,
+        "provenance": record.to_dict(),
+        "cuts": plan.cuts,
+        "counts": {k: kinds.count(k) for k in ("original", "interpolated", "held")},
+        "frames": [p.record() for p in plan.steps],
+    }
+    if video.metadata.get("audio_dropped"):
+        sidecar["settings"]["audio_dropped"] = video.metadata["audio_dropped"]
+    return record, sidecar
+
+
+def check_slow(value) -> int:
+    try:
+        n = float(value)
+    except (TypeError, ValueError):
+        n = float("nan")
+    if n != n or n != int(n) or not 2 <= n <= 16:
+        raise InputError(f"--slow must be a whole number from 2 to 16 (the clip plays that many times as long), "
+                         f"got {value!r}")
+    return int(n)
+
+
+def sound_mode(args) -> str:
+    """What the sound does: --audio, else none under --no-audio, else stretch (unchanged without --slow)."""
+    if args.no_audio and args.audio not in (None, "none"):
+        raise InputError(f"--no-audio leaves the sound out; it cannot be --audio {args.audio} as well")
+    return "none" if args.no_audio else (args.audio or "stretch")
 
 
 def input_record(path: str, video):

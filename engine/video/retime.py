@@ -64,3 +64,21 @@ def _pair_flow(a: np.ndarray, b: np.ndarray):
     return lambda t: interp.synthesize(p, t)
 
 
+
+
+def constant_rate(video):
+    """Variable-frame-rate footage as constant-rate frames at its mean rate, placed by its timestamps: output
+    frame k (time t0 + k / fps) is the frame the source showed at that time (the last one that started by
+    then; frames repeated or dropped, never made up), so the picture keeps its timing and the sound, cut
+    from t0, stays under it. Returns (the Video, the source frame each output frame shows); constant-rate
+    video comes back as it is."""
+    from engine.video.media import Video
+
+    ts = np.asarray(video.timestamps, np.float64)
+    if not video.variable_rate:
+        return video, np.arange(len(video))
+    fps = float(video.fps)
+    out_times = ts[0] + np.arange(int(math.floor((ts[-1] - ts[0]) * fps + 1e-6)) + 1) / fps
+    pos = np.clip(np.searchsorted(ts, out_times + 1e-6, side="right") - 1, 0, len(ts) - 1)
+    return Video(video.frames[pos], video.fps, out_times, source=video.source, has_audio=video.has_audio,
+                 metadata={**video.metadata, "conformed_from_variable_rate": True}), pos

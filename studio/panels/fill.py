@@ -15,6 +15,7 @@ from engine.errors import InputError
 from engine.provenance import ProvenanceRecord
 from engine.verbs import CameraFootage, parse_ranges
 from engine.video import media
+from engine.video.retime import constant_rate
 from studio import jobs
 from studio.jobs import call_verb, save_take, take_record
 from studio.panels.common import (
@@ -189,9 +190,12 @@ def listen(studio, demo):
     def upload(pid, path):
         try:
             need_project(pid, store)
-            video = check_upload(studio, path)
+            raw = check_upload(studio, path)
+            video, shown = constant_rate(raw)  # variable frame rate: placed by its frame times, sound in sync
             name = Path(path).name
-            rec = ProvenanceRecord.camera(len(video), source=name, fps=video.fps)
+            rec = ProvenanceRecord.camera(len(raw), source=name, fps=video.fps)
+            if video.metadata.get("conformed_from_variable_rate"):
+                rec = rec.retime([float(p) for p in shown], video.fps)
             settings = {"prompt": "", "source_file": name, "fps": video.fps, **footage_sound(video)}
             # the take keeps the camera's sound under its frames (issue 32), read before the upload goes
             tid = save_take(store, pid, None, video.frames, video.fps, rec, settings, "camera", label=name,
@@ -199,7 +203,9 @@ def listen(studio, demo):
         finally:  # decoded into a take, or refused: Gradio's copy is not needed either way
             if path:
                 discard_upload(path)
-        return load(pid, tid, f"loaded {name}: {len(video)} frames at {video.fps:g} fps{sound_note(video)}")
+        vfr = " (variable frame rate, placed at a constant rate by its frame times)" \
+            if video.metadata.get("conformed_from_variable_rate") else ""
+        return load(pid, tid, f"loaded {name}: {len(video)} frames at {video.fps:g} fps{vfr}{sound_note(video)}")
 
     @guarded(1)
     def use(pid, tid):

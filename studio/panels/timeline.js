@@ -38,7 +38,8 @@ function draw() {
   S.clips.forEach((c, i) => {
     const d = document.createElement('div');
     d.className = 'tl-clip'; d.dataset.i = i; d.dataset.entry = c.entry; d.tabIndex = 0;
-    d.title = `${c.name} · starts ${tc(c.first)} · plays ${tc(c.frames)} · trims ${c.trim_in} / ${c.trim_out}`;
+    d.title = `${c.name} · starts ${tc(c.first)} · plays ${tc(c.frames)} · trims ${c.trim_in} / ${c.trim_out}` +
+              ` · speed ${c.speed}`;
     const fadePx = c.fade_seconds * S.fps * k;
     d.style.left = `${c.first * k}px`;
     d.style.width = `${Math.max(MIN_PX, c.frames * k)}px`;
@@ -46,7 +47,7 @@ function draw() {
     d.innerHTML = (c.wave ? `<span class='tl-wave' style="background-image:url('${c.wave}');` +
                    `background-size:${c.take_frames / c.take_fps * S.fps * k}px 100%;` +
                    `background-position:${-c.trim_in / c.take_fps * S.fps * k}px 0"></span>` : '') +
-      `<span class='tl-name'>${c.name.replace(/</g, '&lt;')}</span>` +
+      `<span class='tl-name'>${c.name.replace(/</g, '&lt;')}${c.speed && c.speed !== '1x' ? ' · ' + c.speed : ''}</span>` +
       `<span class='tl-edge tl-in' data-edge='in'></span><span class='tl-edge tl-out' data-edge='out'></span>` +
       (i > 0 ? `<span class='tl-fade' style='width:${fadePx}px'></span><span class='tl-fade-dot' ` +
                `style='left:${fadePx}px' title='drag right to crossfade into this clip'></span>` : '');

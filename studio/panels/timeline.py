@@ -8,11 +8,12 @@ import gradio as gr
 
 from engine.errors import InputError
 from studio import cut, export, soundtracks
+from studio import speed as clip_speed
 from studio.panels.common import ON_PROJECT, footage_name, guarded, message, need_project, ok, picker_row, take_name
 from studio.project import TRANSITIONS
 
 TRACK_JS = Path(__file__).with_name("timeline.js").read_text(encoding="utf-8")
-HEADERS = ["#", "shot", "take", "frames", "in", "out", "transition in", "seconds", "starts at", "length"]
+HEADERS = ["#", "shot", "take", "frames", "in", "out", "transition in", "seconds", "starts at", "length", "speed"]
 
 
 def render(studio):
@@ -35,6 +36,13 @@ def render(studio):
         ui["transition_seconds"] = gr.Number(label="Transition (s)", value=0.5, min_width=90,
                                              elem_id="transition-seconds")
         ui["set_transition"] = gr.Button("Set transition", size="sm", elem_id="set-transition")
+    with gr.Row():
+        ui["speed"] = gr.Number(label=f"Speed ({clip_speed.MIN_SPEED:g}x to {clip_speed.MAX_SPEED:g}x; below 1: slow "
+                                      "motion by frame interpolation)", value=1.0, step=0.05, min_width=120,
+                                elem_id="clip-speed")  # checked by studio.speed, which says why in the message
+        ui["speed_sound"] = gr.Dropdown(list(clip_speed.SOUNDS), value="stretch", elem_id="clip-speed-sound",
+                                        label="Its sound: stretch (pitch kept), keep (own speed), mute")
+        ui["set_speed"] = gr.Button("Set speed", size="sm", elem_id="set-speed")
     ui["tl_msg"] = message(elem_id="timeline-msg")
     with gr.Row():
         with gr.Column():
@@ -74,7 +82,7 @@ def rows(studio, pid, fps: float = 24.0, spans=None):
             what = f"–. {(t['settings'].get('prompt') or t['label'] or t['kind'] or 'clip')[:40]}"
         out.append([i + 1, what, take_name(store, t), t["frames"], e["trim_in"], e["trim_out"], trans,
                     e["transition_seconds"] if e["transition"] != "cut" and i else "",
-                    export.timecode(first, fps), export.timecode(added, fps)])
+                    export.timecode(first, fps), export.timecode(added, fps), clip_speed.label(e)])
     return out, sum(added for _, added, _ in spans)
 
 
@@ -107,7 +115,8 @@ def sound_drag(store, pid: str, d: dict) -> str:
 def listen(studio, demo):
     ui, store = studio.ui, studio.store
     view = [ui["tl_table"], ui["entry"], ui["tl_total"], ui["tl_track"]]
-    entry_fields = [ui["trim_in"], ui["trim_out"], ui["transition"], ui["transition_seconds"]]
+    entry_fields = [ui["trim_in"], ui["trim_out"], ui["transition"], ui["transition_seconds"], ui["speed"],
+                    ui["speed_sound"]]
 
     def _entry(eid):
         if not eid:
@@ -122,7 +131,8 @@ def listen(studio, demo):
     @guarded(len(entry_fields) + 1)
     def select(eid):
         e = _entry(eid)
-        return e["trim_in"], e["trim_out"], e["transition"], e["transition_seconds"], ""
+        return (e["trim_in"], e["trim_out"], e["transition"], e["transition_seconds"], clip_speed.speed_of(e),
+                clip_speed.sound_of(e), "")
 
     @guarded(len(view) + 1)
     def move(pid, eid, delta):
@@ -138,6 +148,11 @@ def listen(studio, demo):
     def trim(pid, eid, a, b):
         cut.trim(store, _entry(eid)["id"], a, b)
         return (*refresh(studio, pid, eid), ok("trimmed"))
+
+    @guarded(len(view) + 1)
+    def set_speed(pid, eid, value, sound):
+        said = clip_speed.set_speed(store, _entry(eid)["id"], value, sound)
+        return (*refresh(studio, pid, eid), ok(f"speed set: {said}"))
 
     @guarded(len(view) + 1)
     def set_transition(pid, eid, kind, seconds, model):
@@ -214,6 +229,8 @@ def listen(studio, demo):
     ui["clip_remove"].click(remove, [ui["project"], ui["entry"]], [*view, ui["tl_msg"]], api_name="remove_clip")
     ui["apply_trim"].click(trim, [ui["project"], ui["entry"], ui["trim_in"], ui["trim_out"]], [*view, ui["tl_msg"]],
                            api_name="trim_clip")
+    ui["set_speed"].click(set_speed, [ui["project"], ui["entry"], ui["speed"], ui["speed_sound"]],
+                          [*view, ui["tl_msg"]], api_name="set_clip_speed")
     dep = ui["set_transition"].click(set_transition, [ui["project"], ui["entry"], ui["transition"],
                                                       ui["transition_seconds"], ui["model"]],
                                      [*view, ui["tl_msg"]], api_name="set_transition")
