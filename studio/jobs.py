@@ -25,7 +25,8 @@ import numpy as np
 
 from engine.errors import InputError
 from engine.layout.direct import to_layout
-from engine.provenance import Generation, ProvenanceRecord, enforce, load_policy, watermark_record_frames
+from engine.provenance import Generation, ProvenanceRecord, enforce, load_policy
+from engine.provenance.publish import mark, publish, sealer
 from engine.request import BASE_FPS, GenerateRequest
 from engine.verbs import still_layout
 from engine.video import media
@@ -87,16 +88,15 @@ def save_take(store, project_id, shot_id, frames, fps, record: ProvenanceRecord,
 
     tid = new_id("t")
     path = store.media(project_id, "takes") / f"{tid}.mp4"
-    frames, record = _write(path, frames, fps, record, settings, mark, audio_from=audio_from, audio_start=audio_start)
-    if sign is not None:
-        _sign(path, record, sign)
+    frames, record = _write(path, frames, fps, record, settings, mark, audio_from=audio_from, audio_start=audio_start,
+                            sign=sign)
     store.add_take(project_id, shot_id, path, kind, settings, record.to_dict(), len(frames), fps, cancelled, label,
                    take_id=tid)
     return tid
 
 
 def _write(path, frames, fps, record: ProvenanceRecord, settings: dict, mark: bool, region=None, audio_from=None,
-           audio_start=None, **extra):
+           audio_start=None, sign=None, **extra):
     """The MP4 and its sidecar (settings, per-frame provenance, and `extra`); returns (frames, record) written.
     A take made from a clip with sound keeps that sound (issue 32); the sidecar says where it came from."""
     if len(frames) == 0:
@@ -104,31 +104,28 @@ def _write(path, frames, fps, record: ProvenanceRecord, settings: dict, mark: bo
     if record.frame_count != len(frames):
         record = ProvenanceRecord.uniform("generated", len(frames), fps, generation=_generation(settings))
     record.fps = float(fps)
-    if mark:
-        try:
-            frames = watermark_record_frames(frames, record, region=region)
-        except Exception:  # tiny frames or a missing backend: the C2PA record still says what made them
-            pass
     if audio_from is not None and audio_from.has_audio:
         extra["audio"] = {"from": "camera" if settings.get("source_file") else "take",
                           "source_file": settings.get("source_file") or "", "source_take": settings.get("source_take")}
-    media.write_output(str(path), frames, fps, sidecar={"settings": settings, "provenance": record.to_dict(), **extra},
-                       audio_from=audio_from, audio_start=audio_start)
+    sidecar = {"settings": settings, **extra}
+    if mark:  # tiny frames or a missing backend stay unmarked: the C2PA record still says what made them
+        _, frames = publish(str(path), frames, fps, record, sidecar, region=region, best_effort=True, signer=sign,
+                            audio_from=audio_from, audio_start=audio_start)
+    else:  # frames the studio did not make (an upload), signed as they are
+        media.write_output(str(path), frames, fps, sidecar={**sidecar, "provenance": record.to_dict()},
+                           audio_from=audio_from, audio_start=audio_start, seal=sealer(record, sign))
     return frames, record
+
+
+def _mark(frames, record):
+    """A long take's window marked as every take is (engine.provenance.publish.mark, best effort)."""
+    return mark(frames, record, best_effort=True)
 
 
 def _sign(path, record: ProvenanceRecord, config_dir) -> None:
     from engine.provenance import SignerConfig, sign_mp4
 
     sign_mp4(path, record, SignerConfig.from_config_dir(config_dir))
-
-
-def _mark(frames, record):
-    """The invisible watermark where it fits (tiny frames or a missing backend: the C2PA record still tells)."""
-    try:
-        return watermark_record_frames(frames, record)
-    except Exception:
-        return frames
 
 
 # --------------------------------------------------------------------------
@@ -154,11 +151,9 @@ def save_preview(store, project_id, source: dict, frames, fps, record: Provenanc
     vid = new_id("v")
     path = _preview_path(store, project_id, vid)
     frames, record = _write(path, frames, fps, record, settings, mark=True, region=region, audio_from=audio_from,
-                            preview={
+                            sign=sign, preview={
         "kind": kind, "source_take": source["id"], "shot_id": source["shot_id"], "frames": len(frames),
         "fps": float(fps), "cancelled": bool(cancelled), "created": time.time()})
-    if sign is not None:
-        _sign(path, record, sign)
     return vid
 
 

@@ -1,7 +1,6 @@
 """Options and steps shared by every command that writes video (CLI.md contract)."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -131,17 +130,15 @@ def write_result(result, out: str, args, decision=None, extra: dict | None = Non
     """The write path: watermark what the model made, write atomically with the sidecar,
     sign the MP4 last (any re-encode would strip the manifest). `audio_from`: an input `Video` whose
     sound is carried over from `audio_start` seconds of it (media.write_video)."""
-    from engine.provenance import sign_mp4, watermark_record_frames
+    from engine.provenance.publish import publish
     from engine.video import media
 
     record = record_of(result)
     if decision is not None:
         record.log_decision(decision)
-    frames = watermark_record_frames(result.frames, record, region=painted_region(result, args))
     kind = media.output_kind(out)
-    sidecar = {"settings": result.settings, "fps": result.fps, "frames": int(len(frames)),
-               "provenance": record.to_dict(), "cancelled": result.cancelled,
-               "render_seconds": round(result.seconds, 2), **(extra or {})}
+    sidecar = {"settings": result.settings, "fps": result.fps, "frames": int(len(result.frames)),
+               "cancelled": result.cancelled, "render_seconds": round(result.seconds, 2), **(extra or {})}
     if audio_from is not None and getattr(audio_from, "has_audio", False) and kind == "mp4":
         sidecar["audio"] = {"from": str(audio_from.source), "start_seconds": round(
             float(audio_from.timestamps[0]) if audio_start is None else audio_start, 6)}
@@ -150,10 +147,8 @@ def write_result(result, out: str, args, decision=None, extra: dict | None = Non
         end_line()
         media.note_dropped_audio(audio_from, args.quiet)
     config = (getattr(args, "signer", None) or signer(args)) if kind == "mp4" else None
-    # Signed before it takes its place (a PNG folder named like.mp4/ keeps its record in its tenku.json)
-    seal = None if config is None else lambda tmp: sign_mp4(tmp, record, config, title=os.path.basename(out))
-    path = media.write_output(out, frames, result.fps, sidecar=sidecar, audio_from=audio_from,
-                              audio_start=audio_start, seal=seal)
+    path, _ = publish(out, result.frames, result.fps, record, sidecar, region=painted_region(result, args),
+                      signer=config, audio_from=audio_from, audio_start=audio_start)
     end_line()
     print(path)
     return path

@@ -1,0 +1,48 @@
+"""The one write path for what a model made (issue 27): watermark the frames the record says a model made,
+write the video with its sidecar atomically, and sign the MP4 before it takes its place (any re-encode after
+signing would strip the manifest). The command line (engine.cli.common.write_result) and the studio's takes
+and previews (studio.jobs) publish through here; long takes stream the same steps window by window
+(engine.longtake.render_take's `watermark` and `seal` hooks, given `mark` and `sealer`)."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from engine.provenance.record import ProvenanceRecord
+from engine.provenance.watermark import watermark_record_frames
+from engine.video import media
+
+
+def mark(frames: np.ndarray, record: ProvenanceRecord, region=None, best_effort: bool = False) -> np.ndarray:
+    """The invisible watermark on the model-made frames (`region`: an inpaint's painted pixels, the only ones
+    marked). best_effort: frames too small to carry it (or a missing backend) stay unmarked, the C2PA record
+    still says what made them; otherwise that is an error."""
+    try:
+        return watermark_record_frames(frames, record, region=region)
+    except Exception:
+        if not best_effort:
+            raise
+        return frames
+
+
+def sealer(record: ProvenanceRecord, signer, title: str | None = None):
+    """seal(tmp) for the writer: signs the finished temporary MP4 in place before it is moved to its name
+    (`signer`: a SignerConfig or a config folder; None: no signing)."""
+    if signer is None:
+        return None
+    from engine.provenance.c2pa_sign import sign_mp4
+
+    return lambda tmp: sign_mp4(tmp, record, signer, title=title)
+
+
+def publish(out, frames: np.ndarray, fps: float, record: ProvenanceRecord, sidecar: dict, *, region=None,
+            best_effort: bool = False, signer=None, audio_from=None, audio_start: float | None = None) -> \
+        tuple[str, np.ndarray]:
+    """Mark, write (MP4 + OUT.json, or a PNG folder with its tenku.json) and sign; returns (path, the frames
+    as written). The sidecar gets the record as it is after marking (which notes the watermark's scope)."""
+    frames = mark(frames, record, region, best_effort)
+    seal = sealer(record, signer, os.path.basename(os.fspath(out))) if media.output_kind(out) == "mp4" else None
+    path = media.write_output(out, frames, fps, sidecar={**sidecar, "provenance": record.to_dict()},
+                              audio_from=audio_from, audio_start=audio_start, seal=seal)
+    return path, frames
