@@ -201,6 +201,26 @@ def test_one_interpolator_is_reused_and_flows_once_per_pair(monkeypatch):
     assert len(calls) == 2
 
 
+def test_threads_make_the_same_frames_as_one():
+    frames = np.concatenate([clip(5, seed=8), clip(4, seed=9)[:, ::-1]])  # a cut at 5: held frames too
+    plan = Interpolator().plan(Video.from_frames(frames, 8), factor=3)
+    serial = Interpolator(threads=1).render(plan.frames, plan.steps)
+    for threads in (2, 3):
+        np.testing.assert_array_equal(Interpolator(threads=threads).render(plan.frames, plan.steps), serial)
+
+
+def test_one_interpolator_serves_many_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    pairs = [clip(2, step=2 + i, seed=10 + i) for i in range(6)]
+    ip = Interpolator()
+    alone = [Interpolator(threads=1).interpolate_pair(a, b, 0.5) for a, b in pairs]
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(lambda ab: ip.interpolate_pair(*ab, 0.5), pairs))
+    for x, y in zip(alone, together):
+        np.testing.assert_array_equal(x, y)
+
+
 # ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
