@@ -41,6 +41,7 @@ def run(args) -> int:
     from engine.provenance import sign_mp4
     from engine.video.interpolate import MAX_INPUT_FPS, MAX_OUTPUT_FPS, InterpolationConfig, Interpolator, check_factor
     from engine.video.media import (
+        FrameStream,
         check_not_input,
         check_output_path,
         note_dropped_audio,
@@ -77,7 +78,6 @@ def run(args) -> int:
         raise InputError(f"--factor {factor} makes {video.fps * factor:g} fps of a {video.fps:g} fps clip; the most is "
                          f"{MAX_OUTPUT_FPS} (use --fps {MAX_OUTPUT_FPS} for the highest rate)")
     plan = interp.plan(video, fps=fps, factor=factor, cuts=[] if args.no_cuts else None)
-    out_frames = interp.render(plan.frames, plan.steps)
 
     # 4. Write with provenance: the input's record retimed, signed before the file takes its place
     kinds = [p.kind for p in plan.steps]
@@ -95,14 +95,19 @@ def run(args) -> int:
         "cuts": plan.cuts,
         "counts": {k: kinds.count(k) for k in ("original", "interpolated", "held")},
         "frames": [p.record() for p in plan.steps],
-        "seconds": round(time.perf_counter() - started, 3),
+        "seconds": None,  # set when the last frame is made
     }
+
+    def made():  # the frames, made while the encoder takes the ones before
+        yield from interp.stream(plan.frames, plan.steps)
+        sidecar["seconds"] = round(time.perf_counter() - started, 3)
+
     if video.metadata.get("audio_dropped"):
         sidecar["settings"]["audio_dropped"] = video.metadata["audio_dropped"]
     audio = video if (video.has_audio and not args.no_audio) else None
     seal = None if config is None else lambda tmp: sign_mp4(tmp, record, config, title=os.path.basename(args.out))
-    write_output(args.out, out_frames, plan.rate, sidecar, audio_from=audio, seal=seal)
-    print(f"{args.out}: {len(out_frames)} frames at {float(plan.rate):.6g} fps "
+    write_output(args.out, FrameStream(made(), len(plan.steps)), plan.rate, sidecar, audio_from=audio, seal=seal)
+    print(f"{args.out}: {len(plan.steps)} frames at {float(plan.rate):.6g} fps "
           f"({sidecar['counts']['interpolated']} interpolated, {sidecar['counts']['held']} held at cuts)")
     return 0
 

@@ -215,14 +215,16 @@ class Interpolator:
         for f0, s0, f1, s1 in ((F10, t, F01, 1.0 - t), (V, -t, V, 1.0 - t), (U, t, U, t - 1.0)):
             diff = cv2.absdiff(_remap(p.g0, cv2.scaleAdd(f0, s0, g)), _remap(p.g1, cv2.scaleAdd(f1, s1, g)))
             costs.append(cv2.boxFilter(diff, -1, k))
-        low = np.minimum(np.minimum(costs[0], costs[1]), costs[2])
-        e = [cv2.exp((low - cost) * np.float32(1.0 / c.match_temperature)) for cost in costs]
-        inv = 1.0 / (e[0] + e[1] + e[2])
-        w0, w1, w2 = ((ei * inv)[..., None] for ei in e)
-        wV, wU = w1 * V, w2 * U
-        Ft0 = (w0 * F10 - wV + wU) * np.float32(t)
-        Ft1 = (w0 * F01 + wV - wU) * np.float32(1.0 - t)
-        return Ft0, Ft1
+        low = cv2.min(cv2.min(costs[0], costs[1]), costs[2])
+        e = [cv2.exp(cv2.subtract(low, cost), None) for cost in costs] if c.match_temperature == 1 else \
+            [cv2.exp(cv2.scaleAdd(cost, -1.0 / c.match_temperature, low * np.float32(1.0 / c.match_temperature)))
+             for cost in costs]
+        total = cv2.add(cv2.add(e[0], e[1]), e[2])
+        w0, w1, w2 = (cv2.merge([w, w]) for w in (cv2.divide(ei, total) for ei in e))  # 2 channels, as the flows
+        wV, wU = cv2.multiply(w1, V), cv2.multiply(w2, U)
+        Ft0 = cv2.scaleAdd(cv2.subtract(wU, wV), 1.0, cv2.multiply(w0, F10))
+        Ft1 = cv2.scaleAdd(cv2.subtract(wV, wU), 1.0, cv2.multiply(w0, F01))
+        return Ft0 * np.float32(t), Ft1 * np.float32(1.0 - t)
 
     def synthesize(self, p: PairFlow, t: float) -> np.ndarray:
         """The frame at time t between the pair's frames (uint8 RGB)."""
@@ -325,35 +327,58 @@ class Interpolator:
         return RetimePlan(frames, steps, rate, cuts)
 
     def render(self, frames: np.ndarray, plan: list["PlannedFrame"]) -> np.ndarray:
-        """Make the frames a plan asks for; each pair's flow is computed once.
-
-        Pairs are shared out among `self.threads` workers (OpenCV lets go of
-        the GIL); every output frame depends only on its own pair, so the
-        result is the same for any number of workers."""
+        """Make the frames a plan asks for, as one (len(plan), H, W, 3) array (see `stream`)."""
         out = np.empty((len(plan),) + frames.shape[1:], np.uint8)
-        pairs: dict[int, list[tuple[int, float]]] = {}
-        for k, step in enumerate(plan):
-            if step.kind == "interpolated":
-                pairs.setdefault(step.source, []).append((k, step.t))
-            else:
-                out[k] = frames[step.source]
+        for k, frame in enumerate(self.stream(frames, plan)):
+            out[k] = frame
+        return out
 
-        def make(i: int) -> None:
+    def stream(self, frames: np.ndarray, plan: list["PlannedFrame"]):
+        """The frames a plan asks for, one at a time, in order, as they are made (an encoder can take
+        each while the next are being made); each pair's flow is computed once.
+
+        Pairs are shared out among `self.threads` workers (OpenCV lets go of the GIL), a few pairs
+        ahead of the one being handed out; every frame depends only on its own pair, so the frames
+        are the same for any number of workers."""
+        pairs: dict[int, list[float]] = {}
+        for step in plan:
+            if step.kind == "interpolated":
+                pairs.setdefault(step.source, []).append(step.t)
+
+        def make(i: int) -> dict[float, np.ndarray]:
             pair = self.flow(frames[i], frames[i + 1])
-            for k, t in pairs[i]:
-                out[k] = self.synthesize(pair, t)
+            return {t: self.synthesize(pair, t) for t in pairs[i]}
 
         workers = min(self.threads, len(pairs))
-        if workers <= 1:
-            for i in pairs:
-                make(i)
-        else:
+        pool = None
+        if workers > 1:
             from concurrent.futures import ThreadPoolExecutor
 
-            with ThreadPoolExecutor(workers, thread_name_prefix="interpolate") as pool:
-                for done in pool.map(make, pairs):  # in order; the first error is raised
-                    pass
-        return out
+            pool = ThreadPoolExecutor(workers, thread_name_prefix="interpolate")
+        try:
+            todo, ahead = iter(pairs), {}
+            made: dict[int, dict[float, np.ndarray]] = {}
+            for step in plan:
+                if step.kind != "interpolated":
+                    yield frames[step.source]
+                    continue
+                i = step.source
+                if i not in made:
+                    made.clear()  # the plan visits pairs in order: the last pair's frames are done with
+                    if pool is None:
+                        made[i] = make(i)
+                    else:
+                        for j in todo:  # keep every worker busy, and one pair waiting
+                            ahead[j] = pool.submit(make, j)
+                            if len(ahead) > workers:
+                                break
+                        made[i] = ahead.pop(i).result() if i in ahead else make(i)  # (a plan that goes back)
+                yield made[i][step.t]
+        finally:
+            if pool is not None:
+                for f in ahead.values():
+                    f.cancel()
+                pool.shutdown(wait=True)
 
 
 # ---------------------------------------------------------------------------
