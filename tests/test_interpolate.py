@@ -236,6 +236,11 @@ def test_cli_two_frames_factor_2_gives_three(tmp_path, capsys):
     src = save_folder(tmp_path / "in", clip(2, step=8))
     out = str(tmp_path / "out") + "/"
     assert main(["interpolate", src, "--factor", "2", "--out", out]) == 0
+    one = str(tmp_path / "one") + "/"
+    assert main(["interpolate", src, "--factor", "2", "--out", one, "--threads", "1"]) == 0
+    for name in ("000000.png", "000001.png", "000002.png"):  # the same frames on one thread
+        np.testing.assert_array_equal(np.asarray(Image.open(os.path.join(out, name))),
+                                      np.asarray(Image.open(os.path.join(one, name))))
     names = sorted(os.listdir(out))
     assert names == ["000000.png", "000001.png", "000002.png", "tenku.json"]
     side = json.loads(open(os.path.join(out, "tenku.json")).read())
@@ -275,11 +280,12 @@ def test_cli_mp4_with_audio_stays_in_sync(tmp_path):
 
 @pytest.mark.parametrize("case", ["factor1", "factor_frac", "fps0", "one_frame", "sizes", "unreadable",
                                   "missing", "both", "bad_out", "out_is_input", "factor_huge", "fps_huge",
-                                  "input_fps_huge"])
+                                  "input_fps_huge", "threads0"])
 def test_cli_bad_input_one_line_exit_2_no_output(tmp_path, capsys, case):
     two = save_folder(tmp_path / "two", clip(2))
     args = {"factor1": [two, "--factor", "1"], "factor_frac": [two, "--factor", "2.5"],
-            "fps0": [two, "--fps", "0"], "both": [two, "--fps", "24", "--factor", "2"]}.get(case)
+            "fps0": [two, "--fps", "0"], "both": [two, "--fps", "24", "--factor", "2"],
+            "threads0": [two, "--factor", "2", "--threads", "0"]}.get(case)
     if case == "one_frame":
         args = [save_folder(tmp_path / "one", clip(1)), "--factor", "2"]
     elif case == "sizes":

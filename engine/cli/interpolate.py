@@ -30,6 +30,9 @@ def register(subparsers) -> None:
     p.add_argument("--no-cuts", action="store_true", help="do not detect scene cuts (interpolate everything)")
     p.add_argument("--flow", default="ultrafast", choices=["ultrafast", "fast", "medium"],
                    help="optical-flow effort (DIS preset); default ultrafast, see docs/BENCHMARKS.md")
+    p.add_argument("--threads", type=int, default=None,
+                   help="worker threads, each making whole pairs (default: every core this process may use); the "
+                        "frames are the same for any number")
     p.add_argument("--config", default=None,
                    help="config folder holding the C2PA signing credentials (default: your user config folder)")
     p.add_argument("--quiet", action="store_true", help="no notes on stderr")
@@ -60,6 +63,8 @@ def run(args) -> int:
     input_fps = parse_fps(args.input_fps)
     if input_fps > MAX_INPUT_FPS:
         raise InputError(f"--input-fps must be more than 0 and at most {MAX_INPUT_FPS}, got {args.input_fps}")
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads must be at least 1, got {args.threads}")
     kind = check_output_path(args.out)
     check_not_input(args.out, args.input)
     config = signer(args) if kind == "mp4" else None  # tried now: a key that does not sign costs no work
@@ -73,7 +78,7 @@ def run(args) -> int:
     source, source_note = input_record(args.input, video)
 
     # 3. Plan and render
-    interp = Interpolator(InterpolationConfig(flow_preset=args.flow))
+    interp = Interpolator(InterpolationConfig(flow_preset=args.flow), threads=args.threads)
     if factor is not None and video.fps * factor > MAX_OUTPUT_FPS:
         raise InputError(f"--factor {factor} makes {video.fps * factor:g} fps of a {video.fps:g} fps clip; the most is "
                          f"{MAX_OUTPUT_FPS} (use --fps {MAX_OUTPUT_FPS} for the highest rate)")
