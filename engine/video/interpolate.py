@@ -216,9 +216,8 @@ class Interpolator:
             diff = cv2.absdiff(_remap(p.g0, cv2.scaleAdd(f0, s0, g)), _remap(p.g1, cv2.scaleAdd(f1, s1, g)))
             costs.append(cv2.boxFilter(diff, -1, k))
         low = cv2.min(cv2.min(costs[0], costs[1]), costs[2])
-        e = [cv2.exp(cv2.subtract(low, cost), None) for cost in costs] if c.match_temperature == 1 else \
-            [cv2.exp(cv2.scaleAdd(cost, -1.0 / c.match_temperature, low * np.float32(1.0 / c.match_temperature)))
-             for cost in costs]
+        scale = 1.0 / c.match_temperature  # soft choice: exp(-(cost - lowest) / temperature), normalised
+        e = [cv2.exp(cv2.scaleAdd(cost, -scale, low * np.float32(scale))) for cost in costs]
         total = cv2.add(cv2.add(e[0], e[1]), e[2])
         w0, w1, w2 = (cv2.merge([w, w]) for w in (cv2.divide(ei, total) for ei in e))  # 2 channels, as the flows
         wV, wU = cv2.multiply(w1, V), cv2.multiply(w2, U)
