@@ -201,6 +201,26 @@ def test_one_interpolator_is_reused_and_flows_once_per_pair(monkeypatch):
     assert len(calls) == 2
 
 
+def test_threads_make_the_same_frames_as_one():
+    frames = np.concatenate([clip(5, seed=8), clip(4, seed=9)[:, ::-1]])  # a cut at 5: held frames too
+    plan = Interpolator().plan(Video.from_frames(frames, 8), factor=3)
+    serial = Interpolator(threads=1).render(plan.frames, plan.steps)
+    for threads in (2, 3):
+        np.testing.assert_array_equal(Interpolator(threads=threads).render(plan.frames, plan.steps), serial)
+
+
+def test_one_interpolator_serves_many_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    pairs = [clip(2, step=2 + i, seed=10 + i) for i in range(6)]
+    ip = Interpolator()
+    alone = [Interpolator(threads=1).interpolate_pair(a, b, 0.5) for a, b in pairs]
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(lambda ab: ip.interpolate_pair(*ab, 0.5), pairs))
+    for x, y in zip(alone, together):
+        np.testing.assert_array_equal(x, y)
+
+
 # ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
@@ -216,6 +236,11 @@ def test_cli_two_frames_factor_2_gives_three(tmp_path, capsys):
     src = save_folder(tmp_path / "in", clip(2, step=8))
     out = str(tmp_path / "out") + "/"
     assert main(["interpolate", src, "--factor", "2", "--out", out]) == 0
+    one = str(tmp_path / "one") + "/"
+    assert main(["interpolate", src, "--factor", "2", "--out", one, "--threads", "1"]) == 0
+    for name in ("000000.png", "000001.png", "000002.png"):  # the same frames on one thread
+        np.testing.assert_array_equal(np.asarray(Image.open(os.path.join(out, name))),
+                                      np.asarray(Image.open(os.path.join(one, name))))
     names = sorted(os.listdir(out))
     assert names == ["000000.png", "000001.png", "000002.png", "tenku.json"]
     side = json.loads(open(os.path.join(out, "tenku.json")).read())
@@ -248,16 +273,19 @@ def test_cli_mp4_with_audio_stays_in_sync(tmp_path):
     with av.open(out) as c:
         a_dur = float(c.streams.audio[0].duration * c.streams.audio[0].time_base)
     assert a_dur == pytest.approx(25 / 24, abs=0.07)  # trimmed to the video, not the 1.5 s tone
-    assert json.loads(open(out + ".json").read())["counts"]["interpolated"] == 16
+    side = json.loads(open(out + ".json").read())
+    assert side["counts"]["interpolated"] == 16
+    assert side["seconds"] > 0  # the frames are encoded as they are made: timed when the last one is
 
 
 @pytest.mark.parametrize("case", ["factor1", "factor_frac", "fps0", "one_frame", "sizes", "unreadable",
                                   "missing", "both", "bad_out", "out_is_input", "factor_huge", "fps_huge",
-                                  "input_fps_huge"])
+                                  "input_fps_huge", "threads0"])
 def test_cli_bad_input_one_line_exit_2_no_output(tmp_path, capsys, case):
     two = save_folder(tmp_path / "two", clip(2))
     args = {"factor1": [two, "--factor", "1"], "factor_frac": [two, "--factor", "2.5"],
-            "fps0": [two, "--fps", "0"], "both": [two, "--fps", "24", "--factor", "2"]}.get(case)
+            "fps0": [two, "--fps", "0"], "both": [two, "--fps", "24", "--factor", "2"],
+            "threads0": [two, "--factor", "2", "--threads", "0"]}.get(case)
     if case == "one_frame":
         args = [save_folder(tmp_path / "one", clip(1)), "--factor", "2"]
     elif case == "sizes":

@@ -10,7 +10,16 @@ from conftest import REAL_DATA
 from PIL import Image
 
 from engine.errors import InputError
-from engine.video.media import Video, check_output_path, parse_fps, read_video, write_frames, write_output, write_video
+from engine.video.media import (
+    FrameStream,
+    Video,
+    check_output_path,
+    parse_fps,
+    read_video,
+    write_frames,
+    write_output,
+    write_video,
+)
 
 REAL = REAL_DATA / "clips"
 
@@ -126,6 +135,31 @@ def test_failed_frame_write_leaves_no_folder(tmp_path, monkeypatch):
 def test_mp4_output_has_sidecar(tmp_path):
     out = write_output(str(tmp_path / "clip.mp4"), moving_frames(n=3), 8, {"settings": {"factor": 3}})
     assert json.loads(Path(out + ".json").read_text()) == {"settings": {"factor": 3}}
+
+
+def test_a_stream_of_frames_is_encoded_as_it_comes(tmp_path):
+    frames = moving_frames(n=6, h=33, w=47)
+    side = {"seconds": None}
+    given = []
+
+    def made():  # the sidecar is completed when the last frame is made, as the interpolate command does
+        for f in frames:
+            given.append(len(given))
+            yield f
+        side["seconds"] = 1.5
+    out = write_output(str(tmp_path / "s.mp4"), FrameStream(made(), 6), 24, side)
+    assert given == list(range(6)) and json.loads(Path(out + ".json").read_text()) == {"seconds": 1.5}
+    np.testing.assert_array_equal(read_video(out).frames,
+                                  read_video(write_video(tmp_path / "a.mp4", frames, 24)).frames)
+    folder = write_output(str(tmp_path / "seq") + "/", FrameStream(iter(frames), 6), 24, {})
+    np.testing.assert_array_equal(read_video(folder).frames, frames)
+
+
+@pytest.mark.parametrize("count", [5, 7])
+def test_a_stream_that_gives_another_count_writes_nothing(tmp_path, count):
+    with pytest.raises(RuntimeError, match="a stream of"):
+        write_output(str(tmp_path / "s.mp4"), FrameStream(iter(moving_frames(n=6)), count), 24, {})
+    assert os.listdir(tmp_path) == []
 
 
 def test_folder_reads_in_natural_order(tmp_path):

@@ -42,6 +42,9 @@ def register(subparsers) -> None:
     p.add_argument("--no-cuts", action="store_true", help="do not detect scene cuts (interpolate everything)")
     p.add_argument("--flow", default="ultrafast", choices=["ultrafast", "fast", "medium"],
                    help="optical-flow effort (DIS preset); default ultrafast, see docs/BENCHMARKS.md")
+    p.add_argument("--threads", type=int, default=None,
+                   help="worker threads, each making whole pairs (default: every core this process may use); the "
+                        "frames are the same for any number")
     p.add_argument("--config", default=None,
                    help="config folder holding the C2PA signing credentials (default: your user config folder)")
     p.add_argument("--quiet", action="store_true", help="no notes on stderr")
@@ -50,9 +53,10 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from engine.cli.signing import signer
-    from engine.provenance import sign_mp4
+    from engine.provenance.publish import sealer
     from engine.video.interpolate import MAX_INPUT_FPS, MAX_OUTPUT_FPS, InterpolationConfig, Interpolator, check_factor
     from engine.video.media import (
+        FrameStream,
         check_not_input,
         check_output_path,
         note_dropped_audio,
@@ -73,6 +77,8 @@ def run(args) -> int:
     input_fps = parse_fps(args.input_fps)
     if input_fps > MAX_INPUT_FPS:
         raise InputError(f"--input-fps must be more than 0 and at most {MAX_INPUT_FPS}, got {args.input_fps}")
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads must be at least 1, got {args.threads}")
     kind = check_output_path(args.out)
     check_not_input(args.out, args.input)
     config = signer(args) if kind == "mp4" else None  # tried now: a key that does not sign costs no work
@@ -86,7 +92,7 @@ def run(args) -> int:
     source, source_note = input_record(args.input, video)
 
     # 3. Plan and render
-    interp = Interpolator(InterpolationConfig(flow_preset=args.flow))
+    interp = Interpolator(InterpolationConfig(flow_preset=args.flow), threads=args.threads)
     if slow is not None:
         from engine.cli.slow import run_slow
 
@@ -95,17 +101,21 @@ def run(args) -> int:
         raise InputError(f"--factor {factor} makes {video.fps * factor:g} fps of a {video.fps:g} fps clip; the most is "
                          f"{MAX_OUTPUT_FPS} (use --fps {MAX_OUTPUT_FPS} for the highest rate)")
     plan = interp.plan(video, fps=fps, factor=factor, cuts=[] if args.no_cuts else None)
-    out_frames = interp.render(plan.frames, plan.steps)
 
     # 4. Write with provenance: the input's record retimed, signed before the file takes its place
     record, sidecar = retimed_record(args, video, plan, float(plan.rate), interp, source, source_note,
                                      {"factor": factor, "fps": str(plan.rate),
                                       "audio": bool(video.has_audio and mode != "none")}, {"method": "flow"})
-    sidecar["seconds"] = round(time.perf_counter() - started, 3)
+    sidecar["seconds"] = None  # set when the last frame is made
+
+    def made():  # the frames, made while the encoder takes the ones before
+        yield from interp.stream(plan.frames, plan.steps)
+        sidecar["seconds"] = round(time.perf_counter() - started, 3)
+
     audio = video if (video.has_audio and mode != "none") else None
-    seal = None if config is None else lambda tmp: sign_mp4(tmp, record, config, title=os.path.basename(args.out))
-    write_output(args.out, out_frames, plan.rate, sidecar, audio_from=audio, seal=seal)
-    print(f"{args.out}: {len(out_frames)} frames at {float(plan.rate):.6g} fps "
+    seal = sealer(record, config, os.path.basename(args.out))
+    write_output(args.out, FrameStream(made(), len(plan.steps)), plan.rate, sidecar, audio_from=audio, seal=seal)
+    print(f"{args.out}: {len(plan.steps)} frames at {float(plan.rate):.6g} fps "
           f"({sidecar['counts']['interpolated']} interpolated, {sidecar['counts']['held']} held at cuts)")
     return 0
 

@@ -51,7 +51,7 @@ def hold_what_was_on_screen(steps, timestamps) -> None:
 
 def run_slow(args, video, slow: int, mode: str, interp, source, source_note, config, started: float) -> int:
     from engine.cli.interpolate import retimed_record
-    from engine.provenance import sign_mp4
+    from engine.provenance.publish import sealer
     from engine.video import audio
     from engine.video.media import write_output
 
@@ -73,7 +73,7 @@ def run_slow(args, video, slow: int, mode: str, interp, source, source_note, con
     if folder and pcm is not None:
         sidecar["settings"]["audio_file"] = WAV_NAME
     sidecar["seconds"] = round(time.perf_counter() - started, 3)
-    seal = None if config is None else lambda tmp: sign_mp4(tmp, record, config, title=os.path.basename(args.out))
+    seal = sealer(record, config, os.path.basename(args.out))
     out = write_output(args.out, frames, rate, sidecar, seal=seal, sound=pcm)
     if folder and pcm is not None:
         audio.write_wav(os.path.join(out, WAV_NAME), pcm[:, :audio.samples(len(frames) / float(rate))])

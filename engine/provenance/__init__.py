@@ -24,39 +24,35 @@ the pattern is the same in every frame. `region` (inpaint: the mask the model
 painted) keeps the mark off the camera pixels of inpainted frames; the record's
 `watermark["scope"]` says, per kind, what was marked.
 """
-from engine.provenance.c2pa_sign import (
-                                         ASSERTION_LABEL,
-                                         ManifestReport,
-                                         SignerConfig,
-                                         digital_source_type,
-                                         ensure_local_chain,
-                                         read_manifest,
-                                         sign_mp4,
-                                         trust_anchors_pem,
-)
-from engine.provenance.policy import (
-                                         Decision,
-                                         Policy,
-                                         PromptBlocked,
-                                         Rule,
-                                         check_prompt,
-                                         enforce,
-                                         load_policy,
-                                         policy_from_dict,
-)
-from engine.provenance.record import KINDS, FrameRange, Generation, ProvenanceRecord, concatenate
-from engine.provenance.verify import VerifyReport, verify_file
-from engine.provenance.watermark import (
-                                         DEFAULT_KEY,
-                                         DEFAULT_STRENGTH,
-                                         DEFAULT_THRESHOLD,
-                                         WatermarkDetector,
-                                         WatermarkResult,
-                                         detect_watermark,
-                                         detect_watermark_file,
-                                         embed_watermark,
-                                         watermark_record_frames,
-)
+import importlib
+
+# Each name is imported from its module on first use (PEP 562), so a command pays only for what it touches:
+# `interpolate` signs and reads records but never loads the watermark detector and its filters.
+_WHERE = {
+    "c2pa_sign": ["ASSERTION_LABEL", "ManifestReport", "SignerConfig", "digital_source_type", "ensure_local_chain",
+                  "read_manifest", "sign_mp4", "trust_anchors_pem"],
+    "policy": ["Decision", "Policy", "PromptBlocked", "Rule", "check_prompt", "enforce", "load_policy",
+               "policy_from_dict"],
+    "record": ["KINDS", "FrameRange", "Generation", "ProvenanceRecord", "concatenate"],
+    "verify": ["VerifyReport", "verify_file"],
+    "watermark": ["DEFAULT_KEY", "DEFAULT_STRENGTH", "DEFAULT_THRESHOLD", "WatermarkDetector", "WatermarkResult",
+                  "detect_watermark", "detect_watermark_file", "embed_watermark", "watermark_record_frames"],
+}
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
+
+
+def __getattr__(name: str):
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_MODULE_OF))
+
 
 __all__ = [
     "ASSERTION_LABEL", "DEFAULT_KEY", "DEFAULT_STRENGTH", "DEFAULT_THRESHOLD", "KINDS",

@@ -37,6 +37,7 @@ wrong; large occluded areas (a person walking past the camera) smear.
 """
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -92,23 +93,39 @@ class PairFlow:
 # ---------------------------------------------------------------------------
 
 _GRIDS: dict = {}
+_GRIDS_LOCK = threading.Lock()
 
 
 def _grid(h: int, w: int) -> np.ndarray:
-    """(h, w, 2) float32 pixel coordinates (x, y), cached per size."""
-    g = _GRIDS.get((h, w))
-    if g is None:
-        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        g = _GRIDS[(h, w)] = np.dstack([xs, ys])
-        if len(_GRIDS) > 16:
-            _GRIDS.pop(next(iter(_GRIDS)))
-    return g
+    """(h, w, 2) float32 pixel coordinates (x, y), cached per size (read-only: shared by threads)."""
+    with _GRIDS_LOCK:
+        g = _GRIDS.get((h, w))
+        if g is None:
+            xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+            g = _GRIDS[(h, w)] = np.dstack([xs, ys])
+            g.flags.writeable = False
+            if len(_GRIDS) > 16:
+                _GRIDS.pop(next(iter(_GRIDS)))
+        return g
 
 
 def warp(img: np.ndarray, flow: np.ndarray, interpolation=cv2.INTER_LINEAR) -> np.ndarray:
     """Backward warp: out(x) = img(x + flow(x)). OpenCV's remap pulls pixels."""
     h, w = flow.shape[:2]
-    return cv2.remap(img, _grid(h, w) + flow, None, interpolation, borderMode=cv2.BORDER_REPLICATE)
+    return _remap(img, _grid(h, w) + flow, interpolation)
+
+
+def _remap(img: np.ndarray, coords: np.ndarray, interpolation=cv2.INTER_LINEAR) -> np.ndarray:
+    """out(x) = img(coords(x)), coords (h, w, 2) float32 absolute pixel positions (x, y)."""
+    return cv2.remap(img, coords, None, interpolation, borderMode=cv2.BORDER_REPLICATE)
+
+
+def default_threads() -> int:
+    """Worker threads for a sequence: the cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
 
 
 def _check_pair(frame0, frame1):
@@ -137,15 +154,25 @@ def _check_t(t) -> float:
 class Interpolator:
     """Reusable flow interpolator: create once, call many times.
 
-    Holds the DIS solver (created once) and a lock, so one instance can be
-    shared by the engine's threads; calls are serialised through the flow.
+    One instance can be shared by the engine's threads: each thread gets its
+    own DIS solver. `threads`: workers for a sequence (`render`), each making
+    whole pairs (flow and in-betweens); default, the cores this process may
+    use. The frames do not depend on it.
     """
 
-    def __init__(self, config: InterpolationConfig | None = None):
+    def __init__(self, config: InterpolationConfig | None = None, threads: int | None = None):
         self.config = config or InterpolationConfig()
-        self._dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[self.config.flow_preset])
-        self._dis.setFinestScale(0)  # the frames we pass are already reduced
-        self._lock = threading.Lock()
+        self.threads = default_threads() if threads is None else max(1, int(threads))
+        self._local = threading.local()  # one DIS solver per thread: solvers keep state between calls
+        self._dis  # made now, so a bad preset fails here and not in a worker
+
+    @property
+    def _dis(self):
+        dis = getattr(self._local, "dis", None)
+        if dis is None:
+            dis = self._local.dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[self.config.flow_preset])
+            dis.setFinestScale(0)  # the frames we pass are already reduced
+        return dis
 
     # -- flow ---------------------------------------------------------------
     def flow_size(self, width: int, height: int) -> tuple[int, int]:
@@ -160,33 +187,43 @@ class Interpolator:
         return g
 
     def flow(self, frame0: np.ndarray, frame1: np.ndarray) -> PairFlow:
-        """Bidirectional DIS flow at the reduced flow size."""
+        """Bidirectional DIS flow at the reduced flow size (thread-safe: each thread has its own solver)."""
         _check_pair(frame0, frame1)
         size = self.flow_size(frame0.shape[1], frame0.shape[0])
         g0, g1 = self._small_grey(frame0, size), self._small_grey(frame1, size)
-        with self._lock:
-            F01 = self._dis.calc(g0, g1, None)
-            F10 = self._dis.calc(g1, g0, None)
+        dis = self._dis
+        F01 = dis.calc(g0, g1, None)
+        F10 = dis.calc(g1, g0, None)
         return PairFlow(frame0, frame1, g0.astype(np.float32), g1.astype(np.float32), F01, F10)
 
     # -- synthesis ----------------------------------------------------------
     def _flows_to_t(self, p: PairFlow, t: float) -> tuple[np.ndarray, np.ndarray]:
-        """Flow from time t to frame 0 and to frame 1, at flow size (step 2 above)."""
+        """Flow from time t to frame 0 and to frame 1, at flow size (step 2 above).
+
+        Every warp here is one remap whose map (grid + s * flow) is made in one pass (cv2.scaleAdd)."""
         c = self.config
         F01, F10 = p.F01, p.F10
+        g = _grid(*F01.shape[:2])
         V, U = F01, F10
         for _ in range(c.fixed_point_iters):
-            V = warp(F01, -t * V)          # V(x) = F01(x - t V(x)): linear motion through x at t
-            U = warp(F10, -(1 - t) * U)    # U(x) = F10(x - (1-t) U(x)), seen from frame 1
-        hyps = [(t * F10, (1 - t) * F01), (-t * V, (1 - t) * V), (t * U, -(1 - t) * U)]
+            V = _remap(F01, cv2.scaleAdd(V, -t, g))        # V(x) = F01(x - t V(x)): linear motion through x at t
+            U = _remap(F10, cv2.scaleAdd(U, t - 1.0, g))   # U(x) = F10(x - (1-t) U(x)), seen from frame 1
+        # Hypotheses (flow t->0, flow t->1) = (t F10, (1-t) F01), (-t V, (1-t) V), (t U, -(1-t) U),
+        # each scored by how well the two frames warped along it agree (box-filtered absolute difference).
         k = (c.match_window, c.match_window)
-        costs = np.stack([cv2.boxFilter(np.abs(warp(p.g0, f0) - warp(p.g1, f1)), -1, k)
-                          for f0, f1 in hyps])                          # (3, h, w)
-        w = np.exp(-(costs - costs.min(0)) / c.match_temperature)
-        w /= w.sum(0)
-        Ft0 = sum(w[i][..., None] * hyps[i][0] for i in range(3))
-        Ft1 = sum(w[i][..., None] * hyps[i][1] for i in range(3))
-        return Ft0, Ft1
+        costs = []
+        for f0, s0, f1, s1 in ((F10, t, F01, 1.0 - t), (V, -t, V, 1.0 - t), (U, t, U, t - 1.0)):
+            diff = cv2.absdiff(_remap(p.g0, cv2.scaleAdd(f0, s0, g)), _remap(p.g1, cv2.scaleAdd(f1, s1, g)))
+            costs.append(cv2.boxFilter(diff, -1, k))
+        low = cv2.min(cv2.min(costs[0], costs[1]), costs[2])
+        scale = 1.0 / c.match_temperature  # soft choice: exp(-(cost - lowest) / temperature), normalised
+        e = [cv2.exp(cv2.scaleAdd(cost, -scale, low * np.float32(scale))) for cost in costs]
+        total = cv2.add(cv2.add(e[0], e[1]), e[2])
+        w0, w1, w2 = (cv2.merge([w, w]) for w in (cv2.divide(ei, total) for ei in e))  # 2 channels, as the flows
+        wV, wU = cv2.multiply(w1, V), cv2.multiply(w2, U)
+        Ft0 = cv2.scaleAdd(cv2.subtract(wU, wV), 1.0, cv2.multiply(w0, F10))
+        Ft1 = cv2.scaleAdd(cv2.subtract(wV, wU), 1.0, cv2.multiply(w0, F01))
+        return Ft0 * np.float32(t), Ft1 * np.float32(1.0 - t)
 
     def synthesize(self, p: PairFlow, t: float) -> np.ndarray:
         """The frame at time t between the pair's frames (uint8 RGB)."""
@@ -194,14 +231,15 @@ class Interpolator:
         H, W = p.frame0.shape[:2]
         Ft0, Ft1 = self._flows_to_t(p, t)
         h, w = Ft0.shape[:2]
-        if (h, w) != (H, W):
-            # One 4-channel resize for both flows, scaled to full-size pixels first.
-            both = np.dstack([Ft0, Ft1]) * np.float32([W / w, H / h, W / w, H / h])  # (h, w, 4)
-            both = cv2.resize(both, (W, H), interpolation=cv2.INTER_LINEAR)           # (H, W, 4)
-            Ft0, Ft1 = both[..., :2], both[..., 2:]
-        w0 = warp(p.frame0, Ft0, cv2.INTER_CUBIC)
-        w1 = warp(p.frame1, Ft1, cv2.INTER_CUBIC)
-        return cv2.addWeighted(w0, 1.0 - t, w1, t, 0.0)
+        G = _grid(H, W)
+        warped = []
+        for img, F in ((p.frame0, Ft0), (p.frame1, Ft1)):
+            if (h, w) != (H, W):  # to full size, in full-size pixels
+                F = cv2.resize(F * np.float32([W / w, H / h]), (W, H), interpolation=cv2.INTER_LINEAR)
+            # fixed-point maps: what remap makes of float maps anyway, made once, whole
+            m1, m2 = cv2.convertMaps(cv2.add(G, F), None, cv2.CV_16SC2)
+            warped.append(cv2.remap(img, m1, m2, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE))
+        return cv2.addWeighted(warped[0], 1.0 - t, warped[1], t, 0.0)
 
     def interpolate_pair(self, frame0, frame1, t: float = 0.5) -> np.ndarray:
         """One frame at time t in (0, 1) between two uint8 RGB frames."""
@@ -288,18 +326,58 @@ class Interpolator:
         return RetimePlan(frames, steps, rate, cuts)
 
     def render(self, frames: np.ndarray, plan: list["PlannedFrame"]) -> np.ndarray:
-        """Make the frames a plan asks for; each pair's flow is computed once."""
+        """Make the frames a plan asks for, as one (len(plan), H, W, 3) array (see `stream`)."""
         out = np.empty((len(plan),) + frames.shape[1:], np.uint8)
-        cache_key, pair = None, None
-        for k, step in enumerate(plan):
-            if step.kind != "interpolated":
-                out[k] = frames[step.source]
-                continue
-            if cache_key != step.source:
-                pair = self.flow(frames[step.source], frames[step.source + 1])
-                cache_key = step.source
-            out[k] = self.synthesize(pair, step.t)
+        for k, frame in enumerate(self.stream(frames, plan)):
+            out[k] = frame
         return out
+
+    def stream(self, frames: np.ndarray, plan: list["PlannedFrame"]):
+        """The frames a plan asks for, one at a time, in order, as they are made (an encoder can take
+        each while the next are being made); each pair's flow is computed once.
+
+        Pairs are shared out among `self.threads` workers (OpenCV lets go of the GIL), a few pairs
+        ahead of the one being handed out; every frame depends only on its own pair, so the frames
+        are the same for any number of workers."""
+        pairs: dict[int, list[float]] = {}
+        for step in plan:
+            if step.kind == "interpolated":
+                pairs.setdefault(step.source, []).append(step.t)
+
+        def make(i: int) -> dict[float, np.ndarray]:
+            pair = self.flow(frames[i], frames[i + 1])
+            return {t: self.synthesize(pair, t) for t in pairs[i]}
+
+        workers = min(self.threads, len(pairs))
+        pool = None
+        if workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(workers, thread_name_prefix="interpolate")
+        try:
+            todo, ahead = iter(pairs), {}
+            made: dict[int, dict[float, np.ndarray]] = {}
+            for step in plan:
+                if step.kind != "interpolated":
+                    yield frames[step.source]
+                    continue
+                i = step.source
+                if i not in made:
+                    made.clear()  # the plan visits pairs in order: the last pair's frames are done with
+                    if pool is None:
+                        made[i] = make(i)
+                    else:
+                        for j in todo:  # keep every worker busy, and one pair waiting
+                            ahead[j] = pool.submit(make, j)
+                            if len(ahead) > workers:
+                                break
+                        made[i] = ahead.pop(i).result() if i in ahead else make(i)  # (a plan that goes back)
+                yield made[i][step.t]
+        finally:
+            if pool is not None:
+                for f in ahead.values():
+                    f.cancel()
+                pool.shutdown(wait=True)
 
 
 # ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import json
 import os
 import re
@@ -456,7 +457,8 @@ def write_video(path, frames, fps, audio_from=None, audio_start: float | None = 
     """Write a browser-playable H.264 yuv420p MP4, atomically; returns the path.
 
     frames: uint8 (N, H, W, 3) RGB (or a list of such frames); odd sizes are
-        padded to even (see `even_pad`).
+        padded to even (see `even_pad`). Or a `FrameStream`: frames encoded one by
+        one as they are made (while the renderer makes the next).
     fps: number or fraction ("24000/1001"); the file is constant frame rate.
     audio_from: a `Video` or a file path whose audio is muxed in, trimmed to the
         video's length. The audio starts at `audio_start` seconds of the source
@@ -476,30 +478,40 @@ def write_video(path, frames, fps, audio_from=None, audio_start: float | None = 
     path = os.fspath(path)
     if check_output_path(path) != "mp4":
         raise InputError(f"write_video needs a path ending in .mp4, got {path!r}")
-    frames = even_pad(as_frames(frames))
+    frames, count = _frame_source(frames)
+    first = next(frames, None)
+    if first is None:
+        raise RuntimeError(f"a stream of {count} frames gave none")
     rate = parse_fps(fps)
     audio_path, start = _audio_source(audio_from, audio_start)
+    written = 0
 
-    with placing_mp4(path, len(frames), seal) as tmp:
+    with placing_mp4(path, lambda: written, seal) as tmp:
         with av.open(tmp, "w", format="mp4", container_options={"movflags": "+faststart"}) as out:
             if timecode:
                 out.metadata["timecode"] = timecode
             stream = out.add_stream("libx264", rate=rate)
-            stream.width, stream.height = frames.shape[2], frames.shape[1]
+            stream.width, stream.height = first.shape[1], first.shape[0]
             stream.pix_fmt = "yuv420p"
             stream.codec_context.time_base = 1 / rate
             stream.options = {"crf": str(int(crf)), "preset": preset}
-            audio = _open_audio(out, audio_path, start, len(frames) / rate) if audio_path else None
+            audio = _open_audio(out, audio_path, start, count / rate) if audio_path else None
             if sound is not None:
-                audio = aac_writer(out, _fitted(sound, len(frames) / rate))
+                audio = aac_writer(out, _fitted(sound, count / rate))
             if audio is not None:
                 audio.start()
-            for i, f in enumerate(frames):
+            for f in itertools.chain([first], frames):
+                if f.shape != first.shape:
+                    raise InputError(f"frame {written} is {f.shape}, frame 0 is {first.shape}; all frames must "
+                                     "have the same size")
                 vf = av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p")
-                vf.pts = i
+                vf.pts = written
                 vf.time_base = stream.codec_context.time_base
                 out.mux(stream.encode(vf))
+                written += 1
             out.mux(stream.encode(None))
+            if written != count:
+                raise RuntimeError(f"a stream of {count} frames gave {written}")
             if audio is not None:
                 audio.mux()
     return path
@@ -509,6 +521,38 @@ def _fitted(pcm: np.ndarray, seconds: float) -> np.ndarray:
     """`pcm` (C, N) at RATE cut or padded with silence to `seconds`."""
     n = int(round(seconds * RATE))
     return np.pad(pcm[:, :n], ((0, 0), (0, max(0, n - pcm.shape[1]))))
+
+
+@dataclass
+class FrameStream:
+    """`count` uint8 (H, W, 3) RGB frames that `frames` (an iterable) gives one at a time, as they are made:
+    `write_video` and `write_output` encode each as it comes. The count is known before (the sound is cut to
+    it); a stream that gives another number is an error and writes nothing."""
+    frames: object
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self):
+        return iter(self.frames)
+
+
+def _frame_source(frames):
+    """(an iterator of even-sized (H, W, 3) uint8 frames, how many it gives)."""
+    if not isinstance(frames, FrameStream):
+        frames = even_pad(as_frames(frames))
+        return iter(frames), len(frames)
+    if frames.count < 1:
+        raise InputError("no frames given; at least one frame is needed")
+
+    def padded(source):
+        for f in source:
+            if not isinstance(f, np.ndarray) or f.ndim != 3 or f.shape[-1] != 3 or f.dtype != np.uint8:
+                raise InputError(f"frames must be uint8 (H, W, 3) RGB, got {getattr(f, 'shape', type(f))}")
+            yield even_pad(f[None])[0]
+
+    return padded(frames.frames), frames.count
 
 
 def _audio_source(audio_from, audio_start):
@@ -576,14 +620,15 @@ def _verify_mp4(path: str, n_frames: int) -> None:
 
 
 @contextlib.contextmanager
-def placing_mp4(path: str, frames: int, seal=None):
+def placing_mp4(path: str, frames, seal=None):
     """A hidden name beside `path` to write an MP4 to; when the block ends, the file is checked (h264, yuv420p,
-    `frames` frames), sealed (`seal(tmp)`: the CLI signs there) and put in `path`'s place in one rename. On any
-    error, the temporary file goes and whatever stood at `path` stays (write_video, the long take's remux)."""
+    `frames` frames: a number, or a function giving it once the block has written them), sealed (`seal(tmp)`:
+    the CLI signs there) and put in `path`'s place in one rename. On any error, the temporary file goes and
+    whatever stood at `path` stays (write_video, the long take's remux)."""
     tmp = _tmp_name(os.path.dirname(os.path.abspath(path)), os.path.basename(path), ".part.mp4")
     try:
         yield tmp
-        _verify_mp4(tmp, frames)
+        _verify_mp4(tmp, frames() if callable(frames) else frames)
         if seal is not None:
             seal(tmp)
         os.replace(tmp, path)
@@ -662,7 +707,9 @@ def write_output(out, frames, fps, sidecar: dict | None = None, audio_from=None,
     `out` ending in .mp4: the MP4 plus `out + ".json"`; `out` ending in "/" or an
     existing folder: a PNG sequence plus `out/tenku.json`. The path is checked
     and the sidecar serialised before any file is written. Returns the path of
-    the video or folder. `seal`: see `write_video` (MP4 only).
+    the video or folder. `seal`: see `write_video` (MP4 only). With a `FrameStream`,
+    the sidecar is serialised again once the last frame is made, so its maker can
+    complete it then (the time the work took).
     """
     kind = check_output_path(out)
     out = os.fspath(out)
@@ -674,7 +721,15 @@ def write_output(out, frames, fps, sidecar: dict | None = None, audio_from=None,
     try:
         with open(tmp_json, "x") as fh:
             fh.write(text)
-        write_video(out, frames, fps, audio_from=audio_from, audio_start=audio_start, seal=seal, sound=sound)
+
+        def sealed(tmp: str) -> None:
+            if isinstance(frames, FrameStream):
+                with open(tmp_json, "w") as fh:
+                    fh.write(_sidecar_text(sidecar))
+            if seal is not None:
+                seal(tmp)
+
+        write_video(out, frames, fps, audio_from=audio_from, audio_start=audio_start, seal=sealed, sound=sound)
         os.replace(tmp_json, json_path)
     except BaseException:
         _remove(tmp_json)
