@@ -31,9 +31,9 @@ def sealer(record: ProvenanceRecord, signer, title: str | None = None):
     (`signer`: a SignerConfig or a config folder; None: no signing)."""
     if signer is None:
         return None
-    from engine.provenance.c2pa_sign import sign_mp4
+    from engine import provenance  # looked up when it signs: the package's name is the one to patch in tests
 
-    return lambda tmp: sign_mp4(tmp, record, signer, title=title)
+    return lambda tmp: provenance.sign_mp4(tmp, record, signer, title=title)
 
 
 def publish(out, frames: np.ndarray, fps: float, record: ProvenanceRecord, sidecar: dict, *, region=None,
