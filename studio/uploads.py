@@ -1,7 +1,11 @@
-"""Uploads the studio refuses are removed from Gradio's upload folder, wherever the refusal happens."""
+"""Uploads: their size checked on arrival, and the ones the studio refuses removed from Gradio's upload folder,
+wherever the refusal happens."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+from engine.errors import InputError
 
 
 def discard_upload(path) -> None:
@@ -15,3 +19,14 @@ def discard_upload(path) -> None:
     p.unlink(missing_ok=True)
     if p.parent != cache and not any(p.parent.iterdir()):
         p.parent.rmdir()
+
+
+def check_size(studio, path) -> None:
+    """Refuse an upload larger than the studio allows (--max-upload-mb), saying so by its name."""
+    name = Path(path).name
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        raise InputError(f"{name} did not arrive whole; upload it again") from None
+    if size > studio.max_upload_mb * 1e6:
+        raise InputError(f"{name} is {size / 1e6:.1f} MB; uploads are limited to {studio.max_upload_mb:g} MB")

@@ -4,14 +4,13 @@ from __future__ import annotations
 import functools
 import html
 import logging
-import os
 from pathlib import Path
 
 import gradio as gr
 
 from engine.errors import InputError
 from studio.naming import err, esc, footage_name, ok, take_name  # noqa: F401 (the panels' words)
-from studio.uploads import discard_upload  # noqa: F401
+from studio.uploads import check_size, discard_upload  # noqa: F401
 
 log = logging.getLogger("tenku.studio")
 KIND_NAMES = {"C": "camera", "G": "generated", "I": "interpolated", "P": "inpainted", "T": "transition"}
@@ -41,17 +40,6 @@ def guarded(n_outputs: int):
             return text if n_outputs == 1 else (*[gr.update() for _ in range(n_outputs - 1)], text)
         return inner
     return wrap
-
-
-def check_size(studio, path) -> None:
-    """Refuse an upload larger than the studio allows (--max-upload-mb), saying so by its name."""
-    name = Path(path).name
-    try:
-        size = os.path.getsize(path)
-    except OSError:
-        raise InputError(f"{name} did not arrive whole; upload it again") from None
-    if size > studio.max_upload_mb * 1e6:
-        raise InputError(f"{name} is {size / 1e6:.1f} MB; uploads are limited to {studio.max_upload_mb:g} MB")
 
 
 def read_still(path):

@@ -5,23 +5,18 @@ An upload is the filmmaker's own footage: a take with no shot, every frame "came
 made from it in the storyboard's footage bin; "Use on timeline" puts the clip being edited on the timeline."""
 from __future__ import annotations
 
-from collections import OrderedDict
 from pathlib import Path
 
 import gradio as gr
-import numpy as np
 
 from engine.errors import InputError
-from engine.provenance import ProvenanceRecord
 from engine.verbs import CameraFootage, parse_ranges
 from engine.video import media
-from engine.video.retime import constant_rate
-from studio import jobs
-from studio.jobs import call_verb, save_take, take_record
+from studio import footage, jobs
+from studio.jobs import call_verb, take_record
 from studio.panels.common import (
     ON_PROJECT,
     Mask,
-    check_size,
     discard_upload,
     err,
     guarded,
@@ -32,20 +27,20 @@ from studio.panels.common import (
     take_name,
     use_on_timeline,
 )
-from studio.soundtracks import footage_sound, sound_note, sound_only
+from studio.soundtracks import sound_note
 
-VIDEO_TYPES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 # What makes the frames (engine.verbs.plan_fill): the choice as the page names it -> the verb's method
 METHODS = {"Auto": "auto", "Interpolate only": "interpolate", "Generate": "generate"}
 SAID_GAPS = 4  # gaps whose plan the queueing message spells out (the preview's settings hold them all)
-_CACHE: OrderedDict = OrderedDict()  # take or preview id -> decoded frames, the clips being scrubbed
+
 
 
 def render(studio):
     ui = studio.ui
     with gr.Row():
         with gr.Column(scale=2):
-            ui["fill_upload"] = gr.File(label="Upload a clip", file_types=list(VIDEO_TYPES), elem_id="fill-upload")
+            ui["fill_upload"] = gr.File(label="Upload a clip", file_types=list(footage.VIDEO_TYPES),
+                                        elem_id="fill-upload")
             with gr.Row():
                 ui["fill_source"] = gr.Dropdown(allow_custom_value=True, label="…or a take of this project", choices=[],
                                                 scale=3,
@@ -95,26 +90,6 @@ def render(studio):
     studio.engine_buttons += [ui["fill_go"], ui["inpaint_go"]]
 
 
-def frames_of(studio, take_id, path=None) -> np.ndarray:
-    """Decoded frames of a take (or, with `path`, of a preview), a few kept for scrubbing."""
-    if take_id not in _CACHE:
-        _CACHE[take_id] = media.read_video(path or studio.store.path(studio.store.take(take_id)["path"])).frames
-        while len(_CACHE) > 4:
-            _CACHE.popitem(last=False)
-    _CACHE.move_to_end(take_id)
-    return _CACHE[take_id]
-
-
-def take_choices(studio, pid):
-    if not pid:
-        return []
-    out = []
-    for t in studio.store.takes(pid):  # named after their shot or file; ids only in the take's details
-        what = t["settings"].get("prompt") or t["label"] or t["kind"]
-        out.append((f"{take_name(studio.store, t)} · {t['kind']} · {what[:40]}", t["id"]))
-    return out
-
-
 def show(studio, take_id, i, preview_id=None, keep=False):
     """Slider, strip, before and after for a clip at frame i; with a preview, after is the preview. keep: the
     Frame box keeps what it holds unless that is past the clip's end (it may have changed since i was read)."""
@@ -127,47 +102,17 @@ def show(studio, take_id, i, preview_id=None, keep=False):
         if p["source_take"] != take_id:
             raise InputError("that preview belongs to another clip; load its clip first")
         t, src = {**t, **p, "id": preview_id}, take_id
-        frames = frames_of(studio, preview_id, p["path"])
+        frames = footage.frames_of(studio, preview_id, p["path"])
     else:
-        frames = frames_of(studio, take_id)
+        frames = footage.frames_of(studio, take_id)
     asked, i = int(i or 0), int(min(max(0, int(i or 0)), len(frames) - 1))
     before = None
     if src:
-        bf = frames_of(studio, src)
+        bf = footage.frames_of(studio, src)
         before = bf[min(i, len(bf) - 1)]
     box = gr.update(maximum=max(1, len(frames) - 1)) if keep and asked == i else \
         gr.update(maximum=max(1, len(frames) - 1), value=i)
     return box, strip_html(take_record(t).strip(), i), before, frames[i]
-
-
-def check_upload(studio, path) -> media.Video:
-    """Type, size, then a full decode (bounded in frames and in decoded bytes) before anything is kept."""
-    if not path:
-        raise InputError("choose a video file to upload")
-    name = Path(path).name
-    if Path(name).suffix.lower() not in VIDEO_TYPES:
-        raise InputError(f"{name} is not a video file; upload {', '.join(VIDEO_TYPES)}")
-    check_size(studio, path)
-    try:
-        video = media.read_video(path, max_frames=studio.max_upload_frames + 1, max_bytes=studio.max_upload_gb * 1e9)
-    except media.TooLarge:
-        raise
-    except InputError as e:  # said of the file by name: where the server keeps uploads is not the user's business
-        text = str(e).replace(repr(str(path)), name).replace(str(path), name)
-        if "has no video stream" in text:
-            raise sound_only(path, name) from None
-        if "is not a readable video (" in text:  # the decoder's reason, said once
-            raise InputError(f"{name} could not be decoded as video ({text.rsplit('(', 1)[1].rstrip(')')}); it may "
-                             "be damaged or cut short") from None
-        raise InputError(text) from None
-    except Exception as e:
-        raise InputError(f"{name} could not be decoded as video ({type(e).__name__})") from None
-    if len(video) > studio.max_upload_frames:
-        raise InputError(f"{name} has more than {studio.max_upload_frames} frames; trim it first")
-    if len(video) < 2:  # a still renamed .mp4 decodes as one frame: nothing to fill or cut
-        raise InputError(f"{name} holds one frame; upload a clip (a still animates from the storyboard's Start "
-                         "image)")
-    return video
 
 
 def listen(studio, demo):
@@ -183,23 +128,15 @@ def listen(studio, demo):
         vid = pending[-1]["id"] if pending else ""
         if vid and waiting:
             note = f"{note}; {waiting}" if note else waiting
-        return (take_id, gr.update(choices=take_choices(studio, pid), value=take_id),
+        return (take_id, gr.update(choices=footage.take_choices(studio, pid), value=take_id),
                 *show(studio, take_id, frame, vid, keep), vid, gr.update(visible=bool(vid)), ok(note) if note else "")
 
     @guarded(len(loaded) + 1)
     def upload(pid, path):
         try:
             need_project(pid, store)
-            raw = check_upload(studio, path)
-            video, shown = constant_rate(raw)  # variable frame rate: placed by its frame times, sound in sync
+            tid, video = footage.take_in(studio, pid, path)
             name = Path(path).name
-            rec = ProvenanceRecord.camera(len(raw), source=name, fps=video.fps)
-            if video.metadata.get("conformed_from_variable_rate"):
-                rec = rec.retime([float(p) for p in shown], video.fps)
-            settings = {"prompt": "", "source_file": name, "fps": video.fps, **footage_sound(video)}
-            # the take keeps the camera's sound under its frames (issue 32), read before the upload goes
-            tid = save_take(store, pid, None, video.frames, video.fps, rec, settings, "camera", label=name,
-                            mark=False, audio_from=video)
         finally:  # decoded into a take, or refused: Gradio's copy is not needed either way
             if path:
                 discard_upload(path)
@@ -265,7 +202,7 @@ def listen(studio, demo):
     @guarded(1)
     def fill(pid, tid, text, prompt, model, method="Auto"):
         need_project(pid, store)
-        frames = frames_of(studio, _clip(tid))
+        frames = footage.frames_of(studio, _clip(tid))
         n = len(frames)
         auto_ranges = (text or "").strip().lower() == "auto"
         ranges = None if auto_ranges else parse_ranges(text, n)
@@ -289,39 +226,19 @@ def listen(studio, demo):
 
     @guarded(2)
     def frame_to_mask(tid, i):
-        frames = frames_of(studio, _clip(tid))
+        frames = footage.frames_of(studio, _clip(tid))
         f = frames[min(int(i or 0), len(frames) - 1)]
         return {"background": f, "layers": [], "composite": f}, ok("paint over the region to repaint")
 
     @guarded(1)
     def inpaint(pid, tid, value, prompt, model):
         need_project(pid, store)
-        frames = frames_of(studio, _clip(tid))
-        h, w = frames.shape[1:3]
-        if not value or value.get("background") is None:
-            raise InputError("press 'Paint on this frame', then paint the region to repaint")
-        bg = np.asarray(value["background"])
-        if bg.shape[:2] != (h, w):
-            raise InputError(f"the mask is {bg.shape[1]}x{bg.shape[0]} but the clip's frames are {w}x{h}; "
-                             "press 'Paint on this frame' and paint on that")
-        layers = [np.asarray(x) for x in value.get("layers") or [] if x is not None]
-        mask = np.zeros((h, w), bool)
-        for layer in layers:
-            if layer.shape[:2] != (h, w):
-                raise InputError(f"the painted layer is {layer.shape[1]}x{layer.shape[0]}, the frames are {w}x{h}")
-            mask |= (layer[..., 3] > 0) if layer.ndim == 3 and layer.shape[2] == 4 else (layer.reshape(h, w,
-                                                                                                       -1).max(-1) > 0)
-        if not mask.any():
-            raise InputError("the mask is empty; paint over the region to repaint")
+        frames = footage.frames_of(studio, _clip(tid))
+        mask = footage.painted_mask(value, *frames.shape[1:3])
         if not (prompt or "").strip():
             raise InputError("the inpaint prompt is empty; say what should be in the painted region")
-        from PIL import Image
-
-        from studio.project import new_id
-
-        path = store.media(pid, "masks") / f"{new_id('m')}.png"
-        Image.fromarray(mask.astype(np.uint8) * 255).save(path)
-        queue.submit(pid, "inpaint", {"take_id": tid, "mask": store.rel(path), "prompt": prompt.strip(),
+        path = footage.keep_mask(store, pid, mask)
+        queue.submit(pid, "inpaint", {"take_id": tid, "mask": path, "prompt": prompt.strip(),
                                       "model": model, "label": "inpaint region"})
         return ok("queued: inpaint the painted region")
 
@@ -350,7 +267,7 @@ def listen(studio, demo):
         return load(pid, tid, frame=i, keep=True, waiting="preview ready: scrub to compare before and after, then "
                                                           "Apply → new take or Discard")
 
-    ui["project"].change(lambda pid: gr.update(choices=take_choices(studio, pid), value=None), [ui["project"]],
+    ui["project"].change(lambda pid: gr.update(choices=footage.take_choices(studio, pid), value=None), [ui["project"]],
                          [ui["fill_source"]], api_name="fill_takes", show_progress="hidden", **ON_PROJECT)
     ui["fill_upload"].upload(upload, [ui["project"], ui["fill_upload"]], [*loaded, ui["fill_msg"]],
                              api_name="upload_clip").then(lambda: None, None, [ui["fill_upload"]],
