@@ -124,6 +124,43 @@ def test_a_worker_killed_mid_render_and_the_shot_finishes_on_the_other(studio):
     assert len(st.takes(pid)) == 1  # filed once
 
 
+def test_a_long_take_whose_worker_is_killed_resumes_on_the_other_from_its_last_window(studio, tmp_path):
+    """A three-window take: its worker is killed (SIGKILL) after the first window came home into the take's
+    checkpoint folder; the other worker is handed that window's chunk and renders windows 2 and 3 only, and
+    the take equals the same shot rendered in process, uninterrupted."""
+    from engine.video import media
+
+    st, q = studio.store, studio.queue
+    pid = st.create_project("Long")
+    jid = q.submit(pid, "shot", {"shot_id": _shot(studio, pid, steps=8, seconds=5.0)})
+    folder, t0 = st.media(pid, "longtakes"), time.time()
+    # window 1 came home: its chunk in the take's checkpoint folder, its frames in the card's growing file
+    while not (list(folder.glob("*.render/w0000.npz")) and list(folder.glob("*.partial.mp4"))):
+        assert time.time() - t0 < 180 and st.job(jid)["status"] in ("waiting", "running"), st.job(jid)
+        time.sleep(0.05)
+    slot = next(s for s in q.pool.slots.values() if s.busy)
+    os.kill(ray.get(slot.hello)["pid"], signal.SIGKILL)
+    q.wait(300)
+    job = st.job(jid)
+    assert job["status"] == "done", job
+    log = [(e, key, x) for e, j, key, x in q.pool.log if j == jid]
+    assert [e for e, _, _ in log].count("lost") == 1 and log[-1][0] == "done" and log[-1][1] != slot.key
+    windows = [(key, wi) for e, key, wi in log if e == "window"]
+    assert windows == [(slot.key, 0), (log[-1][1], 1), (log[-1][1], 2)]  # window 1 was not rendered again
+    take = st.take(job["result"][0])
+    assert take["settings"]["windows"] == 3 and not take["cancelled"] and len(st.takes(pid)) == 1
+    assert not list(folder.iterdir())  # finished: no checkpoint, no partial file
+    local = _studio(None, tmp_path / "local", farm=False)
+    lpid = local.store.create_project("Local")
+    ljob = local.queue.submit(lpid, "shot", {"shot_id": _shot(local, lpid, steps=8, seconds=5.0)})
+    local.queue.wait(300)
+    ltake = local.store.take(local.store.job(ljob)["result"][0])
+    a, b = media.read_video(st.path(take["path"])).frames, media.read_video(local.store.path(ltake["path"])).frames
+    assert a.shape == b.shape and np.abs(a.astype(int) - b).max() <= 2
+    assert take["provenance"] == ltake["provenance"] and take["frames"] == ltake["frames"]
+    local.store.close()
+
+
 RESTART = textwrap.dedent("""
     import os, sys, time
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
