@@ -162,26 +162,33 @@ def test_a_long_take_whose_worker_is_killed_resumes_on_the_other_from_its_last_w
 
 
 RESTART = textwrap.dedent("""
-    import os, sys, time
+    import json, os, sys, time
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     sys.path.insert(0, {root!r})
     from engine.families.pipeline import BUNDLED_MODEL
     from studio.app import make_studio
     s = make_studio(str(BUNDLED_MODEL), {projects!r}, {config!r}, dtype="float32", farm={address!r}, farm_env={env!r})
     pid = s.store.create_project("Restart")
-    sid = s.store.add_shot(pid, prompt="a red ball rolls to the right", seconds=1.0, aspect="1:1", steps=40)
+    sid = s.store.add_shot(pid, prompt="a red ball rolls to the right", seconds={seconds}, aspect="1:1", steps={steps})
     jid = s.queue.submit(pid, "shot", {{"shot_id": sid}})
-    while not s.queue.live.get(jid, {{}}).get("progress"):
+
+    def windows_done():  # a long take's windows home and in its checkpoint
+        states = list(s.store.media(pid, "longtakes").glob("*.render/state.json"))
+        return json.loads(states[0].read_text())["windows_done"] if states else 0
+    while not (windows_done() if {long} else s.queue.live.get(jid, {{}}).get("progress")):
         time.sleep(0.05)
     print(jid, flush=True)
     time.sleep(600)
 """)
 
 
-def test_the_studio_restarting_mid_render_recovers_the_job(cluster, tmp_path):
-    """A studio killed while the farm renders: the next one finds the job in the store and renders it."""
+@pytest.mark.parametrize("long", [False, True], ids=["shot", "long_take"])
+def test_the_studio_restarting_mid_render_recovers_the_job(cluster, tmp_path, long):
+    """A studio killed while the farm renders: the next one finds the job in the store and renders it; a long
+    take killed after its first window resumes from its checkpoint in the project, at window 2."""
     script = RESTART.format(root=str(ROOT), projects=str(tmp_path / "projects"), config=str(tmp_path / "config"),
-                            address=cluster.address, env=ENV)
+                            address=cluster.address, env=ENV, long=long, seconds=5.0 if long else 1.0,
+                            steps=8 if long else 40)
     first = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         jid = first.stdout.readline().strip()
@@ -195,6 +202,9 @@ def test_the_studio_restarting_mid_render_recovers_the_job(cluster, tmp_path):
         job = s.store.job(jid)
         assert job["status"] == "done" and job["attempts"] == 2, job
         assert len(s.store.takes(job["project_id"])) == 1
+        if long:
+            assert s.store.take(job["result"][0])["settings"]["resumed_from_window"] == 1
+            assert [wi for e, j, _, wi in s.queue.pool.log if e == "window" and j == jid] == [1, 2]
     finally:
         s.queue.pool.shutdown()
         s.store.close()
