@@ -2,6 +2,7 @@
 started by the fixture and stopped after; shots rendered with the bundled model at small but real settings."""
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -18,14 +19,28 @@ ray = pytest.importorskip("ray")
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}  # the renderers: one torch thread, this checkout
+try:  # Ray Client (ray://) needs `pip install "ray[client]"` (grpcio)
+    import grpc  # noqa: F401
+    CLIENT = True
+except ImportError:
+    CLIENT = False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def cluster():
+    """The head (no CPUs: it only coordinates; its Ray Client server on 127.0.0.1:`client_port`) and two workers."""
     from ray.cluster_utils import Cluster
 
+    port = _free_port() if CLIENT else None
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False,
-                                                      "node_ip_address": "127.0.0.1"})
+                                                      "node_ip_address": "127.0.0.1", "ray_client_server_port": port})
+    c.client_port = port
     try:
         for _ in range(2):
             c.add_node(num_cpus=1, node_ip_address="127.0.0.1")
@@ -208,6 +223,34 @@ def test_the_studio_restarting_mid_render_recovers_the_job(cluster, tmp_path, lo
     finally:
         s.queue.pool.shutdown()
         s.store.close()
+
+
+@pytest.mark.skipif(not CLIENT, reason="Ray Client needs ray[client] (grpcio)")
+def test_a_studio_on_ray_client_renders_a_long_take_on_the_farm(cluster, tmp_path):
+    """--farm ray://HOST:PORT end to end: a studio in another process reaches the cluster through the head's Ray
+    Client server only, and a long take's windows come home through it into its project."""
+    script = textwrap.dedent(f"""
+        import os, sys
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+        sys.path.insert(0, {str(ROOT)!r})
+        import ray
+        from engine.families.pipeline import BUNDLED_MODEL
+        from studio.app import make_studio
+        s = make_studio(str(BUNDLED_MODEL), {str(tmp_path / 'projects')!r}, {str(tmp_path / 'config')!r},
+                        dtype="float32", farm="ray://127.0.0.1:{cluster.client_port}", farm_env={ENV!r})
+        pid = s.store.create_project("Client")
+        sid = s.store.add_shot(pid, prompt="a red ball rolls to the right", seconds=3.0, aspect="1:1", steps=3)
+        jid = s.queue.submit(pid, "shot", {{"shot_id": sid}})
+        s.queue.wait(300)
+        job = s.store.job(jid)
+        take = s.store.take(job["result"][0]) if job["status"] == "done" else {{}}
+        print(ray.util.client.ray.is_connected(), job["status"], job["error"] or "-", take.get("frames"),
+              (take.get("settings") or {{}}).get("windows"),
+              [wi for e, j, _, wi in s.queue.pool.log if e == "window" and j == jid])
+        s.queue.pool.shutdown()
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=400, cwd=ROOT)
+    assert out.stdout.strip().splitlines()[-1:] == ["True done - 24 2 [0, 1]"], out.stdout + out.stderr[-3000:]
 
 
 def test_the_farm_is_named_exactly_and_started_on_loopback(tmp_path):
