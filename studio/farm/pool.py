@@ -5,12 +5,14 @@ its whole machine (or its GPU) so its torch threads are the machine's. A render 
 that already holds its model when there is one (loading a model is the slow part of a first job), else
 to any idle actor; an actor that dies mid-render (its process killed, its node lost) is dropped, a new
 one is started where its node still lives, and the render runs again on another worker, up to ATTEMPTS
-times; then the job fails with the reason.
+times; then the job fails with the reason. A long take (`take`) comes home window by window, and runs again
+from the window after the last one that came home, not from its start.
 
 `FarmEngine` is what a job sees instead of the engine: every question about the model is answered by the
 studio's own engine (the prompt's reading, the canvas, the rate: cheap, and the same answers as in
-process), and `generate`, the one call that samples, runs on the farm. So studio.jobs files a farmed take
-with exactly the code that files a local one, and every kind of job (shots, scenes, verbs) is farmed.
+process), and `generate` and `take_windows` (a long take's windows, for engine.longtake.render_take), the
+calls that sample, run on the farm. So studio.jobs files a farmed take with exactly the code that files a
+local one, and every kind of job (shots, long takes, scenes, verbs) is farmed.
 """
 from __future__ import annotations
 
