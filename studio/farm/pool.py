@@ -65,7 +65,8 @@ class Pool:
 
         self.ray, self.threads, self.env, self.start_timeout = ray, threads, env or {}, start_timeout
         self.slots: dict[str, Slot] = {}
-        self.log: list[tuple] = []  # (event, job id, slot key): "done", "lost" (tests and the studio's log)
+        self.log: list[tuple] = []  # (event, job id, slot key, note): "done", "lost", "window" (tests, the log)
+        self.timings: list[tuple] = []  # (job id, seconds the call took here, seconds its render took there)
         self._cv = threading.Condition()
 
     # ---- the actors -----------------------------------------------------------
@@ -185,7 +186,7 @@ class Pool:
         the long-take chunks that come home (`_watch`), returns the call's result."""
         lost: set[str] = set()
         for attempt in range(1, ATTEMPTS + 1):
-            slot = self.acquire(model, lost)
+            slot, t0 = self.acquire(model, lost), time.time()
             try:
                 result = yield from self._watch(slot, method, args(), progress, job)
             except self.ray.exceptions.RayTaskError as e:  # the engine's own error (bad input, a bug): as in process
@@ -207,6 +208,7 @@ class Pool:
             self.release(slot, model)
             stopped = result["stopped"] is not None if isinstance(result, dict) else getattr(result, "cancelled", False)
             self.log.append(("done", job, slot.key, "cancelled" if stopped else ""))
+            self.timings.append((job, time.time() - t0, getattr(result, "seconds", None)))
             return result
 
     def _watch(self, slot: Slot, method: str, args: tuple, progress, job: str | None = None):
