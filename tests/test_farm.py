@@ -176,6 +176,29 @@ def test_a_long_take_whose_worker_is_killed_resumes_on_the_other_from_its_last_w
     local.store.close()
 
 
+def test_a_long_take_stopped_on_the_farm_keeps_its_windows_and_resumes_when_queued_again(studio):
+    st, q = studio.store, studio.queue
+    pid = st.create_project("Stop long")
+    sid = _shot(studio, pid, steps=8, seconds=5.0)
+    jid = q.submit(pid, "shot", {"shot_id": sid})
+    folder, t0 = st.media(pid, "longtakes"), time.time()
+    while not list(folder.glob("*.render/w0000.npz")):
+        assert time.time() - t0 < 180 and st.job(jid)["status"] in ("waiting", "running"), st.job(jid)
+        time.sleep(0.05)
+    q.stop(jid)
+    q.wait(120)
+    job = st.job(jid)
+    part = st.take(job["result"][0])
+    assert job["status"] == "stopped" and part["cancelled"] and part["frames"] > 0, job
+    done = part["settings"]["windows_done"]
+    assert 1 <= done < 3 and list(folder.glob("*.render"))  # the finished windows kept, and the checkpoint
+    again = q.submit(pid, "shot", {"shot_id": sid})
+    q.wait(180)
+    take = st.take(st.job(again)["result"][0])
+    assert not take["cancelled"] and take["settings"]["resumed_from_window"] == done
+    assert [wi for e, j, _, wi in q.pool.log if e == "window" and j == again] == list(range(done, 3))
+
+
 RESTART = textwrap.dedent("""
     import json, os, sys, time
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
