@@ -267,13 +267,14 @@ def test_a_studio_on_ray_client_renders_a_long_take_on_the_farm(cluster, tmp_pat
         s.queue.wait(300)
         job = s.store.job(jid)
         take = s.store.take(job["result"][0]) if job["status"] == "done" else {{}}
-        print(ray.util.client.ray.is_connected(), job["status"], job["error"] or "-", take.get("frames"),
+        print("RESULT", ray.util.client.ray.is_connected(), job["status"], job["error"] or "-", take.get("frames"),
               (take.get("settings") or {{}}).get("windows"),
               [wi for e, j, _, wi in s.queue.pool.log if e == "window" and j == jid])
         s.queue.pool.shutdown()
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=400, cwd=ROOT)
-    assert out.stdout.strip().splitlines()[-1:] == ["True done - 24 2 [0, 1]"], out.stdout + out.stderr[-3000:]
+    result = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+    assert result == ["RESULT True done - 24 2 [0, 1]"], out.stdout + out.stderr[-3000:]
 
 
 def test_the_farm_is_named_exactly_and_started_on_loopback(tmp_path):
