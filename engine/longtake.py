@@ -32,6 +32,7 @@ import json
 import os
 import shutil
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ from engine.layout import Layout
 from engine.request import BASE_FPS, GenerateRequest, ProgressFn, frame_record
 from engine.sampling.conditioning import ClipCondition, ImageCondition, WindowKnowledge, fit_frames, still_frames
 from engine.service import Engine, takes_anchor
+from engine.video.growing import GrowingMP4, finish_growing
 from engine.video.retime import delivered_count, resample
 
 CHECKPOINT_SUFFIX = ".render"
@@ -87,7 +89,8 @@ def partial_path(out: str | Path) -> Path:
 # --------------------------------------------------------------------------
 
 def render_take(engine: Engine, req: GenerateRequest, out: str | Path, progress: ProgressFn | None = None,
-                on_window=None, watermark=None, resume: bool = True, anchor: bool = True, seal=None) -> TakeResult:
+                on_window=None, watermark=None, resume: bool = True, anchor: bool = True, seal=None,
+                windows=None) -> TakeResult:
     """Render `req` into the MP4 `out`, streaming and resumable (see the module's docstring).
 
     on_window(done, total, partial_path): after each finished window (the studio shows it).
@@ -96,6 +99,8 @@ def render_take(engine: Engine, req: GenerateRequest, out: str | Path, progress:
     resume: pick up a matching checkpoint under OUT.render (False: start over).
     seal(path, record): called on the finished file before it takes `out`'s place (the CLI signs it there);
         when it fails, the checkpoint stays, so the same command again only finishes and seals.
+    windows(plan, resume_point, progress): where the windows are rendered (default `render_windows` on
+        `engine`, in this process; the studio's farm renders them on a worker and streams them home).
     The file at `out` is replaced only when the whole take is finished; a stopped
     render (the progress callback raised Cancelled) returns cancelled=True and leaves
     the checkpoint and the partial file for the next run."""
@@ -109,12 +114,12 @@ def render_take(engine: Engine, req: GenerateRequest, out: str | Path, progress:
                          "use Engine.generate")
     if watermark is None:
         from engine.provenance import watermark_record_frames as watermark
-    job = engine.prepare(req)
-    plan = _Plan(job, req, anchor and takes_anchor(req))
+    plan = plan_take(engine, req, anchor)
+    job = plan.job
     ckpt = checkpoint_dir(out)
     fingerprint = _fingerprint(engine, req, plan)
     state = _open_checkpoint(ckpt, fingerprint, resume)
-    writer = _PartialWriter(partial_path(out), job.width, job.height, req.fps)
+    writer = GrowingMP4(partial_path(out), job.width, job.height, req.fps)
     records, done_windows = [], state["windows_done"]
     try:
         # Windows already on disk: their delivered frames go back into the partial file.
@@ -124,43 +129,18 @@ def render_take(engine: Engine, req: GenerateRequest, out: str | Path, progress:
             records.append(_chunk_record(engine, req, saved))
             writer.write(watermark(saved["delivered"], records[-1]))
             prev = saved
-        generator = torch.Generator().manual_seed(req.seed)
-        if prev is not None:
-            generator.set_state(torch.from_numpy(prev["generator"]))
-        anchor_frame = None if prev is None or "anchor" not in prev else prev["anchor"]
-        next_j = state["delivered"]
-        cancelled = False
-        own = {}  # window -> the request's own conditions on it (for the frames' kinds)
-
-        def knows(wi, idx, hold):
-            own[wi] = plan.knowledge(idx)
-            win = own[wi].take(np.arange(len(idx)))  # a copy: `own` stays the request's alone
-            if prev is None:
-                return win, None
-            held = _held_from(prev, idx)
-            win.hold(*held)
-            return win, held[0]
-
-        for w in engine.windows(job, knows, generator, progress, plan.anchor, start=done_windows,
-                                first=anchor_frame):
-            if w.cancelled:
+        point = Resume(done_windows, state["delivered"], None if prev is None else {k: prev[k] for k in prev.files})
+        next_j, cancelled = point.delivered, False
+        for wi, chunk in (windows or partial(render_windows, engine))(plan, point, progress):
+            if chunk is None:
                 cancelled = True
                 break
-            wi, idx, frames, anchor_frame = w.wi, w.idx, w.frames, w.first
-            kinds = ["camera" if k else "generated" for k in own.pop(wi).exact]
-            j_stop = plan.delivered_until(idx[-1])
-            out_times = np.arange(next_j, j_stop) / req.fps
-            delivered, pos = resample(frames, idx / BASE_FPS, out_times)
-            chunk = dict(delivered=delivered, pos=pos, kinds=np.array(kinds), base=frames, idx=idx,
-                         generator=generator.get_state().numpy())
-            if anchor_frame is not None:
-                chunk["anchor"] = anchor_frame
             _save_window(ckpt, wi, chunk)
-            state.update(windows_done=wi + 1, delivered=int(j_stop))
+            next_j += len(chunk["delivered"])
+            state.update(windows_done=wi + 1, delivered=int(next_j))
             _write_state(ckpt, state)
             records.append(_chunk_record(engine, req, chunk))
-            writer.write(watermark(delivered, records[-1]))
-            next_j, prev = j_stop, chunk
+            writer.write(watermark(chunk["delivered"], records[-1]))
             if on_window is not None:
                 on_window(wi + 1, len(job.windows), str(writer.path))
     finally:
@@ -172,7 +152,7 @@ def render_take(engine: Engine, req: GenerateRequest, out: str | Path, progress:
     if cancelled:
         return TakeResult(str(writer.path), next_j, req.fps, len(job.windows), done_windows, True,
                           time.time() - t0, record, settings)
-    _finish(writer.path, out, next_j, None if seal is None else lambda path: seal(path, record))
+    finish_growing(writer.path, out, next_j, None if seal is None else lambda path: seal(path, record))
     shutil.rmtree(ckpt, ignore_errors=True)
     return TakeResult(str(out), next_j, req.fps, len(job.windows), done_windows, False, time.time() - t0,
                       record, settings)
@@ -211,6 +191,62 @@ class _Plan:
         if last_base >= self.job.n - 1:
             return self.count
         return min(self.count, delivered_count(last_base + 1, BASE_FPS, self.req.fps))
+
+@dataclasses.dataclass
+class Resume:
+    """Where a take's render picks up: windows finished, delivered frames so far, the last window's chunk
+    (its base frames are held by the next window; its generator state and anchor carry on). Nothing but the
+    last chunk is needed to go on, so this is all a farm worker is handed."""
+    windows: int = 0
+    delivered: int = 0
+    last: dict | None = None
+
+
+def plan_take(engine: Engine, req: GenerateRequest, anchor: bool = True) -> _Plan:
+    """The take's plan (Engine.prepare, the delivered frames per window, whether it holds its anchor)."""
+    return _Plan(engine.prepare(req), req, anchor and takes_anchor(req))
+
+
+def render_windows(engine: Engine, plan: _Plan, point: Resume | None = None, progress: ProgressFn | None = None):
+    """Render the take's windows after `point` (default: from the first) and yield `(wi, chunk)` for each
+    finished one: `chunk` is what `render_take` saves as OUT.render/wNNNN.npz (delivered frames, their
+    positions and kinds, base frames, idx, generator state, anchor). A render stopped in window wi yields
+    `(wi, None)` and ends. Resumed from the chunk of window k-1, the windows from k are the same as an
+    uninterrupted render's: the generator picks up its state, the held frames are the saved ones."""
+    job, req = plan.job, plan.req
+    point = point or Resume()
+    prev = point.last
+    generator = torch.Generator().manual_seed(req.seed)
+    if prev is not None:
+        generator.set_state(torch.from_numpy(np.asarray(prev["generator"])))
+    anchor_frame = None if prev is None else prev.get("anchor")
+    next_j = point.delivered
+    own = {}  # window -> the request's own conditions on it (for the frames' kinds)
+
+    def knows(wi, idx, hold):
+        own[wi] = plan.knowledge(idx)
+        win = own[wi].take(np.arange(len(idx)))  # a copy: `own` stays the request's alone
+        if prev is None:
+            return win, None
+        held = _held_from(prev, idx)
+        win.hold(*held)
+        return win, held[0]
+
+    for w in engine.windows(job, knows, generator, progress, plan.anchor, start=point.windows, first=anchor_frame):
+        if w.cancelled:
+            yield w.wi, None
+            return
+        idx, frames = w.idx, w.frames
+        kinds = ["camera" if k else "generated" for k in own.pop(w.wi).exact]
+        j_stop = plan.delivered_until(idx[-1])
+        delivered, pos = resample(frames, idx / BASE_FPS, np.arange(next_j, j_stop) / req.fps)
+        chunk = dict(delivered=delivered, pos=pos, kinds=np.array(kinds), base=frames, idx=idx,
+                     generator=generator.get_state().numpy())
+        if w.first is not None:
+            chunk["anchor"] = w.first
+        next_j, prev = j_stop, chunk
+        yield w.wi, chunk
+
 
 def _held_from(prev, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The previous window's frames that fall inside `idx`: (frames at idx, where held)."""
@@ -298,66 +334,3 @@ def _write_state(ckpt: Path, state: dict) -> None:
     tmp = ckpt / ".state.tmp"
     tmp.write_text(json.dumps(state))
     os.replace(tmp, ckpt / "state.json")
-
-
-# --------------------------------------------------------------------------
-# The growing file
-# --------------------------------------------------------------------------
-
-class _PartialWriter:
-    """A fragmented H.264 MP4 (one fragment per frame), playable while it grows."""
-
-    def __init__(self, path: Path, width: int, height: int, fps: float):
-        import av
-
-        from engine.video.media import parse_fps
-
-        self.path, self.count = path, 0
-        self.container = av.open(str(path), "w", format="mp4", container_options={
-            "movflags": "frag_keyframe+empty_moov+default_base_moof+frag_every_frame", "flush_packets": "1"})
-        rate = parse_fps(fps)
-        self.stream = self.container.add_stream("libx264", rate=rate)
-        self.stream.width, self.stream.height = width + width % 2, height + height % 2
-        self.stream.pix_fmt = "yuv420p"
-        self.stream.codec_context.time_base = 1 / rate
-        # zerolatency: every frame leaves the encoder at once (no lookahead, no B-frames)
-        self.stream.options = {"crf": "17", "preset": "veryfast", "tune": "zerolatency", "g": str(4 * round(fps))}
-
-    def write(self, frames: np.ndarray) -> None:
-        import av
-
-        from engine.video.media import even_pad
-
-        if len(frames) == 0:
-            return
-        for f in even_pad(np.asarray(frames)):
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24").reformat(format="yuv420p")
-            vf.pts, vf.time_base = self.count, self.stream.codec_context.time_base
-            self.container.mux(self.stream.encode(vf))
-            self.count += 1
-
-    def close(self) -> None:
-        if self.container is not None:
-            self.container.mux(self.stream.encode(None))
-            self.container.close()
-            self.container = None
-
-
-def _finish(partial: Path, out, frames: int, seal=None) -> None:
-    """Remux the fragmented file into an ordinary, fast-start MP4 at `out` (no re-encode), atomically;
-    `seal(path)` is called on the remuxed file before it takes `out`'s place."""
-    import av
-
-    from engine.video.media import _remove, placing_mp4
-
-    with placing_mp4(os.fspath(out), frames, seal) as tmp:
-        with av.open(str(partial)) as src, av.open(tmp, "w", format="mp4",
-                                                   container_options={"movflags": "+faststart"}) as dst:
-            s_in = src.streams.video[0]
-            s_out = dst.add_stream_from_template(s_in)
-            for packet in src.demux(s_in):
-                if packet.dts is None:
-                    continue
-                packet.stream = s_out
-                dst.mux(packet)
-    _remove(str(partial))

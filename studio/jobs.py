@@ -314,10 +314,10 @@ def _run_shot(store, engine, pid, p, progress, loop=False, config_dir=None):
 
 def long_take(engine, req: GenerateRequest) -> bool:
     """Whether a shot streams through engine.longtake: it needs more than one window and can stream, in this
-    process (a farmed long take renders whole on its worker: a worker lost restarts the shot, docs/FARM.md)."""
+    process or on the farm (its windows come home one by one: `take_windows`, docs/FARM.md)."""
     from engine import longtake
 
-    if not engine.local or not longtake.streamable(engine, req):
+    if not (engine.local or hasattr(engine, "take_windows")) or not longtake.streamable(engine, req):
         return False
     return engine.window_count(req) > 1
 
@@ -357,12 +357,14 @@ def _run_long_shot(store, engine, pid, shot, req, p, progress, config_dir):
     resuming = longtake.checkpoint_dir(out).is_dir()
     if resuming:
         note(stage="resuming the unfinished take from its last finished window")
+    # where the windows render: in this process, or on the farm (studio.farm.pool.FarmEngine.take_windows)
+    kw = dict(on_window=on_window, watermark=_mark, windows=getattr(engine, "take_windows", None))
     try:
         try:
-            take = longtake.render_take(engine, req, out, prog, on_window=on_window, watermark=_mark)
+            take = longtake.render_take(engine, req, out, prog, **kw)
         except longtake.CheckpointMismatch:
             # a checkpoint these settings cannot use (another model version): start this take over
-            take = longtake.render_take(engine, req, out, prog, on_window=on_window, watermark=_mark, resume=False)
+            take = longtake.render_take(engine, req, out, prog, resume=False, **kw)
     finally:
         note(partial=None)
     kind = "animate" if shot.get("start_image") else "generate"

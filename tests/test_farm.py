@@ -2,6 +2,7 @@
 started by the fixture and stopped after; shots rendered with the bundled model at small but real settings."""
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -18,14 +19,28 @@ ray = pytest.importorskip("ray")
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}  # the renderers: one torch thread, this checkout
+try:  # Ray Client (ray://) needs `pip install "ray[client]"` (grpcio)
+    import grpc  # noqa: F401
+    CLIENT = True
+except ImportError:
+    CLIENT = False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def cluster():
+    """The head (no CPUs: it only coordinates; its Ray Client server on 127.0.0.1:`client_port`) and two workers."""
     from ray.cluster_utils import Cluster
 
+    port = _free_port() if CLIENT else None
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False,
-                                                      "node_ip_address": "127.0.0.1"})
+                                                      "node_ip_address": "127.0.0.1", "ray_client_server_port": port})
+    c.client_port = port
     try:
         for _ in range(2):
             c.add_node(num_cpus=1, node_ip_address="127.0.0.1")
@@ -124,27 +139,94 @@ def test_a_worker_killed_mid_render_and_the_shot_finishes_on_the_other(studio):
     assert len(st.takes(pid)) == 1  # filed once
 
 
+def test_a_long_take_whose_worker_is_killed_resumes_on_the_other_from_its_last_window(studio, tmp_path):
+    """A three-window take: its worker is killed (SIGKILL) after the first window came home into the take's
+    checkpoint folder; the other worker is handed that window's chunk and renders windows 2 and 3 only, and
+    the take equals the same shot rendered in process, uninterrupted."""
+    from engine.video import media
+
+    st, q = studio.store, studio.queue
+    pid = st.create_project("Long")
+    jid = q.submit(pid, "shot", {"shot_id": _shot(studio, pid, steps=8, seconds=5.0)})
+    folder, t0 = st.media(pid, "longtakes"), time.time()
+    # window 1 came home: its chunk in the take's checkpoint folder, its frames in the card's growing file
+    while not (list(folder.glob("*.render/w0000.npz")) and list(folder.glob("*.partial.mp4"))):
+        assert time.time() - t0 < 180 and st.job(jid)["status"] in ("waiting", "running"), st.job(jid)
+        time.sleep(0.05)
+    slot = next(s for s in q.pool.slots.values() if s.busy)
+    os.kill(ray.get(slot.hello)["pid"], signal.SIGKILL)
+    q.wait(300)
+    job = st.job(jid)
+    assert job["status"] == "done", job
+    log = [(e, key, x) for e, j, key, x in q.pool.log if j == jid]
+    assert [e for e, _, _ in log].count("lost") == 1 and log[-1][0] == "done" and log[-1][1] != slot.key
+    windows = [(key, wi) for e, key, wi in log if e == "window"]
+    assert windows == [(slot.key, 0), (log[-1][1], 1), (log[-1][1], 2)]  # window 1 was not rendered again
+    take = st.take(job["result"][0])
+    assert take["settings"]["windows"] == 3 and not take["cancelled"] and len(st.takes(pid)) == 1
+    assert not list(folder.iterdir())  # finished: no checkpoint, no partial file
+    local = _studio(None, tmp_path / "local", farm=False)
+    lpid = local.store.create_project("Local")
+    ljob = local.queue.submit(lpid, "shot", {"shot_id": _shot(local, lpid, steps=8, seconds=5.0)})
+    local.queue.wait(300)
+    ltake = local.store.take(local.store.job(ljob)["result"][0])
+    a, b = media.read_video(st.path(take["path"])).frames, media.read_video(local.store.path(ltake["path"])).frames
+    assert a.shape == b.shape and np.abs(a.astype(int) - b).max() <= 2
+    assert take["provenance"] == ltake["provenance"] and take["frames"] == ltake["frames"]
+    local.store.close()
+
+
+def test_a_long_take_stopped_on_the_farm_keeps_its_windows_and_resumes_when_queued_again(studio):
+    st, q = studio.store, studio.queue
+    pid = st.create_project("Stop long")
+    sid = _shot(studio, pid, steps=8, seconds=5.0)
+    jid = q.submit(pid, "shot", {"shot_id": sid})
+    folder, t0 = st.media(pid, "longtakes"), time.time()
+    while not list(folder.glob("*.render/w0000.npz")):
+        assert time.time() - t0 < 180 and st.job(jid)["status"] in ("waiting", "running"), st.job(jid)
+        time.sleep(0.05)
+    q.stop(jid)
+    q.wait(120)
+    job = st.job(jid)
+    part = st.take(job["result"][0])
+    assert job["status"] == "stopped" and part["cancelled"] and part["frames"] > 0, job
+    done = part["settings"]["windows_done"]
+    assert 1 <= done < 3 and list(folder.glob("*.render"))  # the finished windows kept, and the checkpoint
+    again = q.submit(pid, "shot", {"shot_id": sid})
+    q.wait(180)
+    take = st.take(st.job(again)["result"][0])
+    assert not take["cancelled"] and take["settings"]["resumed_from_window"] == done
+    assert [wi for e, j, _, wi in q.pool.log if e == "window" and j == again] == list(range(done, 3))
+
+
 RESTART = textwrap.dedent("""
-    import os, sys, time
+    import json, os, sys, time
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     sys.path.insert(0, {root!r})
     from engine.families.pipeline import BUNDLED_MODEL
     from studio.app import make_studio
     s = make_studio(str(BUNDLED_MODEL), {projects!r}, {config!r}, dtype="float32", farm={address!r}, farm_env={env!r})
     pid = s.store.create_project("Restart")
-    sid = s.store.add_shot(pid, prompt="a red ball rolls to the right", seconds=1.0, aspect="1:1", steps=40)
+    sid = s.store.add_shot(pid, prompt="a red ball rolls to the right", seconds={seconds}, aspect="1:1", steps={steps})
     jid = s.queue.submit(pid, "shot", {{"shot_id": sid}})
-    while not s.queue.live.get(jid, {{}}).get("progress"):
+
+    def windows_done():  # a long take's windows home and in its checkpoint
+        states = list(s.store.media(pid, "longtakes").glob("*.render/state.json"))
+        return json.loads(states[0].read_text())["windows_done"] if states else 0
+    while not (windows_done() if {long} else s.queue.live.get(jid, {{}}).get("progress")):
         time.sleep(0.05)
     print(jid, flush=True)
     time.sleep(600)
 """)
 
 
-def test_the_studio_restarting_mid_render_recovers_the_job(cluster, tmp_path):
-    """A studio killed while the farm renders: the next one finds the job in the store and renders it."""
+@pytest.mark.parametrize("long", [False, True], ids=["shot", "long_take"])
+def test_the_studio_restarting_mid_render_recovers_the_job(cluster, tmp_path, long):
+    """A studio killed while the farm renders: the next one finds the job in the store and renders it; a long
+    take killed after its first window resumes from its checkpoint in the project, at window 2."""
     script = RESTART.format(root=str(ROOT), projects=str(tmp_path / "projects"), config=str(tmp_path / "config"),
-                            address=cluster.address, env=ENV)
+                            address=cluster.address, env=ENV, long=long, seconds=5.0 if long else 1.0,
+                            steps=8 if long else 40)
     first = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         jid = first.stdout.readline().strip()
@@ -158,9 +240,41 @@ def test_the_studio_restarting_mid_render_recovers_the_job(cluster, tmp_path):
         job = s.store.job(jid)
         assert job["status"] == "done" and job["attempts"] == 2, job
         assert len(s.store.takes(job["project_id"])) == 1
+        if long:
+            assert s.store.take(job["result"][0])["settings"]["resumed_from_window"] == 1
+            assert [wi for e, j, _, wi in s.queue.pool.log if e == "window" and j == jid] == [1, 2]
     finally:
         s.queue.pool.shutdown()
         s.store.close()
+
+
+@pytest.mark.skipif(not CLIENT, reason="Ray Client needs ray[client] (grpcio)")
+def test_a_studio_on_ray_client_renders_a_long_take_on_the_farm(cluster, tmp_path):
+    """--farm ray://HOST:PORT end to end: a studio in another process reaches the cluster through the head's Ray
+    Client server only, and a long take's windows come home through it into its project."""
+    script = textwrap.dedent(f"""
+        import os, sys
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+        sys.path.insert(0, {str(ROOT)!r})
+        import ray
+        from engine.families.pipeline import BUNDLED_MODEL
+        from studio.app import make_studio
+        s = make_studio(str(BUNDLED_MODEL), {str(tmp_path / 'projects')!r}, {str(tmp_path / 'config')!r},
+                        dtype="float32", farm="ray://127.0.0.1:{cluster.client_port}", farm_env={ENV!r})
+        pid = s.store.create_project("Client")
+        sid = s.store.add_shot(pid, prompt="a red ball rolls to the right", seconds=3.0, aspect="1:1", steps=3)
+        jid = s.queue.submit(pid, "shot", {{"shot_id": sid}})
+        s.queue.wait(300)
+        job = s.store.job(jid)
+        take = s.store.take(job["result"][0]) if job["status"] == "done" else {{}}
+        print("RESULT", ray.util.client.ray.is_connected(), job["status"], job["error"] or "-", take.get("frames"),
+              (take.get("settings") or {{}}).get("windows"),
+              [wi for e, j, _, wi in s.queue.pool.log if e == "window" and j == jid])
+        s.queue.pool.shutdown()
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=400, cwd=ROOT)
+    result = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+    assert result == ["RESULT True done - 24 2 [0, 1]"], out.stdout + out.stderr[-3000:]
 
 
 def test_the_farm_is_named_exactly_and_started_on_loopback(tmp_path):

@@ -160,3 +160,18 @@ def test_a_killed_cli_render_resumes_to_the_same_file(tiny_model, tmp_path):
     side = json.loads(Path(cut + ".json").read_text())
     assert side["resumed_from_window"] == done_before >= 2
     assert np.array_equal(media.read_video(cut).frames, media.read_video(whole).frames)
+
+
+def test_render_windows_resumed_from_a_chunk_equals_the_uninterrupted_windows(engine):
+    """The API a farm worker runs: handed only the last finished window's chunk (and the counts), it renders
+    the windows after it, and they are the uninterrupted render's, bit for bit."""
+    req = GenerateRequest("a red ball moves right", seconds=5.0, fps=12, steps=2, seed=3)
+    plan = longtake.plan_take(engine, req)
+    whole = list(longtake.render_windows(engine, plan))
+    assert len(whole) > 2 and [wi for wi, _ in whole] == list(range(len(whole)))
+    k = 1
+    point = longtake.Resume(k, sum(len(c["delivered"]) for _, c in whole[:k]), whole[k - 1][1])
+    resumed = list(longtake.render_windows(engine, longtake.plan_take(engine, req), point))
+    assert [wi for wi, _ in resumed] == list(range(k, len(whole)))
+    for (_, a), (_, b) in zip(whole[k:], resumed):
+        assert set(a) == set(b) and all(np.array_equal(a[key], b[key]) for key in a)

@@ -39,6 +39,12 @@ def connect(farm: str, threads: int | None = None, env: dict | None = None) -> P
         import ray
     except ImportError:
         raise FarmError("--farm needs Ray: `pip install ray` (docs/FARM.md)") from None
+    if farm.startswith("ray://"):
+        from ray._private.utils import get_ray_client_dependency_error
+
+        if get_ray_client_dependency_error() is not None:
+            raise FarmError('--farm ray://HOST:PORT connects through Ray Client: `pip install "ray[client]"` '
+                            "(docs/FARM.md)")
     env = dict(env or {})
     if farm == "auto":
         env.setdefault("PYTHONPATH", str(Path(__file__).resolve().parents[2]))

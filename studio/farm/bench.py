@@ -3,14 +3,18 @@
 Renders the same shots (bundled model) in process, then on a local Ray cluster on 127.0.0.1 with one
 worker node, then with two, each worker one CPU and one torch thread; every renderer has rendered once
 before the clock starts (models loaded), so the figures are steady-state throughput. Prints JSON:
-seconds per run, shots per minute, the two-to-one worker ratio, and a farmed job's overhead over an
-in-process one (one worker against in process, per shot). Results: docs/BENCHMARKS.md, "Render farm".
+seconds per run, shots per minute, the two-to-one worker ratio, a farmed job's overhead over an
+in-process one (one worker against in process, per shot: on a shared machine mostly load noise), the farm's
+own cost per call (`farm_call_overhead_s`: the median of a call's time in the studio less its render's time
+on the worker: dispatch, progress polling, the frames' trip home) and the load average before and after.
+Results: docs/BENCHMARKS.md, "Render farm".
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -61,7 +65,7 @@ def run(shots: int, steps: int) -> dict:
 
     torch.set_num_threads(1)  # in process as on a worker: one thread
     out = {"shots": shots, "steps": steps, "seconds_per_shot": 1.0, "aspect": "1:1",
-           "processor": defaults.processor(), "cpus": os.cpu_count()}
+           "processor": defaults.processor(), "cpus": os.cpu_count(), "load_before": os.getloadavg()}
     with tempfile.TemporaryDirectory() as tmp:
         s = _studio(Path(tmp) / "local", None)
         out["in_process_s"] = _timed(s, shots, steps, warm=1)
@@ -74,6 +78,9 @@ def run(shots: int, steps: int) -> dict:
                 cluster.wait_for_nodes()
                 s = _studio(Path(tmp) / f"farm{workers}", cluster.address)
                 out[f"workers_{workers}_s"] = _timed(s, shots, steps, warm=workers)
+                if workers == 1:  # the farm's own cost per call: its time here less its render's on the worker
+                    calls = [here - there for _, here, there in s.queue.pool.timings[-shots:]]
+                    out["farm_call_overhead_s"] = round(statistics.median(calls), 3)
                 s.queue.pool.shutdown()
                 s.store.close()
         finally:
@@ -84,6 +91,7 @@ def run(shots: int, steps: int) -> dict:
     out["two_to_one_ratio"] = round(out["workers_1_s"] / out["workers_2_s"], 2)
     out["farm_overhead_per_shot_s"] = round((out["workers_1_s"] - out["in_process_s"]) / shots, 2)
     out["farm_overhead_pct"] = round(100 * (out["workers_1_s"] / out["in_process_s"] - 1), 1)
+    out["load_after"] = os.getloadavg()
     return out
 
 

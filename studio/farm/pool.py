@@ -5,12 +5,14 @@ its whole machine (or its GPU) so its torch threads are the machine's. A render 
 that already holds its model when there is one (loading a model is the slow part of a first job), else
 to any idle actor; an actor that dies mid-render (its process killed, its node lost) is dropped, a new
 one is started where its node still lives, and the render runs again on another worker, up to ATTEMPTS
-times; then the job fails with the reason.
+times; then the job fails with the reason. A long take (`take`) comes home window by window, and runs again
+from the window after the last one that came home, not from its start.
 
 `FarmEngine` is what a job sees instead of the engine: every question about the model is answered by the
 studio's own engine (the prompt's reading, the canvas, the rate: cheap, and the same answers as in
-process), and `generate`, the one call that samples, runs on the farm. So studio.jobs files a farmed take
-with exactly the code that files a local one, and every kind of job (shots, scenes, verbs) is farmed.
+process), and `generate` and `take_windows` (a long take's windows, for engine.longtake.render_take), the
+calls that sample, run on the farm. So studio.jobs files a farmed take with exactly the code that files a
+local one, and every kind of job (shots, long takes, scenes, verbs) is farmed.
 """
 from __future__ import annotations
 
@@ -63,7 +65,8 @@ class Pool:
 
         self.ray, self.threads, self.env, self.start_timeout = ray, threads, env or {}, start_timeout
         self.slots: dict[str, Slot] = {}
-        self.log: list[tuple] = []  # (event, job id, slot key): "done", "lost" (tests and the studio's log)
+        self.log: list[tuple] = []  # (event, job id, slot key, note): "done", "lost", "window" (tests, the log)
+        self.timings: list[tuple] = []  # (job id, seconds the call took here, seconds its render took there)
         self._cv = threading.Condition()
 
     # ---- the actors -----------------------------------------------------------
@@ -155,11 +158,37 @@ class Pool:
     # ---- one render -----------------------------------------------------------
     def run(self, model: str, dtype: str, method: str, req, progress, kwargs: dict, job: str | None = None):
         """engine.<method>(req, progress, **kwargs) on a renderer; again on another worker when it dies."""
+        return _result(self._attempts(model, "render", lambda: (model, dtype, method, req, kwargs), progress, job))
+
+    def take(self, model: str, dtype: str, req, point, anchor: bool, progress, job: str | None = None):
+        """A long take's windows after `point` (an engine.longtake.Resume) on a renderer, as engine.longtake's
+        `render_windows` yields them: `(wi, chunk)` as each window comes home, `(wi, None)` for a Stop in window
+        wi. A worker lost: the next one is handed the last chunk that came home and goes on from there."""
+        from engine.longtake import Resume
+
+        here = [point or Resume()]
+        gen = self._attempts(model, "take", lambda: (model, dtype, req, here[0], anchor), progress, job)
+        try:
+            while True:
+                try:
+                    wi, chunk = next(gen)
+                except StopIteration as end:
+                    if end.value["stopped"] is not None:
+                        yield end.value["stopped"], None
+                    return
+                here[0] = Resume(wi + 1, here[0].delivered + len(chunk["delivered"]), chunk)
+                yield wi, chunk
+        finally:
+            gen.close()
+
+    def _attempts(self, model: str, method: str, args, progress, job: str | None):
+        """slot.actor.<method>(call, *args()) on a renderer until one finishes it, at most ATTEMPTS renderers; yields
+        the long-take chunks that come home (`_watch`), returns the call's result."""
         lost: set[str] = set()
         for attempt in range(1, ATTEMPTS + 1):
-            slot = self.acquire(model, lost)
+            slot, t0 = self.acquire(model, lost), time.time()
             try:
-                result = self._watch(slot, model, dtype, method, req, progress, kwargs)
+                result = yield from self._watch(slot, method, args(), progress, job)
             except self.ray.exceptions.RayTaskError as e:  # the engine's own error (bad input, a bug): as in process
                 self.release(slot, model)
                 raise e.cause from None
@@ -173,33 +202,64 @@ class Pool:
                 _say(progress, f"worker lost ({why}); rendering again on another worker, attempt {attempt + 1} "
                                f"of {ATTEMPTS}")
                 continue
+            except GeneratorExit:  # the caller gave up on a long take (its disk failed): the render was stopped
+                self.release(slot, model)
+                raise
             self.release(slot, model)
-            self.log.append(("done", job, slot.key, "cancelled" if getattr(result, "cancelled", False) else ""))
+            stopped = result["stopped"] is not None if isinstance(result, dict) else getattr(result, "cancelled", False)
+            self.log.append(("done", job, slot.key, "cancelled" if stopped else ""))
+            self.timings.append((job, time.time() - t0, getattr(result, "seconds", None)))
             return result
 
-    def _watch(self, slot: Slot, model, dtype, method, req, progress, kwargs):
-        """Start the render, relay its progress and previews, pass Stop on; returns its result."""
+    def _watch(self, slot: Slot, method: str, args: tuple, progress, job: str | None = None):
+        """Start the call, relay its progress and previews, pass Stop on; yields each long-take window's
+        `(wi, chunk)` as it comes home (logged as ("window", job, slot, wi)), returns the call's result."""
         call = uuid.uuid4().hex
-        ref = slot.actor.render.remote(call, model, dtype, method, req, kwargs)
-        seen, stopping, shown = 0, False, None
-        while True:
-            done, _ = self.ray.wait([ref], timeout=POLL)
-            if done:
-                return self.ray.get(ref)
-            state = self.ray.get(slot.actor.poll.remote(call))
-            if state is None or progress is None or stopping:
-                continue
-            try:
-                if state["step"] > seen and (state["preview"] is not None or shown is not None):
-                    seen = state["step"]
-                    if state["preview"] is not None:  # else the last one (the worker decodes one a PREVIEW_EVERY)
-                        shown = Decoded(state["preview"])
-                    progress(state["fraction"], state["stage"], RemoteStep(seen, state["steps"], shown))
-                else:
-                    progress(state["fraction"], state["stage"])
-            except Cancelled:  # Stop: the worker stops at its next step and returns what it has made
-                stopping = True
-                slot.actor.cancel.remote(call)
+        ref = getattr(slot.actor, method).remote(call, *args)
+        seen, stopping, shown, finished = 0, False, None, False
+        try:
+            while True:
+                done, _ = self.ray.wait([ref], timeout=POLL)
+                if done:
+                    result = self.ray.get(ref)
+                    finished = True
+                    for wi, chunk in result["chunks"] if isinstance(result, dict) else ():
+                        self.log.append(("window", job, slot.key, wi))
+                        yield wi, chunk
+                    return result
+                state = self.ray.get(slot.actor.poll.remote(call))
+                for wi, chunk in (state or {}).get("chunks", ()):
+                    self.log.append(("window", job, slot.key, wi))
+                    yield wi, chunk
+                if state is None or progress is None or stopping:
+                    continue
+                try:
+                    if state["step"] > seen and (state["preview"] is not None or shown is not None):
+                        seen = state["step"]
+                        if state["preview"] is not None:  # else the last one (the worker decodes one a PREVIEW_EVERY)
+                            shown = Decoded(state["preview"])
+                        progress(state["fraction"], state["stage"], RemoteStep(seen, state["steps"], shown))
+                    else:
+                        progress(state["fraction"], state["stage"])
+                except Cancelled:  # Stop: the worker stops at its next step and returns what it has made
+                    stopping = True
+                    slot.actor.cancel.remote(call)
+        finally:
+            if not finished:  # the caller stopped listening (or the worker died): stop the call, wait for its end
+                try:
+                    slot.actor.cancel.remote(call)
+                    self.ray.wait([ref], timeout=60)
+                except Exception:  # the actor is gone: nothing to stop
+                    pass
+
+
+def _result(gen):
+    """The return value of a generator whose yields are ignored (a plain render yields none)."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as end:
+            return end.value
 
 
 def _say(progress, stage: str) -> None:
@@ -211,7 +271,7 @@ def _say(progress, stage: str) -> None:
 class FarmEngine:
     """The studio's engine with its sampling on the farm (see the module's docstring)."""
 
-    local = False  # nothing renders in this process: long takes do not stream to this machine's disk
+    local = False  # nothing renders in this process; long takes stream home window by window (take_windows)
 
     def __init__(self, engine, pool: Pool, dtype: str = "auto", job: str | None = None):
         """dtype: as the studio was asked for it ("auto": each worker picks for its own processor)."""
@@ -230,6 +290,11 @@ class FarmEngine:
     def generate(self, req, progress=None, **kwargs):
         return self._pool.run(self.model_key(), self._dtype, "generate", req, progress, kwargs,
                               job=self._job)
+
+    def take_windows(self, plan, point, progress=None):
+        """engine.longtake.render_take's window source on the farm: the windows after `point` render on a worker
+        and come home as checkpoint chunks; a worker lost, the next resumes from the last one (Pool.take)."""
+        return self._pool.take(self.model_key(), self._dtype, plan.req, point, plan.anchor, progress, job=self._job)
 
     def preview(self, denoised):
         """Frames a worker decoded already, else the studio's engine decodes (a stopped take's estimate)."""

@@ -8,11 +8,14 @@ and keeps it: GPU tasks would start a fresh process per call and load the weight
 
 What a render returns (an engine Result: frames, record, settings) travels home through Ray's object
 store: a worker never needs to see the projects folder. Progress and a small preview (one decoded frame)
-wait in `poll`'s answer; `cancel` sets a flag the sampler callback checks at every step, so Stop takes
-effect within one step and the engine keeps what it has made (FramePack's studio, docs/STYLE.md).
+wait in `poll`'s answer, and so does each finished window of a long take (`take`: its checkpoint chunk,
+which the studio writes into the take's checkpoint folder, so another worker can resume from it); `cancel`
+sets a flag the sampler callback checks at every step, so Stop takes effect within one step and the engine
+keeps what it has made (FramePack's studio, docs/STYLE.md).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -46,12 +49,36 @@ class Renderer:
     def render(self, call: str, model: str, dtype: str, method: str, req, kwargs: dict):
         """engine.<method>(req, progress, **kwargs) on this worker's engine for `model`; returns its Result."""
         engine = self._engine(model, dtype)
+        with self._call(call) as state:
+            return getattr(engine, method)(req, self._progress(engine, state), **kwargs)
+
+    def take(self, call: str, model: str, dtype: str, req, point, anchor: bool = True) -> dict:
+        """A long take's windows after `point` (engine.longtake.render_windows from a Resume: the last finished
+        window's chunk). Each finished window's chunk waits in `poll`'s answer ("chunks", each travels once);
+        returns {"stopped": the window a Stop ended in, or None; "chunks": those no poll took}."""
+        from engine import longtake
+
+        engine = self._engine(model, dtype)
+        with self._call(call) as state:
+            plan, stopped = longtake.plan_take(engine, req, anchor), None
+            for wi, chunk in longtake.render_windows(engine, plan, point, self._progress(engine, state)):
+                if chunk is None:
+                    stopped = wi
+                    break
+                with self._lock:
+                    state["chunks"].append((wi, chunk))
+            with self._lock:
+                rest, state["chunks"] = state["chunks"], []
+            return {"stopped": stopped, "chunks": rest}
+
+    @contextlib.contextmanager
+    def _call(self, call: str):
         state = {"fraction": 0.0, "stage": "starting on the farm", "step": 0, "steps": 0, "preview": None,
-                 "stop": False, "shown": 0.0}
+                 "stop": False, "shown": 0.0, "chunks": []}
         with self._lock:
             self.calls[call] = state
         try:
-            return getattr(engine, method)(req, self._progress(engine, state), **kwargs)
+            yield state
         finally:
             with self._lock:
                 self.calls.pop(call, None)
@@ -62,8 +89,8 @@ class Renderer:
             state = self.calls.get(call)
             if state is None:
                 return None
-            out = {k: state[k] for k in ("fraction", "stage", "step", "steps", "preview")}
-            state["preview"] = None  # each preview travels once
+            out = {k: state[k] for k in ("fraction", "stage", "step", "steps", "preview", "chunks")}
+            state["preview"], state["chunks"] = None, []  # each preview and each window's chunk travels once
             return out
 
     def cancel(self, call: str) -> bool:
