@@ -191,22 +191,23 @@ def test_project_three_shots_render_and_promote(studio, page):
     assert [s["prompt"] for s in studio.store.shots(pid)] == PROMPTS
     page.click("#render-all")
     says(page, "shot-msg", "queued 4")
-    says(page, "shot-msg", "never saw 'spins'")  # a word no training caption has: the user is told which
+    if not GUIDE:  # the tiny model has no prompt reader: a word no training caption has is named to the user
+        says(page, "shot-msg", "never saw 'spins'")
     jobs = wait_jobs(studio, pid)
     assert [j["status"] for j in jobs] == ["done"] * 4, [j["error"] for j in jobs]
     says(page, "queue-progress", "idle")
     # every take plays under its own shot's card
     cards = page.locator("#shot-cards .card")
     for i, n in enumerate((2, 1, 1)):
-        cards.nth(i).locator("video").nth(n - 1).wait_for()
-        assert cards.nth(i).locator("video").count() == n
-    page.wait_for_function("() => { const v = [...document.querySelectorAll('#shot-cards video')];"
+        cards.nth(i).locator(".take[data-take] video").nth(n - 1).wait_for()
+        assert cards.nth(i).locator(".take[data-take] video").count() == n
+    page.wait_for_function("() => { const v = [...document.querySelectorAll('#shot-cards .take[data-take] video')];"
                            " return v.length === 4 && v.every(x => x.readyState >= 1 && x.duration > 0) }")
-    page.evaluate("() => document.querySelector('#shot-cards video').play()")
-    page.wait_for_function("() => document.querySelector('#shot-cards video').currentTime > 0.1")
+    page.evaluate("() => document.querySelector('#shot-cards .take[data-take] video').play()")
+    page.wait_for_function("() => document.querySelector('#shot-cards .take[data-take] video').currentTime > 0.1")
     # each shot's first take onto the timeline, from its card
     for i in range(3):
-        cards.nth(i).locator(".take").first.locator("button[data-act=choose]").click()
+        cards.nth(i).locator(".take[data-take]").first.locator("button[data-act=choose]").click()
         says(page, "cards-msg", f"take 1 is on the timeline (clip {i + 1})")
     assert len(studio.store.timeline(pid)) == 3
     # the first shot's second take replaces its first on the timeline, in place
