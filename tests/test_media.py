@@ -149,8 +149,10 @@ def test_a_stream_of_frames_is_encoded_as_it_comes(tmp_path):
         side["seconds"] = 1.5
     out = write_output(str(tmp_path / "s.mp4"), FrameStream(made(), 6), 24, side)
     assert given == list(range(6)) and json.loads(Path(out + ".json").read_text()) == {"seconds": 1.5}
-    np.testing.assert_array_equal(read_video(out).frames,
-                                  read_video(write_video(tmp_path / "a.mp4", frames, 24)).frames)
+    # the same frames as the array path, within the encoder's own noise (two encodes of the same pictures
+    # decoded a few grey levels apart at some pixels on a CI machine)
+    diff = np.abs(read_video(out).frames.astype(int) - read_video(write_video(tmp_path / "a.mp4", frames, 24)).frames)
+    assert diff.mean() < 0.5 and diff.max() <= 8, (diff.mean(), diff.max())
     folder = write_output(str(tmp_path / "seq") + "/", FrameStream(iter(frames), 6), 24, {})
     np.testing.assert_array_equal(read_video(folder).frames, frames)
 
