@@ -108,12 +108,9 @@ def _write(path, frames, fps, record: ProvenanceRecord, settings: dict, mark: bo
         extra["audio"] = {"from": "camera" if settings.get("source_file") else "take",
                           "source_file": settings.get("source_file") or "", "source_take": settings.get("source_take")}
     sidecar = {"settings": settings, **extra}
-    if mark:  # tiny frames or a missing backend stay unmarked: the C2PA record still says what made them
-        _, frames = publish(str(path), frames, fps, record, sidecar, region=region, best_effort=True, signer=sign,
-                            audio_from=audio_from, audio_start=audio_start)
-    else:  # frames the studio did not make (an upload), signed as they are
-        media.write_output(str(path), frames, fps, sidecar={**sidecar, "provenance": record.to_dict()},
-                           audio_from=audio_from, audio_start=audio_start, seal=sealer(record, sign))
+    # tiny frames or a missing backend stay unmarked: the C2PA record still says what made them
+    _, frames = publish(str(path), frames, fps, record, sidecar, region=region, best_effort=True, signer=sign,
+                        audio_from=audio_from, audio_start=audio_start, marked=mark)
     return frames, record
 
 
@@ -123,9 +120,8 @@ def _mark(frames, record):
 
 
 def _sign(path, record: ProvenanceRecord, config_dir) -> None:
-    from engine.provenance import SignerConfig, sign_mp4
-
-    sign_mp4(path, record, SignerConfig.from_config_dir(config_dir))
+    """Sign a finished file in place (a long take, moved into the project once whole)."""
+    sealer(record, config_dir)(path)
 
 
 # --------------------------------------------------------------------------
