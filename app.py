@@ -1,6 +1,6 @@
 """Launch Tenku Studio in the browser:
 `python app.py [--host H] [--port P] [--auth USER:PASSWORD] [--projects DIR] [--model PATH]
-[--model-dir DIR]... [--farm auto|ray://HOST:PORT|HOST:PORT]`.
+[--model-dir DIR]... [--farm auto|ray://HOST:PORT|HOST:PORT] [--threads auto|N]`.
 
 Binds 127.0.0.1 unless told otherwise; any other host (or --share) needs --auth
 (or TENKU_AUTH=user:password in the environment). Everything the studio keeps
@@ -18,6 +18,14 @@ from pathlib import Path
 from studio.paths import default_config_dir, default_projects_dir
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def threads_arg(text: str):
+    if text == "auto":
+        return text
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected auto or a positive whole number, got {text!r}")
+    return int(text)
 
 
 def parse_args(argv=None):
@@ -42,6 +50,10 @@ def parse_args(argv=None):
     p.add_argument("--compile", action="store_true",
                    help="compile the bundled model's transformer at start (torch.compile, cached on disk: minutes "
                         "the first time, seconds after), then render about 1.5x faster on CPUs")
+    p.add_argument("--threads", default="auto", type=threads_arg, metavar="auto|N",
+                   help="CPU threads a render uses: auto (default) takes the cores other programs leave free, "
+                        "re-checked between steps (beside one busy program a 2-thread render ran 4x slower than "
+                        "alone, a 1-thread one 1.5x); N pins the count")
     p.add_argument("--farm", default=None, metavar="ADDRESS",
                    help="render on a Ray cluster (needs `pip install ray`; docs/FARM.md): auto (one started on "
                         "this machine, on 127.0.0.1), ray://HOST:PORT (Ray Client) or HOST:PORT (a cluster this "
@@ -84,7 +96,8 @@ def main(argv=None) -> int:
         demo, launch_kwargs = build_app(model=args.model, projects=str(projects),
                                         config_dir=args.config or str(default_config_dir()), dtype=args.dtype,
                                         device=args.device, max_upload_mb=args.max_upload_mb,
-                                        model_dirs=args.model_dir, farm=args.farm, compile=args.compile)
+                                        model_dirs=args.model_dir, farm=args.farm, compile=args.compile,
+                                        threads=args.threads)
     except InputError as e:  # a farm that cannot be reached, or named wrongly
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -71,6 +71,7 @@ from engine.sampling.conditioning import (
     still_frames,
 )
 from engine.sampling.sampler import Cancelled, StepInfo, edit, sample
+from engine.sampling.threads import ThreadPolicy
 from engine.video.retime import retime, retime_loop
 
 
@@ -80,9 +81,12 @@ class Engine:
     local = True  # renders in this process (studio.farm's engine does not): long takes may stream to its disk
 
     def __init__(self, model_path: str | Path = BUNDLED_MODEL, device: str = "cpu", dtype: str = "auto",
-                 offload: bool = False, vae_tiling: bool = False, compile: bool = False):
+                 offload: bool = False, vae_tiling: bool = False, compile: bool = False,
+                 threads: int | str | None = None):
         """compile: run the bundled family's transformer through torch.compile (engine.sampling.compiled;
-        graphs cached on disk, the first render of each shape compiles)."""
+        graphs cached on disk, the first render of each shape compiles). threads: the CPU team of the
+        bundled family's renders: a count, "auto" (the cores other programs leave free, re-checked between
+        steps: engine.sampling.threads; the studio's choice) or None (torch's own setting, untouched)."""
         self.offload, self.vae_tiling, self.compile = offload, vae_tiling, compile
         if dtype == "auto":  # bfloat16 only where it is computed in hardware: emulated, it costs 28x (issue 30)
             dtype = "bfloat16" if device != "cpu" or defaults.cpu_has_bf16() else "float32"
@@ -95,6 +99,7 @@ class Engine:
         self._read: dict = {}  # prompt -> its reading (engine.world.reading.Reading), most recent last
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()
+        self.threads = ThreadPolicy(threads)
 
     @property
     def pipe(self) -> WorldPipeline:
@@ -337,6 +342,7 @@ class Engine:
         # 1. Check inputs
         req.validate()
         pipe = self.pipe
+        self.threads.begin()
         width, height = req.canvas()
         n = self.base_frames(req)
         r = pipe.temporal_ratio
@@ -398,6 +404,7 @@ class Engine:
             start = pipe.encode_video(job.init[idx])
 
         def on_step(info: StepInfo):
+            self.threads.adjust()  # a program that started or stopped beside the render changes its team
             if progress is not None:
                 n = len(job.windows)
                 progress((wi + info.step / info.steps) / n, f"window {wi + 1}/{n}", info)

@@ -86,13 +86,16 @@ CSS = """
 
 def make_studio(model, projects, config_dir, dtype: str = "auto", device: str = "cpu",
                 max_upload_mb: float = 200.0, start: bool = True, model_dirs=(), farm: str | None = None,
-                farm_env: dict | None = None, compile: bool = False) -> Studio:
+                farm_env: dict | None = None, compile: bool = False, threads: int | str | None = None) -> Studio:
     """farm: render on a Ray cluster (studio.farm: "auto", "ray://HOST:PORT", "HOST:PORT"); None: in process.
     farm_env: environment variables of the farm's renderer processes.
     compile: the bundled model through torch.compile, compiled here for the default shot (16:9) before the
-    studio serves, so no render waits on it unsaid (engine.sampling.compiled)."""
+    studio serves, so no render waits on it unsaid (engine.sampling.compiled).
+    threads: the renders' CPU team (engine.sampling.threads): "auto" (app.py's default: the cores other
+    programs leave free), a count, or None (torch's setting, untouched)."""
     store = Store(projects)
-    engines = Engines(model, store, dtype=dtype, device=device, model_dirs=model_dirs, compile=compile and not farm)
+    engines = Engines(model, store, dtype=dtype, device=device, model_dirs=model_dirs, compile=compile and not farm,
+                      threads=threads)
     if compile and not farm:
         say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
         say(f"compiled in {engines().warm_up(log=say):.0f} s")
@@ -111,7 +114,7 @@ def make_studio(model, projects, config_dir, dtype: str = "auto", device: str = 
 
 def build_app(model: str, projects: str | None = None, config_dir: str | None = None, dtype: str = "auto",
               max_upload_mb: float = 200.0, device: str = "cpu", model_dirs=(), farm: str | None = None,
-              compile: bool = False):
+              compile: bool = False, threads: int | str | None = None):
     """Returns (demo, launch kwargs). Launch kwargs keep Gradio's file access to the projects' media."""
     from studio.panels import cast, fill, motion, sound, storyboard, takes, timeline
     from studio.panels import projects as projects_panel
@@ -121,7 +124,8 @@ def build_app(model: str, projects: str | None = None, config_dir: str | None = 
 
     studio = make_studio(model, Path(projects) if projects else default_projects_dir(),
                          Path(config_dir) if config_dir else default_config_dir(), dtype=dtype, device=device,
-                         max_upload_mb=max_upload_mb, model_dirs=model_dirs, farm=farm, compile=compile)
+                         max_upload_mb=max_upload_mb, model_dirs=model_dirs, farm=farm, compile=compile,
+                         threads=threads)
     panels = [projects_panel, storyboard, motion, cast, takes, timeline, sound, fill]
     with gr.Blocks(title="Tenku Studio") as demo:
         gr.Markdown("# Tenku Studio")

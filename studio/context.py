@@ -18,9 +18,10 @@ class Engines:
     """Model picker backend: the bundled model plus folders the user added; one Engine per model, made lazily."""
 
     def __init__(self, default_path, store: Store, dtype: str = "auto", device: str = "cpu", model_dirs=(),
-                 compile: bool = False):
+                 compile: bool = False, threads: int | str | None = None):
         self.default = Path(default_path)
         self.store, self.dtype, self.device, self.compile = store, dtype, device, compile
+        self.threads = threads  # every engine's CPU team (engine.sampling.threads)
         self._file = store.root / "models.json"
         self._engines: dict[str, object] = {}
         # Where the page may add models from: the projects folder's models/ and the folders the person who
@@ -60,7 +61,8 @@ class Engines:
         if not name or name not in folders:
             name = next(iter(folders))
         if name not in self._engines:
-            self._engines[name] = Engine(folders[name], device=self.device, dtype=self.dtype, compile=self.compile)
+            self._engines[name] = Engine(folders[name], device=self.device, dtype=self.dtype, compile=self.compile,
+                                         threads=self.threads)
         return self._engines[name]
 
 

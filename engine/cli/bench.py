@@ -30,6 +30,9 @@ def register(sub):
     p.add_argument("--profile", action="store_true",
                    help="where one render's time goes: torch.profiler's operators with the most self CPU time "
                         "(with --compile: the compiled render's)")
+    p.add_argument("--beside", action="store_true",
+                   help="renders alone and beside a program that keeps one core busy, for 2 threads, 1 thread and "
+                        "the studio's automatic team (--repeats clips a measure, two rounds; about 6 minutes)")
     p.add_argument("--interp", action="store_true",
                    help="frame interpolation instead: PSNR on the real triplets against minterpolate and the "
                         "frame average, and frames/s at 640x480 (about 3 minutes)")
@@ -162,6 +165,16 @@ def run(args) -> int:
     from engine.families import check_model_folder
     from engine.service import Engine
 
+    if args.beside:
+        from engine.bench.beside import run_beside
+
+        check_model_folder(Path(args.model))
+        result = run_beside(args.model, repeats=args.repeats, seconds=args.seconds,
+                            log=lambda line: print(line, file=sys.stderr, flush=True))
+        if args.report:
+            Path(args.report).write_text(json.dumps(result, indent=1))
+        print(json.dumps({k: v for k, v in result.items() if k != "walls"}, indent=1))
+        return 0
     if args.compare is not None:
         settings = parse_settings(args.compare)  # checked before the model loads
         check_model_folder(Path(args.model))
