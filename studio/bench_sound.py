@@ -3,9 +3,9 @@
 Two projects hold the same cut of real footage (chaplin.mp4 from the shared clips, 640x360 at 25 fps with
 stereo MP3 at 44.1 kHz, twice, crossfaded, conformed to 24 fps): one with the camera's sound kept and a music
 track (a 44.1 kHz stereo WAV as long as the cut) laid under it, the other silent with no track. Each is
-exported to MP4 (signed, as the studio exports) in turn, `--repeats` times, so both see the same load on a
-shared machine, and the sound's own stages are timed inside each export with sound (`SoundClock`). Run it as
-`OMP_NUM_THREADS=1 python -m studio.bench_sound` (docs/BENCHMARKS.md).
+exported to MP4 (signed, as the studio exports) in turn, `--repeats` times (alternating which goes first),
+so both see the same load on a shared machine, and the sound's own stages are timed inside each export with
+sound (`SoundClock`). Run it as `OMP_NUM_THREADS=1 python -m studio.bench_sound` (docs/BENCHMARKS.md).
 """
 from __future__ import annotations
 
@@ -110,8 +110,9 @@ def main(argv=None) -> int:
         times: dict[str, list[float]] = {k: [] for k in projects}
         cpu: dict[str, list[float]] = {k: [] for k in projects}
         inside: list[float] = []  # per export with sound: the share of its wall time the sound's stages took
-        for _ in range(args.repeats):
-            for kind, pid in projects.items():
+        for i in range(args.repeats):
+            # the two exports alternate which goes first, so a neighbour's load or a warm cache favours neither
+            for kind, pid in (list(projects.items()) if i % 2 == 0 else list(projects.items())[::-1]):
                 with SoundClock() as clock:
                     t0, c0 = time.perf_counter(), time.process_time()
                     out = export.export(store, pid, 24.0, ["MP4"], config)
