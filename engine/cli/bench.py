@@ -10,81 +10,90 @@ from pathlib import Path
 from engine import defaults
 from engine.families.pipeline import BUNDLED_MODEL
 
+# What `bench` measures instead of the default speed figures, and the switches that change a measurement:
+# flag -> its help (each is a store_true flag).
+FLAGS = {
+    "compile": "the default speed figures with the transformer through torch.compile (after a warm-up that "
+               "compiles, or loads the compiled graph from the disk cache)",
+    "profile": "where one render's time goes: torch.profiler's operators with the most self CPU time (with "
+               "--compile: the compiled render's)",
+    "beside": "renders alone and beside a program that keeps one core busy, for 2 threads, 1 thread and the "
+              "studio's automatic team (--repeats clips a measure, two rounds; about 6 minutes)",
+    "interp": "frame interpolation instead: PSNR on the real triplets against minterpolate and the frame average, "
+              "and frames/s at 640x480 (about 3 minutes)",
+    "watermark": "watermark instead: detection on --clips takes made by --model (2 s, 8-12 fps, 12 steps) after "
+                 "re-encodes, false detections on real footage, cost against render time (about 4 minutes on one "
+                 "CPU core)",
+    "long": "long takes instead: 60 s takes with and without the anchor (presence, background drift, time), peak "
+            "memory at 10 s vs 60 s (about 15 minutes)",
+    "records": "provenance records instead: the record of a 10, 60 and 600 s take with a 2,000-character prompt, "
+               "its size (and the old form's), signed and verified (under a minute, no model)",
+    "scene": "scenes instead: four-shot scenes with two-member casts over --seeds seeds, continuity pass rate, and "
+             "whether a recoloured cast member is flagged",
+    "no-references": "--scene without references: every shot from its description alone",
+    "no-keyframes": "--scene with a reference still at frame 0 only, no keyframes where the words move the cast",
+    "footage": "the world-footage detector instead: world shares of world renders, of clips --model makes and of "
+               "every real clip and frame, against the threshold fill uses (about 6 minutes with --dtype float32)",
+    "train": "training speed instead: seconds per training step of --preset at --batch on 1:1 clips, with the "
+             "CPU's plain attention and the fused kernel side by side (about 5 minutes with compilation)",
+    "no-compile": "--train without torch.compile",
+}
+
+# Numbers a measurement takes: flag -> (type, default, help; the default is added to the help).
+NUMBERS = {
+    "repeats": (int, 3, "timed clips"),
+    "seconds": (float, 2.0, "clip length"),
+    "fps": (float, 24.0, "delivery rate"),
+    "steps": (int, defaults.STEPS, "denoising steps"),
+    "batch": (int, 32, "batch for --train"),
+    "seeds": (int, 10, "scenes for --scene"),
+    "first-seed": (int, 0, "--scene: the first of the --seeds scenes (e.g. 10 for ten scenes not tuned on)"),
+    "clips": (int, 40, "takes for --watermark"),
+}
+
 
 def register(sub):
     p = sub.add_parser("bench", help="speed and memory figures as JSON")
     p.add_argument("--model", default=str(BUNDLED_MODEL), help="model folder (default: the bundled model)")
-    p.add_argument("--repeats", type=int, default=3, help="timed clips (default 3)")
-    p.add_argument("--seconds", type=float, default=2.0, help="clip length (default 2)")
-    p.add_argument("--fps", type=float, default=24.0, help="delivery rate (default 24)")
-    p.add_argument("--steps", type=int, default=defaults.STEPS, help=f"denoising steps (default {defaults.STEPS})")
+    for flag, (kind, default, text) in NUMBERS.items():
+        p.add_argument(f"--{flag}", type=kind, default=default, help=f"{text} (default {default:g})")
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"],
                    help="auto (default): bfloat16 where the processor computes it, else float32")
     p.add_argument("--compare", default=None, metavar="SETTINGS",
                    help="speed of several sampler settings side by side in one run: comma-separated "
                         "DTYPE:STEPS[:GUIDANCE] (e.g. float32:24,bfloat16:24,float32:12,float32:24:1); renders "
                         "--repeats rounds of one clip per setting in turn")
-    p.add_argument("--compile", action="store_true",
-                   help="the default speed figures with the transformer through torch.compile (after a warm-up "
-                        "that compiles, or loads the compiled graph from the disk cache)")
-    p.add_argument("--profile", action="store_true",
-                   help="where one render's time goes: torch.profiler's operators with the most self CPU time "
-                        "(with --compile: the compiled render's)")
-    p.add_argument("--beside", action="store_true",
-                   help="renders alone and beside a program that keeps one core busy, for 2 threads, 1 thread and "
-                        "the studio's automatic team (--repeats clips a measure, two rounds; about 6 minutes)")
-    p.add_argument("--interp", action="store_true",
-                   help="frame interpolation instead: PSNR on the real triplets against minterpolate and the "
-                        "frame average, and frames/s at 640x480 (about 3 minutes)")
-    p.add_argument("--watermark", action="store_true",
-                   help="watermark instead: detection on --clips takes made by --model (2 s, 8-12 fps, 12 steps) "
-                        "after re-encodes, false detections on real footage, cost against render time "
-                        "(about 4 minutes on one CPU core)")
-    p.add_argument("--long", action="store_true",
-                   help="long takes instead: 60 s takes with and without the anchor (presence, background "
-                        "drift, time), peak memory at 10 s vs 60 s (about 15 minutes)")
-    p.add_argument("--records", action="store_true",
-                   help="provenance records instead: the record of a 10, 60 and 600 s take with a 2,000-character "
-                        "prompt, its size (and the old form's), signed and verified (under a minute, no model)")
-    p.add_argument("--scene", action="store_true",
-                   help="scenes instead: four-shot scenes with two-member casts over --seeds seeds, continuity "
-                        "pass rate, and whether a recoloured cast member is flagged")
-    p.add_argument("--no-references", action="store_true",
-                   help="--scene without references: every shot from its description alone")
-    p.add_argument("--no-keyframes", action="store_true",
-                   help="--scene with a reference still at frame 0 only, no keyframes where the words move the cast")
-    p.add_argument("--footage", action="store_true",
-                   help="the world-footage detector instead: world shares of world renders, of clips --model makes "
-                        "and of every real clip and frame, against the threshold fill uses (about 6 minutes "
-                        "with --dtype float32)")
+    for flag, text in FLAGS.items():
+        p.add_argument(f"--{flag}", action="store_true", help=text)
     p.add_argument("--families", nargs=argparse.REMAINDER, default=None, metavar="OPTION",
                    help="the model families instead: our loop against the diffusers pipelines on tiny random-weight "
                         "LTX-Video and Wan models, speed and largest frame difference (no download; a few minutes); "
                         "its own options follow it: --family ltx|ltx-t2v|wan|all, --repeats (5), --steps (8), "
                         "--width, --height, --frames")
-    p.add_argument("--train", action="store_true",
-                   help="training speed instead: seconds per training step of --preset at --batch on 1:1 clips, "
-                        "with the CPU's plain attention and the fused kernel side by side (about 5 minutes "
-                        "with compilation)")
     p.add_argument("--preset", default="S2", help="transformer preset for --train (default S2)")
-    p.add_argument("--batch", type=int, default=32, help="batch for --train (default 32)")
-    p.add_argument("--no-compile", action="store_true", help="--train without torch.compile")
-    p.add_argument("--seeds", type=int, default=10, help="scenes for --scene (default 10)")
-    p.add_argument("--first-seed", type=int, default=0,
-                   help="--scene: the first of the --seeds scenes (default 0; e.g. 10 for ten scenes not tuned on)")
     p.add_argument("--retries", type=int, default=None,
                    help="re-renders a shot may have for --scene (default: a scene file's default, 2)")
     p.add_argument("--guidance", type=float, default=None,
                    help=f"guidance for --scene (default: a scene file's default, {defaults.GUIDANCE:g})")
-    p.add_argument("--clips", type=int, default=40, help="takes for --watermark (default 40)")
     p.add_argument("--report", default=None,
-                   help="--watermark, --long, --scene, --records, --footage: also write the full per-clip report "
-                        "(JSON) "
-                        "here")
+                   help="--watermark, --long, --scene, --records, --footage, --beside: also write the full report "
+                        "(JSON) here")
     p.add_argument("--data", default=None,
                    help="real footage folder for --interp/--watermark/--footage "
                         f"(default ${defaults.REAL_FOOTAGE_VARIABLE}, else ../shared/data/real)")
     p.set_defaults(func=run)
+
+
+def log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def report(args, result: dict, shown: dict) -> int:
+    """Write the full `result` to --report when one is named; print `shown`."""
+    if args.report:
+        Path(args.report).write_text(json.dumps(result, indent=1))
+    print(json.dumps(shown, indent=1))
+    return 0
 
 
 def run(args) -> int:
@@ -103,11 +112,8 @@ def run(args) -> int:
 
         check_model_folder(Path(args.model))
         result = footage_benchmark(data, args.model, steps=args.steps, dtype=args.dtype,
-                                   log=lambda line: print(line, file=sys.stderr, flush=True))
-        if args.report:
-            Path(args.report).write_text(json.dumps(result, indent=1))
-        print(json.dumps(result["summary"], indent=1))
-        return 0
+                                   log=log)
+        return report(args, result, result["summary"])
     if args.train:
         from engine.bench.speed import train_speed
         from engine.errors import InputError
@@ -117,21 +123,16 @@ def run(args) -> int:
             raise InputError(f"--preset {args.preset!r} is not a transformer preset; allowed: {', '.join(PRESETS)}")
         if not 1 <= args.batch <= 256:
             raise InputError(f"--batch must be between 1 and 256, got {args.batch}")
-        print(json.dumps(train_speed(args.preset, args.batch, compile=not args.no_compile,
-                                     log=lambda line: print(line, file=sys.stderr, flush=True)), indent=1))
+        print(json.dumps(train_speed(args.preset, args.batch, compile=not args.no_compile, log=log), indent=1))
         return 0
     if args.records:
         from engine.bench.records import record_benchmark
 
-        result = record_benchmark(log=lambda line: print(line, file=sys.stderr, flush=True))
-        if args.report:
-            Path(args.report).write_text(json.dumps(result, indent=1))
-        print(json.dumps(result["summary"], indent=1))
-        return 0
+        result = record_benchmark(log=log)
+        return report(args, result, result["summary"])
     if args.long or args.scene:
         from engine.bench import long as bench_long
 
-        log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
         if args.long:
             result = bench_long.long_benchmark(args.model, seconds=60.0, fps=args.fps, steps=args.steps, log=log)
         else:
@@ -148,19 +149,13 @@ def run(args) -> int:
                                                 references=not args.no_references, retries=args.retries,
                                                 guidance=args.guidance, keyframes=not args.no_keyframes,
                                                 first_seed=args.first_seed)
-        if args.report:
-            Path(args.report).write_text(json.dumps(result, indent=1))
-        print(json.dumps(result["summary"], indent=1))
-        return 0
+        return report(args, result, result["summary"])
     if args.watermark:
         from engine.bench.watermark import watermark_benchmark
         result = watermark_benchmark(args.clips, 0, str(data), model=args.model, steps=12, seconds=2.0,
                                      dtype=args.dtype, null_keys=200, limits_subset=15,
-                                     log=lambda line: print(line, file=sys.stderr, flush=True))
-        if args.report:
-            Path(args.report).write_text(json.dumps(result, indent=1))
-        print(json.dumps(result["summary"], indent=1))
-        return 0
+                                     log=log)
+        return report(args, result, result["summary"])
     from engine.bench.speed import compare_settings, parse_settings, run_bench
     from engine.families import check_model_folder
     from engine.service import Engine
@@ -169,18 +164,13 @@ def run(args) -> int:
         from engine.bench.beside import run_beside
 
         check_model_folder(Path(args.model))
-        result = run_beside(args.model, repeats=args.repeats, seconds=args.seconds,
-                            log=lambda line: print(line, file=sys.stderr, flush=True))
-        if args.report:
-            Path(args.report).write_text(json.dumps(result, indent=1))
-        print(json.dumps({k: v for k, v in result.items() if k != "walls"}, indent=1))
-        return 0
+        result = run_beside(args.model, repeats=args.repeats, seconds=args.seconds, log=log)
+        return report(args, result, {k: v for k, v in result.items() if k != "walls"})
     if args.compare is not None:
         settings = parse_settings(args.compare)  # checked before the model loads
         check_model_folder(Path(args.model))
         print(json.dumps(compare_settings(args.model, settings, repeats=args.repeats, seconds=args.seconds,
-                                          fps=args.fps, log=lambda line: print(line, file=sys.stderr, flush=True)),
-                         indent=1))
+                                          fps=args.fps, log=log), indent=1))
         return 0
     check_model_folder(Path(args.model))
     engine = Engine(args.model, dtype=args.dtype, compile=args.compile)
