@@ -390,9 +390,23 @@ def test_bad_input_is_inline_and_nothing_is_lost(studio, page, tmp_path):
     page.click("#render-shot")
     says(page, "shot-msg", "seconds must be")
     shot_png(page, "bad-input")
+    type_into(page, "shot-seconds", 0.01)  # under one frame at the delivery rate (issue 31: it was taken)
+    page.click("#save-shot")
+    says(page, "shot-msg", "seconds must be at least one frame")
+    junk = tmp_path / "junk.png"  # a file that is not an image, named .png: refused as it uploads, not at Save
+    junk.write_bytes(np.random.default_rng(1).bytes(200_000))
+    page.set_input_files("#start-image input[type=file]", str(junk))
+    says(page, "shot-msg", "junk.png is not an image this studio can read (PNG or JPEG)")
     type_into(page, "shot-seconds", 1)
     page.click("#save-shot")
     says(page, "shot-msg", "saved")  # the page is still usable
+    assert not store.shots(pid)[-1]["start_image"]
+    # a second project under a name already taken is refused, and the open project stays open
+    type_into(page, "project-name", "Browser film")
+    page.click("#new-project")
+    says(page, "project-msg", "a project named “Browser film” already exists")
+    assert [p["name"] for p in store.projects()].count("Browser film") == 1
+    page.wait_for_function("() => document.querySelector('#project-picker input').value === 'Browser film'")
     # a corrupt upload, a huge upload, a mask of the wrong size
     tab(page, "Fill frames")
     corrupt = tmp_path / "corrupt.mp4"
@@ -480,3 +494,70 @@ def test_typed_frame_numbers_are_the_ones_marked(studio, page, monkeypatch):
     assert page.locator("#fill-ranges textarea, #fill-ranges input").first.input_value() == "20-24, 40-44"
     assert box.input_value() == "44"
     at_frame(page, 44)
+
+
+def framed_picture(page, studio):
+    """The framing preview as the page shows it (the image its <img> loads), as an array."""
+    import io
+    import urllib.request
+
+    img = page.locator("#start-framed img").first
+    img.wait_for()
+    src = img.get_attribute("src")
+    url = src if src.startswith("http") else studio.url.rstrip("/") + "/" + src.lstrip("/")
+    with urllib.request.urlopen(url) as r:
+        return np.asarray(Image.open(io.BytesIO(r.read())).convert("RGB")).astype(int)
+
+
+def test_a_start_image_of_another_shape_is_shown_as_the_shot_frames_it(studio, page, tmp_path):
+    """Issue 31: a start image whose aspect differs from the shot's was cropped without a word. A person uploads a
+    4:3 still into a 16:9 shot, sees it cropped as the shot will crop it, turns the shot to 9:16, chooses
+    letterbox, sees the bars, and renders: the take's first frame is the still as it was shown."""
+    from engine.video import media
+    from engine.world import render
+    from engine.world.scene import Obj, Scene
+
+    still = tmp_path / "four-three.png"
+    frame = render(Scene((Obj("red", "ball", "big", "still", x0=0.5, y0=0.5),), "grass"), 192, 144, 8.0, 1)[0]
+    Image.fromarray(frame).save(still)
+    tab(page, "Storyboard")
+    pid = new_project(page, studio, "Framing")
+    add_shot(page, 1)
+    type_into(page, "shot-prompt", "a red ball rolls to the right")
+    type_into(page, "shot-seconds", 1)
+    type_into(page, "shot-steps", RENDER_STEPS)
+    page.set_input_files("#start-image input[type=file]", str(still))
+    says(page, "framing-msg", "the still is 192x144: the 16:9 shot crops 36 px of its height")
+    shown = framed_picture(page, studio)
+    assert shown.shape[1] / shown.shape[0] == pytest.approx(16 / 9, abs=0.02)
+    assert shown[:, :10].mean() > 40  # cropped to fill: no bars
+    pick(page, "shot-aspect", "9:16")
+    says(page, "framing-msg", "the 9:16 shot crops")
+    says(page, "framing-msg", "of its width")
+    page.wait_for_function("() => { const i = document.querySelector('#start-framed img'); "
+                           "return i && i.complete && i.naturalHeight > i.naturalWidth }")
+    cropped = page.locator("#start-framed img").first.get_attribute("src")
+    page.locator("#start-fit label").filter(has_text="letterbox").click()
+    says(page, "framing-msg", "kept whole in the 9:16 shot, with black bars top and bottom")
+    sid = studio.store.shots(pid)[0]["id"]
+    assert studio.store.shot(sid)["fit"] == "letterbox"  # kept with the shot at once
+    # the picture follows the message: wait for the letterboxed one to replace the cropped one and load
+    page.wait_for_function("(old) => { const i = document.querySelector('#start-framed img'); "
+                           "return i && i.getAttribute('src') !== old && i.complete && i.naturalHeight > 0 }",
+                           arg=cropped)
+    shown = framed_picture(page, studio)
+    assert shown.shape[0] > shown.shape[1]
+    assert shown[:10].max() < 40 and shown[-10:].max() < 40 and shown[shown.shape[0] // 2].mean() > 40
+    page.click("#save-shot")
+    says(page, "shot-msg", "saved")
+    shot = studio.store.shot(sid)
+    assert (shot["aspect"], shot["fit"]) == ("9:16", "letterbox") and shot["start_image"]
+    page.click("#render-shot")
+    says(page, "shot-msg", "queued")
+    jobs = wait_jobs(studio, pid)
+    assert [j["status"] for j in jobs] == ["done"], [j["error"] for j in jobs]
+    first = media.read_video(studio.store.path(studio.store.takes(pid, sid)[0]["path"])).frames[0].astype(int)
+    assert first.shape[0] > first.shape[1]
+    assert first[:8].max() < 40 and first[-8:].max() < 40  # the bars, as shown
+    assert first[first.shape[0] // 2].mean() > 40
+    shot_png(page, "framing")

@@ -75,7 +75,7 @@ def render(studio):
             with gr.Row():
                 still = dict(type="filepath", image_mode=None, height=150, format="png",
                              sources=["upload", "clipboard"])
-                ui["start_image"] = Still(label="Start image (animate a still)", **still)
+                ui["start_image"] = Still(label="Start image (animate a still)", elem_id="start-image", **still)
                 ui["end_image"] = Still(label="End image", **still)
             ui["start_fit"] = gr.Radio(list(FITS), value="crop", label="Fit the start image to the shot",
                                        elem_id="start-fit")
