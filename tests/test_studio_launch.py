@@ -32,6 +32,15 @@ def test_launch_checks(argv, refused, monkeypatch):
         assert refused in reason and auth is None
 
 
+def test_threads_are_auto_by_default_or_a_positive_count(capsys):
+    assert app.parse_args([]).threads == "auto"
+    assert app.parse_args(["--threads", "1"]).threads == 1
+    for bad in ("0", "-2", "many", "1.5"):
+        with pytest.raises(SystemExit):
+            app.parse_args(["--threads", bad])
+        assert "expected auto or a positive whole number" in capsys.readouterr().err
+
+
 def test_main_refuses_without_starting(monkeypatch, capsys, tmp_path):
     monkeypatch.delenv("TENKU_AUTH", raising=False)
     assert app.main(["--host", "0.0.0.0", "--projects", str(tmp_path / "p")]) == 2
