@@ -3,7 +3,9 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 
+from engine.cli.progress import end_line
 from engine.errors import InputError
 
 # One module per verb under engine/cli/; a missing module simply means the verb is not built yet.
@@ -36,8 +38,6 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     argv = sys.argv[1:] if argv is None else list(argv)
-    import warnings
-
     # torch's note that a bf16 input met an fp32 norm weight (it takes the unfused path): not the user's
     # business, and it broke --quiet's promise of a silent stderr
     warnings.filterwarnings("ignore", message="Mismatch dtype between input and weight")
@@ -47,8 +47,6 @@ def main(argv=None) -> int:
             sys.modules["transformers"].utils.logging.disable_progress_bar()
     parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
-    from engine.cli.progress import end_line
-
     try:
         return int(args.func(args) or 0)
     except InputError as e:

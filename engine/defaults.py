@@ -1,6 +1,10 @@
 """Sampling defaults shared by the engine, the command line, the scene format and the studio.
 Chosen for the bundled model (measured in docs/BENCHMARKS.md); a request can always override them."""
+import platform
+from numbers import Integral
 from pathlib import Path
+
+from engine.errors import InputError
 
 REPO = Path(__file__).resolve().parent.parent  # the checkout: assets/, docs/, tests/ beside engine/
 ASSETS = REPO / "assets"
@@ -50,17 +54,11 @@ def real_footage(*preferred) -> Path:
 
 def check_remix_method(method: str) -> None:
     if method not in REMIX_METHODS:
-        from engine.errors import InputError
-
         raise InputError(f"remix method {method!r} is unknown; allowed: {', '.join(REMIX_METHODS)}")
 
 
 def check_seed(seed) -> None:
-    from numbers import Integral
-
     if isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= seed <= MAX_SEED:
-        from engine.errors import InputError
-
         raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
 
 
@@ -82,15 +80,13 @@ def processor() -> str:
         with open("/proc/cpuinfo") as f:
             name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "unknown")
     except OSError:
-        import platform
-
         name = platform.processor() or platform.machine() or "unknown"
     return f"{name} (bf16: {'hardware' if cpu_has_bf16() else 'emulated'})"
 
 
 def autocast_dtype(device: str = "cpu"):
     """The dtype training autocasts to: bfloat16 on GPUs and on CPUs that have it, else float32 (no autocast)."""
-    import torch
+    import torch  # deferred: torch is heavy; this module imports without it
 
     if device.startswith("cuda") or cpu_has_bf16():
         return torch.bfloat16
@@ -100,8 +96,6 @@ def autocast_dtype(device: str = "cpu"):
 def check_text(text, name: str = "prompt") -> None:
     """A prompt or negative prompt: text, UTF-8, no NUL or other control characters but line breaks and
     tabs, at most MAX_PROMPT_CHARS characters."""
-    from engine.errors import InputError
-
     if text is None:
         return
     if not isinstance(text, str):

@@ -40,9 +40,12 @@ import torch
 
 from engine.errors import InputError
 from engine.layout import Layout
+from engine.provenance import watermark_record_frames
+from engine.provenance.record import concatenate
 from engine.request import BASE_FPS, GenerateRequest, ProgressFn, frame_record
 from engine.sampling.conditioning import ClipCondition, ImageCondition, WindowKnowledge, fit_frames, still_frames
 from engine.service import Engine, takes_anchor
+from engine.video import media
 from engine.video.growing import GrowingMP4, finish_growing
 from engine.video.retime import delivered_count, resample
 
@@ -104,8 +107,6 @@ def render_take(engine: Engine, req: GenerateRequest, out: str | Path, progress:
     The file at `out` is replaced only when the whole take is finished; a stopped
     render (the progress callback raised Cancelled) returns cancelled=True and leaves
     the checkpoint and the partial file for the next run."""
-    from engine.video import media
-
     t0 = time.time()
     if media.check_output_path(out) != "mp4":
         raise InputError(f"a long take streams into an MP4; --out must end in .mp4, got {out!r}")
@@ -113,7 +114,7 @@ def render_take(engine: Engine, req: GenerateRequest, out: str | Path, progress:
         raise InputError("this request cannot stream (loop, remix, mask or a model that renders itself); "
                          "use Engine.generate")
     if watermark is None:
-        from engine.provenance import watermark_record_frames as watermark
+        watermark = watermark_record_frames
     plan = plan_take(engine, req, anchor)
     job = plan.job
     ckpt = checkpoint_dir(out)
@@ -145,8 +146,6 @@ def render_take(engine: Engine, req: GenerateRequest, out: str | Path, progress:
                 on_window(wi + 1, len(job.windows), str(writer.path))
     finally:
         writer.close()
-    from engine.provenance.record import concatenate
-
     record = concatenate([r for r in records if r is not None], req.fps) if any(records) else None
     settings = {**engine.settings(req), "anchor": plan.anchor, "windows": len(job.windows), **job.layout_settings()}
     if cancelled:

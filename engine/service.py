@@ -37,6 +37,7 @@ import torch
 
 from engine import defaults
 from engine.errors import InputError
+from engine.families import family_of, load_family
 from engine.families.pipeline import BUNDLED_MODEL, DTYPES, WorldPipeline
 from engine.layout import Layout
 from engine.layout.planner import plan
@@ -59,6 +60,7 @@ from engine.request import (  # noqa: F401 (re-exported: the service is where ca
     record_ranges,
     record_source,
 )
+from engine.sampling.compiled import Compiled
 from engine.sampling.compiled import cache_dir as compiled_cache_dir
 from engine.sampling.conditioning import (
     ClipCondition,
@@ -73,6 +75,7 @@ from engine.sampling.conditioning import (
 from engine.sampling.sampler import Cancelled, StepInfo, edit, sample
 from engine.sampling.threads import ThreadPolicy
 from engine.video.retime import retime, retime_loop
+from engine.world.captioner import unseen_words
 
 
 class Engine:
@@ -107,13 +110,9 @@ class Engine:
         open checkpoint (engine.families: LTX-Video, Wan) that renders requests itself."""
         with self._load_lock:  # the studio's handlers and its render queue may ask at once: load once
             if self._pipe is None:
-                from engine.families import load_family
-
                 pipe = load_family(self.model_path, self.device, DTYPES[self.dtype], offload=self.offload,
                                    vae_tiling=self.vae_tiling)
                 if self.compile and not pipe.renders_itself:  # LTX and Wan run diffusers' own pipelines
-                    from engine.sampling.compiled import Compiled
-
                     pipe.transformer = Compiled(pipe.transformer)
                 self._pipe = pipe
         return self._pipe
@@ -182,7 +181,6 @@ class Engine:
         """The model folder's family (engine.families: "world", "ltx", "wan"), read from its
         model_index.json without loading any weights. A "world" model knows only the procedural world."""
         if self._family is None:  # read once: the storyboard asks for every shot
-            from engine.families import family_of
             self._family = family_of(self.model_path)  # checks model_index.json is a JSON object
             if self._family == "world":  # its recipe says whether it read the rich captions
                 training = json.loads((self.model_path / "model_index.json").read_text()).get("training")
@@ -195,7 +193,6 @@ class Engine:
         captions (the bundled one); [] for other families, whose vocabulary is open."""
         if self.family != "world":
             return []
-        from engine.world.captioner import unseen_words
         return unseen_words(prompt, rich=self._rich)
 
     def model_prompt(self, prompt: str, literal: bool = False) -> str:

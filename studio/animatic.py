@@ -18,6 +18,7 @@ from engine.layout.direct import conform, to_layout
 from engine.layout.planner import draw
 from engine.video import media
 from studio.jobs import shot_request
+from studio.scene import expand
 
 ANIMATIC_FPS = 12.0  # smooth enough to read motion, half the files of 24
 
@@ -25,8 +26,6 @@ ANIMATIC_FPS = 12.0  # smooth enough to read motion, half the files of 24
 def plan_for(studio, pid: str, shot: dict):
     """(request, layout or None) of a saved shot as the default model would plan it (its prompt's plan, not
     its directed motion: see shot_layout)."""
-    from studio.scene import expand
-
     engine = studio.engines()
     shot = {**shot, "prompt": expand(shot["prompt"], studio.store.cast(pid))}
     req = shot_request(shot, shot["seed"], fps=ANIMATIC_FPS)

@@ -9,6 +9,11 @@ import gradio as gr
 
 from studio.context import Engines, Studio
 from studio.jobs import planned_work, run_job
+from studio.panels import cast, fill, motion, sound, storyboard, takes, timeline
+from studio.panels import projects as projects_panel
+from studio.panels import queue as queue_panel
+from studio.panels.common import check_stills
+from studio.paths import default_config_dir, default_projects_dir
 from studio.project import Store
 from studio.queue import RenderQueue
 
@@ -101,7 +106,8 @@ def make_studio(model, projects, config_dir, dtype: str = "auto", device: str = 
         say(f"compiled in {engines().warm_up(log=say):.0f} s")
     runner = functools.partial(run_job, config_dir=Path(config_dir))
     if farm:
-        from studio.farm import farm_queue  # Ray is imported only here: the in-process studio never needs it
+        # deferred: the farm (Ray) only when asked for; the in-process studio never needs it
+        from studio.farm import farm_queue
 
         queue = farm_queue(farm, store, engines, runner, planned_work, env=farm_env)
     else:
@@ -116,12 +122,6 @@ def build_app(model: str, projects: str | None = None, config_dir: str | None = 
               max_upload_mb: float = 200.0, device: str = "cpu", model_dirs=(), farm: str | None = None,
               compile: bool = False, threads: int | str | None = None):
     """Returns (demo, launch kwargs). Launch kwargs keep Gradio's file access to the projects' media."""
-    from studio.panels import cast, fill, motion, sound, storyboard, takes, timeline
-    from studio.panels import projects as projects_panel
-    from studio.panels import queue as queue_panel
-    from studio.panels.common import check_stills
-    from studio.paths import default_config_dir, default_projects_dir
-
     studio = make_studio(model, Path(projects) if projects else default_projects_dir(),
                          Path(config_dir) if config_dir else default_config_dir(), dtype=dtype, device=device,
                          max_upload_mb=max_upload_mb, model_dirs=model_dirs, farm=farm, compile=compile,

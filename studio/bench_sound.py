@@ -98,7 +98,7 @@ def main(argv=None) -> int:
         "chaplin.mp4"
     video = media.read_video(clip)
     if args.scale != 1:  # the same footage at a larger delivery size: the picture's cost grows, the sound's does not
-        import cv2
+        import cv2  # deferred: OpenCV is heavy; this module imports without it
 
         w, h = (int(round(x * args.scale / 2)) * 2 for x in video.size)
         video.frames = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in video.frames])

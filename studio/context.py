@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import InputError
+from engine.families import check_model_folder
 from studio.project import Store
 from studio.queue import RenderQueue
 
@@ -33,8 +34,6 @@ class Engines:
         return {f"{self.default.name} (bundled)": str(self.default), **extra}
 
     def add(self, folder: str) -> str:
-        from engine.families import check_model_folder
-
         folder = (folder or "").strip()
         if not folder:
             raise InputError("give the path of a model folder (one holding model_index.json)")
@@ -55,7 +54,7 @@ class Engines:
         return name
 
     def __call__(self, name: str | None = None):
-        from engine.service import Engine
+        from engine.service import Engine  # deferred: loads diffusers; this module imports without it
 
         folders = self.folders()
         if not name or name not in folders:

@@ -7,7 +7,10 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
+from PIL import Image
+
 from engine.errors import InputError
+from engine.video import media
 from studio import export, mixdown, soundtracks
 from studio.naming import take_name
 from studio.speed import label, played_fps
@@ -72,10 +75,6 @@ def move_to(store, pid: str, eid: str, to: int) -> None:
 def thumbnail(store, take: dict, frame: int) -> str | None:
     """The project-relative path of a small JPEG of the take's frame `frame` (made once, kept in the project's
     thumbs folder); None when the file cannot be read."""
-    from PIL import Image
-
-    from engine.video import media
-
     folder = store.media(take["project_id"], "thumbs")
     path = folder / f"{take['id']}-{frame}.jpg"
     if not path.exists():

@@ -19,7 +19,7 @@ from studio.soundtracks import kept_seconds
 
 def add_tracks(tl, clips, tracks, fps: float, store, media_dir) -> None:
     """Add the sound tracks to the OTIO timeline `tl` that studio.export.edit_list made of `clips`."""
-    import opentimelineio as otio
+    import opentimelineio as otio  # deferred: OpenTimelineIO is heavy; this module imports without it
 
     video = tl.tracks[0]
     rate = video.duration().rate
@@ -51,7 +51,7 @@ def add_tracks(tl, clips, tracks, fps: float, store, media_dir) -> None:
 
 def _follow_picture(video, has_sound: list[bool], name: str):
     """An audio track with the picture track's clips where they have sound, gaps where they have none."""
-    import opentimelineio as otio
+    import opentimelineio as otio  # deferred: OpenTimelineIO is heavy; this module imports without it
 
     track = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Audio)
     clips = iter(has_sound)
@@ -80,6 +80,7 @@ def _follow_picture(video, has_sound: list[bool], name: str):
 
 def write_sound_edls(tl, folder) -> dict:
     """One CMX 3600 EDL per sound track of `tl` (cut.A1.edl, ...): {"EDL A1": path, ...}."""
+    # deferred: OpenTimelineIO and the EDL adapter are heavy; this module imports without it
     import opentimelineio as otio
     from otio_cmx3600_adapter.cmx_3600 import EDLWriter
 

@@ -38,6 +38,7 @@ import numpy as np
 
 from engine.errors import InputError
 from engine.provenance import ProvenanceRecord, SignerConfig, concatenate, sign_mp4
+from engine.sampling.conditioning import fit_frames
 from engine.video import audio, media
 from studio import edit_sound, mixdown
 from studio.jobs import take_record
@@ -82,7 +83,7 @@ def retime(frames: np.ndarray, record: ProvenanceRecord, src_fps: float, fps: fl
         pos = np.round(out_times * src_fps).clip(0, len(frames) - 1).astype(int)
         return frames[pos], record.retime([float(p) for p in pos], fps)
     try:
-        from engine.video.retime import resample
+        from engine.video.retime import resample  # deferred: an engine without resample falls back below
         out, pos = resample(frames, np.arange(len(frames)) / src_fps, out_times)
     except ImportError:  # an engine without resample: hold the nearest frame
         pos = np.round(out_times * src_fps).clip(0, len(frames) - 1)
@@ -209,8 +210,6 @@ def _fit(frames: np.ndarray, size) -> np.ndarray:
     """Frames of another size fitted to the cut's size (cover and centre-crop)."""
     if frames.shape[1:3] == tuple(size):
         return frames
-    from engine.sampling.conditioning import fit_frames
-
     return fit_frames(frames, size[1], size[0])
 
 
@@ -264,7 +263,7 @@ def export(store, project_id: str, fps: float, formats, config_dir) -> dict:
 
 def write_edit_lists(timeline, folder, formats) -> dict:
     """The edit lists among `formats` of an OTIO timeline (`edit_list`), written into `folder`; {format: path}."""
-    import opentimelineio as otio
+    import opentimelineio as otio  # deferred: OpenTimelineIO is heavy; this module imports without it
 
     out = {}
     for fmt, name, adapter in EDIT_LISTS:
@@ -340,7 +339,7 @@ def one_line(text: str) -> str:
 
 def edit_list(clips: list[Clip], fps: float, name: str, folder):
     """An OTIO timeline of the cut; per-clip media (the trim plus real handle frames) is rendered into folder/media/."""
-    import opentimelineio as otio
+    import opentimelineio as otio  # deferred: OpenTimelineIO is heavy; this module imports without it
 
     rate = 24000 / 1001 if abs(fps - 24000 / 1001) < 1e-6 else fps
     rt = lambda n: otio.opentime.RationalTime(n, rate)  # noqa: E731

@@ -8,6 +8,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from engine.errors import InputError
 from engine.provenance import ProvenanceRecord
@@ -15,6 +16,7 @@ from engine.video import media
 from engine.video.retime import constant_rate
 from studio.jobs import save_take
 from studio.naming import take_name
+from studio.project import new_id
 from studio.soundtracks import footage_sound, sound_only
 from studio.uploads import check_size
 
@@ -109,10 +111,6 @@ def painted_mask(value, h: int, w: int) -> np.ndarray:
 
 def keep_mask(store, project_id: str, mask: np.ndarray) -> str:
     """The mask saved in the project (a PNG under masks/); its path as the store keeps it."""
-    from PIL import Image
-
-    from studio.project import new_id
-
     path = store.media(project_id, "masks") / f"{new_id('m')}.png"
     Image.fromarray(mask.astype(np.uint8) * 255).save(path)
     return store.rel(path)

@@ -22,15 +22,24 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
+from engine import verbs
 from engine.errors import InputError
+from engine.families.cli import validate
+from engine.families.estimate import estimate
 from engine.layout.direct import to_layout
-from engine.provenance import Generation, ProvenanceRecord, enforce, load_policy
+from engine.provenance import Generation, ProvenanceRecord, concatenate, enforce, load_policy
 from engine.provenance.publish import mark, publish, sealer
-from engine.request import BASE_FPS, GenerateRequest
-from engine.verbs import still_layout
+from engine.request import BASE_FPS, WINDOW_FRAMES, GenerateRequest
+from engine.sampling.conditioning import ImageCondition
+from engine.scenes.scene import render_scene
+from engine.verbs import mask_region, still_layout
 from engine.video import media
+from engine.video.retime import retime
 from studio.framing import framed
+from studio.project import new_id
+from studio.scene import check, expand
 
 _POLICY = None
 PREVIEW_ID = re.compile(r"v[0-9a-f]{10}")
@@ -38,8 +47,6 @@ PREVIEW_ID = re.compile(r"v[0-9a-f]{10}")
 
 def call_verb(name: str, *args, **kwargs):
     """Call engine.verbs.<name>, passing only the keyword arguments it takes."""
-    from engine import verbs
-
     fn = getattr(verbs, name)
     params = inspect.signature(fn).parameters
     if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
@@ -53,8 +60,6 @@ def call_verb(name: str, *args, **kwargs):
 
 
 def _own_world(engine, frames, verb: str) -> None:
-    from engine import verbs
-
     try:
         verbs.own_world(engine, frames, verb)
     except verbs.CameraFootage as e:
@@ -84,8 +89,6 @@ def save_take(store, project_id, shot_id, frames, fps, record: ProvenanceRecord,
     """Watermark what the model made, write the MP4 + sidecar into the project, add the take row.
     sign: a config folder whose C2PA signer signs the MP4 (the studio signs every take; None: unsigned).
     audio_from, audio_start: the clip whose sound the take keeps under its frames (media.write_video)."""
-    from studio.project import new_id
-
     tid = new_id("t")
     path = store.media(project_id, "takes") / f"{tid}.mp4"
     frames, record = _write(path, frames, fps, record, settings, mark, audio_from=audio_from, audio_start=audio_start,
@@ -142,8 +145,6 @@ def save_preview(store, project_id, source: dict, frames, fps, record: Provenanc
     """A fill or inpaint result waiting for Apply or Discard. It is watermarked and signed (`sign`: the
     signer's config folder) now, since Apply moves the file into takes/ as it is; `region`: inpaint's
     painted pixels, the only ones marked."""
-    from studio.project import new_id
-
     vid = new_id("v")
     path = _preview_path(store, project_id, vid)
     frames, record = _write(path, frames, fps, record, settings, mark=True, region=region, audio_from=audio_from,
@@ -174,8 +175,6 @@ def previews(store, project_id: str, source_take: str | None = None) -> list[dic
 
 def apply_preview(store, project_id: str, preview_id: str) -> str:
     """The preview becomes a new take (its file moved, not re-encoded); returns the take id."""
-    from studio.project import new_id
-
     p = preview(store, project_id, preview_id)
     src = Path(p["path"])
     tid = new_id("t")
@@ -236,8 +235,6 @@ def take_record(take: dict) -> ProvenanceRecord:
 def load_still(store, rel: str | None) -> np.ndarray | None:
     if not rel:
         return None
-    from PIL import Image
-
     with Image.open(store.path(rel)) as im:
         return np.asarray(im.convert("RGB"))
 
@@ -265,8 +262,6 @@ def run_job(store, engine, job: dict, progress, config_dir=None):
 
 def _shot_and_request(store, engine, pid, p, loop=False):
     """The shot a shot (or loop) job renders, and its request before stills and motion are added."""
-    from studio.scene import expand
-
     shot = store.shot(p["shot_id"]) if "shot_id" in p else None
     if p.get("settings"):  # a take's saved settings (loop, re-render)
         shot = {**(shot or {}), **{k: v for k, v in p["settings"].items() if k in (
@@ -278,8 +273,6 @@ def _shot_and_request(store, engine, pid, p, loop=False):
 
 
 def _run_shot(store, engine, pid, p, progress, loop=False, config_dir=None):
-    from engine.sampling.conditioning import ImageCondition
-
     shot, req = _shot_and_request(store, engine, pid, p, loop)
     for rel, idx in ((shot.get("start_image"), 0), (shot.get("end_image"), -1)):
         img = load_still(store, rel)
@@ -311,7 +304,7 @@ def _run_shot(store, engine, pid, p, progress, loop=False, config_dir=None):
 def long_take(engine, req: GenerateRequest) -> bool:
     """Whether a shot streams through engine.longtake: it needs more than one window and can stream, in this
     process or on the farm (its windows come home one by one: `take_windows`, docs/FARM.md)."""
-    from engine import longtake
+    from engine import longtake  # deferred: loads diffusers; this module imports without it
 
     if not (engine.local or hasattr(engine, "take_windows")) or not longtake.streamable(engine, req):
         return False
@@ -331,10 +324,7 @@ def long_take_path(store, pid, shot: dict, engine, req: GenerateRequest):
 def _run_long_shot(store, engine, pid, shot, req, p, progress, config_dir):
     """engine.longtake.render_take into the take's path: the card plays OUT.partial.mp4 as windows finish
     (progress.note), Stop keeps the finished windows as a partial take and leaves the checkpoint."""
-    from engine import longtake
-    from engine.request import BASE_FPS as base_fps
-    from engine.video.retime import retime
-    from studio.project import new_id
+    from engine import longtake  # deferred: loads diffusers; this module imports without it
 
     out = long_take_path(store, pid, shot, engine, req)
     note = getattr(progress, "note", None) or (lambda **kw: None)
@@ -394,7 +384,7 @@ def _run_long_shot(store, engine, pid, shot, req, p, progress, config_dir):
         if info is None or getattr(info, "denoised", None) is None:
             raise InputError("the job was stopped before the first frame was made; nothing to keep")
         base = engine.preview(info.denoised)
-        frames, _ = retime(base, base_fps, req.fps)
+        frames, _ = retime(base, BASE_FPS, req.fps)
         rec, mark = ProvenanceRecord.generated(len(frames), _generation(settings), req.fps), True
     tid = save_take(store, pid, shot.get("id"), frames, req.fps, rec, settings, kind, p.get("label", ""),
                     cancelled=True, mark=mark, sign=config_dir)
@@ -411,9 +401,6 @@ def _sidecar(path, data: dict) -> None:
 def _run_scene(store, engine, pid, p, progress, config_dir=None):
     """The storyboard as one scene (engine.scenes.scene.render_scene): each shot's kept take under its card as it
     is kept, then the assembled scene as a take of its own, with the continuity report in its settings."""
-    from engine.scenes.scene import render_scene
-    from studio.scene import check
-
     # checked when queued; again here, since a restart re-runs the saved scene; at the model's own rate
     scene = check({**p["scene"], "fps": engine.take_fps})
     for s in scene.shots:
@@ -450,10 +437,6 @@ def _run_scene(store, engine, pid, p, progress, config_dir=None):
 def _save_cast_sheet(store, pid, result) -> dict:
     """The stills the scene took its members' looks from, as PNGs in the project:
     {member: {"image": path in the project, "from": "cast sheet" | "shot N" | ...}}."""
-    from PIL import Image
-
-    from studio.project import new_id
-
     sheet = {}
     for member, frame in result.references.items():
         path = store.media(pid, "cast") / f"{new_id('c')}.png"
@@ -515,7 +498,6 @@ def _run_extend(store, engine, pid, p, progress, config_dir=None):
         n_new = len(result.frames) - src.frame_count
         gen = ProvenanceRecord.generated(max(1, n_new), _generation(settings), result.fps)
         parts = [gen, src] if p.get("backward") else [src, gen]
-        from engine.provenance import concatenate
         return concatenate([ProvenanceRecord(r.ranges, result.fps) for r in parts], result.fps)
     # the clip's sound stays under its own frames; the new ones are silent (before it, going backward)
     added = len(result.frames) / result.fps - len(video) / video.fps
@@ -578,8 +560,6 @@ def _run_fill(store, engine, pid, p, progress, config_dir=None):
 def _run_inpaint(store, engine, pid, p, progress, config_dir=None):
     take = store.take(p["take_id"])
     enforce(p["prompt"], policy())
-    from PIL import Image
-
     with Image.open(store.path(p["mask"])) as im:
         mask = np.asarray(im.convert("L")) > 127
     video = take_video(store, take)
@@ -588,8 +568,6 @@ def _run_inpaint(store, engine, pid, p, progress, config_dir=None):
     settings = _edit_settings(take, "inpaint", prompt=p["prompt"], mask=p["mask"], model=engine.model_name)
     region = None
     if len(result.frames):
-        from engine.verbs import mask_region
-
         region = mask_region(mask, result.frames.shape[2], result.frames.shape[1])
     return _verb_preview(store, pid, take, result, "inpaint", settings,
                          lambda: ProvenanceRecord.uniform("inpainted", len(result.frames), result.fps,
@@ -608,9 +586,6 @@ def planned_work(store, engine, job: dict) -> float | None:
     the queue turns them into seconds with the speed it measured on the model). Call it only with an engine
     that has rendered (its window plan reads the loaded model). None for the other kinds: how much they do
     depends on footage or retries not known before they run; they are timed once they start."""
-    from engine.families.cli import validate
-    from engine.request import WINDOW_FRAMES
-
     p = job["params"]
     if job["kind"] == "loop":
         take = store.take(p["take_id"])
@@ -631,8 +606,6 @@ def planned_work(store, engine, job: dict) -> float | None:
 
 @functools.lru_cache(maxsize=256)
 def _step_cost(model: str, width: int, height: int, frames: int, guided: bool) -> float:
-    from engine.families.estimate import estimate
-
     return estimate(model, width=width, height=height, frames=frames, steps=1, guidance=2.0 if guided else 1.0,
                     dtype="float32", tflops=1.0).steps_seconds
 

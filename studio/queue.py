@@ -238,7 +238,7 @@ class RenderQueue:
     def _preview(self, job: dict, engine, info) -> None:
         """Decode the current clean estimate and save its middle frame as the live preview."""
         try:
-            from PIL import Image
+            from PIL import Image  # deferred: Pillow is heavy; this module imports without it
 
             frames = engine.preview(info.denoised)
             path = self.store.media(job["project_id"], "previews") / f"{job['id']}.png"

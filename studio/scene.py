@@ -12,11 +12,13 @@ continuity report, shown by `report_html`.
 """
 from __future__ import annotations
 
+import base64
 import html
 import re
 
 from engine.errors import InputError
 from engine.request import BASE_FPS
+from engine.scenes.scene import CAMERAS, parse_scene
 
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")  # as engine.scenes.scene.PLACEHOLDER
 
@@ -27,8 +29,6 @@ def esc(text) -> str:
 
 def camera_keys() -> dict:
     """The storyboard's camera words -> engine.scenes.scene camera names ("the camera pans left" -> "pan_left")."""
-    from engine.scenes.scene import CAMERAS
-
     return {words: key for key, words in CAMERAS.items()}
 
 
@@ -80,8 +80,6 @@ def scene_dict(store, project_id: str, retries: int = 2) -> tuple[dict, list[str
 
 def check(scene: dict):
     """engine.scenes.scene.parse_scene, its error said the storyboard's way."""
-    from engine.scenes.scene import parse_scene
-
     try:
         return parse_scene(scene)
     except InputError as e:
@@ -108,8 +106,6 @@ def shot_checks(scene_take: dict | None) -> dict:
 def cast_sheet_html(store, scene_take: dict | None) -> str:
     """The stills a scene took its members' looks from (the cast sheet, or the shot that lent a look),
     inlined so that the page reads nothing outside the project; empty when the scene held none."""
-    import base64
-
     sheet = (scene_take or {}).get("settings", {}).get("cast_sheet") or {}
     cells = []
     for member, ref in sheet.items():

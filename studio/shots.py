@@ -13,6 +13,7 @@ from engine.video.media import UnreadableImage, open_image
 from studio.framing import framed, said
 from studio.jobs import shot_request
 from studio.naming import ok
+from studio.project import new_id
 from studio.uploads import discard_upload
 
 DEFAULTS = {"prompt": "", "negative": "", "seconds": 2.0, "aspect": "16:9", "seed": 0, "camera": "", "takes": 1,
@@ -88,8 +89,6 @@ def keep_still(studio, pid, path):
     except InputError:  # too large to read
         discard_upload(path)
         raise
-    from studio.project import new_id
-
     dst = store.media(pid, "stills") / f"{new_id('i')}.png"
     img.save(dst)
     return store.rel(dst)

@@ -11,7 +11,7 @@ from engine.errors import InputError
 def discard_upload(path) -> None:
     """Remove a refused upload from Gradio's upload folder (the file and its folder), so that refused files do
     not pile up on disk. Paths anywhere else are left alone."""
-    from gradio.utils import get_upload_folder
+    from gradio.utils import get_upload_folder  # deferred: gradio is heavy; this module imports without it
 
     p, cache = Path(path).resolve(), Path(get_upload_folder()).resolve()
     if cache not in p.parents:

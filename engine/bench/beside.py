@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
+
+from engine import defaults
 
 SETTINGS = {"2 threads": "2", "1 thread": "1", "auto": "auto"}
 SPIN = "import time\nwhile True:\n    pass\n"  # one core kept busy, without sleeping
@@ -27,10 +30,9 @@ SPIN = "import time\nwhile True:\n    pass\n"  # one core kept busy, without sle
 
 def child(model: str, threads: str, repeats: int, seconds: float) -> dict:
     """Run in the measured process: load, warm up, render `repeats` clips; the wall times and teams used."""
-    import torch
+    import torch  # deferred: torch is heavy; this module imports without it
 
-    from engine import defaults
-    from engine.request import GenerateRequest
+    from engine.request import GenerateRequest  # deferred: loads torch; this module imports without it
     from engine.service import Engine
 
     engine = Engine(model, dtype="auto", threads="auto" if threads == "auto" else int(threads))
@@ -64,8 +66,6 @@ def measure(model: str, threads: str, beside: bool, repeats: int, seconds: float
 
 def run_beside(model: str, repeats: int = 2, seconds: float = 2.0, rounds: int = 2, log=lambda line: None) -> dict:
     """Every setting alone and beside the busy program, `rounds` times in turn; the median wall per clip."""
-    import statistics
-
     walls: dict[str, dict[str, list[float]]] = {name: {"alone": [], "beside": []} for name in SETTINGS}
     teams: dict[str, dict[str, list]] = {name: {"alone": [], "beside": []} for name in SETTINGS}
     info = {}

@@ -26,11 +26,14 @@ import time
 import numpy as np
 import torch
 
+from engine.families import load_family
+from engine.families.tiny import build_ltx, build_wan
+
 CASES = {"ltx": ("LTXConditionPipeline", "image"), "ltx-t2v": ("LTXPipeline", None), "wan": ("WanPipeline", None)}
 
 
 def _quiet():
-    import diffusers
+    import diffusers  # deferred: diffusers and transformers are heavy; this module imports without it
     import transformers
 
     diffusers.utils.logging.set_verbosity_error()
@@ -39,11 +42,10 @@ def _quiet():
 
 def bench_case(case: str, folder, *, width=64, height=64, frames=17, steps=8, guidance=3.0, repeats=5,
                seed=0) -> dict:
-    import diffusers
+    import diffusers  # deferred: diffusers and Pillow are heavy; this module imports without it
     from PIL import Image
 
-    from engine.families import load_family
-    from engine.request import GenerateRequest
+    from engine.request import GenerateRequest  # deferred: loads Pillow; this module imports without it
     from engine.sampling.conditioning import ImageCondition
 
     cls_name, cond = CASES[case]
@@ -57,6 +59,7 @@ def bench_case(case: str, folder, *, width=64, height=64, frames=17, steps=8, gu
     if cls_name.startswith("LTX"):
         kwargs["frame_rate"] = fps
     if cond == "image":
+        # deferred: diffusers is heavy; this module imports without it
         from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
         kwargs["conditions"] = [LTXVideoCondition(image=Image.fromarray(image), frame_index=0)]
     req = GenerateRequest(prompt=kwargs["prompt"], frames=frames, fps=fps, width=width, height=height, steps=steps,
@@ -107,8 +110,6 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     _quiet()
-    from engine.families.tiny import build_ltx, build_wan
-
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for case in (CASES if args.family == "all" else [args.family]):

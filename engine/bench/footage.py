@@ -15,7 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.provenance import watermark_record_frames
+from engine.video import media
 from engine.world.measure import WORLD_SHARE_MIN, world_share
+from engine.world.render import render
+from engine.world.scene import sample_scene
 
 ASPECTS = {"1:1": (128, 128), "16:9": (256, 144), "9:16": (144, 256), "16:9 large": (640, 352)}
 # Prompts the model is asked for: every background, the wall, camera moves, one to three objects.
@@ -44,15 +48,13 @@ PROMPTS = [
 
 
 def _round_trip(frames: np.ndarray, fps: float, folder: str, crf: int) -> np.ndarray:
-    from engine.video import media
-
     path = str(Path(folder) / "round-trip.mp4")
     media.write_video(path, frames, fps, crf=crf)
     return media.read_video(path).frames
 
 
 def _read_folder(folder: Path) -> np.ndarray:
-    from PIL import Image
+    from PIL import Image  # deferred: Pillow is heavy; this module imports without it
 
     return np.stack([np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.glob("*.png"))])
 
@@ -60,12 +62,8 @@ def _read_folder(folder: Path) -> np.ndarray:
 def footage_benchmark(data: Path, model: str, *, renders: int = 8, steps: int = 24, dtype: str = "float32",
                       log=lambda line: None) -> dict:
     """World shares of world footage and of real footage; see the module docstring."""
-    from engine.provenance import watermark_record_frames
-    from engine.request import GenerateRequest
+    from engine.request import GenerateRequest  # deferred: loads torch; this module imports without it
     from engine.service import Engine
-    from engine.video import media
-    from engine.world.render import render
-    from engine.world.scene import sample_scene
 
     world, real, real_frames = {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:

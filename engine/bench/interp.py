@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.defaults import REPO, real_footage
+from engine.video.media import read_video, write_video
 
 MINTERPOLATE = "minterpolate=fps=2:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"
 BIKES_CUTS = [30, 76, 137, 187, 242]  # first frame of each new shot, from the data README
@@ -57,7 +58,7 @@ def minterpolate(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     (a, b, b at 1 fps -> 2 fps) and output frame 1 is the middle one; this
     reproduces the data README's 33.71 dB. The filter works in YUV, as it
     would on a user's file."""
-    import imageio_ffmpeg
+    import imageio_ffmpeg  # deferred: imageio-ffmpeg is heavy; this module imports without it
 
     h, w = a.shape[:2]
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
@@ -78,7 +79,7 @@ def _summary(scores: dict[str, dict[str, list[float]]]) -> dict:
 
 
 def triplet_psnr(data: Path, interp) -> dict:
-    from PIL import Image
+    from PIL import Image  # deferred: Pillow is heavy; this module imports without it
 
     spec = json.loads((data / "interp" / "triplets.json").read_text())["triplets"]
     scores = {"ours": {}, "minterpolate": {}, "average": {}}
@@ -92,8 +93,6 @@ def triplet_psnr(data: Path, interp) -> dict:
 
 
 def held_out_psnr(data: Path, interp) -> dict:
-    from engine.video.media import read_video
-
     scores = {"ours": {}, "minterpolate": {}, "average": {}}
     counts = {}
     for clip, stride in HELD_OUT.items():
@@ -117,9 +116,7 @@ def held_out_psnr(data: Path, interp) -> dict:
 
 def speed_clip(data: Path, folder: Path) -> Path:
     """A 40-frame 640x480 MP4 from bikes.mp4 frames 80-119 (one shot)."""
-    import cv2
-
-    from engine.video.media import read_video, write_video
+    import cv2  # deferred: OpenCV is heavy; this module imports without it
 
     v = read_video(data / "clips" / "bikes.mp4", max_frames=120)
     frames = np.stack([cv2.resize(f, (640, 480), interpolation=cv2.INTER_AREA) for f in v.frames[80:120]])
@@ -155,8 +152,7 @@ _VERB_ONLY = ("import argparse, sys; from engine.cli import interpolate as m; "
 def speed(data: Path, folder: Path, factor: int = 2, end_to_end: bool = True, repeats: int = 3) -> dict:
     """Interpolated frames per second; best and median of `repeats` runs, and CPU seconds,
     since other processes on this 2-core machine (training) take a varying share of it."""
-    from engine.video.interpolate import Interpolator
-    from engine.video.media import read_video
+    from engine.video.interpolate import Interpolator  # deferred: loads OpenCV; this module imports without it
 
     clip = speed_clip(data, folder)
     frames = read_video(clip).frames
@@ -178,8 +174,7 @@ def speed(data: Path, folder: Path, factor: int = 2, end_to_end: bool = True, re
 
 
 def cuts_check(data: Path, interp) -> dict:
-    from engine.video.interpolate import plan_retime
-    from engine.video.media import read_video
+    from engine.video.interpolate import plan_retime  # deferred: loads OpenCV; this module imports without it
 
     v = read_video(data / "clips" / "bikes.mp4")
     found = interp.detect_cuts(v.frames)
@@ -190,7 +185,7 @@ def cuts_check(data: Path, interp) -> dict:
 
 
 def run_benchmark(data: Path | str | None = None, end_to_end: bool = True, held_out: bool = True) -> dict:
-    from engine.video.interpolate import Interpolator
+    from engine.video.interpolate import Interpolator  # deferred: loads OpenCV; this module imports without it
 
     data = Path(data) if data else real_footage()
     interp = Interpolator()

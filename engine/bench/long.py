@@ -19,6 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import defaults
+from engine.scenes.scene import DEFAULT_RETRIES, parse_scene, render_scene
+from engine.video import media
 from engine.world.measure import PRESENT_FRACTION, coverage
 
 LONG_PROMPTS = [  # (prompt, colour the take must keep); phrasings of our own, not the training grammar's
@@ -42,8 +45,6 @@ def drift(first: np.ndarray, last: np.ndarray) -> float:
 
 
 def measure_take(path: str, colour: str) -> dict:
-    from engine.video import media
-
     v = media.read_video(path)
     fps = float(v.fps)
     n = len(v)
@@ -71,7 +72,7 @@ def _render(model: str, prompt: str, seconds: float, out: str, seed: int, anchor
 
 
 def _child(spec: dict) -> None:
-    from engine import longtake
+    from engine import longtake  # deferred: loads torch; this module imports without it
     from engine.request import GenerateRequest
     from engine.service import Engine
 
@@ -143,9 +144,7 @@ def bench_scene(rng: random.Random, recolour: bool = False) -> dict:
 def scene_benchmark(model: str, seeds: int = 10, steps: int = 24, retries: int | None = None, log=print,
                     references: bool = True, guidance: float | None = None, keyframes: bool = True,
                     first_seed: int = 0) -> dict:
-    from engine import defaults
-    from engine.scenes.scene import DEFAULT_RETRIES, parse_scene, render_scene
-    from engine.service import Engine
+    from engine.service import Engine  # deferred: loads torch; this module imports without it
 
     retries = DEFAULT_RETRIES if retries is None else retries
     guidance = defaults.GUIDANCE if guidance is None else guidance
@@ -189,6 +188,7 @@ def scene_benchmark(model: str, seeds: int = 10, steps: int = 24, retries: int |
 def _drawn(engine, scene, res) -> list[bool]:
     """Per shot and member it names: is the member seen (in at least the check's share of frames)
     in the frames the model drew itself, leaving out every frame a reference or keyframe held?"""
+    # deferred: loads torch and OpenCV; this module imports without it
     from engine.sampling.conditioning import still_frames
     from engine.scenes.continuity import WorldFeatures
 

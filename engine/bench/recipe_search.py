@@ -23,7 +23,9 @@ follow wording it never saw, for each way of writing the training captions.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import random
 import sys
 import time
 from pathlib import Path
@@ -32,8 +34,12 @@ import torch
 
 from engine.bench.world import build_cases, score_transformer
 from engine.families.pipeline import BUNDLED_MODEL, WorldPipeline
+from engine.models.dit import PRESETS
+from engine.models.text import TextEncoder
 from engine.models.vae import VideoVAE
 from engine.training import train
+from engine.world import caption, sample_scene
+from engine.world.scene import DIRECTIONS, MOTIONS
 
 
 def build(args):
@@ -70,12 +76,6 @@ class MotionProbe(torch.nn.Module):
 def probe_captions(n: int, split: str, rich: bool, seed: int, encoder):
     """`n` single-object captions of `split` (train: training wording, `rich` or plain; eval: the
     benchmark's held-out wording), their token states and mask, and each object's motion index."""
-    import dataclasses
-    import random
-
-    from engine.world import caption, sample_scene
-    from engine.world.scene import MOTIONS
-
     rng, caps, ys = random.Random(seed), [], []
     while len(caps) < n:
         scene = sample_scene(rng, split=split)
@@ -88,9 +88,6 @@ def probe_captions(n: int, split: str, rich: bool, seed: int, encoder):
 
 def text_probe(train_captions: int = 4000, test_captions: int = 1000, steps: int = 1500, seeds: int = 2) -> dict:
     """Held-out-wording accuracy of MotionProbe trained on plain and on rich captions (see the module notes)."""
-    from engine.models.text import TextEncoder
-    from engine.world.scene import DIRECTIONS, MOTIONS
-
     encoder = TextEncoder()
     states, mask, y = probe_captions(test_captions, "eval", False, 99, encoder)
     directional = torch.tensor([MOTIONS[i] in DIRECTIONS for i in y.tolist()])
@@ -121,8 +118,6 @@ def text_probe(train_captions: int = 4000, test_captions: int = 1000, steps: int
 
 
 def run_variant(args):
-    from engine.models.dit import PRESETS
-
     root = Path(args.run)
     if not any((root / "data").glob("shard_*.pt")):
         raise ValueError(f"{root / 'data'} holds no data shards: run `python -m engine.bench.recipe_search data` first")

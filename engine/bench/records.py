@@ -20,7 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.provenance import ensure_local_chain, sign_mp4, trust_anchors_pem, verify_file
 from engine.provenance.record import Generation, ProvenanceRecord, concatenate
+from engine.video import media
+from engine.world import render, sample_scene
 
 WINDOW = 12  # new base frames a window delivers (engine.longtake: 17-frame windows, 4 held from the last)
 C2PA_LIMIT = 1 << 20  # the manifest size the C2PA library signs at most
@@ -29,7 +32,7 @@ C2PA_LIMIT = 1 << 20  # the manifest size the C2PA library signs at most
 def stretched_record(seconds: float, prompt_chars: int = 2000, fps: float = 24.0, base_fps: float = 8.0,
                      model: str = "tenku-world") -> ProvenanceRecord:
     """The record of a `seconds`-long take as engine.longtake builds it, with a `prompt_chars` prompt."""
-    from engine.request import frame_record
+    from engine.request import frame_record  # deferred: loads torch; this module imports without it
 
     words = "a big red ball rolls slowly to the right across the grass while the camera pans left "
     prompt = (words * (prompt_chars // len(words) + 1))[:prompt_chars]
@@ -53,10 +56,6 @@ def version_1_bytes(record: ProvenanceRecord) -> int:
 
 
 def record_benchmark(seconds=(10, 60, 600), prompt_chars: int = 2000, log=print) -> dict:
-    from engine.provenance import ensure_local_chain, sign_mp4, trust_anchors_pem, verify_file
-    from engine.video import media
-    from engine.world import render, sample_scene
-
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         config = ensure_local_chain(Path(tmp) / "config")

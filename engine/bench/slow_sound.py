@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from engine.defaults import REAL_FOOTAGE_VARIABLE, real_footage
+from engine.video import audio, media, timestretch
 
 
 def main(argv=None) -> int:
@@ -28,7 +29,7 @@ def main(argv=None) -> int:
     p.add_argument("--clip", default=None, help="footage with sound (default: the shared chaplin.mp4)")
     args = p.parse_args(argv)
 
-    from engine.video import audio, media, timestretch
+    # deferred: OpenCV is heavy; this module imports without it
     from engine.video.interpolate import InterpolationConfig, Interpolator
 
     clip = Path(args.clip) if args.clip else real_footage(os.environ.get(REAL_FOOTAGE_VARIABLE)) / "clips" / \

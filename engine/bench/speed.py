@@ -7,12 +7,16 @@ same process, so the ratio means something on a noisy machine.
 """
 from __future__ import annotations
 
+import random
 import resource
 import time
 
 import torch
+from torch.profiler import ProfilerActivity, profile
+from torch.utils.flop_counter import FlopCounterMode
 
 from engine import defaults
+from engine.errors import InputError
 
 
 def matmul_peak(dtype=torch.bfloat16, n: int = 2048, seconds: float = 3.0) -> float:
@@ -28,8 +32,6 @@ def matmul_peak(dtype=torch.bfloat16, n: int = 2048, seconds: float = 3.0) -> fl
 
 def transformer_flops(pipe, req) -> float:
     """FLOPs of one transformer call at the request's size (with guidance: batch 2)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
     w, h = req.canvas()
     shape = pipe.latent_shape(min(pipe.frames_for(req.duration(), 8.0), 16), w, h)
     x = torch.zeros(2, *shape)
@@ -47,11 +49,7 @@ def train_speed(preset: str = "S2", batch: int = 32, steps: int = 6, rounds: int
     128 px: the recipe's main shape), with the plain attention the CPU trains with and with the fused
     kernel, timed in alternating rounds in one process. Inputs are random: a step's cost does not
     depend on the values."""
-    import random
-
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from engine.models import dit
+    from engine.models import dit  # deferred: loads diffusers; this module imports without it
     from engine.training import ASPECT_SIZES, CLIP_FRAMES, ema_update, train_step
 
     w, h = ASPECT_SIZES["1:1"]
@@ -118,7 +116,7 @@ def peak_rss_bytes() -> int:
 
 def run_bench(engine, prompt: str = "a small red ball rolls to the right on a sandy desert",
               repeats: int = 3, seconds: float = 2.0, fps: float = 24.0, steps: int = 24) -> dict:
-    from engine.request import GenerateRequest
+    from engine.request import GenerateRequest  # deferred: loads Pillow; this module imports without it
 
     req = GenerateRequest(prompt=prompt, seconds=seconds, fps=fps, steps=steps)
     t0 = time.perf_counter()
@@ -176,8 +174,6 @@ def run_bench(engine, prompt: str = "a small red ball rolls to the right on a sa
 def parse_settings(spec: str) -> list[tuple[str, int, float]]:
     """`--compare`'s settings: comma-separated DTYPE[+compile]:STEPS[:GUIDANCE], e.g.
     "float32:24,float32+compile:24,bfloat16:24,float32:12:1"."""
-    from engine.errors import InputError
-
     out = []
     for item in (spec or "").split(","):
         parts = item.strip().split(":")
@@ -202,7 +198,7 @@ def compare_settings(model, settings: list[tuple[str, int, float]], repeats: int
     per dtype (loaded and warmed once), then `repeats` rounds that render one clip of every setting in turn,
     so a machine that slows down mid-run slows every setting alike. With each setting's transformer FLOP/s
     against the matmul peak of its dtype measured in the same run, and the process's peak memory."""
-    from engine.request import GenerateRequest
+    from engine.request import GenerateRequest  # deferred: loads Pillow and diffusers; this module imports without it
     from engine.service import Engine
 
     engines = {}
@@ -259,9 +255,7 @@ def profile_render(engine, prompt: str = "a small red ball rolls to the right on
                    seconds: float = 2.0, fps: float = 24.0, steps: int = 24, top: int = 15) -> dict:
     """Where one render's time goes (torch.profiler, after a warm-up render): the operators with the most
     self CPU time, each with its share of the profiled total, and the render's wall time."""
-    from torch.profiler import ProfilerActivity, profile
-
-    from engine.request import GenerateRequest
+    from engine.request import GenerateRequest  # deferred: loads Pillow; this module imports without it
 
     engine.generate(GenerateRequest(prompt=prompt, seconds=seconds, fps=fps, steps=2))  # load + warm-up (+ compile)
     t = time.perf_counter()

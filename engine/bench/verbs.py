@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from engine import defaults
+from engine.video import media
+from engine.video.media import Video
 from engine.world import caption, measure, render, truth_track
 from engine.world.scene import BACKGROUNDS, COLOURS, Obj, Scene
 
@@ -78,8 +80,6 @@ def build_verb_cases(n: int = 8, seed: int = 4321, speed: str = "normal") -> lis
 
 def roundtrip(frames: np.ndarray, fps: float = FPS) -> np.ndarray:
     """Frames after an H.264 encode and decode (what a viewer of the output file sees)."""
-    from engine.video import media
-
     with tempfile.TemporaryDirectory() as d:
         path = str(Path(d) / "clip.mp4")
         media.write_video(path, frames, fps)
@@ -133,9 +133,8 @@ def evaluate_verbs(engine, n: int = 8, steps_: int = defaults.STEPS, guidance: f
     defaults.EXTEND_GUIDANCE for extend and defaults.REMIX_GUIDANCE for remix). `literal`: True,
     every prompt as written; False, every prompt as the model's prompt reader reads it; None, each
     verb's own default (fill and bridge as written, defaults.BETWEEN_LITERAL)."""
-    from engine import verbs
+    from engine import verbs  # deferred: loads torch; this module imports without it
     from engine.request import GenerateRequest
-    from engine.video.media import Video
 
     def kw_at(default):
         return dict(steps=steps_, guidance=default if guidance is None else guidance,

@@ -22,6 +22,7 @@
 """
 from __future__ import annotations
 
+import json
 import random
 import tempfile
 import time
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.defaults import BUNDLED_MODEL
 from engine.provenance.watermark import (
     DEFAULT_KEY,
     DEFAULT_STRENGTH,
@@ -65,7 +67,7 @@ def model_prompts(n: int, seed: int = 0) -> list[str]:
 
 def model_clips(engine, n: int, seed: int = 0, seconds: float = 2.0, steps: int = 12):
     """(name, result) for n takes made by `engine`'s model, aspect and rate cycling."""
-    from engine.request import GenerateRequest
+    from engine.request import GenerateRequest  # deferred: loads torch; this module imports without it
 
     for i, prompt in enumerate(model_prompts(n, seed)):
         aspect, fps = ASPECTS[i % len(ASPECTS)], RATES[(i // len(ASPECTS)) % len(RATES)]
@@ -77,8 +79,6 @@ def model_clips(engine, n: int, seed: int = 0, seconds: float = 2.0, steps: int 
 
 def model_info(model_path) -> dict:
     """Which model made the takes: folder and, for the bundled family, its training steps."""
-    import json
-
     info = {"model": str(model_path)}
     try:
         index = json.loads((Path(model_path) / "model_index.json").read_text())
@@ -91,7 +91,7 @@ def model_info(model_path) -> dict:
 def real_clips(real_dir) -> list[tuple[str, np.ndarray, float]]:
     """Twenty-odd clips derived from the real footage: sub-clips between cuts,
     crops and downscales, and the interpolation frame folders as clips."""
-    import cv2
+    import cv2  # deferred: OpenCV is heavy; this module imports without it
 
     root = Path(real_dir)
     bikes = media.read_video(root / "clips/bikes.mp4").frames
@@ -134,7 +134,7 @@ def _through_h264(frames, fps, crf, folder, name="t.mp4") -> np.ndarray:
 
 
 def _resize(frames, factor):
-    import cv2
+    import cv2  # deferred: OpenCV is heavy; this module imports without it
 
     w, h = max(2, int(frames.shape[2] * factor) // 2 * 2), max(2, int(frames.shape[1] * factor) // 2 * 2)
     return np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames])
@@ -157,8 +157,7 @@ def watermark_benchmark(n_clips: int = 40, seed: int = 0, real_dir=None, model=N
                         threshold: float = DEFAULT_THRESHOLD,
                         strength: float = DEFAULT_STRENGTH, log=print) -> dict:
     """Run everything; returns a JSON-able dict of figures (see module docstring)."""
-    from engine.families.pipeline import BUNDLED_MODEL
-    from engine.service import Engine
+    from engine.service import Engine  # deferred: loads torch; this module imports without it
 
     model = model or BUNDLED_MODEL
     engine = Engine(model, dtype=dtype)
@@ -280,7 +279,7 @@ def inpaint_rows(takes, footage, folder, key=DEFAULT_KEY, threshold=DEFAULT_THRE
     centred rectangle covering each of INPAINT_SHARES of the frame, the mark only inside it
     (the record's region), then CRF 23 (and half size + CRF 23), detected with the record's
     region weights; plus whole-frame detection, and the unmarked composite."""
-    import cv2
+    import cv2  # deferred: OpenCV is heavy; this module imports without it
 
     rows = []
     for j, (frames, fps) in enumerate(takes):

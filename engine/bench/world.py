@@ -23,7 +23,7 @@ from engine import defaults
 from engine.layout import Layout
 from engine.layout.planner import draw
 from engine.world import caption, measure
-from engine.world.captioner import phrase_text
+from engine.world.captioner import COLOUR_WORDS, phrase_text
 from engine.world.render import render
 from engine.world.scene import (
     BACKGROUNDS,
@@ -116,8 +116,7 @@ def encoder_confusions() -> frozenset:
     of another colour (MiniLM's pooled embedding of "a <word> ball", cosine similarity). No model
     conditioned on this encoder can be expected to read them without having seen them, so the
     report gives colour adherence with and without the cases that use them."""
-    from engine.models.text import TextEncoder
-    from engine.world.captioner import COLOUR_WORDS
+    from engine.models.text import TextEncoder  # deferred: loads torch; this module imports without it
 
     seen = [(w, c) for c, ws in COLOUR_WORDS.items() for w in ws if not w.startswith("~")]
     held = [(w[1:], c) for c, ws in COLOUR_WORDS.items() for w in ws if w.startswith("~")]
@@ -169,7 +168,7 @@ def score_permanence(frames: np.ndarray, obj: Obj) -> bool:
 def truth_frames(case: Case, engine=None, vae: bool = False) -> np.ndarray:
     """The case's scene rendered at the engine's base rate and size, as the model's clip would be;
     `vae=True`: encoded and decoded by `engine`'s model (the world model's VAE)."""
-    from engine.request import ASPECTS, BASE_FPS
+    from engine.request import ASPECTS, BASE_FPS  # deferred: loads torch; this module imports without it
     from engine.service import _pad_frames
 
     w, h = ASPECTS["1:1"]
@@ -226,7 +225,7 @@ def evaluate(engine, cases: list[Case], steps: int = defaults.STEPS, guidance: f
 def _path_frames(engine, case: Case, path: str, steps: int, guidance: float, churn: float, literal: bool,
                  aspect: str):
     """(frames at the base rate, the layout they were to follow or None) of one case on one path."""
-    from engine.request import BASE_FPS, GenerateRequest
+    from engine.request import BASE_FPS, GenerateRequest  # deferred: loads torch; this module imports without it
 
     if path not in PATHS:
         raise ValueError(f"path must be one of {PATHS}, got {path!r}")
@@ -320,10 +319,10 @@ def score_transformer(transformer, vae, cases: list[Case], steps: int = defaults
     sampled in batches on the transformer's device with the engine's sampler, seeds and scheduler
     settings, decoded by `vae` (normalised latents), scored as `evaluate` scores them. `bf16`: in
     bfloat16 autocast, as the engine runs by default (False: float32)."""
-    import torch
+    import torch  # deferred: torch and diffusers are heavy; this module imports without it
     from diffusers import FlowMatchEulerDiscreteScheduler
 
-    from engine.families.pipeline import WorldPipeline
+    from engine.families.pipeline import WorldPipeline  # deferred: loads torch; this module imports without it
     from engine.models.text import TextEncoder
     from engine.request import ASPECTS, BASE_FPS
     from engine.sampling.sampler import sample
@@ -403,7 +402,7 @@ def evaluate_paths(engine, cases, steps: int = defaults.STEPS, guidance: float =
                    aspect: str = "1:1", progress=None) -> dict:
     """Render each hand-written layout (no prompt) and score how closely it is followed: layout fidelity,
     and every colour there and no other."""
-    from engine.request import BASE_FPS, GenerateRequest
+    from engine.request import BASE_FPS, GenerateRequest  # deferred: loads torch; this module imports without it
 
     rows, t0 = [], time.time()
     for i, (kind, layout, seed) in enumerate(cases):

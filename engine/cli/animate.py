@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from engine.cli import common
 from engine.errors import InputError
+from engine.video import media
 
 
 def register(sub):
@@ -18,9 +19,8 @@ def register(sub):
 
 
 def run(args) -> int:
-    from engine import verbs
+    from engine import verbs  # deferred: loads torch; kept off the CLI's top (--help)
     from engine.request import ASPECTS, GenerateRequest
-    from engine.video import media
 
     common.need(args.image, "--image", "a PNG or JPEG still to animate")
     common.need(args.prompt, "--prompt", "what happens in the shot, e.g. 'the ball rolls to the right'")

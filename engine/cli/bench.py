@@ -8,7 +8,16 @@ import sys
 from pathlib import Path
 
 from engine import defaults
+from engine.bench import long as bench_long
+from engine.bench.beside import run_beside
+from engine.bench.footage import footage_benchmark
+from engine.bench.interp import run_benchmark
+from engine.bench.records import record_benchmark
+from engine.bench.watermark import watermark_benchmark
+from engine.errors import InputError
+from engine.families import check_model_folder
 from engine.families.pipeline import BUNDLED_MODEL
+from engine.models.dit import PRESETS
 
 # What `bench` measures instead of the default speed figures, and the switches that change a measurement:
 # flag -> its help (each is a store_true flag).
@@ -98,26 +107,20 @@ def report(args, result: dict, shown: dict) -> int:
 
 def run(args) -> int:
     if args.families is not None:
-        from engine.bench.families import main
+        from engine.bench.families import main  # deferred: loads torch; kept off the CLI's top (--help)
 
         return main(args.families)
     data = Path(args.data) if args.data else defaults.real_footage(os.environ.get(defaults.REAL_FOOTAGE_VARIABLE))
     if args.interp:
-        from engine.bench.interp import run_benchmark
         print(json.dumps(run_benchmark(data), indent=1))
         return 0
     if args.footage:
-        from engine.bench.footage import footage_benchmark
-        from engine.families import check_model_folder
-
         check_model_folder(Path(args.model))
         result = footage_benchmark(data, args.model, steps=args.steps, dtype=args.dtype,
                                    log=log)
         return report(args, result, result["summary"])
     if args.train:
-        from engine.bench.speed import train_speed
-        from engine.errors import InputError
-        from engine.models.dit import PRESETS
+        from engine.bench.speed import train_speed  # deferred: loads torch; kept off the CLI's top (--help)
 
         if args.preset not in PRESETS:
             raise InputError(f"--preset {args.preset!r} is not a transformer preset; allowed: {', '.join(PRESETS)}")
@@ -126,18 +129,12 @@ def run(args) -> int:
         print(json.dumps(train_speed(args.preset, args.batch, compile=not args.no_compile, log=log), indent=1))
         return 0
     if args.records:
-        from engine.bench.records import record_benchmark
-
         result = record_benchmark(log=log)
         return report(args, result, result["summary"])
     if args.long or args.scene:
-        from engine.bench import long as bench_long
-
         if args.long:
             result = bench_long.long_benchmark(args.model, seconds=60.0, fps=args.fps, steps=args.steps, log=log)
         else:
-            from engine.errors import InputError
-
             if args.retries is not None and not 0 <= args.retries <= 10:  # checked before the model loads
                 raise InputError(f"--retries must be from 0 to 10, got {args.retries}")
             if args.guidance is not None and not 0 <= args.guidance <= 30:
@@ -151,18 +148,15 @@ def run(args) -> int:
                                                 first_seed=args.first_seed)
         return report(args, result, result["summary"])
     if args.watermark:
-        from engine.bench.watermark import watermark_benchmark
         result = watermark_benchmark(args.clips, 0, str(data), model=args.model, steps=12, seconds=2.0,
                                      dtype=args.dtype, null_keys=200, limits_subset=15,
                                      log=log)
         return report(args, result, result["summary"])
+    # deferred: loads torch; kept off the CLI's top (--help)
     from engine.bench.speed import compare_settings, parse_settings, run_bench
-    from engine.families import check_model_folder
     from engine.service import Engine
 
     if args.beside:
-        from engine.bench.beside import run_beside
-
         check_model_folder(Path(args.model))
         result = run_beside(args.model, repeats=args.repeats, seconds=args.seconds, log=log)
         return report(args, result, {k: v for k, v in result.items() if k != "walls"})
@@ -175,7 +169,7 @@ def run(args) -> int:
     check_model_folder(Path(args.model))
     engine = Engine(args.model, dtype=args.dtype, compile=args.compile)
     if args.profile:
-        from engine.bench.speed import profile_render
+        from engine.bench.speed import profile_render  # deferred: loads torch; kept off the CLI's top (--help)
 
         print(json.dumps(profile_render(engine, seconds=args.seconds, fps=args.fps, steps=args.steps), indent=1))
         return 0

@@ -17,7 +17,7 @@ def register(sub):
 
 
 def run(args) -> int:
-    from engine import verbs
+    from engine import verbs  # deferred: loads torch; kept off the CLI's top (--help)
 
     common.need(args.seconds, "--seconds", "the length of the transition, e.g. --seconds 1")
     verbs._check_seconds(args.seconds)

@@ -11,6 +11,12 @@ from engine.errors import InputError
 from engine.families import check_model_folder
 from engine.families.cli import add_family_options
 from engine.families.pipeline import BUNDLED_MODEL, DTYPES
+from engine.provenance import Generation, ProvenanceRecord, load_policy
+from engine.provenance import check_prompt as check
+from engine.provenance.policy import PromptBlocked
+from engine.provenance.publish import publish
+from engine.video import media
+from engine.world.captioner import unseen_note
 
 
 def add_output_options(p, default_out: str, guidance: float = defaults.GUIDANCE):
@@ -41,10 +47,6 @@ def add_output_options(p, default_out: str, guidance: float = defaults.GUIDANCE)
 
 def check_prompt(args, prompt: str):
     """Screen a prompt against the policy before any work; the decision is kept for the record."""
-    from engine.provenance import check_prompt as check
-    from engine.provenance import load_policy
-    from engine.provenance.policy import PromptBlocked
-
     decision = check(prompt or "", load_policy(args.policy))
     if not decision.allowed:
         raise PromptBlocked(decision)
@@ -54,8 +56,6 @@ def check_prompt(args, prompt: str):
 def note_vocabulary(engine, prompt: str, quiet: bool, prefix: str = "", literal: bool = False) -> None:
     """Tell the user (stderr) how the model reads `prompt` when its prompt reader rewrote it, and
     which words the world model never saw in training."""
-    from engine.world.captioner import unseen_note
-
     if quiet:
         return
     read_as = engine.model_prompt(prompt, literal)
@@ -70,12 +70,12 @@ def note_vocabulary(engine, prompt: str, quiet: bool, prefix: str = "", literal:
 def make_engine(args, load: bool = True):
     """The engine for --model on --device, with its weights loaded unless `load` is False (a caller that
     may not need the model: `load_model` when it does)."""
-    from engine.service import Engine
+    from engine.service import Engine  # deferred: loads torch; kept off the CLI's top (--help)
 
     check_model_folder(Path(args.model))
     args.signer = signer(args)
     if args.device != "cpu":
-        import torch
+        import torch  # deferred: torch is heavy; kept off the CLI's top (--help)
         ok = torch.cuda.is_available() if args.device == "cuda" else torch.backends.mps.is_available()
         if not ok:
             raise InputError(f"device {args.device} is not available on this machine; use --device cpu")
@@ -101,8 +101,6 @@ def load_model(engine, args):
 def record_of(result):
     """The result's per-frame record as a ProvenanceRecord (generated end to end when the
     engine gave only its settings)."""
-    from engine.provenance import Generation, ProvenanceRecord
-
     if getattr(result, "record", None) is not None:  # the engine's per-frame record (engine.service.Result)
         return result.record
     if isinstance(result.provenance, ProvenanceRecord):
@@ -119,7 +117,7 @@ def painted_region(result, args):
     --invert) at the frames' size, so the watermark leaves camera pixels alone; None otherwise."""
     if getattr(args, "mask", None) is None or len(result.frames) == 0:
         return None
-    from engine.verbs import mask_region
+    from engine.verbs import mask_region  # deferred: loads torch; kept off the CLI's top (--help)
 
     h, w = result.frames.shape[1:3]
     return mask_region(args.mask, w, h, invert=getattr(args, "invert", False))
@@ -130,9 +128,6 @@ def write_result(result, out: str, args, decision=None, extra: dict | None = Non
     """The write path: watermark what the model made, write atomically with the sidecar,
     sign the MP4 last (any re-encode would strip the manifest). `audio_from`: an input `Video` whose
     sound is carried over from `audio_start` seconds of it (media.write_video)."""
-    from engine.provenance.publish import publish
-    from engine.video import media
-
     record = record_of(result)
     if decision is not None:
         record.log_decision(decision)
@@ -192,15 +187,13 @@ def input_budget() -> float:
     """Bytes of decoded frames an input may take: half the memory available now (the verbs make
     copies of the clip as they work), so a clip too long for this machine is refused while it is
     decoded rather than killed by the system halfway through a render."""
-    import psutil
+    import psutil  # deferred: psutil is heavy; kept off the CLI's top (--help)
 
     return 0.5 * psutil.virtual_memory().available
 
 
 def read_input(path, option: str = "--video"):
     """The video at `path` (a file or a folder of frames), or an InputError naming the option."""
-    from engine.video import media
-
     need(path, option, "a video file or a folder of PNG/JPG frames")
     try:
         return media.read_video(path, max_bytes=input_budget())
@@ -212,8 +205,7 @@ def check_before_work(args, *inputs, prompt: str = "") -> object:
     """Everything about a verb's run that can fail cheaply, before the model loads: sampling
     settings, the prompt policy, the output path (never one of the inputs). Returns the
     policy decision for the record."""
-    from engine.request import GenerateRequest
-    from engine.video import media
+    from engine.request import GenerateRequest  # deferred: loads torch; kept off the CLI's top (--help)
 
     GenerateRequest(prompt or "edit", steps=args.steps, guidance=args.guidance,
                     fps=24.0 if args.fps is None else args.fps).validate()
@@ -227,7 +219,7 @@ def finish(result, args, decision, extra: dict | None = None, audio_from=None, a
     """Retime to --fps when one was given (the clip's length, hence its sound, stays), then the
     common write path."""
     if args.fps is not None and abs(args.fps - result.fps) > 1e-6:
-        from engine.verbs import retime
+        from engine.verbs import retime  # deferred: loads torch; kept off the CLI's top (--help)
 
         result = retime(result, args.fps)
     if result.settings.get("tracks"):  # which path a verb took: the footage's tracks (verbs through layouts)

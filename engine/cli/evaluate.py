@@ -6,6 +6,10 @@ import sys
 from pathlib import Path
 
 from engine import defaults
+from engine.bench.verbs import evaluate_verbs
+from engine.bench.world import PATHS, build_cases, evaluate, evaluate_paths, path_cases
+from engine.errors import InputError
+from engine.families import check_model_folder
 from engine.families.pipeline import BUNDLED_MODEL
 
 
@@ -52,17 +56,11 @@ def register(sub):
 
 
 def run(args) -> int:
-    from engine.bench.world import build_cases, evaluate
-    from engine.families import check_model_folder
-    from engine.service import Engine
+    from engine.service import Engine  # deferred: loads torch; kept off the CLI's top (--help)
 
     check_model_folder(Path(args.model))
     if args.truth and args.verbs is not None:
-        from engine.errors import InputError
         raise InputError("--truth scores the prompt benchmark's scenes; it does not go with --verbs")
-    from engine.bench.world import PATHS
-    from engine.errors import InputError
-
     paths = tuple(p.strip() for p in args.paths.split(",") if p.strip())
     if not paths or set(paths) - set(PATHS):
         raise InputError(f"--paths {args.paths!r}: choose from {', '.join(PATHS)}, comma-separated")
@@ -85,8 +83,6 @@ def run(args) -> int:
 
 
 def run_verbs(engine, args) -> int:
-    from engine.bench.verbs import evaluate_verbs
-
     def show(i, n, row):
         sys.stderr.write(f"\r{i}/{n} verb cases")
         sys.stderr.flush()
@@ -97,10 +93,7 @@ def run_verbs(engine, args) -> int:
 
 
 def run_layouts(engine, args) -> int:
-    from engine.bench.world import evaluate_paths, path_cases
-
     if not engine.takes_layout:
-        from engine.errors import InputError
         raise InputError(f"{args.model} has no layout input; --layouts scores a model that renders layouts")
 
     def show(i, n, row):

@@ -15,7 +15,7 @@ def register(sub):
 
 
 def run(args) -> int:
-    from engine import verbs
+    from engine import verbs  # deferred: loads torch; kept off the CLI's top (--help)
 
     common.need(args.seconds, "--seconds", "how many seconds of new footage, e.g. --seconds 2")
     verbs._check_seconds(args.seconds)

@@ -16,6 +16,8 @@ from engine.cli.common import (
     read_input,
 )
 from engine.errors import InputError
+from engine.provenance import ProvenanceRecord
+from engine.video import media
 
 METHOD_HELP = ("what makes each gap, decided and printed before any rendering. auto: optical flow for a short gap "
                "it can bridge, the model otherwise; but a world model (the bundled one) draws only its own world of "
@@ -37,7 +39,7 @@ def register(sub):
 
 
 def run(args) -> int:
-    from engine import verbs
+    from engine import verbs  # deferred: loads torch; kept off the CLI's top (--help)
 
     if bool(args.frames) == bool(args.auto):
         raise InputError("give --frames A-B[,C-D...] or --auto (not both)")
@@ -72,8 +74,6 @@ def run(args) -> int:
 
 def _copyable(args, video) -> bool:
     """The input file can stand as the output: an .mp4 written as an .mp4 at its own frame rate."""
-    from engine.video import media
-
     src = Path(args.video)
     return (src.is_file() and src.suffix.lower() == ".mp4" and media.output_kind(args.out) == "mp4"
             and (args.fps is None or abs(args.fps - video.fps) < 1e-6))
@@ -82,9 +82,6 @@ def _copyable(args, video) -> bool:
 def _copy_unchanged(args, video, decision) -> int:
     """Nothing to fill: the input file itself, copied, with a sidecar that says so. Not re-encoded, so not
     watermarked or signed either (a signature is written into the file): every frame is the camera's."""
-    from engine.provenance import ProvenanceRecord
-    from engine.video import media
-
     record = ProvenanceRecord.camera(len(video), str(video.source or args.video), float(video.fps))
     record.log_decision(decision)
     sidecar = {"settings": {"verb": "fill", "method": args.method, "input": video.source, "ranges": [],

@@ -14,7 +14,7 @@ def register(sub):
 
 
 def run(args) -> int:
-    from engine import verbs
+    from engine import verbs  # deferred: loads torch; kept off the CLI's top (--help)
 
     common.need(args.prompt, "--prompt", "what to paint in the masked region")
     common.need(args.mask, "--mask", "a PNG, white where to repaint")

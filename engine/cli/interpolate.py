@@ -19,7 +19,23 @@ from __future__ import annotations
 import os
 import time
 
+from engine.cli.signing import signer
+from engine.cli.slow import run_slow
+from engine.datafiles import read_json
 from engine.errors import InputError
+from engine.provenance import ProvenanceRecord, read_manifest
+from engine.provenance.mp4 import check_mp4
+from engine.provenance.publish import sealer
+from engine.video.media import (
+    SIDECAR_NAME,
+    FrameStream,
+    check_not_input,
+    check_output_path,
+    note_dropped_audio,
+    parse_fps,
+    read_video,
+    write_output,
+)
 from engine.video.timestretch import MODES
 
 
@@ -52,18 +68,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from engine.cli.signing import signer
-    from engine.provenance.publish import sealer
+    # deferred: loads OpenCV; kept off the CLI's top (--help)
     from engine.video.interpolate import MAX_INPUT_FPS, MAX_OUTPUT_FPS, InterpolationConfig, Interpolator, check_factor
-    from engine.video.media import (
-        FrameStream,
-        check_not_input,
-        check_output_path,
-        note_dropped_audio,
-        parse_fps,
-        read_video,
-        write_output,
-    )
 
     # 1. Check inputs before any work
     if sum(x is not None for x in (args.factor, args.fps, args.slow)) != 1:
@@ -94,8 +100,6 @@ def run(args) -> int:
     # 3. Plan and render
     interp = Interpolator(InterpolationConfig(flow_preset=args.flow), threads=args.threads)
     if slow is not None:
-        from engine.cli.slow import run_slow
-
         return run_slow(args, video, slow, mode, interp, source, source_note, config, started)
     if factor is not None and video.fps * factor > MAX_OUTPUT_FPS:
         raise InputError(f"--factor {factor} makes {video.fps * factor:g} fps of a {video.fps:g} fps clip; the most is "
@@ -163,14 +167,9 @@ def sound_mode(args) -> str:
 def input_record(path: str, video):
     """(the input's per-frame record, a note saying where it came from): an MP4's signed record when its
     manifest holds up, a frame folder's tenku.json record, else the frames are camera footage."""
-    from engine.provenance import ProvenanceRecord, read_manifest
-
     name = os.path.basename(os.path.normpath(path))
     camera = ProvenanceRecord.camera(len(video), name, fps=float(video.fps))
     if os.path.isdir(path):
-        from engine.datafiles import read_json
-        from engine.video.media import SIDECAR_NAME
-
         side = os.path.join(path, SIDECAR_NAME)
         if not os.path.isfile(side):
             return camera, "camera footage (the folder has no tenku.json)"
@@ -182,8 +181,6 @@ def input_record(path: str, video):
         if rec.frame_count != len(video):
             return camera, f"camera footage (its tenku.json describes {rec.frame_count} frames, not {len(video)})"
         return rec, "the folder's tenku.json record (a PNG sequence is not signed)"
-    from engine.provenance.mp4 import check_mp4
-
     try:
         check_mp4(path)
     except InputError:  # another container (MOV, MKV, WebM...): C2PA is not looked for there

@@ -1,6 +1,8 @@
 """`python -m engine read`: how the bundled model's prompt reader reads prompts (engine.world.reading)."""
 from __future__ import annotations
 
+from engine.errors import InputError
+
 
 def register(sub):
     p = sub.add_parser("read", help="how the model's prompt reader reads prompts; --score: the reader's benchmark")
@@ -17,8 +19,7 @@ def register(sub):
 
 
 def run(args) -> int:
-    from engine.errors import InputError
-    from engine.world.reading import main
+    from engine.world.reading import main  # deferred: loads torch; kept off the CLI's top (--help)
 
     model = ["--model", args.model] if args.model else []
     if args.lexicon:

@@ -13,6 +13,6 @@ def register(sub):
 
 
 def run(args) -> int:
-    from engine.bench.recipe_search import main
+    from engine.bench.recipe_search import main  # deferred: loads torch; kept off the CLI's top (--help)
 
     return main(args.rest)

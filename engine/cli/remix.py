@@ -17,7 +17,7 @@ def register(sub):
 
 
 def run(args) -> int:
-    from engine import verbs
+    from engine import verbs  # deferred: loads torch; kept off the CLI's top (--help)
     from engine.sampling.conditioning import check_strength
 
     common.need(args.prompt, "--prompt", "what the remixed clip shows, e.g. 'a blue ball rolls to the right'")

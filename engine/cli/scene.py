@@ -5,11 +5,16 @@ with its provenance sidecar and signature, and the continuity report (OUT.contin
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 from engine.cli.common import add_output_options, check_prompt, make_engine, progress_printer, write_result
+from engine.errors import InputError
+from engine.families.cli import validate
+from engine.scenes.scene import load_scene, render_scene
+from engine.video import media
 
 
 def register(sub):
@@ -27,13 +32,7 @@ def register(sub):
 
 
 def run(args) -> int:
-    import dataclasses
-
-    from engine.errors import InputError
-    from engine.families.cli import validate
-    from engine.request import GenerateRequest, Result
-    from engine.scenes.scene import load_scene
-    from engine.video import media
+    from engine.request import GenerateRequest, Result  # deferred: loads torch; kept off the CLI's top (--help)
 
     scene = load_scene(args.file)
     over = {k: getattr(args, k) for k in ("seed", "steps", "guidance", "fps", "retries") if getattr(args,
@@ -59,8 +58,6 @@ def run(args) -> int:
     out = Path(args.out)
     shots_dir = out.with_name(out.stem + "_shots")
     engine = make_engine(args)
-    from engine.scenes.scene import render_scene
-
     result = render_scene(engine, scene, progress_printer(args.quiet))
     if result.cancelled:
         raise InputError("the scene was stopped before it finished; nothing written")

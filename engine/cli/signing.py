@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from engine.errors import InputError
+from engine.provenance import SignerConfig
 
 
 def config_dir(args) -> Path:
@@ -17,7 +18,7 @@ def config_dir(args) -> Path:
         return Path(args.config)
     if os.environ.get("TENKU_CONFIG"):
         return Path(os.environ["TENKU_CONFIG"])
-    import platformdirs
+    import platformdirs  # deferred: platformdirs is heavy; kept off the CLI's top (--help)
     return Path(platformdirs.user_config_dir("tenku"))
 
 
@@ -25,8 +26,6 @@ def signer(args):
     """The C2PA signer of --config (its local chain made on first use), or an InputError: called before
     any render, so a --config that cannot hold credentials never costs a render, nor leaves an unsigned
     file where a signed one was."""
-    from engine.provenance import SignerConfig
-
     folder = config_dir(args)
     if folder.exists() and not folder.is_dir():
         raise InputError(f"--config {str(folder)!r} is a file; give the folder that holds (or will hold) the "

@@ -13,7 +13,11 @@ import os
 import sys
 import time
 
-from engine.video import timestretch
+import numpy as np
+
+from engine.provenance.publish import sealer
+from engine.video import audio, timestretch
+from engine.video.media import write_output
 
 WAV_NAME = "sound.wav"
 
@@ -21,8 +25,6 @@ WAV_NAME = "sound.wav"
 def slowed_sound(path: str, video, start: float, seconds: float, slow: int, mode: str, quiet: bool):
     """(the input's sound from `start` for `seconds` made `slow` times as long as `mode` says, or None; the mode
     used: "none" when the input has no sound to keep)."""
-    from engine.video import audio
-
     if mode == "none" or not video.has_audio:
         return None, "none"
     try:
@@ -41,8 +43,6 @@ def hold_what_was_on_screen(steps, timestamps) -> None:
     the next shot's: the cut would come half a source frame early, its sound after it. Slow motion holds the
     frame the original showed at that time instead (a frame stays up until the next one's time), so a cut falls
     at exactly N times its time, as its sound does."""
-    import numpy as np
-
     ts = np.asarray(timestamps, np.float64)
     for step in steps:
         if step.kind == "held":
@@ -50,10 +50,7 @@ def hold_what_was_on_screen(steps, timestamps) -> None:
 
 
 def run_slow(args, video, slow: int, mode: str, interp, source, source_note, config, started: float) -> int:
-    from engine.cli.interpolate import retimed_record
-    from engine.provenance.publish import sealer
-    from engine.video import audio
-    from engine.video.media import write_output
+    from engine.cli.interpolate import retimed_record  # deferred: engine.cli.interpolate imports this module (cycle)
 
     plan = interp.plan(video, factor=slow, cuts=[] if args.no_cuts else None)
     hold_what_was_on_screen(plan.steps, video.timestamps)

@@ -25,7 +25,7 @@ def register(sub):
 
 
 def run(args) -> int:
-    from engine.training import train
+    from engine.training import train  # deferred: loads torch; kept off the CLI's top (--help)
 
     if args.minutes <= 0:
         raise InputError(f"--minutes must be positive, got {args.minutes}")

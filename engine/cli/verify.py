@@ -13,11 +13,13 @@ import json
 from pathlib import Path
 
 from engine.errors import InputError
+from engine.provenance import DEFAULT_KEY, trust_anchors_pem, verify_file
+from engine.provenance.c2pa_sign import check_anchors
 
 
 def default_config_dir() -> str:
     """The user's Tenku config folder (holds the local signing chain)."""
-    import platformdirs
+    import platformdirs  # deferred: platformdirs is heavy; kept off the CLI's top (--help)
 
     return platformdirs.user_config_dir("tenku")
 
@@ -40,9 +42,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from engine.provenance import DEFAULT_KEY, trust_anchors_pem, verify_file
-    from engine.provenance.c2pa_sign import check_anchors
-
     if args.config is not None and not Path(args.config).is_dir():
         raise InputError(f"--config {args.config!r} is not a folder; give the config folder whose signing roots "
                          "are trusted")

@@ -68,11 +68,14 @@ def check_model_folder(path) -> str:
 def family_class(family: str):
     """The adapter class of a family (imports diffusers, loads no weights)."""
     if family == "world":
+        # deferred: engine.families.world imports this package (cycle) and loads torch
         from engine.families.world import WorldFamily
         return WorldFamily
     if family == "ltx":
+        # deferred: engine.families.ltx imports this package (cycle) and loads torch
         from engine.families.ltx import LTXFamily
         return LTXFamily
+    # deferred: engine.families.wan imports this package (cycle) and loads torch
     from engine.families.wan import WanFamily
     return WanFamily
 
@@ -96,7 +99,7 @@ def check_verb(path, verb: str) -> None:
 
 def load_family(path, device: str = "cpu", dtype=None, *, offload: bool = False, vae_tiling: bool = False):
     """Load the folder's family adapter. `dtype` is a torch dtype (float32 when None)."""
-    import torch
+    import torch  # deferred: torch is heavy; this package imports without it
 
     dtype = dtype or torch.float32
     family = family_of(path)

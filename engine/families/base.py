@@ -19,6 +19,8 @@ import torch
 from engine import defaults
 from engine.errors import InputError
 from engine.families import VERBS, seam
+from engine.provenance.record import Generation
+from engine.request import Result, frame_record, record_ranges
 from engine.sampling.conditioning import (
     ClipCondition,
     ImageCondition,
@@ -55,7 +57,7 @@ class DiffusersFamily:
 
     def __init__(self, path, device: str = "cpu", dtype: torch.dtype = torch.float32, *,
                  offload: bool = False, vae_tiling: bool = False):
-        import diffusers
+        import diffusers  # deferred: diffusers and transformers are heavy; this module imports without it
         import transformers
         from transformers import AutoTokenizer
 
@@ -358,10 +360,6 @@ class DiffusersFamily:
     @torch.no_grad()
     def generate(self, req, progress=None):
         """Render a GenerateRequest; returns the service's Result (with its per-frame record)."""
-        from engine.provenance.record import Generation
-        from engine.request import Result, frame_record
-        from engine.request import record_ranges as _ranges
-
         t0 = time.time()
         if req.loop:
             r = self.render_loop(req, progress)
@@ -387,7 +385,7 @@ class DiffusersFamily:
                                                            "negative": req.negative, "family": self.family})
         kind = "inpainted" if any(isinstance(c, MaskCondition) for c in req.conditions) else "generated"
         record = frame_record(pos, [kind] * kinds_n, gen, req.fps) if len(frames) else None
-        return Result(frames, req.fps, base, settings, _ranges(record) if record else [], r["cancelled"],
+        return Result(frames, req.fps, base, settings, record_ranges(record) if record else [], r["cancelled"],
                       time.time() - t0, record)
 
     def deliver(self, base: np.ndarray, req):

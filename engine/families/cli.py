@@ -2,11 +2,13 @@
 memory options, request checks against the folder's family, and the pre-flight estimate."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
-from engine.families import family_class, family_of
+from engine.families import family_class, family_of, seam
+from engine.families.estimate import estimate
 
 
 def add_family_options(p) -> None:
@@ -44,8 +46,6 @@ def validate(path, req) -> tuple[int, int, int] | None:
 
 def preflight(path, req, device: str = "cpu", dtype: str = "bfloat16", offload: bool = False,
               vae_tiling: bool = False):
-    from engine.families.estimate import estimate
-
     geometry = validate(path, req)
     if geometry is None:  # the bundled model renders sliding windows of 17 frames at 8 fps
         width, height = req.canvas()
@@ -55,10 +55,6 @@ def preflight(path, req, device: str = "cpu", dtype: str = "bfloat16", offload: 
     e = estimate(path, width=width, height=height, frames=frames, steps=req.steps, guidance=req.guidance,
                  device=device, dtype=dtype, offload=offload, vae_tiling=vae_tiling)
     if geometry is not None and req.loop:  # a loop renders its seam window too (smaller than the clip)
-        import dataclasses
-
-        from engine.families import seam
-
         fam = spec(path)
         fps = fam.render_fps(req)
         L = seam.seam_geometry(seam.loop_period(req, fps, fam.temporal_ratio), fps, fam.temporal_ratio)[0]

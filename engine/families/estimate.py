@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import struct
 import time
 from pathlib import Path
@@ -107,7 +108,7 @@ def geometry(path: Path, family: str, width: int, height: int, frames: int) -> d
 
 def measure_tflops(device: str, dtype: str) -> float:
     """Achievable matmul rate on `device` (a ~0.1 s probe)."""
-    import torch
+    import torch  # deferred: torch is heavy; this module imports without it
 
     dt = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
     n = 2048 if device != "cpu" else 512
@@ -126,7 +127,7 @@ def measure_tflops(device: str, dtype: str) -> float:
 
 
 def _sync(device: str):
-    import torch
+    import torch  # deferred: torch is heavy; this module imports without it
 
     if device == "cuda":
         torch.cuda.synchronize()
@@ -137,10 +138,9 @@ def _sync(device: str):
 def available_gib(device: str) -> float | None:
     try:
         if device == "cuda":
-            import torch
+            import torch  # deferred: torch is heavy; this module imports without it
             return torch.cuda.mem_get_info()[0] / GIB
         if device == "cpu":
-            import os
             return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / GIB
     except (OSError, ValueError, RuntimeError, AttributeError):
         pass

@@ -261,6 +261,7 @@ class LTXFamily(DiffusersFamily):
         """LTXConditionPipeline folders: the linear-quadratic schedule, timesteps = 1000 * sigma.
         LTXPipeline folders: linspace(1, 1/n) through the folder's scheduler with its
         sequence-length shift (mu), as LTXPipeline calls it."""
+        # deferred: diffusers is heavy; this module imports without it
         from diffusers import FlowMatchEulerDiscreteScheduler
 
         if self.condition_pipeline:

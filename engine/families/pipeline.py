@@ -21,9 +21,11 @@ import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
 
 from engine.defaults import BUNDLED_MODEL  # noqa: F401 (re-exported)
+from engine.families import family_of
 from engine.models.dit import SpacetimeDiT
-from engine.models.text import TextEncoder
+from engine.models.text import _LOADING, TextEncoder
 from engine.models.vae import VideoVAE
+from engine.world.reading import Reader
 
 CLASS_NAME = "TenkuWorldPipeline"
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -32,8 +34,6 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 def check_model_folder(path: Path) -> None:
     """Raise InputError naming what is missing when `path` is not a model folder (the one
     check lives in engine.families, which knows every family's layout)."""
-    from engine.families import family_of
-
     family_of(path)
 
 
@@ -107,9 +107,6 @@ class WorldPipeline:
     def reader(self):
         """The model's prompt reader (engine.world.reading.Reader), loaded on first use; None without one."""
         if self._reader is None and self.reader_path is not None:
-            from engine.models.text import _LOADING
-            from engine.world.reading import Reader
-
             text = self.text
             with _LOADING:  # one model load at a time in the process (see engine.models.text)
                 if self._reader is None:

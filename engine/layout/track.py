@@ -88,7 +88,7 @@ def track(frames: np.ndarray, times) -> Layout | None:
 def _largest(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(ys, xs) of the largest connected part of a mask: an object the world wraps round the frame shows at
     both edges at once, one behind the pillar at both its sides; its largest part is the one to follow."""
-    import cv2
+    import cv2  # deferred: OpenCV is heavy; this module imports without it
 
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if n <= 2:

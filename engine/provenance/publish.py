@@ -9,6 +9,7 @@ import os
 
 import numpy as np
 
+from engine import provenance  # looked up when it signs: the package's name is the one to patch in tests
 from engine.provenance.record import ProvenanceRecord
 from engine.provenance.watermark import watermark_record_frames
 from engine.video import media
@@ -31,8 +32,6 @@ def sealer(record: ProvenanceRecord, signer, title: str | None = None):
     (`signer`: a SignerConfig or a config folder; None: no signing)."""
     if signer is None:
         return None
-    from engine import provenance  # looked up when it signs: the package's name is the one to patch in tests
-
     return lambda tmp: provenance.sign_mp4(tmp, record, signer, title=title)
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
+from engine.datafiles import parse_json
 from engine.errors import InputError
 
 RECORD_VERSION = 2
@@ -345,8 +346,6 @@ class ProvenanceRecord:
 
     @classmethod
     def from_json(cls, text: str) -> "ProvenanceRecord":
-        from engine.datafiles import parse_json
-
         return cls.from_dict(parse_json(text, "provenance record", "provenance record"))
 
 

@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.datafiles import read_json
 from engine.errors import InputError
 from engine.provenance.c2pa_sign import IPTC, ManifestReport, read_manifest
 from engine.provenance.mp4 import check_mp4
@@ -70,8 +71,6 @@ def check_sidecar(sidecar_path, signed: ProvenanceRecord | None) -> SidecarCheck
         return SidecarCheck(str(path), "absent")
     if signed is None:
         return SidecarCheck(str(path), "unchecked")
-    from engine.datafiles import read_json
-
     try:
         data = read_json(path, "sidecar")
     except InputError as e:

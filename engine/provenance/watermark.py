@@ -55,6 +55,8 @@ the evidence.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import functools
 import hashlib
@@ -64,6 +66,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from engine.errors import InputError
+from engine.provenance.record import ProvenanceRecord
 
 SCHEME = "tenku-ss-v1"
 DEFAULT_KEY = "tenku-studio-watermark-v1"
@@ -116,7 +119,7 @@ def _pattern(key: str) -> np.ndarray:
 @functools.lru_cache(maxsize=32)
 def _field(key: str, height: int, width: int) -> np.ndarray:
     """The unit-variance pattern at frame size, float32 (H, W)."""
-    import cv2
+    import cv2  # deferred: OpenCV is heavy; this module imports without it
 
     p = _pattern(key).astype(np.float32)
     return cv2.resize(p, (width, height), interpolation=cv2.INTER_CUBIC if min(width,
@@ -125,7 +128,7 @@ def _field(key: str, height: int, width: int) -> np.ndarray:
 
 def masking_gain(frame: np.ndarray) -> np.ndarray:
     """Per-pixel gain in [1, MASK_GAIN_MAX] from the local luma activity of an RGB uint8 frame."""
-    import cv2
+    import cv2  # deferred: OpenCV is heavy; this module imports without it
 
     luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
     k = max(3, (min(luma.shape) // MASK_WINDOW) | 1)
@@ -159,7 +162,7 @@ def embed_watermark(frames: np.ndarray, key: str = DEFAULT_KEY, strength: float 
     The mark is `strength` grey levels (standard deviation) in flat areas and up
     to MASK_GAIN_MAX times that in busy ones. Cost: about 0.5 ms for a 256x144 frame.
     """
-    import cv2
+    import cv2  # deferred: OpenCV is heavy; this module imports without it
 
     if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise InputError(f"watermarking needs uint8 (N, H, W, 3) RGB frames, got "
@@ -186,9 +189,7 @@ def region_grid(region: np.ndarray) -> str:
     """A painted region (bool H, W) as the canonical grid's cells it covers, packed and
     base64-encoded (684 characters): what a record stores so that a detector can look
     where the mark is."""
-    import base64
-
-    import cv2
+    import cv2  # deferred: OpenCV is heavy; this module imports without it
 
     cells = cv2.resize(np.asarray(region, np.float32), (GRID, GRID), interpolation=cv2.INTER_AREA) >= 0.5
     return base64.b64encode(np.packbits(cells).tobytes()).decode("ascii")
@@ -196,9 +197,6 @@ def region_grid(region: np.ndarray) -> str:
 
 def grid_weights(text: str) -> np.ndarray:
     """The canonical-grid weights (float (GRID, GRID), 0 or 1) a `region_grid` string stands for."""
-    import base64
-    import binascii
-
     try:
         bits = np.unpackbits(np.frombuffer(base64.b64decode(text, validate=True), np.uint8))
     except (binascii.Error, ValueError, TypeError):
@@ -221,8 +219,6 @@ def watermark_record_frames(frames: np.ndarray, record, key: str = DEFAULT_KEY,
 
     Call on the final frames just before they are encoded (see
     `engine.provenance` for the whole write path)."""
-    from engine.provenance.record import ProvenanceRecord
-
     if record.frame_count != len(frames):
         raise InputError(f"provenance record covers {record.frame_count} frames but the clip has {len(frames)}")
     mask = record.model_made_mask()
@@ -292,7 +288,7 @@ class WatermarkDetector:
     def add(self, frame: np.ndarray, weights: np.ndarray | None = None) -> None:
         """weights: (GRID, GRID) canonical-grid weights (e.g. `grid_weights` of a painted
         region): only the weighted part of the frame counts. None: the whole frame."""
-        import cv2
+        import cv2  # deferred: OpenCV is heavy; this module imports without it
 
         f = np.asarray(frame)
         if f.ndim == 3:
@@ -352,7 +348,7 @@ def detect_watermark_file(path, key: str = DEFAULT_KEY, threshold: float = DEFAU
     where in the frame the mark is (an inpainted region; see `ProvenanceRecord`).
     max_frames: longer videos use every k-th frame so verify stays quick.
     """
-    import av
+    import av  # deferred: PyAV is heavy; this module imports without it
 
     try:
         with av.open(str(path)) as container:

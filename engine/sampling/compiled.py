@@ -22,7 +22,7 @@ import torch
 def cache_dir() -> Path:
     """Where compiled kernels are kept between runs: TORCHINDUCTOR_CACHE_DIR when set, else the user's cache
     folder (not /tmp, so a reboot does not cost another cold compile)."""
-    from platformdirs import user_cache_dir
+    from platformdirs import user_cache_dir  # deferred: platformdirs is heavy; this module imports without it
 
     return Path(os.environ.get("TORCHINDUCTOR_CACHE_DIR") or Path(user_cache_dir("tenku")) / "inductor")
 

@@ -133,7 +133,7 @@ def key_frames(n: int, fps: float, ratio: int = 1, time_patch: int = 1) -> list[
     """The frames of the tokens keyframes are held on, in an n-frame clip at `fps`: one token every
     KEY_SECONDS from frame 0, and the clip's last token. Each is the list of frames of one token
     (engine.sampling.conditioning.still_frames), none shared."""
-    from engine.sampling.conditioning import still_frames
+    from engine.sampling.conditioning import still_frames  # deferred: loads torch; this module imports without it
 
     starts = sorted({round(i * KEY_SECONDS * fps) for i in range(int((n - 1) / fps / KEY_SECONDS) + 1)} | {n - 1})
     out, taken = [], set()
@@ -149,6 +149,7 @@ def place(background: np.ndarray, looks: list, where: list[tuple[float, float, f
     """`background` with each look ((frame, bool pixels)) pasted with its centre at (x, y) (fractions of
     the frame) at `scale` times its size, whole in view (engine.scenes.scene.MARGIN px clear of the edges);
     the largest first, the smallest on top (engine.scenes.scene.paste)."""
+    # deferred: engine.scenes.scene imports this module (cycle)
     from engine.scenes.scene import MARGIN, _within, paste, scaled_look
 
     H, W = background.shape[:2]
@@ -170,7 +171,7 @@ def keyframe_conditions(background: np.ndarray, looks: list, prompt: str, member
                         strength: float, ratio: int = 1, time_patch: int = 1):
     """Clip conditions holding `members` (with `looks`, in that order) where `prompt`'s words move
     them, one short clip per keyframe token; None when a member's motion cannot be read."""
-    from engine.sampling.conditioning import ClipCondition
+    from engine.sampling.conditioning import ClipCondition  # deferred: loads torch; this module imports without it
 
     motions = [read_motion(member_words(prompt, m)) for m in members]
     if not members or any(mo is None for mo in motions):

@@ -53,7 +53,11 @@ from pathlib import Path
 import numpy as np
 
 from engine import defaults
+from engine.datafiles import read_json
 from engine.errors import InputError
+from engine.provenance.record import FrameRange, ProvenanceRecord, concatenate
+from engine.scenes.keyframes import keyframe_conditions
+from engine.video import media
 
 CAMERAS = {"static": "", "pan_left": "the camera pans left", "pan_right": "the camera pans right",
            "zoom_in": "the camera zooms in", "zoom_out": "the camera zooms out"}
@@ -102,13 +106,11 @@ class Scene:
 
 def load_scene(path: str | Path) -> Scene:
     """Read and check a scene file; InputError names the line (bad JSON) or the key."""
-    from engine.datafiles import read_json
-
     return parse_scene(read_json(path, "scene file"), str(path))  # (a byte-order mark is dropped)
 
 
 def parse_scene(data, where: str = "scene") -> Scene:
-    from engine.request import ASPECTS, MAX_SECONDS
+    from engine.request import ASPECTS, MAX_SECONDS  # deferred: loads torch; this module imports without it
 
     def fail(key: str, msg: str):
         raise InputError(f"{where}: {key}: {msg}")
@@ -247,6 +249,7 @@ def render_scene(engine, scene: Scene, progress=None, extractor=None, on_shot=No
 
     A shot has at most `scene.retries` re-renders over both passes. A member a shot describes in
     its own words (a deliberate change) is reported but never retried: the words win."""
+    # deferred: loads OpenCV; this module imports without it
     from engine.scenes.continuity import WorldFeatures, check_continuity
 
     ex = extractor or WorldFeatures()
@@ -345,9 +348,8 @@ def _attempt(engine, scene: Scene, shot: Shot, seed: int, held: list, refs: dict
     the take holds their looks on the shot's setting (`plate`, kept in `plates` for the scene's
     other shots): where the shot's words move them, once a second (engine.scenes.keyframes), else as a
     still at frame 0."""
-    from engine.request import BASE_FPS, GenerateRequest
+    from engine.request import BASE_FPS, GenerateRequest  # deferred: loads torch; this module imports without it
     from engine.sampling.conditioning import ImageCondition
-    from engine.scenes.keyframes import keyframe_conditions
 
     req = GenerateRequest(shot.text, seconds=shot.seconds, fps=scene.fps, aspect=scene.aspect, seed=seed,
                           steps=scene.steps, guidance=scene.guidance)
@@ -378,7 +380,7 @@ def plate(engine, scene: Scene, setting: str, progress=None) -> np.ndarray | Non
     stray object now and then; it lands in one render, not in most, so the one kept has none. (A
     median of the renders themselves would be as clean on the world, but a blur of several
     compositions on a real model.) None when stopped."""
-    from engine.request import GenerateRequest
+    from engine.request import GenerateRequest  # deferred: loads torch; this module imports without it
 
     stills = []
     for k in range(PLATE_SEEDS):
@@ -405,7 +407,7 @@ def cast_sheet(engine, scene: Scene, ex, looks: dict, progress=None):
     scaled to the size the description names. Returns (member -> (frame, pixels), member -> where
     from), members never seen whole left out (their first kept shot may lend their look instead),
     or (None, None) when stopped."""
-    from engine.request import GenerateRequest
+    from engine.request import GenerateRequest  # deferred: loads torch and OpenCV; this module imports without it
     from engine.scenes.continuity import SIZE_TOLERANCE
 
     named = list(dict.fromkeys(m for shot in scene.shots for m in shot.named))
@@ -447,7 +449,7 @@ def cast_sheet(engine, scene: Scene, ex, looks: dict, progress=None):
 
 def scaled_look(frame: np.ndarray, pixels: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
     """A member's look ((frame, bool pixels)) made `factor` times larger or smaller about its centre."""
-    import cv2
+    import cv2  # deferred: OpenCV is heavy; this module imports without it
 
     H, W = pixels.shape
     ys, xs = np.nonzero(pixels)
@@ -508,7 +510,7 @@ def _shift(a: np.ndarray, dx: int, dy: int, fill=None) -> np.ndarray:
 
 
 def _cancelled(scene, kept, attempts):
-    from engine.scenes.continuity import ContinuityReport
+    from engine.scenes.continuity import ContinuityReport  # deferred: loads OpenCV; this module imports without it
 
     return SceneResult(np.zeros((0, 1, 1, 3), np.uint8), scene.fps, None, kept, ContinuityReport("none", [], {}),
                        attempts, {}, cancelled=True)
@@ -517,9 +519,7 @@ def _cancelled(scene, kept, attempts):
 def assemble(engine, scene: Scene, takes: list, progress=None):
     """Join the kept takes: cut, crossfade (the shots overlap by its length) or a bridge
     generated from one shot's last frame to the next one's first."""
-    from engine import verbs
-    from engine.provenance.record import FrameRange, ProvenanceRecord, concatenate
-    from engine.video import media
+    from engine import verbs  # deferred: loads torch; this module imports without it
 
     fps = scene.fps
     frames, record = takes[0].frames, takes[0].record

@@ -15,7 +15,9 @@ import json
 import math
 import os
 import random
+import shutil
 import time
+from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +27,11 @@ import torch.nn.functional as F
 from engine.defaults import REPO, autocast_dtype
 from engine.layout.planner import draw, random_layout, scene_layout
 from engine.layout.raster import cover, layout_arrays
+from engine.models.dit import PRESETS, SpacetimeDiT
+from engine.models.text import TextEncoder
 from engine.models.vae import VideoVAE
 from engine.world import caption, render, sample_scene
+from engine.world.reading import train_reader
 
 ASPECT_SIZES = {"1:1": (128, 128), "16:9": (256, 144), "9:16": (144, 256)}  # (width, height)
 ASPECT_WEIGHTS = {"1:1": 0.6, "16:9": 0.2, "9:16": 0.2}
@@ -238,9 +243,8 @@ def object_map(scene, frames: np.ndarray, w: int, h: int, fps: float) -> np.ndar
 
 def dataclasses_replace_objects(scene):
     """The scene with its objects made invisible: a zero-size still object keeps Scene valid."""
-    import dataclasses as dc
-    ghost = dc.replace(scene.objects[0], motion="still", x0=-5.0, y0=-5.0)
-    return dc.replace(scene, objects=(ghost,))
+    ghost = dataclasses.replace(scene.objects[0], motion="still", x0=-5.0, y0=-5.0)
+    return dataclasses.replace(scene, objects=(ghost,))
 
 
 def _render_clip(job):
@@ -285,10 +289,6 @@ def build_data(run: Path, vae: VideoVAE, clips: int = 8000, shard: int = 500, se
     `rich`, `captions`: captions per clip from the rich grammar (see shard_items). `reuse`: a data
     folder built with the same VAE and seed whose shards hold the same clips (any captions): their
     latents and object maps are taken instead of rendering and encoding again."""
-    from multiprocessing import Pool
-
-    from engine.models.text import TextEncoder
-
     out = run / "data"
     out.mkdir(parents=True, exist_ok=True)
     pool = Pool(workers) if workers > 0 else None  # forked before CUDA starts in this process
@@ -570,9 +570,6 @@ def train_dit(run: Path, config: dict, steps: int, batch: int = 32, lr: float = 
     PATTERNS). `device`: "cpu" is the recipe; "cuda" runs the same steps on a GPU (random streams
     differ, so a GPU run does not reproduce a CPU run bit for bit). `on_eval(ema) -> dict`, every
     `eval_every` steps: figures logged with the step (engine.bench.world.score_transformer)."""
-    from engine.models.dit import SpacetimeDiT
-    from engine.models.text import TextEncoder
-
     ckpt = run / "dit.pt"
     torch.manual_seed(seed)
     model = SpacetimeDiT(**config).to(device)
@@ -674,8 +671,6 @@ def build_layout_data(run: Path, vae: VideoVAE, clips: int, shard: int = 250, se
                       max_seconds: float = 1e9, device: str = "cpu"):
     """Draw, caption and encode `clips` clips with their layouts into shards under run/data (resumable);
     the shards hold what `build_data`'s do plus each clip's packed layout (engine.layout.raster.pack)."""
-    from engine.models.text import TextEncoder
-
     out = run / "data"
     out.mkdir(parents=True, exist_ok=True)
     text = TextEncoder(device)
@@ -789,8 +784,6 @@ def reader_recipe(recipe: dict | None) -> dict:
 def train_reader_stage(run: Path, recipe: dict | None = None):
     """Stage 5: the prompt reader (engine.world.reading), trained on tagged training captions with MiniLM
     frozen; a few minutes. Saved in the run folder (`reader/`), which `export` copies."""
-    from engine.world.reading import train_reader
-
     if (run / "reader" / "config.json").exists():
         return
     run.mkdir(parents=True, exist_ok=True)
@@ -802,8 +795,6 @@ def train_reader_stage(run: Path, recipe: dict | None = None):
 
 def export_reader(source: Path, out: Path, recipe: dict | None = None):
     """Copy a trained reader folder into a model folder and record its recipe in model_index.json."""
-    import shutil
-
     shutil.copytree(source, out / "reader", dirs_exist_ok=True)
     index = json.loads((out / "model_index.json").read_text())
     index["reader"] = ["engine.models.reader", "PromptReader"]
@@ -814,8 +805,8 @@ def export_reader(source: Path, out: Path, recipe: dict | None = None):
 def export(run: Path, out: Path, recipe: dict | None = None):
     """The run's EMA transformer and VAE (with its fine-tuned decoder) as a model folder; `recipe`
     (default RECIPE) is recorded in its model_index.json."""
+    # deferred: loads SciPy (diffusers' schedulers); this module imports without it
     from engine.families.pipeline import WorldPipeline
-    from engine.models.dit import SpacetimeDiT
 
     vae = load_vae(run, decoder=True)
     state = torch.load(run / "dit.pt", weights_only=False, map_location="cpu")
@@ -836,8 +827,6 @@ def train_all(run: Path, minutes: float, resume_from: Path | None = None, out: P
     "cpu" is the recipe's machine; "cuda" runs the same stages on a GPU (for trying recipes fast:
     a model trained there is not the CPU recipe's model, see docs/TRAINING.md). `recipe`: one of
     RECIPES (default RECIPE, the bundled model's)."""
-    from engine.models.dit import PRESETS
-
     run.mkdir(parents=True, exist_ok=True)
     deadline = time.time() + minutes * 60
     r = recipe or RECIPE
@@ -877,8 +866,6 @@ def train_all(run: Path, minutes: float, resume_from: Path | None = None, out: P
 def train_layout(run: Path, r: dict, deadline: float, compile: bool, device: str):
     """The layout lineage's stages: its data (clips drawn from layouts), then the transformer from the
     warm start with the layout input added; the VAE and the prompt reader are the warm start's."""
-    from engine.models.dit import PRESETS
-
     lineage = run / "lineage.json"
     if not lineage.exists():  # the step the warm start ended at: this lineage's steps count from it
         start = torch.load(run / "dit.pt", weights_only=False,
@@ -913,8 +900,6 @@ def safe_out(run: Path, out: Path) -> Path:
 
 def seed_run_from_model(run: Path, model: Path):
     """Start a run from a committed model folder (a later training session resumes from it)."""
-    from engine.models.dit import SpacetimeDiT
-
     run.mkdir(parents=True, exist_ok=True)
     vae = VideoVAE.from_pretrained(model / "vae")
     dit = SpacetimeDiT.from_pretrained(model / "transformer", torch_dtype=torch.float32)
@@ -930,6 +915,4 @@ def seed_run_from_model(run: Path, model: Path):
     save_checkpoint(run / "dit.pt", model=dit.state_dict(), ema=dit.state_dict(), opt=None, step=step,
                     config={k: v for k, v in dit.config.items() if not k.startswith("_")})
     if (model / "reader" / "config.json").exists() and not (run / "reader").exists():  # the model's reader goes on
-        import shutil
-
         shutil.copytree(model / "reader", run / "reader")

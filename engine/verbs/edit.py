@@ -42,8 +42,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from PIL import Image
 
 from engine import defaults
+from engine.defaults import BUNDLED_MODEL
 from engine.errors import InputError
 from engine.layout import Layout
 from engine.layout.track import extend_tracks, track
@@ -59,10 +61,11 @@ from engine.sampling.conditioning import (
     nearest_aspect,
     unfit_frames,
 )
-from engine.video.media import Video
+from engine.video.media import UnreadableImage, Video, open_image
 from engine.video.retime import resample
 from engine.video.retime import retime as retime_frames  # verbs.retime below is the Result-level one
 from engine.world import measure
+from engine.world.measure import SHARE_FRAMES, WORLD_SHARE_MIN, world_share
 from engine.world.scene import COLOURS, SIZES
 
 CONTEXT_FRAMES = 4  # frames of footage held clean on each side of a span (at the span's spacing)
@@ -451,8 +454,6 @@ def _timeline(video: Video, ranges) -> _Timeline:
 
 def _plan(engine, video: Video, line: _Timeline, method: str) -> tuple[list[GapPlan], float | None]:
     """The plan (see plan_fill) and, for a world model, the footage's world share."""
-    from engine.world.measure import SHARE_FRAMES, WORLD_SHARE_MIN, world_share
-
     share, own_world, who = None, True, ""
     if engine.family == "world":  # measured on good frames only (a black frame is nobody's world)
         kept = line.src[line.good]
@@ -505,14 +506,13 @@ def _plan(engine, video: Video, line: _Timeline, method: str) -> tuple[list[GapP
 
 
 def _world_model_name(engine) -> str:
-    from engine.families.pipeline import BUNDLED_MODEL
-
     return "the bundled model" if Path(engine.model_path).resolve() == BUNDLED_MODEL.resolve() else "this world model"
 
 
 def _flow_confidence(a: np.ndarray, b: np.ndarray) -> float:
     """The interpolator's confidence between two frames (0 without an interpolator: flow is not trusted)."""
     try:
+        # deferred: optional: without the interpolator (OpenCV) flow is not trusted
         from engine.video.interpolate import flow_confidence
     except ImportError:
         return 0.0
@@ -614,10 +614,6 @@ MIN_IMAGE_SIDE = 16  # one latent patch's worth of pixels at the least
 
 def load_image(image) -> np.ndarray:
     """A still as uint8 (H, W, 3): from an array (grey, RGB or RGBA), a PIL image or a file path."""
-    from PIL import Image
-
-    from engine.video.media import open_image
-
     if isinstance(image, (str, Path)):
         image = open_image(image, f"image {str(image)!r}").convert("RGB")
     if isinstance(image, Image.Image):
@@ -636,10 +632,6 @@ def load_mask(mask, width: int, height: int) -> np.ndarray:
     """bool (height, width), True where to repaint: from a bool array, a grey/RGB(A) image array,
     a PIL image or a file path (white = repaint; alpha, when present, is multiplied in). A mask
     of another size must have the video's aspect (it is resized)."""
-    from PIL import Image
-
-    from engine.video.media import UnreadableImage, open_image
-
     if isinstance(mask, (str, Path)):
         try:
             mask = open_image(mask, f"mask {str(mask)!r}")

@@ -10,6 +10,8 @@ PCM arrays are shaped (C, N): channels first, as PyAV's planar formats give them
 from __future__ import annotations
 
 import os
+import secrets
+import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -75,7 +77,7 @@ def read_sound(path, max_seconds: float | None = None) -> Sound | None:
     Raises AudioError when the stream cannot be used: a codec FFmpeg does not decode, a sample rate outside
     MIN_RATE..MAX_RATE, packets that do not decode (a damaged file), or more than `max_seconds` of sound.
     """
-    import av
+    import av  # deferred: PyAV is heavy; this module imports without it
 
     path = os.fspath(path)
     name = os.path.basename(path)
@@ -170,7 +172,7 @@ def peaks(pcm: np.ndarray, buckets: int) -> np.ndarray:
 
 def waveform_png(pcm: np.ndarray, path, width: int = 600, height: int = 32, colour=(54, 191, 250)) -> str:
     """A waveform picture of `pcm` (peaks mirrored about the middle) at `path`: what the timeline draws."""
-    from PIL import Image
+    from PIL import Image  # deferred: Pillow is heavy; this module imports without it
 
     p = peaks(pcm, width)
     half = (height - 1) / 2
@@ -206,7 +208,7 @@ class AacTrack:
         self.thread = None
 
     def _encode(self) -> None:
-        import av
+        import av  # deferred: PyAV is heavy; this module imports without it
 
         try:
             step = self.stream.codec_context.frame_size or 1024
@@ -221,8 +223,6 @@ class AacTrack:
 
     def start(self) -> None:
         """Begin encoding (the container's header is written first: it opens every stream's encoder)."""
-        import threading
-
         self.out.start_encoding()
         self.thread = threading.Thread(target=self._encode, name="aac", daemon=True)
         self.thread.start()
@@ -245,9 +245,7 @@ def aac_writer(out, pcm: np.ndarray, rate: int = RATE, layout: str = LAYOUT) -> 
 
 def write_wav(path, pcm: np.ndarray, rate: int = RATE) -> str:
     """A 16-bit PCM WAV of `pcm` (C, N), written under a hidden name and moved into place when whole."""
-    import secrets
-
-    import av
+    import av  # deferred: PyAV is heavy; this module imports without it
 
     path = os.fspath(path)
     tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.{secrets.token_hex(4)}")

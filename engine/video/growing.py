@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.video.media import _remove, even_pad, parse_fps, placing_mp4
+
 
 class GrowingMP4:
     """A fragmented H.264 MP4 (one fragment per frame), playable while it grows."""
 
     def __init__(self, path: Path, width: int, height: int, fps: float):
-        import av
-
-        from engine.video.media import parse_fps
+        import av  # deferred: PyAV is heavy; this module imports without it
 
         self.path, self.count = path, 0
         self.container = av.open(str(path), "w", format="mp4", container_options={
@@ -28,9 +28,7 @@ class GrowingMP4:
         self.stream.options = {"crf": "17", "preset": "veryfast", "tune": "zerolatency", "g": str(4 * round(fps))}
 
     def write(self, frames: np.ndarray) -> None:
-        import av
-
-        from engine.video.media import even_pad
+        import av  # deferred: PyAV is heavy; this module imports without it
 
         if len(frames) == 0:
             return
@@ -50,9 +48,7 @@ class GrowingMP4:
 def finish_growing(partial: Path, out, frames: int, seal=None) -> None:
     """Remux the fragmented file into an ordinary, fast-start MP4 at `out` (no re-encode), atomically;
     `seal(path)` is called on the remuxed file before it takes `out`'s place."""
-    import av
-
-    from engine.video.media import _remove, placing_mp4
+    import av  # deferred: PyAV is heavy; this module imports without it
 
     with placing_mp4(os.fspath(out), frames, seal) as tmp:
         with av.open(str(partial)) as src, av.open(tmp, "w", format="mp4",

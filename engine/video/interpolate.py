@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -46,6 +47,7 @@ import cv2
 import numpy as np
 
 from engine.errors import InputError
+from engine.video.media import Video, as_frames, parse_fps
 
 MIN_SIDE = 16  # DIS needs a few patches per side at its finest level
 _DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -310,8 +312,6 @@ class Interpolator:
 
     def plan(self, video, fps=None, factor=None, cuts: list[int] | None = None) -> "RetimePlan":
         """Work out what `retime` would make, without making it (cuts detected unless given)."""
-        from engine.video.media import Video, parse_fps
-
         if not isinstance(video, Video):
             video = Video.from_frames(video)
         frames = _as_sequence(video.frames)
@@ -351,8 +351,6 @@ class Interpolator:
         workers = min(self.threads, len(pairs))
         pool = None
         if workers > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
             pool = ThreadPoolExecutor(workers, thread_name_prefix="interpolate")
         try:
             todo, ahead = iter(pairs), {}
@@ -462,8 +460,6 @@ def plan_retime(timestamps, rate, cuts=(), snap: float = 1e-3) -> list[PlannedFr
 
 
 def _as_sequence(frames) -> np.ndarray:
-    from engine.video.media import as_frames
-
     frames = as_frames(frames)
     if len(frames) < 2:
         raise InputError(f"interpolation needs at least two frames, got {len(frames)}")

@@ -20,6 +20,8 @@ import os
 import re
 import secrets
 import shutil
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -195,7 +197,7 @@ def open_image(path, what: str):
     EXIF orientation applied (a phone's portrait photo stands upright), 16-bit grey scaled down (Pillow's
     own conversion clips it to white), and its size checked from the header before it is decoded.
     Modes kept otherwise (RGB, RGBA, L, LA, P...). `what` names it in errors ("image 'x.png'")."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError  # deferred: Pillow is heavy; this module imports without it
 
     try:
         with Image.open(path) as im:
@@ -246,7 +248,7 @@ def _read_folder(folder: str, fps, max_frames, max_bytes=None) -> Video:
 
 
 def _read_file(path: str, max_frames, max_bytes=None) -> Video:
-    import av
+    import av  # deferred: PyAV is heavy; this module imports without it
 
     frames, times = [], []
     rotation = 0
@@ -303,7 +305,7 @@ def _read_file(path: str, max_frames, max_bytes=None) -> Video:
 
 def _try_decode(packet) -> str | None:
     """None when the audio packet decodes, else why not (the sound is then left out, with a note)."""
-    import av
+    import av  # deferred: PyAV is heavy; this module imports without it
 
     try:
         packet.decode()
@@ -315,8 +317,6 @@ def _try_decode(packet) -> str | None:
 def note_dropped_audio(video: Video, quiet: bool = False) -> None:
     """Say on stderr that an input's sound is left out because it cannot be decoded (media.read_video found
     it); the picture is kept."""
-    import sys
-
     if video.metadata.get("audio_dropped") and not quiet:
         sys.stderr.write(f"note: {os.path.basename(video.source or 'the input')}: {video.metadata['audio_dropped']}; "
                          "the picture is kept, without sound (repair the file to keep its sound)\n")
@@ -405,8 +405,6 @@ def check_not_input(out, *inputs) -> None:
 
 def _check_writable(folder: str, out: str) -> None:
     """A file can be made in `folder` now (tried, not assumed: permissions alone pass /proc for root)."""
-    import tempfile
-
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise InputError(f"cannot write {out!r}: {folder!r} is a file, not a folder")
     if not os.path.isdir(folder):
@@ -473,7 +471,7 @@ def write_video(path, frames, fps, audio_from=None, audio_start: float | None = 
     sound: instead of `audio_from`, a mix already made (float32 (2, N) at engine.video.audio.RATE, the
         studio's cut): written as AAC stereo 48 kHz, cut or padded with silence to the picture's length.
     """
-    import av
+    import av  # deferred: PyAV is heavy; this module imports without it
 
     path = os.fspath(path)
     if check_output_path(path) != "mp4":
@@ -574,7 +572,7 @@ def _open_audio(out, src: str, start: float, duration: float):
     sample index, which keeps sync exact to one sample; gaps before the source
     audio begins are filled with silence.
     """
-    import av
+    import av  # deferred: PyAV is heavy; this module imports without it
 
     with av.open(src) as inp:
         if not inp.streams.audio:
@@ -607,7 +605,7 @@ def _open_audio(out, src: str, start: float, duration: float):
 
 
 def _verify_mp4(path: str, n_frames: int) -> None:
-    import av
+    import av  # deferred: PyAV is heavy; this module imports without it
 
     if os.path.getsize(path) == 0:
         raise RuntimeError(f"encoder wrote an empty file for {path!r}")
@@ -663,7 +661,7 @@ def write_frames(folder, frames, sidecar: dict | None = None) -> str:
     same-named ones and leftover NNNNNN.png frames from an earlier, longer
     sequence are removed; other files in it are left alone.
     """
-    from PIL import Image
+    from PIL import Image  # deferred: Pillow is heavy; this module imports without it
 
     frames = as_frames(frames)
     folder = os.fspath(folder).rstrip("/" + os.sep) or os.fspath(folder)

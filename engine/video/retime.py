@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from engine.video.media import Video
+
 
 def resample(frames: np.ndarray, times, out_times, tol: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
     """Frames at `out_times` (s) from `frames` at increasing `times` (s): an exact copy where an
@@ -56,6 +58,7 @@ def retime_loop(frames: np.ndarray, fps_in: float, fps: float) -> tuple[np.ndarr
 def _pair_flow(a: np.ndarray, b: np.ndarray):
     """A function t -> the frame at t in (0, 1) between a and b."""
     try:
+        # deferred: optional: without the interpolator (OpenCV), a linear blend
         from engine.video.interpolate import default_interpolator
     except ImportError:  # no interpolator: a linear blend (ghosts where things move)
         return lambda t: np.round(a * (1.0 - t) + b * t).astype(np.uint8)
@@ -72,8 +75,6 @@ def constant_rate(video):
     then; frames repeated or dropped, never made up), so the picture keeps its timing and the sound, cut
     from t0, stays under it. Returns (the Video, the source frame each output frame shows); constant-rate
     video comes back as it is."""
-    from engine.video.media import Video
-
     ts = np.asarray(video.timestamps, np.float64)
     if not video.variable_rate:
         return video, np.arange(len(video))

@@ -47,7 +47,7 @@ def tempo_stages(factor: float) -> list[float]:
 
 def _atempo(pcm: np.ndarray, stages) -> np.ndarray:
     """`pcm` through a chain of atempo stages (FFmpeg), as float32 (2, M)."""
-    import av
+    import av  # deferred: PyAV is heavy; this module imports without it
     import av.filter
 
     graph = av.filter.Graph()

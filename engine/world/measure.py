@@ -25,7 +25,7 @@ def object_mask(frames: np.ndarray, colour: str) -> np.ndarray:
     fringes that blending, chroma subsampling or a soft decoder leaves along an outline between
     two other colours (yellow edges reading as orange, pink as purple); the smallest object the
     world draws is about 15 px across at 128 px, so no object is lost."""
-    import cv2
+    import cv2  # deferred: OpenCV is heavy; this module imports without it
 
     m = colour_mask(frames, colour)
     k = 2 * max(1, round(min(m.shape[1:]) / 128)) + 1
@@ -168,7 +168,7 @@ def palette_distance(frame: np.ndarray) -> np.ndarray:
 
 def flat(frame: np.ndarray) -> np.ndarray:
     """bool (H, W): no channel varies by FLAT_RANGE or more over the FLAT_WINDOW square around the pixel."""
-    import cv2
+    import cv2  # deferred: OpenCV is heavy; this module imports without it
 
     g = np.ascontiguousarray(frame)
     kernel = np.ones((FLAT_WINDOW, FLAT_WINDOW), np.uint8)
@@ -180,7 +180,7 @@ def world_share(frames: np.ndarray, samples: int = SHARE_FRAMES) -> float:
     """Share of pixels, over `samples` frames spread over the clip, that look like the world: within
     WORLD_DISTANCE of its palette and flat around them. The world is flat fills of a few fixed colours;
     camera footage meets those colours here and there (a pale sky, a dark suit) but is textured."""
-    import cv2
+    import cv2  # deferred: OpenCV is heavy; this module imports without it
 
     frames = np.asarray(frames)
     if len(frames) == 0:

@@ -22,6 +22,7 @@ before session 14) always gets the prompt as written; so does `GenerateRequest(l
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import functools
 import json
@@ -32,7 +33,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.defaults import ASSETS
+from engine.defaults import ASSETS, BUNDLED_MODEL
+from engine.models.text import TextEncoder
+from engine.world import captioner
 from engine.world.captioner import (
     BACKGROUND_WORDS,
     CAMERA_WORDS,
@@ -329,7 +332,8 @@ def build_lexicon(path: Path = LEXICON) -> int:
     and the CSS colour names (148); returns how many names it holds. Needs matplotlib (a
     development tool only, `pip install matplotlib`: the table is committed, and reading it needs
     nothing)."""
-    from matplotlib import _color_data as cd  # the tables ship as plain dicts in this module
+    # deferred: matplotlib is heavy; its colour tables ship as plain dicts in this module
+    from matplotlib import _color_data as cd
 
     colours = {name.lower(): value.lower() for name, value in cd.CSS4_COLORS.items()}
     colours.update({name[len("xkcd:"):].lower(): value.lower() for name, value in cd.XKCD_COLORS.items()})
@@ -386,8 +390,7 @@ class Reader:
 
     @classmethod
     def from_pretrained(cls, path, text=None, rich: bool = True) -> "Reader":
-        from engine.models.reader import PromptReader
-        from engine.models.text import TextEncoder
+        from engine.models.reader import PromptReader  # deferred: loads diffusers; this module imports without it
 
         return cls(PromptReader.from_pretrained(path), text or TextEncoder(), rich=rich)
 
@@ -444,8 +447,7 @@ FILLER_KEEP = 0.5  # the share of candidate words kept as fillers: the half fart
 
 def slot_words() -> list[str]:
     """The content words of the training phrasings of every slot (no sentence frames or joiners)."""
-    from engine.world import captioner as c
-
+    c = captioner
     tables = [c.COLOUR_WORDS, c.SHAPE_WORDS, c.SIZE_WORDS, c.MOTION_WORDS, c.SPEED_WORDS, c.BACKGROUND_WORDS,
               c.WALL_WORDS, c.CAMERA_WORDS, *(v for k, v in c.RICH_WORDS.items() if k in ("motion", "speed", "size",
                                                                                           "background"))]
@@ -539,8 +541,7 @@ def train_reader(captions: int = 12000, steps: int = 1500, batch: int = 64, lr: 
                  text_encoder=None, log=None, config: dict | None = None):
     """A PromptReader trained on `captions` tagged training captions (MiniLM frozen; its token states
     are computed once). Returns the model (eval mode)."""
-    from engine.models.reader import PromptReader
-    from engine.models.text import TextEncoder
+    from engine.models.reader import PromptReader  # deferred: loads diffusers; this module imports without it
 
     torch.manual_seed(seed)
     text = text_encoder or TextEncoder()
@@ -635,8 +636,6 @@ def score_prompts(reader: Reader, rows: list[dict]) -> dict:
 
 
 def main(argv=None) -> int:
-    import argparse
-
     p = argparse.ArgumentParser(prog="python -m engine.world.reading", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("lexicon", help="write assets/lexicon/colour_names.json from matplotlib's colour tables")
@@ -653,8 +652,6 @@ def main(argv=None) -> int:
     if args.cmd == "lexicon":
         print(f"{build_lexicon()} colour names -> {LEXICON}")
         return 0
-    from engine.defaults import BUNDLED_MODEL
-
     reader = Reader.from_pretrained(Path(args.model or BUNDLED_MODEL) / "reader")
     if args.cmd == "score":
         report = {"held_out_captions": score_reader(reader, tagged_captions(args.captions, 99, split="eval"))}

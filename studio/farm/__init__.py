@@ -36,10 +36,11 @@ def connect(farm: str, threads: int | None = None, env: dict | None = None) -> P
         # and reaches a cluster on 127.0.0.1 there (not at this machine's network address).
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     try:
-        import ray
+        import ray  # deferred: optional (Ray), and imported only after the environment above is set
     except ImportError:
         raise FarmError("--farm needs Ray: `pip install ray` (docs/FARM.md)") from None
     if farm.startswith("ray://"):
+        # deferred: Ray is heavy; this package imports without it
         from ray._private.utils import get_ray_client_dependency_error
 
         if get_ray_client_dependency_error() is not None:
@@ -67,13 +68,13 @@ def connect(farm: str, threads: int | None = None, env: dict | None = None) -> P
 
 def disconnect() -> None:
     """Leave the farm (a cluster started by `--farm auto` stops with it)."""
-    import ray
+    import ray  # deferred: Ray is heavy; this package imports without it
 
     ray.shutdown()
 
 
 def farm_queue(farm: str, store, engines, runner, planner, threads: int | None = None, env: dict | None = None):
     """A studio.queue.RenderQueue whose jobs render on the farm (studio.farm.queue.FarmQueue)."""
-    from studio.farm.queue import FarmQueue
+    from studio.farm.queue import FarmQueue  # deferred: studio.farm.queue imports this package (cycle)
 
     return FarmQueue(store, engines, runner, planner, connect(farm, threads, env))

@@ -19,13 +19,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
+from engine import defaults
+from engine.defaults import BUNDLED_MODEL
+
 PROMPTS = ("a red ball rolls to the right", "a blue box moves left", "a green ball bounces",
            "a yellow box slides to the left")
 
 
 def _studio(root: Path, farm: str | None):
-    from engine.families.pipeline import BUNDLED_MODEL
-    from studio.app import make_studio
+    from studio.app import make_studio  # deferred: loads gradio; this module imports without it
 
     env = {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     return make_studio(str(BUNDLED_MODEL), root / "projects", root / "config", dtype="float32", farm=farm,
@@ -57,11 +61,8 @@ def _timed(s, shots: int, steps: int, warm: int) -> float:
 def run(shots: int, steps: int) -> dict:
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # before Ray: the cluster stays on 127.0.0.1
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    import ray
-    import torch
+    import ray  # deferred: Ray is heavy; this module imports without it
     from ray.cluster_utils import Cluster
-
-    from engine import defaults
 
     torch.set_num_threads(1)  # in process as on a worker: one thread
     out = {"shots": shots, "steps": steps, "seconds_per_shot": 1.0, "aspect": "1:1",

@@ -21,6 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from engine.defaults import BUNDLED_MODEL
 from engine.errors import InputError
 from engine.sampling.sampler import Cancelled
 from studio.farm.renderer import BUNDLED, Renderer
@@ -61,7 +62,7 @@ class Pool:
     def __init__(self, threads: int | None = None, env: dict | None = None, start_timeout: float = START_TIMEOUT):
         """threads: torch threads per renderer (None: the CPUs Ray gives it); env: environment variables of the
         renderers' processes (runtime_env)."""
-        import ray
+        import ray  # deferred: Ray is heavy; this module imports without it
 
         self.ray, self.threads, self.env, self.start_timeout = ray, threads, env or {}, start_timeout
         self.slots: dict[str, Slot] = {}
@@ -96,6 +97,7 @@ class Pool:
         return out
 
     def _start(self, key: str, resources: dict) -> Slot:
+        # deferred: Ray is heavy; this module imports without it
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         node = key.split(":")[0]
@@ -164,7 +166,7 @@ class Pool:
         """A long take's windows after `point` (an engine.longtake.Resume) on a renderer, as engine.longtake's
         `render_windows` yields them: `(wi, chunk)` as each window comes home, `(wi, None)` for a Stop in window
         wi. A worker lost: the next one is handed the last chunk that came home and goes on from there."""
-        from engine.longtake import Resume
+        from engine.longtake import Resume  # deferred: loads diffusers; this module imports without it
 
         here = [point or Resume()]
         gen = self._attempts(model, "take", lambda: (model, dtype, req, here[0], anchor), progress, job)
@@ -282,8 +284,6 @@ class FarmEngine:
 
     def model_key(self) -> str:
         """The model as a worker finds it: the bundled one in its own checkout, any other at the same path."""
-        from engine.families.pipeline import BUNDLED_MODEL
-
         path = self._engine.model_path.resolve()
         return BUNDLED if path == BUNDLED_MODEL.resolve() else str(path)
 

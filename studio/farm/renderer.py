@@ -21,6 +21,10 @@ import threading
 import time
 
 import numpy as np
+import torch
+
+from engine.defaults import BUNDLED_MODEL
+from engine.sampling.sampler import Cancelled
 
 BUNDLED = "bundled"  # the model key of the bundled model: each worker finds it in its own checkout
 PREVIEW_EVERY = 0.8  # seconds between decoded previews (decoding costs a VAE pass)
@@ -31,8 +35,6 @@ class Renderer:
 
     def __init__(self, device: str = "cpu", threads: int | None = None):
         if threads:  # the worker's share of its machine (Ray also sets OMP_NUM_THREADS from num_cpus)
-            import torch
-
             torch.set_num_threads(int(threads))
         self.device = device
         self.engines: dict[tuple[str, str], object] = {}
@@ -41,7 +43,7 @@ class Renderer:
 
     def hello(self) -> dict:
         """Where this renderer runs and what it holds: the pool's readiness check and its routing table."""
-        import ray
+        import ray  # deferred: Ray is heavy; this module imports without it
 
         return {"node": ray.get_runtime_context().get_node_id(), "pid": os.getpid(), "device": self.device,
                 "models": [m for m, _ in self.engines]}
@@ -56,7 +58,7 @@ class Renderer:
         """A long take's windows after `point` (engine.longtake.render_windows from a Resume: the last finished
         window's chunk). Each finished window's chunk waits in `poll`'s answer ("chunks", each travels once);
         returns {"stopped": the window a Stop ended in, or None; "chunks": those no poll took}."""
-        from engine import longtake
+        from engine import longtake  # deferred: loads diffusers; this module imports without it
 
         engine = self._engine(model, dtype)
         with self._call(call) as state:
@@ -102,19 +104,15 @@ class Renderer:
             return state is not None
 
     def _engine(self, model: str, dtype: str):
-        from engine.service import Engine
+        from engine.service import Engine  # deferred: loads diffusers; this module imports without it
 
         key = (model, dtype)
         if key not in self.engines:  # once per model: the weights stay loaded for every later job
-            from engine.families.pipeline import BUNDLED_MODEL
-
             self.engines[key] = Engine(BUNDLED_MODEL if model == BUNDLED else model, device=self.device, dtype=dtype)
         return self.engines[key]
 
     @staticmethod
     def _progress(engine, state: dict):
-        from engine.sampling.sampler import Cancelled
-
         def progress(fraction, stage, info=None):
             if state["stop"]:
                 raise Cancelled(getattr(info, "denoised", None))

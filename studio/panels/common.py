@@ -9,6 +9,8 @@ from pathlib import Path
 import gradio as gr
 
 from engine.errors import InputError
+from engine.video.media import UnreadableImage, open_image
+from engine.world.captioner import unseen_note
 from studio.naming import err, esc, footage_name, ok, take_name  # noqa: F401 (the panels' words)
 from studio.uploads import check_size, discard_upload  # noqa: F401
 
@@ -45,8 +47,6 @@ def guarded(n_outputs: int):
 def read_still(path):
     """The still at `path` as a PIL image, upright, its size checked before it is decoded; a file that is not
     a still this studio reads is refused by its name, saying what is allowed."""
-    from engine.video.media import UnreadableImage, open_image
-
     name = Path(path).name
     try:
         return open_image(path, name)
@@ -155,8 +155,6 @@ def strip_html(strip: str, current: int | None = None) -> str:
 def vocabulary(studio, model, prompts: list[str]) -> str:
     """After a render's message: how the chosen model reads each prompt its prompt reader rewrote, and a note on
     words it never saw in training (world models)."""
-    from engine.world.captioner import unseen_note
-
     engine, words, shots, read = studio.engines(model), [], [], []
     for i, p in enumerate(prompts, 1):
         read_as = engine.model_prompt(p)

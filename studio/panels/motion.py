@@ -17,6 +17,7 @@ import gradio as gr
 
 from engine.errors import InputError
 from engine.layout.direct import EASINGS, from_layout, to_layout
+from engine.request import ASPECTS
 from engine.world.render import BG
 from engine.world.scene import CAMERAS, COLOURS, SIZES, WALL_WIDTH
 from studio.animatic import plan_for
@@ -63,8 +64,6 @@ def editor_state(studio, pid, sid) -> tuple[str, str]:
 
 
 def _canvas(shot) -> tuple[int, int]:
-    from engine.request import ASPECTS
-
     return ASPECTS.get(shot["aspect"], (256, 144))
 
 
