@@ -37,7 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
-from engine.provenance import ProvenanceRecord, SignerConfig, concatenate, sign_mp4
+from engine.provenance import ProvenanceRecord, SignerConfig, concatenate
+from engine.provenance.publish import publish
 from engine.sampling.conditioning import fit_frames
 from engine.video import audio, media
 from studio import edit_sound, mixdown
@@ -246,10 +247,10 @@ def export(store, project_id: str, fps: float, formats, config_dir) -> dict:
     out: dict[str, str] = {}
     sidecar = {"project": project["name"], "fps": fps, "provenance": rec.to_dict(), "audio": said}
     if "MP4" in formats:
-        path = folder / "cut.mp4"
-        media.write_output(str(path), frames, fps, sidecar=sidecar, sound=sound)
-        sign_mp4(path, rec, SignerConfig.from_config_dir(config_dir))
-        out["MP4"] = str(path)
+        # the takes in the cut carry their marks already: written and signed as they are, through the one
+        # publish step (signed before the file takes its name)
+        out["MP4"], _ = publish(str(folder / "cut.mp4"), frames, fps, rec, sidecar, marked=False,
+                                signer=SignerConfig.from_config_dir(config_dir), sound=sound)
     if "PNG sequence" in formats:
         out["PNG sequence"] = media.write_frames(str(folder / "frames"), frames, sidecar=sidecar)
         if sound is not None:  # frames carry no sound: the cut's mix lies beside them, as long as they play
