@@ -96,6 +96,13 @@ class Store(AudioTrackStore):
         with self._lock:
             return [dict(r) for r in self._db.execute(sql, args).fetchall()]
 
+    def _one(self, sql: str, args, missing: str) -> dict:
+        """The row `sql` selects, or an InputError saying `missing` (what the person should pick first)."""
+        rows = self._q(sql, args)
+        if not rows:
+            raise InputError(missing)
+        return rows[0]
+
     def _x(self, sql: str, args=()) -> None:
         with self._lock:
             self._db.execute(sql, args)
@@ -128,10 +135,8 @@ class Store(AudioTrackStore):
         return bool(self._q("SELECT 1 FROM projects WHERE id=?", (project_id,)))
 
     def project(self, project_id: str) -> dict:
-        rows = self._q("SELECT * FROM projects WHERE id=?", (project_id,))
-        if not rows:
-            raise InputError("no project is open; create or pick one in Projects")
-        return rows[0]
+        return self._one("SELECT * FROM projects WHERE id=?", (project_id,),
+                         "no project is open; create or pick one in Projects")
 
     def create_project(self, name: str) -> str:
         name = _name(name)
@@ -263,10 +268,7 @@ class Store(AudioTrackStore):
         return self._q("SELECT * FROM shots WHERE project_id=? ORDER BY position", (project_id,))
 
     def shot(self, shot_id: str) -> dict:
-        rows = self._q("SELECT * FROM shots WHERE id=?", (shot_id,))
-        if not rows:
-            raise InputError("pick a shot first (or add one with 'Add shot')")
-        return rows[0]
+        return self._one("SELECT * FROM shots WHERE id=?", (shot_id,), "pick a shot first (or add one with 'Add shot')")
 
     def add_shot(self, project_id: str, **fields) -> str:
         self.project(project_id)
@@ -332,10 +334,7 @@ class Store(AudioTrackStore):
                 if not t["shot_id"] and t["kind"] != "bridge" and t["settings"].get("source_file")]
 
     def take(self, take_id: str) -> dict:
-        rows = self._q("SELECT * FROM takes WHERE id=?", (take_id,))
-        if not rows:
-            raise InputError("pick a take first")
-        return _take(rows[0])
+        return _take(self._one("SELECT * FROM takes WHERE id=?", (take_id,), "pick a take first"))
 
     def path(self, rel: str) -> Path:
         return self.inside(self.root / rel)
@@ -345,10 +344,7 @@ class Store(AudioTrackStore):
         return self._q("SELECT * FROM timeline WHERE project_id=? ORDER BY position", (project_id,))
 
     def entry(self, entry_id: str) -> dict:
-        rows = self._q("SELECT * FROM timeline WHERE id=?", (entry_id,))
-        if not rows:
-            raise InputError("pick a clip on the timeline first")
-        return rows[0]
+        return self._one("SELECT * FROM timeline WHERE id=?", (entry_id,), "pick a clip on the timeline first")
 
     def promote(self, take_id: str) -> str:
         take = self.take(take_id)
@@ -413,10 +409,7 @@ class Store(AudioTrackStore):
         return jid
 
     def job(self, job_id: str) -> dict:
-        rows = self._q("SELECT * FROM jobs WHERE id=?", (job_id,))
-        if not rows:
-            raise InputError(f"no job {job_id}")
-        return _job(rows[0])
+        return _job(self._one("SELECT * FROM jobs WHERE id=?", (job_id,), f"no job {job_id}"))
 
     def jobs(self, project_id: str | None = None, status: str | None = None) -> list[dict]:
         sql, args = "SELECT * FROM jobs WHERE 1=1", []
