@@ -120,6 +120,16 @@ def picker_row(ui, picker: tuple[str, str, str], buttons: list[tuple[str, str, s
                                   "secondary")
 
 
+def order_buttons(ui, keys: tuple[str, str, str], api_names: tuple[str, str, str], move, remove, inputs,
+                  outputs) -> None:
+    """An ordered list's buttons (the storyboard's shots, the timeline's clips): earlier, later and remove, each
+    on the selected item (`inputs`: the project and the item; `move(project, item, -1 or 1)`)."""
+    earlier, later, gone = keys
+    ui[earlier].click(lambda p, x: move(p, x, -1), inputs, outputs, api_name=api_names[0])
+    ui[later].click(lambda p, x: move(p, x, 1), inputs, outputs, api_name=api_names[1])
+    ui[gone].click(remove, inputs, outputs, api_name=api_names[2])
+
+
 def need_project(pid, store=None):
     """`pid`, when it names a project (of `store`, when given: one deleted in another tab is not open)."""
     if not pid or (store is not None and not store.has_project(pid)):

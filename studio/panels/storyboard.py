@@ -15,6 +15,7 @@ from studio.animatic import keep_motion
 from studio.cards import cards_html
 from studio.framing import FITS
 from studio.jobs import shot_request
+from studio.panels import common
 from studio.panels.common import (
     ON_PROJECT,
     Still,
@@ -242,11 +243,8 @@ def listen(studio, demo):
                       show_progress="hidden").then(*studio.refreshers["timeline"], api_visibility="private",
                                                    show_progress="hidden")
     ui["add_shot"].click(add, [ui["project"]], [*view, ui["shot_msg"]], api_name="add_shot")
-    ui["shot_up"].click(lambda p, s: move(p, s, -1), [ui["project"], ui["shot"]], [*view, ui["shot_msg"]],
-                        api_name="move_shot_up")
-    ui["shot_down"].click(lambda p, s: move(p, s, 1), [ui["project"], ui["shot"]], [*view, ui["shot_msg"]],
-                          api_name="move_shot_down")
-    ui["delete_shot"].click(delete, [ui["project"], ui["shot"]], [*view, ui["shot_msg"]], api_name="delete_shot")
+    common.order_buttons(ui, ("shot_up", "shot_down", "delete_shot"), ("move_shot_up", "move_shot_down", "delete_shot"),
+                         move, delete, [ui["project"], ui["shot"]], [*view, ui["shot_msg"]])
     saved = [ui["cards"], ui["shot"], *studio.refreshers["motion"][2], ui["shot_msg"]]
     ui["save_shot"].click(save, [ui["project"], ui["shot"], *editor], saved, api_name="save_shot")
     ui["prompt"].submit(save, [ui["project"], ui["shot"], *editor], saved, api_visibility="private")

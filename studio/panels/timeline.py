@@ -9,6 +9,7 @@ import gradio as gr
 from engine.errors import InputError
 from studio import cut, export, soundtracks
 from studio import speed as clip_speed
+from studio.panels import common
 from studio.panels.common import ON_PROJECT, footage_name, guarded, message, need_project, ok, picker_row, take_name
 from studio.project import TRANSITIONS
 
@@ -222,11 +223,9 @@ def listen(studio, demo):
     ui["project"].change(on_project, [ui["project"]], [*view, ui["tl_msg"]], api_name="timeline",
                          show_progress="hidden", **ON_PROJECT)
     ui["entry"].input(select, [ui["entry"]], [*entry_fields, ui["tl_msg"]], api_name="select_clip")
-    ui["clip_up"].click(lambda p, e: move(p, e, -1), [ui["project"], ui["entry"]], [*view, ui["tl_msg"]],
-                        api_name="move_clip_earlier")
-    ui["clip_down"].click(lambda p, e: move(p, e, 1), [ui["project"], ui["entry"]], [*view, ui["tl_msg"]],
-                          api_name="move_clip_later")
-    ui["clip_remove"].click(remove, [ui["project"], ui["entry"]], [*view, ui["tl_msg"]], api_name="remove_clip")
+    common.order_buttons(ui, ("clip_up", "clip_down", "clip_remove"),
+                         ("move_clip_earlier", "move_clip_later", "remove_clip"), move, remove,
+                         [ui["project"], ui["entry"]], [*view, ui["tl_msg"]])
     ui["apply_trim"].click(trim, [ui["project"], ui["entry"], ui["trim_in"], ui["trim_out"]], [*view, ui["tl_msg"]],
                            api_name="trim_clip")
     ui["set_speed"].click(set_speed, [ui["project"], ui["entry"], ui["speed"], ui["speed_sound"]],
