@@ -113,6 +113,28 @@ FRAMES = [
     "~A short clip in which {objs}{bg}{cam}.",
 ]
 
+# Sideways phrasings: the left ones are the right ones with the two sides swapped (`_mirrored`).
+_RIGHT = [("goes right", "going right"), ("moves to the right", "moving to the right"),
+          ("travels to the right", "travelling to the right"), ("heads to the right", "heading to the right"),
+          ("makes its way to the right", "making its way to the right"),
+          ("crosses from left to right", "crossing from left to right"),
+          ("shifts to the right", "shifting to the right"), ("runs to the right", "running to the right"),
+          ("rolls rightward", "rolling rightward"), ("moves over to the right", "moving over to the right"),
+          ("heads for the right side", "heading for the right side"),
+          ("moves across the frame to the right", "moving across the frame to the right"),
+          ("passes from the left side to the right side", "passing from the left side to the right side"),
+          ("races to the right", "racing to the right"), ("travels right", "travelling right")]
+
+
+def _mirrored(phrases: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """`phrases` with left and right (and leftward and rightward) swapped."""
+    def swap(text: str) -> str:
+        return re.sub(r"\b(left|right)(ward)?\b",
+                      lambda m: ("right" if m[1] == "left" else "left") + (m[2] or ""), text)
+
+    return [(swap(a), swap(b)) for a, b in phrases]
+
+
 # More training phrasings, drawn only for `rich=True` captions (the data of session 9's lineage):
 # a model that has read each slot in many wordings has to read what the words mean rather than
 # which few strings occur, which is what prompts it never saw need. None of these is, or shares
@@ -120,26 +142,8 @@ FRAMES = [
 # tables above are unchanged, so plain captions (and the benchmark's prompts) are as before.
 RICH_WORDS = {
     "motion": {
-        "right": [("goes right", "going right"), ("moves to the right", "moving to the right"),
-                  ("travels to the right", "travelling to the right"), ("heads to the right", "heading to the right"),
-                  ("makes its way to the right", "making its way to the right"),
-                  ("crosses from left to right", "crossing from left to right"),
-                  ("shifts to the right", "shifting to the right"), ("runs to the right", "running to the right"),
-                  ("rolls rightward", "rolling rightward"), ("moves over to the right", "moving over to the right"),
-                  ("heads for the right side", "heading for the right side"),
-                  ("moves across the frame to the right", "moving across the frame to the right"),
-                  ("passes from the left side to the right side", "passing from the left side to the right side"),
-                  ("races to the right", "racing to the right"), ("travels right", "travelling right")],
-        "left": [("goes left", "going left"), ("moves to the left", "moving to the left"),
-                 ("travels to the left", "travelling to the left"), ("heads to the left", "heading to the left"),
-                 ("makes its way to the left", "making its way to the left"),
-                 ("crosses from right to left", "crossing from right to left"),
-                 ("shifts to the left", "shifting to the left"), ("runs to the left", "running to the left"),
-                 ("rolls leftward", "rolling leftward"), ("moves over to the left", "moving over to the left"),
-                 ("heads for the left side", "heading for the left side"),
-                 ("moves across the frame to the left", "moving across the frame to the left"),
-                 ("passes from the right side to the left side", "passing from the right side to the left side"),
-                 ("races to the left", "racing to the left"), ("travels left", "travelling left")],
+        "right": _RIGHT,
+        "left": _mirrored(_RIGHT),
         "up": [("goes up", "going up"), ("moves upward", "moving upward"), ("rises up", "rising up"),
                ("travels upward", "travelling upward"), ("heads up", "heading up"), ("climbs", "climbing"),
                ("floats upward", "floating upward"), ("heads for the top of the frame",
