@@ -170,10 +170,9 @@ def _clip(store, take: dict, fps: float, name: str, entry: dict | None = None, h
     rate = played_fps(take["fps"] or video.fps, entry)  # slower: in-betweens by optical flow; faster: conformed
     frames, rec = retime(video.frames, rec, rate, fps)
     start, stop = _span(len(frames), fps / rate, entry)
-    if heard is not None:
-        sound = heard.result() if video.has_audio else None
-    else:
-        sound = mixdown.take_sound(video.source) if video.has_audio else None
+    sound = None
+    if video.has_audio:
+        sound = heard.result() if heard is not None else mixdown.take_sound(video.source)
     return Clip(name, take, frames, rec, start, stop, sound=sound, t0=float(video.timestamps[0]),
                 speed=speed_of(entry), sound_mode=sound_of(entry))
 
