@@ -4,8 +4,9 @@ Two projects hold the same cut of real footage (chaplin.mp4 from the shared clip
 stereo MP3 at 44.1 kHz, twice, crossfaded, conformed to 24 fps): one with the camera's sound kept and a music
 track (a 44.1 kHz stereo WAV as long as the cut) laid under it, the other silent with no track. Each is
 exported to MP4 (signed, as the studio exports) in turn, `--repeats` times (alternating which goes first),
-so both see the same load on a shared machine, and the sound's own stages are timed inside each export with
-sound (`SoundClock`). Run it as `OMP_NUM_THREADS=1 python -m studio.bench_sound` (docs/BENCHMARKS.md).
+so both see the same load on a shared machine, and the wall time the sound adds to the export's own thread is
+timed inside each export with sound (`SoundClock`). Run it as `OMP_NUM_THREADS=1 python -m studio.bench_sound`
+(docs/BENCHMARKS.md).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import os
 import platform
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -50,22 +52,32 @@ def cut_project(store, video, name: str, sound: bool) -> str:
 
 
 class SoundClock:
-    """Wall time spent in the sound's own stages during one export (reading the takes' sound, the mix, starting
-    the AAC encoder and waiting for it after the picture): what sound adds to that export, measured inside it,
-    so a neighbour's load that changes between two exports does not enter the figure."""
+    """Wall time the sound adds to one export's own thread, measured inside it, so a neighbour's load that changes
+    between two exports does not enter the figure: the sound's stages when that thread runs them (reading a
+    take's sound, the mix, encoding, adding and muxing the AAC stream), and how long it waits for the sound
+    thread after the picture is assembled. Work the sound thread does while the picture is made is not counted:
+    it costs wall time only through sharing the cores, which the side-by-side exports measure."""
 
-    STAGES = ((mixdown, "take_sound"), (mixdown, "cut_sound"), (audio.AacTrack, "start"), (audio.AacTrack, "mux"))
+    STAGES = ((mixdown, "take_sound"), (mixdown, "cut_sound"), (audio.AacTrack, "encode"),
+              (audio.AacTrack, "add_to"), (audio.AacTrack, "mux"))
 
     def __enter__(self):
-        self.seconds, self.saved = 0.0, []
+        self.seconds, self.saved, self.assembled, self.mixed = 0.0, [], None, None
         for owner, name in self.STAGES:
-            fn = getattr(owner, name)
-            self.saved.append((owner, name, fn))
-            setattr(owner, name, self._timed(fn))
+            self._patch(owner, name, self._timed)
+        self._patch(export, "assemble", lambda fn: self._ended(fn, "assembled"))
+        self._patch(export, "mixed", lambda fn: self._ended(fn, "mixed"))
         return self
+
+    def _patch(self, owner, name, wrap):
+        fn = getattr(owner, name)
+        self.saved.append((owner, name, fn))
+        setattr(owner, name, wrap(fn))
 
     def _timed(self, fn):
         def timed(*args, **kwargs):
+            if threading.current_thread() is not threading.main_thread():
+                return fn(*args, **kwargs)
             t0 = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
@@ -73,9 +85,19 @@ class SoundClock:
                 self.seconds += time.perf_counter() - t0
         return timed
 
+    def _ended(self, fn, name):
+        def ended(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                setattr(self, name, time.perf_counter())
+        return ended
+
     def __exit__(self, *exc):
-        for owner, name, fn in self.saved:
+        for owner, name, fn in reversed(self.saved):
             setattr(owner, name, fn)
+        if self.assembled is not None and self.mixed is not None:  # the picture waited for the sound thread
+            self.seconds += max(0.0, self.mixed - self.assembled)
 
 
 def processor() -> str:

@@ -233,14 +233,14 @@ def export(store, project_id: str, fps: float, formats, config_dir) -> dict:
         raise InputError(f"unknown export format {unknown[0]!r}; allowed: {', '.join(FORMATS)}")
     tracks = store.audio_tracks(project_id)
     # The sound is made on a second thread beside the picture: each take's sound read while the frames are
-    # decoded, the mix while they are assembled (the AAC encoder then runs beside the picture's encoder:
-    # media.write_video). PyAV and numpy work without Python's lock, so on a second core the sound adds
-    # little to the export's wall time (studio.bench_sound measures it side by side).
+    # decoded, then the mix and its AAC encoding while they are assembled, so the MP4's writer only muxes the
+    # packets after the picture. PyAV and numpy work without Python's lock, so on a second core the sound adds
+    # little to the export's wall time (studio.bench_sound measures it side by side; issue 32).
     with ThreadPoolExecutor(1, thread_name_prefix="sound") as sounds:
         clips = timeline_clips(store, project_id, fps, sounds)
-        mixing = sounds.submit(mixdown.cut_sound, clips, tracks, fps, cut_frames(clips), store)
+        mixing = sounds.submit(mixed, clips, tracks, fps, store, "MP4" in formats)
         frames, rec = assemble(clips, fps)
-        sound, said = mixing.result()
+        sound, said, encoded = mixing.result()
     project = store.project(project_id)
     folder = store.media(project_id, "exports", time.strftime("%Y%m%d-%H%M%S"))
     out: dict[str, str] = {}
@@ -249,7 +249,7 @@ def export(store, project_id: str, fps: float, formats, config_dir) -> dict:
         # the takes in the cut carry their marks already: written and signed as they are, through the one
         # publish step (signed before the file takes its name)
         out["MP4"], _ = publish(str(folder / "cut.mp4"), frames, fps, rec, sidecar, marked=False,
-                                signer=SignerConfig.from_config_dir(config_dir), sound=sound)
+                                signer=SignerConfig.from_config_dir(config_dir), sound=encoded)
     if "PNG sequence" in formats:
         out["PNG sequence"] = media.write_frames(str(folder / "frames"), frames, sidecar=sidecar)
         if sound is not None:  # frames carry no sound: the cut's mix lies beside them, as long as they play
@@ -259,6 +259,13 @@ def export(store, project_id: str, fps: float, formats, config_dir) -> dict:
         edit_sound.add_tracks(timeline, clips, tracks, fps, store, folder / "media")
         out.update(write_edit_lists(timeline, folder, formats))
     return out
+
+
+def mixed(clips: list[Clip], tracks: list, fps: float, store, encode: bool):
+    """The cut's mix, what went into it (mixdown.cut_sound) and, with `encode`, its AAC track encoded already
+    (None without sound)."""
+    sound, said = mixdown.cut_sound(clips, tracks, fps, cut_frames(clips), store)
+    return sound, said, audio.AacTrack(sound).encode() if encode and sound is not None else None
 
 
 def write_edit_lists(timeline, folder, formats) -> dict:

@@ -70,6 +70,20 @@ def test_a_mix_written_with_the_picture_keeps_click_and_flash_together(tmp_path)
         assert abs(seen - click) < FRAME, (seen, click)
 
 
+def test_sound_encoded_before_the_picture_is_the_same_sound_and_must_last_as_long(tmp_path):
+    frames = np.zeros((36, 32, 32, 3), np.uint8)  # 1.5 s at 24 fps
+    pcm = click_pcm(1.5, audio.RATE, 2, at=(0.25, 1.0))
+    beside = audio.read_sound(media.write_video(tmp_path / "beside.mp4", frames, 24, sound=pcm))
+    track = audio.AacTrack(pcm).encode()  # as the studio's export does, on its sound thread, with no file yet
+    assert track.packets and track.error is None
+    before = audio.read_sound(media.write_video(tmp_path / "before.mp4", frames, 24, sound=track))
+    assert before.pcm.shape == beside.pcm.shape and np.array_equal(before.pcm, beside.pcm)
+    assert [round(t, 3) for t in click_times(before)] == [round(t, 3) for t in click_times(beside)]
+    with pytest.raises(RuntimeError, match="the encoded sound lasts 1.000 s, the picture 1.500 s"):
+        media.write_video(tmp_path / "short.mp4", frames, 24, sound=audio.AacTrack(pcm[:, :audio.RATE]))
+    assert not (tmp_path / "short.mp4").exists()
+
+
 def test_wav_beside_frames(tmp_path):
     pcm = click_pcm(0.5, audio.RATE, 2, at=(0.25,))
     back = audio.read_sound(audio.write_wav(tmp_path / "cut.wav", pcm))

@@ -37,11 +37,12 @@ def sealer(record: ProvenanceRecord, signer, title: str | None = None):
 
 def publish(out, frames: np.ndarray, fps: float, record: ProvenanceRecord, sidecar: dict, *, region=None,
             best_effort: bool = False, signer=None, audio_from=None, audio_start: float | None = None,
-            marked: bool = True, sound: np.ndarray | None = None) -> tuple[str, np.ndarray]:
+            marked: bool = True, sound=None) -> tuple[str, np.ndarray]:
     """Mark, write (MP4 + OUT.json, or a PNG folder with its tenku.json) and sign; returns (path, the frames
     as written). The sidecar gets the record as it is after marking (which notes the watermark's scope).
     marked=False: frames marked already or made by no model (an upload, the studio's cut of its takes),
-    written and signed as they are. sound: a mix already made for the MP4 (see media.write_video)."""
+    written and signed as they are. sound: a mix already made for the MP4, or its
+    encoded AAC track (see media.write_video)."""
     if marked:
         frames = mark(frames, record, region, best_effort)
     seal = sealer(record, signer, os.path.basename(os.fspath(out))) if media.output_kind(out) == "mp4" else None

@@ -9,6 +9,7 @@ PCM arrays are shaped (C, N): channels first, as PyAV's planar formats give them
 """
 from __future__ import annotations
 
+import io
 import os
 import secrets
 import threading
@@ -189,58 +190,84 @@ def waveform_png(pcm: np.ndarray, path, width: int = 600, height: int = 32, colo
 # ---------------------------------------------------------------------------
 
 class AacTrack:
-    """An AAC stream of an open output container for `pcm` (C, N), encoded beside the picture.
+    """AAC packets for `pcm` (C, N), encoded apart from any file and muxed into an MP4 afterwards.
 
-    `start()` encodes it on a thread of its own while the caller encodes the picture (FFmpeg's encoders run
-    without Python's lock, so on a second core the sound costs the export little wall time); `mux()` waits for
-    it and writes its packets. Only the caller's thread touches the container."""
+    The encoder is a stream of a scratch container in memory (no file), so the sound can be encoded before the
+    picture's file exists (the studio's export encodes its mix on a second thread while the frames are still
+    decoded: issue 32) or beside the picture's encoder (`start()`: FFmpeg's encoders run without Python's
+    lock). `add_to(out)` gives an output container a stream like the encoder's (before its header is
+    written); `mux()` waits for the packets and writes them there. Only the caller's thread touches `out`."""
 
-    def __init__(self, out, pcm: np.ndarray, rate: int = RATE, layout: str = LAYOUT):
-        self.out, self.rate, self.layout = out, rate, layout
-        self.pcm = np.ascontiguousarray(pcm, dtype=np.float32)
-        self.stream = out.add_stream("aac", rate=rate, layout=layout)
-        self.stream.codec_context.bit_rate = AAC_BITRATE if pcm.shape[0] > 1 else AAC_BITRATE // 2
-        # FFmpeg's own choice since 2018 (commit fcb681a: at higher bit rates "fast" sounds better than twoloop);
-        # left unset here the encoder ran twoloop, three times slower (0.95 s against 0.31 s for 19 s of stereo)
-        self.stream.options = {"aac_coder": "fast"}
-        self.packets: list = []
-        self.error: BaseException | None = None
-        self.thread = None
-
-    def _encode(self) -> None:
+    def __init__(self, pcm: np.ndarray, rate: int = RATE, layout: str = LAYOUT):
         import av  # deferred: PyAV is heavy; this module imports without it
 
+        self.rate, self.layout = rate, layout
+        self.pcm = np.ascontiguousarray(pcm, dtype=np.float32)
+        self.scratch = av.open(io.BytesIO(), "w", format="mp4")
+        self.encoder = self.scratch.add_stream("aac", rate=rate, layout=layout)
+        self.encoder.codec_context.bit_rate = AAC_BITRATE if pcm.shape[0] > 1 else AAC_BITRATE // 2
+        # FFmpeg's own choice since 2018 (commit fcb681a: at higher bit rates "fast" sounds better than twoloop);
+        # left unset here the encoder ran twoloop, three times slower (0.95 s against 0.31 s for 19 s of stereo)
+        self.encoder.options = {"aac_coder": "fast"}
+        self.scratch.start_encoding()  # opens the encoder: its parameters are what add_to() copies
+        self.packets: list | None = None
+        self.error: BaseException | None = None
+        self.thread = None
+        self.out = self.stream = None
+
+    @property
+    def seconds(self) -> float:
+        return self.pcm.shape[1] / self.rate
+
+    def encode(self) -> "AacTrack":
+        """Encode every packet now, on this thread (a no-op once done); returns the track."""
+        import av  # deferred: PyAV is heavy; this module imports without it
+
+        if self.packets is not None or self.error is not None:
+            return self
         try:
-            step = self.stream.codec_context.frame_size or 1024
+            packets = []
+            step = self.encoder.codec_context.frame_size or 1024
             for i in range(0, self.pcm.shape[1], step):
                 frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(self.pcm[:, i:i + step]), format="fltp",
                                                    layout=self.layout)
                 frame.sample_rate, frame.pts, frame.time_base = self.rate, i, Fraction(1, self.rate)
-                self.packets += self.stream.encode(frame)
-            self.packets += self.stream.encode(None)
-        except BaseException as e:  # raised again in the caller's thread by mux()
+                packets += self.encoder.encode(frame)
+            self.packets = packets + self.encoder.encode(None)
+        except BaseException as e:  # raised again in the muxing thread by mux()
             self.error = e
+        return self
 
     def start(self) -> None:
-        """Begin encoding (the container's header is written first: it opens every stream's encoder)."""
-        self.out.start_encoding()
-        self.thread = threading.Thread(target=self._encode, name="aac", daemon=True)
-        self.thread.start()
+        """Begin encoding on a thread of its own (nothing to do once encoded)."""
+        if self.packets is None and self.thread is None:
+            self.thread = threading.Thread(target=self.encode, name="aac", daemon=True)
+            self.thread.start()
+
+    def add_to(self, out) -> None:
+        """Give `out` (an output container whose header is not written yet) the stream the packets go into."""
+        self.out, self.stream = out, out.add_stream_from_template(self.encoder)
 
     def mux(self) -> None:
-        """Wait for the sound (encoding it now if start() was not called) and write its packets."""
-        if self.thread is None:
-            self._encode()
-        else:
+        """Wait for the packets (encoding them now if nothing started them) and write them into add_to's stream."""
+        if self.thread is not None:
             self.thread.join()
-        if self.error is not None:
-            raise self.error
-        self.out.mux(self.packets)
+        self.encode()
+        try:
+            if self.error is not None:
+                raise self.error
+            for packet in self.packets:
+                packet.stream = self.stream
+            self.out.mux(self.packets)
+        finally:
+            self.scratch.close()
 
 
 def aac_writer(out, pcm: np.ndarray, rate: int = RATE, layout: str = LAYOUT) -> AacTrack:
-    """An AacTrack for `pcm` in `out` (see AacTrack: start() it before the picture, mux() it after)."""
-    return AacTrack(out, pcm, rate, layout)
+    """An AacTrack for `pcm` with its stream in `out` (start() it before the picture, mux() it after)."""
+    track = AacTrack(pcm, rate, layout)
+    track.add_to(out)
+    return track
 
 
 def write_wav(path, pcm: np.ndarray, rate: int = RATE) -> str:

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
-from engine.video.audio import RATE, aac_writer
+from engine.video.audio import RATE, AacTrack, aac_writer
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 ANIMATED_FORMATS = ("GIF", "PNG", "WEBP")  # formats whose animated files are refused where a still is read
@@ -469,7 +469,8 @@ def write_video(path, frames, fps, audio_from=None, audio_start: float | None = 
     seal: called with the finished temporary file before it takes `path`'s place (the CLI signs it
         there, so a file that cannot be signed never stands where a signed one was promised).
     sound: instead of `audio_from`, a mix already made (float32 (2, N) at engine.video.audio.RATE, the
-        studio's cut): written as AAC stereo 48 kHz, cut or padded with silence to the picture's length.
+        studio's cut): written as AAC stereo 48 kHz, cut or padded with silence to the picture's length. Or
+        an `audio.AacTrack` of it, as long as the picture, perhaps encoded already: its packets are muxed.
     """
     import av  # deferred: PyAV is heavy; this module imports without it
 
@@ -494,7 +495,13 @@ def write_video(path, frames, fps, audio_from=None, audio_start: float | None = 
             stream.codec_context.time_base = 1 / rate
             stream.options = {"crf": str(int(crf)), "preset": preset}
             audio = _open_audio(out, audio_path, start, count / rate) if audio_path else None
-            if sound is not None:
+            if isinstance(sound, AacTrack):  # encoded already (the studio's export: while its frames decoded)
+                if abs(sound.seconds - count / rate) > 1 / sound.rate:
+                    raise RuntimeError(f"the encoded sound lasts {sound.seconds:.3f} s, the picture "
+                                       f"{float(count / rate):.3f} s")
+                audio = sound
+                audio.add_to(out)
+            elif sound is not None:
                 audio = aac_writer(out, _fitted(sound, count / rate))
             if audio is not None:
                 audio.start()
