@@ -15,6 +15,15 @@ REAL_FOOTAGE = (REPO.parent / "shared" / "data" / "real", Path("/work/shared/dat
 REAL_FOOTAGE_VARIABLE = "TENKU_REAL_DATA"  # where the command line and the tests take another folder from
 STEPS = 24
 GUIDANCE = 5.0
+# How a guided step asks the model (engine.service.Engine.sampler): "auto" takes the model's guidance-distilled
+# transformer where it has one marked as its default (one call a step instead of two: engine.training.distill);
+# "distilled" asks for it by name. The bundled model ships none: its student was not within noise of the full
+# sampler (docs/BENCHMARKS.md, session 22).
+SAMPLER = "auto"
+# Compute dtypes a model runs in (engine.families.pipeline.DTYPES maps them to torch's; the names live here so
+# the command line's --help does not load torch)
+DTYPE_NAMES = ("float32", "bfloat16", "float16")
+SAMPLERS = ("auto", "full", "distilled")
 # Extending a clip: the motion is in the held frames, and strong guidance replaces it with the
 # prompt's typical motion, a jump at the seam. On 16 held-out slow movers the extend seam passed
 # 44% / 56% / 62% of cases at guidance 5 / 2 / 1 with the bundled model and 50% / 88% / 100%

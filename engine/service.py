@@ -85,12 +85,17 @@ class Engine:
 
     def __init__(self, model_path: str | Path = BUNDLED_MODEL, device: str = "cpu", dtype: str = "auto",
                  offload: bool = False, vae_tiling: bool = False, compile: bool = False,
-                 threads: int | str | None = None):
+                 threads: int | str | None = None, sampler: str = "auto"):
         """compile: run the bundled family's transformer through torch.compile (engine.sampling.compiled;
         graphs cached on disk, the first render of each shape compiles). threads: the CPU team of the
         bundled family's renders: a count, "auto" (the cores other programs leave free, re-checked between
-        steps: engine.sampling.threads; the studio's choice) or None (torch's own setting, untouched)."""
-        self.offload, self.vae_tiling, self.compile = offload, vae_tiling, compile
+        steps: engine.sampling.threads; the studio's choice) or None (torch's own setting, untouched).
+        sampler: how a guided step asks the model: "full" (twice: with and without the prompt), "distilled"
+        (once, the model's guidance-distilled transformer: engine.training.distill) or "auto" (distilled where
+        the model has one marked as its default and the guidance is in its range, else full)."""
+        if sampler not in defaults.SAMPLERS:
+            raise InputError(f"unknown sampler {sampler!r}; allowed: {', '.join(defaults.SAMPLERS)}")
+        self.offload, self.vae_tiling, self.compile, self.sampler_choice = offload, vae_tiling, compile, sampler
         if dtype == "auto":  # bfloat16 only where it is computed in hardware: emulated, it costs 28x (issue 30)
             dtype = "bfloat16" if device != "cpu" or defaults.cpu_has_bf16() else "float32"
         if dtype not in DTYPES:
@@ -114,6 +119,8 @@ class Engine:
                                    vae_tiling=self.vae_tiling)
                 if self.compile and not pipe.renders_itself:  # LTX and Wan run diffusers' own pipelines
                     pipe.transformer = Compiled(pipe.transformer)
+                    if getattr(pipe, "guided_transformer", None) is not None:
+                        pipe.guided_transformer = Compiled(pipe.guided_transformer)
                 self._pipe = pipe
         return self._pipe
 
@@ -263,6 +270,25 @@ class Engine:
             return None
         return req.remix_method if not req.conditions and not req.loop and req.strength < 1.0 else "sdedit"
 
+    def sampler(self, req: GenerateRequest) -> str:
+        """The sampler a request is rendered with: "distilled" (one call a guided step) or "full". A flowedit
+        remix and guidance at or below 1 always take the full one; "distilled" asked of a model without one, or
+        beyond the guidance it was trained for, is an error that says so."""
+        guided = getattr(self.pipe, "guided_transformer", None)
+        top = getattr(self.pipe, "guided_max", 1.0)
+        if self.sampler_choice == "full" or req.guidance <= 1.0 or self.remix_method(req) == "flowedit":
+            return "full"
+        if self.sampler_choice == "distilled" and guided is None:
+            raise InputError(f"the model {self.pipe.name} has no distilled sampler; use the sampler 'full' or 'auto'")
+        if req.guidance > top:
+            if self.sampler_choice == "distilled":
+                raise InputError(f"the distilled sampler takes guidance up to {top:g}, got {req.guidance:g}; lower "
+                                 "the guidance or use the sampler 'full'")
+            return "full"
+        if self.sampler_choice == "auto" and not getattr(self.pipe, "guided_default", False):
+            return "full"  # a draft sampler (its model_index.json says it is not the default): asked for by name
+        return "distilled" if guided is not None else "full"
+
     def settings(self, req: GenerateRequest) -> dict:
         d = {f.name: getattr(req, f.name) for f in dataclasses.fields(req)
              if f.name not in ("conditions", "init_video", "layout")}
@@ -274,6 +300,8 @@ class Engine:
                  conditions=[describe_condition(c) for c in req.conditions],
                  remix=req.init_video is not None, remix_method=self.remix_method(req),
                  conditioning="native" if self.pipe.per_token_timesteps else "replacement")
+        if not self.pipe.renders_itself:
+            d.update(sampler=self.sampler(req))
         return d
 
     def generation(self, req: GenerateRequest) -> Generation:
@@ -358,8 +386,9 @@ class Engine:
         layout = self.layout(req)
         if layout is not None:  # the layout guides as the prompt does, with or without a prompt
             guidance = req.guidance
+        guided = pipe.guided_fn if self.sampler(req) == "distilled" else None
         return Job(req, pipe, width, height, n, r, pt, text, uncond, guidance, windows, init, replacement,
-                   self.remix_method(req) == "flowedit", layout)
+                   self.remix_method(req) == "flowedit", layout, guided)
 
     def windows(self, job: "Job", knows, generator: torch.Generator, progress: ProgressFn | None, anchor: bool,
                 start: int = 0, first: np.ndarray | None = None):
@@ -422,7 +451,8 @@ class Engine:
             else:
                 z = sample(pipe.model_fn, pipe.make_scheduler(), noise, text, uncond, steps=req.steps,
                            guidance=job.guidance, cond=cond, start_latents=start, strength=req.strength,
-                           replacement=job.replacement, callback=on_step, churn=req.churn, generator=generator)
+                           replacement=job.replacement, callback=on_step, churn=req.churn, generator=generator,
+                           guided=job.guided)
         except Cancelled as c:
             cancelled, z = True, c.latents
             if z is None:
@@ -460,6 +490,7 @@ class Job:
     replacement: bool
     edit: bool = False  # a flowedit remix (engine.sampling.sampler.edit) rather than sampling
     layout: object = None  # the Layout rendered (engine.layout), None: the prompt alone
+    guided: object = None  # the one-call guided model (WorldPipeline.guided_fn) when the distilled sampler renders
 
     def layout_settings(self) -> dict:
         """What a sidecar records of the layout: the layout itself and whether it was planned or given."""

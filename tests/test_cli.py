@@ -137,7 +137,8 @@ def test_bench_train_bad_input_exit_2(capsys, args, needle):
     assert needle in err and len(err.splitlines()) == 1
 
 
-@pytest.mark.parametrize("spec", ["float16:24", "float32", "float32:0", "float32:24:99", "bfloat16:x"])
+@pytest.mark.parametrize("spec", ["float16:24", "float32", "float32:0", "float32:24:99", "bfloat16:x",
+                                  "float32+fast:24", "float32+full+full:24"])
 def test_bench_compare_bad_settings_exit_2(capsys, spec):
     assert main(["bench", "--compare", spec]) == 2
     err = capsys.readouterr().err.strip()
@@ -152,6 +153,17 @@ def test_bench_compare_reports_every_setting_side_by_side(tiny_model, capsys):
     assert [(r["dtype"], r["steps"], r["guidance"]) for r in rows] == [("float32", 2, 5.0), ("float32", 1, 1.0)]
     assert all(len(r["wall_s_per_clip"]) == 2 and r["wall_s_per_video_s"] > 0 for r in rows)
     assert rows[0]["vs_first"] == 1.0 and out["processor"] and out["peak_rss_mb"] > 0
+
+
+def test_the_command_lines_help_does_not_load_torch():
+    # issue 30: `python -m engine --help` took 8 s loading torch and diffusers for two names
+    code = ("import sys, contextlib, io\nfrom engine.__main__ import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    with contextlib.suppress(SystemExit):\n        main(['--help'])\n"
+            "print(sorted(m for m in ('torch', 'diffusers', 'cv2') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent).stdout
+    assert out.strip() == "[]", out
 
 
 def test_bench_profile_names_where_the_time_goes(tiny_model, capsys):

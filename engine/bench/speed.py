@@ -7,6 +7,7 @@ same process, so the ratio means something on a noisy machine.
 """
 from __future__ import annotations
 
+import functools
 import random
 import resource
 import time
@@ -178,17 +179,26 @@ def parse_settings(spec: str) -> list[tuple[str, int, float]]:
     for item in (spec or "").split(","):
         parts = item.strip().split(":")
         try:
-            if parts[0].removesuffix("+compile") not in ("float32", "bfloat16") or not 2 <= len(parts) <= 3:
+            if setting_parts(parts[0])[0] not in ("float32", "bfloat16") or not 2 <= len(parts) <= 3:
                 raise ValueError
             steps, guidance = int(parts[1]), float(parts[2]) if len(parts) == 3 else defaults.GUIDANCE
             if not 1 <= steps <= 200 or not 0 <= guidance <= 30:
                 raise ValueError
         except ValueError:
             raise InputError(f"--compare setting {item.strip()!r} is not DTYPE:STEPS[:GUIDANCE] with DTYPE float32 "
-                             "or bfloat16 (+compile: through torch.compile), STEPS 1-200 and GUIDANCE 0-30 (e.g. "
-                             "float32:24,float32+compile:24,float32:12:1)") from None
+                             "or bfloat16 (+compile: through torch.compile; +full: two model calls a guided step "
+                             "even where the model has a distilled sampler), STEPS 1-200 and GUIDANCE 0-30 (e.g. "
+                             "float32:24,float32+full:24,float32+compile:24,float32:12:1)") from None
         out.append((parts[0], steps, guidance))
     return out
+
+
+def setting_parts(name: str) -> tuple[str, bool, str]:
+    """A --compare DTYPE with its suffixes ("float32+compile+full") -> (dtype, compiled, sampler)."""
+    dtype, *flags = name.split("+")
+    if set(flags) - {"compile", "full"} or len(set(flags)) != len(flags):
+        raise ValueError(name)
+    return dtype, "compile" in flags, "full" if "full" in flags else "auto"
 
 
 def compare_settings(model, settings: list[tuple[str, int, float]], repeats: int = 3, seconds: float = 2.0,
@@ -202,50 +212,54 @@ def compare_settings(model, settings: list[tuple[str, int, float]], repeats: int
     from engine.service import Engine
 
     engines = {}
-    for dtype in dict.fromkeys(d for d, _, _ in settings):  # "float32+compile": its own engine, compiled
-        engines[dtype] = Engine(model, dtype=dtype.removesuffix("+compile"), compile=dtype.endswith("+compile"))
-        engines[dtype].generate(GenerateRequest(prompt=prompt, seconds=seconds, fps=fps, steps=2))  # load, warm
+    for name in dict.fromkeys(d for d, _, _ in settings):  # "float32+compile": its own engine, compiled
+        dtype, compiled, sampler = setting_parts(name)
+        engines[name] = Engine(model, dtype=dtype, compile=compiled, sampler=sampler)
+        engines[name].generate(GenerateRequest(prompt=prompt, seconds=seconds, fps=fps, steps=2))  # load, warm
     walls = [[] for _ in settings]
-    dit = [[0.0, 0] for _ in settings]
+    dit = [[0.0, 0.0] for _ in settings]  # transformer seconds, and the clips' worth of samples it ran
     length = None
     for r in range(repeats):
-        for i, (dtype, steps, guidance) in enumerate(settings):
-            pipe = engines[dtype].pipe
-            inner = pipe.model_fn
+        for i, (name, steps, guidance) in enumerate(settings):
+            pipe = engines[name].pipe
+            inner = {f: getattr(pipe, f) for f in ("model_fn", "guided_fn") if hasattr(pipe, f)}
 
-            def timed(*a, _i=i, _inner=inner, **k):
+            def timed(x, *a, _i=i, _inner=None, **k):
                 t = time.perf_counter()
-                out = _inner(*a, **k)
+                out = _inner(x, *a, **k)
                 dit[_i][0] += time.perf_counter() - t
-                dit[_i][1] += 1
+                dit[_i][1] += x.shape[0]
                 return out
 
-            pipe.model_fn = timed
+            for f, fn in inner.items():
+                setattr(pipe, f, functools.partial(timed, _inner=fn))
             try:
                 t = time.perf_counter()
-                res = engines[dtype].generate(GenerateRequest(prompt=prompt, seconds=seconds, fps=fps, steps=steps,
-                                                              guidance=guidance, seed=r))
+                req = GenerateRequest(prompt=prompt, seconds=seconds, fps=fps, steps=steps, guidance=guidance, seed=r)
+                res = engines[name].generate(req)
                 walls[i].append(time.perf_counter() - t)
             finally:
-                pipe.model_fn = inner
+                for f, fn in inner.items():
+                    setattr(pipe, f, fn)
             length = len(res.frames) / res.fps
-            log(f"round {r + 1}/{repeats} {dtype} {steps} steps guidance {guidance:g}: {walls[i][-1]:.2f} s")
-    peaks = {d: matmul_peak(getattr(torch, d.removesuffix("+compile"))) for d in engines}
+            log(f"round {r + 1}/{repeats} {name} {steps} steps guidance {guidance:g}: {walls[i][-1]:.2f} s")
+    peaks = {d: matmul_peak(getattr(torch, setting_parts(d)[0])) for d in engines}
     req = GenerateRequest(prompt=prompt, seconds=seconds, fps=fps)
     rows = []
-    for i, (dtype, steps, guidance) in enumerate(settings):
-        # one transformer call is batch 2 under guidance, batch 1 without (engine.sampling.sampler)
-        per_call = transformer_flops(engines[dtype].pipe, req) / (1 if guidance != 1.0 else 2)
-        flops_s = per_call * dit[i][1] / dit[i][0] if dit[i][0] else 0.0
+    for i, (name, steps, guidance) in enumerate(settings):
+        # transformer_flops counts a guided call (batch 2); a distilled or unguided call runs batch 1
+        per_sample = transformer_flops(engines[name].pipe, req) / 2
+        flops_s = per_sample * dit[i][1] / dit[i][0] if dit[i][0] else 0.0
         wall = sum(walls[i]) / (repeats * length)
-        rows.append({"dtype": dtype.removesuffix("+compile"), "compiled": engines[dtype].compiled, "steps": steps,
-                     "guidance": guidance,
+        used = engines[name].sampler(GenerateRequest(prompt=prompt, seconds=seconds, fps=fps, guidance=guidance))
+        rows.append({"dtype": setting_parts(name)[0], "compiled": engines[name].compiled, "sampler": used,
+                     "steps": steps, "guidance": guidance,
                      "wall_s_per_video_s": round(wall, 3), "wall_s_per_clip": [round(w, 2) for w in walls[i]],
                      "vs_first": round(wall / (sum(walls[0]) / (repeats * length)), 3),
                      "transformer_share_of_wall": round(dit[i][0] / sum(walls[i]), 3),
                      "transformer_flops_per_s": round(flops_s / 1e9, 2),
-                     "matmul_peak_flops_per_s": round(peaks[dtype] / 1e9, 2),
-                     "transformer_vs_peak": round(flops_s / peaks[dtype], 3)})
+                     "matmul_peak_flops_per_s": round(peaks[name] / 1e9, 2),
+                     "transformer_vs_peak": round(flops_s / peaks[name], 3)})
     return {"processor": defaults.processor(), "threads": torch.get_num_threads(), "seconds_of_video": length,
             "fps": fps, "repeats": repeats, "flop_unit": "GFLOP/s", "settings": rows,
             "peak_rss_mb": round(peak_rss_bytes() / 2 ** 20, 1)}

@@ -14,10 +14,9 @@ from engine.bench.footage import footage_benchmark
 from engine.bench.interp import run_benchmark
 from engine.bench.records import record_benchmark
 from engine.bench.watermark import watermark_benchmark
+from engine.defaults import BUNDLED_MODEL
 from engine.errors import InputError
 from engine.families import check_model_folder
-from engine.families.pipeline import BUNDLED_MODEL
-from engine.models.dit import PRESETS
 
 # What `bench` measures instead of the default speed figures, and the switches that change a measurement:
 # flag -> its help (each is a store_true flag).
@@ -70,8 +69,9 @@ def register(sub):
                    help="auto (default): bfloat16 where the processor computes it, else float32")
     p.add_argument("--compare", default=None, metavar="SETTINGS",
                    help="speed of several sampler settings side by side in one run: comma-separated "
-                        "DTYPE:STEPS[:GUIDANCE] (e.g. float32:24,bfloat16:24,float32:12,float32:24:1); renders "
-                        "--repeats rounds of one clip per setting in turn")
+                        "DTYPE[+compile][+full]:STEPS[:GUIDANCE] (e.g. float32:24,float32+full:24,bfloat16:24,"
+                        "float32:12:1; +full: two model calls a guided step where the model has a distilled "
+                        "sampler); renders --repeats rounds of one clip per setting in turn")
     for flag, text in FLAGS.items():
         p.add_argument(f"--{flag}", action="store_true", help=text)
     p.add_argument("--families", nargs=argparse.REMAINDER, default=None, metavar="OPTION",
@@ -121,6 +121,7 @@ def run(args) -> int:
         return report(args, result, result["summary"])
     if args.train:
         from engine.bench.speed import train_speed  # deferred: loads torch; kept off the CLI's top (--help)
+        from engine.models.dit import PRESETS  # deferred: loads diffusers; kept off the CLI's top (--help)
 
         if args.preset not in PRESETS:
             raise InputError(f"--preset {args.preset!r} is not a transformer preset; allowed: {', '.join(PRESETS)}")

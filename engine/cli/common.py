@@ -10,13 +10,20 @@ from engine.cli.signing import signer
 from engine.errors import InputError
 from engine.families import check_model_folder
 from engine.families.cli import add_family_options
-from engine.families.pipeline import BUNDLED_MODEL, DTYPES
 from engine.provenance import Generation, ProvenanceRecord, load_policy
 from engine.provenance import check_prompt as check
 from engine.provenance.policy import PromptBlocked
 from engine.provenance.publish import publish
 from engine.video import media
 from engine.world.captioner import unseen_note
+
+
+def add_sampler_option(p):
+    p.add_argument("--sampler", default=defaults.SAMPLER, choices=defaults.SAMPLERS,
+                   help="how a guided step asks the model: auto (default): once where the model's guidance-"
+                        "distilled transformer is its default, else twice; full: twice (with and without the prompt);"
+                        " distilled: once, with a model folder's transformer_guided (python -m engine train --stage "
+                        "distill; the bundled model ships none: docs/BENCHMARKS.md), an error for a model without one")
 
 
 def add_output_options(p, default_out: str, guidance: float = defaults.GUIDANCE):
@@ -27,15 +34,16 @@ def add_output_options(p, default_out: str, guidance: float = defaults.GUIDANCE)
     p.add_argument("--steps", type=int, default=defaults.STEPS, help=f"denoising steps (default {defaults.STEPS})")
     p.add_argument("--guidance", type=float, default=guidance,
                    help=f"classifier-free guidance scale (default {guidance:g})")
-    p.add_argument("--model", default=str(BUNDLED_MODEL), help="model folder (default: the bundled model)")
+    p.add_argument("--model", default=str(defaults.BUNDLED_MODEL), help="model folder (default: the bundled model)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "mps"], help="device (default cpu)")
-    p.add_argument("--dtype", default="auto", choices=["auto", *DTYPES],
+    p.add_argument("--dtype", default="auto", choices=["auto", *defaults.DTYPE_NAMES],
                    help="compute dtype; auto (default): bfloat16 on GPUs and on processors that compute it (AMX, "
                         "AVX-512 BF16), float32 elsewhere, where bfloat16 is emulated and many times slower")
     p.add_argument("--compile", action="store_true",
                    help="run the transformer through torch.compile: about 1.5x faster renders on CPUs after a one-time "
                         "compile of a few minutes per shape, cached on disk (needs a C++ compiler; without one it "
                         "renders as usual and says so)")
+    add_sampler_option(p)
     p.add_argument("--fps", type=float, default=24.0,
                    help="delivery frame rate; the model renders 8 fps and interpolation fills in (default 24)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -80,7 +88,8 @@ def make_engine(args, load: bool = True):
         if not ok:
             raise InputError(f"device {args.device} is not available on this machine; use --device cpu")
     engine = Engine(args.model, device=args.device, dtype=args.dtype, offload=args.offload,
-                    vae_tiling=args.vae_tiling, compile=getattr(args, "compile", False))
+                    vae_tiling=args.vae_tiling, compile=getattr(args, "compile", False),
+                    sampler=getattr(args, "sampler", defaults.SAMPLER))
     return load_model(engine, args) if load else engine
 
 

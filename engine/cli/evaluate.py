@@ -8,9 +8,10 @@ from pathlib import Path
 from engine import defaults
 from engine.bench.verbs import evaluate_verbs
 from engine.bench.world import PATHS, build_cases, evaluate, evaluate_paths, path_cases
+from engine.cli.common import add_sampler_option
+from engine.defaults import BUNDLED_MODEL
 from engine.errors import InputError
 from engine.families import check_model_folder
-from engine.families.pipeline import BUNDLED_MODEL
 
 
 def register(sub):
@@ -35,6 +36,7 @@ def register(sub):
                         "(engine.world.reading)")
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"],
                    help="auto (default): bfloat16 where the processor has it (AMX, AVX-512 BF16), else float32")
+    add_sampler_option(p)
     p.add_argument("--out", default=None, help="also write the full report (every case) as JSON here")
     p.add_argument("--truth", choices=["render", "vae"], default=None,
                    help="score the cases' own scenes instead of the model's clips: 'render' is what a perfect "
@@ -64,7 +66,7 @@ def run(args) -> int:
     paths = tuple(p.strip() for p in args.paths.split(",") if p.strip())
     if not paths or set(paths) - set(PATHS):
         raise InputError(f"--paths {args.paths!r}: choose from {', '.join(PATHS)}, comma-separated")
-    engine = Engine(args.model, dtype=args.dtype)
+    engine = Engine(args.model, dtype=args.dtype, sampler=args.sampler)
     if args.verbs is not None:
         return run_verbs(engine, args)
     if args.layouts is not None:

@@ -18,9 +18,11 @@ def register(sub):
                    help="which lineage's recipe (docs/TRAINING.md): s2-rich (default), layout (plan, then render) or "
                         "xs "
                         "(the first lineage's)")
-    p.add_argument("--stage", choices=["all", "export", "reader"], default="all",
+    p.add_argument("--stage", choices=["all", "export", "reader", "distill"], default="all",
                    help="all (default); export: the run's checkpoints to --out; reader: train only the prompt "
-                        "reader (minutes) into the run folder and add it to the model folder --out")
+                        "reader (minutes) into the run folder and add it to the model folder --out; distill: "
+                        "train the guidance-distilled transformer of the model folder --out (one model call a "
+                        "sampling step) on the run's cached clips of the layout recipe, and add it to --out")
     p.set_defaults(func=run)
 
 
@@ -43,6 +45,17 @@ def run(args) -> int:
             raise InputError(f"--out {out} is not a model folder (no model_index.json) to add a reader to")
         train.train_reader_stage(run_dir, recipe)
         train.export_reader(run_dir / "reader", out, recipe)
+        return 0
+    if args.stage == "distill":
+        from engine.training import distill  # deferred: loads torch; kept off the CLI's top (--help)
+
+        if not (out / "model_index.json").exists():
+            raise InputError(f"--out {out} is not a model folder (no model_index.json) to distil")
+        if not list((run_dir / "data").glob("shard_*.pt")):
+            raise InputError(f"{run_dir} holds no cached clips (data/shard_*.pt); make them first with "
+                             f"`python -m engine train --recipe layout --run {run_dir}`")
+        distill.distill_guidance(run_dir, out, args.minutes)
+        distill.export_guided(run_dir, out)
         return 0
     resume = Path(args.resume_from) if args.resume_from else None
     if resume is not None and not (resume / "model_index.json").exists():

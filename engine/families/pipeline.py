@@ -8,6 +8,7 @@ Folder layout (what `export` writes and `from_pretrained` reads):
     scheduler/scheduler_config.json  FlowMatchEulerDiscreteScheduler (shift)
     text_encoder/config.json         which MiniLM package provides the token embeddings
     reader/config.json + ...         PromptReader (optional): prompts read into training wording
+    transformer_guided/...           SpacetimeDiT with a guidance input (optional): one call a guided step
 """
 from __future__ import annotations
 
@@ -20,15 +21,15 @@ import numpy as np
 import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
 
-from engine.defaults import BUNDLED_MODEL  # noqa: F401 (re-exported)
+from engine.defaults import BUNDLED_MODEL, DTYPE_NAMES  # noqa: F401 (BUNDLED_MODEL re-exported)
 from engine.families import family_of
-from engine.models.dit import SpacetimeDiT
+from engine.models.dit import GUIDED, SpacetimeDiT
 from engine.models.text import _LOADING, TextEncoder
 from engine.models.vae import VideoVAE
 from engine.world.reading import Reader
 
 CLASS_NAME = "TenkuWorldPipeline"
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPES = {name: getattr(torch, name) for name in DTYPE_NAMES}
 
 
 def check_model_folder(path: Path) -> None:
@@ -58,6 +59,9 @@ class WorldPipeline:
         self.reader_path: Path | None = None  # a prompt reader (engine.world.reading) shipped with the model
         self.temporal_ratio = vae.config.temporal_ratio
         self.time_patch = transformer.config.patch_size[0]  # latent frames per token
+        self.guided_transformer: SpacetimeDiT | None = None  # one call a guided step (from_pretrained loads it)
+        self.guided_max = 1.0  # the largest guidance scale it was trained for
+        self.guided_default = False  # whether the engine's "auto" sampler takes it (measured within noise)
 
     # -- loading -------------------------------------------------------------
     @classmethod
@@ -70,9 +74,15 @@ class WorldPipeline:
         pipe = cls(vae, transformer, scheduler_config, name=path.name, device=device, dtype=dtype)
         if (path / "reader" / "config.json").exists():
             pipe.reader_path = path / "reader"
-        per_token = json.loads((path / "model_index.json").read_text()).get("per_token_timesteps", True)
+        index = json.loads((path / "model_index.json").read_text())
+        per_token = index.get("per_token_timesteps", True)
         if per_token is not True:
             pipe.per_token_timesteps = bool(per_token)
+        if (path / GUIDED / "config.json").exists():  # the guidance-distilled transformer (engine.training.distill)
+            guided = SpacetimeDiT.from_pretrained(path / GUIDED, torch_dtype=torch.float32)
+            pipe.guided_transformer = guided.eval().to(device)
+            said = index.get("training", {}).get("guided", {})
+            pipe.guided_max, pipe.guided_default = float(said.get("w_max", 1.0)), bool(said.get("default", False))
         return pipe
 
     def save_pretrained(self, path, extra_index: dict | None = None, transformer_dtype: torch.dtype | None = None):
@@ -126,6 +136,14 @@ class WorldPipeline:
         tokens, mask, pooled, *layout = text  # a layout's coverage tensors follow the prompt (engine.layout)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == torch.bfloat16):
             return self.transformer(x, t, tokens, mask, pooled, *layout).float()
+
+    def guided_fn(self, x, t, text, guidance: float):
+        """The guided velocity at `guidance` in one call of the guidance-distilled transformer (the sampler's
+        `guided`; only for models that ship one: `guided_transformer`)."""
+        tokens, mask, pooled, *layout = text
+        w = torch.full((x.shape[0],), float(guidance))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == torch.bfloat16):
+            return self.guided_transformer(x, t, tokens, mask, pooled, *(layout or [None]), guidance=w).float()
 
     @torch.no_grad()
     def encode_video(self, frames: np.ndarray) -> torch.Tensor:

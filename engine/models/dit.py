@@ -206,7 +206,8 @@ class SpacetimeDiT(ModelMixin, ConfigMixin):
     def __init__(self, in_channels: int = 8, patch_size: tuple = (1, 4, 4), hidden_size: int = 256,
                  depth: int = 10, num_heads: int = 4, mlp_ratio: float = 4.0, text_dim: int = 384,
                  rope_axes: tuple = (16, 24, 24), rope_theta: float = 100.0, prediction: str = "velocity",
-                 positions: str = "rope", text_pool: str = "mean", pool_queries: int = 4, layout_dim: int = 0):
+                 positions: str = "rope", text_pool: str = "mean", pool_queries: int = 4, layout_dim: int = 0,
+                 guidance_embeds: bool = False):
         super().__init__()
         if text_pool not in ("mean", "attention"):
             raise ValueError(f"text_pool must be 'mean' or 'attention', got {text_pool!r}")
@@ -235,6 +236,10 @@ class SpacetimeDiT(ModelMixin, ConfigMixin):
         self.final = nn.Linear(D, in_channels * pt * ph * pw)
         if layout_dim:
             self.layout = LayoutEmbed(layout_dim, pt * ph * pw, D)
+        if guidance_embeds:
+            # A guidance-distilled transformer (engine.training.distill) takes the guidance scale w and gives the
+            # guided velocity v_u + w (v_c - v_u) in one call; scaled by (w - 1), so w = 1 is the model as it was
+            self.guidance_embed = Mlp(256, D, D)
         self._init_weights()
         if layout_dim:
             self.layout.reset()
@@ -244,7 +249,10 @@ class SpacetimeDiT(ModelMixin, ConfigMixin):
             if isinstance(m, nn.Linear):
                 nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
-        for layer in (self.adaLN[-1], self.final_adaLN[-1], self.final):  # adaLN-Zero
+        zero = [self.adaLN[-1], self.final_adaLN[-1], self.final]  # adaLN-Zero
+        if self.config.guidance_embeds:  # and a distilled model starts as the model it is distilled from
+            zero.append(self.guidance_embed.fc2)
+        for layer in zero:
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
@@ -279,10 +287,11 @@ class SpacetimeDiT(ModelMixin, ConfigMixin):
         p = math.prod(self.config.patch_size) * shape[1]
         return self.unpatchify(values[..., None].expand(-1, -1, p).contiguous(), shape)
 
-    def forward(self, x, t, text, text_mask, pooled, layout=None):
+    def forward(self, x, t, text, text_mask, pooled, layout=None, guidance=None):
         """x: (B, C, T, H, W) noisy latents; t: (B,) or (B, N) noise level per token in [0, 1];
         text: (B, L, 384) token embeddings, text_mask: (B, L) bool, pooled: (B, 384); `layout`: the
-        coverage tensors of engine.layout.raster.cover at the latent grid (models with `layout_dim`).
+        coverage tensors of engine.layout.raster.cover at the latent grid (models with `layout_dim`);
+        `guidance`: (B,) guidance scales (models with `guidance_embeds`; None is 1, no guidance).
         Returns the velocity (noise - x_0), shape (B, C, T, H, W)."""
         shape = x.shape
         h = self.x_embed(self.patchify(x))  # B, N, D
@@ -301,6 +310,9 @@ class SpacetimeDiT(ModelMixin, ConfigMixin):
             g = g + self.pool_out(read.flatten(1))
         if scene is not None:
             g = g + scene.to(g.dtype)
+        if guidance is not None and self.config.guidance_embeds:
+            w = guidance.to(g.dtype) - 1  # B
+            g = g + w[:, None] * self.guidance_embed(timestep_embedding(w / GUIDANCE_SPAN, 256)).to(g.dtype)
         c = self.t_embed(timestep_embedding(t, 256)) + g[:, None]  # B, N, D
         mod = self.adaLN(c)  # B, N, 6D
         rope = None
@@ -318,6 +330,8 @@ class SpacetimeDiT(ModelMixin, ConfigMixin):
         return out
 
 
+GUIDED = "transformer_guided"  # a guidance-distilled transformer's folder in a model folder, beside `transformer`
+GUIDANCE_SPAN = 10.0  # guidance scales w - 1 in [0, 10] take the sinusoid's range that noise levels in [0, 1] take
 X0_T_MIN = 0.05  # JiT's clip of t in (x_t - x_0) / t: bounds the loss weight 1 / t^2 near t = 0
 
 

@@ -61,9 +61,12 @@ class StepInfo:
 def sample(model: Callable, scheduler, noise: torch.Tensor, text, uncond, *, steps: int,
            guidance: float, cond: LatentConditions | None = None, start_latents: torch.Tensor | None = None,
            strength: float = 1.0, replacement: bool = False, callback: Callable[[StepInfo], None] | None = None,
-           generator: torch.Generator | None = None, churn: float = 0.0) -> torch.Tensor:
+           generator: torch.Generator | None = None, churn: float = 0.0,
+           guided: Callable | None = None) -> torch.Tensor:
     """Denoise `noise` (B, C, T, H, W). `model(x, t, text) -> velocity` with t (B,) or (B, N).
     `text` / `uncond` are whatever the model takes for the prompt and the empty/negative prompt.
+    `guided(x, t, text, w) -> velocity`: a guidance-distilled model (engine.training.distill) that gives the
+    guided velocity in one call; with it a guided step asks one model once instead of `model` twice.
     `start_latents` with `strength` < 1 is SDEdit: start from them noised to `strength`.
     `churn` in [0, 1]: the share of the noise estimate replaced by fresh noise (from `generator`)
     at every step; 0 is the deterministic Euler step."""
@@ -84,7 +87,9 @@ def sample(model: Callable, scheduler, noise: torch.Tensor, text, uncond, *, ste
         if cond is not None and not replacement:
             held_t = 0.0 if cond.token_level is None else cond.token_level.clamp(max=s)
             t = torch.where(cond.token_clean, held_t, torch.full(cond.token_clean.shape, s))  # B, N
-        if guidance != 1.0:
+        if guidance != 1.0 and guided is not None:
+            v = guided(x, t, text, guidance)
+        elif guidance != 1.0:
             v = model(torch.cat([x, x]), torch.cat([t, t]), _cat(text, uncond))
             v_c, v_u = v.chunk(2)
             v = v_u + guidance * (v_c - v_u)
