@@ -324,6 +324,9 @@ class Engine:
             if req.layout is not None or req.plan:
                 self.layout(req)  # a model without a layout input refuses here rather than ignore the layout
             if self.pipe.renders_itself:  # LTX, Wan (engine.families)
+                if self.sampler_choice == "distilled":  # they sample with their own pipelines' loops
+                    raise InputError(f"the model {self.pipe.name} has no distilled sampler; use the sampler 'full' "
+                                     "or 'auto'")
                 return self.pipe.generate(req, progress)
             return self._generate(req, progress, anchor)
 

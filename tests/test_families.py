@@ -18,6 +18,7 @@ from engine.families import capabilities, check_verb, family_of, load_family
 from engine.families.tiny import build_ltx, build_wan
 from engine.request import GenerateRequest
 from engine.sampling.conditioning import ClipCondition, ImageCondition, MaskCondition
+from engine.service import Engine
 
 W = H = 32
 N = 9  # frames: 1 + 2 latent frames at the tiny VAEs' 4x time compression
@@ -122,6 +123,11 @@ def test_initial_noise_is_drawn_as_the_reference_draws_it(folders, families):
 # --------------------------------------------------------------------------
 # LTX-Video: every verb against LTXConditionPipeline, text to video against LTXPipeline
 # --------------------------------------------------------------------------
+
+def test_a_real_family_refuses_the_distilled_sampler_by_name(folders):
+    with pytest.raises(InputError, match="has no distilled sampler; use the sampler 'full' or 'auto'"):
+        Engine(folders["ltx"], sampler="distilled").generate(GenerateRequest("a red ball", frames=N, steps=1))
+
 
 def test_ltx_text_to_video_matches_ltx_pipeline(folders, families):
     assert_parity(families["ltx"].generate(request()).frames, reference(folders["ltx"]))
