@@ -143,7 +143,7 @@ class WorldPipeline:
         tokens, mask, pooled, *layout = text
         w = torch.full((x.shape[0],), float(guidance))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == torch.bfloat16):
-            return self.guided_transformer(x, t, tokens, mask, pooled, *(layout or [None]), guidance=w).float()
+            return self.guided_transformer(x, t, tokens, mask, pooled, *layout, guidance=w).float()
 
     @torch.no_grad()
     def encode_video(self, frames: np.ndarray) -> torch.Tensor:

@@ -116,6 +116,7 @@ def distill_guidance(run: Path, teacher_folder: Path, minutes: float, recipe: di
     gen = torch.Generator().manual_seed(seed * 31 + step)
     start = last_ckpt = time.time()
     budget = minutes * 60
+    patterns = patterns_at(r["dit_steps"], r.get("dit_patterns"))  # the lineage's last mix of clean tokens
     while step < s["steps"] and time.time() - start < budget:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, [(0, s["lr"], s["steps"])])  # 200 steps' warm-up, then a cosine to a tenth
@@ -123,10 +124,8 @@ def distill_guidance(run: Path, teacher_folder: Path, minutes: float, recipe: di
                                                                r["wide_frames"], phase_at(step, r.get("dit_aspects")),
                                                                r["layout_drop"])
         B = x0.shape[0]
-        empty = (empty_one[0].expand(B, *empty_one[0].shape), empty_one[1].expand(B, *empty_one[1].shape),
-                 empty_one[2].expand(B, *empty_one[2].shape))
+        empty = tuple(e.expand(B, *e.shape) for e in empty_one)
         grid = student.grid(x0.shape)
-        patterns = patterns_at(r["dit_steps"], r.get("dit_patterns"))
         clean = torch.stack([clean_pattern(rng, grid, patterns) for _ in range(B)]).flatten(1)
         loss = distill_loss(student, teacher, x0, maps, (tokens, masks, pooled_b), empty, layout, clean, gen,
                             r["shift"], r["t_uniform"], s["w_one"], r["object_weight"])

@@ -495,14 +495,12 @@ def write_video(path, frames, fps, audio_from=None, audio_start: float | None = 
             stream.codec_context.time_base = 1 / rate
             stream.options = {"crf": str(int(crf)), "preset": preset}
             audio = _open_audio(out, audio_path, start, count / rate) if audio_path else None
-            if isinstance(sound, AacTrack):  # encoded already (the studio's export: while its frames decoded)
-                if abs(sound.seconds - count / rate) > 1 / sound.rate:
-                    raise RuntimeError(f"the encoded sound lasts {sound.seconds:.3f} s, the picture "
+            if sound is not None:  # a mix, or its track encoded already (the studio's export: as frames decoded)
+                audio = sound if isinstance(sound, AacTrack) else AacTrack(_fitted(sound, count / rate))
+                if abs(audio.seconds - count / rate) > 1 / audio.rate:
+                    raise RuntimeError(f"the encoded sound lasts {audio.seconds:.3f} s, the picture "
                                        f"{float(count / rate):.3f} s")
-                audio = sound
                 audio.add_to(out)
-            elif sound is not None:
-                audio = aac_writer(out, _fitted(sound, count / rate))
             if audio is not None:
                 audio.start()
             for f in itertools.chain([first], frames):
