@@ -47,6 +47,20 @@ def test_vae_temporal_compression_keeps_first_frame_alone():
         vae.encode(torch.zeros(1, 3, 8, 32, 32))
 
 
+@pytest.mark.parametrize("temporal_ratio", [1, 4])
+def test_vae_on_channels_last_activations_gives_the_same_latents_and_frames(temporal_ratio):
+    # inference runs the 2D networks channels-last (faster oneDNN convolutions); it must not change a frame
+    torch.manual_seed(0)
+    vae = VideoVAE(latent_channels=4, channels=(16, 16, 16), temporal_ratio=temporal_ratio).eval()
+    x = torch.rand(1, 3, 9, 32, 48) * 2 - 1
+    with torch.no_grad():
+        z, y = vae.encode(x), vae.decode(vae.encode(x))
+        vae.channels_last = True
+        z2, y2 = vae.encode(x), vae.decode(vae.encode(x))
+    assert z2.shape == z.shape and y2.shape == y.shape
+    assert torch.allclose(z2, z, atol=1e-5) and torch.allclose(y2, y, atol=1e-5)
+
+
 def test_dit_shapes_any_aspect_and_per_token_t():
     m = tiny_dit()
     for T, H, W in ((3, 4, 4), (2, 4, 8), (5, 8, 4), (2, 6, 8)):  # 6 rows: padded to whole patches
@@ -358,3 +372,5 @@ def test_pipeline_round_trip(tiny_model):
     z = pipe.encode_video(frames)
     assert z.shape == (1, 4, 9, 4, 4)
     assert pipe.decode_latents(z).shape == frames.shape
+    assert pipe.vae.channels_last  # inference's faster layout; VideoVAE's default (training) stays off
+    assert not VideoVAE.channels_last

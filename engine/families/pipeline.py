@@ -52,6 +52,7 @@ class WorldPipeline:
     def __init__(self, vae: VideoVAE, transformer: SpacetimeDiT, scheduler_config: dict,
                  name: str = "tenku-world", device: str = "cpu", dtype: torch.dtype = torch.float32):
         self.vae, self.transformer = vae.eval().to(device), transformer.eval().to(device)
+        self.vae.channels_last = True  # faster convolutions, the same frames (engine.models.vae)
         self.scheduler_config = scheduler_config
         self.name, self.device, self.dtype = name, device, dtype
         self._text = None

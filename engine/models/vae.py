@@ -50,6 +50,11 @@ class Up(nn.Module):
 class VideoVAE(ModelMixin, ConfigMixin):
     """(B, 3, F, H, W) in [-1, 1] with F = 1 + t*k  <->  (B, C, 1 + k, H/8, W/8)."""
 
+    # Inference sets it (engine.families.pipeline): the 2D networks then run on channels-last activations,
+    # which oneDNN's convolutions take without reordering (the decoder 1.4x faster on two AVX2 cores, the
+    # same frames to float rounding: docs/BENCHMARKS.md); training keeps the default layout.
+    channels_last = False
+
     @register_to_config
     def __init__(self, latent_channels: int = 8, channels: tuple = (32, 64, 128),
                  temporal_ratio: int = 1, decoder_temporal_kernel: int = 1,
@@ -97,10 +102,13 @@ class VideoVAE(ModelMixin, ConfigMixin):
         x = x.view(B, C, T, t, H, W).permute(0, 2, 3, 1, 4, 5)  # B, T, t, 3, H, W
         return x.reshape(B * T, t * C, H, W), T
 
+    def _layout(self, x):
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
     def encode_dist(self, x):
         B = x.shape[0]
         g, T = self._groups(x)
-        h = self.encoder(g)  # B*T, 2C, h, w
+        h = self.encoder(self._layout(g)).contiguous()  # B*T, 2C, h, w
         h = h.view(B, T, *h.shape[1:]).transpose(1, 2)  # B, 2C, T, h, w
         mean, logvar = h.chunk(2, dim=1)
         return mean, logvar.clamp(-20, 10)
@@ -119,7 +127,7 @@ class VideoVAE(ModelMixin, ConfigMixin):
         B, _, T, h, w = z.shape
         y = self.decoder_in(z)  # B, c3, T, h, w
         y = y.transpose(1, 2).reshape(B * T, -1, h, w)
-        y = self.decoder(y)  # B*T, 3t, H, W
+        y = self.decoder(self._layout(y)).contiguous()  # B*T, 3t, H, W
         H, W = y.shape[-2:]
         y = y.view(B, T, t, 3, H, W).permute(0, 3, 1, 2, 4, 5).reshape(B, 3, T * t, H, W)
         return y[:, :, t - 1:]  # the first group's t copies of frame 0 -> keep one
