@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import tempfile
 import threading
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import defaults
 from engine.defaults import REAL_FOOTAGE_VARIABLE, real_footage
 from engine.provenance import ProvenanceRecord
 from engine.video import audio, media
@@ -100,16 +100,6 @@ class SoundClock:
             self.seconds += max(0.0, self.mixed - self.assembled)
 
 
-def processor() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m studio.bench_sound", description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=5, help="exports of each project, taken in turn (default 5)")
@@ -161,7 +151,7 @@ def main(argv=None) -> int:
                                                          "max": round(max(inside), 2)},
                       "wall_seconds": {k: [round(x, 3) for x in v] for k, v in times.items()},
                       "cpu_seconds": {k: [round(x, 3) for x in v] for k, v in cpu.items()},
-                      "processor": processor(), "threads": os.environ.get("OMP_NUM_THREADS")}, indent=1))
+                      "processor": defaults.processor(), "threads": os.environ.get("OMP_NUM_THREADS")}, indent=1))
     return 0
 
 
