@@ -79,6 +79,35 @@ def test_seeding_continues_a_shorter_decoder_stage(tmp_path):
     assert torch.load(run / "vae_decoder.pt", weights_only=False)["step"] == 800  # a longer recipe goes on
 
 
+def test_the_decoder_stage_tunes_a_model_folders_decoder_and_leaves_its_encoder(tmp_path, capsys):
+    from engine.__main__ import main
+    from engine.models.dit import SpacetimeDiT
+
+    model, run = tmp_path / "model", tmp_path / "run"
+    torch.manual_seed(0)
+    vae = train.VideoVAE(latents_mean=[0.0] * 8, latents_std=[1.0] * 8)
+    pipe = WorldPipeline(vae, SpacetimeDiT(**PRESETS["tiny"]), {"num_train_timesteps": 1000, "shift": 2.0})
+    pipe.save_pretrained(model, extra_index={"training": {"dit_steps": 5, "recipe": {"vae_decoder_steps": 800}}})
+    recipe = {**train.RECIPES["layout"], "vae_decoder_steps": 802}  # the layout recipe's segment, 2 steps long
+    assert not train.decoder_stage(run, model, 1e-6, recipe)  # out of time before a step: resumable from 800
+    assert torch.load(run / "vae_decoder.pt", weights_only=False)["step"] == 800
+    assert train.decoder_stage(run, model, 5, recipe)
+    assert torch.load(run / "vae_decoder.pt", weights_only=False)["step"] == 802
+    train.export_decoder(run, model, recipe)
+    tuned = train.VideoVAE.from_pretrained(model / "vae")
+    same = lambda a, b: all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
+    assert same(tuned.encoder, vae.encoder) and not same(tuned.decoder, vae.decoder)
+    assert tuned.config.latents_std == [1.0] * 8  # the latents the transformer was trained on, unchanged
+    said = json.loads((model / "model_index.json").read_text())["training"]["recipe"]
+    assert said["vae_decoder_steps"] == 802 and said["vae_decoder_latent_noise"] == 0.4
+    with pytest.raises(ValueError, match="past the recipe's tuning segment"):
+        train.decoder_stage(tmp_path / "run2", model, 1, {**recipe, "vae_decoder_tune_from": 700})
+    assert main(["train", "--stage", "decoder", "--recipe", "s2-rich", "--run", str(tmp_path / "run3"),
+                 "--out", str(model)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--recipe s2-rich: the recipe has no decoder tuning segment" in err and len(err.splitlines()) == 1
+
+
 def test_clean_patterns_cover_every_kind():
     rng = random.Random(0)
     masks = [train.clean_pattern(rng, (16, 4, 4)) for _ in range(400)]

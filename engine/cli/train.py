@@ -18,11 +18,13 @@ def register(sub):
                    help="which lineage's recipe (docs/TRAINING.md): s2-rich (default), layout (plan, then render) or "
                         "xs "
                         "(the first lineage's)")
-    p.add_argument("--stage", choices=["all", "export", "reader", "distill"], default="all",
+    p.add_argument("--stage", choices=["all", "export", "reader", "distill", "decoder"], default="all",
                    help="all (default); export: the run's checkpoints to --out; reader: train only the prompt "
                         "reader (minutes) into the run folder and add it to the model folder --out; distill: "
                         "train the guidance-distilled transformer of the model folder --out (one model call a "
-                        "sampling step) on the run's cached clips of the layout recipe, and add it to --out")
+                        "sampling step) on the run's cached clips of the layout recipe, and add it to --out; "
+                        "decoder: tune the VAE decoder of the model folder --out as the recipe says (encoder and "
+                        "transformer unchanged; resumable) and write it into --out once its steps are done")
     p.set_defaults(func=run)
 
 
@@ -56,6 +58,19 @@ def run(args) -> int:
                              f"`python -m engine train --recipe layout --run {run_dir}`")
         distill.distill_guidance(run_dir, out, args.minutes)
         distill.export_guided(run_dir, out)
+        return 0
+    if args.stage == "decoder":
+        if not (out / "model_index.json").exists():
+            raise InputError(f"--out {out} is not a model folder (no model_index.json) to tune the decoder of")
+        try:
+            done = train.decoder_stage(run_dir, out, args.minutes, recipe)
+        except ValueError as e:
+            raise InputError(f"--recipe {args.recipe}: {e}") from None
+        if done:
+            train.export_decoder(run_dir, out, recipe)
+        else:
+            print(f"the decoder stage stopped before its {recipe['vae_decoder_steps']} steps; run the same command "
+                  f"again to go on from {run_dir}")
         return 0
     resume = Path(args.resume_from) if args.resume_from else None
     if resume is not None and not (resume / "model_index.json").exists():

@@ -190,6 +190,7 @@ def train_vae_decoder(run: Path, steps: int = 800, batch: int = 8, lr: float = 5
     first_end = tune_from or steps
     std = torch.tensor(vae.config.latents_std or [1.0] * vae.config.latent_channels, dtype=torch.float32)
     std = std.view(1, -1, 1, 1, 1).to(device)
+    dtype = autocast_dtype(device)  # bfloat16 where the processor computes it; emulated it costs 12x (issue 30)
     while step < steps and time.time() - start < max_seconds:
         tuning = tune_from is not None and step >= tune_from
         for g in opt.param_groups:
@@ -199,14 +200,14 @@ def train_vae_decoder(run: Path, steps: int = 800, batch: int = 8, lr: float = 5
             else:
                 g["lr"] = lr * min(1.0, (step + 1) / 20) * 0.5 * (1 + math.cos(math.pi * step / first_end))
         x, wts = (v.to(device) for v in vae_batch(rng, batch, edge_weight=edge_weight if tuning else 0.0))
-        with torch.no_grad(), torch.autocast(device_type(device), dtype=torch.bfloat16):
+        with torch.no_grad(), torch.autocast(device_type(device), dtype=dtype, enabled=dtype != torch.float32):
             z = vae.encode(x).float()
         if tuning and latent_noise:
             sigma = torch.tensor([0.0 if rng.random() < 0.25 else rng.uniform(0, latent_noise)
                                   for _ in range(len(z))]).view(-1, 1, 1, 1, 1)
             noise = torch.randn(z.shape, generator=torch.Generator().manual_seed(rng.getrandbits(31)))
             z = z + (sigma * std.cpu() * noise).to(device)
-        with torch.autocast(device_type(device), dtype=torch.bfloat16):
+        with torch.autocast(device_type(device), dtype=dtype, enabled=dtype != torch.float32):
             y = vae.decode(z).float()
         loss = (((y - x).abs() + (y - x) ** 2) * wts).mean() / wts.mean()
         opt.zero_grad(set_to_none=True)
@@ -752,7 +753,11 @@ RECIPES = {
                "dit_preset": "S2", "layout_dim": 16, "dit_batch": 16, "dit_steps": 5500, "dit_lr": 1.5e-4,
                "dit_schedule": None, "layout_segments": [(0, 1.5e-4, 3000), (3000, 1e-4, 5500)],
                "layout_drop": LAYOUT_DROP, "dit_aspects": None,
-               "dit_patterns": [(0, TEXT_FIRST_PATTERNS)]},
+               "dit_patterns": [(0, TEXT_FIRST_PATTERNS)],
+               # the decoder tuned on (`train --stage decoder`): outlines weighted and latents jittered, so that
+               # the transformer's slightly off-manifold latents decode to clean objects (docs/TRAINING.md)
+               "vae_decoder_steps": 1300, "vae_decoder_tune_from": 800, "vae_decoder_edge_weight": 10.0,
+               "vae_decoder_latent_noise": 0.4},
 }
 
 
@@ -800,6 +805,45 @@ def export_reader(source: Path, out: Path, recipe: dict | None = None):
     index["reader"] = ["engine.models.reader", "PromptReader"]
     index.setdefault("training", {})["reader"] = reader_recipe(recipe)
     (out / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+
+
+def decoder_stage(run: Path, model: Path, minutes: float, recipe: dict | None = None) -> bool:
+    """Stage 4 again on a model folder's VAE (`train --stage decoder`): its decoder fine-tuned on, from the
+    steps its recipe says it has, to the recipe's `vae_decoder_steps`, with the tuning segment's edge weight
+    and latent noise; the encoder, hence the latents and the transformer, unchanged. Resumable: a run folder
+    without a decoder checkpoint starts from `model`'s VAE. True when the stage's steps are done."""
+    r = recipe or RECIPE
+    if r.get("vae_decoder_tune_from") is None:
+        raise ValueError("the recipe has no decoder tuning segment (vae_decoder_tune_from)")
+    if not (run / "vae_decoder.pt").exists():
+        run.mkdir(parents=True, exist_ok=True)
+        vae = VideoVAE.from_pretrained(model / "vae")
+        done = json.loads((model / "model_index.json").read_text()).get("training", {}).get("recipe", {}).get(
+            "vae_decoder_steps", RECIPE["vae_decoder_steps"])
+        if done > r["vae_decoder_tune_from"]:
+            raise ValueError(f"{model}'s decoder has {done} steps, past the recipe's tuning segment "
+                             f"({r['vae_decoder_tune_from']} to {r['vae_decoder_steps']})")
+        save_checkpoint(run / "vae.pt", model=vae.state_dict(), opt=None, step=r["vae_steps"])
+        save_checkpoint(run / "vae_decoder.pt", model=vae.state_dict(), opt=None, step=done)
+        (run / "latent_stats.json").write_text(json.dumps({"mean": vae.config.latents_mean,
+                                                           "std": vae.config.latents_std}))
+    step = train_vae_decoder(run, steps=r["vae_decoder_steps"], tune_from=r["vae_decoder_tune_from"],
+                             edge_weight=r["vae_decoder_edge_weight"], latent_noise=r["vae_decoder_latent_noise"],
+                             max_seconds=minutes * 60)
+    return step >= r["vae_decoder_steps"]
+
+
+def export_decoder(run: Path, out: Path, recipe: dict | None = None):
+    """The run's VAE with its tuned decoder into the model folder `out` (the rest of the folder as it is), and
+    the decoder's recipe keys into its model_index.json."""
+    r = recipe or RECIPE
+    load_vae(run, decoder=True).save_pretrained(out / "vae")
+    index = json.loads((out / "model_index.json").read_text())
+    said = index.setdefault("training", {}).setdefault("recipe", {})
+    said.update({k: r[k] for k in ("vae_decoder_steps", "vae_decoder_tune_from", "vae_decoder_edge_weight",
+                                   "vae_decoder_latent_noise")})
+    (out / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+    log(run, stage="export_decoder", out=str(out), vae_decoder_steps=r["vae_decoder_steps"])
 
 
 def export(run: Path, out: Path, recipe: dict | None = None):
