@@ -100,12 +100,16 @@ def test_the_decoder_stage_tunes_a_model_folders_decoder_and_leaves_its_encoder(
     assert tuned.config.latents_std == [1.0] * 8  # the latents the transformer was trained on, unchanged
     said = json.loads((model / "model_index.json").read_text())["training"]["recipe"]
     assert said["vae_decoder_steps"] == 802 and said["vae_decoder_latent_noise"] == 0.4
-    with pytest.raises(ValueError, match="past the recipe's tuning segment"):
-        train.decoder_stage(tmp_path / "run2", model, 1, {**recipe, "vae_decoder_tune_from": 700})
+    with pytest.raises(ValueError, match="past the start of the recipe's tuning segment"):
+        train.decoder_stage(tmp_path / "run2", model, 1, {**recipe, "vae_decoder_tune_from": 700,
+                                                          "vae_decoder_steps": 900})
+    with pytest.raises(ValueError, match="already has the recipe's 802 steps; nothing to tune"):
+        train.decoder_stage(tmp_path / "run2", model, 1, recipe)
     assert main(["train", "--stage", "decoder", "--recipe", "s2-rich", "--run", str(tmp_path / "run3"),
                  "--out", str(model)]) == 2
     err = capsys.readouterr().err.strip()
-    assert "--recipe s2-rich: the recipe has no decoder tuning segment" in err and len(err.splitlines()) == 1
+    assert "--recipe s2-rich: the recipe has no decoder tuning segment" in err and "the layout recipe has" in err
+    assert len(err.splitlines()) == 1
 
 
 def test_clean_patterns_cover_every_kind():

@@ -814,14 +814,17 @@ def decoder_stage(run: Path, model: Path, minutes: float, recipe: dict | None = 
     without a decoder checkpoint starts from `model`'s VAE. True when the stage's steps are done."""
     r = recipe or RECIPE
     if r.get("vae_decoder_tune_from") is None:
-        raise ValueError("the recipe has no decoder tuning segment (vae_decoder_tune_from)")
+        raise ValueError("the recipe has no decoder tuning segment (vae_decoder_tune_from); the layout recipe has")
     if not (run / "vae_decoder.pt").exists():
         run.mkdir(parents=True, exist_ok=True)
         vae = VideoVAE.from_pretrained(model / "vae")
         done = json.loads((model / "model_index.json").read_text()).get("training", {}).get("recipe", {}).get(
             "vae_decoder_steps", RECIPE["vae_decoder_steps"])
+        if done >= r["vae_decoder_steps"]:
+            raise ValueError(f"{model}'s decoder already has the recipe's {r['vae_decoder_steps']} steps; nothing to "
+                             "tune")
         if done > r["vae_decoder_tune_from"]:
-            raise ValueError(f"{model}'s decoder has {done} steps, past the recipe's tuning segment "
+            raise ValueError(f"{model}'s decoder has {done} steps, past the start of the recipe's tuning segment "
                              f"({r['vae_decoder_tune_from']} to {r['vae_decoder_steps']})")
         save_checkpoint(run / "vae.pt", model=vae.state_dict(), opt=None, step=r["vae_steps"])
         save_checkpoint(run / "vae_decoder.pt", model=vae.state_dict(), opt=None, step=done)
