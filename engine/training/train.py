@@ -816,20 +816,14 @@ def decoder_stage(run: Path, model: Path, minutes: float, recipe: dict | None = 
     if r.get("vae_decoder_tune_from") is None:
         raise ValueError("the recipe has no decoder tuning segment (vae_decoder_tune_from); the layout recipe has")
     if not (run / "vae_decoder.pt").exists():
-        run.mkdir(parents=True, exist_ok=True)
-        vae = VideoVAE.from_pretrained(model / "vae")
-        done = json.loads((model / "model_index.json").read_text()).get("training", {}).get("recipe", {}).get(
-            "vae_decoder_steps", RECIPE["vae_decoder_steps"])
+        done = model_decoder_steps(model)
         if done >= r["vae_decoder_steps"]:
             raise ValueError(f"{model}'s decoder already has the recipe's {r['vae_decoder_steps']} steps; nothing to "
                              "tune")
         if done > r["vae_decoder_tune_from"]:
             raise ValueError(f"{model}'s decoder has {done} steps, past the start of the recipe's tuning segment "
                              f"({r['vae_decoder_tune_from']} to {r['vae_decoder_steps']})")
-        save_checkpoint(run / "vae.pt", model=vae.state_dict(), opt=None, step=r["vae_steps"])
-        save_checkpoint(run / "vae_decoder.pt", model=vae.state_dict(), opt=None, step=done)
-        (run / "latent_stats.json").write_text(json.dumps({"mean": vae.config.latents_mean,
-                                                           "std": vae.config.latents_std}))
+        seed_vae_from_model(run, model)
     step = train_vae_decoder(run, steps=r["vae_decoder_steps"], tune_from=r["vae_decoder_tune_from"],
                              edge_weight=r["vae_decoder_edge_weight"], latent_noise=r["vae_decoder_latent_noise"],
                              max_seconds=minutes * 60)
@@ -945,20 +939,29 @@ def safe_out(run: Path, out: Path) -> Path:
     return run / "export"
 
 
-def seed_run_from_model(run: Path, model: Path):
-    """Start a run from a committed model folder (a later training session resumes from it)."""
+def model_decoder_steps(model: Path) -> int:
+    """The decoder steps (stage 4) a model folder's VAE carries, as its recipe records them."""
+    index = json.loads((model / "model_index.json").read_text())
+    return index.get("training", {}).get("recipe", {}).get("vae_decoder_steps", RECIPE["vae_decoder_steps"])
+
+
+def seed_vae_from_model(run: Path, model: Path):
+    """A run's VAE checkpoints and latent statistics from a model folder's VAE. The committed VAE carries the
+    fine-tuned decoder (stage 4) as far as its recipe took it: a recipe with more decoder steps continues
+    from there."""
     run.mkdir(parents=True, exist_ok=True)
     vae = VideoVAE.from_pretrained(model / "vae")
-    dit = SpacetimeDiT.from_pretrained(model / "transformer", torch_dtype=torch.float32)
-    index = json.loads((model / "model_index.json").read_text())
-    step = index.get("training", {}).get("dit_steps", 0)
     save_checkpoint(run / "vae.pt", model=vae.state_dict(), opt=None, step=RECIPE["vae_steps"])
-    # The committed VAE carries the fine-tuned decoder (stage 4) as far as its recipe took it: a
-    # recipe with more decoder steps continues from there.
-    done = index.get("training", {}).get("recipe", {}).get("vae_decoder_steps", RECIPE["vae_decoder_steps"])
-    save_checkpoint(run / "vae_decoder.pt", model=vae.state_dict(), opt=None, step=done)
+    save_checkpoint(run / "vae_decoder.pt", model=vae.state_dict(), opt=None, step=model_decoder_steps(model))
     (run / "latent_stats.json").write_text(json.dumps({"mean": vae.config.latents_mean,
                                                        "std": vae.config.latents_std}))
+
+
+def seed_run_from_model(run: Path, model: Path):
+    """Start a run from a committed model folder (a later training session resumes from it)."""
+    seed_vae_from_model(run, model)
+    dit = SpacetimeDiT.from_pretrained(model / "transformer", torch_dtype=torch.float32)
+    step = json.loads((model / "model_index.json").read_text()).get("training", {}).get("dit_steps", 0)
     save_checkpoint(run / "dit.pt", model=dit.state_dict(), ema=dit.state_dict(), opt=None, step=step,
                     config={k: v for k, v in dit.config.items() if not k.startswith("_")})
     if (model / "reader" / "config.json").exists() and not (run / "reader").exists():  # the model's reader goes on
