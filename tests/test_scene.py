@@ -224,6 +224,7 @@ class TruthEngine:
              "green ball": Obj("green", "ball", "big", "still", x0=0.5, y0=0.5)}
 
     temporal_ratio, time_patch = 1, 1
+    takes_layout = False  # a model without a layout input: shots are not planned
 
     def __init__(self, shy=()):
         self.requests, self.shy = [], shy  # shy: prompts it renders without their cast
@@ -240,7 +241,8 @@ class TruthEngine:
             or (Obj("yellow", "triangle", "small", "still"),)  # something else
         frames = render(Scene(objs, "grass", seed=req.seed), 128, 128, 8, 8)
         made = Generation(self.pipe.name, req.prompt, req.seed, {})
-        settings = {"seed": req.seed, "conditions": [_describe(c) for c in req.conditions]}  # as the engine's
+        settings = {"seed": req.seed, "conditions": [_describe(c) for c in req.conditions],  # as the engine's
+                    "layout": req.layout.to_dict() if req.layout is not None else None}
         return Result(frames, 8.0, frames, settings, [], False, 0.0,
                       ProvenanceRecord.uniform("generated", len(frames), 8.0, generation=made))
 
@@ -488,3 +490,55 @@ def test_shots_hold_their_members_where_their_words_move_them_once_a_second():
     assert len([r for r in engine.requests if r.conditions]) == 3 and len(engine.requests) > 3 + PLATE_SEEDS - 1
     with pytest.raises(InputError, match="keyframes: true or false"):
         parse_scene({**data, "keyframes": "yes"})
+
+
+class PlanningTruthEngine(TruthEngine):
+    """The truth engine with a layout input: its planner starts the red ball low on the left and the blue box
+    high on the right, whatever the seed (`plans` lists the prompts it planned)."""
+    takes_layout = True
+    starts = {"red": (0.25, 0.7), "blue": (0.75, 0.3)}
+
+    def __init__(self, shy=(), colours=("red", "blue")):
+        super().__init__(shy)
+        self.plans, self.colours = [], colours
+
+    def plan(self, req):
+        from engine.layout import Layout
+
+        self.plans.append(req.prompt)
+        shapes = {"red": ("ball", "big"), "blue": ("box", "small")}
+        objects = [{"colour": c, "shape": shapes[c][0], "size": shapes[c][1],
+                    "path": [[0.0, *self.starts[c]], [1.0, self.starts[c][0], 0.5]]}
+                   for c in self.colours if c in req.prompt.lower()]
+        return Layout.from_dict({"background": "grass", "objects": objects}) if objects else None
+
+
+def test_planned_shots_paste_their_members_where_the_plan_starts_them_and_hold_no_keyframes():
+    from engine.sampling.conditioning import ClipCondition, ImageCondition
+    from engine.scenes.scene import REFERENCE_STRENGTH
+    from engine.world.measure import colour_mask
+
+    data = {"cast": {"ball": "the big red ball", "box": "a small blue box"}, "aspect": "1:1", "fps": 8,
+            "retries": 0, "shots": [{"prompt": "{ball} rolls to the right", "seconds": 1},
+                                    {"prompt": "{ball} falls while {box} rises", "seconds": 1}]}
+    engine = PlanningTruthEngine()
+    res = render_scene(engine, parse_scene(data))
+    shots = [r for r in engine.requests if r.steps == 24 and r.conditions]
+    assert len(shots) == 2 and all(r.layout is not None for r in shots)
+    assert all(len(r.conditions) == 1 and type(r.conditions[0]) is ImageCondition for r in shots)  # no keyframes
+    still = shots[1].conditions[0]
+    assert still.frame_index == 0 and still.strength == REFERENCE_STRENGTH
+    for colour, (x, y) in PlanningTruthEngine.starts.items():  # each member centred where the plan starts it
+        ys, xs = colour_mask(still.image[None], colour)[0].nonzero()
+        assert abs(xs.mean() - x * 128) < 3 and abs(ys.mean() - y * 128) < 3
+    assert [s["planned"] for s in res.settings["shots"]] == [True, True] and res.settings["plan"] is True
+    assert [s["keyframes"] for s in res.settings["shots"]] == [0, 0]
+    # "plan": false, or a plan without a held member's colour: the words place them (keyframes, as before)
+    for engine, scene in ((PlanningTruthEngine(), {**data, "plan": False}),
+                          (PlanningTruthEngine(colours=("blue",)), data)):
+        res = render_scene(engine, parse_scene(scene))
+        shots = [r for r in engine.requests if r.steps == 24 and r.conditions]
+        assert all(r.layout is None for r in shots) and type(shots[0].conditions[0]) is ClipCondition
+        assert [s["planned"] for s in res.settings["shots"]] == [False, False]
+    with pytest.raises(InputError, match="plan: true or false"):
+        parse_scene({**data, "plan": "yes"})

@@ -143,7 +143,7 @@ def bench_scene(rng: random.Random, recolour: bool = False) -> dict:
 
 def scene_benchmark(model: str, seeds: int = 10, steps: int = 24, retries: int | None = None, log=print,
                     references: bool = True, guidance: float | None = None, keyframes: bool = True,
-                    first_seed: int = 0) -> dict:
+                    first_seed: int = 0, plan: bool = True) -> dict:
     from engine.service import Engine  # deferred: loads torch; this module imports without it
 
     retries = DEFAULT_RETRIES if retries is None else retries
@@ -153,7 +153,8 @@ def scene_benchmark(model: str, seeds: int = 10, steps: int = 24, retries: int |
     for s in range(first_seed, first_seed + seeds):
         for recolour in (False, True):
             data = bench_scene(random.Random(1000 + s), recolour)
-            data.update(steps=steps, retries=retries, references=references, guidance=guidance, keyframes=keyframes)
+            data.update(steps=steps, retries=retries, references=references, guidance=guidance, keyframes=keyframes,
+                        plan=plan)
             t = time.time()
             scene = parse_scene(data)
             res = render_scene(engine, scene)
@@ -164,6 +165,7 @@ def scene_benchmark(model: str, seeds: int = 10, steps: int = 24, retries: int |
                    "seconds": round(time.time() - t, 1), "cast": data["cast"],
                    "shots_with_references": sum(bool(s["references"]) for s in res.settings["shots"]),
                    "shots_with_keyframes": sum(bool(s["keyframes"]) for s in res.settings["shots"]),
+                   "shots_planned": sum(bool(s["planned"]) for s in res.settings["shots"]),
                    "drawn": _drawn(engine, scene, res),
                    "why": _reasons(rep)}
             rows.append(row)
@@ -174,6 +176,7 @@ def scene_benchmark(model: str, seeds: int = 10, steps: int = 24, retries: int |
         "seeds": seeds, "first_seed": first_seed, "steps": steps, "retries": retries, "guidance": guidance,
         "references": references,
         "keyframes": keyframes,
+        "plan": plan,
         "members_shown_in_drawn_frames": round(np.mean([d for r in normal for d in r["drawn"]]), 3),
         "shot_pass_rate": round(sum(r["ok_shots"] for r in normal) / sum(r["shots"] for r in normal), 3),
         "recoloured_scene_flagged": round(sum(r["flagged_shot_3"] for r in recol) / len(recol), 3),

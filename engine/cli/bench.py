@@ -40,6 +40,8 @@ FLAGS = {
              "whether a recoloured cast member is flagged",
     "no-references": "--scene without references: every shot from its description alone",
     "no-keyframes": "--scene with a reference still at frame 0 only, no keyframes where the words move the cast",
+    "no-plan": "--scene without planning the shots that hold references (the references pasted across the middle, "
+               "keyframes where the words move the cast: the behaviour before session 24)",
     "footage": "the world-footage detector instead: world shares of world renders, of clips --model makes and of "
                "every real clip and frame, against the threshold fill uses (about 6 minutes with --dtype float32)",
     "train": "training speed instead: seconds per training step of --preset at --batch on 1:1 clips, with the "
@@ -146,7 +148,7 @@ def run(args) -> int:
             result = bench_long.scene_benchmark(args.model, seeds=args.seeds, steps=args.steps, log=log,
                                                 references=not args.no_references, retries=args.retries,
                                                 guidance=args.guidance, keyframes=not args.no_keyframes,
-                                                first_seed=args.first_seed)
+                                                first_seed=args.first_seed, plan=not args.no_plan)
         return report(args, result, result["summary"])
     if args.watermark:
         result = watermark_benchmark(args.clips, 0, str(data), model=args.model, steps=12, seconds=2.0,

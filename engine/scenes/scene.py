@@ -34,9 +34,12 @@ descriptions as their negative prompt, once per setting and scene) with the memb
 it names pasted side by side across the middle, whole in view,
 held at frame 0 at REFERENCE_STRENGTH (an image condition, as `animate` holds one;
 the model blends the pasted edges in the last steps). The motion and the rest come
-from the prompt. Where the shot's words say how each of those members moves and the
-camera is static, the looks are held once a second instead, each member where its
-motion puts it (engine.scenes.keyframes; `"keyframes": false` turns this off). A shot that
+from the prompt. On a model with a layout input (the bundled world model) the shot is
+planned first (engine.layout.planner, from the shot's own words) and each member is pasted
+where the plan starts it, not across the middle; the layout moves it from there
+(`"plan": false` turns this off). Without a plan, where the shot's words say how each of those
+members moves and the camera is static, the looks are held once a second instead, each member
+where its motion puts it (engine.scenes.keyframes; `"keyframes": false` turns this off). A shot that
 describes a member in its own words gets no reference: the words win, and the check says so. `"references": false`
 turns them off, and a
 model that cannot animate a still renders from the descriptions alone. No frame of
@@ -63,7 +66,7 @@ CAMERAS = {"static": "", "pan_left": "the camera pans left", "pan_right": "the c
            "zoom_in": "the camera zooms in", "zoom_out": "the camera zooms out"}
 TRANSITIONS = {"cut": 0.0, "crossfade": 0.5, "bridge": 1.0}  # default seconds
 SCENE_KEYS = {"cast", "setting", "aspect", "fps", "seed", "steps", "guidance", "shots", "retries", "title",
-              "references", "keyframes"}
+              "references", "keyframes", "plan"}
 SHOT_KEYS = {"prompt", "seconds", "camera", "transition", "cast", "seed", "setting"}
 MAX_SHOTS = 64
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -102,6 +105,7 @@ class Scene:
     title: str = ""
     references: bool = True
     keyframes: bool = True  # references held once a second where the members' motions are read
+    plan: bool = True  # shots holding references are planned (a layout), the references pasted where it starts them
 
 
 def load_scene(path: str | Path) -> Scene:
@@ -147,6 +151,9 @@ def parse_scene(data, where: str = "scene") -> Scene:
     keyframes = data.get("keyframes", True)
     if not isinstance(keyframes, bool):
         fail("keyframes", f"true or false, got {keyframes!r}")
+    planned = data.get("plan", True)
+    if not isinstance(planned, bool):
+        fail("plan", f"true or false, got {planned!r}")
     out, total = [], 0.0
     for i, s in enumerate(shots):
         key = f"shots[{i}]"
@@ -193,7 +200,7 @@ def parse_scene(data, where: str = "scene") -> Scene:
         if s.transition == "crossfade" and s.transition_seconds >= min(out[i - 1].seconds, s.seconds):
             fail(f"shots[{i}].transition", f"a {s.transition_seconds:g} s crossfade is longer than a shot it joins")
     return Scene(dict(cast), out, aspect, fps, seed, steps, guidance, retries, str(data.get("title", "")), references,
-                 keyframes)
+                 keyframes, planned)
 
 
 def _unknown(d: dict, allowed: set, where: str, prefix: str):
@@ -321,11 +328,13 @@ def render_scene(engine, scene: Scene, progress=None, extractor=None, on_shot=No
     frames, record = assemble(engine, scene, kept, progress)
     settings = {"scene": scene.title, "cast": scene.cast, "fps": scene.fps, "aspect": scene.aspect,
                 "seed": scene.seed, "steps": scene.steps, "guidance": scene.guidance, "references": refer,
-                "keyframes": refer and scene.keyframes, "reference_from": ref_from,
+                "keyframes": refer and scene.keyframes, "plan": refer and scene.plan and engine.takes_layout,
+                "reference_from": ref_from,
                 "shots": [{"prompt": s.prompt, "text": s.text, "seconds": s.seconds, "camera": s.camera,
                            "transition": s.transition, "transition_seconds": s.transition_seconds,
                            "seeds_tried": t, "seed": r.settings["seed"], "references": h,
-                           "keyframes": sum(c["type"] == "clip" for c in r.settings.get("conditions", []))}
+                           "keyframes": sum(c["type"] == "clip" for c in r.settings.get("conditions", [])),
+                           "planned": bool(r.settings.get("layout"))}
                           for s, t, r, h in zip(scene.shots, attempts, kept, held_in)], "model": engine.pipe.name}
     return SceneResult(frames, scene.fps, record, kept, report, attempts, settings,
                        references={m: frame for m, (frame, _) in refs.items()})
@@ -363,14 +372,56 @@ def _attempt(engine, scene: Scene, shot: Shot, seed: int, held: list, refs: dict
                 return None, held
             plates[shot.setting] = background
         looks = [refs[m] for m in held]
+        planned = planned_starts(engine, scene, req, held) if scene.plan else None
         keys = None
-        if scene.keyframes and shot.camera == "static":
-            keys = keyframe_conditions(plates[shot.setting], looks, shot.prompt, held, engine.base_frames(req),
-                                       BASE_FPS,
-                                       REFERENCE_STRENGTH, engine.temporal_ratio, engine.time_patch)
-        req.conditions = keys or [ImageCondition(reference_still(plates[shot.setting], looks), 0, REFERENCE_STRENGTH)]
+        if planned is not None:  # the plan moves them; the still shows who they are, where the plan starts them
+            req.layout = planned[0]
+            still = placed_still(plates[shot.setting], looks, planned[1])
+        else:
+            still = reference_still(plates[shot.setting], looks)
+            if scene.keyframes and shot.camera == "static":
+                keys = keyframe_conditions(plates[shot.setting], looks, shot.prompt, held, engine.base_frames(req),
+                                           BASE_FPS, REFERENCE_STRENGTH, engine.temporal_ratio, engine.time_patch)
+        req.conditions = keys or [ImageCondition(still, 0, REFERENCE_STRENGTH)]
     res = engine.generate(req, lambda f, stage, info=None: progress(share + (1 - share) * f, stage, info))
     return (None if res.cancelled else res), held
+
+
+def planned_starts(engine, scene: Scene, req, held: list):
+    """(the shot's planned layout, each held member's start centre (x, y) in screen units), or None where the
+    model takes no layout or the plan has no object of a held member's colour and shape."""
+    if not engine.takes_layout:
+        return None
+    layout = engine.plan(req)
+    if layout is None:
+        return None
+    from engine.scenes.continuity import WorldFeatures  # deferred: loads OpenCV; this module imports without it
+
+    ex, free, starts = WorldFeatures(), list(range(len(layout.objects))), []
+    for m in held:
+        want = ex.expected(scene.cast[m])
+        match = [k for k in free if layout.objects[k].colour == want.colour
+                 and want.shape in (None, layout.objects[k].shape)]
+        if want.colour is None or not match:
+            return None
+        free.remove(match[0])
+        x, y, _ = layout.objects[match[0]].at([0.0])[0]
+        starts.append((float(x), float(y)))
+    return layout, starts
+
+
+def placed_still(background: np.ndarray, looks: list[tuple[np.ndarray, np.ndarray]], starts: list) -> np.ndarray:
+    """Members' looks ((frame, bool pixels) each) pasted on `background` centred on their `starts` ((x, y) in
+    screen units: 0..1 from the left and the top), each whole in view (MARGIN px clear of the edges)."""
+    H, W = background.shape[:2]
+    placed = []
+    for (frame, pixels), (x, y) in zip(looks, starts):
+        ys, xs = np.nonzero(pixels)
+        x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
+        dx = _within(round(x * W - 0.5 - (x0 + x1) / 2), MARGIN - x0, W - 1 - MARGIN - x1)
+        dy = _within(round(y * H - 0.5 - (y0 + y1) / 2), MARGIN - y0, H - 1 - MARGIN - y1)
+        placed.append((frame, pixels, dx, dy))
+    return paste(background, placed)
 
 
 def plate(engine, scene: Scene, setting: str, progress=None) -> np.ndarray | None:
