@@ -314,11 +314,12 @@ def fidelity(rows: list[dict]) -> dict:
 
 
 def score_transformer(transformer, vae, cases: list[Case], steps: int = defaults.STEPS,
-                      guidance: float = defaults.GUIDANCE, batch: int = 32, bf16: bool = True) -> dict:
+                      guidance: float = defaults.GUIDANCE, batch: int = 32, bf16: bool | None = None) -> dict:
     """Score a world transformer while it trains (no model folder, no Engine): the cases' 1:1 clips
     sampled in batches on the transformer's device with the engine's sampler, seeds and scheduler
     settings, decoded by `vae` (normalised latents), scored as `evaluate` scores them. `bf16`: in
-    bfloat16 autocast, as the engine runs by default (False: float32)."""
+    bfloat16 autocast (False: float32; None, the default: where the device computes bfloat16, as the
+    engine's `--dtype auto` chooses; emulated on an AVX2 processor it cost 12x, issue 30)."""
     import torch  # deferred: torch and diffusers are heavy; this module imports without it
     from diffusers import FlowMatchEulerDiscreteScheduler
 
@@ -329,6 +330,8 @@ def score_transformer(transformer, vae, cases: list[Case], steps: int = defaults
     from engine.training import SCHEDULER_CONFIG
 
     device = next(transformer.parameters()).device
+    if bf16 is None:
+        bf16 = defaults.autocast_dtype(device.type) == torch.bfloat16
     w, h = ASPECTS["1:1"]
     spatial = WorldPipeline.spatial_ratio
     shape = (vae.config.latent_channels, round(CLIP_SECONDS * BASE_FPS), h // spatial, w // spatial)

@@ -146,7 +146,8 @@ def train_vae(run: Path, steps: int = 1200, batch: int = 8, lr: float = 1e-3, se
         for g in opt.param_groups:  # cosine decay after a short warm-up
             g["lr"] = lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * step / horizon))
         x, wts = (v.to(device) for v in vae_batch(rng, batch))
-        with torch.autocast(device_type(device), dtype=torch.bfloat16):
+        dtype = autocast_dtype(device_type(device))  # bfloat16 where the processor computes it (emulated: 12x)
+        with torch.autocast(device_type(device), dtype=dtype, enabled=dtype != torch.float32):
             mean, logvar = vae.encode_dist(x)
             z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
             y = vae.decode(z).float()
@@ -317,7 +318,9 @@ def build_data(run: Path, vae: VideoVAE, clips: int = 8000, shard: int = 500, se
                     z, maps = old[aspect]["latents"][i:i + 16], old[aspect]["maps"][i:i + 16]
                 else:
                     frames = [f for f, _ in rendered[i:i + 16]]
-                    with torch.no_grad(), torch.autocast(device_type(device), dtype=torch.bfloat16):
+                    dtype = autocast_dtype(device_type(device))  # bfloat16 where the processor computes it
+                    with torch.no_grad(), torch.autocast(device_type(device), dtype=dtype,
+                                                         enabled=dtype != torch.float32):
                         x = torch.stack([to_tensor(f) for f in frames]).to(device)
                         z = vae.normalize(vae.encode(x).float()).cpu()
                     maps = torch.stack([torch.from_numpy(m) for _, m in rendered[i:i + 16]])
