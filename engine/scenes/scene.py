@@ -416,11 +416,9 @@ def placed_still(background: np.ndarray, looks: list[tuple[np.ndarray, np.ndarra
     H, W = background.shape[:2]
     placed = []
     for (frame, pixels), (x, y) in zip(looks, starts):
-        ys, xs = np.nonzero(pixels)
-        x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
-        dx = _within(round(x * W - 0.5 - (x0 + x1) / 2), MARGIN - x0, W - 1 - MARGIN - x1)
-        dy = _within(round(y * H - 0.5 - (y0 + y1) / 2), MARGIN - y0, H - 1 - MARGIN - y1)
-        placed.append((frame, pixels, dx, dy))
+        x0, x1, y0, y1 = box = _box(pixels)
+        placed.append((frame, pixels, *_in_view(box, round(x * W - 0.5 - (x0 + x1) / 2),
+                                                round(y * H - 0.5 - (y0 + y1) / 2), W, H)))
     return paste(background, placed)
 
 
@@ -518,17 +516,13 @@ def reference_still(background: np.ndarray, looks: list[tuple[np.ndarray, np.nda
     other where they fit. Where they do not, the smaller ones go in front, and every member stays
     whole in view (MARGIN px clear of the edges), since one cut by the frame is one the model drops."""
     H, W = background.shape[:2]
-    boxes = []
-    for frame, pixels in looks:
-        ys, xs = np.nonzero(pixels)
-        boxes.append((xs.min(), xs.max(), ys.min(), ys.max()))
+    boxes = [_box(pixels) for _, pixels in looks]
     widths = [x1 - x0 + 1 for x0, x1, _, _ in boxes]
     gap = (W - sum(widths)) / (len(looks) + 1)  # negative when they cannot fit: they overlap evenly
     placed, left = [], gap
     for (frame, pixels), (x0, x1, y0, y1), w in zip(looks, boxes, widths):
-        dx = _within(round(left - x0), MARGIN - x0, W - 1 - MARGIN - x1)
-        dy = _within(round(H / 2 - (y0 + y1) / 2), MARGIN - y0, H - 1 - MARGIN - y1)
-        placed.append((frame, pixels, dx, dy))
+        placed.append((frame, pixels, *_in_view((x0, x1, y0, y1), round(left - x0), round(H / 2 - (y0 + y1) / 2),
+                                                W, H)))
         left += w + gap
     return paste(background, placed)
 
@@ -541,6 +535,18 @@ def paste(background: np.ndarray, placed: list) -> np.ndarray:
         where = _shift(pixels, dx, dy, fill=False)
         out[where] = _shift(frame, dx, dy)[where]
     return out
+
+
+def _box(pixels: np.ndarray) -> tuple:
+    """(x0, x1, y0, y1): the inclusive pixel bounds of a look's bool pixels."""
+    ys, xs = np.nonzero(pixels)
+    return xs.min(), xs.max(), ys.min(), ys.max()
+
+
+def _in_view(box: tuple, dx: int, dy: int, W: int, H: int) -> tuple[int, int]:
+    """(dx, dy) kept so that `box` moved by them stays whole in a W x H frame, MARGIN px clear of the edges."""
+    x0, x1, y0, y1 = box
+    return _within(dx, MARGIN - x0, W - 1 - MARGIN - x1), _within(dy, MARGIN - y0, H - 1 - MARGIN - y1)
 
 
 def _within(shift: int, lo: int, hi: int) -> int:
