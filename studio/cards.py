@@ -70,6 +70,8 @@ def take_html(studio, number: int, t: dict, chosen: bool, checks: list | None = 
     what = f"{t['kind']} · seed {st.get('seed', '?')} · {st.get('steps', '?')} steps · {t['frames']} frames"
     if st.get("long_take"):
         what += f" · {st.get('windows', '?')} windows"
+    if st.get("tracks"):  # a verb that went through its footage's tracks (engine.verbs) says so
+        what += f" · {st['tracks'][:100]}"
     title = esc(f"{st.get('prompt', '')} | guidance {st.get('guidance', '?')} | {st.get('model', '')}")
     badge = "<span class='badge'>★ on the timeline</span>" if chosen else ""
     part = " <span class='partial'>partial (stopped)</span>" if t["cancelled"] else ""

@@ -466,9 +466,16 @@ def _edit_settings(take, kind, **extra):
     return {**base, **extra, "verb": kind, "source_take": take["id"]}
 
 
+def _path_taken(result) -> dict:
+    """What a verb's result says of the way it went (the footage's tracks it followed, how a remix was made), kept
+    in its take's settings so the take's card says it (studio.cards)."""
+    return {k: result.settings[k] for k in ("tracks", "remix_method") if result.settings.get(k)}
+
+
 def _verb_take(store, pid, take, result, kind, settings, fallback_record, label="", sign=None, audio_from=None,
                audio_start=None):
     rec = record_of(result, fallback_record)
+    settings = {**settings, **_path_taken(result)}
     tid = save_take(store, pid, take["shot_id"], result.frames, result.fps, rec, settings, kind, label,
                     result.cancelled, mark=False, sign=sign, audio_from=audio_from, audio_start=audio_start)
     return [tid], result.cancelled
@@ -479,6 +486,7 @@ def _verb_preview(store, pid, take, result, kind, settings, fallback_record, reg
     """Fill and inpaint make a preview (the job's result is its id); the user applies or discards it. Both keep
     the clip's time, so its sound (`audio_from`) stays under the same frames, the fixed ones included."""
     rec = record_of(result, fallback_record)
+    settings = {**settings, **_path_taken(result)}
     return [save_preview(store, pid, take, result.frames, result.fps, rec, settings, kind, result.cancelled,
                          region, sign=sign, audio_from=audio_from)], result.cancelled
 

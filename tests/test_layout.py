@@ -459,6 +459,30 @@ def test_verbs_render_world_footage_through_its_tracks(layout_model, tmp_path):
     r = verbs.remix(engine, video, "a big blue ball rolls to the right", strength=0.6, **fast)
     recast = Layout.from_dict(r.settings["layout"]).objects[0]
     assert recast.colour == "blue" and r.settings["tracks"].startswith("tracked: big blue ball, right")
+    # the recast ball is repainted along its track, and every pixel away from it is the input's
+    assert r.settings["remix_method"] == "tracks" and 0 < r.settings["pixels"] < 128 * 128 // 2
+    assert np.array_equal(r.frames[:, :24], video.frames[:, :24]) and np.array_equal(r.frames[:, -24:],
+                                                                                       video.frames[:, -24:])
+    assert not np.array_equal(r.frames[:, 48:80], video.frames[:, 48:80])
+    assert {x.kind for x in r.record.ranges} == {"inpainted"}
+    # the studio keeps the way it went in the take, and the take's card says it
+    from types import SimpleNamespace
+
+    from studio.cards import take_html
+    from studio.jobs import _path_taken
+
+    said = _path_taken(r)
+    assert said == {"tracks": r.settings["tracks"], "remix_method": "tracks"}
+    take = {"id": "t1", "kind": "remix", "frames": 16, "cancelled": False, "path": "t1.mp4",
+            "settings": {"seed": 0, "steps": 2, **said}}
+    assert "tracked: big blue ball, right" in take_html(SimpleNamespace(store=SimpleNamespace(path=Path)), 1, take,
+                                                         False)
+    # a new background is everywhere: the recast tracks rendered afresh; a prompt that recasts nothing is a flowedit
+    r = verbs.remix(engine, video, "a big red ball rolls to the right across the grass", strength=0.6, **fast)
+    assert r.settings["remix_method"] == "tracks" and Layout.from_dict(r.settings["layout"]).background == "grass"
+    assert not np.array_equal(r.frames[:, :24], video.frames[:, :24])
+    r = verbs.remix(engine, video, "a big red ball rolls to the right", strength=0.6, **fast)
+    assert r.settings["remix_method"] == "flowedit" and "pixels" not in r.settings
 
 
 def test_animate_moves_the_stills_object_and_refuses_a_still_with_none(layout_model, tmp_path):
@@ -486,3 +510,24 @@ def test_animate_moves_the_stills_object_and_refuses_a_still_with_none(layout_mo
     empty = np.full((128, 128, 3), BG["desert"], np.uint8)  # the world's desert with nothing in it
     with pytest.raises(InputError, match="found no object in the still"):
         verbs.animate(engine, empty, "a big green box slides to the right", steps=2)
+
+
+def test_verb_benchmark_scores_every_verb_and_remixes_through_tracks(layout_model, tmp_path):
+    """`evaluate --verbs` on a tiny layout model: every figure is reported, and its remixes (another colour,
+    another background) take the footage's tracks."""
+    import shutil
+
+    from engine.bench.verbs import evaluate_verbs
+    from engine.families.pipeline import BUNDLED_MODEL
+    from engine.service import Engine
+
+    model = tmp_path / "tiny-layout-reader"
+    shutil.copytree(layout_model, model)
+    shutil.copytree(BUNDLED_MODEL / "reader", model / "reader")
+    report = evaluate_verbs(Engine(model, dtype="float32"), n=1, steps_=1)
+    for key in ("held_psnr_min", "fill_track", "extend_seam_ok", "bridge_seam_ok", "loop_seam_ok", "remix_both",
+                "remix_background"):
+        assert 0 <= report[key] <= 1 or key == "held_psnr_min", key
+    row = report["rows"][0]
+    assert row["remix_path"] == "tracks" and row["remix_prompt"] != row["remix_background_prompt"]
+    assert report["held_psnr_min"] > 20  # the held frames are the input's

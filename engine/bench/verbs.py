@@ -15,7 +15,9 @@ the input the held frames must reproduce. Clips are scored only through
               (`loop_stretch`, `extend_stretch`: the largest step anywhere in the loop or the
               extension, so a jump cannot hide next to the seam)
   remix       strength 0.6, prompt asking another colour: the new colour present, the old
-              one gone (`remix_colour`), and the new colour on the input's track (`remix_track`)
+              one gone (`remix_colour`), and the new colour on the input's track (`remix_track`);
+              and asking another background (`remix_background`): the new one is the nearest world
+              background, and the object is there in its colour on its track
 
 A step is the object's centroid move between consecutive frames, in pixels; a seam where the
 object is not found on both sides fails (ratio LOST), and `*_lost` report how often that was
@@ -33,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from engine import defaults
+from engine.layout.track import background_of
 from engine.video import media
 from engine.video.media import Video
 from engine.world import caption, measure, render, truth_track
@@ -199,6 +202,14 @@ def evaluate_verbs(engine, n: int = 8, steps_: int = defaults.STEPS, guidance: f
         row["remix_prompt"] = prompt2
         row["remix_colour"] = bool(measure.present(r.frames, new) and not measure.present(r.frames, obj.colour))
         row["remix_track"] = bool(np.median(track_errors(r.frames, truth, new)) <= TRACK_TOLERANCE)
+        row["remix_path"] = r.settings.get("remix_method")
+        # remix at 0.6 toward another background: the new one read, the object kept in its colour on its track
+        bg = random.Random(case.seed).choice([b for b in BACKGROUNDS if b not in (case.scene.background, "night")])
+        prompt3 = caption(dataclasses.replace(case.scene, background=bg), random.Random(case.seed), split="eval")
+        r = verbs.remix(engine, video, prompt3, strength=0.6, seed=case.seed, method=remix_method, **kw_remix)
+        row["remix_background_prompt"] = prompt3
+        row["remix_background"] = bool(background_of(r.frames) == bg and measure.present(r.frames, obj.colour)
+                                       and np.median(track_errors(r.frames, truth, obj.colour)) <= TRACK_TOLERANCE)
         rows.append(row)
         if progress:
             progress(i + 1, n, row)
@@ -227,6 +238,7 @@ def evaluate_verbs(engine, n: int = 8, steps_: int = defaults.STEPS, guidance: f
         **{f"{k}_lost": share(k, lambda v: v >= LOST) for k in ("extend_seam", "bridge_seam", "loop_seam")},
         "remix_colour": mean("remix_colour"), "remix_track": mean("remix_track"),
         "remix_both": round(float(np.mean([r["remix_colour"] and r["remix_track"] for r in rows])), 3),
+        "remix_background": mean("remix_background"),
         "remix_method": remix_method, "literal": literal,
         "cases": len(rows), "seconds": round(time.time() - t0, 1), "rows": rows,
     }

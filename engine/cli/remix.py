@@ -8,7 +8,9 @@ from engine.cli import common
 def register(sub):
     p = sub.add_parser("remix", help="video to video at a strength in (0, 1]")
     p.add_argument("--video", help="the clip: a video file or a folder of PNG/JPG frames")
-    p.add_argument("--strength", type=float, help="0 < X <= 1: how far from the input (0.6 keeps layout and motion)")
+    p.add_argument("--strength", type=float,
+                   help="0 < X <= 1: how far from the input (0.6 keeps layout and motion); on world footage a "
+                        "layout model repaints an object or background the prompt recasts whole, along its tracks")
     p.add_argument("--method", choices=defaults.REMIX_METHODS, default=defaults.REMIX_METHOD,
                    help="flowedit: move the clip by the difference the prompt makes (default); "
                         "sdedit: noise the clip to the strength and denoise it toward the prompt")

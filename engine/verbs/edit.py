@@ -210,10 +210,17 @@ def remix(engine, video: Video, prompt: str, *, strength: float, seed: int = 0, 
           guidance: float = defaults.REMIX_GUIDANCE, method: str = defaults.REMIX_METHOD,
           progress: ProgressFn | None = None, literal: bool = False) -> Result:
     """Video to video from noise level `strength` in (0, 1] toward the prompt, so layout and motion
-    stay and what the prompt changes changes. `method`: "flowedit" (the default: the input is moved
-    by the difference the prompt makes, engine.sampling.sampler.edit) or "sdedit" (the input noised to
-    `strength`, then sampled; what the real-checkpoint families always do). The method used is in
-    the result's settings["remix_method"]. Input size and rate."""
+    stay and what the prompt changes changes. The method used is in the result's settings["remix_method"]:
+      * "tracks": world footage and a model that takes layouts, where the prompt recasts what the footage
+        shows (`recast`). An object whose colour, shape or size it changes is repainted whole along its
+        track (the region its old and new boxes sweep, `recast_region`), and every other pixel is the
+        input's; a background it changes is everywhere, so the recast tracks are rendered afresh. A colour
+        is changed or it is not, so `strength` < 1 does not apply there (1.0 renders the recast tracks
+        afresh in any case).
+      * otherwise `method`: "flowedit" (the default: the input is moved by the difference the prompt
+        makes, engine.sampling.sampler.edit) or "sdedit" (the input noised to `strength`, then sampled;
+        what the real-checkpoint families always do), with the recast tracks where there are any.
+    Input size and rate."""
     video = _check_video(video)
     check_strength(strength)
     own_world(engine, video, "remix")
@@ -222,10 +229,21 @@ def remix(engine, video: Video, prompt: str, *, strength: float, seed: int = 0, 
     clip, grid = _Clip.of(video), _whole_grid(engine, video)
     source = clip.at(grid)
     tracked = _tracked(engine, source, grid - grid[0], grid - grid[0])
+    layout = None if tracked is None else recast(tracked, engine.reading(prompt))
+    region = None if layout is None or strength >= 1.0 else recast_region(tracked, layout, video.size, grid - grid[0])
+    details = {"strength": strength, "tracks": _said(layout)}
+    if layout is not None and strength < 1.0 and layout.background != tracked.background:
+        # a new background is everywhere: the recast tracks rendered afresh (a flowedit at 0.6 kept the old one)
+        req = _request(engine, prompt, len(grid), video.size, seed, steps, guidance, literal=literal, layout=layout)
+        return _whole(engine, video, req, grid, progress, "remix", {**details, "remix_method": "tracks"})
+    if region is not None:
+        req = _request(engine, prompt, len(grid), video.size, seed, steps, guidance,
+                       conditions=[MaskCondition(source, region)], literal=literal, layout=layout)
+        return _whole(engine, video, req, grid, progress, "remix",
+                      {**details, "remix_method": "tracks", "pixels": int(region.sum())}, region)
     req = _request(engine, prompt, len(grid), video.size, seed, steps, guidance, init_video=source,
-                   strength=strength, remix_method=method, literal=literal,
-                   layout=None if tracked is None else recast(tracked, engine.reading(prompt)))
-    return _whole(engine, video, req, grid, progress, "remix", {"strength": strength, "tracks": _said(req.layout)})
+                   strength=strength, remix_method=method, literal=literal, layout=layout)
+    return _whole(engine, video, req, grid, progress, "remix", details)
 
 
 def inpaint(engine, video: Video, mask, prompt: str, *, invert: bool = False, seed: int = 0,
@@ -317,6 +335,27 @@ def recast(layout: Layout, reading) -> Layout:
         out.append(dataclasses.replace(t, colour=o.get("colour") or t.colour, shape=o.get("shape") or t.shape,
                                        size=size, path=path))
     return Layout(out, reading.background or layout.background, layout.pillar, layout.camera)
+
+
+REMIX_MARGIN = 0.25  # a recast object's repainted box: its tracked box grown by this share of its size each side
+
+
+def recast_region(tracked: Layout, layout: Layout, size, times) -> np.ndarray | None:
+    """Where a remix through tracks repaints, bool (height, width) at the footage's `size` (w, h): every box,
+    old and new, that each recast object (attributes changed, `recast`) takes at `times`, grown by REMIX_MARGIN.
+    None when the prompt recasts no object, or when the region would leave nothing of the input."""
+    W, H = size
+    out = np.zeros((H, W), bool)
+    old, new = tracked.arrays(W, H, times)["boxes"], layout.arrays(W, H, times)["boxes"]
+    for k, (a, b) in enumerate(zip(tracked.objects, layout.objects)):
+        if (a.colour, a.shape, a.size) == (b.colour, b.shape, b.size):
+            continue
+        for x0, y0, x1, y1 in np.concatenate([old[k], new[k]]):
+            gx, gy = REMIX_MARGIN * (x1 - x0), REMIX_MARGIN * (y1 - y0)
+            xa, xb = max(0, math.floor((x0 - gx) * W)), min(W, math.ceil((x1 + gx) * W))
+            ya, yb = max(0, math.floor((y0 - gy) * H)), min(H, math.ceil((y1 + gy) * H))
+            out[ya:yb, xa:xb] = True
+    return out if out.any() and not out.all() else None
 
 
 def still_layout(engine, req: GenerateRequest, img: np.ndarray) -> Layout | None:

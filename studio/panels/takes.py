@@ -35,7 +35,9 @@ def render(studio):
                 ui["loop"] = gr.Button("Loop", size="sm")
             with gr.Row():
                 ui["remix_prompt"] = gr.Textbox(label="Remix prompt", scale=3)
-                ui["remix_strength"] = gr.Slider(0.05, 1.0, value=0.6, step=0.05, label="Strength", scale=2)
+                ui["remix_strength"] = gr.Slider(0.05, 1.0, value=0.6, step=0.05, label="Strength", scale=2,
+                                                     info="how far from the take; with the bundled model, an "
+                                                          "object or background the prompt recasts changes whole")
                 ui["remix"] = gr.Button("Remix", size="sm")
             with gr.Row():
                 ui["recut_in"] = gr.Number(label="Cut in (frame)", value=0, precision=0, min_width=80)
