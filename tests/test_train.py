@@ -100,7 +100,7 @@ def test_the_decoder_stage_tunes_a_model_folders_decoder_and_leaves_its_encoder(
     assert tuned.config.latents_std == [1.0] * 8  # the latents the transformer was trained on, unchanged
     said = json.loads((model / "model_index.json").read_text())["training"]["recipe"]
     assert said["vae_decoder_steps"] == 802 and said["vae_decoder_latent_noise"] == 0.4
-    with pytest.raises(ValueError, match="past the start of the recipe's tuning segment"):
+    with pytest.raises(ValueError, match="inside one of the recipe's tuning segments"):
         train.decoder_stage(tmp_path / "run2", model, 1, {**recipe, "vae_decoder_tune_from": 700,
                                                           "vae_decoder_steps": 900})
     with pytest.raises(ValueError, match="already has the recipe's 802 steps; nothing to tune"):
@@ -110,6 +110,31 @@ def test_the_decoder_stage_tunes_a_model_folders_decoder_and_leaves_its_encoder(
     err = capsys.readouterr().err.strip()
     assert "--recipe s2-rich: the recipe has no decoder tuning segment" in err and "the layout recipe has" in err
     assert len(err.splitlines()) == 1
+    # a decoder at the end of the outline segment goes on into the small-object one, and says it in the index
+    pipe.save_pretrained(model, extra_index={"training": {"dit_steps": 5, "recipe": {"vae_decoder_steps": 1300}}})
+    recipe = {**train.RECIPES["layout"], "vae_decoder_steps": 1302, "vae_decoder_small_from": 1300,
+              "vae_decoder_small_weight": 4.0}  # session 25's segment (tried, not in the layout recipe)
+    assert train.decoder_stage(tmp_path / "run4", model, 5, recipe)
+    train.export_decoder(tmp_path / "run4", model, recipe)
+    said = json.loads((model / "model_index.json").read_text())["training"]["recipe"]
+    assert said["vae_decoder_small_from"] == 1300 and said["vae_decoder_small_weight"] == 4.0
+
+
+def test_small_objects_weigh_about_as_much_as_big_ones_in_the_decoders_loss():
+    from engine.world import render
+    from engine.world.scene import Obj, Scene
+
+    scene = Scene((Obj("red", "box", "big", "still", x0=0.3, y0=0.5), Obj("blue", "box", "small", "still", x0=0.75,
+                                                                             y0=0.5)), "studio")
+    empty = render(train.dataclasses_replace_objects(scene), 128, 128, 8.0, 1)
+    w = train.object_weights(scene, empty, 128, 128, 8.0, 10.0)[0]
+    big, small = w[64, 38], w[64, 96]
+    assert big == train.VAE_OBJECT_WEIGHT and 2.5 * big < small < 4 * big  # a big object's pixels (a ball's) over a small box's: about 3x
+    assert train.object_weights(scene, empty, 128, 128, 8.0, 2.0)[0, 64, 96] == 2 * big  # capped
+    assert w[5, 5] == 0  # the background is not an object
+    assert small * (w == small).sum() > 0.5 * big * (w == big).sum()  # the small box's loss, near the big one's
+    x, wt = train.vae_batch(random.Random(0), 2, edge_weight=10.0, small_weight=4.0)
+    assert wt.max() <= 1 + 4.0 * train.VAE_OBJECT_WEIGHT + 10.0 and wt.min() == 1.0
 
 
 def test_clean_patterns_cover_every_kind():

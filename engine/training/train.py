@@ -32,6 +32,7 @@ from engine.models.text import TextEncoder
 from engine.models.vae import VideoVAE
 from engine.world import caption, render, sample_scene
 from engine.world.reading import train_reader
+from engine.world.scene import SIZES
 
 ASPECT_SIZES = {"1:1": (128, 128), "16:9": (256, 144), "9:16": (144, 256)}  # (width, height)
 ASPECT_WEIGHTS = {"1:1": 0.6, "16:9": 0.2, "9:16": 0.2}
@@ -95,12 +96,14 @@ def resume(ckpt: Path, model, opt, device: str) -> int:
 # 1. VAE
 # --------------------------------------------------------------------------
 
-def vae_batch(rng: random.Random, batch: int, frames: int = 3, edge_weight: float = 0.0):
+def vae_batch(rng: random.Random, batch: int, frames: int = 3, edge_weight: float = 0.0, small_weight: float = 0.0):
     """Clips (B, 3, F, H, W) and per-pixel loss weights (B, 1, F, H, W): objects are a few percent
     of the pixels, so without weighting the VAE learns the backgrounds and blurs the objects.
     `edge_weight`: extra weight on a band of EDGE_BAND pixels either side of every object's
     outline, where a blurred decoder makes colour fringes (yellow edges read as orange, pink as
-    purple) that count as objects of another colour."""
+    purple) that count as objects of another colour. `small_weight` > 1: each object's pixels
+    weighted by how much smaller it is than a big object, up to that factor (`object_weights`), so a
+    small object counts about as much as a big one."""
     aspect = pick_aspect(rng)
     w, h = ASPECT_SIZES[aspect]
     clips, weights = [], []
@@ -110,7 +113,8 @@ def vae_batch(rng: random.Random, batch: int, frames: int = 3, edge_weight: floa
         f = render(scene, w, h, fps, frames)
         empty = render(dataclasses_replace_objects(scene), w, h, fps, frames)
         obj = (f != empty).any(-1)
-        wt = 1.0 + VAE_OBJECT_WEIGHT * obj
+        wt = 1.0 + (object_weights(scene, empty, w, h, fps, small_weight) if small_weight > 1 else
+                    VAE_OBJECT_WEIGHT * obj)
         if edge_weight:
             wt = wt + edge_weight * edge_band(obj)
         clips.append(to_tensor(f))
@@ -120,6 +124,21 @@ def vae_batch(rng: random.Random, batch: int, frames: int = 3, edge_weight: floa
 
 VAE_OBJECT_WEIGHT = 10.0
 EDGE_BAND = 2  # pixels either side of an object's outline
+
+
+def object_weights(scene, empty: np.ndarray, w: int, h: int, fps: float, small_weight: float) -> np.ndarray:
+    """(F, H, W) loss weight of object pixels: VAE_OBJECT_WEIGHT times, for each object, the area of a big
+    object over its own (its largest frame's), between 1 and `small_weight`; where objects overlap, the
+    larger weight. A small object (about a fifth of a big one's area) has a few dozen pixels, too few to
+    steer the decoder at one weight for all: its colour is what the decoder blurs toward a neighbour's
+    (orange reading as yellow on the sea, yellow as orange on the grey studio)."""
+    big = (SIZES["big"] * min(w, h)) ** 2 * 0.75  # about a big object's pixels (a ball pi/4, a triangle 1/2)
+    out = np.zeros(empty.shape[:3], np.float32)
+    for o in scene.objects:
+        alone = (render(dataclasses.replace(scene, objects=(o,)), w, h, fps, len(empty)) != empty).any(-1)
+        area = max(1, int(alone.sum((1, 2)).max()))
+        out = np.maximum(out, VAE_OBJECT_WEIGHT * float(np.clip(big / area, 1.0, small_weight)) * alone)
+    return out
 
 
 def edge_band(obj: np.ndarray) -> np.ndarray:
@@ -171,7 +190,8 @@ def train_vae(run: Path, steps: int = 1200, batch: int = 8, lr: float = 1e-3, se
 
 def train_vae_decoder(run: Path, steps: int = 800, batch: int = 8, lr: float = 5e-4, seed: int = 3,
                       max_seconds: float = 1e9, tune_from: int | None = None, tune_lr: float = 3e-4,
-                      edge_weight: float = 0.0, latent_noise: float = 0.0, device: str = "cpu"):
+                      edge_weight: float = 0.0, latent_noise: float = 0.0, small_from: int | None = None,
+                      small_weight: float = 0.0, device: str = "cpu"):
     """Fine-tune the decoder alone on posterior means, the encoder frozen: latents (and so the
     transformer's training data) do not change, the pictures get sharper. Resumable.
     `tune_from`: from this step on, a second cosine segment (peak `tune_lr`) with `edge_weight` on
@@ -179,7 +199,9 @@ def train_vae_decoder(run: Path, steps: int = 800, batch: int = 8, lr: float = 5
     (in units of each channel's standard deviation, uniform per clip, none for a quarter of the
     clips) added to the latents, so that the decoder maps the transformer's slightly
     off-manifold latents to clean objects instead of speckles of other palette colours.
-    None: one segment over `steps`."""
+    None: one segment over `steps`. `small_from` (after `tune_from`): from this step on, a third cosine
+    segment (peak `tune_lr`, the same edge weight and noise) with small objects weighted up to `small_weight`
+    times (vae_batch)."""
     ckpt = run / "vae_decoder.pt"
     vae = load_vae(run).to(device)
     vae.encoder.requires_grad_(False)
@@ -194,13 +216,16 @@ def train_vae_decoder(run: Path, steps: int = 800, batch: int = 8, lr: float = 5
     dtype = autocast_dtype(device)  # bfloat16 where the processor computes it; emulated it costs 12x (issue 30)
     while step < steps and time.time() - start < max_seconds:
         tuning = tune_from is not None and step >= tune_from
+        small = tuning and small_from is not None and step >= small_from
         for g in opt.param_groups:
             if tuning:
-                k = (step - tune_from) / max(1, steps - tune_from)
-                g["lr"] = tune_lr * min(1.0, (step - tune_from + 1) / 20) * 0.5 * (1 + math.cos(math.pi * k))
+                a, b = (small_from, steps) if small else (tune_from, min(small_from or steps, steps))
+                k = (step - a) / max(1, b - a)
+                g["lr"] = tune_lr * min(1.0, (step - a + 1) / 20) * 0.5 * (1 + math.cos(math.pi * k))
             else:
                 g["lr"] = lr * min(1.0, (step + 1) / 20) * 0.5 * (1 + math.cos(math.pi * step / first_end))
-        x, wts = (v.to(device) for v in vae_batch(rng, batch, edge_weight=edge_weight if tuning else 0.0))
+        x, wts = (v.to(device) for v in vae_batch(rng, batch, edge_weight=edge_weight if tuning else 0.0,
+                                                  small_weight=small_weight if small else 0.0))
         with torch.no_grad(), torch.autocast(device_type(device), dtype=dtype, enabled=dtype != torch.float32):
             z = vae.encode(x).float()
         if tuning and latent_noise:
@@ -823,14 +848,24 @@ def decoder_stage(run: Path, model: Path, minutes: float, recipe: dict | None = 
         if done >= r["vae_decoder_steps"]:
             raise ValueError(f"{model}'s decoder already has the recipe's {r['vae_decoder_steps']} steps; nothing to "
                              "tune")
-        if done > r["vae_decoder_tune_from"]:
-            raise ValueError(f"{model}'s decoder has {done} steps, past the start of the recipe's tuning segment "
-                             f"({r['vae_decoder_tune_from']} to {r['vae_decoder_steps']})")
+        if done > r["vae_decoder_tune_from"] and done != r.get("vae_decoder_small_from"):
+            raise ValueError(f"{model}'s decoder has {done} steps, inside one of the recipe's tuning segments "
+                             f"(from {r['vae_decoder_tune_from']} and {r.get('vae_decoder_small_from')} to "
+                             f"{r['vae_decoder_steps']}); it goes on only from a segment's start")
         seed_vae_from_model(run, model)
-    step = train_vae_decoder(run, steps=r["vae_decoder_steps"], tune_from=r["vae_decoder_tune_from"],
-                             edge_weight=r["vae_decoder_edge_weight"], latent_noise=r["vae_decoder_latent_noise"],
-                             max_seconds=minutes * 60)
+    step = train_vae_decoder(run, max_seconds=minutes * 60, **decoder_settings(r))
     return step >= r["vae_decoder_steps"]
+
+
+DECODER_KEYS = ("vae_decoder_steps", "vae_decoder_tune_from", "vae_decoder_edge_weight", "vae_decoder_latent_noise",
+                "vae_decoder_small_from", "vae_decoder_small_weight")
+
+
+def decoder_settings(r: dict) -> dict:
+    """train_vae_decoder's arguments from a recipe (the small-object segment only where it has one)."""
+    return dict(steps=r["vae_decoder_steps"], tune_from=r["vae_decoder_tune_from"],
+                edge_weight=r["vae_decoder_edge_weight"], latent_noise=r["vae_decoder_latent_noise"],
+                small_from=r.get("vae_decoder_small_from"), small_weight=r.get("vae_decoder_small_weight", 0.0))
 
 
 def export_decoder(run: Path, out: Path, recipe: dict | None = None):
@@ -840,8 +875,7 @@ def export_decoder(run: Path, out: Path, recipe: dict | None = None):
     load_vae(run, decoder=True).save_pretrained(out / "vae")
     index = json.loads((out / "model_index.json").read_text())
     said = index.setdefault("training", {}).setdefault("recipe", {})
-    said.update({k: r[k] for k in ("vae_decoder_steps", "vae_decoder_tune_from", "vae_decoder_edge_weight",
-                                   "vae_decoder_latent_noise")})
+    said.update({k: r[k] for k in DECODER_KEYS if k in r})
     (out / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
     log(run, stage="export_decoder", out=str(out), vae_decoder_steps=r["vae_decoder_steps"])
 
@@ -898,9 +932,7 @@ def train_all(run: Path, minutes: float, resume_from: Path | None = None, out: P
               aspects=r.get("dit_aspects"), patterns=r.get("dit_patterns"))
     # 4. The decoder alone, encoder frozen (latents unchanged). In the first run it trained
     # alongside the transformer on the machine's second core.
-    train_vae_decoder(run, steps=r["vae_decoder_steps"], tune_from=r["vae_decoder_tune_from"],
-                      edge_weight=r["vae_decoder_edge_weight"], latent_noise=r["vae_decoder_latent_noise"],
-                      max_seconds=max(0.0, deadline - time.time()), device=device)
+    train_vae_decoder(run, max_seconds=max(0.0, deadline - time.time()), device=device, **decoder_settings(r))
     # 5. The prompt reader (minutes; MiniLM frozen, so it does not depend on the stages above)
     train_reader_stage(run, r)
     if out is not None:
