@@ -129,7 +129,8 @@ def test_small_objects_weigh_about_as_much_as_big_ones_in_the_decoders_loss():
     empty = render(train.dataclasses_replace_objects(scene), 128, 128, 8.0, 1)
     w = train.object_weights(scene, empty, 128, 128, 8.0, 10.0)[0]
     big, small = w[64, 38], w[64, 96]
-    assert big == train.VAE_OBJECT_WEIGHT and 2.5 * big < small < 4 * big  # a big object's pixels (a ball's) over a small box's: about 3x
+    # a big object's pixels (a ball's) over a small box's: about 3x
+    assert big == train.VAE_OBJECT_WEIGHT and 2.5 * big < small < 4 * big
     assert train.object_weights(scene, empty, 128, 128, 8.0, 2.0)[0, 64, 96] == 2 * big  # capped
     assert w[5, 5] == 0  # the background is not an object
     assert small * (w == small).sum() > 0.5 * big * (w == big).sum()  # the small box's loss, near the big one's
