@@ -307,6 +307,46 @@ def test_the_farm_is_named_exactly_and_started_on_loopback(tmp_path):
     assert int(count) > 0 and ips == "['127.0.0.1']", out.stdout + out.stderr
 
 
+def test_a_ray_client_server_that_fails_to_start_is_tried_again_and_other_failures_are_said(monkeypatch):
+    """The head's per-connection Ray Client server dying as it starts is worth a new connection (up to
+    CLIENT_ATTEMPTS); a farm that is not there is said at once."""
+    import ray
+
+    import studio.farm as farm
+
+    calls = []
+
+    def init(fails: int):
+        def fake(**kw):
+            calls.append(kw["address"])
+            if len(calls) <= fails:
+                raise RuntimeError("Initialization failure from server: ... RuntimeError: Starting Ray client server "
+                                   "failed. See ray_client_server_23000.err for detailed logs.")
+        return fake
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "shutdown", lambda: None)
+    monkeypatch.setattr(ray, "init", init(farm.CLIENT_ATTEMPTS - 1))
+    monkeypatch.setattr(farm.time, "sleep", lambda s: None)
+    assert isinstance(farm.connect("ray://127.0.0.1:10001"), farm.Pool)
+    assert calls == ["ray://127.0.0.1:10001"] * farm.CLIENT_ATTEMPTS
+    calls.clear()
+    monkeypatch.setattr(ray, "init", init(farm.CLIENT_ATTEMPTS))
+    with pytest.raises(farm.FarmError, match="cannot reach the farm at ray://127.0.0.1:10001: .*client server failed"):
+        farm.connect("ray://127.0.0.1:10001")
+    assert len(calls) == farm.CLIENT_ATTEMPTS
+
+    def refused(**kw):
+        calls.append(kw["address"])
+        raise ConnectionError("ray client connection timeout")
+
+    calls.clear()
+    monkeypatch.setattr(ray, "init", refused)
+    with pytest.raises(farm.FarmError, match="connection timeout; start its head with `ray start --head`"):
+        farm.connect("ray://127.0.0.1:10001")
+    assert len(calls) == 1
+
+
 def test_the_in_process_studio_never_imports_ray(tmp_path):
     script = textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(ROOT)!r})

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 from studio.farm.pool import FarmError, Pool
@@ -54,16 +55,38 @@ def connect(farm: str, threads: int | None = None, env: dict | None = None) -> P
             raise FarmError(f"this process is connected to the farm at {ray.get_runtime_context().gcs_address}, "
                             f"not {farm}; restart the studio to change farms")
         return Pool(threads=threads, env=env)
-    try:
-        if farm == "auto":
-            ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=False, namespace="tenku",
-                     log_to_driver=False)
-        else:
-            ray.init(address=farm, namespace="tenku", log_to_driver=False)
-    except (ConnectionError, RuntimeError, ValueError) as e:
-        raise FarmError(f"cannot reach the farm at {farm}: {e}; start its head with `ray start --head` "
-                        "(docs/FARM.md)") from None
+    attempts = CLIENT_ATTEMPTS if farm.startswith("ray://") else 1
+    for attempt in range(1, attempts + 1):
+        try:
+            if farm == "auto":
+                ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=False, namespace="tenku",
+                         log_to_driver=False)
+            else:
+                ray.init(address=farm, namespace="tenku", log_to_driver=False)
+            break
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            if attempt < attempts and CLIENT_SERVER_FAILED in str(e):
+                # The head starts a server for each Ray Client connection, and that server can die starting (seen
+                # once in CI: a gRPC poller's internal check failing in it); a new connection gets a new server.
+                _forget(ray)
+                time.sleep(CLIENT_RETRY_S)
+                continue
+            raise FarmError(f"cannot reach the farm at {farm}: {e}; start its head with `ray start --head` "
+                            "(docs/FARM.md)") from None
     return Pool(threads=threads, env=env)
+
+
+CLIENT_ATTEMPTS = 3  # connections tried when the head's per-client server fails to start
+CLIENT_RETRY_S = 2.0
+CLIENT_SERVER_FAILED = "Starting Ray client server failed"  # Ray's words for it (ray.util.client.server.proxier)
+
+
+def _forget(ray) -> None:
+    """Drop what a failed connection left behind, so the next ray.init starts clean."""
+    try:
+        ray.shutdown()
+    except Exception:  # noqa: BLE001 (nothing was connected: there is nothing to drop)
+        pass
 
 
 def disconnect() -> None:
