@@ -230,17 +230,19 @@ def remix(engine, video: Video, prompt: str, *, strength: float, seed: int = 0, 
     source = clip.at(grid)
     tracked = _tracked(engine, source, grid - grid[0], grid - grid[0])
     layout = None if tracked is None else recast(tracked, engine.reading(prompt))
-    region = None if layout is None or strength >= 1.0 else recast_region(tracked, layout, video.size, grid - grid[0])
     details = {"strength": strength, "tracks": _said(layout)}
-    if layout is not None and strength < 1.0 and layout.background != tracked.background:
-        # a new background is everywhere: the recast tracks rendered afresh (a flowedit at 0.6 kept the old one)
-        req = _request(engine, prompt, len(grid), video.size, seed, steps, guidance, literal=literal, layout=layout)
-        return _whole(engine, video, req, grid, progress, "remix", {**details, "remix_method": "tracks"})
-    if region is not None:
-        req = _request(engine, prompt, len(grid), video.size, seed, steps, guidance,
-                       conditions=[MaskCondition(source, region)], literal=literal, layout=layout)
-        return _whole(engine, video, req, grid, progress, "remix",
-                      {**details, "remix_method": "tracks", "pixels": int(region.sum())}, region)
+    if layout is not None and strength < 1.0:
+        if layout.background != tracked.background:
+            # a new background is everywhere: the recast tracks rendered afresh (a flowedit at 0.6 kept the old one)
+            req = _request(engine, prompt, len(grid), video.size, seed, steps, guidance, literal=literal,
+                           layout=layout)
+            return _whole(engine, video, req, grid, progress, "remix", {**details, "remix_method": "tracks"})
+        region = recast_region(tracked, layout, video.size, grid - grid[0])
+        if region is not None:
+            req = _request(engine, prompt, len(grid), video.size, seed, steps, guidance,
+                           conditions=[MaskCondition(source, region)], literal=literal, layout=layout)
+            return _whole(engine, video, req, grid, progress, "remix",
+                          {**details, "remix_method": "tracks", "pixels": int(region.sum())}, region)
     req = _request(engine, prompt, len(grid), video.size, seed, steps, guidance, init_video=source,
                    strength=strength, remix_method=method, literal=literal, layout=layout)
     return _whole(engine, video, req, grid, progress, "remix", details)
