@@ -561,3 +561,32 @@ def test_a_start_image_of_another_shape_is_shown_as_the_shot_frames_it(studio, p
     assert first[:8].max() < 40 and first[-8:].max() < 40  # the bars, as shown
     assert first[first.shape[0] // 2].mean() > 40
     shot_png(page, "framing")
+
+
+def test_remix_a_take_from_its_card(studio, page):
+    """A person selects a take under its card, types what should change, sets the strength and presses Remix: a new
+    take of the same shot comes back under the card, saying it is a remix, and the take it came from is kept."""
+    tab(page, "Storyboard")
+    pid = new_project(page, studio, "Remixing")
+    add_shot(page, 1)
+    type_into(page, "shot-prompt", "a red ball rolls to the right")
+    type_into(page, "shot-seconds", 1)
+    type_into(page, "shot-steps", RENDER_STEPS)
+    page.click("#save-shot")
+    says(page, "shot-msg", "saved")
+    page.click("#render-shot")
+    says(page, "shot-msg", "queued")
+    assert [j["status"] for j in wait_jobs(studio, pid)] == ["done"]
+    card = page.locator("#shot-cards .card").first
+    card.locator(".take[data-take] button[data-act=open]").first.click()
+    page.wait_for_function("() => document.querySelector('#take-picker input').value.startsWith('Take 1')")
+    page.get_by_label("Remix prompt").fill("a blue ball rolls to the right")
+    page.get_by_role("button", name="Remix", exact=True).click()
+    says(page, "take-msg", "queued: remix at 0.6")
+    jobs = wait_jobs(studio, pid)
+    assert [j["status"] for j in jobs] == ["done", "done"], [j["error"] for j in jobs]
+    takes = studio.store.takes(pid, studio.store.shots(pid)[0]["id"])
+    assert [t["kind"] for t in takes] == ["generate", "remix"]
+    said = takes[1]["settings"]
+    assert said["prompt"] == "a blue ball rolls to the right" and said["strength"] == 0.6
+    card.locator(f".take[data-take='{takes[1]['id']}'] figcaption").filter(has_text="remix · seed").wait_for()
