@@ -147,6 +147,17 @@ def add_shot(page, number):
     page.wait_for_function(f"() => document.querySelector('#shot-picker input').value.startsWith('{number}.')")
 
 
+def project_with_a_shot(page, studio, name, prompt):
+    """On the storyboard: a new project with one shot of `prompt`, 1 s at the tests' steps, typed (not saved)."""
+    tab(page, "Storyboard")
+    pid = new_project(page, studio, name)
+    add_shot(page, 1)
+    type_into(page, "shot-prompt", prompt)
+    type_into(page, "shot-seconds", 1)
+    type_into(page, "shot-steps", RENDER_STEPS)
+    return pid
+
+
 def tab(page, name):
     page.get_by_role("tab", name=name).click()
 
@@ -520,12 +531,7 @@ def test_a_start_image_of_another_shape_is_shown_as_the_shot_frames_it(studio, p
     still = tmp_path / "four-three.png"
     frame = render(Scene((Obj("red", "ball", "big", "still", x0=0.5, y0=0.5),), "grass"), 192, 144, 8.0, 1)[0]
     Image.fromarray(frame).save(still)
-    tab(page, "Storyboard")
-    pid = new_project(page, studio, "Framing")
-    add_shot(page, 1)
-    type_into(page, "shot-prompt", "a red ball rolls to the right")
-    type_into(page, "shot-seconds", 1)
-    type_into(page, "shot-steps", RENDER_STEPS)
+    pid = project_with_a_shot(page, studio, "Framing", "a red ball rolls to the right")
     page.set_input_files("#start-image input[type=file]", str(still))
     says(page, "framing-msg", "the still is 192x144: the 16:9 shot crops 36 px of its height")
     shown = framed_picture(page, studio)
@@ -566,12 +572,7 @@ def test_a_start_image_of_another_shape_is_shown_as_the_shot_frames_it(studio, p
 def test_remix_a_take_from_its_card(studio, page):
     """A person selects a take under its card, types what should change, sets the strength and presses Remix: a new
     take of the same shot comes back under the card, saying it is a remix, and the take it came from is kept."""
-    tab(page, "Storyboard")
-    pid = new_project(page, studio, "Remixing")
-    add_shot(page, 1)
-    type_into(page, "shot-prompt", "a red ball rolls to the right")
-    type_into(page, "shot-seconds", 1)
-    type_into(page, "shot-steps", RENDER_STEPS)
+    pid = project_with_a_shot(page, studio, "Remixing", "a red ball rolls to the right")
     page.click("#save-shot")
     says(page, "shot-msg", "saved")
     page.click("#render-shot")
